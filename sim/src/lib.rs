@@ -1,0 +1,59 @@
+//! The cluster world on the orchsim kernel: hosts, pods, workload generators, the scheduling
+//! loop, and the metrics a run produces.
+//!
+//! [`scenario::parse`] turns a TOML scenario into a validated [`Scenario`]; [`run`] simulates
+//! it with the scheduler it names from `orchsim-sched` and returns the result tables and the
+//! run digest. Everything here is deterministic: the same scenario and seed give the same
+//! bytes and digest on every machine (DESIGN.md §3).
+
+pub mod dist;
+mod results;
+pub mod scenario;
+mod world;
+
+pub use results::{RunResult, Summary};
+pub use scenario::{parse, Scenario, ScenarioError};
+pub use world::PodState;
+
+use orchsim_kernel::{Kernel, SimTime, StopReason};
+use orchsim_sched::UnknownAlgorithm;
+
+/// Simulates `scenario` from time zero to its duration.
+///
+/// Fails only if the scenario names an algorithm `orchsim-sched` does not have, which
+/// [`parse`] already rejects; scenarios built in code can still get it wrong.
+pub fn run(scenario: &Scenario) -> Result<RunResult, UnknownAlgorithm> {
+    run_with_progress(scenario, &mut |_| {})
+}
+
+/// Number of slices a run is cut into for progress reports.
+const PROGRESS_STEPS: u64 = 100;
+
+/// Like [`run`], calling `progress(now)` after each hundredth of the simulated duration.
+/// Slicing the run does not change it: the kernel resumes in the same `(time, seq)` order.
+pub fn run_with_progress(
+    scenario: &Scenario,
+    progress: &mut dyn FnMut(SimTime),
+) -> Result<RunResult, UnknownAlgorithm> {
+    let scheduler = orchsim_sched::by_name(&scenario.scheduler.algorithm, scenario.seed)?;
+    let mut kernel = Kernel::with_capacity(1024);
+    let mut world = world::World::new(scenario, scheduler, &mut kernel);
+    let until = SimTime::ZERO + scenario.duration;
+    let step = (until.as_nanos() / PROGRESS_STEPS).max(1);
+    let mut end = SimTime::ZERO;
+    for i in 1..=PROGRESS_STEPS {
+        let slice_end = if i == PROGRESS_STEPS {
+            until
+        } else {
+            SimTime(step * i).min(until)
+        };
+        let outcome = kernel.run(&mut world, slice_end);
+        end = outcome.end;
+        progress(end);
+        if outcome.reason == StopReason::Drained {
+            break;
+        }
+    }
+    world.finish(end);
+    Ok(results::collect(scenario, &world, end, kernel.processed()))
+}

@@ -1,0 +1,317 @@
+//! What a run produces: the typed [`Summary`] and the `summary`, `pods` and `timeseries`
+//! tables whose column names (with units) are a documented, stable contract (README).
+
+use orchsim_kernel::{SimDuration, SimTime};
+use orchsim_report::{Cell, Table};
+use orchsim_sched::Resources;
+
+use crate::scenario::{Scenario, WorkloadKind};
+use crate::world::{PodState, World};
+
+const MIB: u64 = 1024 * 1024;
+
+/// The headline numbers of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub algorithm: String,
+    pub datapath: String,
+    pub pod_mtu: u32,
+    pub hosts: u64,
+    pub pods_submitted: u64,
+    /// Pods ever bound to a node (finished + running + starting).
+    pub pods_scheduled: u64,
+    pub pods_finished: u64,
+    pub pods_running: u64,
+    pub pods_starting: u64,
+    pub pods_pending: u64,
+    pub pods_unschedulable: u64,
+    /// Submission → bind, over pods that were bound; `None` if none was.
+    pub wait_p50: Option<SimDuration>,
+    pub wait_p95: Option<SimDuration>,
+    pub wait_p99: Option<SimDuration>,
+    pub wait_max: Option<SimDuration>,
+    /// Requested / allocatable, time-weighted over the run, in percent; `None` if the cluster
+    /// has none of the resource.
+    pub cpu_util_mean_pct: Option<f64>,
+    pub cpu_util_peak_pct: Option<f64>,
+    pub mem_util_mean_pct: Option<f64>,
+    pub mem_util_peak_pct: Option<f64>,
+    pub gpu_util_mean_pct: Option<f64>,
+    pub gpu_util_peak_pct: Option<f64>,
+    /// Fraction of the run the scheduler spent deciding, in percent.
+    pub scheduler_busy_pct: f64,
+    pub sim_time: SimTime,
+    pub events: u64,
+    pub digest: String,
+}
+
+/// Everything a run returns.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub summary: Summary,
+    pub pods: Table,
+    pub timeseries: Table,
+}
+
+impl RunResult {
+    pub fn digest(&self) -> &str {
+        &self.summary.digest
+    }
+}
+
+/// Nearest-rank percentile of sorted values (the smallest value with at least `p`% at or below).
+fn percentile(sorted: &[u64], p: u64) -> Option<SimDuration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p as usize * sorted.len()).div_ceil(100).max(1);
+    Some(SimDuration(sorted[rank - 1]))
+}
+
+fn pct(part: u128, whole: u128) -> Option<f64> {
+    (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
+}
+
+pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> RunResult {
+    let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
+    let mut waits: Vec<u64> = w
+        .pods
+        .iter()
+        .filter_map(|p| p.bound.map(|b| b.since(p.submitted).as_nanos()))
+        .collect();
+    waits.sort_unstable();
+
+    let span = end.as_nanos() as u128;
+    let cap = &w.total_capacity;
+    let mean = |i: usize, c: u64| pct(w.requested_integral[i], c as u128 * span);
+    let peak = |v: u64, c: u64| pct(v as u128, c as u128);
+    let finished = count(PodState::Finished);
+    let running = count(PodState::Running);
+    let starting = count(PodState::Starting);
+
+    let summary = Summary {
+        scenario: sc.name.clone(),
+        seed: sc.seed,
+        algorithm: sc.scheduler.algorithm.clone(),
+        datapath: sc.datapath.to_string(),
+        pod_mtu: sc.datapath.pod_mtu(sc.underlay_mtu),
+        hosts: w.nodes.len() as u64,
+        pods_submitted: w.pods.len() as u64,
+        pods_scheduled: finished + running + starting,
+        pods_finished: finished,
+        pods_running: running,
+        pods_starting: starting,
+        pods_pending: count(PodState::Pending),
+        pods_unschedulable: count(PodState::Unschedulable),
+        wait_p50: percentile(&waits, 50),
+        wait_p95: percentile(&waits, 95),
+        wait_p99: percentile(&waits, 99),
+        wait_max: waits.last().map(|&w| SimDuration(w)),
+        cpu_util_mean_pct: mean(0, cap.cpu_milli),
+        cpu_util_peak_pct: peak(w.requested_peak.cpu_milli, cap.cpu_milli),
+        mem_util_mean_pct: mean(1, cap.memory_bytes),
+        mem_util_peak_pct: peak(w.requested_peak.memory_bytes, cap.memory_bytes),
+        gpu_util_mean_pct: mean(2, cap.gpu_milli),
+        gpu_util_peak_pct: peak(w.requested_peak.gpu_milli, cap.gpu_milli),
+        scheduler_busy_pct: pct(w.scheduler_busy_ns.min(end.as_nanos()) as u128, span)
+            .unwrap_or(0.0),
+        sim_time: end,
+        events,
+        digest: w.digest.hex(),
+    };
+    RunResult {
+        summary,
+        pods: pods_table(sc, w),
+        timeseries: timeseries_table(w),
+    }
+}
+
+fn ms(d: Option<SimDuration>) -> Cell {
+    d.map_or(Cell::Empty, |d| Cell::Decimal(d.to_ms_string()))
+}
+
+fn time_ms(t: Option<SimTime>) -> Cell {
+    t.map_or(Cell::Empty, |t| Cell::Decimal(t.to_ms_string()))
+}
+
+fn percent(v: Option<f64>) -> Cell {
+    v.map_or(Cell::Empty, |v| Cell::Float(v, 3))
+}
+
+impl Summary {
+    /// The one-row `summary.csv` table. Only deterministic values: wall-clock numbers belong
+    /// to the caller.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new([
+            "scenario",
+            "seed",
+            "algorithm",
+            "datapath",
+            "pod_mtu_bytes",
+            "hosts",
+            "pods_submitted",
+            "pods_scheduled",
+            "pods_finished",
+            "pods_running",
+            "pods_starting",
+            "pods_pending",
+            "pods_unschedulable",
+            "wait_p50_ms",
+            "wait_p95_ms",
+            "wait_p99_ms",
+            "wait_max_ms",
+            "cpu_util_mean_pct",
+            "cpu_util_peak_pct",
+            "mem_util_mean_pct",
+            "mem_util_peak_pct",
+            "gpu_util_mean_pct",
+            "gpu_util_peak_pct",
+            "scheduler_busy_pct",
+            "sim_time_s",
+            "events",
+            "digest",
+        ]);
+        let row = vec![
+            self.scenario.as_str().into(),
+            self.seed.into(),
+            self.algorithm.as_str().into(),
+            self.datapath.as_str().into(),
+            u64::from(self.pod_mtu).into(),
+            self.hosts.into(),
+            self.pods_submitted.into(),
+            self.pods_scheduled.into(),
+            self.pods_finished.into(),
+            self.pods_running.into(),
+            self.pods_starting.into(),
+            self.pods_pending.into(),
+            self.pods_unschedulable.into(),
+            ms(self.wait_p50),
+            ms(self.wait_p95),
+            ms(self.wait_p99),
+            ms(self.wait_max),
+            percent(self.cpu_util_mean_pct),
+            percent(self.cpu_util_peak_pct),
+            percent(self.mem_util_mean_pct),
+            percent(self.mem_util_peak_pct),
+            percent(self.gpu_util_mean_pct),
+            percent(self.gpu_util_peak_pct),
+            Cell::Float(self.scheduler_busy_pct, 3),
+            Cell::Decimal(secs(self.sim_time)),
+            self.events.into(),
+            self.digest.as_str().into(),
+        ];
+        // The row is built beside the header above; a mismatch is a bug caught by tests.
+        t.push(row).expect("summary row matches its header");
+        t
+    }
+}
+
+/// Exact decimal seconds with nanosecond resolution.
+fn secs(t: SimTime) -> String {
+    format!(
+        "{}.{:09}",
+        t.as_nanos() / 1_000_000_000,
+        t.as_nanos() % 1_000_000_000
+    )
+}
+
+fn pods_table(sc: &Scenario, w: &World) -> Table {
+    let mut t = Table::new([
+        "pod",
+        "workload",
+        "kind",
+        "priority",
+        "cpu_milli",
+        "memory_mib",
+        "gpu_milli",
+        "state",
+        "node",
+        "submit_ms",
+        "bind_ms",
+        "start_ms",
+        "finish_ms",
+        "wait_ms",
+        "attempts",
+        "last_failure",
+    ]);
+    for p in &w.pods {
+        let kind = match sc.workloads[p.workload].kind {
+            WorkloadKind::Service => "service",
+            WorkloadKind::Batch { .. } => "batch",
+        };
+        let r: &Resources = &p.spec.requests;
+        let row = vec![
+            p.spec.name.as_str().into(),
+            p.spec.owner.as_str().into(),
+            kind.into(),
+            i64::from(p.spec.priority).into(),
+            r.cpu_milli.into(),
+            (r.memory_bytes / MIB).into(),
+            r.gpu_milli.into(),
+            p.state.name().into(),
+            p.node
+                .map_or(Cell::Empty, |n| w.nodes[n.0].name.as_str().into()),
+            time_ms(Some(p.submitted)),
+            time_ms(p.bound),
+            time_ms(p.started),
+            time_ms(p.finished),
+            ms(p.bound.map(|b| b.since(p.submitted))),
+            u64::from(p.attempts).into(),
+            match (&p.last_failure, p.state) {
+                (Some(f), PodState::Unschedulable) => f.as_str().into(),
+                _ => Cell::Empty,
+            },
+        ];
+        t.push(row).expect("pods row matches its header");
+    }
+    t
+}
+
+fn timeseries_table(w: &World) -> Table {
+    let mut t = Table::new([
+        "time_s",
+        "cpu_requested_milli",
+        "memory_requested_mib",
+        "gpu_requested_milli",
+        "cpu_alloc_pct",
+        "memory_alloc_pct",
+        "gpu_alloc_pct",
+        "pods_running",
+        "pods_pending",
+    ]);
+    let cap = &w.total_capacity;
+    for s in &w.samples {
+        let r = &s.requested;
+        let row = vec![
+            Cell::Decimal(secs(s.time)),
+            r.cpu_milli.into(),
+            (r.memory_bytes / MIB).into(),
+            r.gpu_milli.into(),
+            percent(pct(r.cpu_milli as u128, cap.cpu_milli as u128)),
+            percent(pct(r.memory_bytes as u128, cap.memory_bytes as u128)),
+            percent(pct(r.gpu_milli as u128, cap.gpu_milli as u128)),
+            s.pods_running.into(),
+            s.pods_pending.into(),
+        ];
+        t.push(row).expect("timeseries row matches its header");
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nearest-rank definition: the value at rank ceil(p/100 × n).
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), Some(SimDuration(50)));
+        assert_eq!(percentile(&v, 99), Some(SimDuration(99)));
+        assert_eq!(percentile(&[7], 99), Some(SimDuration(7)));
+        assert_eq!(percentile(&[1, 2, 3], 50), Some(SimDuration(2)));
+        assert_eq!(percentile(&[], 50), None);
+    }
+}

@@ -1,0 +1,1023 @@
+//! Scenario files: TOML read in two stages, raw (serde, spans kept) → validated [`Scenario`].
+//!
+//! Stage one rejects syntax errors, wrong types and unknown fields; stage two checks meaning
+//! (positive capacities, a non-empty cluster, pods that fit some host, known algorithm and
+//! datapath names). Either way the error names the file, line and column, the field by its path
+//! (`hosts[1].cpu_milli`), and what was expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use orchsim_kernel::SimDuration;
+use orchsim_net::Datapath;
+use orchsim_sched::Resources;
+
+use crate::dist::Dist;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Kubelet's default `--max-pods` (kubernetes pkg/kubelet/apis/config/v1beta1/defaults.go:
+/// MaxPods = 110); used when a host group does not say how many pods it takes.
+pub const DEFAULT_MAX_PODS: u64 = 110;
+/// Default sampling period of `timeseries.csv`, in seconds.
+pub const DEFAULT_SAMPLE_INTERVAL_S: f64 = 10.0;
+/// Standard Ethernet MTU (IEEE 802.3), in bytes; the default underlay.
+pub const DEFAULT_UNDERLAY_MTU: u32 = 1500;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A scenario that cannot be used, located in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// The field's path, e.g. `hosts[0].cpu_milli`; empty when the error is not about a field.
+    pub field: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+    /// The offending source line, for display.
+    pub source_line: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "`{}`: ", self.field)?;
+        }
+        write!(f, "{}", self.message)?;
+        if !self.source_line.is_empty() {
+            let gutter = self.line.to_string().len();
+            write!(
+                f,
+                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}",
+                "",
+                self.line,
+                self.source_line,
+                "",
+                "^",
+                col = self.column
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+struct Locator<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: Option<Range<usize>>, field: &str, message: String) -> ScenarioError {
+        let offset = span.map(|s| s.start).unwrap_or(0).min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = before[line_start..].chars().count() + 1;
+        let source_line = self.text[line_start..]
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            field: field.to_string(),
+            message,
+            source_line,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage one: the raw shape of the file
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: u64,
+    duration_s: Spanned<f64>,
+    sample_interval_s: Option<Spanned<f64>>,
+    hosts: Spanned<Vec<RawHostGroup>>,
+    #[serde(default)]
+    workloads: Vec<RawWorkload>,
+    #[serde(default)]
+    scheduler: RawScheduler,
+    #[serde(default)]
+    orchestrator: RawOrchestrator,
+    #[serde(default)]
+    network: RawNetwork,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHostGroup {
+    name: Spanned<String>,
+    #[serde(default = "one")]
+    count: Spanned<i64>,
+    cpu_milli: Spanned<i64>,
+    memory_mib: Spanned<i64>,
+    #[serde(default = "zero_i64")]
+    gpus: Spanned<i64>,
+    pods: Option<Spanned<i64>>,
+    #[serde(default = "default_site")]
+    site: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+fn one() -> Spanned<i64> {
+    Spanned::new(0..0, 1)
+}
+
+fn zero_i64() -> Spanned<i64> {
+    Spanned::new(0..0, 0)
+}
+
+fn zero_f64() -> Spanned<f64> {
+    Spanned::new(0..0, 0.0)
+}
+
+fn default_site() -> String {
+    "default".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    arrival_rate_per_s: Spanned<f64>,
+    max_pods: Option<Spanned<i64>>,
+    #[serde(default = "zero_f64")]
+    start_s: Spanned<f64>,
+    cpu_milli: Spanned<RawDist>,
+    memory_mib: Spanned<RawDist>,
+    gpu_milli: Option<Spanned<RawDist>>,
+    duration_s: Option<Spanned<RawDist>>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    priority: i32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawScheduler {
+    algorithm: Option<Spanned<String>>,
+    cost: Option<RawCost>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCost {
+    t_job_ms: Spanned<f64>,
+    t_task_ms: Spanned<f64>,
+    #[serde(default = "zero_f64")]
+    t_node_us: Spanned<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOrchestrator {
+    start_latency_s: Option<Spanned<RawDist>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    datapath: Option<Spanned<String>>,
+    underlay_mtu: Option<Spanned<i64>>,
+}
+
+/// A distribution as written: a bare number (constant) or a table with a `dist` key.
+enum RawDist {
+    Number(f64),
+    Table(RawDistTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDistTable {
+    dist: String,
+    value: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    mean: Option<f64>,
+    median: Option<f64>,
+    sigma: Option<f64>,
+    values: Option<Vec<f64>>,
+    weights: Option<Vec<f64>>,
+}
+
+impl<'de> Deserialize<'de> for RawDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDist;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a number or a distribution table such as { dist = \"uniform\", min = 1, max = 2 }",
+                )
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDist, E> {
+                Ok(RawDist::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDist, E> {
+                Ok(RawDist::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDist, E> {
+                Ok(RawDist::Number(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
+                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawDist::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage two: the validated scenario
+
+/// A validated scenario, ready to run. Construct it with [`parse`] or directly (tests do).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// The run ends at this simulated time.
+    pub duration: SimDuration,
+    /// Period of `timeseries.csv` rows.
+    pub sample_interval: SimDuration,
+    pub hosts: Vec<HostGroup>,
+    pub workloads: Vec<Workload>,
+    pub scheduler: SchedulerConfig,
+    /// Bind → running delay (image pull and container start), in seconds.
+    pub start_latency_s: Dist,
+    pub datapath: Datapath,
+    pub underlay_mtu: u32,
+}
+
+/// `count` identical hosts named `<name>-<i>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostGroup {
+    pub name: String,
+    pub count: u64,
+    pub capacity: Resources,
+    pub site: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Long-running services run until the end; batch pods run for a sampled duration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadKind {
+    Service,
+    Batch { duration_s: Dist },
+}
+
+/// A synthetic generator: Poisson arrivals of pods with sampled sizes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    pub name: String,
+    pub kind: WorkloadKind,
+    pub arrival_rate_per_s: f64,
+    pub max_pods: Option<u64>,
+    pub start: SimDuration,
+    pub cpu_milli: Dist,
+    pub memory_mib: Dist,
+    pub gpu_milli: Dist,
+    pub labels: BTreeMap<String, String>,
+    pub priority: i32,
+}
+
+/// Which algorithm decides, and how long deciding takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchedulerConfig {
+    pub algorithm: String,
+    pub cost: DecisionCost,
+}
+
+/// Scheduler busy time per decision: the Omega paper's `t_job + t_task × tasks` plus a per-node
+/// term for the nodes the algorithm examined. All zero means instantaneous decisions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecisionCost {
+    pub t_job: SimDuration,
+    pub t_task: SimDuration,
+    pub t_node: SimDuration,
+}
+
+impl Scenario {
+    pub fn host_count(&self) -> u64 {
+        self.hosts.iter().map(|h| h.count).sum()
+    }
+}
+
+/// Parses and validates a scenario. `file` names the source in error messages.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let loc = Locator { file, text };
+    let raw: RawScenario = {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            // Spanned<T> shows up in the path as a private wrapper field; users never wrote it.
+            let path = e
+                .path()
+                .to_string()
+                .replace(".$__serde_spanned_private_value", "");
+            let inner = e.into_inner();
+            let field = if path == "." { String::new() } else { path };
+            loc.error(inner.span(), &field, inner.message().to_string())
+        })?
+    };
+    validate(&loc, raw)
+}
+
+fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
+
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(err(
+            raw.name.span(),
+            "name",
+            format!(
+                "expected a non-empty name of letters, digits, `-`, `_` or `.` (it names the output directory), found {:?}",
+                raw.name.get_ref()
+            ),
+        ));
+    }
+    let duration = positive_secs(&raw.duration_s, "duration_s", loc)?;
+    let sample_interval = match &raw.sample_interval_s {
+        Some(s) => positive_secs(s, "sample_interval_s", loc)?,
+        None => SimDuration::try_from_secs_f64(DEFAULT_SAMPLE_INTERVAL_S).unwrap_or_default(),
+    };
+
+    // Hosts.
+    if raw.hosts.get_ref().is_empty() {
+        return Err(err(
+            raw.hosts.span(),
+            "hosts",
+            "expected at least one host group: the cluster is empty".into(),
+        ));
+    }
+    let mut hosts = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, h) in raw.hosts.get_ref().iter().enumerate() {
+        let f = |k: &str| format!("hosts[{i}].{k}");
+        let hname = h.name.get_ref().trim().to_string();
+        if hname.is_empty() {
+            return Err(err(
+                h.name.span(),
+                &f("name"),
+                "expected a non-empty host group name".into(),
+            ));
+        }
+        if seen.insert(hname.clone(), ()).is_some() {
+            return Err(err(
+                h.name.span(),
+                &f("name"),
+                format!("expected unique host group names, `{hname}` appears twice"),
+            ));
+        }
+        let count = non_negative(&h.count, &f("count"), "hosts", loc)?;
+        let cpu = positive(&h.cpu_milli, &f("cpu_milli"), "millicores", loc)?;
+        let mem = positive(&h.memory_mib, &f("memory_mib"), "MiB", loc)?;
+        let gpus = non_negative(&h.gpus, &f("gpus"), "GPU devices", loc)?;
+        let pods = match &h.pods {
+            Some(p) => positive(p, &f("pods"), "pod slots", loc)?,
+            None => DEFAULT_MAX_PODS,
+        };
+        let memory_bytes = mem.checked_mul(MIB).ok_or_else(|| {
+            err(
+                h.memory_mib.span(),
+                &f("memory_mib"),
+                format!("expected at most {} MiB", u64::MAX / MIB),
+            )
+        })?;
+        let gpu_milli = gpus.checked_mul(1000).ok_or_else(|| {
+            err(
+                h.gpus.span(),
+                &f("gpus"),
+                "expected a realistic number of GPU devices".into(),
+            )
+        })?;
+        hosts.push(HostGroup {
+            name: hname,
+            count,
+            capacity: Resources {
+                cpu_milli: cpu,
+                memory_bytes,
+                gpu_milli,
+                ephemeral_storage_bytes: 0,
+                pods,
+            },
+            site: h.site.clone(),
+            labels: h.labels.clone(),
+        });
+    }
+    if hosts.iter().all(|h| h.count == 0) {
+        return Err(err(
+            raw.hosts.span(),
+            "hosts",
+            "expected at least one host: every host group has count = 0, the cluster is empty"
+                .into(),
+        ));
+    }
+    let live = || hosts.iter().filter(|h| h.count > 0);
+    let largest = Resources {
+        cpu_milli: live().map(|h| h.capacity.cpu_milli).max().unwrap_or(0),
+        memory_bytes: live().map(|h| h.capacity.memory_bytes).max().unwrap_or(0),
+        gpu_milli: live().map(|h| h.capacity.gpu_milli).max().unwrap_or(0),
+        ephemeral_storage_bytes: 0,
+        pods: live().map(|h| h.capacity.pods).max().unwrap_or(0),
+    };
+
+    // Workloads.
+    let mut workloads = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, w) in raw.workloads.iter().enumerate() {
+        let f = |k: &str| format!("workloads[{i}].{k}");
+        let wname = w.name.get_ref().trim().to_string();
+        if wname.is_empty() {
+            return Err(err(
+                w.name.span(),
+                &f("name"),
+                "expected a non-empty workload name".into(),
+            ));
+        }
+        if seen.insert(wname.clone(), ()).is_some() {
+            return Err(err(
+                w.name.span(),
+                &f("name"),
+                format!("expected unique workload names, `{wname}` appears twice"),
+            ));
+        }
+        let rate = *w.arrival_rate_per_s.get_ref();
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(err(
+                w.arrival_rate_per_s.span(),
+                &f("arrival_rate_per_s"),
+                format!("expected a positive arrival rate in pods per second, found {rate}"),
+            ));
+        }
+        let max_pods = match &w.max_pods {
+            Some(m) => Some(non_negative(m, &f("max_pods"), "pods", loc)?),
+            None => None,
+        };
+        let start = non_negative_secs(&w.start_s, &f("start_s"), loc)?;
+        let cpu_milli = resource_dist(&w.cpu_milli, &f("cpu_milli"), "millicores", loc)?;
+        let memory_mib = resource_dist(&w.memory_mib, &f("memory_mib"), "MiB", loc)?;
+        let gpu_milli = match &w.gpu_milli {
+            Some(g) => resource_dist(g, &f("gpu_milli"), "milli-GPUs", loc)?,
+            None => Dist::Constant(0.0),
+        };
+        // A dimension whose largest request exceeds every host can never be placed.
+        for (dist, span, key, cap, unit) in [
+            (
+                &cpu_milli,
+                w.cpu_milli.span(),
+                "cpu_milli",
+                largest.cpu_milli as f64,
+                "millicores",
+            ),
+            (
+                &memory_mib,
+                w.memory_mib.span(),
+                "memory_mib",
+                (largest.memory_bytes / MIB) as f64,
+                "MiB",
+            ),
+            (
+                &gpu_milli,
+                w.gpu_milli
+                    .as_ref()
+                    .map(|g| g.span())
+                    .unwrap_or(w.name.span()),
+                "gpu_milli",
+                largest.gpu_milli as f64,
+                "milli-GPUs",
+            ),
+        ] {
+            let max = dist.max().unwrap_or(f64::INFINITY).round();
+            if max > cap {
+                return Err(err(
+                    span,
+                    &f(key),
+                    format!(
+                        "a pod larger than every host: requests can reach {max} {unit} but the largest host has {cap} {unit}; expected requests that fit at least one host"
+                    ),
+                ));
+            }
+        }
+        let kind = match w.kind.get_ref().as_str() {
+            "service" => {
+                if let Some(d) = &w.duration_s {
+                    return Err(err(d.span(), &f("duration_s"), "expected no duration for a `service` workload: services run until the end (use kind = \"batch\" for pods that finish)".into()));
+                }
+                WorkloadKind::Service
+            }
+            "batch" => {
+                let Some(d) = &w.duration_s else {
+                    return Err(err(
+                        w.kind.span(),
+                        &f("duration_s"),
+                        "expected `duration_s` (seconds) for a `batch` workload".into(),
+                    ));
+                };
+                WorkloadKind::Batch {
+                    duration_s: dist(d, &f("duration_s"), "seconds", loc)?,
+                }
+            }
+            other => {
+                return Err(err(
+                    w.kind.span(),
+                    &f("kind"),
+                    format!("expected `service` or `batch`, found `{other}`"),
+                ));
+            }
+        };
+        workloads.push(Workload {
+            name: wname,
+            kind,
+            arrival_rate_per_s: rate,
+            max_pods,
+            start,
+            cpu_milli,
+            memory_mib,
+            gpu_milli,
+            labels: w.labels.clone(),
+            priority: w.priority,
+        });
+    }
+
+    // Scheduler.
+    let algorithm = match &raw.scheduler.algorithm {
+        Some(a) => {
+            if let Err(e) = orchsim_sched::by_name(a.get_ref(), 0) {
+                return Err(err(a.span(), "scheduler.algorithm", e.to_string()));
+            }
+            a.get_ref().clone()
+        }
+        None => "first-fit".to_string(),
+    };
+    let cost = match &raw.scheduler.cost {
+        Some(c) => DecisionCost {
+            t_job: non_negative_scaled(&c.t_job_ms, "scheduler.cost.t_job_ms", 1e-3, loc)?,
+            t_task: non_negative_scaled(&c.t_task_ms, "scheduler.cost.t_task_ms", 1e-3, loc)?,
+            t_node: non_negative_scaled(&c.t_node_us, "scheduler.cost.t_node_us", 1e-6, loc)?,
+        },
+        None => DecisionCost::default(),
+    };
+
+    let start_latency_s = match &raw.orchestrator.start_latency_s {
+        Some(d) => dist(d, "orchestrator.start_latency_s", "seconds", loc)?,
+        None => Dist::Constant(0.0),
+    };
+
+    let datapath = match &raw.network.datapath {
+        Some(d) => d
+            .get_ref()
+            .parse::<Datapath>()
+            .map_err(|e| err(d.span(), "network.datapath", e.to_string()))?,
+        None => Datapath::plain(orchsim_net::Base::Host),
+    };
+    let underlay_mtu = match &raw.network.underlay_mtu {
+        Some(m) => {
+            let v = *m.get_ref();
+            // 576 is the minimum IPv4 datagram every host must accept (RFC 791); 65535 is the
+            // largest IPv4 packet.
+            if !(576..=65535).contains(&v) {
+                return Err(err(
+                    m.span(),
+                    "network.underlay_mtu",
+                    format!("expected an MTU in bytes between 576 and 65535, found {v}"),
+                ));
+            }
+            v as u32
+        }
+        None => DEFAULT_UNDERLAY_MTU,
+    };
+
+    Ok(Scenario {
+        name,
+        description: raw.description.trim().to_string(),
+        seed: raw.seed,
+        duration,
+        sample_interval,
+        hosts,
+        workloads,
+        scheduler: SchedulerConfig { algorithm, cost },
+        start_latency_s,
+        datapath,
+        underlay_mtu,
+    })
+}
+
+fn positive(
+    v: &Spanned<i64>,
+    field: &str,
+    unit: &str,
+    loc: &Locator,
+) -> Result<u64, ScenarioError> {
+    let x = *v.get_ref();
+    if x <= 0 {
+        return Err(loc.error(
+            Some(v.span()),
+            field,
+            format!("expected a positive integer ({unit}), found {x}"),
+        ));
+    }
+    Ok(x as u64)
+}
+
+fn non_negative(
+    v: &Spanned<i64>,
+    field: &str,
+    unit: &str,
+    loc: &Locator,
+) -> Result<u64, ScenarioError> {
+    let x = *v.get_ref();
+    if x < 0 {
+        return Err(loc.error(
+            Some(v.span()),
+            field,
+            format!("expected a non-negative integer ({unit}), found {x}"),
+        ));
+    }
+    Ok(x as u64)
+}
+
+fn positive_secs(
+    v: &Spanned<f64>,
+    field: &str,
+    loc: &Locator,
+) -> Result<SimDuration, ScenarioError> {
+    let d = non_negative_secs(v, field, loc)?;
+    if d == SimDuration::ZERO {
+        return Err(loc.error(
+            Some(v.span()),
+            field,
+            format!(
+                "expected a positive number of seconds, found {}",
+                v.get_ref()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+fn non_negative_secs(
+    v: &Spanned<f64>,
+    field: &str,
+    loc: &Locator,
+) -> Result<SimDuration, ScenarioError> {
+    non_negative_scaled(v, field, 1.0, loc)
+}
+
+/// A non-negative amount of time given in a unit of `scale` seconds.
+fn non_negative_scaled(
+    v: &Spanned<f64>,
+    field: &str,
+    scale: f64,
+    loc: &Locator,
+) -> Result<SimDuration, ScenarioError> {
+    let x = *v.get_ref();
+    SimDuration::try_from_secs_f64(x * scale).ok_or_else(|| {
+        loc.error(
+            Some(v.span()),
+            field,
+            format!("expected a non-negative, finite time, found {x}"),
+        )
+    })
+}
+
+/// A distribution of resource amounts: bounded (so a pod's largest request is known) and
+/// non-negative.
+fn resource_dist(
+    v: &Spanned<RawDist>,
+    field: &str,
+    unit: &str,
+    loc: &Locator,
+) -> Result<Dist, ScenarioError> {
+    let d = dist(v, field, unit, loc)?;
+    if d.max().is_none() {
+        return Err(loc.error(
+            Some(v.span()),
+            field,
+            format!("expected a bounded distribution of {unit} (a number, `constant`, `uniform` or `choice`): resource requests need a known maximum"),
+        ));
+    }
+    Ok(d)
+}
+
+fn dist(
+    v: &Spanned<RawDist>,
+    field: &str,
+    unit: &str,
+    loc: &Locator,
+) -> Result<Dist, ScenarioError> {
+    let e = |msg: String| loc.error(Some(v.span()), field, msg);
+    let ok = |x: f64| x.is_finite() && x >= 0.0;
+    let t = match v.get_ref() {
+        RawDist::Number(x) => {
+            return if ok(*x) {
+                Ok(Dist::Constant(*x))
+            } else {
+                Err(e(format!(
+                    "expected a non-negative number of {unit}, found {x}"
+                )))
+            };
+        }
+        RawDist::Table(t) => t,
+    };
+    // Which keys each kind takes; any other key present is an error.
+    let (need, d): (&[&str], Option<Dist>) = match t.dist.as_str() {
+        "constant" => (&["value"], t.value.map(Dist::Constant)),
+        "uniform" => (
+            &["min", "max"],
+            t.min
+                .zip(t.max)
+                .map(|(min, max)| Dist::Uniform { min, max }),
+        ),
+        "exponential" => (&["mean"], t.mean.map(|mean| Dist::Exponential { mean })),
+        "lognormal" => (
+            &["median", "sigma"],
+            t.median
+                .zip(t.sigma)
+                .map(|(median, sigma)| Dist::LogNormal { median, sigma }),
+        ),
+        "choice" => (
+            &["values", "weights"],
+            t.values.clone().map(|values| {
+                let weights = t.weights.clone().unwrap_or_else(|| vec![1.0; values.len()]);
+                Dist::Choice { values, weights }
+            }),
+        ),
+        other => {
+            return Err(e(format!("expected `dist` to be one of constant, uniform, exponential, lognormal, choice; found `{other}`")));
+        }
+    };
+    let present = [
+        ("value", t.value.is_some()),
+        ("min", t.min.is_some()),
+        ("max", t.max.is_some()),
+        ("mean", t.mean.is_some()),
+        ("median", t.median.is_some()),
+        ("sigma", t.sigma.is_some()),
+        ("values", t.values.is_some()),
+        ("weights", t.weights.is_some()),
+    ];
+    for (k, is) in present {
+        if is && !need.contains(&k) {
+            return Err(e(format!(
+                "`{}` takes only {}; `{k}` does not belong",
+                t.dist,
+                need.join(" and ")
+            )));
+        }
+    }
+    let Some(d) = d else {
+        let required = if t.dist == "choice" {
+            "values (weights optional)".to_string()
+        } else {
+            need.join(" and ")
+        };
+        return Err(e(format!("`{}` needs {required}", t.dist)));
+    };
+    let valid = match &d {
+        Dist::Constant(x) => ok(*x),
+        Dist::Uniform { min, max } => ok(*min) && ok(*max) && min <= max,
+        Dist::Exponential { mean } => ok(*mean) && *mean > 0.0,
+        Dist::LogNormal { median, sigma } => ok(*median) && *median > 0.0 && ok(*sigma),
+        Dist::Choice { values, weights } => {
+            !values.is_empty()
+                && values.len() == weights.len()
+                && values.iter().all(|x| ok(*x))
+                && weights.iter().all(|x| ok(*x))
+                && weights.iter().sum::<f64>() > 0.0
+        }
+    };
+    if !valid {
+        let expected = match t.dist.as_str() {
+            "constant" => format!("a non-negative value in {unit}"),
+            "uniform" => format!("0 <= min <= max, in {unit}"),
+            "exponential" => format!("a positive mean in {unit}"),
+            "lognormal" => format!("a positive median in {unit} and a non-negative sigma"),
+            _ => format!(
+                "non-empty `values` in {unit} and as many non-negative `weights`, not all zero"
+            ),
+        };
+        return Err(e(format!("expected {expected}")));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "t"
+duration_s = 60
+[[hosts]]
+name = "w"
+count = 2
+cpu_milli = 4000
+memory_mib = 8192
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 1
+cpu_milli = 500
+memory_mib = { dist = "uniform", min = 128, max = 512 }
+"#;
+
+    fn parse_err(text: &str) -> ScenarioError {
+        parse("s.toml", text).expect_err("scenario should be rejected")
+    }
+
+    #[test]
+    fn minimal_scenario_gets_documented_defaults() {
+        let s = parse("s.toml", MINIMAL).unwrap();
+        assert_eq!(s.host_count(), 2);
+        assert_eq!(s.hosts[0].capacity.pods, DEFAULT_MAX_PODS);
+        assert_eq!(s.hosts[0].capacity.memory_bytes, 8192 * MIB);
+        assert_eq!(s.scheduler.algorithm, "first-fit");
+        assert_eq!(s.scheduler.cost, DecisionCost::default());
+        assert_eq!(s.datapath.to_string(), "host");
+        assert_eq!(s.sample_interval, SimDuration::from_secs(10));
+        assert_eq!(s.workloads[0].kind, WorkloadKind::Service);
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let e = parse_err("name = \"t\"\nduration_s = = 3\n");
+        assert_eq!((e.line, e.file.as_str()), (2, "s.toml"));
+        assert!(e.to_string().starts_with("s.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = parse_err(&MINIMAL.replace("cpu_milli = 4000", "cpu_milli = \"lots\""));
+        assert_eq!(e.field, "hosts[0].cpu_milli");
+        assert_eq!((e.line, e.column), (7, 13));
+        assert!(e.message.contains("expected i64"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let e = parse_err(&MINIMAL.replace("count = 2", "count = 2\ncpus = 4"));
+        assert!(e.message.contains("unknown field `cpus`"), "{}", e.message);
+        assert_eq!(e.line, 7);
+        let e = parse_err(&MINIMAL.replace("max = 512", "max = 512, mode = 3"));
+        assert!(e.message.contains("unknown field `mode`"), "{}", e.message);
+        assert_eq!(e.field, "workloads[0].memory_mib.mode");
+    }
+
+    #[test]
+    fn negative_capacity_is_rejected_with_its_place() {
+        let e = parse_err(&MINIMAL.replace("memory_mib = 8192", "memory_mib = -8192"));
+        assert_eq!(e.field, "hosts[0].memory_mib");
+        assert_eq!((e.line, e.column), (8, 14));
+        assert_eq!(e.message, "expected a positive integer (MiB), found -8192");
+    }
+
+    #[test]
+    fn empty_clusters_are_rejected() {
+        let e = parse_err(&MINIMAL.replace("count = 2", "count = 0"));
+        assert_eq!(e.field, "hosts");
+        assert!(e.message.contains("cluster is empty"), "{}", e.message);
+        let e = parse_err("name = \"t\"\nduration_s = 5\nhosts = []\n");
+        assert_eq!((e.field.as_str(), e.line), ("hosts", 3));
+    }
+
+    #[test]
+    fn pods_larger_than_every_host_are_rejected() {
+        let e = parse_err(&MINIMAL.replace("max = 512", "max = 9000"));
+        assert_eq!(e.field, "workloads[0].memory_mib");
+        assert!(
+            e.message.contains("a pod larger than every host"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("9000 MiB"), "{}", e.message);
+        let e = parse_err(&MINIMAL.replace("cpu_milli = 500", "cpu_milli = 500\ngpu_milli = 1000"));
+        assert_eq!(e.field, "workloads[0].gpu_milli");
+    }
+
+    #[test]
+    fn semantic_errors_explain_the_expectation() {
+        let cases = [
+            (
+                "kind = \"service\"",
+                "kind = \"daemon\"",
+                "workloads[0].kind",
+                "expected `service` or `batch`",
+            ),
+            (
+                "kind = \"service\"",
+                "kind = \"batch\"",
+                "workloads[0].duration_s",
+                "expected `duration_s`",
+            ),
+            (
+                "arrival_rate_per_s = 1",
+                "arrival_rate_per_s = 0",
+                "workloads[0].arrival_rate_per_s",
+                "positive arrival rate",
+            ),
+            (
+                "duration_s = 60",
+                "duration_s = -1",
+                "duration_s",
+                "non-negative",
+            ),
+            (
+                "max = 512 }",
+                "max = 100 }",
+                "workloads[0].memory_mib",
+                "0 <= min <= max",
+            ),
+            (
+                "{ dist = \"uniform\", min = 128, max = 512 }",
+                "{ dist = \"exponential\", mean = 3 }",
+                "workloads[0].memory_mib",
+                "bounded distribution",
+            ),
+            (
+                "{ dist = \"uniform\", min = 128, max = 512 }",
+                "{ dist = \"uniform\", min = 128 }",
+                "workloads[0].memory_mib",
+                "`uniform` needs min and max",
+            ),
+            (
+                "{ dist = \"uniform\", min = 128, max = 512 }",
+                "{ dist = \"normal\", mean = 3 }",
+                "workloads[0].memory_mib",
+                "one of constant, uniform",
+            ),
+            (
+                "{ dist = \"uniform\", min = 128, max = 512 }",
+                "{ dist = \"uniform\", min = 1, max = 2, mean = 3 }",
+                "workloads[0].memory_mib",
+                "`mean` does not belong",
+            ),
+        ];
+        for (from, to, field, msg) in cases {
+            let e = parse_err(&MINIMAL.replace(from, to));
+            assert_eq!(e.field, field, "{to}: {e}");
+            assert!(e.message.contains(msg), "{to}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn unknown_algorithm_and_datapath_list_valid_names() {
+        let e = parse_err(&format!("{MINIMAL}[scheduler]\nalgorithm = \"magic\"\n"));
+        assert_eq!(e.field, "scheduler.algorithm");
+        assert!(
+            e.message.contains("valid algorithms: first-fit"),
+            "{}",
+            e.message
+        );
+        let e = parse_err(&format!("{MINIMAL}[network]\ndatapath = \"weave\"\n"));
+        assert_eq!(e.field, "network.datapath");
+        assert!(
+            e.message.contains("valid datapaths: host, bridge, overlay"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn display_shows_file_line_column_field_and_a_caret() {
+        let e = parse_err(&MINIMAL.replace("memory_mib = 8192", "memory_mib = -8192"));
+        let shown = e.to_string();
+        assert!(shown.starts_with("s.toml:8:14: `hosts[0].memory_mib`: expected a positive integer (MiB), found -8192"), "{shown}");
+        assert!(
+            shown.contains("8 | memory_mib = -8192\n  |              ^"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,432 @@
+//! The cluster world: hosts, pods, workload generators and the scheduling loop, as a
+//! [`Handler`] on the kernel.
+//!
+//! A pod's life: it arrives (Poisson, per workload) into a FIFO scheduling queue; the scheduler
+//! — a single server, like kube-scheduler's one scheduling cycle at a time — takes the head,
+//! decides, and stays busy for the decision's modeled cost; a bind reserves the pod's requests
+//! on the node at once; after the start latency it runs; a batch pod then finishes and frees its
+//! requests. A pod that fits nowhere is parked until resources are freed (kube-scheduler's
+//! unschedulable queue, flushed on pod deletion).
+
+use std::collections::VecDeque;
+
+use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, StreamRng};
+use orchsim_sched::{ClusterView, Decision, NodeId, NodeInfo, PodSpec, Resources, Scheduler};
+
+use crate::dist::Dist;
+use crate::scenario::{Scenario, WorkloadKind};
+
+/// Where a pod is in its life. At the end of a run every pod is in exactly one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PodState {
+    /// In the scheduling queue, never tried yet (or being decided right now for the first time).
+    Pending,
+    /// Its last scheduling attempt found no node.
+    Unschedulable,
+    /// Bound to a node, container starting.
+    Starting,
+    Running,
+    Finished,
+}
+
+impl PodState {
+    pub fn name(self) -> &'static str {
+        match self {
+            PodState::Pending => "pending",
+            PodState::Unschedulable => "unschedulable",
+            PodState::Starting => "starting",
+            PodState::Running => "running",
+            PodState::Finished => "finished",
+        }
+    }
+}
+
+/// Everything recorded about one pod.
+#[derive(Clone, Debug)]
+pub struct PodRecord {
+    pub spec: PodSpec,
+    pub workload: usize,
+    /// `None` for long-running services.
+    pub run_for: Option<SimDuration>,
+    pub state: PodState,
+    pub submitted: SimTime,
+    pub bound: Option<SimTime>,
+    pub started: Option<SimTime>,
+    pub finished: Option<SimTime>,
+    pub node: Option<NodeId>,
+    pub attempts: u32,
+    /// kube-scheduler-style message of the last failed attempt.
+    pub last_failure: Option<String>,
+}
+
+/// One `timeseries.csv` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    pub time: SimTime,
+    pub requested: Resources,
+    pub pods_pending: u64,
+    pub pods_running: u64,
+}
+
+/// Kernel events of the cluster world.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Arrival {
+        workload: usize,
+    },
+    DecisionDone {
+        pod: usize,
+        decision: Decision,
+        release_epoch: u64,
+    },
+    Started {
+        pod: usize,
+    },
+    Finished {
+        pod: usize,
+    },
+    Sample,
+}
+
+// Digest record kinds, one per event type; part of the digest contract.
+const TAG_ARRIVAL: u8 = 0;
+const TAG_DECISION: u8 = 1;
+const TAG_STARTED: u8 = 2;
+const TAG_FINISHED: u8 = 3;
+const TAG_SAMPLE: u8 = 4;
+
+struct Generator {
+    arrivals: StreamRng,
+    sizes: StreamRng,
+    submitted: u64,
+}
+
+/// The simulated cluster.
+pub struct World<'s> {
+    scenario: &'s Scenario,
+    pub(crate) nodes: Vec<NodeInfo>,
+    pub(crate) pods: Vec<PodRecord>,
+    generators: Vec<Generator>,
+    start_latency: StreamRng,
+    scheduler: Box<dyn Scheduler + Send>,
+    queue: VecDeque<usize>,
+    parked: Vec<usize>,
+    scheduler_busy: bool,
+    pub(crate) scheduler_busy_ns: u64,
+    /// Incremented whenever resources are freed; a failed decision that started before the
+    /// latest release is retried instead of parked, so no wake-up is lost.
+    release_epoch: u64,
+    pub(crate) total_capacity: Resources,
+    pub(crate) requested: Resources,
+    /// Integral of cluster-wide requested resources over time (resource·ns), per dimension.
+    pub(crate) requested_integral: [u128; 3],
+    pub(crate) requested_peak: Resources,
+    last_change: SimTime,
+    pub(crate) pods_running: u64,
+    pub(crate) pods_pending: u64,
+    pub(crate) samples: Vec<Sample>,
+    pub(crate) digest: Digest,
+    until: SimTime,
+}
+
+impl<'s> World<'s> {
+    /// Builds the cluster and schedules the first events.
+    pub fn new(
+        scenario: &'s Scenario,
+        scheduler: Box<dyn Scheduler + Send>,
+        kernel: &mut Kernel<Event>,
+    ) -> Self {
+        let streams = RngStreams::new(scenario.seed);
+        let mut nodes = Vec::new();
+        for g in &scenario.hosts {
+            for i in 0..g.count {
+                nodes.push(NodeInfo {
+                    name: format!("{}-{i}", g.name),
+                    allocatable: g.capacity,
+                    requested: Resources::ZERO,
+                    labels: g.labels.clone(),
+                    site: g.site.clone(),
+                    schedulable: true,
+                });
+            }
+        }
+        let total_capacity = nodes
+            .iter()
+            .fold(Resources::ZERO, |acc, n| acc.saturating_add(&n.allocatable));
+        let generators = scenario
+            .workloads
+            .iter()
+            .map(|w| Generator {
+                arrivals: streams.stream(&format!("workload/{}/arrivals", w.name)),
+                sizes: streams.stream(&format!("workload/{}/sizes", w.name)),
+                submitted: 0,
+            })
+            .collect();
+        let mut world = World {
+            scenario,
+            nodes,
+            pods: Vec::new(),
+            generators,
+            start_latency: streams.stream("orchestrator/start-latency"),
+            scheduler,
+            queue: VecDeque::new(),
+            parked: Vec::new(),
+            scheduler_busy: false,
+            scheduler_busy_ns: 0,
+            release_epoch: 0,
+            total_capacity,
+            requested: Resources::ZERO,
+            requested_integral: [0; 3],
+            requested_peak: Resources::ZERO,
+            last_change: SimTime::ZERO,
+            pods_running: 0,
+            pods_pending: 0,
+            samples: Vec::new(),
+            digest: Digest::new(),
+            until: SimTime::ZERO + scenario.duration,
+        };
+        for (i, w) in scenario.workloads.iter().enumerate() {
+            if w.max_pods != Some(0) {
+                let first = SimTime::ZERO + w.start + world.interarrival(i);
+                if first <= world.until {
+                    kernel.schedule_at(first, Event::Arrival { workload: i });
+                }
+            }
+        }
+        kernel.schedule_at(SimTime::ZERO, Event::Sample);
+        world
+    }
+
+    fn interarrival(&mut self, workload: usize) -> SimDuration {
+        let rate = self.scenario.workloads[workload].arrival_rate_per_s;
+        let secs =
+            Dist::Exponential { mean: 1.0 / rate }.sample(&mut self.generators[workload].arrivals);
+        SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX))
+    }
+
+    /// Advances the utilisation integrals to `now`; call before every change of `requested`.
+    fn account(&mut self, now: SimTime) {
+        let dt = now.since(self.last_change).as_nanos() as u128;
+        let r = &self.requested;
+        self.requested_integral[0] += r.cpu_milli as u128 * dt;
+        self.requested_integral[1] += r.memory_bytes as u128 * dt;
+        self.requested_integral[2] += r.gpu_milli as u128 * dt;
+        self.last_change = now;
+    }
+
+    fn arrive(&mut self, k: &mut Kernel<Event>, workload: usize) {
+        let w = &self.scenario.workloads[workload];
+        let g = &mut self.generators[workload];
+        let requests = Resources {
+            cpu_milli: w.cpu_milli.sample_u64(&mut g.sizes),
+            memory_bytes: w
+                .memory_mib
+                .sample_u64(&mut g.sizes)
+                .saturating_mul(1024 * 1024),
+            gpu_milli: w.gpu_milli.sample_u64(&mut g.sizes),
+            ephemeral_storage_bytes: 0,
+            pods: 1,
+        };
+        let run_for = match &w.kind {
+            WorkloadKind::Service => None,
+            WorkloadKind::Batch { duration_s } => Some(
+                SimDuration::try_from_secs_f64(duration_s.sample(&mut g.sizes))
+                    .unwrap_or(SimDuration(u64::MAX)),
+            ),
+        };
+        let index = g.submitted;
+        g.submitted += 1;
+        let pod = self.pods.len();
+        self.pods.push(PodRecord {
+            spec: PodSpec {
+                name: format!("{}-{index}", w.name),
+                requests,
+                labels: w.labels.clone(),
+                owner: w.name.clone(),
+                priority: w.priority,
+            },
+            workload,
+            run_for,
+            state: PodState::Pending,
+            submitted: k.now(),
+            bound: None,
+            started: None,
+            finished: None,
+            node: None,
+            attempts: 0,
+            last_failure: None,
+        });
+        self.pods_pending += 1;
+        self.queue.push_back(pod);
+        self.digest.record(
+            k.now(),
+            TAG_ARRIVAL,
+            &[pod as u64, requests.cpu_milli, requests.memory_bytes],
+        );
+
+        let more = w.max_pods.is_none_or(|m| g.submitted < m);
+        if more {
+            let next = k.now() + self.interarrival(workload);
+            if next <= self.until {
+                k.schedule_at(next, Event::Arrival { workload });
+            }
+        }
+        self.kick(k);
+    }
+
+    /// Starts a decision if the scheduler is idle and a pod waits.
+    fn kick(&mut self, k: &mut Kernel<Event>) {
+        if self.scheduler_busy {
+            return;
+        }
+        let Some(pod) = self.queue.pop_front() else {
+            return;
+        };
+        let rec = &mut self.pods[pod];
+        rec.attempts += 1;
+        let outcome = self
+            .scheduler
+            .schedule(&rec.spec, &self.nodes as &dyn ClusterView);
+        let c = &self.scenario.scheduler.cost;
+        // One pod is one task; the Omega model charges t_job per decision and t_task per task.
+        let busy = c.t_job + c.t_task + c.t_node.saturating_mul(outcome.work.nodes_filtered);
+        self.scheduler_busy = true;
+        self.scheduler_busy_ns = self.scheduler_busy_ns.saturating_add(busy.as_nanos());
+        k.schedule_in(
+            busy,
+            Event::DecisionDone {
+                pod,
+                decision: outcome.decision,
+                release_epoch: self.release_epoch,
+            },
+        );
+    }
+
+    fn decided(&mut self, k: &mut Kernel<Event>, pod: usize, decision: Decision, epoch: u64) {
+        self.scheduler_busy = false;
+        let now = k.now();
+        match decision {
+            Decision::Bind(node) => {
+                let req = self.pods[pod].spec.requests;
+                let n = &self.nodes[node.0];
+                // Only this scheduler binds and releases only add room, so the decision is
+                // still valid; check anyway, because overcommit is the one thing we must never do.
+                if !(n.schedulable && req.fits(&n.free())) {
+                    let msg = format!("bind to {} rejected: no longer fits", n.name);
+                    self.pods[pod].state = PodState::Unschedulable;
+                    self.pods[pod].last_failure = Some(msg);
+                    self.queue.push_back(pod);
+                } else {
+                    self.account(now);
+                    let n = &mut self.nodes[node.0];
+                    n.requested = n.requested.saturating_add(&req);
+                    self.requested = self.requested.saturating_add(&req);
+                    self.requested_peak = Resources {
+                        cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
+                        memory_bytes: self
+                            .requested_peak
+                            .memory_bytes
+                            .max(self.requested.memory_bytes),
+                        gpu_milli: self.requested_peak.gpu_milli.max(self.requested.gpu_milli),
+                        ..self.requested_peak
+                    };
+                    self.pods_pending -= 1;
+                    let rec = &mut self.pods[pod];
+                    rec.state = PodState::Starting;
+                    rec.bound = Some(now);
+                    rec.node = Some(node);
+                    let delay = self
+                        .scenario
+                        .start_latency_s
+                        .sample(&mut self.start_latency);
+                    let delay =
+                        SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX));
+                    k.schedule_in(delay, Event::Started { pod });
+                    self.digest
+                        .record(now, TAG_DECISION, &[pod as u64, node.0 as u64]);
+                }
+            }
+            Decision::Unschedulable(why) => {
+                let rec = &mut self.pods[pod];
+                rec.state = PodState::Unschedulable;
+                rec.last_failure = Some(why.to_string());
+                if epoch != self.release_epoch {
+                    self.queue.push_back(pod);
+                } else {
+                    self.parked.push(pod);
+                }
+                self.digest
+                    .record(now, TAG_DECISION, &[pod as u64, u64::MAX]);
+            }
+        }
+        self.kick(k);
+    }
+
+    fn started(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        let rec = &mut self.pods[pod];
+        rec.state = PodState::Running;
+        rec.started = Some(k.now());
+        self.pods_running += 1;
+        if let Some(d) = rec.run_for {
+            k.schedule_in(d, Event::Finished { pod });
+        }
+        self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
+    }
+
+    fn finished(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        let now = k.now();
+        self.account(now);
+        let rec = &mut self.pods[pod];
+        rec.state = PodState::Finished;
+        rec.finished = Some(now);
+        let req = rec.spec.requests;
+        if let Some(node) = rec.node {
+            let n = &mut self.nodes[node.0];
+            n.requested = n.requested.saturating_sub(&req);
+        }
+        self.requested = self.requested.saturating_sub(&req);
+        self.pods_running -= 1;
+        self.release_epoch += 1;
+        // Freed room may fit parked pods: retry them, oldest first.
+        self.queue.extend(self.parked.drain(..));
+        self.digest.record(now, TAG_FINISHED, &[pod as u64]);
+        self.kick(k);
+    }
+
+    fn sample(&mut self, k: &mut Kernel<Event>) {
+        let now = k.now();
+        self.digest
+            .record(now, TAG_SAMPLE, &[self.pods_pending, self.pods_running]);
+        self.samples.push(Sample {
+            time: now,
+            requested: self.requested,
+            pods_pending: self.pods_pending,
+            pods_running: self.pods_running,
+        });
+        if now < self.until {
+            let next = (now + self.scenario.sample_interval).min(self.until);
+            k.schedule_at(next, Event::Sample);
+        }
+    }
+
+    /// Closes the utilisation integrals at the end of the run.
+    pub(crate) fn finish(&mut self, end: SimTime) {
+        self.account(end);
+    }
+}
+
+impl Handler<Event> for World<'_> {
+    fn handle(&mut self, k: &mut Kernel<Event>, event: Event) {
+        match event {
+            Event::Arrival { workload } => self.arrive(k, workload),
+            Event::DecisionDone {
+                pod,
+                decision,
+                release_epoch,
+            } => self.decided(k, pod, decision, release_epoch),
+            Event::Started { pod } => self.started(k, pod),
+            Event::Finished { pod } => self.finished(k, pod),
+            Event::Sample => self.sample(k),
+        }
+    }
+}

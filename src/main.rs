@@ -1,0 +1,292 @@
+//! `orchsim`: the command line. It parses arguments, loads files, calls the crates and prints;
+//! the work itself lives in the library crates (ARCHITECTURE.md).
+
+mod catalog;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use orchsim_report::{Cell, Table};
+use orchsim_sim::{Scenario, Summary};
+
+#[derive(Parser)]
+#[command(
+    name = "orchsim",
+    version,
+    about = "Deterministic simulation and benchmarking of container orchestration and networking",
+    after_help = "Run `orchsim run` to simulate the embedded quickstart scenario."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario and write summary.csv, pods.csv, timeseries.csv and digest.txt.
+    Run(RunArgs),
+    /// List the scenarios embedded in this binary.
+    Scenarios {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// A scenario file, or the name of an embedded one (`orchsim scenarios`).
+    /// Default: the embedded quickstart.
+    scenario: Option<String>,
+    /// Master seed; overrides the scenario's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory. Default: out/<scenario name>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// How to print the summary on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// No progress display on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// A failure the user can act on, printed as `orchsim: error: …`.
+struct CliError(String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Scenarios { format } => scenarios(format),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(msg)) => {
+            eprintln!("orchsim: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Reads a scenario from a path, or from the catalog when no such file exists.
+fn load(arg: Option<&str>) -> Result<Scenario, CliError> {
+    let arg = arg.unwrap_or(catalog::DEFAULT);
+    let path = Path::new(arg);
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError(format!("cannot read scenario {}: {e}", path.display())))?;
+        return Ok(orchsim_sim::parse(&path.display().to_string(), &text)?);
+    }
+    match catalog::find(arg) {
+        Some((file, text)) => Ok(orchsim_sim::parse(
+            &format!("<embedded>/scenarios/{file}"),
+            text,
+        )?),
+        None => Err(CliError(format!(
+            "no scenario file `{arg}`, and no embedded scenario of that name; embedded: {}",
+            catalog::CATALOG
+                .iter()
+                .map(|(f, _)| f.trim_end_matches(".toml"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), CliError> {
+    let mut scenario = load(args.scenario.as_deref())?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let total = scenario.duration.as_secs_f64();
+    let started = Instant::now();
+    let mut last_shown = Instant::now();
+    let result = orchsim_sim::run_with_progress(&scenario, &mut |now| {
+        if show_progress && last_shown.elapsed().as_millis() >= 200 {
+            last_shown = Instant::now();
+            eprint!(
+                "\r[{:>3.0}%] simulated {:.0} of {:.0} s",
+                now.as_secs_f64() * 100.0 / total,
+                now.as_secs_f64(),
+                total
+            );
+        }
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+
+    std::fs::create_dir_all(&out).map_err(|e| {
+        CliError(format!(
+            "cannot create output directory {}: {e}",
+            out.display()
+        ))
+    })?;
+    let summary_table = result.summary.table();
+    let files: [(&str, Vec<u8>); 4] = [
+        ("summary.csv", summary_table.to_csv()),
+        ("pods.csv", result.pods.to_csv()),
+        ("timeseries.csv", result.timeseries.to_csv()),
+        ("digest.txt", format!("{}\n", result.digest()).into_bytes()),
+    ];
+    for (name, bytes) in &files {
+        let path = out.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    }
+
+    let s = &result.summary;
+    let events_per_s = if wall > 0.0 {
+        s.events as f64 / wall
+    } else {
+        0.0
+    };
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Table => {
+            write!(
+                stdout,
+                "{}",
+                human_summary(s, &scenario, wall, events_per_s)
+            )?;
+            writeln!(
+                stdout,
+                "wrote      {}/{{summary.csv, pods.csv, timeseries.csv, digest.txt}}",
+                out.display()
+            )?;
+        }
+        Format::Json => {
+            let mut obj = summary_table.to_json_rows()[0].clone();
+            if let Some(m) = obj.as_object_mut() {
+                m.insert("wall_s".into(), serde_json::json!(round3(wall)));
+                m.insert(
+                    "events_per_s".into(),
+                    serde_json::json!(events_per_s.round()),
+                );
+                m.insert(
+                    "out_dir".into(),
+                    serde_json::json!(out.display().to_string()),
+                );
+            }
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&obj)?)?;
+        }
+        Format::Csv => stdout.write_all(&summary_table.to_csv())?,
+    }
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn ms(d: Option<orchsim_kernel::SimDuration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.1} ms", d.as_millis_f64()))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.1}%"))
+}
+
+fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> String {
+    let mut o = format!(
+        "orchsim run: {} (seed {}): {} on {} hosts, datapath {} (pod MTU {})\n",
+        s.scenario, s.seed, s.algorithm, s.hosts, s.datapath, s.pod_mtu
+    );
+    if !sc.description.is_empty() {
+        o += &format!("           {}\n", sc.description);
+    }
+    o += &format!(
+        "pods       {} submitted: {} scheduled ({} finished, {} running, {} starting), {} pending, {} unschedulable\n",
+        s.pods_submitted,
+        s.pods_scheduled,
+        s.pods_finished,
+        s.pods_running,
+        s.pods_starting,
+        s.pods_pending,
+        s.pods_unschedulable
+    );
+    o += &format!(
+        "wait       p50 {}, p95 {}, p99 {}, max {} (submission to bind)\n",
+        ms(s.wait_p50),
+        ms(s.wait_p95),
+        ms(s.wait_p99),
+        ms(s.wait_max)
+    );
+    o += &format!(
+        "cpu        mean {}, peak {} of allocatable requested\n",
+        pct(s.cpu_util_mean_pct),
+        pct(s.cpu_util_peak_pct)
+    );
+    o += &format!(
+        "memory     mean {}, peak {}\n",
+        pct(s.mem_util_mean_pct),
+        pct(s.mem_util_peak_pct)
+    );
+    if s.gpu_util_mean_pct.is_some() {
+        o += &format!(
+            "gpu        mean {}, peak {}\n",
+            pct(s.gpu_util_mean_pct),
+            pct(s.gpu_util_peak_pct)
+        );
+    }
+    o += &format!("scheduler  busy {:.2}% of the time\n", s.scheduler_busy_pct);
+    o += &format!(
+        "simulated  {:.1} s in {:.3} s wall: {} events, {:.2} M events/s\n",
+        s.sim_time.as_secs_f64(),
+        wall,
+        s.events,
+        events_per_s / 1e6
+    );
+    o += &format!("digest     {}\n", s.digest);
+    o
+}
+
+fn scenarios(format: Format) -> Result<(), CliError> {
+    let mut t = Table::new(["name", "hosts", "workloads", "duration_s", "description"]);
+    for (file, text) in catalog::CATALOG {
+        let sc = orchsim_sim::parse(&format!("<embedded>/scenarios/{file}"), text)?;
+        t.push(vec![
+            sc.name.as_str().into(),
+            sc.host_count().into(),
+            sc.workloads.len().into(),
+            Cell::Float(sc.duration.as_secs_f64(), 0),
+            sc.description.as_str().into(),
+        ])
+        .map_err(|_| CliError("internal: catalog row width".into()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Table => write!(stdout, "{}", t.to_text())?,
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&t.to_json_rows())?
+        )?,
+        Format::Csv => stdout.write_all(&t.to_csv())?,
+    }
+    Ok(())
+}
