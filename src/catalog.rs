@@ -18,3 +18,36 @@ pub fn find(name: &str) -> Option<(&'static str, &'static str)> {
         .find(|(file, _)| file.strip_suffix(".toml") == Some(stem))
         .copied()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_file_is_embedded_and_valid() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = CATALOG.iter().map(|(f, _)| f.to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded, "scenarios/ and CATALOG disagree");
+        for (file, text) in CATALOG {
+            let sc = orchsim_sim::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                format!("{}.toml", sc.name),
+                *file,
+                "name must match the file name"
+            );
+            assert!(
+                text.starts_with('#'),
+                "{file}: needs a comment header saying its question"
+            );
+        }
+        assert!(find(DEFAULT).is_some());
+        assert!(find("quickstart.toml").is_some());
+    }
+}

@@ -154,7 +154,10 @@ impl Datapath {
             (_, None)
                 | (Overlay, Some(Encryption::Ipsec))
                 | (FlannelUdp | FlannelVxlan | FlannelHostGw, Some(_))
-                | (CalicoBgp | CalicoIpip | CalicoVxlan, Some(Encryption::WireGuard))
+                | (
+                    CalicoBgp | CalicoIpip | CalicoVxlan,
+                    Some(Encryption::WireGuard)
+                )
         )
     }
 

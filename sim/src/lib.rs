@@ -13,7 +13,7 @@ mod world;
 
 pub use results::{RunResult, Summary};
 pub use scenario::{parse, Scenario, ScenarioError};
-pub use world::PodState;
+pub use world::{PodRecord, PodState};
 
 use orchsim_kernel::{Kernel, SimTime, StopReason};
 use orchsim_sched::UnknownAlgorithm;

@@ -6,7 +6,7 @@ use orchsim_report::{Cell, Table};
 use orchsim_sched::Resources;
 
 use crate::scenario::{Scenario, WorkloadKind};
-use crate::world::{PodState, World};
+use crate::world::{PodRecord, PodState, World};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -51,6 +51,10 @@ pub struct Summary {
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub summary: Summary,
+    /// Every submitted pod, in submission order.
+    pub records: Vec<PodRecord>,
+    /// Node names in cluster order (host groups in file order, `<group>-<i>`).
+    pub node_names: Vec<String>,
     pub pods: Table,
     pub timeseries: Table,
 }
@@ -123,6 +127,8 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
     };
     RunResult {
         summary,
+        records: w.pods.clone(),
+        node_names: w.nodes.iter().map(|n| n.name.clone()).collect(),
         pods: pods_table(sc, w),
         timeseries: timeseries_table(w),
     }

@@ -344,10 +344,23 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 .replace(".$__serde_spanned_private_value", "");
             let inner = e.into_inner();
             let field = if path == "." { String::new() } else { path };
-            loc.error(inner.span(), &field, inner.message().to_string())
+            loc.error(inner.span(), &field, plain_message(inner.message()))
         })?
     };
     validate(&loc, raw)
+}
+
+/// Puts serde's type names in user terms and keeps the message on one line.
+fn plain_message(msg: &str) -> String {
+    msg.trim()
+        .lines()
+        .collect::<Vec<_>>()
+        .join("; ")
+        .replace("expected i64", "expected an integer")
+        .replace("expected i32", "expected an integer")
+        .replace("expected u64", "expected a non-negative integer")
+        .replace("expected f64", "expected a number")
+        .replace("expected a string", "expected a string (in quotes)")
 }
 
 fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> {
@@ -883,7 +896,7 @@ memory_mib = { dist = "uniform", min = 128, max = 512 }
         let e = parse_err(&MINIMAL.replace("cpu_milli = 4000", "cpu_milli = \"lots\""));
         assert_eq!(e.field, "hosts[0].cpu_milli");
         assert_eq!((e.line, e.column), (7, 13));
-        assert!(e.message.contains("expected i64"), "{}", e.message);
+        assert!(e.message.contains("expected an integer"), "{}", e.message);
     }
 
     #[test]

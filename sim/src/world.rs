@@ -54,6 +54,10 @@ pub struct PodRecord {
     pub started: Option<SimTime>,
     pub finished: Option<SimTime>,
     pub node: Option<NodeId>,
+    /// Position of the bind and of the finish in the run's event log (the kernel's count of
+    /// handled events), which orders events that share a timestamp.
+    pub bound_event: Option<u64>,
+    pub finished_event: Option<u64>,
     pub attempts: u32,
     /// kube-scheduler-style message of the last failed attempt.
     pub last_failure: Option<String>,
@@ -253,6 +257,8 @@ impl<'s> World<'s> {
             started: None,
             finished: None,
             node: None,
+            bound_event: None,
+            finished_event: None,
             attempts: 0,
             last_failure: None,
         });
@@ -335,6 +341,7 @@ impl<'s> World<'s> {
                     rec.state = PodState::Starting;
                     rec.bound = Some(now);
                     rec.node = Some(node);
+                    rec.bound_event = Some(k.processed());
                     let delay = self
                         .scenario
                         .start_latency_s
@@ -379,6 +386,7 @@ impl<'s> World<'s> {
         let rec = &mut self.pods[pod];
         rec.state = PodState::Finished;
         rec.finished = Some(now);
+        rec.finished_event = Some(k.processed());
         let req = rec.spec.requests;
         if let Some(node) = rec.node {
             let n = &mut self.nodes[node.0];

@@ -1,0 +1,312 @@
+//! The simulator's promises (DESIGN.md §3), checked over random clusters and workloads:
+//! determinism, no overcommit, every pod accounted for, time never going backwards.
+
+use std::collections::BTreeMap;
+
+use orchsim_kernel::SimDuration;
+use orchsim_net::{Base, Datapath};
+use orchsim_sched::Resources;
+use orchsim_sim::dist::Dist;
+use orchsim_sim::scenario::{DecisionCost, HostGroup, SchedulerConfig, Workload, WorkloadKind};
+use orchsim_sim::{run, PodState, RunResult, Scenario};
+use proptest::prelude::*;
+
+const MIB: u64 = 1024 * 1024;
+
+fn host_group(i: usize, count: u64, cpu: u64, mem_mib: u64, gpus: u64, pods: u64) -> HostGroup {
+    HostGroup {
+        name: format!("g{i}"),
+        count,
+        capacity: Resources {
+            cpu_milli: cpu,
+            memory_bytes: mem_mib * MIB,
+            gpu_milli: gpus * 1000,
+            ephemeral_storage_bytes: 0,
+            pods,
+        },
+        site: "dc".into(),
+        labels: BTreeMap::new(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn workload(
+    i: usize,
+    batch: bool,
+    rate: f64,
+    cpu_max: u64,
+    mem_max: u64,
+    gpu_max: u64,
+    dur_s: f64,
+) -> Workload {
+    Workload {
+        name: format!("w{i}"),
+        kind: if batch {
+            WorkloadKind::Batch {
+                duration_s: Dist::Exponential { mean: dur_s },
+            }
+        } else {
+            WorkloadKind::Service
+        },
+        arrival_rate_per_s: rate,
+        max_pods: None,
+        start: SimDuration::ZERO,
+        cpu_milli: Dist::Uniform {
+            min: 1.0,
+            max: cpu_max as f64,
+        },
+        memory_mib: Dist::Uniform {
+            min: 1.0,
+            max: mem_max as f64,
+        },
+        gpu_milli: Dist::Choice {
+            values: vec![0.0, gpu_max as f64],
+            weights: vec![3.0, 1.0],
+        },
+        labels: BTreeMap::new(),
+        priority: 0,
+    }
+}
+
+fn scenario(hosts: Vec<HostGroup>, workloads: Vec<Workload>, seed: u64, t_job_ms: u64) -> Scenario {
+    Scenario {
+        name: "prop".into(),
+        description: String::new(),
+        seed,
+        duration: SimDuration::from_secs(600),
+        sample_interval: SimDuration::from_secs(7),
+        hosts,
+        workloads,
+        scheduler: SchedulerConfig {
+            algorithm: "first-fit".into(),
+            cost: DecisionCost {
+                t_job: SimDuration::from_millis(t_job_ms),
+                t_task: SimDuration::from_millis(1),
+                t_node: SimDuration::from_micros(1),
+            },
+        },
+        start_latency_s: Dist::Uniform { min: 0.0, max: 2.0 },
+        datapath: Datapath::plain(Base::Host),
+        underlay_mtu: 1500,
+    }
+}
+
+/// Replays binds and finishes in event-log order and checks every node's requests against its
+/// capacity after each bind. Independent of the simulator's own bookkeeping.
+fn assert_no_overcommit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseError> {
+    let caps: Vec<Resources> = sc
+        .hosts
+        .iter()
+        .flat_map(|g| std::iter::repeat_n(g.capacity, g.count as usize))
+        .collect();
+    prop_assert_eq!(caps.len(), r.node_names.len());
+    // (event index, +1 bind / -1 release, pod)
+    let mut log = Vec::new();
+    for (i, p) in r.records.iter().enumerate() {
+        if let Some(e) = p.bound_event {
+            log.push((e, 1i8, i));
+        }
+        if let Some(e) = p.finished_event {
+            log.push((e, -1i8, i));
+        }
+    }
+    log.sort();
+    let mut used = vec![Resources::ZERO; caps.len()];
+    for (_, sign, i) in log {
+        let p = &r.records[i];
+        let n = p.node.expect("a bound pod has a node").0;
+        if sign > 0 {
+            used[n] = used[n].saturating_add(&p.spec.requests);
+            prop_assert!(
+                used[n].fits(&caps[n]),
+                "node {} overcommitted: {:?} > {:?}",
+                r.node_names[n],
+                used[n],
+                caps[n]
+            );
+        } else {
+            used[n] = used[n].saturating_sub(&p.spec.requests);
+        }
+    }
+    Ok(())
+}
+
+fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
+    let s = &r.summary;
+    prop_assert_eq!(s.pods_submitted as usize, r.records.len());
+    prop_assert_eq!(
+        s.pods_finished + s.pods_running + s.pods_starting + s.pods_pending + s.pods_unschedulable,
+        s.pods_submitted
+    );
+    prop_assert_eq!(
+        s.pods_scheduled,
+        s.pods_finished + s.pods_running + s.pods_starting
+    );
+    for p in &r.records {
+        // Each state has exactly the timestamps it implies, in order.
+        let ok = match p.state {
+            PodState::Pending | PodState::Unschedulable => p.bound.is_none() && p.node.is_none(),
+            PodState::Starting => p.bound.is_some() && p.started.is_none(),
+            PodState::Running => p.started.is_some() && p.finished.is_none(),
+            PodState::Finished => p.finished.is_some(),
+        };
+        prop_assert!(
+            ok,
+            "pod {} in state {:?} has inconsistent times",
+            p.spec.name,
+            p.state
+        );
+        let times = [Some(p.submitted), p.bound, p.started, p.finished];
+        let present: Vec<_> = times.iter().flatten().collect();
+        for w in present.windows(2) {
+            prop_assert!(
+                w[0] <= w[1],
+                "pod {} times go backwards: {:?}",
+                p.spec.name,
+                times
+            );
+        }
+        prop_assert!(p.finished.is_none_or(|f| f <= r.summary.sim_time));
+    }
+    Ok(())
+}
+
+fn arb_scenario() -> impl Strategy<Value = Scenario> {
+    let hosts = prop::collection::vec(
+        (0u64..6, 500u64..16_000, 256u64..65_536, 0u64..4, 1u64..20),
+        1..4,
+    );
+    let workloads = prop::collection::vec(
+        (
+            any::<bool>(),
+            0.05f64..5.0,
+            100u64..4000,
+            64u64..8192,
+            0u64..2000,
+            1.0f64..300.0,
+        ),
+        0..4,
+    );
+    (hosts, workloads, any::<u64>(), 0u64..50).prop_map(|(h, w, seed, t_job)| {
+        let mut hosts: Vec<HostGroup> = h
+            .iter()
+            .enumerate()
+            .map(|(i, &(count, cpu, mem, gpus, pods))| host_group(i, count, cpu, mem, gpus, pods))
+            .collect();
+        if hosts.iter().all(|g| g.count == 0) {
+            hosts[0].count = 1;
+        }
+        let workloads = w
+            .iter()
+            .enumerate()
+            .map(|(i, &(batch, rate, cpu, mem, gpu, dur))| {
+                workload(i, batch, rate, cpu, mem, gpu, dur)
+            })
+            .collect();
+        scenario(hosts, workloads, seed, t_job)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn no_host_is_ever_overcommitted(sc in arb_scenario()) {
+        let r = run(&sc).unwrap();
+        assert_no_overcommit(&sc, &r)?;
+    }
+
+    #[test]
+    fn every_pod_ends_in_exactly_one_state(sc in arb_scenario()) {
+        let r = run(&sc).unwrap();
+        assert_accounted(&r)?;
+    }
+
+    #[test]
+    fn simulated_time_never_goes_backwards(sc in arb_scenario()) {
+        let r = run(&sc).unwrap();
+        let times: Vec<String> = r.timeseries.rows.iter().map(|row| row[0].text()).collect();
+        let parsed: Vec<f64> = times.iter().map(|t| t.parse().unwrap()).collect();
+        for w in parsed.windows(2) {
+            prop_assert!(w[0] <= w[1], "timeseries goes backwards: {:?}", w);
+        }
+        // Binds and finishes in event-log order have non-decreasing timestamps.
+        let mut log: Vec<(u64, _)> = r.records.iter().flat_map(|p| {
+            [p.bound_event.zip(p.bound), p.finished_event.zip(p.finished)]
+        }).flatten().collect();
+        log.sort();
+        for w in log.windows(2) {
+            prop_assert!(w[0].1 <= w[1].1, "event {} at {} before event {} at {}", w[0].0, w[0].1, w[1].0, w[1].1);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes(sc in arb_scenario()) {
+        let a = run(&sc).unwrap();
+        let b = run(&sc).unwrap();
+        prop_assert_eq!(a.summary.table().to_csv(), b.summary.table().to_csv());
+        prop_assert_eq!(a.pods.to_csv(), b.pods.to_csv());
+        prop_assert_eq!(a.timeseries.to_csv(), b.timeseries.to_csv());
+        prop_assert_eq!(a.digest(), b.digest());
+    }
+}
+
+fn quickstart() -> Scenario {
+    let text = include_str!("../../scenarios/quickstart.toml");
+    orchsim_sim::parse("quickstart.toml", text).unwrap()
+}
+
+#[test]
+fn a_different_seed_gives_a_different_digest() {
+    let mut sc = quickstart();
+    let a = run(&sc).unwrap();
+    sc.seed += 1;
+    let b = run(&sc).unwrap();
+    assert_ne!(a.digest(), b.digest());
+    assert_ne!(a.pods.to_csv(), b.pods.to_csv());
+}
+
+#[test]
+fn quickstart_is_reproducible_and_sane() {
+    let sc = quickstart();
+    let a = run(&sc).unwrap();
+    let b = run(&sc).unwrap();
+    assert_eq!(a.summary, b.summary);
+    assert_eq!(a.pods.to_csv(), b.pods.to_csv());
+    assert_eq!(a.timeseries.to_csv(), b.timeseries.to_csv());
+    let s = &a.summary;
+    assert_eq!(s.hosts, 20);
+    assert!(s.pods_submitted > 1000, "{s:?}");
+    // 3600 s / 10 s sampling → 361 samples including both ends.
+    assert_eq!(a.timeseries.rows.len(), 361);
+    // The service workload stops at max_pods = 100.
+    let web = a.records.iter().filter(|p| p.spec.owner == "web").count();
+    assert_eq!(web, 100);
+}
+
+/// Poisson arrivals at rate λ for T seconds give about λT pods; the scheduler's queueing follows
+/// the decision cost: with one pod per decision at t_job + t_task, the scheduler's busy share is
+/// (decisions × cost) / T.
+#[test]
+fn arrival_rate_and_scheduler_busy_time_follow_the_model() {
+    let mut sc = scenario(
+        vec![host_group(0, 50, 64_000, 262_144, 0, 500)],
+        vec![workload(0, true, 4.0, 100, 64, 0, 10.0)],
+        7,
+        20,
+    );
+    sc.duration = SimDuration::from_secs(3600);
+    let r = run(&sc).unwrap();
+    let n = r.summary.pods_submitted as f64;
+    let expect = 4.0 * 3600.0;
+    // Poisson count: sd = sqrt(14400) = 120; 4 sd bound.
+    assert!(
+        (n - expect).abs() < 480.0,
+        "{n} arrivals, expected about {expect}"
+    );
+    // Every pod fits at once, so one decision per pod, each 20 ms + 1 ms + 1 µs × nodes tried
+    // (first-fit tries 1 node when the first has room).
+    let busy = r.summary.scheduler_busy_pct;
+    let model = n * 0.021_001 / 3600.0 * 100.0;
+    assert!((busy - model).abs() < 0.5, "busy {busy}%, model {model}%");
+}

@@ -1,0 +1,223 @@
+//! Drives the `orchsim` binary as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn orchsim() -> Command {
+    Command::cargo_bin("orchsim").expect("binary built by cargo test")
+}
+
+fn run_into(dir: &Path, extra: &[&str]) -> Output {
+    let out = orchsim()
+        .arg("run")
+        .args(extra)
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "orchsim run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+const OUTPUTS: [&str; 4] = ["summary.csv", "pods.csv", "timeseries.csv", "digest.txt"];
+
+#[test]
+fn two_processes_write_byte_identical_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_into(&a, &[]);
+    run_into(&b, &[]);
+    for f in OUTPUTS {
+        assert_eq!(read(&a, f), read(&b, f), "{f} differs between two runs");
+    }
+    let c = tmp.path().join("c");
+    run_into(&c, &["--seed", "43"]);
+    assert_ne!(read(&a, "digest.txt"), read(&c, "digest.txt"));
+    let digest = String::from_utf8(read(&a, "digest.txt")).unwrap();
+    assert_eq!(digest.trim().len(), 32);
+}
+
+/// The quickstart summary is a golden file: any change to the model, the scheduler or the RNG
+/// derivation shows up here. Regenerate deliberately with `UPDATE_GOLDEN=1 cargo test` and say
+/// why in the commit.
+#[test]
+fn quickstart_summary_matches_the_golden_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_into(tmp.path(), &[]);
+    let got = read(tmp.path(), "summary.csv");
+    let golden =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/quickstart-summary.csv");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read(&golden).expect("golden file present (UPDATE_GOLDEN=1 to create)");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want),
+        "quickstart summary changed"
+    );
+}
+
+#[test]
+fn table_output_shows_the_headline_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_into(tmp.path(), &[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "quickstart (seed 42)",
+        "submitted",
+        "p50",
+        "p95",
+        "p99",
+        "cpu",
+        "memory",
+        "events/s",
+        "digest",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+}
+
+#[test]
+fn json_and_csv_outputs_are_machine_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_into(&tmp.path().join("j"), &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["scenario"], "quickstart");
+    assert!(v["pods_submitted"].as_u64().unwrap() > 0);
+    assert!(v["events_per_s"].as_f64().is_some());
+    assert_eq!(v["digest"].as_str().unwrap().len(), 32);
+
+    let out = run_into(&tmp.path().join("c"), &["--format", "csv"]);
+    assert_eq!(out.stdout, read(&tmp.path().join("c"), "summary.csv"));
+}
+
+#[test]
+fn scenarios_lists_the_catalog() {
+    let out = orchsim().arg("scenarios").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("quickstart ")), "{text}");
+    let out = orchsim()
+        .args(["scenarios", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["name"], "quickstart");
+}
+
+#[test]
+fn embedded_scenarios_run_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    run_into(&a, &[]);
+    run_into(&b, &["quickstart"]);
+    assert_eq!(read(&a, "digest.txt"), read(&b, "digest.txt"));
+}
+
+/// Each malformed scenario must exit non-zero with `file:line:column`, the field, and what was
+/// expected — and never panic.
+#[test]
+fn malformed_scenarios_are_rejected_with_their_place() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let cases = [
+        (
+            "syntax-error.toml",
+            ":4:8:",
+            "",
+            "invalid table header; expected `.`, `]]`",
+        ),
+        (
+            "wrong-type.toml",
+            ":9:13:",
+            "`hosts[0].cpu_milli`",
+            "invalid type: string \"4 cores\", expected an integer",
+        ),
+        (
+            "unknown-field.toml",
+            ":10:1:",
+            "`hosts[0].cpus`",
+            "unknown field `cpus`",
+        ),
+        (
+            "negative-capacity.toml",
+            ":8:14:",
+            "`hosts[0].memory_mib`",
+            "expected a positive integer (MiB), found -1024",
+        ),
+        (
+            "empty-cluster.toml",
+            ":4:1:",
+            "`hosts`",
+            "the cluster is empty",
+        ),
+        (
+            "pod-too-large.toml",
+            ":16:13:",
+            "`workloads[0].cpu_milli`",
+            "a pod larger than every host",
+        ),
+    ];
+    for (file, place, field, expected) in cases {
+        let path = dir.join(file);
+        let out = orchsim()
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(std::env::temp_dir().join("orchsim-never"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(!err.contains("panicked"), "{file} panicked: {err}");
+        let first = err.lines().next().unwrap_or("");
+        assert!(first.starts_with("orchsim: error: "), "{file}: {first}");
+        assert!(
+            first.contains(&format!("{file}{place}")),
+            "{file}: want `{place}` in {first}"
+        );
+        assert!(
+            first.contains(field),
+            "{file}: want field {field} in {first}"
+        );
+        assert!(
+            first.contains(expected),
+            "{file}: want `{expected}` in {first}"
+        );
+    }
+}
+
+#[test]
+fn missing_files_and_bad_arguments_fail_cleanly() {
+    let out = orchsim()
+        .args(["run", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no scenario file `no-such-scenario`") && err.contains("embedded: quickstart"),
+        "{err}"
+    );
+    let out = orchsim()
+        .args(["run", "--seed", "minus-one"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = orchsim()
+        .args(["run", "--format", "yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
