@@ -17,11 +17,11 @@ use orchsim_sim::{Scenario, Summary};
     name = "orchsim",
     version,
     about = "Deterministic simulation and benchmarking of container orchestration and networking",
-    after_help = "Run `orchsim run` to simulate the embedded quickstart scenario."
+    after_help = "With no command, `orchsim` runs the embedded quickstart scenario (`orchsim run`)."
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -35,7 +35,7 @@ enum Command {
     },
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct RunArgs {
     /// A scenario file, or the name of an embedded one (`orchsim scenarios`).
     /// Default: the embedded quickstart.
@@ -54,8 +54,9 @@ struct RunArgs {
     quiet: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 enum Format {
+    #[default]
     Table,
     Json,
     Csv,
@@ -73,8 +74,9 @@ impl<E: std::fmt::Display> From<E> for CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
-        Command::Scenarios { format } => scenarios(format),
+        None => run(RunArgs::default()),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Scenarios { format }) => scenarios(format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -117,6 +117,19 @@ fn scenarios_lists_the_catalog() {
 }
 
 #[test]
+fn no_command_runs_the_quickstart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = orchsim().current_dir(tmp.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("quickstart (seed 42)"));
+    assert!(tmp.path().join("out/quickstart/summary.csv").exists());
+}
+
+#[test]
 fn embedded_scenarios_run_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
