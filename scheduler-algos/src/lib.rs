@@ -1,18 +1,25 @@
 //! Placement algorithms over a read-only cluster view: the "real scheduler crate".
 //!
 //! The same code decides in the simulator and (later) in live mode, so this crate knows nothing
-//! of either: no clock, no I/O, no randomness it does not own. A [`Scheduler`] reads a
-//! [`ClusterView`] and returns a [`Decision`] plus a deterministic [`WorkCount`] that the caller
-//! turns into decision latency through its own cost model.
+//! of either: no clock, no I/O. A [`Scheduler`] reads a [`ClusterView`] and returns a
+//! [`Decision`] plus a deterministic [`WorkCount`] that the caller turns into decision latency
+//! through its own cost model. Randomness (tie-breaking) comes from a seed the caller passes.
+//!
+//! - [`binpack`]: first-fit, best-fit, worst-fit and the Tetris-style dot-product scorer;
+//! - [`kube`]: the Kubernetes scheduling framework with the default plugins and profiles;
+//! - [`swarm`]: Docker Swarm constraints and spread;
+//! - [`labels`]: Kubernetes label, selector, taint and toleration semantics.
 //!
 //! Algorithms are looked up by name with [`by_name`]; an unknown name is an error listing the
 //! valid ones.
 
 mod algorithms;
+pub mod binpack;
+pub mod kube;
+pub mod labels;
 mod model;
+pub mod swarm;
 
-pub use algorithms::{by_name, FirstFit, UnknownAlgorithm, ALGORITHMS};
-pub use model::{
-    ClusterView, Decision, NodeId, NodeInfo, Outcome, PodSpec, Resource, Resources, Scheduler,
-    Unschedulable, WorkCount,
-};
+pub use algorithms::{by_name, UnknownAlgorithm, ALGORITHMS};
+pub use binpack::FirstFit;
+pub use model::*;

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+
+use crate::labels::{LabelSelector, Labels, NodeAffinity, PodAffinity, Taint, Toleration};
 
 /// One dimension of [`Resources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,6 +117,58 @@ impl Resources {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub usize);
 
+/// kube-scheduler's default request for a container that sets no cpu request, used only for
+/// scoring (pkg/scheduler/util/pod_resources.go, DefaultMilliCPURequest, v1.33).
+pub const DEFAULT_MILLI_CPU_REQUEST: u64 = 100;
+/// The same for memory: 200 MiB (DefaultMemoryRequest).
+pub const DEFAULT_MEMORY_REQUEST: u64 = 200 * 1024 * 1024;
+
+/// CPU and memory requests with kube-scheduler's non-zero defaults applied per container where
+/// a container sets no request; what NodeResourcesFit scores with (never what it filters on).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NonZeroRequests {
+    pub cpu_milli: u64,
+    pub memory_bytes: u64,
+}
+
+/// Swarm node role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NodeRole {
+    #[default]
+    Worker,
+    Manager,
+}
+
+impl NodeRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeRole::Worker => "worker",
+            NodeRole::Manager => "manager",
+        }
+    }
+}
+
+/// A host port a container asks for (Kubernetes `hostPort`, Swarm published port in host mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    /// Empty means every address (`0.0.0.0`).
+    pub ip: String,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    pub port: u16,
+}
+
+impl HostPort {
+    /// kube-scheduler NodePorts conflict rule: same protocol and port, and either side binds
+    /// every address or both bind the same one.
+    pub fn conflicts(&self, other: &HostPort) -> bool {
+        let any = |ip: &str| ip.is_empty() || ip == "0.0.0.0";
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (any(&self.ip) || any(&other.ip) || self.ip == other.ip)
+    }
+}
+
 /// What a scheduler may know about one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -122,31 +177,190 @@ pub struct NodeInfo {
     pub allocatable: Resources,
     /// Sum of the requests of the pods bound to the node.
     pub requested: Resources,
-    pub labels: BTreeMap<String, String>,
+    /// Sum of the bound pods' [`NonZeroRequests`].
+    pub non_zero_requested: NonZeroRequests,
+    /// Extended resources (e.g. `example.com/fpga`) by name: allocatable and requested.
+    pub extended_allocatable: BTreeMap<String, u64>,
+    pub extended_requested: BTreeMap<String, u64>,
+    pub labels: Labels,
+    pub taints: Vec<Taint>,
+    /// Cordoned (`spec.unschedulable`).
+    pub unschedulable: bool,
+    pub role: NodeRole,
+    pub os: String,
+    pub arch: String,
+    /// Docker engine labels (Swarm `engine.labels.*`).
+    pub engine_labels: Labels,
     /// Datacenter or cloud region the node is in.
     pub site: String,
-    /// False if the node is cordoned or not ready: no new pods.
-    pub schedulable: bool,
+    /// Pods bound to the node, in bind order.
+    pub pods: Vec<Arc<PodSpec>>,
 }
 
 impl NodeInfo {
+    /// A ready, schedulable linux/amd64 worker with nothing on it.
+    pub fn new(name: impl Into<String>, allocatable: Resources) -> Self {
+        NodeInfo {
+            name: name.into(),
+            allocatable,
+            requested: Resources::ZERO,
+            non_zero_requested: NonZeroRequests::default(),
+            extended_allocatable: BTreeMap::new(),
+            extended_requested: BTreeMap::new(),
+            labels: Labels::new(),
+            taints: Vec::new(),
+            unschedulable: false,
+            role: NodeRole::Worker,
+            os: "linux".into(),
+            arch: "amd64".into(),
+            engine_labels: Labels::new(),
+            site: String::new(),
+            pods: Vec::new(),
+        }
+    }
+
     /// Unrequested allocatable resources.
     #[inline]
     pub fn free(&self) -> Resources {
         self.allocatable.saturating_sub(&self.requested)
     }
+
+    /// Binds `pod` here: its requests are added and it joins [`NodeInfo::pods`].
+    pub fn add_pod(&mut self, pod: Arc<PodSpec>) {
+        self.requested = self.requested.saturating_add(&pod.requests);
+        self.non_zero_requested.cpu_milli += pod.non_zero.cpu_milli;
+        self.non_zero_requested.memory_bytes += pod.non_zero.memory_bytes;
+        for (k, v) in &pod.extended_requests {
+            *self.extended_requested.entry(k.clone()).or_insert(0) += v;
+        }
+        self.pods.push(pod);
+    }
+
+    /// Unbinds the pod `namespace/name`, returning it if it was here.
+    pub fn remove_pod(&mut self, namespace: &str, name: &str) -> Option<Arc<PodSpec>> {
+        let i = self
+            .pods
+            .iter()
+            .position(|p| p.name == name && p.namespace == namespace)?;
+        let pod = self.pods.remove(i);
+        self.requested = self.requested.saturating_sub(&pod.requests);
+        let nz = &mut self.non_zero_requested;
+        nz.cpu_milli = nz.cpu_milli.saturating_sub(pod.non_zero.cpu_milli);
+        nz.memory_bytes = nz.memory_bytes.saturating_sub(pod.non_zero.memory_bytes);
+        for (k, v) in &pod.extended_requests {
+            if let Some(r) = self.extended_requested.get_mut(k) {
+                *r = r.saturating_sub(*v);
+            }
+        }
+        Some(pod)
+    }
+}
+
+/// `whenUnsatisfiable` of a topology spread constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenUnsatisfiable {
+    DoNotSchedule,
+    ScheduleAnyway,
+}
+
+/// `nodeAffinityPolicy` / `nodeTaintsPolicy` of a topology spread constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InclusionPolicy {
+    Honor,
+    Ignore,
+}
+
+/// A `topologySpreadConstraints` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopologySpreadConstraint {
+    pub max_skew: i32,
+    pub topology_key: String,
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// `None` selects no pod.
+    pub selector: Option<LabelSelector>,
+    /// Default 1.
+    pub min_domains: i32,
+    /// Default Honor.
+    pub node_affinity_policy: InclusionPolicy,
+    /// Default Ignore.
+    pub node_taints_policy: InclusionPolicy,
+}
+
+/// Swarm placement of a service's task (swarmkit `api.Placement`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmPlacement {
+    pub constraints: Vec<crate::swarm::Constraint>,
+    /// `spread=<descriptor>` preferences, outermost first (e.g. `node.labels.zone`).
+    pub preferences: Vec<String>,
+    /// `maxReplicas` per node; 0 means unlimited.
+    pub max_replicas: u64,
 }
 
 /// What a scheduler may know about the pod it places.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodSpec {
     pub name: String,
+    pub namespace: String,
     /// Includes one pod slot (`pods = 1`) for ordinary pods.
     pub requests: Resources,
-    pub labels: BTreeMap<String, String>,
+    /// Requests used for scoring; see [`NonZeroRequests`].
+    pub non_zero: NonZeroRequests,
+    pub extended_requests: BTreeMap<String, u64>,
+    pub labels: Labels,
     /// The service or job that owns the pod.
     pub owner: String,
     pub priority: i32,
+    /// `preemptionPolicy: Never`.
+    pub never_preempt: bool,
+    /// `spec.nodeName` of a pod that asks for one node.
+    pub node_name: Option<String>,
+    pub node_selector: Labels,
+    pub node_affinity: NodeAffinity,
+    pub pod_affinity: PodAffinity,
+    pub pod_anti_affinity: PodAffinity,
+    pub tolerations: Vec<Toleration>,
+    pub topology_spread: Vec<TopologySpreadConstraint>,
+    pub host_ports: Vec<HostPort>,
+    pub swarm: SwarmPlacement,
+}
+
+impl PodSpec {
+    /// A pod in namespace `default` with `requests` (plus one pod slot), no constraints, and
+    /// scoring requests equal to its requests (a single container that sets both).
+    pub fn new(name: impl Into<String>, requests: Resources) -> Self {
+        let requests = Resources {
+            pods: 1,
+            ..requests
+        };
+        PodSpec {
+            name: name.into(),
+            namespace: "default".into(),
+            requests,
+            non_zero: NonZeroRequests {
+                cpu_milli: requests.cpu_milli,
+                memory_bytes: requests.memory_bytes,
+            },
+            extended_requests: BTreeMap::new(),
+            labels: Labels::new(),
+            owner: String::new(),
+            priority: 0,
+            never_preempt: false,
+            node_name: None,
+            node_selector: Labels::new(),
+            node_affinity: NodeAffinity::default(),
+            pod_affinity: PodAffinity::default(),
+            pod_anti_affinity: PodAffinity::default(),
+            tolerations: Vec::new(),
+            topology_spread: Vec::new(),
+            host_ports: Vec::new(),
+            swarm: SwarmPlacement::default(),
+        }
+    }
+
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
 }
 
 /// The read-only cluster state a scheduler decides on. The simulator and the live controller
@@ -167,22 +381,34 @@ impl ClusterView for Vec<NodeInfo> {
     }
 }
 
-/// Why a pod fits on no node, aggregated over nodes the way kube-scheduler reports it
-/// ("0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu.").
+/// Why a pod fits on no node, aggregated over nodes the way kube-scheduler reports it: each
+/// node contributes each of its reasons once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Unschedulable {
     pub nodes: usize,
-    /// Reason → number of nodes that gave it; sorted by reason for stable output.
+    /// Reason → number of nodes that gave it.
     pub reasons: BTreeMap<String, usize>,
 }
 
+impl Unschedulable {
+    pub fn add(&mut self, reason: impl Into<String>) {
+        *self.reasons.entry(reason.into()).or_insert(0) += 1;
+    }
+}
+
 impl fmt::Display for Unschedulable {
+    /// framework/types.go `FitError.Error`: `"0/N nodes are available: "` then the
+    /// `"<count> <reason>"` strings sorted as strings, joined by `", "`, then `"."`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        parts.sort();
         write!(f, "0/{} nodes are available", self.nodes)?;
-        let mut sep = ": ";
-        for (reason, n) in &self.reasons {
-            write!(f, "{sep}{n} {reason}")?;
-            sep = ", ";
+        if !parts.is_empty() {
+            write!(f, ": {}", parts.join(", "))?;
         }
         write!(f, ".")
     }
@@ -192,6 +418,12 @@ impl fmt::Display for Unschedulable {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Bind(NodeId),
+    /// Evict `victims` (pod keys `namespace/name`, all on `node`), then the pod fits there.
+    Preempt {
+        node: NodeId,
+        victims: Vec<String>,
+        why: Unschedulable,
+    },
     Unschedulable(Unschedulable),
 }
 
@@ -264,9 +496,12 @@ mod tests {
         };
         u.reasons.insert("Insufficient cpu".into(), 2);
         u.reasons.insert("node(s) were unschedulable".into(), 1);
+        u.reasons.insert("Insufficient memory".into(), 1);
+        // Upstream sorts the "<count> <reason>" strings as strings.
         assert_eq!(
             u.to_string(),
-            "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) were unschedulable."
+            "0/3 nodes are available: 1 Insufficient memory, 1 node(s) were unschedulable, \
+             2 Insufficient cpu."
         );
     }
 }

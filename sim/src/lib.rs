@@ -13,10 +13,11 @@ mod world;
 
 pub use results::{RunResult, Summary};
 pub use scenario::{parse, Scenario, ScenarioError};
-pub use world::{PodRecord, PodState};
+pub use world::{Placement, PodRecord, PodState};
 
-use orchsim_kernel::{Kernel, SimTime, StopReason};
+use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};
 use orchsim_sched::UnknownAlgorithm;
+use rand::RngCore;
 
 /// Simulates `scenario` from time zero to its duration.
 ///
@@ -35,7 +36,11 @@ pub fn run_with_progress(
     scenario: &Scenario,
     progress: &mut dyn FnMut(SimTime),
 ) -> Result<RunResult, UnknownAlgorithm> {
-    let scheduler = orchsim_sched::by_name(&scenario.scheduler.algorithm, scenario.seed)?;
+    // The scheduler's tie-breaking draws from its own stream, like every other component.
+    let tie_seed = RngStreams::new(scenario.seed)
+        .stream("scheduler/tie-break")
+        .next_u64();
+    let scheduler = orchsim_sched::by_name(&scenario.scheduler.algorithm, tie_seed)?;
     let mut kernel = Kernel::with_capacity(1024);
     let mut world = world::World::new(scenario, scheduler, &mut kernel);
     let until = SimTime::ZERO + scenario.duration;

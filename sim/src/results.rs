@@ -27,6 +27,8 @@ pub struct Summary {
     pub pods_starting: u64,
     pub pods_pending: u64,
     pub pods_unschedulable: u64,
+    /// Evictions by preemption (a pod evicted twice counts twice).
+    pub evictions: u64,
     /// Submission → bind, over pods that were bound; `None` if none was.
     pub wait_p50: Option<SimDuration>,
     pub wait_p95: Option<SimDuration>,
@@ -109,6 +111,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
         pods_starting: starting,
         pods_pending: count(PodState::Pending),
         pods_unschedulable: count(PodState::Unschedulable),
+        evictions: w.evictions,
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),
@@ -164,6 +167,7 @@ impl Summary {
             "pods_starting",
             "pods_pending",
             "pods_unschedulable",
+            "evictions",
             "wait_p50_ms",
             "wait_p95_ms",
             "wait_p99_ms",
@@ -193,6 +197,7 @@ impl Summary {
             self.pods_starting.into(),
             self.pods_pending.into(),
             self.pods_unschedulable.into(),
+            self.evictions.into(),
             ms(self.wait_p50),
             ms(self.wait_p95),
             ms(self.wait_p99),
@@ -240,6 +245,7 @@ fn pods_table(sc: &Scenario, w: &World) -> Table {
         "finish_ms",
         "wait_ms",
         "attempts",
+        "evictions",
         "last_failure",
     ]);
     for p in &w.pods {
@@ -265,6 +271,7 @@ fn pods_table(sc: &Scenario, w: &World) -> Table {
             time_ms(p.finished),
             ms(p.bound.map(|b| b.since(p.submitted))),
             u64::from(p.attempts).into(),
+            u64::from(p.evictions).into(),
             match (&p.last_failure, p.state) {
                 (Some(f), PodState::Unschedulable) => f.as_str().into(),
                 _ => Cell::Empty,

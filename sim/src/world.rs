@@ -8,7 +8,8 @@
 //! requests. A pod that fits nowhere is parked until resources are freed (kube-scheduler's
 //! unschedulable queue, flushed on pod deletion).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, StreamRng};
 use orchsim_sched::{ClusterView, Decision, NodeId, NodeInfo, PodSpec, Resources, Scheduler};
@@ -41,10 +42,21 @@ impl PodState {
     }
 }
 
+/// One stay of a pod on a node: from its bind until it finished or was evicted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub node: NodeId,
+    pub bound: SimTime,
+    /// Position of the bind and of the release in the run's event log (the kernel's count of
+    /// handled events), which orders events that share a timestamp.
+    pub bound_event: u64,
+    pub released_event: Option<u64>,
+}
+
 /// Everything recorded about one pod.
 #[derive(Clone, Debug)]
 pub struct PodRecord {
-    pub spec: PodSpec,
+    pub spec: Arc<PodSpec>,
     pub workload: usize,
     /// `None` for long-running services.
     pub run_for: Option<SimDuration>,
@@ -54,10 +66,13 @@ pub struct PodRecord {
     pub started: Option<SimTime>,
     pub finished: Option<SimTime>,
     pub node: Option<NodeId>,
-    /// Position of the bind and of the finish in the run's event log (the kernel's count of
-    /// handled events), which orders events that share a timestamp.
-    pub bound_event: Option<u64>,
-    pub finished_event: Option<u64>,
+    /// Every stay on a node, in order; all but the last ended in eviction.
+    pub placements: Vec<Placement>,
+    /// Times the pod was evicted by preemption and re-queued.
+    pub evictions: u32,
+    /// Bumped on eviction so that the evicted stay's pending Started/Finished events are
+    /// recognised as stale.
+    incarnation: u32,
     pub attempts: u32,
     /// kube-scheduler-style message of the last failed attempt.
     pub last_failure: Option<String>,
@@ -85,9 +100,11 @@ pub enum Event {
     },
     Started {
         pod: usize,
+        incarnation: u32,
     },
     Finished {
         pod: usize,
+        incarnation: u32,
     },
     Sample,
 }
@@ -98,6 +115,7 @@ const TAG_DECISION: u8 = 1;
 const TAG_STARTED: u8 = 2;
 const TAG_FINISHED: u8 = 3;
 const TAG_SAMPLE: u8 = 4;
+const TAG_EVICTED: u8 = 5;
 
 struct Generator {
     arrivals: StreamRng,
@@ -128,6 +146,9 @@ pub struct World<'s> {
     last_change: SimTime,
     pub(crate) pods_running: u64,
     pub(crate) pods_pending: u64,
+    pub(crate) evictions: u64,
+    /// Pod key (`namespace/name`) → index, for preemption victims.
+    by_key: BTreeMap<String, usize>,
     pub(crate) samples: Vec<Sample>,
     pub(crate) digest: Digest,
     until: SimTime,
@@ -144,14 +165,10 @@ impl<'s> World<'s> {
         let mut nodes = Vec::new();
         for g in &scenario.hosts {
             for i in 0..g.count {
-                nodes.push(NodeInfo {
-                    name: format!("{}-{i}", g.name),
-                    allocatable: g.capacity,
-                    requested: Resources::ZERO,
-                    labels: g.labels.clone(),
-                    site: g.site.clone(),
-                    schedulable: true,
-                });
+                let mut n = NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
+                n.labels = g.labels.clone();
+                n.site = g.site.clone();
+                nodes.push(n);
             }
         }
         let total_capacity = nodes
@@ -185,6 +202,8 @@ impl<'s> World<'s> {
             last_change: SimTime::ZERO,
             pods_running: 0,
             pods_pending: 0,
+            evictions: 0,
+            by_key: BTreeMap::new(),
             samples: Vec::new(),
             digest: Digest::new(),
             until: SimTime::ZERO + scenario.duration,
@@ -241,14 +260,13 @@ impl<'s> World<'s> {
         let index = g.submitted;
         g.submitted += 1;
         let pod = self.pods.len();
+        let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
+        spec.labels = w.labels.clone();
+        spec.owner = w.name.clone();
+        spec.priority = w.priority;
+        self.by_key.insert(spec.key(), pod);
         self.pods.push(PodRecord {
-            spec: PodSpec {
-                name: format!("{}-{index}", w.name),
-                requests,
-                labels: w.labels.clone(),
-                owner: w.name.clone(),
-                priority: w.priority,
-            },
+            spec: Arc::new(spec),
             workload,
             run_for,
             state: PodState::Pending,
@@ -257,8 +275,9 @@ impl<'s> World<'s> {
             started: None,
             finished: None,
             node: None,
-            bound_event: None,
-            finished_event: None,
+            placements: Vec::new(),
+            evictions: 0,
+            incarnation: 0,
             attempts: 0,
             last_failure: None,
         });
@@ -312,46 +331,14 @@ impl<'s> World<'s> {
         self.scheduler_busy = false;
         let now = k.now();
         match decision {
-            Decision::Bind(node) => {
-                let req = self.pods[pod].spec.requests;
-                let n = &self.nodes[node.0];
-                // Only this scheduler binds and releases only add room, so the decision is
-                // still valid; check anyway, because overcommit is the one thing we must never do.
-                if !(n.schedulable && req.fits(&n.free())) {
-                    let msg = format!("bind to {} rejected: no longer fits", n.name);
-                    self.pods[pod].state = PodState::Unschedulable;
-                    self.pods[pod].last_failure = Some(msg);
-                    self.queue.push_back(pod);
-                } else {
-                    self.account(now);
-                    let n = &mut self.nodes[node.0];
-                    n.requested = n.requested.saturating_add(&req);
-                    self.requested = self.requested.saturating_add(&req);
-                    self.requested_peak = Resources {
-                        cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
-                        memory_bytes: self
-                            .requested_peak
-                            .memory_bytes
-                            .max(self.requested.memory_bytes),
-                        gpu_milli: self.requested_peak.gpu_milli.max(self.requested.gpu_milli),
-                        ..self.requested_peak
-                    };
-                    self.pods_pending -= 1;
-                    let rec = &mut self.pods[pod];
-                    rec.state = PodState::Starting;
-                    rec.bound = Some(now);
-                    rec.node = Some(node);
-                    rec.bound_event = Some(k.processed());
-                    let delay = self
-                        .scenario
-                        .start_latency_s
-                        .sample(&mut self.start_latency);
-                    let delay =
-                        SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX));
-                    k.schedule_in(delay, Event::Started { pod });
-                    self.digest
-                        .record(now, TAG_DECISION, &[pod as u64, node.0 as u64]);
+            Decision::Bind(node) => self.bind(k, pod, node),
+            Decision::Preempt { node, victims, .. } => {
+                for key in &victims {
+                    if let Some(&victim) = self.by_key.get(key) {
+                        self.evict(k, victim);
+                    }
                 }
+                self.bind(k, pod, node);
             }
             Decision::Unschedulable(why) => {
                 let rec = &mut self.pods[pod];
@@ -369,34 +356,116 @@ impl<'s> World<'s> {
         self.kick(k);
     }
 
-    fn started(&mut self, k: &mut Kernel<Event>, pod: usize) {
+    fn bind(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId) {
+        let now = k.now();
+        let spec = self.pods[pod].spec.clone();
+        let n = &self.nodes[node.0];
+        // Only this scheduler binds and releases only add room, so the decision is still
+        // valid; check anyway, because overcommit is the one thing we must never do.
+        if n.unschedulable || !spec.requests.fits(&n.free()) {
+            let msg = format!("bind to {} rejected: no longer fits", n.name);
+            self.pods[pod].state = PodState::Unschedulable;
+            self.pods[pod].last_failure = Some(msg);
+            self.queue.push_back(pod);
+            return;
+        }
+        self.account(now);
+        self.nodes[node.0].add_pod(spec.clone());
+        self.requested = self.requested.saturating_add(&spec.requests);
+        self.requested_peak = Resources {
+            cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
+            memory_bytes: self
+                .requested_peak
+                .memory_bytes
+                .max(self.requested.memory_bytes),
+            gpu_milli: self.requested_peak.gpu_milli.max(self.requested.gpu_milli),
+            ..self.requested_peak
+        };
+        self.pods_pending -= 1;
         let rec = &mut self.pods[pod];
+        rec.state = PodState::Starting;
+        rec.bound = Some(now);
+        rec.node = Some(node);
+        rec.placements.push(Placement {
+            node,
+            bound: now,
+            bound_event: k.processed(),
+            released_event: None,
+        });
+        let incarnation = rec.incarnation;
+        let delay = self
+            .scenario
+            .start_latency_s
+            .sample(&mut self.start_latency);
+        let delay = SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX));
+        k.schedule_in(delay, Event::Started { pod, incarnation });
+        self.digest
+            .record(now, TAG_DECISION, &[pod as u64, node.0 as u64]);
+    }
+
+    /// Frees `pod`'s requests on its node and ends its current placement.
+    fn release(&mut self, k: &Kernel<Event>, pod: usize) {
+        self.account(k.now());
+        let rec = &mut self.pods[pod];
+        if let Some(node) = rec.node {
+            self.nodes[node.0].remove_pod(&rec.spec.namespace, &rec.spec.name);
+        }
+        if let Some(p) = rec.placements.last_mut() {
+            p.released_event = Some(k.processed());
+        }
+        self.requested = self.requested.saturating_sub(&rec.spec.requests);
+        self.release_epoch += 1;
+        // Freed room may fit parked pods: retry them, oldest first.
+        self.queue.extend(self.parked.drain(..));
+    }
+
+    /// Preemption victim: removed from its node at once (no termination grace period) and
+    /// re-queued as its controller would re-create it.
+    fn evict(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        if !matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
+            return;
+        }
+        self.release(k, pod);
+        let rec = &mut self.pods[pod];
+        if rec.state == PodState::Running {
+            self.pods_running -= 1;
+        }
+        rec.state = PodState::Pending;
+        rec.bound = None;
+        rec.started = None;
+        rec.node = None;
+        rec.evictions += 1;
+        rec.incarnation += 1;
+        self.evictions += 1;
+        self.pods_pending += 1;
+        self.queue.push_back(pod);
+        self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
+    }
+
+    fn started(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
+        let rec = &mut self.pods[pod];
+        if rec.incarnation != incarnation {
+            return;
+        }
         rec.state = PodState::Running;
         rec.started = Some(k.now());
         self.pods_running += 1;
         if let Some(d) = rec.run_for {
-            k.schedule_in(d, Event::Finished { pod });
+            k.schedule_in(d, Event::Finished { pod, incarnation });
         }
         self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
     }
 
-    fn finished(&mut self, k: &mut Kernel<Event>, pod: usize) {
+    fn finished(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
+        if self.pods[pod].incarnation != incarnation {
+            return;
+        }
         let now = k.now();
-        self.account(now);
+        self.release(k, pod);
         let rec = &mut self.pods[pod];
         rec.state = PodState::Finished;
         rec.finished = Some(now);
-        rec.finished_event = Some(k.processed());
-        let req = rec.spec.requests;
-        if let Some(node) = rec.node {
-            let n = &mut self.nodes[node.0];
-            n.requested = n.requested.saturating_sub(&req);
-        }
-        self.requested = self.requested.saturating_sub(&req);
         self.pods_running -= 1;
-        self.release_epoch += 1;
-        // Freed room may fit parked pods: retry them, oldest first.
-        self.queue.extend(self.parked.drain(..));
         self.digest.record(now, TAG_FINISHED, &[pod as u64]);
         self.kick(k);
     }
@@ -432,8 +501,8 @@ impl Handler<Event> for World<'_> {
                 decision,
                 release_epoch,
             } => self.decided(k, pod, decision, release_epoch),
-            Event::Started { pod } => self.started(k, pod),
-            Event::Finished { pod } => self.finished(k, pod),
+            Event::Started { pod, incarnation } => self.started(k, pod, incarnation),
+            Event::Finished { pod, incarnation } => self.finished(k, pod, incarnation),
             Event::Sample => self.sample(k),
         }
     }

@@ -69,6 +69,16 @@ fn workload(
 }
 
 fn scenario(hosts: Vec<HostGroup>, workloads: Vec<Workload>, seed: u64, t_job_ms: u64) -> Scenario {
+    scenario_with(hosts, workloads, seed, t_job_ms, "first-fit")
+}
+
+fn scenario_with(
+    hosts: Vec<HostGroup>,
+    workloads: Vec<Workload>,
+    seed: u64,
+    t_job_ms: u64,
+    algorithm: &str,
+) -> Scenario {
     Scenario {
         name: "prop".into(),
         description: String::new(),
@@ -78,7 +88,7 @@ fn scenario(hosts: Vec<HostGroup>, workloads: Vec<Workload>, seed: u64, t_job_ms
         hosts,
         workloads,
         scheduler: SchedulerConfig {
-            algorithm: "first-fit".into(),
+            algorithm: algorithm.into(),
             cost: DecisionCost {
                 t_job: SimDuration::from_millis(t_job_ms),
                 t_task: SimDuration::from_millis(1),
@@ -103,18 +113,18 @@ fn assert_no_overcommit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseErro
     // (event index, +1 bind / -1 release, pod)
     let mut log = Vec::new();
     for (i, p) in r.records.iter().enumerate() {
-        if let Some(e) = p.bound_event {
-            log.push((e, 1i8, i));
-        }
-        if let Some(e) = p.finished_event {
-            log.push((e, -1i8, i));
+        for pl in &p.placements {
+            log.push((pl.bound_event, 1i8, i, pl.node.0));
+            if let Some(e) = pl.released_event {
+                log.push((e, -1i8, i, pl.node.0));
+            }
         }
     }
-    log.sort();
+    // Releases before binds within one event (an eviction frees room for the preemptor).
+    log.sort_by_key(|&(e, sign, i, _)| (e, sign, i));
     let mut used = vec![Resources::ZERO; caps.len()];
-    for (_, sign, i) in log {
+    for (_, sign, i, n) in log {
         let p = &r.records[i];
-        let n = p.node.expect("a bound pod has a node").0;
         if sign > 0 {
             used[n] = used[n].saturating_add(&p.spec.requests);
             prop_assert!(
@@ -187,24 +197,36 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         ),
         0..4,
     );
-    (hosts, workloads, any::<u64>(), 0u64..50).prop_map(|(h, w, seed, t_job)| {
-        let mut hosts: Vec<HostGroup> = h
-            .iter()
-            .enumerate()
-            .map(|(i, &(count, cpu, mem, gpus, pods))| host_group(i, count, cpu, mem, gpus, pods))
-            .collect();
-        if hosts.iter().all(|g| g.count == 0) {
-            hosts[0].count = 1;
-        }
-        let workloads = w
-            .iter()
-            .enumerate()
-            .map(|(i, &(batch, rate, cpu, mem, gpu, dur))| {
-                workload(i, batch, rate, cpu, mem, gpu, dur)
-            })
-            .collect();
-        scenario(hosts, workloads, seed, t_job)
-    })
+    let algorithm = prop::sample::select(orchsim_sched::ALGORITHMS);
+    let priorities = prop::collection::vec(0i32..3, 4);
+    (
+        hosts,
+        workloads,
+        any::<u64>(),
+        0u64..50,
+        algorithm,
+        priorities,
+    )
+        .prop_map(|(h, w, seed, t_job, algo, prio)| {
+            let mut hosts: Vec<HostGroup> = h
+                .iter()
+                .enumerate()
+                .map(|(i, &(count, cpu, mem, gpus, pods))| {
+                    host_group(i, count, cpu, mem, gpus, pods)
+                })
+                .collect();
+            if hosts.iter().all(|g| g.count == 0) {
+                hosts[0].count = 1;
+            }
+            let workloads = w
+                .iter()
+                .enumerate()
+                .map(|(i, &(batch, rate, cpu, mem, gpu, dur))| {
+                    workload(i, batch, rate, cpu, mem, gpu, dur)
+                })
+                .collect();
+            scenario(hosts, workloads, seed, t_job)
+        })
 }
 
 proptest! {
@@ -230,10 +252,10 @@ proptest! {
         for w in parsed.windows(2) {
             prop_assert!(w[0] <= w[1], "timeseries goes backwards: {:?}", w);
         }
-        // Binds and finishes in event-log order have non-decreasing timestamps.
+        // Binds in event-log order have non-decreasing timestamps.
         let mut log: Vec<(u64, _)> = r.records.iter().flat_map(|p| {
-            [p.bound_event.zip(p.bound), p.finished_event.zip(p.finished)]
-        }).flatten().collect();
+            p.placements.iter().map(|pl| (pl.bound_event, pl.bound))
+        }).collect();
         log.sort();
         for w in log.windows(2) {
             prop_assert!(w[0].1 <= w[1].1, "event {} at {} before event {} at {}", w[0].0, w[0].1, w[1].0, w[1].1);
