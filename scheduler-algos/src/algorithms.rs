@@ -5,6 +5,7 @@ use std::fmt;
 use crate::binpack::{BestFit, DotProduct, FirstFit, WorstFit};
 use crate::kube::{KubeScheduler, Profile};
 use crate::model::Scheduler;
+use crate::swarm::SwarmScheduler;
 
 /// Names accepted by [`by_name`], in the order they are listed to users.
 pub const ALGORITHMS: &[&str] = &[
@@ -13,6 +14,7 @@ pub const ALGORITHMS: &[&str] = &[
     "worst-fit",
     "dot-product",
     "kubernetes",
+    "swarm",
 ];
 
 /// An algorithm name that is not in [`ALGORITHMS`].
@@ -41,6 +43,7 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Scheduler + Send>, Unkno
         "worst-fit" => Box::new(WorstFit),
         "dot-product" => Box::new(DotProduct),
         "kubernetes" => Box::new(KubeScheduler::new(Profile::default(), seed)),
+        "swarm" => Box::new(SwarmScheduler::new(seed)),
         other => return Err(UnknownAlgorithm(other.to_string())),
     })
 }
@@ -58,7 +61,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown scheduling algorithm `best-fti`; valid algorithms: first-fit, best-fit, \
-             worst-fit, dot-product, kubernetes"
+             worst-fit, dot-product, kubernetes, swarm"
         );
     }
 }

@@ -388,6 +388,9 @@ pub struct Unschedulable {
     pub nodes: usize,
     /// Reason → number of nodes that gave it.
     pub reasons: BTreeMap<String, usize>,
+    /// The orchestrator's own message when it is not kube-scheduler's shape (Swarm's
+    /// "no suitable node (...)"); shown instead of the FitError text.
+    pub message: Option<String>,
 }
 
 impl Unschedulable {
@@ -400,6 +403,9 @@ impl fmt::Display for Unschedulable {
     /// framework/types.go `FitError.Error`: `"0/N nodes are available: "` then the
     /// `"<count> <reason>"` strings sorted as strings, joined by `", "`, then `"."`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(m) = &self.message {
+            return f.write_str(m);
+        }
         let mut parts: Vec<String> = self
             .reasons
             .iter()

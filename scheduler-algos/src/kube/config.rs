@@ -490,12 +490,14 @@ fn plugin_args(
                             )? {
                                 "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
                                 "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
-                                other => return Err(err(
-                                    &join(&epath, "whenUnsatisfiable"),
-                                    format!(
+                                other => {
+                                    return Err(err(
+                                        &join(&epath, "whenUnsatisfiable"),
+                                        format!(
                                         "expected DoNotSchedule or ScheduleAnyway, found `{other}`"
                                     ),
-                                )),
+                                    ))
+                                }
                             };
                             list.push(TopologySpreadConstraint {
                                 max_skew: as_int(
