@@ -2,6 +2,7 @@
 //! the work itself lives in the library crates (ARCHITECTURE.md).
 
 mod catalog;
+mod explain;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and write summary.csv, pods.csv, timeseries.csv and digest.txt.
     Run(RunArgs),
+    /// Show why a pod lands where it does: filters, scores and the chosen node.
+    Explain(explain::ExplainArgs),
     /// List the scenarios embedded in this binary.
     Scenarios {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -55,7 +58,7 @@ struct RunArgs {
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     #[default]
     Table,
     Json,
@@ -63,7 +66,7 @@ enum Format {
 }
 
 /// A failure the user can act on, printed as `orchsim: error: …`.
-struct CliError(String);
+pub(crate) struct CliError(pub(crate) String);
 
 impl<E: std::fmt::Display> From<E> for CliError {
     fn from(e: E) -> Self {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(RunArgs::default()),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Explain(args)) => explain::explain(args),
         Some(Command::Scenarios { format }) => scenarios(format),
     };
     match result {

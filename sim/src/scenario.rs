@@ -329,6 +329,20 @@ impl Scenario {
     pub fn host_count(&self) -> u64 {
         self.hosts.iter().map(|h| h.count).sum()
     }
+
+    /// The empty cluster: host groups in file order, hosts named `<group>-<i>`.
+    pub fn nodes(&self) -> Vec<orchsim_sched::NodeInfo> {
+        let mut nodes = Vec::new();
+        for g in &self.hosts {
+            for i in 0..g.count {
+                let mut n = orchsim_sched::NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
+                n.labels = g.labels.clone();
+                n.site = g.site.clone();
+                nodes.push(n);
+            }
+        }
+        nodes
+    }
 }
 
 /// Parses and validates a scenario. `file` names the source in error messages.

@@ -162,15 +162,7 @@ impl<'s> World<'s> {
         kernel: &mut Kernel<Event>,
     ) -> Self {
         let streams = RngStreams::new(scenario.seed);
-        let mut nodes = Vec::new();
-        for g in &scenario.hosts {
-            for i in 0..g.count {
-                let mut n = NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
-                n.labels = g.labels.clone();
-                n.site = g.site.clone();
-                nodes.push(n);
-            }
-        }
+        let nodes = scenario.nodes();
         let total_capacity = nodes
             .iter()
             .fold(Resources::ZERO, |acc, n| acc.saturating_add(&n.allocatable));

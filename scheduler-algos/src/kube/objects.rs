@@ -1,0 +1,928 @@
+//! Kubernetes `v1.Node` and `v1.Pod` objects, as `kubectl get nodes,pods -o yaml` prints them
+//! (a `kind: List` with `items`, or a multi-document stream), turned into [`NodeInfo`] and
+//! [`PodSpec`]. Fields a live cluster adds and the scheduler ignores (status conditions,
+//! managedFields, images, ...) are ignored; fields the scheduler reads are parsed strictly, and
+//! errors name the document, the object and the field.
+//!
+//! Pod requests follow k8s.io/component-helpers `resource.PodRequests` (v1.33): containers
+//! summed (with restartable init containers), the max with each init container plus the
+//! sidecars before it, plus `spec.overhead`; quantities are summed exactly and rounded up once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::labels::*;
+use crate::model::*;
+
+use super::quantity::{parse_quantity, Quantity};
+
+/// An object that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectError {
+    /// 1-based document number in the stream.
+    pub document: usize,
+    /// `Pod default/web-1`, `Node worker-3`, or `items[4]` when the name is unknown.
+    pub object: String,
+    pub field: String,
+    pub message: String,
+    /// YAML syntax error position (1-based), when known.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, "{l}:{c}: ")?;
+        }
+        write!(f, "document {}", self.document)?;
+        if !self.object.is_empty() {
+            write!(f, ", {}", self.object)?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ObjectError {}
+
+/// Nodes and pods read from a stream, in input order.
+#[derive(Clone, Debug, Default)]
+pub struct Objects {
+    pub nodes: Vec<NodeInfo>,
+    pub pods: Vec<PodSpec>,
+    /// `spec.nodeName` of each pod in `pods` (same index).
+    pub pod_nodes: Vec<Option<String>>,
+}
+
+/// Reads every Node and Pod in `text`; other kinds are skipped.
+pub fn parse(text: &str) -> Result<Objects, ObjectError> {
+    let mut out = Objects::default();
+    for (d, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let document = d + 1;
+        let value = Value::deserialize(doc).map_err(|e| {
+            let loc = e.location();
+            ObjectError {
+                document,
+                object: String::new(),
+                field: String::new(),
+                message: format!("invalid YAML: {e}"),
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+            }
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let mut ctx = Ctx {
+            document,
+            object: String::new(),
+        };
+        ctx.object(&value, "", &mut out)?;
+    }
+    Ok(out)
+}
+
+struct Ctx {
+    document: usize,
+    object: String,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
+    map.get(Value::String(key.to_string()))
+        .filter(|v| !v.is_null())
+}
+
+impl Ctx {
+    fn err(&self, field: &str, message: impl Into<String>) -> ObjectError {
+        ObjectError {
+            document: self.document,
+            object: self.object.clone(),
+            field: field.to_string(),
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    fn map<'a>(&self, v: &'a Value, field: &str) -> Result<&'a Mapping, ObjectError> {
+        v.as_mapping()
+            .ok_or_else(|| self.err(field, "expected a mapping"))
+    }
+
+    fn seq<'a>(&self, v: Option<&'a Value>, field: &str) -> Result<&'a [Value], ObjectError> {
+        match v {
+            None => Ok(&[]),
+            Some(v) => v
+                .as_sequence()
+                .map(|s| s.as_slice())
+                .ok_or_else(|| self.err(field, "expected a list")),
+        }
+    }
+
+    fn string(&self, v: Option<&Value>, field: &str) -> Result<Option<String>, ObjectError> {
+        match v {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            // YAML scalars such as `true` or `5` are strings in label maps and the like.
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(self.err(field, "expected a string")),
+        }
+    }
+
+    fn int(&self, v: Option<&Value>, field: &str) -> Result<Option<i64>, ObjectError> {
+        match v {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.err(field, "expected an integer")),
+        }
+    }
+
+    fn string_map(&self, v: Option<&Value>, field: &str) -> Result<Labels, ObjectError> {
+        let mut out = Labels::new();
+        if let Some(v) = v {
+            for (k, val) in self.map(v, field)? {
+                let key = self
+                    .string(Some(k), field)?
+                    .ok_or_else(|| self.err(field, "expected string keys"))?;
+                let value = self
+                    .string(Some(val), &join(field, &key))?
+                    .unwrap_or_default();
+                out.insert(key, value);
+            }
+        }
+        Ok(out)
+    }
+
+    fn quantity(&self, v: &Value, field: &str) -> Result<Quantity, ObjectError> {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(self.err(field, "expected a quantity such as `500m`, `2Gi` or `1.5`")),
+        };
+        let q = parse_quantity(&text)
+            .map_err(|e| self.err(field, format!("invalid quantity `{text}`: {e}")))?;
+        if q.is_negative() {
+            return Err(self.err(
+                field,
+                format!("expected a non-negative quantity, found `{text}`"),
+            ));
+        }
+        Ok(q)
+    }
+
+    /// A resource list (`requests`, `allocatable`, `overhead`) as exact quantities by name.
+    fn resource_list(
+        &self,
+        v: Option<&Value>,
+        field: &str,
+    ) -> Result<BTreeMap<String, Quantity>, ObjectError> {
+        let mut out = BTreeMap::new();
+        if let Some(v) = v {
+            for (k, q) in self.map(v, field)? {
+                let name = self
+                    .string(Some(k), field)?
+                    .ok_or_else(|| self.err(field, "expected resource names"))?;
+                out.insert(name.clone(), self.quantity(q, &join(field, &name))?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn object(&mut self, v: &Value, path: &str, out: &mut Objects) -> Result<(), ObjectError> {
+        let m = self.map(v, path)?;
+        let kind = self
+            .string(get(m, "kind"), &join(path, "kind"))?
+            .unwrap_or_default();
+        match kind.as_str() {
+            "List" | "NodeList" | "PodList" => {
+                for (i, item) in self
+                    .seq(get(m, "items"), &join(path, "items"))?
+                    .iter()
+                    .enumerate()
+                {
+                    self.object = String::new();
+                    self.object(
+                        item,
+                        &format!("{}items[{i}]", if path.is_empty() { "" } else { "." }),
+                        out,
+                    )?;
+                }
+                Ok(())
+            }
+            "Node" => {
+                let n = self.node(m)?;
+                out.nodes.push(n);
+                Ok(())
+            }
+            "Pod" => {
+                let (p, node) = self.pod(m)?;
+                // Terminated pods hold no resources.
+                let phase = get(m, "status")
+                    .and_then(|s| s.as_mapping())
+                    .and_then(|s| get(s, "phase"))
+                    .and_then(Value::as_str);
+                if !matches!(phase, Some("Succeeded" | "Failed")) {
+                    out.pods.push(p);
+                    out.pod_nodes.push(node);
+                }
+                Ok(())
+            }
+            "" => Err(self.err(&join(path, "kind"), "expected `kind` (Node, Pod or List)")),
+            _ => Ok(()),
+        }
+    }
+
+    fn metadata(
+        &mut self,
+        m: &Mapping,
+        kind: &str,
+    ) -> Result<(String, String, Labels), ObjectError> {
+        let md = get(m, "metadata")
+            .ok_or_else(|| self.err("metadata", "expected metadata with a name"))?;
+        let md = self.map(md, "metadata")?;
+        let name = self
+            .string(get(md, "name"), "metadata.name")?
+            .ok_or_else(|| self.err("metadata.name", "expected a name"))?;
+        let ns = self.string(get(md, "namespace"), "metadata.namespace")?;
+        self.object = match (kind, &ns) {
+            ("Pod", ns) => format!("Pod {}/{name}", ns.as_deref().unwrap_or("default")),
+            _ => format!("{kind} {name}"),
+        };
+        let labels = self.string_map(get(md, "labels"), "metadata.labels")?;
+        Ok((name, ns.unwrap_or_else(|| "default".into()), labels))
+    }
+
+    fn node(&mut self, m: &Mapping) -> Result<NodeInfo, ObjectError> {
+        let (name, _, labels) = self.metadata(m, "Node")?;
+        let empty = Mapping::new();
+        let spec = match get(m, "spec") {
+            Some(s) => self.map(s, "spec")?,
+            None => &empty,
+        };
+        let status = match get(m, "status") {
+            Some(s) => self.map(s, "status")?,
+            None => &empty,
+        };
+        let (field, list) = match get(status, "allocatable") {
+            Some(a) => ("status.allocatable", Some(a)),
+            None => ("status.capacity", get(status, "capacity")),
+        };
+        let res = self.resource_list(list, field)?;
+        let mut alloc = Resources::ZERO;
+        let mut extended = BTreeMap::new();
+        for (k, q) in &res {
+            let f = join(field, k);
+            let too_big = || self.err(&f, "quantity too large");
+            match k.as_str() {
+                "cpu" => alloc.cpu_milli = q.milli_value().ok_or_else(too_big)?,
+                "memory" => alloc.memory_bytes = q.value().ok_or_else(too_big)?,
+                "ephemeral-storage" => {
+                    alloc.ephemeral_storage_bytes = q.value().ok_or_else(too_big)?
+                }
+                "pods" => alloc.pods = q.value().ok_or_else(too_big)?,
+                "nvidia.com/gpu" => {
+                    alloc.gpu_milli = q.value().ok_or_else(too_big)?.saturating_mul(1000)
+                }
+                other => {
+                    extended.insert(other.to_string(), q.value().ok_or_else(too_big)?);
+                }
+            }
+        }
+        let mut node = NodeInfo::new(name, alloc);
+        node.labels = labels;
+        node.extended_allocatable = extended;
+        node.unschedulable = get(spec, "unschedulable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        for (i, t) in self
+            .seq(get(spec, "taints"), "spec.taints")?
+            .iter()
+            .enumerate()
+        {
+            let f = format!("spec.taints[{i}]");
+            let tm = self.map(t, &f)?;
+            let effect = self
+                .string(get(tm, "effect"), &join(&f, "effect"))?
+                .unwrap_or_default();
+            node.taints.push(Taint {
+                key: self
+                    .string(get(tm, "key"), &join(&f, "key"))?
+                    .unwrap_or_default(),
+                value: self
+                    .string(get(tm, "value"), &join(&f, "value"))?
+                    .unwrap_or_default(),
+                effect: TaintEffect::parse(&effect).ok_or_else(|| {
+                    self.err(
+                        &join(&f, "effect"),
+                        format!(
+                            "expected NoSchedule, PreferNoSchedule or NoExecute, found `{effect}`"
+                        ),
+                    )
+                })?,
+            });
+        }
+        if let Some(info) = get(status, "nodeInfo").and_then(Value::as_mapping) {
+            if let Some(os) = self.string(
+                get(info, "operatingSystem"),
+                "status.nodeInfo.operatingSystem",
+            )? {
+                node.os = os;
+            }
+            if let Some(arch) =
+                self.string(get(info, "architecture"), "status.nodeInfo.architecture")?
+            {
+                node.arch = arch;
+            }
+        }
+        node.site = node
+            .labels
+            .get("topology.kubernetes.io/region")
+            .cloned()
+            .unwrap_or_default();
+        Ok(node)
+    }
+
+    fn pod(&mut self, m: &Mapping) -> Result<(PodSpec, Option<String>), ObjectError> {
+        let (name, namespace, labels) = self.metadata(m, "Pod")?;
+        let spec = get(m, "spec").ok_or_else(|| self.err("spec", "expected a pod spec"))?;
+        let spec = self.map(spec, "spec")?;
+        let mut pod = PodSpec::new(name, Resources::ZERO);
+        pod.namespace = namespace;
+        pod.labels = labels;
+        if let Some(md) = get(m, "metadata").and_then(Value::as_mapping) {
+            if let Some(owner) = self
+                .seq(get(md, "ownerReferences"), "metadata.ownerReferences")?
+                .first()
+            {
+                let om = self.map(owner, "metadata.ownerReferences[0]")?;
+                pod.owner = self
+                    .string(get(om, "name"), "metadata.ownerReferences[0].name")?
+                    .unwrap_or_default();
+            }
+        }
+        self.requests(spec, &mut pod)?;
+        let node_name = self.string(get(spec, "nodeName"), "spec.nodeName")?;
+        pod.node_selector = self.string_map(get(spec, "nodeSelector"), "spec.nodeSelector")?;
+        pod.priority = self
+            .int(get(spec, "priority"), "spec.priority")?
+            .unwrap_or(0) as i32;
+        pod.never_preempt = self
+            .string(get(spec, "preemptionPolicy"), "spec.preemptionPolicy")?
+            .as_deref()
+            == Some("Never");
+        for (i, t) in self
+            .seq(get(spec, "tolerations"), "spec.tolerations")?
+            .iter()
+            .enumerate()
+        {
+            pod.tolerations
+                .push(self.toleration(t, &format!("spec.tolerations[{i}]"))?);
+        }
+        if let Some(aff) = get(spec, "affinity") {
+            let am = self.map(aff, "spec.affinity")?;
+            if let Some(na) = get(am, "nodeAffinity") {
+                pod.node_affinity = self.node_affinity(na, "spec.affinity.nodeAffinity")?;
+            }
+            if let Some(pa) = get(am, "podAffinity") {
+                pod.pod_affinity = self.pod_affinity(pa, "spec.affinity.podAffinity")?;
+            }
+            if let Some(pa) = get(am, "podAntiAffinity") {
+                pod.pod_anti_affinity = self.pod_affinity(pa, "spec.affinity.podAntiAffinity")?;
+            }
+        }
+        for (i, c) in self
+            .seq(
+                get(spec, "topologySpreadConstraints"),
+                "spec.topologySpreadConstraints",
+            )?
+            .iter()
+            .enumerate()
+        {
+            pod.topology_spread
+                .push(self.spread(c, &format!("spec.topologySpreadConstraints[{i}]"))?);
+        }
+        pod.node_name = node_name.clone();
+        Ok((pod, node_name))
+    }
+
+    fn requests(&self, spec: &Mapping, pod: &mut PodSpec) -> Result<(), ObjectError> {
+        // Exact sums per resource, for raw and non-zero (scoring) requests.
+        type Sums = BTreeMap<String, Quantity>;
+        let add = |a: &mut Sums, b: &Sums| {
+            for (k, q) in b {
+                let sum = match a.get(k) {
+                    Some(x) => x.checked_add(q).unwrap_or_else(|| q.clone()),
+                    None => q.clone(),
+                };
+                a.insert(k.clone(), sum);
+            }
+        };
+        let max_into = |a: &mut Sums, b: &Sums| {
+            for (k, q) in b {
+                let bigger = a.get(k).is_none_or(|x| q.cmp_value(x).is_gt());
+                if bigger {
+                    a.insert(k.clone(), q.clone());
+                }
+            }
+        };
+        let default_cpu = parse_quantity("100m").expect("valid literal");
+        let default_mem = parse_quantity("200Mi").expect("valid literal");
+        let with_defaults = |r: &Sums| {
+            let mut r = r.clone();
+            r.entry("cpu".into()).or_insert_with(|| default_cpu.clone());
+            r.entry("memory".into())
+                .or_insert_with(|| default_mem.clone());
+            r
+        };
+        let container = |c: &Value, f: &str| -> Result<(Sums, Vec<HostPort>, bool), ObjectError> {
+            let cm = self.map(c, f)?;
+            let reqs = match get(cm, "resources") {
+                Some(r) => self.resource_list(
+                    get(self.map(r, &join(f, "resources"))?, "requests"),
+                    &join(f, "resources.requests"),
+                )?,
+                None => Sums::new(),
+            };
+            let mut ports = Vec::new();
+            for (i, p) in self
+                .seq(get(cm, "ports"), &join(f, "ports"))?
+                .iter()
+                .enumerate()
+            {
+                let pf = format!("{f}.ports[{i}]");
+                let pm = self.map(p, &pf)?;
+                let hp = self
+                    .int(get(pm, "hostPort"), &join(&pf, "hostPort"))?
+                    .unwrap_or(0);
+                if hp > 0 {
+                    ports.push(HostPort {
+                        ip: self
+                            .string(get(pm, "hostIP"), &join(&pf, "hostIP"))?
+                            .unwrap_or_default(),
+                        protocol: self
+                            .string(get(pm, "protocol"), &join(&pf, "protocol"))?
+                            .unwrap_or_else(|| "TCP".into()),
+                        port: u16::try_from(hp).map_err(|_| {
+                            self.err(
+                                &join(&pf, "hostPort"),
+                                "expected a port between 1 and 65535",
+                            )
+                        })?,
+                    });
+                }
+            }
+            let sidecar = self
+                .string(get(cm, "restartPolicy"), &join(f, "restartPolicy"))?
+                .as_deref()
+                == Some("Always");
+            Ok((reqs, ports, sidecar))
+        };
+        let (mut raw, mut nz) = (Sums::new(), Sums::new());
+        for (i, c) in self
+            .seq(get(spec, "containers"), "spec.containers")?
+            .iter()
+            .enumerate()
+        {
+            let (r, ports, _) = container(c, &format!("spec.containers[{i}]"))?;
+            add(&mut raw, &r);
+            add(&mut nz, &with_defaults(&r));
+            pod.host_ports.extend(ports);
+        }
+        let (mut init_raw, mut init_nz) = (Sums::new(), Sums::new());
+        let (mut side_raw, mut side_nz) = (Sums::new(), Sums::new());
+        for (i, c) in self
+            .seq(get(spec, "initContainers"), "spec.initContainers")?
+            .iter()
+            .enumerate()
+        {
+            let (r, _, sidecar) = container(c, &format!("spec.initContainers[{i}]"))?;
+            if sidecar {
+                add(&mut raw, &r);
+                add(&mut nz, &with_defaults(&r));
+                add(&mut side_raw, &r);
+                add(&mut side_nz, &with_defaults(&r));
+            } else {
+                let mut t = r.clone();
+                add(&mut t, &side_raw);
+                max_into(&mut init_raw, &t);
+                let mut t = with_defaults(&r);
+                add(&mut t, &side_nz);
+                max_into(&mut init_nz, &t);
+            }
+        }
+        max_into(&mut raw, &init_raw);
+        max_into(&mut nz, &init_nz);
+        let overhead = self.resource_list(get(spec, "overhead"), "spec.overhead")?;
+        add(&mut raw, &overhead);
+        add(&mut nz, &overhead);
+
+        let too_big = |k: &str| {
+            self.err(
+                &format!("spec.containers[*].resources.requests.{k}"),
+                "quantity too large",
+            )
+        };
+        for (k, q) in &raw {
+            match k.as_str() {
+                "cpu" => pod.requests.cpu_milli = q.milli_value().ok_or_else(|| too_big(k))?,
+                "memory" => pod.requests.memory_bytes = q.value().ok_or_else(|| too_big(k))?,
+                "ephemeral-storage" => {
+                    pod.requests.ephemeral_storage_bytes = q.value().ok_or_else(|| too_big(k))?
+                }
+                "nvidia.com/gpu" => {
+                    pod.requests.gpu_milli =
+                        q.value().ok_or_else(|| too_big(k))?.saturating_mul(1000)
+                }
+                other => {
+                    pod.extended_requests
+                        .insert(other.to_string(), q.value().ok_or_else(|| too_big(k))?);
+                }
+            }
+        }
+        pod.non_zero = NonZeroRequests {
+            cpu_milli: nz.get("cpu").and_then(Quantity::milli_value).unwrap_or(0),
+            memory_bytes: nz.get("memory").and_then(Quantity::value).unwrap_or(0),
+        };
+        Ok(())
+    }
+
+    fn toleration(&self, t: &Value, f: &str) -> Result<Toleration, ObjectError> {
+        let tm = self.map(t, f)?;
+        let op = match self
+            .string(get(tm, "operator"), &join(f, "operator"))?
+            .as_deref()
+        {
+            None | Some("Equal") => TolerationOp::Equal,
+            Some("Exists") => TolerationOp::Exists,
+            Some(other) => {
+                return Err(self.err(
+                    &join(f, "operator"),
+                    format!("expected Equal or Exists, found `{other}`"),
+                ))
+            }
+        };
+        let effect = match self
+            .string(get(tm, "effect"), &join(f, "effect"))?
+            .as_deref()
+        {
+            None | Some("") => None,
+            Some(e) => Some(TaintEffect::parse(e).ok_or_else(|| {
+                self.err(
+                    &join(f, "effect"),
+                    format!("expected NoSchedule, PreferNoSchedule or NoExecute, found `{e}`"),
+                )
+            })?),
+        };
+        Ok(Toleration {
+            key: self
+                .string(get(tm, "key"), &join(f, "key"))?
+                .unwrap_or_default(),
+            op,
+            value: self
+                .string(get(tm, "value"), &join(f, "value"))?
+                .unwrap_or_default(),
+            effect,
+        })
+    }
+
+    fn requirements(
+        &self,
+        v: Option<&Value>,
+        f: &str,
+        node: bool,
+    ) -> Result<Vec<Requirement>, ObjectError> {
+        let mut out = Vec::new();
+        for (i, r) in self.seq(v, f)?.iter().enumerate() {
+            let rf = format!("{f}[{i}]");
+            let rm = self.map(r, &rf)?;
+            let op_text = self
+                .string(get(rm, "operator"), &join(&rf, "operator"))?
+                .unwrap_or_default();
+            let op = SelectorOp::parse(&op_text)
+                .filter(|op| node || !matches!(op, SelectorOp::Gt | SelectorOp::Lt))
+                .ok_or_else(|| {
+                    let valid = if node {
+                        "In, NotIn, Exists, DoesNotExist, Gt, Lt"
+                    } else {
+                        "In, NotIn, Exists, DoesNotExist"
+                    };
+                    self.err(
+                        &join(&rf, "operator"),
+                        format!("expected one of {valid}, found `{op_text}`"),
+                    )
+                })?;
+            let mut values = Vec::new();
+            for (k, v) in self
+                .seq(get(rm, "values"), &join(&rf, "values"))?
+                .iter()
+                .enumerate()
+            {
+                values.push(
+                    self.string(Some(v), &format!("{rf}.values[{k}]"))?
+                        .unwrap_or_default(),
+                );
+            }
+            out.push(Requirement {
+                key: self
+                    .string(get(rm, "key"), &join(&rf, "key"))?
+                    .unwrap_or_default(),
+                op,
+                values,
+            });
+        }
+        Ok(out)
+    }
+
+    fn node_term(&self, t: &Value, f: &str) -> Result<NodeSelectorTerm, ObjectError> {
+        let tm = self.map(t, f)?;
+        Ok(NodeSelectorTerm {
+            match_expressions: self.requirements(
+                get(tm, "matchExpressions"),
+                &join(f, "matchExpressions"),
+                true,
+            )?,
+            match_fields: self.requirements(
+                get(tm, "matchFields"),
+                &join(f, "matchFields"),
+                true,
+            )?,
+        })
+    }
+
+    fn node_affinity(&self, v: &Value, f: &str) -> Result<NodeAffinity, ObjectError> {
+        let m = self.map(v, f)?;
+        let mut out = NodeAffinity::default();
+        if let Some(req) = get(m, "requiredDuringSchedulingIgnoredDuringExecution") {
+            let rf = join(f, "requiredDuringSchedulingIgnoredDuringExecution");
+            let rm = self.map(req, &rf)?;
+            let mut terms = Vec::new();
+            for (i, t) in self
+                .seq(
+                    get(rm, "nodeSelectorTerms"),
+                    &join(&rf, "nodeSelectorTerms"),
+                )?
+                .iter()
+                .enumerate()
+            {
+                terms.push(self.node_term(t, &format!("{rf}.nodeSelectorTerms[{i}]"))?);
+            }
+            out.required = Some(terms);
+        }
+        let pf = join(f, "preferredDuringSchedulingIgnoredDuringExecution");
+        for (i, p) in self
+            .seq(
+                get(m, "preferredDuringSchedulingIgnoredDuringExecution"),
+                &pf,
+            )?
+            .iter()
+            .enumerate()
+        {
+            let ef = format!("{pf}[{i}]");
+            let pm = self.map(p, &ef)?;
+            let w = self
+                .int(get(pm, "weight"), &join(&ef, "weight"))?
+                .unwrap_or(0);
+            let term = match get(pm, "preference") {
+                Some(t) => self.node_term(t, &join(&ef, "preference"))?,
+                None => NodeSelectorTerm::default(),
+            };
+            out.preferred.push((w as i32, term));
+        }
+        Ok(out)
+    }
+
+    fn selector(&self, v: Option<&Value>, f: &str) -> Result<Option<LabelSelector>, ObjectError> {
+        let Some(v) = v else { return Ok(None) };
+        let m = self.map(v, f)?;
+        Ok(Some(LabelSelector {
+            match_labels: self.string_map(get(m, "matchLabels"), &join(f, "matchLabels"))?,
+            match_expressions: self.requirements(
+                get(m, "matchExpressions"),
+                &join(f, "matchExpressions"),
+                false,
+            )?,
+        }))
+    }
+
+    fn affinity_term(&self, v: &Value, f: &str) -> Result<PodAffinityTerm, ObjectError> {
+        let m = self.map(v, f)?;
+        let mut namespaces = Vec::new();
+        for (i, n) in self
+            .seq(get(m, "namespaces"), &join(f, "namespaces"))?
+            .iter()
+            .enumerate()
+        {
+            namespaces.push(
+                self.string(Some(n), &format!("{f}.namespaces[{i}]"))?
+                    .unwrap_or_default(),
+            );
+        }
+        let topology_key = self
+            .string(get(m, "topologyKey"), &join(f, "topologyKey"))?
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| self.err(&join(f, "topologyKey"), "expected a non-empty topologyKey"))?;
+        Ok(PodAffinityTerm {
+            selector: self.selector(get(m, "labelSelector"), &join(f, "labelSelector"))?,
+            namespaces,
+            topology_key,
+        })
+    }
+
+    fn pod_affinity(&self, v: &Value, f: &str) -> Result<PodAffinity, ObjectError> {
+        let m = self.map(v, f)?;
+        let mut out = PodAffinity::default();
+        let rf = join(f, "requiredDuringSchedulingIgnoredDuringExecution");
+        for (i, t) in self
+            .seq(
+                get(m, "requiredDuringSchedulingIgnoredDuringExecution"),
+                &rf,
+            )?
+            .iter()
+            .enumerate()
+        {
+            out.required
+                .push(self.affinity_term(t, &format!("{rf}[{i}]"))?);
+        }
+        let pf = join(f, "preferredDuringSchedulingIgnoredDuringExecution");
+        for (i, p) in self
+            .seq(
+                get(m, "preferredDuringSchedulingIgnoredDuringExecution"),
+                &pf,
+            )?
+            .iter()
+            .enumerate()
+        {
+            let ef = format!("{pf}[{i}]");
+            let pm = self.map(p, &ef)?;
+            let w = self
+                .int(get(pm, "weight"), &join(&ef, "weight"))?
+                .unwrap_or(0);
+            let t = get(pm, "podAffinityTerm")
+                .ok_or_else(|| self.err(&ef, "expected podAffinityTerm"))?;
+            out.preferred.push((
+                w as i32,
+                self.affinity_term(t, &join(&ef, "podAffinityTerm"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn spread(&self, v: &Value, f: &str) -> Result<TopologySpreadConstraint, ObjectError> {
+        let m = self.map(v, f)?;
+        let when = match self
+            .string(get(m, "whenUnsatisfiable"), &join(f, "whenUnsatisfiable"))?
+            .as_deref()
+        {
+            Some("DoNotSchedule") | None => WhenUnsatisfiable::DoNotSchedule,
+            Some("ScheduleAnyway") => WhenUnsatisfiable::ScheduleAnyway,
+            Some(o) => {
+                return Err(self.err(
+                    &join(f, "whenUnsatisfiable"),
+                    format!("expected DoNotSchedule or ScheduleAnyway, found `{o}`"),
+                ))
+            }
+        };
+        let policy =
+            |key: &str, default: InclusionPolicy| -> Result<InclusionPolicy, ObjectError> {
+                match self.string(get(m, key), &join(f, key))?.as_deref() {
+                    None => Ok(default),
+                    Some("Honor") => Ok(InclusionPolicy::Honor),
+                    Some("Ignore") => Ok(InclusionPolicy::Ignore),
+                    Some(o) => Err(self.err(
+                        &join(f, key),
+                        format!("expected Honor or Ignore, found `{o}`"),
+                    )),
+                }
+            };
+        let max_skew = self
+            .int(get(m, "maxSkew"), &join(f, "maxSkew"))?
+            .unwrap_or(0);
+        if max_skew < 1 {
+            return Err(self.err(&join(f, "maxSkew"), "expected an integer of at least 1"));
+        }
+        Ok(TopologySpreadConstraint {
+            max_skew: max_skew as i32,
+            topology_key: self
+                .string(get(m, "topologyKey"), &join(f, "topologyKey"))?
+                .ok_or_else(|| self.err(&join(f, "topologyKey"), "expected a topologyKey"))?,
+            when_unsatisfiable: when,
+            selector: self.selector(get(m, "labelSelector"), &join(f, "labelSelector"))?,
+            min_domains: self
+                .int(get(m, "minDomains"), &join(f, "minDomains"))?
+                .unwrap_or(1) as i32,
+            node_affinity_policy: policy("nodeAffinityPolicy", InclusionPolicy::Honor)?,
+            node_taints_policy: policy("nodeTaintsPolicy", InclusionPolicy::Ignore)?,
+        })
+    }
+}
+
+/// Binds `pods` to `nodes` by their `spec.nodeName` (pods without one, or naming an unknown
+/// node, are returned as unbound).
+pub fn bind_existing(
+    nodes: &mut [NodeInfo],
+    objects_pods: Vec<PodSpec>,
+    pod_nodes: &[Option<String>],
+) -> Vec<PodSpec> {
+    let mut unbound = Vec::new();
+    for (p, node) in objects_pods.into_iter().zip(pod_nodes) {
+        match node
+            .as_ref()
+            .and_then(|n| nodes.iter_mut().find(|x| &x.name == n))
+        {
+            Some(n) => n.add_pod(Arc::new(p)),
+            None => unbound.push(p),
+        }
+    }
+    unbound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_pod(spec: &str) -> PodSpec {
+        let text = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{spec}");
+        let mut objs = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        objs.pods.remove(0)
+    }
+
+    /// component-helpers resource.PodRequests: max(sum of containers, each init container),
+    /// quantities summed exactly then rounded up once (0.1 + 0.25 + 0.0005 cores → 351m).
+    #[test]
+    fn requests_follow_pod_requests() {
+        let p = one_pod(
+            "  initContainers:\n  - name: init\n    resources: {requests: {cpu: '2', memory: 10Mi}}\n  containers:\n  - name: a\n    resources: {requests: {cpu: 100m, memory: 1Gi}}\n  - name: b\n    resources: {requests: {cpu: '0.25'}}\n  - name: c\n    resources: {requests: {cpu: 0.5m}}\n",
+        );
+        assert_eq!(p.requests.cpu_milli, 2000, "init container dominates cpu");
+        assert_eq!(
+            p.requests.memory_bytes,
+            1 << 30,
+            "containers dominate memory"
+        );
+        let q = one_pod(
+            "  containers:\n  - name: a\n    resources: {requests: {cpu: 100m}}\n  - name: b\n    resources: {requests: {cpu: '0.25'}}\n  - name: c\n    resources: {requests: {cpu: 0.5m}}\n",
+        );
+        assert_eq!(q.requests.cpu_milli, 351);
+    }
+
+    /// pod_resources.go: 100m / 200Mi per container that sets no request, scoring only; an
+    /// explicit zero stays zero.
+    #[test]
+    fn non_zero_defaults_per_container() {
+        let p = one_pod(
+            "  containers:\n  - name: a\n  - name: b\n    resources: {requests: {cpu: '0', memory: 1Gi}}\n",
+        );
+        assert_eq!(p.requests.cpu_milli, 0);
+        assert_eq!(
+            p.non_zero.cpu_milli, 100,
+            "only container a gets the default"
+        );
+        assert_eq!(p.non_zero.memory_bytes, 200 * 1024 * 1024 + (1 << 30));
+    }
+
+    /// Sidecars (restartable init containers) add to the sum and to later init containers.
+    #[test]
+    fn sidecars_count_like_containers() {
+        let p = one_pod(
+            "  initContainers:\n  - name: side\n    restartPolicy: Always\n    resources: {requests: {cpu: 500m}}\n  - name: init\n    resources: {requests: {cpu: '1'}}\n  containers:\n  - name: a\n    resources: {requests: {cpu: 200m}}\n",
+        );
+        // max(200 + 500, 1000 + 500) = 1500.
+        assert_eq!(p.requests.cpu_milli, 1500);
+    }
+
+    #[test]
+    fn errors_name_object_and_field() {
+        let e = parse("kind: List\nitems:\n- kind: Node\n  metadata: {name: n1}\n  status: {allocatable: {memory: 12Qi}}\n")
+            .unwrap_err();
+        assert_eq!(e.object, "Node n1");
+        assert_eq!(e.field, "status.allocatable.memory");
+        assert!(
+            e.message.contains("invalid quantity `12Qi`"),
+            "{}",
+            e.message
+        );
+        let e = parse(
+            "kind: Pod\nmetadata: {name: p}\nspec:\n  tolerations: [{key: a, operator: Maybe}]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "spec.tolerations[0].operator");
+    }
+}
