@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use crate::labels::{LabelSelector, Labels, NodeAffinity, PodAffinity, Taint, Toleration};
 
 /// One dimension of [`Resources`].
@@ -195,6 +197,56 @@ pub struct NodeInfo {
     pub site: String,
     /// Pods bound to the node, in bind order.
     pub pods: Vec<Arc<PodSpec>>,
+    /// The subset of `pods` with any pod (anti-)affinity (upstream `PodsWithAffinity`).
+    pub affinity_pods: Vec<Arc<PodSpec>>,
+    /// The subset with required anti-affinity (upstream `PodsWithRequiredAntiAffinity`).
+    pub required_anti_affinity_pods: Vec<Arc<PodSpec>>,
+    /// Bound pods per (namespace, label key, value): answers selectors without scanning pods
+    /// (the spread and inter-pod affinity counts run over every node for every pod). Only
+    /// looked up, never iterated, so the hash map cannot affect results.
+    pub label_counts: LabelCounts,
+}
+
+/// [`label_key`] → number of pods carrying that label in that namespace.
+pub type LabelCounts = FxHashMap<String, u32>;
+
+/// The [`LabelCounts`] key of one label in one namespace.
+pub fn label_key(namespace: &str, key: &str, value: &str) -> String {
+    let mut s = String::with_capacity(namespace.len() + key.len() + value.len() + 2);
+    s.push_str(namespace);
+    s.push('\0');
+    s.push_str(key);
+    s.push('\0');
+    s.push_str(value);
+    s
+}
+
+/// A label selector and namespace prepared once per scheduling cycle for counting on many
+/// nodes with [`NodeInfo::count_prepared`].
+#[derive(Clone, Debug)]
+pub struct PreparedSelector<'a> {
+    selector: Option<&'a LabelSelector>,
+    namespace: &'a str,
+    /// Index keys of `matchLabels` when the selector has no expressions.
+    keys: Vec<String>,
+}
+
+impl<'a> PreparedSelector<'a> {
+    pub fn new(selector: Option<&'a LabelSelector>, namespace: &'a str) -> Self {
+        let keys = match selector {
+            Some(s) if s.match_expressions.is_empty() => s
+                .match_labels
+                .iter()
+                .map(|(k, v)| label_key(namespace, k, v))
+                .collect(),
+            _ => Vec::new(),
+        };
+        PreparedSelector {
+            selector,
+            namespace,
+            keys,
+        }
+    }
 }
 
 impl NodeInfo {
@@ -216,7 +268,38 @@ impl NodeInfo {
             engine_labels: Labels::new(),
             site: String::new(),
             pods: Vec::new(),
+            affinity_pods: Vec::new(),
+            required_anti_affinity_pods: Vec::new(),
+            label_counts: LabelCounts::default(),
         }
+    }
+
+    /// Bound pods in `namespace` matched by `selector` (`None` matches nothing, and so does an
+    /// empty selector, as in upstream's countPodsMatchSelector).
+    pub fn count_matching(&self, selector: Option<&LabelSelector>, namespace: &str) -> u32 {
+        self.count_prepared(&PreparedSelector::new(selector, namespace))
+    }
+
+    /// [`NodeInfo::count_matching`] with the selector's index keys computed once.
+    pub fn count_prepared(&self, p: &PreparedSelector) -> u32 {
+        let Some(sel) = p.selector else { return 0 };
+        if sel.is_empty() {
+            return 0;
+        }
+        let count = |k: &String| self.label_counts.get(k).copied().unwrap_or(0);
+        if sel.match_expressions.is_empty() {
+            if p.keys.len() == 1 {
+                return count(&p.keys[0]);
+            }
+            // No pod can match if one of the labels is on none.
+            if p.keys.iter().any(|k| count(k) == 0) {
+                return 0;
+            }
+        }
+        self.pods
+            .iter()
+            .filter(|x| x.namespace == p.namespace && sel.matches(&x.labels))
+            .count() as u32
     }
 
     /// Unrequested allocatable resources.
@@ -232,6 +315,18 @@ impl NodeInfo {
         self.non_zero_requested.memory_bytes += pod.non_zero.memory_bytes;
         for (k, v) in &pod.extended_requests {
             *self.extended_requested.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &pod.labels {
+            *self
+                .label_counts
+                .entry(label_key(&pod.namespace, k, v))
+                .or_insert(0) += 1;
+        }
+        if !pod.pod_affinity.is_empty() || !pod.pod_anti_affinity.is_empty() {
+            self.affinity_pods.push(pod.clone());
+        }
+        if !pod.pod_anti_affinity.required.is_empty() {
+            self.required_anti_affinity_pods.push(pod.clone());
         }
         self.pods.push(pod);
     }
@@ -252,6 +347,14 @@ impl NodeInfo {
                 *r = r.saturating_sub(*v);
             }
         }
+        for (k, v) in &pod.labels {
+            if let Some(c) = self.label_counts.get_mut(&label_key(&pod.namespace, k, v)) {
+                *c = c.saturating_sub(1);
+            }
+        }
+        let same = |p: &Arc<PodSpec>| Arc::ptr_eq(p, &pod);
+        self.affinity_pods.retain(|p| !same(p));
+        self.required_anti_affinity_pods.retain(|p| !same(p));
         Some(pod)
     }
 }
@@ -487,6 +590,43 @@ mod tests {
             res(2000, 1).shortfalls(&free).collect::<Vec<_>>(),
             vec![Resource::Cpu]
         );
+    }
+
+    proptest::proptest! {
+        /// The label index answers exactly what a scan over the node's pods answers, after
+        /// any sequence of binds and unbinds.
+        #[test]
+        fn label_index_agrees_with_a_scan(
+            pods in proptest::collection::vec((0u8..2, 0u8..3, 0u8..3), 0..30),
+            removals in proptest::collection::vec(0usize..30, 0..10),
+            sel in proptest::collection::vec((0u8..3, 0u8..3), 0..3),
+            ns in 0u8..2,
+        ) {
+            let mut node = NodeInfo::new("n", res(1, 1));
+            for (i, (pns, a, b)) in pods.iter().enumerate() {
+                let mut p = PodSpec::new(format!("p{i}"), res(0, 0));
+                p.namespace = format!("ns{pns}");
+                p.labels.insert("app".into(), format!("a{a}"));
+                p.labels.insert(format!("k{b}"), "v".into());
+                node.add_pod(Arc::new(p));
+            }
+            for r in removals {
+                if r < pods.len() {
+                    node.remove_pod(&format!("ns{}", pods[r].0), &format!("p{r}"));
+                }
+            }
+            let selector = LabelSelector {
+                match_labels: sel.iter().map(|(k, v)| {
+                    if *k == 0 { ("app".to_string(), format!("a{v}")) } else { (format!("k{v}"), "v".to_string()) }
+                }).collect(),
+                match_expressions: vec![],
+            };
+            let ns = format!("ns{ns}");
+            let scan = if selector.is_empty() { 0 } else {
+                node.pods.iter().filter(|p| p.namespace == ns && selector.matches(&p.labels)).count() as u32
+            };
+            proptest::prop_assert_eq!(node.count_matching(Some(&selector), &ns), scan);
+        }
     }
 
     #[test]

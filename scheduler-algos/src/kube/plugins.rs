@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::labels::{tolerated, LabelSelector, TaintEffect};
+use crate::labels::{tolerated, LabelSelector, PodAffinityTerm, TaintEffect};
 use crate::model::{
-    InclusionPolicy, NodeInfo, PodSpec, TopologySpreadConstraint, WhenUnsatisfiable,
+    InclusionPolicy, NodeInfo, PodSpec, PreparedSelector, TopologySpreadConstraint,
+    WhenUnsatisfiable,
 };
 
 use super::profile::{FitStrategy, Profile, ResourceName, ScoringType};
@@ -130,6 +131,8 @@ pub struct CycleState<'a> {
     pod: &'a PodSpec,
     /// Hard spread constraints and, per constraint, matching pods per topology value.
     hard_spread: Vec<(&'a TopologySpreadConstraint, BTreeMap<&'a str, i64>, i64)>,
+    /// Soft constraints' selectors prepared for counting, by index into `soft_spread`.
+    soft_selectors: Vec<(Option<LabelSelector>, String)>,
     /// InterPodAffinity filter counts keyed by (topology key, value).
     affinity_counts: BTreeMap<(&'a str, &'a str), i64>,
     anti_affinity_counts: BTreeMap<(&'a str, &'a str), i64>,
@@ -155,15 +158,8 @@ fn matches_node_selector_and_affinity(pod: &PodSpec, node: &NodeInfo) -> bool {
             .is_none_or(|terms| terms.iter().any(|t| t.matches(&node.name, &node.labels)))
 }
 
-fn count_matching(pods: &[std::sync::Arc<PodSpec>], sel: &Option<LabelSelector>, ns: &str) -> i64 {
-    let Some(sel) = sel else { return 0 };
-    // An empty selector counts nothing here (podtopologyspread/common.go countPodsMatchSelector).
-    if sel.is_empty() {
-        return 0;
-    }
-    pods.iter()
-        .filter(|p| p.namespace == ns && sel.matches(&p.labels))
-        .count() as i64
+fn count_matching(node: &NodeInfo, sel: &PreparedSelector) -> i64 {
+    i64::from(node.count_prepared(sel))
 }
 
 /// `matchNodeInclusionPolicies`: which nodes count toward a spread constraint.
@@ -235,19 +231,22 @@ impl<'a> CycleState<'a> {
         let mut hard_spread: Vec<(&TopologySpreadConstraint, BTreeMap<&str, i64>, i64)> =
             hard.iter().map(|c| (*c, BTreeMap::new(), 0)).collect();
         if !hard.is_empty() {
+            let prepared: Vec<PreparedSelector> = hard
+                .iter()
+                .map(|c| PreparedSelector::new(c.selector.as_ref(), &pod.namespace))
+                .collect();
             for node in nodes {
                 if !has_all_keys(node, &hard) {
                     continue;
                 }
-                for (c, counts, _) in hard_spread.iter_mut() {
+                for ((c, counts, _), sel) in hard_spread.iter_mut().zip(&prepared) {
                     if !spread_includes(c, pod, node) {
                         continue;
                     }
                     let Some(v) = node_label(node, &c.topology_key) else {
                         continue;
                     };
-                    *counts.entry(v).or_insert(0) +=
-                        count_matching(&node.pods, &c.selector, &pod.namespace);
+                    *counts.entry(v).or_insert(0) += count_matching(node, sel);
                 }
             }
             for (c, counts, min) in hard_spread.iter_mut() {
@@ -265,15 +264,32 @@ impl<'a> CycleState<'a> {
         let mut existing_anti_affinity_counts = BTreeMap::new();
         let req_aff = &pod.pod_affinity.required;
         let req_anti = &pod.pod_anti_affinity.required;
-        let scan_incoming = !req_aff.is_empty() || !req_anti.is_empty();
+        let aff_sel: Vec<Vec<PreparedSelector>> = req_aff
+            .iter()
+            .map(|t| Self::prepare(&pod.namespace, t))
+            .collect();
+        let anti_sel: Vec<Vec<PreparedSelector>> = req_anti
+            .iter()
+            .map(|t| Self::prepare(&pod.namespace, t))
+            .collect();
         for node in nodes {
-            for e in &node.pods {
-                if scan_incoming {
-                    // Affinity counts only when the existing pod matches all terms.
-                    if !req_aff.is_empty()
-                        && req_aff
-                            .iter()
-                            .all(|t| t.matches(&pod.namespace, &e.namespace, &e.labels))
+            if req_aff.len() == 1 {
+                // One term: the label index counts matching pods without a scan.
+                let t = &req_aff[0];
+                let n = Self::term_count(node, &aff_sel[0]);
+                if n > 0 {
+                    if let Some(v) = node_label(node, &t.topology_key) {
+                        *affinity_counts
+                            .entry((t.topology_key.as_str(), v))
+                            .or_insert(0) += n;
+                    }
+                }
+            } else if req_aff.len() > 1 {
+                // Affinity counts only pods that match every term.
+                for e in &node.pods {
+                    if req_aff
+                        .iter()
+                        .all(|t| t.matches(&pod.namespace, &e.namespace, &e.labels))
                     {
                         for t in req_aff {
                             if let Some(v) = node_label(node, &t.topology_key) {
@@ -283,16 +299,19 @@ impl<'a> CycleState<'a> {
                             }
                         }
                     }
-                    for t in req_anti {
-                        if t.matches(&pod.namespace, &e.namespace, &e.labels) {
-                            if let Some(v) = node_label(node, &t.topology_key) {
-                                *anti_affinity_counts
-                                    .entry((t.topology_key.as_str(), v))
-                                    .or_insert(0) += 1;
-                            }
-                        }
+                }
+            }
+            for (t, sel) in req_anti.iter().zip(&anti_sel) {
+                let n = Self::term_count(node, sel);
+                if n > 0 {
+                    if let Some(v) = node_label(node, &t.topology_key) {
+                        *anti_affinity_counts
+                            .entry((t.topology_key.as_str(), v))
+                            .or_insert(0) += n;
                     }
                 }
+            }
+            for e in &node.required_anti_affinity_pods {
                 for t in &e.pod_anti_affinity.required {
                     if t.matches(&e.namespace, &pod.namespace, &pod.labels) {
                         if let Some(v) = node_label(node, &t.topology_key) {
@@ -335,9 +354,14 @@ impl<'a> CycleState<'a> {
             (soft, true)
         };
 
+        let soft_selectors = soft_spread
+            .iter()
+            .map(|c| (c.selector.clone(), pod.namespace.clone()))
+            .collect();
         CycleState {
             pod,
             hard_spread,
+            soft_selectors,
             affinity_counts,
             anti_affinity_counts,
             existing_anti_affinity_counts,
@@ -345,6 +369,23 @@ impl<'a> CycleState<'a> {
             soft_spread,
             soft_spread_require_all,
         }
+    }
+
+    /// The selectors of term `t` of a pod in `owner_ns`, one per namespace it applies to.
+    fn prepare<'t>(owner_ns: &'t str, t: &'t PodAffinityTerm) -> Vec<PreparedSelector<'t>> {
+        if t.namespaces.is_empty() {
+            vec![PreparedSelector::new(t.selector.as_ref(), owner_ns)]
+        } else {
+            t.namespaces
+                .iter()
+                .map(|ns| PreparedSelector::new(t.selector.as_ref(), ns))
+                .collect()
+        }
+    }
+
+    /// Pods on `node` selected by a prepared term.
+    fn term_count(node: &NodeInfo, sels: &[PreparedSelector]) -> i64 {
+        sels.iter().map(|s| i64::from(node.count_prepared(s))).sum()
     }
 
     /// Runs `plugin`'s filter on `node`.
@@ -619,6 +660,11 @@ impl<'a> CycleState<'a> {
     fn spread_raw(&self, nodes: &[NodeInfo], feasible: &[usize]) -> Vec<i64> {
         let pod = self.pod;
         let cs: Vec<&TopologySpreadConstraint> = self.soft_spread.iter().collect();
+        let sels: Vec<PreparedSelector> = self
+            .soft_selectors
+            .iter()
+            .map(|(sel, ns)| PreparedSelector::new(sel.as_ref(), ns))
+            .collect();
         let ignored: Vec<bool> = feasible
             .iter()
             .map(|&i| self.soft_spread_require_all && !has_all_keys(&nodes[i], &cs))
@@ -663,7 +709,7 @@ impl<'a> CycleState<'a> {
                     continue;
                 };
                 if let Some(slot) = counts[ci].get_mut(v) {
-                    *slot += count_matching(&node.pods, &c.selector, &pod.namespace);
+                    *slot += count_matching(node, &sels[ci]);
                 }
             }
         }
@@ -679,7 +725,7 @@ impl<'a> CycleState<'a> {
                 for (ci, c) in cs.iter().enumerate() {
                     if let Some(v) = node_label(node, &c.topology_key) {
                         let cnt = if c.topology_key == HOSTNAME_LABEL {
-                            count_matching(&node.pods, &c.selector, &pod.namespace)
+                            count_matching(node, &sels[ci])
                         } else {
                             counts[ci].get(v).copied().unwrap_or(0)
                         };
@@ -732,9 +778,14 @@ impl<'a> CycleState<'a> {
             }
         };
         for node in nodes {
-            for e in &node.pods {
-                let e_has = !e.pod_affinity.is_empty() || !e.pod_anti_affinity.is_empty();
-                if (!has_constraints && !e_has) || e.labels.is_empty() {
+            // Without preferred terms of its own, only pods with affinity can contribute.
+            let candidates = if has_constraints {
+                &node.pods
+            } else {
+                &node.affinity_pods
+            };
+            for e in candidates {
+                if e.labels.is_empty() {
                     continue;
                 }
                 for (w, t) in &pod.pod_affinity.preferred {
