@@ -2,10 +2,16 @@
 
 /// `(file name, TOML text)` of every scenario in `scenarios/`. A test checks this list against
 /// the directory, so a new scenario file cannot be forgotten here.
-pub const CATALOG: &[(&str, &str)] = &[(
-    "quickstart.toml",
-    include_str!("../scenarios/quickstart.toml"),
-)];
+pub const CATALOG: &[(&str, &str)] = &[
+    (
+        "quickstart.toml",
+        include_str!("../scenarios/quickstart.toml"),
+    ),
+    (
+        "kubernetes.toml",
+        include_str!("../scenarios/kubernetes.toml"),
+    ),
+];
 
 /// The default scenario of `orchsim run`.
 pub const DEFAULT: &str = "quickstart";

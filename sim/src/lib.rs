@@ -40,7 +40,10 @@ pub fn run_with_progress(
     let tie_seed = RngStreams::new(scenario.seed)
         .stream("scheduler/tie-break")
         .next_u64();
-    let scheduler = orchsim_sched::by_name(&scenario.scheduler.algorithm, tie_seed)?;
+    let scheduler: Box<dyn orchsim_sched::Scheduler + Send> = match &scenario.scheduler.profile {
+        Some(p) => Box::new(orchsim_sched::kube::KubeScheduler::new(p.clone(), tie_seed)),
+        None => orchsim_sched::by_name(&scenario.scheduler.algorithm, tie_seed)?,
+    };
     let mut kernel = Kernel::with_capacity(1024);
     let mut world = world::World::new(scenario, scheduler, &mut kernel);
     let until = SimTime::ZERO + scenario.duration;

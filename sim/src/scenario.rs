@@ -182,6 +182,8 @@ struct RawWorkload {
 #[serde(deny_unknown_fields)]
 struct RawScheduler {
     algorithm: Option<Spanned<String>>,
+    /// A KubeSchedulerConfiguration file, relative to the scenario file.
+    profile: Option<Spanned<String>>,
     cost: Option<RawCost>,
 }
 
@@ -313,6 +315,8 @@ pub struct Workload {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchedulerConfig {
     pub algorithm: String,
+    /// The kube-scheduler profile for `kubernetes` (the default profile when `None`).
+    pub profile: Option<orchsim_sched::kube::Profile>,
     pub cost: DecisionCost,
 }
 
@@ -609,6 +613,36 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         }
         None => "first-fit".to_string(),
     };
+    let profile = match &raw.scheduler.profile {
+        None => None,
+        Some(p) => {
+            if algorithm != "kubernetes" {
+                return Err(err(p.span(), "scheduler.profile", format!("a KubeSchedulerConfiguration applies to algorithm = \"kubernetes\" only, not `{algorithm}`")));
+            }
+            let path = std::path::Path::new(loc.file)
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(p.get_ref());
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                err(
+                    p.span(),
+                    "scheduler.profile",
+                    format!(
+                        "expected a readable KubeSchedulerConfiguration file, cannot read {}: {e}",
+                        path.display()
+                    ),
+                )
+            })?;
+            let loaded = orchsim_sched::kube::config::parse(&text, None).map_err(|e| {
+                err(
+                    p.span(),
+                    "scheduler.profile",
+                    format!("{}: {e}", path.display()),
+                )
+            })?;
+            Some(loaded.profile)
+        }
+    };
     let cost = match &raw.scheduler.cost {
         Some(c) => DecisionCost {
             t_job: non_negative_scaled(&c.t_job_ms, "scheduler.cost.t_job_ms", 1e-3, loc)?,
@@ -655,7 +689,11 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         sample_interval,
         hosts,
         workloads,
-        scheduler: SchedulerConfig { algorithm, cost },
+        scheduler: SchedulerConfig {
+            algorithm,
+            profile,
+            cost,
+        },
         start_latency_s,
         datapath,
         underlay_mtu,
@@ -1035,6 +1073,34 @@ memory_mib = { dist = "uniform", min = 128, max = 512 }
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn kubernetes_profiles_load_relative_to_the_scenario() {
+        let dir = std::env::temp_dir().join(format!("orchsim-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("most.yaml"),
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- pluginConfig:\n  - name: NodeResourcesFit\n    args: {scoringStrategy: {type: MostAllocated}}\n",
+        )
+        .unwrap();
+        let file = dir.join("s.toml");
+        let text =
+            format!("{MINIMAL}[scheduler]\nalgorithm = \"kubernetes\"\nprofile = \"most.yaml\"\n");
+        let s = parse(file.to_str().unwrap(), &text).unwrap();
+        let p = s.scheduler.profile.expect("profile loaded");
+        assert_eq!(p.fit.kind, orchsim_sched::kube::ScoringType::MostAllocated);
+        let e = parse_err(&text.replace("most.yaml", "missing.yaml"));
+        assert_eq!(e.field, "scheduler.profile");
+        assert!(e.message.contains("cannot read"), "{}", e.message);
+        let e = parse_err(&text.replace("\"kubernetes\"", "\"swarm\""));
+        assert!(
+            e.message
+                .contains("applies to algorithm = \"kubernetes\" only"),
+            "{}",
+            e.message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -89,6 +89,7 @@ fn scenario_with(
         workloads,
         scheduler: SchedulerConfig {
             algorithm: algorithm.into(),
+            profile: None,
             cost: DecisionCost {
                 t_job: SimDuration::from_millis(t_job_ms),
                 t_task: SimDuration::from_millis(1),
