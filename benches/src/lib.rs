@@ -59,7 +59,7 @@ pub fn run_noop(in_flight: u32, events: u64) -> u64 {
 pub fn bench_cluster(nodes: usize, pods_per_node: usize) -> Vec<NodeInfo> {
     let mut out = Vec::with_capacity(nodes);
     for i in 0..nodes {
-        let big = i % 4 == 0;
+        let big = i.is_multiple_of(4);
         let mut n = NodeInfo::new(
             format!("node-{i}"),
             Resources {
@@ -115,7 +115,7 @@ pub fn bench_pod(k: usize) -> PodSpec {
     );
     p.labels.insert("app".into(), svc.clone());
     p.owner = svc.clone();
-    if k % 5 == 0 {
+    if k.is_multiple_of(5) {
         p.node_affinity.preferred.push((
             10,
             NodeSelectorTerm {
@@ -128,7 +128,7 @@ pub fn bench_pod(k: usize) -> PodSpec {
             },
         ));
     }
-    if k % 10 == 0 {
+    if k.is_multiple_of(10) {
         p.pod_anti_affinity.required.push(PodAffinityTerm {
             selector: Some(LabelSelector {
                 match_labels: [("app".to_string(), svc)].into_iter().collect(),
