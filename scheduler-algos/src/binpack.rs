@@ -212,8 +212,8 @@ mod tests {
         )
     }
 
-    fn bind(s: &mut dyn Scheduler, p: &PodSpec, nodes: &Vec<NodeInfo>) -> Option<usize> {
-        match s.schedule(p, nodes).decision {
+    fn bind(s: &mut dyn Scheduler, p: &PodSpec, nodes: &[NodeInfo]) -> Option<usize> {
+        match s.schedule(p, &nodes.to_vec()).decision {
             Decision::Bind(NodeId(i)) => Some(i),
             _ => None,
         }

@@ -222,11 +222,12 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
             let workloads = w
                 .iter()
                 .enumerate()
-                .map(|(i, &(batch, rate, cpu, mem, gpu, dur))| {
-                    workload(i, batch, rate, cpu, mem, gpu, dur)
+                .map(|(i, &(batch, rate, cpu, mem, gpu, dur))| Workload {
+                    priority: prio[i],
+                    ..workload(i, batch, rate, cpu, mem, gpu, dur)
                 })
                 .collect();
-            scenario(hosts, workloads, seed, t_job)
+            scenario_with(hosts, workloads, seed, t_job, algo)
         })
 }
 
