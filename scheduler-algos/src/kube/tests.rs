@@ -693,3 +693,65 @@ fn preemption_skips_unresolvable_nodes() {
         .decision;
     assert!(matches!(d, Decision::Unschedulable(_)), "{d:?}");
 }
+
+mod properties {
+    use super::*;
+    use crate::swarm::SwarmScheduler;
+    use proptest::prelude::*;
+
+    fn cluster(spec: &[(u64, u64, u64, bool, bool)]) -> Vec<NodeInfo> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, &(cpu, used, mem_gib, cordoned, tainted))| {
+                let mut n = node(&format!("n{i}"), cpu, mem_gib << 30);
+                n.requested.cpu_milli = used.min(cpu);
+                n.unschedulable = cordoned;
+                if tainted {
+                    n.taints = vec![taint("dedicated", "x", TaintEffect::NoSchedule)];
+                }
+                n
+            })
+            .collect()
+    }
+
+    /// Feasible by the rules both pipelines share here: not cordoned, no untolerated
+    /// NoSchedule taint (Kubernetes only; Swarm ignores taints), and room for the request.
+    fn feasible(n: &NodeInfo, p: &PodSpec, honour_taints: bool) -> bool {
+        !n.unschedulable && (!honour_taints || n.taints.is_empty()) && p.requests.fits(&n.free())
+    }
+
+    proptest! {
+        /// Kubernetes and Swarm bind only to feasible nodes, never report a pod unschedulable
+        /// when a node is feasible, and decide the same way for the same seed.
+        #[test]
+        fn pipelines_bind_iff_a_node_is_feasible(
+            spec in proptest::collection::vec((1000u64..16000, 0u64..16000, 1u64..64, any::<bool>(), any::<bool>()), 1..40),
+            cpu in 0u64..8000,
+            mem_gib in 0u64..32,
+            seed in any::<u64>(),
+        ) {
+            let nodes = cluster(&spec);
+            let p = pod("p", cpu, mem_gib << 30);
+            for (name, honour) in [("kubernetes", true), ("swarm", false)] {
+                let mut a: Box<dyn Scheduler> = if name == "kubernetes" {
+                    Box::new(KubeScheduler::new(Profile::default(), seed))
+                } else {
+                    Box::new(SwarmScheduler::new(seed))
+                };
+                let any = nodes.iter().any(|n| feasible(n, &p, honour));
+                let d = a.schedule(&p, &nodes).decision;
+                match &d {
+                    Decision::Bind(NodeId(i)) => prop_assert!(feasible(&nodes[*i], &p, honour), "{name} bound to an infeasible node"),
+                    Decision::Unschedulable(_) => prop_assert!(!any, "{name}: feasible node missed"),
+                    Decision::Preempt { .. } => prop_assert!(!any, "{name}: preempted although a node was feasible"),
+                }
+                let mut b: Box<dyn Scheduler> = if name == "kubernetes" {
+                    Box::new(KubeScheduler::new(Profile::default(), seed))
+                } else {
+                    Box::new(SwarmScheduler::new(seed))
+                };
+                prop_assert_eq!(b.schedule(&p, &nodes).decision, d);
+            }
+        }
+    }
+}
