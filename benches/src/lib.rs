@@ -9,7 +9,7 @@ use orchsim_kernel::{Handler, Kernel, SimDuration, SimTime};
 use orchsim_sched::labels::{
     LabelSelector, NodeSelectorTerm, PodAffinityTerm, Requirement, SelectorOp, Taint, TaintEffect,
 };
-use orchsim_sched::{ClusterView, Decision, NodeId, NodeInfo, PodSpec, Resources, Scheduler};
+use orchsim_sched::{Cluster, Decision, NodeInfo, PodSpec, Resources, Scheduler};
 
 /// A model whose handler only reschedules the event it received: it measures the kernel's
 /// queue and loop alone. Delays come from a 64-bit LCG (Knuth's MMIX constants), so the heap
@@ -56,7 +56,7 @@ pub fn run_noop(in_flight: u32, events: u64) -> u64 {
 /// A cluster with a realistic mix for scheduler benchmarks: 3 zones, 10% of nodes with a
 /// PreferNoSchedule taint, 5% GPU nodes tainted NoSchedule, two node sizes, and
 /// `pods_per_node` pods of 50 services already bound. Deterministic in `nodes`.
-pub fn bench_cluster(nodes: usize, pods_per_node: usize) -> Vec<NodeInfo> {
+pub fn bench_cluster(nodes: usize, pods_per_node: usize) -> Cluster {
     let mut out = Vec::with_capacity(nodes);
     for i in 0..nodes {
         let big = i.is_multiple_of(4);
@@ -97,7 +97,7 @@ pub fn bench_cluster(nodes: usize, pods_per_node: usize) -> Vec<NodeInfo> {
         }
         out.push(n);
     }
-    out
+    Cluster::new(out)
 }
 
 /// The `k`-th pod of the benchmark mix: one of 50 services, 250m–1 core, 256Mi–2Gi; every
@@ -145,17 +145,15 @@ pub fn bench_pod(k: usize) -> PodSpec {
 /// many were bound.
 pub fn schedule_stream(
     scheduler: &mut dyn Scheduler,
-    nodes: &mut Vec<NodeInfo>,
+    cluster: &mut Cluster,
     first: usize,
     pods: usize,
 ) -> usize {
     let mut bound = 0;
     for k in first..first + pods {
         let p = bench_pod(k);
-        if let Decision::Bind(NodeId(i)) =
-            scheduler.schedule(&p, &*nodes as &dyn ClusterView).decision
-        {
-            nodes[i].add_pod(Arc::new(p));
+        if let Decision::Bind(node) = scheduler.schedule(&p, &*cluster).decision {
+            cluster.bind(node, Arc::new(p));
             bound += 1;
         }
     }
@@ -175,18 +173,17 @@ pub fn quickstart() -> orchsim_sim::Scenario {
 mod tests {
     #[test]
     fn the_benchmark_mix_schedules() {
-        let mut nodes = super::bench_cluster(200, 5);
+        let cluster = super::bench_cluster(200, 5);
+        assert_eq!(cluster.nodes()[0].pods.len(), 5);
         for name in orchsim_sched::ALGORITHMS {
             let mut s = orchsim_sched::by_name(name, 1).unwrap();
-            let mut copy = nodes.clone();
+            let mut copy = cluster.clone();
             assert_eq!(
                 super::schedule_stream(s.as_mut(), &mut copy, 1000, 50),
                 50,
                 "{name}"
             );
         }
-        nodes.truncate(1);
-        assert_eq!(nodes[0].pods.len(), 5);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 mod algorithms;
 pub mod binpack;
+mod cluster;
 pub mod kube;
 pub mod labels;
 mod model;
@@ -22,4 +23,5 @@ pub mod swarm;
 
 pub use algorithms::{by_name, UnknownAlgorithm, ALGORITHMS};
 pub use binpack::FirstFit;
+pub use cluster::{AntiAffinityEntry, Cluster, ClusterIndex};
 pub use model::*;

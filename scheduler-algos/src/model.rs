@@ -470,6 +470,12 @@ impl PodSpec {
 /// both implement it.
 pub trait ClusterView {
     fn nodes(&self) -> &[NodeInfo];
+
+    /// Cluster-wide indexes, when the view maintains them ([`crate::Cluster`] does); schedulers
+    /// fall back to walking the nodes without one.
+    fn index(&self) -> Option<&crate::cluster::ClusterIndex> {
+        None
+    }
 }
 
 impl ClusterView for [NodeInfo] {

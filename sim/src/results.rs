@@ -103,7 +103,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
         algorithm: sc.scheduler.algorithm.clone(),
         datapath: sc.datapath.to_string(),
         pod_mtu: sc.datapath.pod_mtu(sc.underlay_mtu),
-        hosts: w.nodes.len() as u64,
+        hosts: w.cluster.nodes().len() as u64,
         pods_submitted: w.pods.len() as u64,
         pods_scheduled: finished + running + starting,
         pods_finished: finished,
@@ -131,7 +131,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
     RunResult {
         summary,
         records: w.pods.clone(),
-        node_names: w.nodes.iter().map(|n| n.name.clone()).collect(),
+        node_names: w.cluster.nodes().iter().map(|n| n.name.clone()).collect(),
         pods: pods_table(sc, w),
         timeseries: timeseries_table(w),
     }
@@ -264,7 +264,7 @@ fn pods_table(sc: &Scenario, w: &World) -> Table {
             r.gpu_milli.into(),
             p.state.name().into(),
             p.node
-                .map_or(Cell::Empty, |n| w.nodes[n.0].name.as_str().into()),
+                .map_or(Cell::Empty, |n| w.cluster.nodes()[n.0].name.as_str().into()),
             time_ms(Some(p.submitted)),
             time_ms(p.bound),
             time_ms(p.started),

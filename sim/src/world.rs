@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, StreamRng};
-use orchsim_sched::{ClusterView, Decision, NodeId, NodeInfo, PodSpec, Resources, Scheduler};
+use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, Scheduler};
 
 use crate::dist::Dist;
 use crate::scenario::{Scenario, WorkloadKind};
@@ -126,7 +126,7 @@ struct Generator {
 /// The simulated cluster.
 pub struct World<'s> {
     scenario: &'s Scenario,
-    pub(crate) nodes: Vec<NodeInfo>,
+    pub(crate) cluster: Cluster,
     pub(crate) pods: Vec<PodRecord>,
     generators: Vec<Generator>,
     start_latency: StreamRng,
@@ -177,7 +177,7 @@ impl<'s> World<'s> {
             .collect();
         let mut world = World {
             scenario,
-            nodes,
+            cluster: Cluster::new(nodes),
             pods: Vec::new(),
             generators,
             start_latency: streams.stream("orchestrator/start-latency"),
@@ -303,7 +303,7 @@ impl<'s> World<'s> {
         rec.attempts += 1;
         let outcome = self
             .scheduler
-            .schedule(&rec.spec, &self.nodes as &dyn ClusterView);
+            .schedule(&rec.spec, &self.cluster as &dyn ClusterView);
         let c = &self.scenario.scheduler.cost;
         // One pod is one task; the Omega model charges t_job per decision and t_task per task.
         let busy = c.t_job + c.t_task + c.t_node.saturating_mul(outcome.work.nodes_filtered);
@@ -351,7 +351,7 @@ impl<'s> World<'s> {
     fn bind(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId) {
         let now = k.now();
         let spec = self.pods[pod].spec.clone();
-        let n = &self.nodes[node.0];
+        let n = &self.cluster.nodes()[node.0];
         // Only this scheduler binds and releases only add room, so the decision is still
         // valid; check anyway, because overcommit is the one thing we must never do.
         if n.unschedulable || !spec.requests.fits(&n.free()) {
@@ -362,7 +362,7 @@ impl<'s> World<'s> {
             return;
         }
         self.account(now);
-        self.nodes[node.0].add_pod(spec.clone());
+        self.cluster.bind(node, spec.clone());
         self.requested = self.requested.saturating_add(&spec.requests);
         self.requested_peak = Resources {
             cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
@@ -400,7 +400,8 @@ impl<'s> World<'s> {
         self.account(k.now());
         let rec = &mut self.pods[pod];
         if let Some(node) = rec.node {
-            self.nodes[node.0].remove_pod(&rec.spec.namespace, &rec.spec.name);
+            self.cluster
+                .unbind(node, &rec.spec.namespace, &rec.spec.name);
         }
         if let Some(p) = rec.placements.last_mut() {
             p.released_event = Some(k.processed());

@@ -108,11 +108,12 @@ impl KubeScheduler {
                 nodes_to_find: 0,
             };
         }
-        let state = plugins::CycleState::new(pod, nodes, &self.profile);
+        let state = plugins::CycleState::new(pod, view, &self.profile);
 
         // Filter, from the rotating start, until enough feasible nodes are found.
         let mut feasible = Vec::new();
-        let mut rejections: Vec<Option<Rejection>> = vec![None; n];
+        // Only examined nodes are rejected; a per-node table is built only for preemption.
+        let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let mut processed = 0;
         for k in 0..n {
             let i = (self.next_start + k) % n;
@@ -143,7 +144,7 @@ impl KubeScheduler {
                         reports[i].reasons = r.reasons.clone();
                         reports[i].rejected_by = Some(r.plugin);
                     }
-                    rejections[i] = Some(r);
+                    rejected.push((i, r));
                 }
             }
         }
@@ -155,10 +156,14 @@ impl KubeScheduler {
                 nodes: n,
                 ..Default::default()
             };
-            for r in rejections.iter().flatten() {
+            for (_, r) in &rejected {
                 for reason in &r.reasons {
                     why.add(reason.clone());
                 }
+            }
+            let mut rejections: Vec<Option<Rejection>> = vec![None; n];
+            for (i, r) in rejected {
+                rejections[i] = Some(r);
             }
             let decision = if self.profile.preemption && !pod.never_preempt {
                 match preemption::find(pod, nodes, &rejections, &state, &self.profile) {
@@ -185,11 +190,13 @@ impl KubeScheduler {
         } else {
             let mut totals = vec![0i64; feasible.len()];
             for &(plugin, weight) in &self.profile.scores {
-                if !state.scores(plugin, nodes) {
+                if !state.scores(plugin) {
                     continue;
                 }
                 work.plugin_evals += feasible.len() as u64;
-                let (raw, norm) = state.score(plugin, &self.profile, nodes, &feasible);
+                let Some((raw, norm)) = state.score(plugin, &self.profile, nodes, &feasible) else {
+                    continue;
+                };
                 for (k, &i) in feasible.iter().enumerate() {
                     let weighted = norm[k] * weight;
                     totals[k] += weighted;

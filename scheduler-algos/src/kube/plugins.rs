@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
+use crate::cluster::{ClusterIndex, HOSTNAME_LABEL};
 use crate::labels::{tolerated, LabelSelector, PodAffinityTerm, TaintEffect};
 use crate::model::{
-    InclusionPolicy, NodeInfo, PodSpec, PreparedSelector, TopologySpreadConstraint,
-    WhenUnsatisfiable,
+    label_key, ClusterView, InclusionPolicy, NodeInfo, PodSpec, PreparedSelector,
+    TopologySpreadConstraint, WhenUnsatisfiable,
 };
 
 use super::profile::{FitStrategy, Profile, ResourceName, ScoringType};
@@ -15,8 +18,6 @@ use super::profile::{FitStrategy, Profile, ResourceName, ScoringType};
 /// framework/interface.go `MaxNodeScore`.
 pub const MAX_NODE_SCORE: i64 = 100;
 
-/// The well-known hostname label; kubelet always sets it to the node name.
-pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
 /// A node's label value, with `kubernetes.io/hostname` defaulting to the node name as kubelet
@@ -126,17 +127,22 @@ fn reject(plugin: Plugin, resolvable: bool, reason: impl Into<String>) -> Reject
     }
 }
 
+/// Pods per (topology key, value).
+type DomainCounts<'a> = FxHashMap<(&'a str, &'a str), i64>;
+
 /// Per-pod state computed once before filtering and scoring (upstream PreFilter/PreScore).
 pub struct CycleState<'a> {
     pod: &'a PodSpec,
+    index: Option<&'a ClusterIndex>,
     /// Hard spread constraints and, per constraint, matching pods per topology value.
     hard_spread: Vec<(&'a TopologySpreadConstraint, BTreeMap<&'a str, i64>, i64)>,
     /// Soft constraints' selectors prepared for counting, by index into `soft_spread`.
     soft_selectors: Vec<(Option<LabelSelector>, String)>,
-    /// InterPodAffinity filter counts keyed by (topology key, value).
-    affinity_counts: BTreeMap<(&'a str, &'a str), i64>,
-    anti_affinity_counts: BTreeMap<(&'a str, &'a str), i64>,
-    existing_anti_affinity_counts: BTreeMap<(&'a str, &'a str), i64>,
+    /// InterPodAffinity filter counts keyed by (topology key, value). Only looked up, never
+    /// iterated, so hashing cannot affect results.
+    affinity_counts: DomainCounts<'a>,
+    anti_affinity_counts: DomainCounts<'a>,
+    existing_anti_affinity_counts: DomainCounts<'a>,
     /// TaintToleration score: tolerations with empty or PreferNoSchedule effect.
     prefer_tolerations: Vec<&'a crate::labels::Toleration>,
     /// Soft spread constraints (pod's ScheduleAnyway or the system defaults).
@@ -160,6 +166,38 @@ fn matches_node_selector_and_affinity(pod: &PodSpec, node: &NodeInfo) -> bool {
 
 fn count_matching(node: &NodeInfo, sel: &PreparedSelector) -> i64 {
     i64::from(node.count_prepared(sel))
+}
+
+/// The one `matchLabels` entry of a selector the cluster index can answer (no expressions).
+fn single_label(sel: &Option<LabelSelector>) -> Option<(&str, &str)> {
+    let s = sel.as_ref()?;
+    if !s.match_expressions.is_empty() || s.match_labels.len() != 1 {
+        return None;
+    }
+    s.match_labels
+        .iter()
+        .next()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// The namespaces an affinity term of a pod in `owner_ns` selects from.
+fn term_namespaces<'t>(owner_ns: &'t str, t: &'t PodAffinityTerm) -> Vec<&'t str> {
+    if t.namespaces.is_empty() {
+        vec![owner_ns]
+    } else {
+        let mut v: Vec<&str> = t.namespaces.iter().map(String::as_str).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Whether every node counts toward spread constraint `c` for `pod`, so that a cluster-wide
+/// count equals upstream's walk with `matchNodeInclusionPolicies`.
+fn counts_every_node(c: &TopologySpreadConstraint, pod: &PodSpec) -> bool {
+    (c.node_affinity_policy == InclusionPolicy::Ignore
+        || (pod.node_selector.is_empty() && pod.node_affinity.required.is_none()))
+        && c.node_taints_policy == InclusionPolicy::Ignore
 }
 
 /// `matchNodeInclusionPolicies`: which nodes count toward a spread constraint.
@@ -221,7 +259,9 @@ pub fn system_default_constraints(pod: &PodSpec) -> Vec<TopologySpreadConstraint
 }
 
 impl<'a> CycleState<'a> {
-    pub fn new(pod: &'a PodSpec, nodes: &'a [NodeInfo], profile: &Profile) -> Self {
+    pub fn new(pod: &'a PodSpec, view: &'a dyn ClusterView, profile: &Profile) -> Self {
+        let nodes = view.nodes();
+        let index = view.index();
         // PodTopologySpread PreFilter: hard constraints, counted over all eligible nodes.
         let hard: Vec<&TopologySpreadConstraint> = pod
             .topology_spread
@@ -230,7 +270,25 @@ impl<'a> CycleState<'a> {
             .collect();
         let mut hard_spread: Vec<(&TopologySpreadConstraint, BTreeMap<&str, i64>, i64)> =
             hard.iter().map(|c| (*c, BTreeMap::new(), 0)).collect();
-        if !hard.is_empty() {
+        let hard_indexed = index.filter(|ix| {
+            hard.iter().all(|c| {
+                ix.all_nodes_have(&c.topology_key)
+                    && counts_every_node(c, pod)
+                    && single_label(&c.selector).is_some()
+            })
+        });
+        if let (false, Some(ix)) = (hard.is_empty(), hard_indexed) {
+            for (c, counts, _) in hard_spread.iter_mut() {
+                let Some((k, v)) = single_label(&c.selector) else {
+                    continue;
+                };
+                let pods = ix.domain_counts(&label_key(&pod.namespace, k, v), &c.topology_key);
+                for value in ix.domains(&c.topology_key) {
+                    let n = pods.and_then(|m| m.get(value)).copied().unwrap_or(0);
+                    counts.insert(value, i64::from(n));
+                }
+            }
+        } else if !hard.is_empty() {
             let prepared: Vec<PreparedSelector> = hard
                 .iter()
                 .map(|c| PreparedSelector::new(c.selector.as_ref(), &pod.namespace))
@@ -249,21 +307,50 @@ impl<'a> CycleState<'a> {
                     *counts.entry(v).or_insert(0) += count_matching(node, sel);
                 }
             }
-            for (c, counts, min) in hard_spread.iter_mut() {
-                *min = if (counts.len() as i64) < i64::from(c.min_domains) {
-                    0
-                } else {
-                    counts.values().copied().min().unwrap_or(0)
-                };
-            }
+        }
+        for (c, counts, min) in hard_spread.iter_mut() {
+            *min = if (counts.len() as i64) < i64::from(c.min_domains) {
+                0
+            } else {
+                counts.values().copied().min().unwrap_or(0)
+            };
         }
 
         // InterPodAffinity PreFilter.
-        let mut affinity_counts = BTreeMap::new();
-        let mut anti_affinity_counts = BTreeMap::new();
-        let mut existing_anti_affinity_counts = BTreeMap::new();
+        let mut affinity_counts = DomainCounts::default();
+        let mut anti_affinity_counts = DomainCounts::default();
+        let mut existing_anti_affinity_counts = DomainCounts::default();
         let req_aff = &pod.pod_affinity.required;
         let req_anti = &pod.pod_anti_affinity.required;
+        // Single-label terms come from the cluster index; the rest walk the nodes.
+        let from_index =
+            |t: &PodAffinityTerm| index.is_some() && single_label(&t.selector).is_some();
+        let add_indexed = |counts: &mut DomainCounts<'a>, t: &'a PodAffinityTerm| {
+            let (Some(ix), Some((k, v))) = (index, single_label(&t.selector)) else {
+                return;
+            };
+            for ns in term_namespaces(&pod.namespace, t) {
+                if let Some(m) = ix.domain_counts(&label_key(ns, k, v), &t.topology_key) {
+                    for (value, n) in m {
+                        if *n > 0 {
+                            *counts
+                                .entry((t.topology_key.as_str(), value.as_str()))
+                                .or_insert(0) += i64::from(*n);
+                        }
+                    }
+                }
+            }
+        };
+        let aff_indexed = req_aff.len() == 1 && from_index(&req_aff[0]);
+        if aff_indexed {
+            add_indexed(&mut affinity_counts, &req_aff[0]);
+        }
+        let anti_indexed: Vec<bool> = req_anti.iter().map(from_index).collect();
+        for (t, indexed) in req_anti.iter().zip(&anti_indexed) {
+            if *indexed {
+                add_indexed(&mut anti_affinity_counts, t);
+            }
+        }
         let aff_sel: Vec<Vec<PreparedSelector>> = req_aff
             .iter()
             .map(|t| Self::prepare(&pod.namespace, t))
@@ -272,53 +359,73 @@ impl<'a> CycleState<'a> {
             .iter()
             .map(|t| Self::prepare(&pod.namespace, t))
             .collect();
-        for node in nodes {
-            if req_aff.len() == 1 {
-                // One term: the label index counts matching pods without a scan.
-                let t = &req_aff[0];
-                let n = Self::term_count(node, &aff_sel[0]);
-                if n > 0 {
-                    if let Some(v) = node_label(node, &t.topology_key) {
-                        *affinity_counts
-                            .entry((t.topology_key.as_str(), v))
-                            .or_insert(0) += n;
+        let walk_aff = !req_aff.is_empty() && !aff_indexed;
+        let walk_anti = anti_indexed.iter().any(|x| !x);
+        if walk_aff || walk_anti || index.is_none() {
+            for node in nodes {
+                if walk_aff && req_aff.len() == 1 {
+                    let t = &req_aff[0];
+                    let n = Self::term_count(node, &aff_sel[0]);
+                    if n > 0 {
+                        if let Some(v) = node_label(node, &t.topology_key) {
+                            *affinity_counts
+                                .entry((t.topology_key.as_str(), v))
+                                .or_insert(0) += n;
+                        }
+                    }
+                } else if walk_aff {
+                    // Affinity counts only pods that match every term.
+                    for e in &node.pods {
+                        if req_aff
+                            .iter()
+                            .all(|t| t.matches(&pod.namespace, &e.namespace, &e.labels))
+                        {
+                            for t in req_aff {
+                                if let Some(v) = node_label(node, &t.topology_key) {
+                                    *affinity_counts
+                                        .entry((t.topology_key.as_str(), v))
+                                        .or_insert(0) += 1;
+                                }
+                            }
+                        }
                     }
                 }
-            } else if req_aff.len() > 1 {
-                // Affinity counts only pods that match every term.
-                for e in &node.pods {
-                    if req_aff
-                        .iter()
-                        .all(|t| t.matches(&pod.namespace, &e.namespace, &e.labels))
-                    {
-                        for t in req_aff {
-                            if let Some(v) = node_label(node, &t.topology_key) {
-                                *affinity_counts
-                                    .entry((t.topology_key.as_str(), v))
-                                    .or_insert(0) += 1;
+                for ((t, sel), indexed) in req_anti.iter().zip(&anti_sel).zip(&anti_indexed) {
+                    if *indexed {
+                        continue;
+                    }
+                    let n = Self::term_count(node, sel);
+                    if n > 0 {
+                        if let Some(v) = node_label(node, &t.topology_key) {
+                            *anti_affinity_counts
+                                .entry((t.topology_key.as_str(), v))
+                                .or_insert(0) += n;
+                        }
+                    }
+                }
+                if index.is_none() {
+                    for e in &node.required_anti_affinity_pods {
+                        for t in &e.pod_anti_affinity.required {
+                            if t.matches(&e.namespace, &pod.namespace, &pod.labels) {
+                                if let Some(v) = node_label(node, &t.topology_key) {
+                                    *existing_anti_affinity_counts
+                                        .entry((t.topology_key.as_str(), v))
+                                        .or_insert(0) += 1;
+                                }
                             }
                         }
                     }
                 }
             }
-            for (t, sel) in req_anti.iter().zip(&anti_sel) {
-                let n = Self::term_count(node, sel);
-                if n > 0 {
-                    if let Some(v) = node_label(node, &t.topology_key) {
-                        *anti_affinity_counts
+        }
+        if let Some(ix) = index {
+            for e in ix.anti_affinity_candidates(&pod.namespace, &pod.labels) {
+                let t = &e.pod.pod_anti_affinity.required[e.term];
+                if t.matches(&e.pod.namespace, &pod.namespace, &pod.labels) {
+                    if let Some(v) = node_label(&nodes[e.node.0], &t.topology_key) {
+                        *existing_anti_affinity_counts
                             .entry((t.topology_key.as_str(), v))
-                            .or_insert(0) += n;
-                    }
-                }
-            }
-            for e in &node.required_anti_affinity_pods {
-                for t in &e.pod_anti_affinity.required {
-                    if t.matches(&e.namespace, &pod.namespace, &pod.labels) {
-                        if let Some(v) = node_label(node, &t.topology_key) {
-                            *existing_anti_affinity_counts
-                                .entry((t.topology_key.as_str(), v))
-                                .or_insert(0) += 1;
-                        }
+                            .or_insert(0) += 1;
                     }
                 }
             }
@@ -360,6 +467,7 @@ impl<'a> CycleState<'a> {
             .collect();
         CycleState {
             pod,
+            index,
             hard_spread,
             soft_selectors,
             affinity_counts,
@@ -538,10 +646,20 @@ impl<'a> CycleState<'a> {
         }
         // satisfyExistingPodsAntiAffinity: any of the node's labels in a forbidden domain.
         if !self.existing_anti_affinity_counts.is_empty() {
-            let hit = self
-                .existing_anti_affinity_counts
+            // Look the node's labels up in the map rather than walking the map: the map can
+            // hold a domain per node of a large anti-affine service.
+            let hostname = (!node.labels.contains_key(HOSTNAME_LABEL))
+                .then_some((HOSTNAME_LABEL, node.name.as_str()));
+            let hit = node
+                .labels
                 .iter()
-                .any(|((k, v), c)| *c > 0 && node_label(node, k) == Some(*v));
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(hostname)
+                .any(|kv| {
+                    self.existing_anti_affinity_counts
+                        .get(&kv)
+                        .is_some_and(|c| *c > 0)
+                });
             if hit {
                 return Err(reject(
                     Plugin::InterPodAffinity,
@@ -554,7 +672,7 @@ impl<'a> CycleState<'a> {
     }
 
     /// Whether `plugin` takes part in scoring this pod (upstream PreScore may return Skip).
-    pub fn scores(&self, plugin: Plugin, nodes: &[NodeInfo]) -> bool {
+    pub fn scores(&self, plugin: Plugin) -> bool {
         let pod = self.pod;
         match plugin {
             Plugin::NodeAffinity => !pod.node_affinity.preferred.is_empty(),
@@ -567,29 +685,24 @@ impl<'a> CycleState<'a> {
                     || pod.extended_requests.values().any(|v| *v != 0)
             }
             Plugin::PodTopologySpread => !self.soft_spread.is_empty(),
-            Plugin::InterPodAffinity => {
-                !pod.pod_affinity.preferred.is_empty()
-                    || !pod.pod_anti_affinity.preferred.is_empty()
-                    || nodes.iter().any(|n| {
-                        n.pods
-                            .iter()
-                            .any(|p| !p.pod_affinity.is_empty() || !p.pod_anti_affinity.is_empty())
-                    })
-            }
-            Plugin::TaintToleration | Plugin::NodeResourcesFit | Plugin::ImageLocality => true,
+            // Decided in `score`: it skips when no pod contributes (PreScore's empty map).
+            Plugin::InterPodAffinity
+            | Plugin::TaintToleration
+            | Plugin::NodeResourcesFit
+            | Plugin::ImageLocality => true,
             _ => false,
         }
     }
 
-    /// Raw scores of `plugin` for the `feasible` nodes (indices into `nodes`), then normalized
-    /// in place. Returns (raw, normalized).
+    /// Raw and normalized scores of `plugin` for the `feasible` nodes (indices into `nodes`);
+    /// `None` if the plugin skips this pod.
     pub fn score(
         &self,
         plugin: Plugin,
         profile: &Profile,
         nodes: &[NodeInfo],
         feasible: &[usize],
-    ) -> (Vec<i64>, Vec<i64>) {
+    ) -> Option<(Vec<i64>, Vec<i64>)> {
         let pod = self.pod;
         let raw: Vec<i64> = match plugin {
             Plugin::TaintToleration => feasible
@@ -628,7 +741,7 @@ impl<'a> CycleState<'a> {
             // which upstream scores 0 (image_locality.go: sum clamps to minThreshold).
             Plugin::ImageLocality => vec![0; feasible.len()],
             Plugin::PodTopologySpread => self.spread_raw(nodes, feasible),
-            Plugin::InterPodAffinity => self.inter_pod_raw(profile, nodes, feasible),
+            Plugin::InterPodAffinity => self.inter_pod_raw(profile, nodes, feasible)?,
             _ => vec![0; feasible.len()],
         };
         let normalized = match plugin {
@@ -653,7 +766,7 @@ impl<'a> CycleState<'a> {
             }
             _ => raw.clone(),
         };
-        (raw, normalized)
+        Some((raw, normalized))
     }
 
     /// PodTopologySpread PreScore + Score (scoring.go).
@@ -697,12 +810,43 @@ impl<'a> CycleState<'a> {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        for node in nodes {
+        // Domain counts from the cluster index where it equals the walk: every node counts
+        // (inclusion policies) and, with requireAllTopologies, every node has every key.
+        let all_keys = |ix: &ClusterIndex| cs.iter().all(|c| ix.all_nodes_have(&c.topology_key));
+        let indexed: Vec<bool> = cs
+            .iter()
+            .map(|c| {
+                self.index.is_some_and(|ix| {
+                    c.topology_key != HOSTNAME_LABEL
+                        && counts_every_node(c, pod)
+                        && single_label(&c.selector).is_some()
+                        && (!self.soft_spread_require_all || all_keys(ix))
+                })
+            })
+            .collect();
+        for (ci, c) in cs.iter().enumerate() {
+            let (true, Some(ix), Some((k, v))) =
+                (indexed[ci], self.index, single_label(&c.selector))
+            else {
+                continue;
+            };
+            if let Some(m) = ix.domain_counts(&label_key(&pod.namespace, k, v), &c.topology_key) {
+                for (value, slot) in counts[ci].iter_mut() {
+                    *slot += i64::from(m.get(*value).copied().unwrap_or(0));
+                }
+            }
+        }
+        let walk = cs
+            .iter()
+            .enumerate()
+            .any(|(ci, c)| !indexed[ci] && c.topology_key != HOSTNAME_LABEL);
+        for node in nodes.iter().filter(|_| walk) {
             if self.soft_spread_require_all && !has_all_keys(node, &cs) {
                 continue;
             }
             for (ci, c) in cs.iter().enumerate() {
-                if c.topology_key == HOSTNAME_LABEL || !spread_includes(c, pod, node) {
+                if indexed[ci] || c.topology_key == HOSTNAME_LABEL || !spread_includes(c, pod, node)
+                {
                     continue;
                 }
                 let Some(v) = node_label(node, &c.topology_key) else {
@@ -713,6 +857,21 @@ impl<'a> CycleState<'a> {
                 }
             }
         }
+        // Per-host counts of single-label selectors from the index's one compact map, which
+        // stays in cache, instead of each node's own label table.
+        let host_counts: Vec<Option<Option<&FxHashMap<String, u32>>>> = cs
+            .iter()
+            .map(|c| {
+                let (Some(ix), Some((k, v)), true) = (
+                    self.index,
+                    single_label(&c.selector),
+                    c.topology_key == HOSTNAME_LABEL,
+                ) else {
+                    return None;
+                };
+                Some(ix.domain_counts(&label_key(&pod.namespace, k, v), HOSTNAME_LABEL))
+            })
+            .collect();
         feasible
             .iter()
             .enumerate()
@@ -724,7 +883,9 @@ impl<'a> CycleState<'a> {
                 let mut score = 0f64;
                 for (ci, c) in cs.iter().enumerate() {
                     if let Some(v) = node_label(node, &c.topology_key) {
-                        let cnt = if c.topology_key == HOSTNAME_LABEL {
+                        let cnt = if let Some(hosts) = host_counts[ci] {
+                            hosts.and_then(|m| m.get(v)).map_or(0, |n| i64::from(*n))
+                        } else if c.topology_key == HOSTNAME_LABEL {
                             count_matching(node, &sels[ci])
                         } else {
                             counts[ci].get(v).copied().unwrap_or(0)
@@ -767,10 +928,19 @@ impl<'a> CycleState<'a> {
     }
 
     /// InterPodAffinity PreScore + Score (scoring.go).
-    fn inter_pod_raw(&self, profile: &Profile, nodes: &[NodeInfo], feasible: &[usize]) -> Vec<i64> {
+    /// `None` when no pod contributes: upstream's PreScore then returns Skip.
+    fn inter_pod_raw(
+        &self,
+        profile: &Profile,
+        nodes: &[NodeInfo],
+        feasible: &[usize],
+    ) -> Option<Vec<i64>> {
         let pod = self.pod;
         let has_constraints =
             !pod.pod_affinity.preferred.is_empty() || !pod.pod_anti_affinity.preferred.is_empty();
+        if !has_constraints && self.index.is_some_and(|ix| ix.scoring_affinity_pods() == 0) {
+            return None;
+        }
         let mut topo: BTreeMap<(String, String), i64> = BTreeMap::new();
         let mut add = |node: &NodeInfo, key: &str, w: i64| {
             if let Some(v) = node_label(node, key) {
@@ -815,15 +985,20 @@ impl<'a> CycleState<'a> {
                 }
             }
         }
-        feasible
-            .iter()
-            .map(|&i| {
-                topo.iter()
-                    .filter(|((k, v), _)| node_label(&nodes[i], k) == Some(v.as_str()))
-                    .map(|(_, s)| *s)
-                    .sum()
-            })
-            .collect()
+        if topo.is_empty() {
+            return None;
+        }
+        Some(
+            feasible
+                .iter()
+                .map(|&i| {
+                    topo.iter()
+                        .filter(|((k, v), _)| node_label(&nodes[i], k) == Some(v.as_str()))
+                        .map(|(_, s)| *s)
+                        .sum()
+                })
+                .collect::<Vec<i64>>(),
+        )
     }
 }
 

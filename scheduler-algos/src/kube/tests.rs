@@ -755,3 +755,104 @@ mod properties {
         }
     }
 }
+
+mod index_equivalence {
+    use super::*;
+    use crate::cluster::Cluster;
+    use proptest::prelude::*;
+
+    fn term(app: u8, key: &str) -> PodAffinityTerm {
+        PodAffinityTerm {
+            selector: selector(&[("app", &format!("a{app}"))]),
+            namespaces: vec![],
+            topology_key: key.into(),
+        }
+    }
+
+    /// A pod of app `app` with optional terms: kind 0 none, 1 required anti-affinity on
+    /// hostname, 2 required affinity on zone, 3 preferred affinity on zone, 4 hard spread on
+    /// zone, 5 soft spread on zone with a two-label selector.
+    fn mk_pod(i: usize, app: u8, kind: u8, ns: u8) -> PodSpec {
+        let mut p = pod(&format!("p{i}"), 100, 100);
+        p.namespace = format!("ns{ns}");
+        // Odd pods carry a second label, so selectors built from labels (system default
+        // spread) take both the indexed single-label path and the walk.
+        p.labels = if i.is_multiple_of(2) {
+            labels(&[("app", &format!("a{app}"))])
+        } else {
+            labels(&[("app", &format!("a{app}")), ("tier", "t")])
+        };
+        p.owner = format!("a{app}");
+        let hostname = "kubernetes.io/hostname";
+        match kind {
+            1 => p.pod_anti_affinity.required = vec![term(app, hostname)],
+            2 => p.pod_affinity.required = vec![term(app, "topology.kubernetes.io/zone")],
+            3 => {
+                p.pod_affinity.preferred =
+                    vec![(7, term((app + 1) % 3, "topology.kubernetes.io/zone"))]
+            }
+            4 | 5 => {
+                p.topology_spread = vec![TopologySpreadConstraint {
+                    max_skew: 1,
+                    topology_key: "topology.kubernetes.io/zone".into(),
+                    when_unsatisfiable: if kind == 4 {
+                        WhenUnsatisfiable::DoNotSchedule
+                    } else {
+                        WhenUnsatisfiable::ScheduleAnyway
+                    },
+                    selector: if kind == 4 || i.is_multiple_of(2) {
+                        selector(&[("app", &format!("a{app}"))])
+                    } else {
+                        selector(&[("app", &format!("a{app}")), ("tier", "t")])
+                    },
+                    min_domains: 1,
+                    node_affinity_policy: InclusionPolicy::Honor,
+                    node_taints_policy: InclusionPolicy::Ignore,
+                }]
+            }
+            _ => {}
+        }
+        p
+    }
+
+    proptest! {
+        /// The cluster index is an optimisation only: explanations with it equal those from
+        /// walking the nodes, after any sequence of binds and unbinds.
+        #[test]
+        fn index_and_walk_explain_the_same(
+            zones in proptest::collection::vec(0u8..4, 1..12),
+            binds in proptest::collection::vec((0usize..12, 0u8..3, 0u8..6, 0u8..2), 0..40),
+            unbinds in proptest::collection::vec(0usize..40, 0..10),
+            incoming in (0u8..3, 0u8..6, 0u8..2),
+            seed in any::<u64>(),
+        ) {
+            let nodes: Vec<NodeInfo> = zones.iter().enumerate().map(|(i, z)| {
+                let mut n = node(&format!("n{i}"), 64_000, 1 << 40);
+                // Zone 3 means unlabelled, so both the all-nodes-labelled and the partial
+                // cases occur.
+                if *z < 3 {
+                    n.labels.insert("topology.kubernetes.io/zone".into(), format!("z{z}"));
+                }
+                n
+            }).collect();
+            let mut cluster = Cluster::new(nodes);
+            let mut placed = Vec::new();
+            for (k, (n, app, kind, ns)) in binds.iter().enumerate() {
+                let n = n % zones.len();
+                let p = mk_pod(k, *app, *kind, *ns);
+                placed.push((n, p.namespace.clone(), p.name.clone()));
+                cluster.bind(NodeId(n), Arc::new(p));
+            }
+            for u in unbinds {
+                if let Some((n, ns, name)) = placed.get(u) {
+                    cluster.unbind(NodeId(*n), ns, name);
+                }
+            }
+            let walk: Vec<NodeInfo> = cluster.nodes().to_vec();
+            let p = mk_pod(998 + usize::from(incoming.2), incoming.0, incoming.1, incoming.2);
+            let with_index = KubeScheduler::new(Profile::default(), seed).explain(&p, &cluster);
+            let without = KubeScheduler::new(Profile::default(), seed).explain(&p, &walk);
+            prop_assert_eq!(with_index, without);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! A cluster of nodes with cluster-wide indexes kept in step with every bind and unbind.
+//!
+//! kube-scheduler's PreFilter and PreScore walk every node for every pod (spread counts per
+//! topology domain, inter-pod (anti-)affinity). On thousands of nodes those walks dominate, so
+//! [`Cluster`] maintains, per pod label, how many pods carry it in each topology domain, and
+//! indexes existing pods' required anti-affinity terms by the label they select. Schedulers
+//! use the index through [`ClusterView::index`] when it answers exactly what the walk would,
+//! and walk otherwise; tests check both paths decide the same.
+//!
+//! The index is only looked up, never iterated in an order that reaches results (sums and
+//! minima only), so hash maps cannot affect determinism.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::model::{label_key, ClusterView, NodeId, NodeInfo, PodSpec};
+
+/// The label kubelet sets to the node name; every node has it.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+
+/// A node's labels with the hostname default, as the scheduler sees them.
+fn effective_labels(node: &NodeInfo) -> impl Iterator<Item = (&str, &str)> {
+    let hostname =
+        (!node.labels.contains_key(HOSTNAME_LABEL)).then_some((HOSTNAME_LABEL, node.name.as_str()));
+    node.labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(hostname)
+}
+
+/// An existing pod's required anti-affinity term, by the pod's node and the term's index.
+#[derive(Clone, Debug)]
+pub struct AntiAffinityEntry {
+    pub node: NodeId,
+    pub pod: Arc<PodSpec>,
+    pub term: usize,
+}
+
+/// Cluster-wide counts; see the module documentation.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterIndex {
+    /// [`label_key`] of a pod label → node label key → node label value → pods.
+    by_domain: FxHashMap<String, FxHashMap<String, FxHashMap<String, u32>>>,
+    /// Node label key → value → number of nodes with it.
+    node_values: FxHashMap<String, FxHashMap<String, u32>>,
+    /// Existing required anti-affinity terms keyed by [`label_key`] of their selector's first
+    /// `matchLabels` entry, once per namespace the term covers: a pod can only be selected by
+    /// a term whose first label it carries.
+    anti_by_label: FxHashMap<String, Vec<AntiAffinityEntry>>,
+    /// Terms with no `matchLabels` (expressions only, or select-everything).
+    anti_general: Vec<AntiAffinityEntry>,
+    /// Bound pods whose affinity can contribute to InterPodAffinity scoring (any term but
+    /// required anti-affinity).
+    scoring_affinity_pods: u32,
+    nodes: u32,
+}
+
+impl ClusterIndex {
+    /// Pods carrying label `key` (a [`label_key`]) per value of node label `topology`, or
+    /// `None` if none does.
+    pub fn domain_counts(&self, key: &str, topology: &str) -> Option<&FxHashMap<String, u32>> {
+        self.by_domain.get(key).and_then(|m| m.get(topology))
+    }
+
+    /// Whether every node carries node label `key`.
+    pub fn all_nodes_have(&self, key: &str) -> bool {
+        let with_key: u32 = self
+            .node_values
+            .get(key)
+            .map_or(0, |values| values.values().sum());
+        with_key == self.nodes
+    }
+
+    /// The values node label `key` takes on some node (the topology domains), with the number
+    /// of nodes in each; values of removed nodes stay with a count of 0.
+    pub fn domains(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.node_values
+            .get(key)
+            .into_iter()
+            .flat_map(|m| m.iter().filter(|(_, n)| **n > 0).map(|(v, _)| v.as_str()))
+    }
+
+    /// Required anti-affinity terms of existing pods that might select a pod with `labels` in
+    /// `namespace` (candidates; callers check the full term).
+    pub fn anti_affinity_candidates<'a>(
+        &'a self,
+        namespace: &str,
+        labels: &'a crate::labels::Labels,
+    ) -> impl Iterator<Item = &'a AntiAffinityEntry> + 'a {
+        let keyed: Vec<&'a Vec<AntiAffinityEntry>> = labels
+            .iter()
+            .filter_map(|(k, v)| self.anti_by_label.get(&label_key(namespace, k, v)))
+            .collect();
+        keyed.into_iter().flatten().chain(self.anti_general.iter())
+    }
+
+    pub fn scoring_affinity_pods(&self) -> u32 {
+        self.scoring_affinity_pods
+    }
+
+    fn pod(&mut self, node_id: NodeId, node: &NodeInfo, pod: &Arc<PodSpec>, sign: i64) {
+        for (k, v) in &pod.labels {
+            let by_topology = self
+                .by_domain
+                .entry(label_key(&pod.namespace, k, v))
+                .or_default();
+            for (tk, tv) in effective_labels(node) {
+                // Look up before inserting: binds are frequent, new keys rare.
+                let values = match by_topology.get_mut(tk) {
+                    Some(m) => m,
+                    None => by_topology.entry(tk.to_string()).or_default(),
+                };
+                let c = match values.get_mut(tv) {
+                    Some(c) => c,
+                    None => values.entry(tv.to_string()).or_insert(0),
+                };
+                *c = (i64::from(*c) + sign).max(0) as u32;
+            }
+        }
+        let scoring = !pod.pod_affinity.is_empty() || !pod.pod_anti_affinity.preferred.is_empty();
+        if scoring {
+            self.scoring_affinity_pods =
+                (i64::from(self.scoring_affinity_pods) + sign).max(0) as u32;
+        }
+        for (ti, t) in pod.pod_anti_affinity.required.iter().enumerate() {
+            let entry = AntiAffinityEntry {
+                node: node_id,
+                pod: pod.clone(),
+                term: ti,
+            };
+            let first = t
+                .selector
+                .as_ref()
+                .and_then(|s| s.match_labels.iter().next());
+            match first {
+                None => {
+                    if sign > 0 {
+                        self.anti_general.push(entry);
+                    } else {
+                        self.anti_general
+                            .retain(|e| !(Arc::ptr_eq(&e.pod, pod) && e.term == ti));
+                    }
+                }
+                Some((k, v)) => {
+                    let mut namespaces: Vec<&str> = if t.namespaces.is_empty() {
+                        vec![pod.namespace.as_str()]
+                    } else {
+                        t.namespaces.iter().map(String::as_str).collect()
+                    };
+                    namespaces.sort_unstable();
+                    namespaces.dedup();
+                    for ns in namespaces {
+                        let list = self.anti_by_label.entry(label_key(ns, k, v)).or_default();
+                        if sign > 0 {
+                            list.push(entry.clone());
+                        } else {
+                            list.retain(|e| !(Arc::ptr_eq(&e.pod, pod) && e.term == ti));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn node(&mut self, node: &NodeInfo, sign: i64) {
+        for (k, v) in effective_labels(node) {
+            let c = self
+                .node_values
+                .entry(k.to_string())
+                .or_default()
+                .entry(v.to_string())
+                .or_insert(0);
+            *c = (i64::from(*c) + sign).max(0) as u32;
+        }
+        self.nodes = (i64::from(self.nodes) + sign).max(0) as u32;
+    }
+}
+
+/// Nodes and their index. Mutate only through [`Cluster::bind`], [`Cluster::unbind`] and
+/// [`Cluster::update_node`] so the index stays exact.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    nodes: Vec<NodeInfo>,
+    index: ClusterIndex,
+}
+
+impl Cluster {
+    /// Indexes `nodes` and the pods already bound to them.
+    pub fn new(nodes: Vec<NodeInfo>) -> Self {
+        let mut index = ClusterIndex::default();
+        for (i, n) in nodes.iter().enumerate() {
+            index.node(n, 1);
+            for p in &n.pods {
+                index.pod(NodeId(i), n, p, 1);
+            }
+        }
+        Cluster { nodes, index }
+    }
+
+    pub fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    pub fn into_nodes(self) -> Vec<NodeInfo> {
+        self.nodes
+    }
+
+    pub fn bind(&mut self, node: NodeId, pod: Arc<PodSpec>) {
+        self.index.pod(node, &self.nodes[node.0], &pod, 1);
+        self.nodes[node.0].add_pod(pod);
+    }
+
+    /// Unbinds `namespace/name` from `node`, returning it if it was there.
+    pub fn unbind(&mut self, node: NodeId, namespace: &str, name: &str) -> Option<Arc<PodSpec>> {
+        let pod = self.nodes[node.0].remove_pod(namespace, name)?;
+        self.index.pod(node, &self.nodes[node.0], &pod, -1);
+        Some(pod)
+    }
+
+    /// Changes a node (labels, taints, capacity, cordon) and re-indexes it.
+    pub fn update_node(&mut self, node: NodeId, f: impl FnOnce(&mut NodeInfo)) {
+        let pods = self.nodes[node.0].pods.clone();
+        for p in &pods {
+            self.index.pod(node, &self.nodes[node.0], p, -1);
+        }
+        self.index.node(&self.nodes[node.0], -1);
+        f(&mut self.nodes[node.0]);
+        self.index.node(&self.nodes[node.0], 1);
+        for p in &self.nodes[node.0].pods.clone() {
+            self.index.pod(node, &self.nodes[node.0], p, 1);
+        }
+    }
+}
+
+impl ClusterView for Cluster {
+    fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    fn index(&self) -> Option<&ClusterIndex> {
+        Some(&self.index)
+    }
+}
