@@ -63,6 +63,13 @@ impl ClusterIndex {
         self.by_domain.get(key).and_then(|m| m.get(topology))
     }
 
+    /// Bound pods carrying label `key` (a [`label_key`]), wherever they are.
+    pub fn pods_with_label(&self, key: &str) -> u32 {
+        // Every node has a hostname, so the per-host counts cover every pod.
+        self.domain_counts(key, HOSTNAME_LABEL)
+            .map_or(0, |m| m.values().sum())
+    }
+
     /// Whether every node carries node label `key`.
     pub fn all_nodes_have(&self, key: &str) -> bool {
         let with_key: u32 = self

@@ -227,6 +227,8 @@ pub fn label_key(namespace: &str, key: &str, value: &str) -> String {
 pub struct PreparedSelector<'a> {
     selector: Option<&'a LabelSelector>,
     namespace: &'a str,
+    /// Pod (anti-)affinity terms read `{}` as "every pod"; spread constraints as "none".
+    empty_matches_all: bool,
     /// Index keys of `matchLabels` when the selector has no expressions.
     keys: Vec<String>,
 }
@@ -244,7 +246,17 @@ impl<'a> PreparedSelector<'a> {
         PreparedSelector {
             selector,
             namespace,
+            empty_matches_all: false,
             keys,
+        }
+    }
+
+    /// The selector of a pod (anti-)affinity term: `{}` selects every pod in the namespace
+    /// (metav1.LabelSelectorAsSelector), unlike topology spread's countPodsMatchSelector.
+    pub fn for_affinity(selector: Option<&'a LabelSelector>, namespace: &'a str) -> Self {
+        PreparedSelector {
+            empty_matches_all: true,
+            ..Self::new(selector, namespace)
         }
     }
 }
@@ -274,8 +286,8 @@ impl NodeInfo {
         }
     }
 
-    /// Bound pods in `namespace` matched by `selector` (`None` matches nothing, and so does an
-    /// empty selector, as in upstream's countPodsMatchSelector).
+    /// Bound pods in `namespace` matched by a spread constraint's `selector` (`None` matches
+    /// nothing, and so does an empty selector, as in upstream's countPodsMatchSelector).
     pub fn count_matching(&self, selector: Option<&LabelSelector>, namespace: &str) -> u32 {
         self.count_prepared(&PreparedSelector::new(selector, namespace))
     }
@@ -283,7 +295,7 @@ impl NodeInfo {
     /// [`NodeInfo::count_matching`] with the selector's index keys computed once.
     pub fn count_prepared(&self, p: &PreparedSelector) -> u32 {
         let Some(sel) = p.selector else { return 0 };
-        if sel.is_empty() {
+        if sel.is_empty() && !p.empty_matches_all {
             return 0;
         }
         let count = |k: &String| self.label_counts.get(k).copied().unwrap_or(0);

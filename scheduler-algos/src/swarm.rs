@@ -154,11 +154,15 @@ impl Filter {
         match self {
             Filter::Ready => !node.unschedulable,
             Filter::Resource => {
+                // swarmkit reserves cpu and memory (and generic resources such as GPUs);
+                // orchsim hosts also have a pod-slot limit, which is checked here too so a
+                // decision never lands on a host that cannot take one more task.
                 let free = node.free();
                 let r = &pod.requests;
                 r.cpu_milli <= free.cpu_milli
                     && r.memory_bytes <= free.memory_bytes
                     && r.gpu_milli <= free.gpu_milli
+                    && r.pods <= free.pods
             }
             Filter::Constraint => node_matches(&pod.swarm.constraints, node),
             Filter::HostPort => !pod.host_ports.iter().any(|want| {

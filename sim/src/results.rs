@@ -29,7 +29,8 @@ pub struct Summary {
     pub pods_unschedulable: u64,
     /// Evictions by preemption (a pod evicted twice counts twice).
     pub evictions: u64,
-    /// Submission → bind, over pods that were bound; `None` if none was.
+    /// Queueing → bind (submission, or the last eviction, to the current bind), over pods that
+    /// are bound; `None` if none is.
     pub wait_p50: Option<SimDuration>,
     pub wait_p95: Option<SimDuration>,
     pub wait_p99: Option<SimDuration>,
@@ -85,7 +86,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
     let mut waits: Vec<u64> = w
         .pods
         .iter()
-        .filter_map(|p| p.bound.map(|b| b.since(p.submitted).as_nanos()))
+        .filter_map(|p| p.bound.map(|b| b.since(p.queued).as_nanos()))
         .collect();
     waits.sort_unstable();
 
@@ -269,7 +270,7 @@ fn pods_table(sc: &Scenario, w: &World) -> Table {
             time_ms(p.bound),
             time_ms(p.started),
             time_ms(p.finished),
-            ms(p.bound.map(|b| b.since(p.submitted))),
+            ms(p.bound.map(|b| b.since(p.queued))),
             u64::from(p.attempts).into(),
             u64::from(p.evictions).into(),
             match (&p.last_failure, p.state) {

@@ -468,6 +468,15 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
             labels: h.labels.clone(),
         });
     }
+    if let Some((a, b)) = clashing(hosts.iter().map(|h| h.name.as_str())) {
+        let span = raw
+            .hosts
+            .get_ref()
+            .iter()
+            .find(|h| h.name.get_ref().trim() == b)
+            .map_or(raw.hosts.span(), |h| h.name.span());
+        return Err(err(span, "hosts", format!("host group names `{a}` and `{b}` can generate the same host name (`{a}-1` + `1` = `{b}1`); expected names that are not `<other>-<number>…`")));
+    }
     if hosts.iter().all(|h| h.count == 0) {
         return Err(err(
             raw.hosts.span(),
@@ -603,6 +612,15 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         });
     }
 
+    if let Some((a, b)) = clashing(workloads.iter().map(|w| w.name.as_str())) {
+        let span = raw
+            .workloads
+            .iter()
+            .find(|w| w.name.get_ref().trim() == b)
+            .map_or(0..0, |w| w.name.span());
+        return Err(err(span, "workloads", format!("workload names `{a}` and `{b}` can generate the same pod name; expected names that are not `<other>-<number>…`")));
+    }
+
     // Scheduler.
     let algorithm = match &raw.scheduler.algorithm {
         Some(a) => {
@@ -698,6 +716,23 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         datapath,
         underlay_mtu,
     })
+}
+
+/// Generated names are `<name>-<i>`; `web` and `web-1` would both make `web-11`. Returns the
+/// pair that can clash, if any.
+fn clashing<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Option<(&'n str, &'n str)> {
+    for a in names.clone() {
+        for b in names.clone() {
+            let clash = b
+                .strip_prefix(a)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+            if clash {
+                return Some((a, b));
+            }
+        }
+    }
+    None
 }
 
 fn positive(
@@ -1055,6 +1090,19 @@ memory_mib = { dist = "uniform", min = 128, max = 512 }
             assert_eq!(e.field, field, "{to}: {e}");
             assert!(e.message.contains(msg), "{to}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn names_that_generate_clashing_pod_names_are_rejected() {
+        let twice = format!(
+            "{MINIMAL}{}",
+            &MINIMAL[MINIMAL.find("[[workloads]]").unwrap()..]
+                .replace("name = \"web\"", "name = \"web-1\"")
+        );
+        let e = parse_err(&twice);
+        assert_eq!(e.field, "workloads");
+        assert!(e.message.contains("`web` and `web-1`"), "{}", e.message);
+        assert!(clashing(["web", "web-x", "webs"].into_iter()).is_none());
     }
 
     #[test]

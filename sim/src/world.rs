@@ -1,14 +1,15 @@
 //! The cluster world: hosts, pods, workload generators and the scheduling loop, as a
 //! [`Handler`] on the kernel.
 //!
-//! A pod's life: it arrives (Poisson, per workload) into a FIFO scheduling queue; the scheduler
+//! A pod's life: it arrives (Poisson, per workload) into the scheduling queue (FIFO, or by
+//! priority then arrival for `kubernetes`, whose default profile sorts with PrioritySort); the scheduler
 //! — a single server, like kube-scheduler's one scheduling cycle at a time — takes the head,
 //! decides, and stays busy for the decision's modeled cost; a bind reserves the pod's requests
 //! on the node at once; after the start latency it runs; a batch pod then finishes and frees its
 //! requests. A pod that fits nowhere is parked until resources are freed (kube-scheduler's
 //! unschedulable queue, flushed on pod deletion).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, StreamRng};
@@ -62,6 +63,8 @@ pub struct PodRecord {
     pub run_for: Option<SimDuration>,
     pub state: PodState,
     pub submitted: SimTime,
+    /// When the pod last entered the queue: its submission, or its last eviction.
+    pub queued: SimTime,
     pub bound: Option<SimTime>,
     pub started: Option<SimTime>,
     pub finished: Option<SimTime>,
@@ -131,7 +134,11 @@ pub struct World<'s> {
     generators: Vec<Generator>,
     start_latency: StreamRng,
     scheduler: Box<dyn Scheduler + Send>,
-    queue: VecDeque<usize>,
+    /// Pods waiting for a decision, ordered by (key, tie) — see [`World::enqueue`].
+    queue: BTreeSet<(i64, u64, usize)>,
+    /// Sort by priority (kube-scheduler's PrioritySort) instead of FIFO.
+    priority_queue: bool,
+    enqueued: u64,
     parked: Vec<usize>,
     scheduler_busy: bool,
     pub(crate) scheduler_busy_ns: u64,
@@ -182,7 +189,9 @@ impl<'s> World<'s> {
             generators,
             start_latency: streams.stream("orchestrator/start-latency"),
             scheduler,
-            queue: VecDeque::new(),
+            queue: BTreeSet::new(),
+            priority_queue: scenario.scheduler.algorithm == "kubernetes",
+            enqueued: 0,
             parked: Vec::new(),
             scheduler_busy: false,
             scheduler_busy_ns: 0,
@@ -263,6 +272,7 @@ impl<'s> World<'s> {
             run_for,
             state: PodState::Pending,
             submitted: k.now(),
+            queued: k.now(),
             bound: None,
             started: None,
             finished: None,
@@ -273,15 +283,15 @@ impl<'s> World<'s> {
             attempts: 0,
             last_failure: None,
         });
+        let more = w.max_pods.is_none_or(|m| g.submitted < m);
         self.pods_pending += 1;
-        self.queue.push_back(pod);
+        self.enqueue(pod);
         self.digest.record(
             k.now(),
             TAG_ARRIVAL,
             &[pod as u64, requests.cpu_milli, requests.memory_bytes],
         );
 
-        let more = w.max_pods.is_none_or(|m| g.submitted < m);
         if more {
             let next = k.now() + self.interarrival(workload);
             if next <= self.until {
@@ -291,12 +301,24 @@ impl<'s> World<'s> {
         self.kick(k);
     }
 
+    /// Queues `pod`: FIFO by enqueue order, or, for kube-scheduler, higher priority first and
+    /// then earlier arrival (queuesort/priority_sort.go compares priority, then timestamp).
+    fn enqueue(&mut self, pod: usize) {
+        self.enqueued += 1;
+        let key = if self.priority_queue {
+            (-i64::from(self.pods[pod].spec.priority), pod as u64, pod)
+        } else {
+            (0, self.enqueued, pod)
+        };
+        self.queue.insert(key);
+    }
+
     /// Starts a decision if the scheduler is idle and a pod waits.
     fn kick(&mut self, k: &mut Kernel<Event>) {
         if self.scheduler_busy {
             return;
         }
-        let Some(pod) = self.queue.pop_front() else {
+        let Some((_, _, pod)) = self.queue.pop_first() else {
             return;
         };
         let rec = &mut self.pods[pod];
@@ -337,7 +359,7 @@ impl<'s> World<'s> {
                 rec.state = PodState::Unschedulable;
                 rec.last_failure = Some(why.to_string());
                 if epoch != self.release_epoch {
-                    self.queue.push_back(pod);
+                    self.enqueue(pod);
                 } else {
                     self.parked.push(pod);
                 }
@@ -355,10 +377,14 @@ impl<'s> World<'s> {
         // Only this scheduler binds and releases only add room, so the decision is still
         // valid; check anyway, because overcommit is the one thing we must never do.
         if n.unschedulable || !spec.requests.fits(&n.free()) {
-            let msg = format!("bind to {} rejected: no longer fits", n.name);
+            // Parked like an unschedulable pod, so a scheduler that keeps choosing this node
+            // cannot spin without time advancing; freed resources wake it.
+            let msg = format!("bind to {} rejected: the pod does not fit there", n.name);
             self.pods[pod].state = PodState::Unschedulable;
             self.pods[pod].last_failure = Some(msg);
-            self.queue.push_back(pod);
+            self.parked.push(pod);
+            self.digest
+                .record(now, TAG_DECISION, &[pod as u64, u64::MAX - 1]);
             return;
         }
         self.account(now);
@@ -409,7 +435,9 @@ impl<'s> World<'s> {
         self.requested = self.requested.saturating_sub(&rec.spec.requests);
         self.release_epoch += 1;
         // Freed room may fit parked pods: retry them, oldest first.
-        self.queue.extend(self.parked.drain(..));
+        for pod in std::mem::take(&mut self.parked) {
+            self.enqueue(pod);
+        }
     }
 
     /// Preemption victim: removed from its node at once (no termination grace period) and
@@ -424,6 +452,7 @@ impl<'s> World<'s> {
             self.pods_running -= 1;
         }
         rec.state = PodState::Pending;
+        rec.queued = k.now();
         rec.bound = None;
         rec.started = None;
         rec.node = None;
@@ -431,7 +460,7 @@ impl<'s> World<'s> {
         rec.incarnation += 1;
         self.evictions += 1;
         self.pods_pending += 1;
-        self.queue.push_back(pod);
+        self.enqueue(pod);
         self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
     }
 

@@ -90,10 +90,12 @@ fn scenario_with(
         scheduler: SchedulerConfig {
             algorithm: algorithm.into(),
             profile: None,
+            // t_job_ms = 0 gives instantaneous decisions: many events share one instant, which
+            // is where a scheduler that retries without time advancing would hang.
             cost: DecisionCost {
                 t_job: SimDuration::from_millis(t_job_ms),
-                t_task: SimDuration::from_millis(1),
-                t_node: SimDuration::from_micros(1),
+                t_task: SimDuration::from_millis(t_job_ms.min(1)),
+                t_node: SimDuration::from_micros(t_job_ms.min(1)),
             },
         },
         start_latency_s: Dist::Uniform { min: 0.0, max: 2.0 },
@@ -204,7 +206,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         hosts,
         workloads,
         any::<u64>(),
-        0u64..50,
+        prop_oneof![Just(0u64), 0u64..50],
         algorithm,
         priorities,
     )

@@ -366,11 +366,9 @@ fn enable(
         profile.filters.sort();
     }
     if matches!(point, "multiPoint" | "score") && plugin.has_score() {
-        // framework.go: weight 0 (unset) becomes the default weight for default plugins, 1 else.
-        let w = match weight {
-            Some(w) if w > 0 => w,
-            _ => plugin.default_weight(),
-        };
+        // The user's entry replaces the default one (weight included); framework.go turns an
+        // unset or zero weight into 1.
+        let w = weight.filter(|w| *w > 0).unwrap_or(1);
         match profile.scores.iter_mut().find(|(p, _)| *p == plugin) {
             Some(entry) => entry.1 = w,
             None => profile.scores.push((plugin, w)),

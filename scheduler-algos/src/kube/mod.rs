@@ -166,7 +166,7 @@ impl KubeScheduler {
                 rejections[i] = Some(r);
             }
             let decision = if self.profile.preemption && !pod.never_preempt {
-                match preemption::find(pod, nodes, &rejections, &state, &self.profile) {
+                match preemption::find(pod, nodes, &rejections, &self.profile, &mut self.rng) {
                     Some((node, victims)) => Decision::Preempt {
                         node: NodeId(node),
                         victims,
@@ -190,7 +190,7 @@ impl KubeScheduler {
         } else {
             let mut totals = vec![0i64; feasible.len()];
             for &(plugin, weight) in &self.profile.scores {
-                if !state.scores(plugin) {
+                if !state.scores(plugin, &self.profile) {
                     continue;
                 }
                 work.plugin_evals += feasible.len() as u64;

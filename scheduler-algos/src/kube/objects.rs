@@ -155,6 +155,29 @@ impl Ctx {
         }
     }
 
+    /// An integer field that must fit in `lo..=hi` (the API's int32 fields).
+    fn int32(
+        &self,
+        v: Option<&Value>,
+        field: &str,
+        lo: i32,
+        hi: i32,
+    ) -> Result<Option<i32>, ObjectError> {
+        match self.int(v, field)? {
+            None => Ok(None),
+            Some(x) => i32::try_from(x)
+                .ok()
+                .filter(|x| (lo..=hi).contains(x))
+                .map(Some)
+                .ok_or_else(|| {
+                    self.err(
+                        field,
+                        format!("expected an integer between {lo} and {hi}, found {x}"),
+                    )
+                }),
+        }
+    }
+
     fn string_map(&self, v: Option<&Value>, field: &str) -> Result<Labels, ObjectError> {
         let mut out = Labels::new();
         if let Some(v) = v {
@@ -382,8 +405,8 @@ impl Ctx {
         let node_name = self.string(get(spec, "nodeName"), "spec.nodeName")?;
         pod.node_selector = self.string_map(get(spec, "nodeSelector"), "spec.nodeSelector")?;
         pod.priority = self
-            .int(get(spec, "priority"), "spec.priority")?
-            .unwrap_or(0) as i32;
+            .int32(get(spec, "priority"), "spec.priority", i32::MIN, i32::MAX)?
+            .unwrap_or(0);
         pod.never_preempt = self
             .string(get(spec, "preemptionPolicy"), "spec.preemptionPolicy")?
             .as_deref()
@@ -426,14 +449,20 @@ impl Ctx {
     fn requests(&self, spec: &Mapping, pod: &mut PodSpec) -> Result<(), ObjectError> {
         // Exact sums per resource, for raw and non-zero (scoring) requests.
         type Sums = BTreeMap<String, Quantity>;
-        let add = |a: &mut Sums, b: &Sums| {
+        let add = |a: &mut Sums, b: &Sums| -> Result<(), ObjectError> {
             for (k, q) in b {
                 let sum = match a.get(k) {
-                    Some(x) => x.checked_add(q).unwrap_or_else(|| q.clone()),
+                    Some(x) => x.checked_add(q).ok_or_else(|| {
+                        self.err(
+                            &format!("spec.containers[*].resources.requests.{k}"),
+                            "the pod's total request is too large",
+                        )
+                    })?,
                     None => q.clone(),
                 };
                 a.insert(k.clone(), sum);
             }
+            Ok(())
         };
         let max_into = |a: &mut Sums, b: &Sums| {
             for (k, q) in b {
@@ -502,8 +531,8 @@ impl Ctx {
             .enumerate()
         {
             let (r, ports, _) = container(c, &format!("spec.containers[{i}]"))?;
-            add(&mut raw, &r);
-            add(&mut nz, &with_defaults(&r));
+            add(&mut raw, &r)?;
+            add(&mut nz, &with_defaults(&r))?;
             pod.host_ports.extend(ports);
         }
         let (mut init_raw, mut init_nz) = (Sums::new(), Sums::new());
@@ -515,24 +544,24 @@ impl Ctx {
         {
             let (r, _, sidecar) = container(c, &format!("spec.initContainers[{i}]"))?;
             if sidecar {
-                add(&mut raw, &r);
-                add(&mut nz, &with_defaults(&r));
-                add(&mut side_raw, &r);
-                add(&mut side_nz, &with_defaults(&r));
+                add(&mut raw, &r)?;
+                add(&mut nz, &with_defaults(&r))?;
+                add(&mut side_raw, &r)?;
+                add(&mut side_nz, &with_defaults(&r))?;
             } else {
                 let mut t = r.clone();
-                add(&mut t, &side_raw);
+                add(&mut t, &side_raw)?;
                 max_into(&mut init_raw, &t);
                 let mut t = with_defaults(&r);
-                add(&mut t, &side_nz);
+                add(&mut t, &side_nz)?;
                 max_into(&mut init_nz, &t);
             }
         }
         max_into(&mut raw, &init_raw);
         max_into(&mut nz, &init_nz);
         let overhead = self.resource_list(get(spec, "overhead"), "spec.overhead")?;
-        add(&mut raw, &overhead);
-        add(&mut nz, &overhead);
+        add(&mut raw, &overhead)?;
+        add(&mut nz, &overhead)?;
 
         let too_big = |k: &str| {
             self.err(
@@ -697,14 +726,15 @@ impl Ctx {
         {
             let ef = format!("{pf}[{i}]");
             let pm = self.map(p, &ef)?;
+            // Validation allows weights 1–100 (core/v1 PreferredSchedulingTerm).
             let w = self
-                .int(get(pm, "weight"), &join(&ef, "weight"))?
+                .int32(get(pm, "weight"), &join(&ef, "weight"), 1, 100)?
                 .unwrap_or(0);
             let term = match get(pm, "preference") {
                 Some(t) => self.node_term(t, &join(&ef, "preference"))?,
                 None => NodeSelectorTerm::default(),
             };
-            out.preferred.push((w as i32, term));
+            out.preferred.push((w, term));
         }
         Ok(out)
     }
@@ -773,14 +803,12 @@ impl Ctx {
             let ef = format!("{pf}[{i}]");
             let pm = self.map(p, &ef)?;
             let w = self
-                .int(get(pm, "weight"), &join(&ef, "weight"))?
+                .int32(get(pm, "weight"), &join(&ef, "weight"), 1, 100)?
                 .unwrap_or(0);
             let t = get(pm, "podAffinityTerm")
                 .ok_or_else(|| self.err(&ef, "expected podAffinityTerm"))?;
-            out.preferred.push((
-                w as i32,
-                self.affinity_term(t, &join(&ef, "podAffinityTerm"))?,
-            ));
+            out.preferred
+                .push((w, self.affinity_term(t, &join(&ef, "podAffinityTerm"))?));
         }
         Ok(out)
     }
@@ -813,21 +841,18 @@ impl Ctx {
                 }
             };
         let max_skew = self
-            .int(get(m, "maxSkew"), &join(f, "maxSkew"))?
-            .unwrap_or(0);
-        if max_skew < 1 {
-            return Err(self.err(&join(f, "maxSkew"), "expected an integer of at least 1"));
-        }
+            .int32(get(m, "maxSkew"), &join(f, "maxSkew"), 1, i32::MAX)?
+            .ok_or_else(|| self.err(&join(f, "maxSkew"), "expected an integer of at least 1"))?;
         Ok(TopologySpreadConstraint {
-            max_skew: max_skew as i32,
+            max_skew,
             topology_key: self
                 .string(get(m, "topologyKey"), &join(f, "topologyKey"))?
                 .ok_or_else(|| self.err(&join(f, "topologyKey"), "expected a topologyKey"))?,
             when_unsatisfiable: when,
             selector: self.selector(get(m, "labelSelector"), &join(f, "labelSelector"))?,
             min_domains: self
-                .int(get(m, "minDomains"), &join(f, "minDomains"))?
-                .unwrap_or(1) as i32,
+                .int32(get(m, "minDomains"), &join(f, "minDomains"), 1, i32::MAX)?
+                .unwrap_or(1),
             node_affinity_policy: policy("nodeAffinityPolicy", InclusionPolicy::Honor)?,
             node_taints_policy: policy("nodeTaintsPolicy", InclusionPolicy::Ignore)?,
         })

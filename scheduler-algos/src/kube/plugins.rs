@@ -135,7 +135,7 @@ pub struct CycleState<'a> {
     pod: &'a PodSpec,
     index: Option<&'a ClusterIndex>,
     /// Hard spread constraints and, per constraint, matching pods per topology value.
-    hard_spread: Vec<(&'a TopologySpreadConstraint, BTreeMap<&'a str, i64>, i64)>,
+    hard_spread: Vec<(TopologySpreadConstraint, BTreeMap<&'a str, i64>, i64)>,
     /// Soft constraints' selectors prepared for counting, by index into `soft_spread`.
     soft_selectors: Vec<(Option<LabelSelector>, String)>,
     /// InterPodAffinity filter counts keyed by (topology key, value). Only looked up, never
@@ -258,18 +258,87 @@ pub fn system_default_constraints(pod: &PodSpec) -> Vec<TopologySpreadConstraint
         .collect()
 }
 
+/// The node list a cycle state is built over, with at most one node replaced (preemption
+/// evaluates a node with its victims removed without copying the cluster).
+#[derive(Clone, Copy)]
+pub struct Nodes<'a> {
+    base: &'a [NodeInfo],
+    replaced: Option<(usize, &'a NodeInfo)>,
+}
+
+impl<'a> Nodes<'a> {
+    fn iter(self) -> impl Iterator<Item = &'a NodeInfo> {
+        self.base
+            .iter()
+            .enumerate()
+            .map(move |(i, n)| match self.replaced {
+                Some((r, node)) if r == i => node,
+                _ => n,
+            })
+    }
+}
+
 impl<'a> CycleState<'a> {
     pub fn new(pod: &'a PodSpec, view: &'a dyn ClusterView, profile: &Profile) -> Self {
-        let nodes = view.nodes();
-        let index = view.index();
+        let nodes = Nodes {
+            base: view.nodes(),
+            replaced: None,
+        };
+        Self::build(pod, nodes, view.index(), profile)
+    }
+
+    /// The state for `pod` on `base` with node `index` replaced by `node`, computed by walking
+    /// the nodes (the cluster index describes `base`, not the replacement).
+    pub fn with_replaced(
+        pod: &'a PodSpec,
+        base: &'a [NodeInfo],
+        index: usize,
+        node: &'a NodeInfo,
+        profile: &Profile,
+    ) -> Self {
+        let nodes = Nodes {
+            base,
+            replaced: Some((index, node)),
+        };
+        Self::build(pod, nodes, None, profile)
+    }
+
+    fn build(
+        pod: &'a PodSpec,
+        nodes: Nodes<'a>,
+        index: Option<&'a ClusterIndex>,
+        profile: &Profile,
+    ) -> Self {
+        // The pod's constraints, or the profile's defaults when it sets none
+        // (podtopologyspread/common.go): split into hard (filter) and soft (score).
+        let system_defaulted = pod.topology_spread.is_empty() && profile.default_spread.is_none();
+        let constraints: Vec<TopologySpreadConstraint> = if pod.topology_spread.is_empty() {
+            match (&profile.default_spread, owner_selector(pod)) {
+                (None, _) => system_default_constraints(pod),
+                (Some(list), Some(sel)) => list
+                    .iter()
+                    .map(|c| TopologySpreadConstraint {
+                        selector: Some(sel.clone()),
+                        ..c.clone()
+                    })
+                    .collect(),
+                (Some(_), None) => Vec::new(),
+            }
+        } else {
+            pod.topology_spread.clone()
+        };
+        let (hard_list, soft_spread): (Vec<_>, Vec<_>) = constraints
+            .into_iter()
+            .partition(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule);
+        // requireAllTopologies = pod has constraints || !systemDefaulted.
+        let soft_spread_require_all = !system_defaulted;
+
         // PodTopologySpread PreFilter: hard constraints, counted over all eligible nodes.
-        let hard: Vec<&TopologySpreadConstraint> = pod
-            .topology_spread
+        let hard: Vec<&TopologySpreadConstraint> = hard_list.iter().collect();
+        let mut hard_spread: Vec<(TopologySpreadConstraint, BTreeMap<&str, i64>, i64)> = hard_list
             .iter()
-            .filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
+            .map(|c| (c.clone(), BTreeMap::new(), 0))
             .collect();
-        let mut hard_spread: Vec<(&TopologySpreadConstraint, BTreeMap<&str, i64>, i64)> =
-            hard.iter().map(|c| (*c, BTreeMap::new(), 0)).collect();
         let hard_indexed = index.filter(|ix| {
             hard.iter().all(|c| {
                 ix.all_nodes_have(&c.topology_key)
@@ -293,7 +362,7 @@ impl<'a> CycleState<'a> {
                 .iter()
                 .map(|c| PreparedSelector::new(c.selector.as_ref(), &pod.namespace))
                 .collect();
-            for node in nodes {
+            for node in nodes.iter() {
                 if !has_all_keys(node, &hard) {
                     continue;
                 }
@@ -362,7 +431,7 @@ impl<'a> CycleState<'a> {
         let walk_aff = !req_aff.is_empty() && !aff_indexed;
         let walk_anti = anti_indexed.iter().any(|x| !x);
         if walk_aff || walk_anti || index.is_none() {
-            for node in nodes {
+            for node in nodes.iter() {
                 if walk_aff && req_aff.len() == 1 {
                     let t = &req_aff[0];
                     let n = Self::term_count(node, &aff_sel[0]);
@@ -422,7 +491,7 @@ impl<'a> CycleState<'a> {
             for e in ix.anti_affinity_candidates(&pod.namespace, &pod.labels) {
                 let t = &e.pod.pod_anti_affinity.required[e.term];
                 if t.matches(&e.pod.namespace, &pod.namespace, &pod.labels) {
-                    if let Some(v) = node_label(&nodes[e.node.0], &t.topology_key) {
+                    if let Some(v) = node_label(&nodes.base[e.node.0], &t.topology_key) {
                         *existing_anti_affinity_counts
                             .entry((t.topology_key.as_str(), v))
                             .or_insert(0) += 1;
@@ -436,30 +505,6 @@ impl<'a> CycleState<'a> {
             .iter()
             .filter(|t| t.effect.is_none() || t.effect == Some(TaintEffect::PreferNoSchedule))
             .collect();
-
-        let (soft_spread, soft_spread_require_all) = if pod.topology_spread.is_empty() {
-            let defaults = match (&profile.default_spread, owner_selector(pod)) {
-                (None, _) => system_default_constraints(pod),
-                (Some(list), Some(sel)) => list
-                    .iter()
-                    .map(|c| TopologySpreadConstraint {
-                        selector: Some(sel.clone()),
-                        ..c.clone()
-                    })
-                    .collect(),
-                (Some(_), None) => Vec::new(),
-            };
-            // requireAllTopologies = pod has constraints || !systemDefaulted.
-            (defaults, profile.default_spread.is_some())
-        } else {
-            let soft = pod
-                .topology_spread
-                .iter()
-                .filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
-                .cloned()
-                .collect();
-            (soft, true)
-        };
 
         let soft_selectors = soft_spread
             .iter()
@@ -482,11 +527,14 @@ impl<'a> CycleState<'a> {
     /// The selectors of term `t` of a pod in `owner_ns`, one per namespace it applies to.
     fn prepare<'t>(owner_ns: &'t str, t: &'t PodAffinityTerm) -> Vec<PreparedSelector<'t>> {
         if t.namespaces.is_empty() {
-            vec![PreparedSelector::new(t.selector.as_ref(), owner_ns)]
+            vec![PreparedSelector::for_affinity(
+                t.selector.as_ref(),
+                owner_ns,
+            )]
         } else {
             t.namespaces
                 .iter()
-                .map(|ns| PreparedSelector::new(t.selector.as_ref(), ns))
+                .map(|ns| PreparedSelector::for_affinity(t.selector.as_ref(), ns))
                 .collect()
         }
     }
@@ -672,17 +720,22 @@ impl<'a> CycleState<'a> {
     }
 
     /// Whether `plugin` takes part in scoring this pod (upstream PreScore may return Skip).
-    pub fn scores(&self, plugin: Plugin) -> bool {
+    pub fn scores(&self, plugin: Plugin, profile: &Profile) -> bool {
         let pod = self.pod;
         match plugin {
             Plugin::NodeAffinity => !pod.node_affinity.preferred.is_empty(),
             Plugin::NodeResourcesBalancedAllocation => {
-                // Best-effort pods are skipped (balanced_allocation.go PreScore).
-                pod.requests.cpu_milli != 0
-                    || pod.requests.memory_bytes != 0
-                    || pod.requests.ephemeral_storage_bytes != 0
-                    || pod.requests.gpu_milli != 0
-                    || pod.extended_requests.values().any(|v| *v != 0)
+                // Skipped when the pod requests none of the configured resources
+                // (balanced_allocation.go PreScore).
+                profile.balanced_resources.iter().any(|r| match r {
+                    ResourceName::Cpu => pod.requests.cpu_milli != 0,
+                    ResourceName::Memory => pod.requests.memory_bytes != 0,
+                    ResourceName::EphemeralStorage => pod.requests.ephemeral_storage_bytes != 0,
+                    ResourceName::Gpu => pod.requests.gpu_milli != 0,
+                    ResourceName::Extended(name) => {
+                        pod.extended_requests.get(name).is_some_and(|v| *v != 0)
+                    }
+                })
             }
             Plugin::PodTopologySpread => !self.soft_spread.is_empty(),
             // Decided in `score`: it skips when no pod contributes (PreScore's empty map).
@@ -793,9 +846,11 @@ impl<'a> CycleState<'a> {
                 if c.topology_key == HOSTNAME_LABEL {
                     continue;
                 }
-                if let Some(v) = node_label(&nodes[i], &c.topology_key) {
-                    counts[ci].entry(v).or_insert(0);
-                }
+                // A node without the key forms the "" domain (scoring.go reads the missing
+                // label as ""); it widens the weight but scores nothing itself.
+                counts[ci]
+                    .entry(node_label(&nodes[i], &c.topology_key).unwrap_or(""))
+                    .or_insert(0);
             }
         }
         let weights: Vec<f64> = cs
@@ -830,10 +885,17 @@ impl<'a> CycleState<'a> {
             else {
                 continue;
             };
-            if let Some(m) = ix.domain_counts(&label_key(&pod.namespace, k, v), &c.topology_key) {
-                for (value, slot) in counts[ci].iter_mut() {
-                    *slot += i64::from(m.get(*value).copied().unwrap_or(0));
-                }
+            let key = label_key(&pod.namespace, k, v);
+            let by_value = ix.domain_counts(&key, &c.topology_key);
+            for (value, slot) in counts[ci].iter_mut() {
+                *slot += i64::from(if value.is_empty() {
+                    // Pods on nodes without the key: all pods with the label minus those
+                    // on nodes that have it.
+                    let labelled: u32 = by_value.map_or(0, |m| m.values().sum());
+                    ix.pods_with_label(&key).saturating_sub(labelled)
+                } else {
+                    by_value.and_then(|m| m.get(*value)).copied().unwrap_or(0)
+                });
             }
         }
         let walk = cs
@@ -849,9 +911,7 @@ impl<'a> CycleState<'a> {
                 {
                     continue;
                 }
-                let Some(v) = node_label(node, &c.topology_key) else {
-                    continue;
-                };
+                let v = node_label(node, &c.topology_key).unwrap_or("");
                 if let Some(slot) = counts[ci].get_mut(v) {
                     *slot += count_matching(node, &sels[ci]);
                 }
@@ -954,10 +1014,9 @@ impl<'a> CycleState<'a> {
             } else {
                 &node.affinity_pods
             };
+            // Upstream skips existing pods only when their node has no labels, which never
+            // happens: every node carries kubernetes.io/hostname.
             for e in candidates {
-                if e.labels.is_empty() {
-                    continue;
-                }
                 for (w, t) in &pod.pod_affinity.preferred {
                     if t.matches(&pod.namespace, &e.namespace, &e.labels) {
                         add(node, &t.topology_key, i64::from(*w));

@@ -856,3 +856,161 @@ mod index_equivalence {
         }
     }
 }
+
+/// metav1.LabelSelectorAsSelector: `{}` in an affinity term selects every pod (unlike a spread
+/// constraint's selector, which then counts none).
+#[test]
+fn empty_affinity_selector_selects_every_pod() {
+    let mut busy = node("busy", 4000, 10000);
+    busy.add_pod(bound("other", &[("app", "x")]));
+    let idle = node("idle", 4000, 10000);
+    let mut p = pod("loner", 100, 100);
+    p.pod_anti_affinity.required = vec![PodAffinityTerm {
+        selector: Some(LabelSelector::default()),
+        namespaces: vec![],
+        topology_key: "kubernetes.io/hostname".into(),
+    }];
+    let nodes = vec![busy, idle];
+    let e = KubeScheduler::new(Profile::default(), 1).explain(&p, &nodes);
+    assert_eq!(
+        e.nodes[0].reasons,
+        vec!["node(s) didn't match pod anti-affinity rules"]
+    );
+    assert!(e.nodes[1].feasible);
+    let with_index =
+        KubeScheduler::new(Profile::default(), 1).explain(&p, &crate::Cluster::new(nodes));
+    assert_eq!(with_index, e);
+}
+
+/// scoring.go PreScore: a feasible node without the zone label forms the "" domain, which
+/// widens the zone weight to ln(3 + 2). System defaults (hostname skew 3, zone skew 5); node a
+/// (zone z1) runs 3 matching pods, b (z2) none, c (no zone) none:
+/// a = round(3·ln5 + 2 + 3·ln5 + 4) = 16, b = 2 + 4 = 6, c = 2 (no zone term);
+/// normalized 100·(16 + 2 − s)/16 = 12, 75, 100.
+#[test]
+fn nodes_without_the_key_form_the_empty_domain() {
+    let mut a = node("a", 64_000, 1 << 40);
+    a.labels = labels(&[("topology.kubernetes.io/zone", "z1")]);
+    for i in 0..3 {
+        a.add_pod(bound(&format!("f{i}"), &[("app", "foo")]));
+    }
+    let mut b = node("b", 64_000, 1 << 40);
+    b.labels = labels(&[("topology.kubernetes.io/zone", "z2")]);
+    let c = node("c", 64_000, 1 << 40);
+    let mut p = pod("f9", 100, 100);
+    p.labels = labels(&[("app", "foo")]);
+    p.owner = "foo".into();
+    let nodes = vec![a, b, c];
+    for e in [
+        KubeScheduler::new(Profile::default(), 1).explain(&p, &nodes),
+        KubeScheduler::new(Profile::default(), 1).explain(&p, &crate::Cluster::new(nodes.clone())),
+    ] {
+        let got: Vec<(i64, i64)> = e
+            .nodes
+            .iter()
+            .map(|r| {
+                let s = r
+                    .scores
+                    .iter()
+                    .find(|s| s.plugin == Plugin::PodTopologySpread)
+                    .unwrap();
+                (s.raw, s.normalized)
+            })
+            .collect();
+        assert_eq!(got, vec![(16, 12), (6, 75), (2, 100)]);
+    }
+}
+
+/// A profile's DoNotSchedule default constraints are enforced by the filter
+/// (podtopologyspread/common.go splits defaults by whenUnsatisfiable).
+#[test]
+fn hard_default_constraints_filter() {
+    let yaml = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- pluginConfig:\n  - name: PodTopologySpread\n    args:\n      defaultingType: List\n      defaultConstraints:\n      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}\n";
+    let profile = config::parse(yaml, None).unwrap().profile;
+    let mut a = node("a", 64_000, 1 << 40);
+    a.add_pod(bound("w1", &[("app", "web")]));
+    let b = node("b", 64_000, 1 << 40);
+    let mut p = pod("w2", 100, 100);
+    p.labels = labels(&[("app", "web")]);
+    p.owner = "web".into();
+    let e = KubeScheduler::new(profile, 1).explain(&p, &vec![a, b]);
+    assert_eq!(
+        e.nodes[0].reasons,
+        vec!["node(s) didn't match pod topology spread constraints"]
+    );
+    assert!(e.nodes[1].feasible);
+}
+
+/// Re-enabling a plugin without a weight gives it weight 1: the user's entry replaces the
+/// default one and framework.go turns 0 into 1.
+#[test]
+fn re_enabled_plugins_without_weight_get_weight_one() {
+    let yaml = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- plugins:\n    multiPoint:\n      enabled:\n      - name: TaintToleration\n      - name: NodeAffinity\n        weight: 7\n";
+    let p = config::parse(yaml, None).unwrap().profile;
+    let w = |pl: Plugin| p.scores.iter().find(|(x, _)| *x == pl).map(|(_, w)| *w);
+    assert_eq!(w(Plugin::TaintToleration), Some(1));
+    assert_eq!(w(Plugin::NodeAffinity), Some(7));
+    assert_eq!(
+        w(Plugin::InterPodAffinity),
+        Some(2),
+        "untouched plugins keep their defaults"
+    );
+}
+
+/// balanced_allocation.go PreScore looks only at the configured resources: a pod requesting
+/// only GPUs skips the plugin under the default cpu+memory configuration.
+#[test]
+fn balanced_allocation_skip_uses_configured_resources() {
+    let mut n = node("g", 4000, 10000);
+    n.allocatable.gpu_milli = 8000;
+    let mut p = pod("g", 0, 0);
+    p.requests.gpu_milli = 1000;
+    let s = scores_of(
+        Plugin::NodeResourcesBalancedAllocation,
+        Profile::default(),
+        &p,
+        &[n],
+    );
+    assert_eq!(s, vec![-1]);
+}
+
+/// Preemption re-runs every filter on the trimmed node: a node rejected for anti-affinity
+/// against a higher-priority pod cannot be a candidate, so there is no victim-less
+/// "preemption"; against a lower-priority pod, that pod is the victim.
+#[test]
+fn preemption_respects_hard_constraints() {
+    let guard = |prio: i32| {
+        let mut g = pod("guard", 100, 100);
+        g.labels = labels(&[("app", "db")]);
+        g.priority = prio;
+        Arc::new(g)
+    };
+    let mut p = pod("db-2", 100, 100);
+    p.labels = labels(&[("app", "db")]);
+    p.priority = 5;
+    p.pod_anti_affinity.required = vec![PodAffinityTerm {
+        selector: selector(&[("app", "db")]),
+        namespaces: vec![],
+        topology_key: "kubernetes.io/hostname".into(),
+    }];
+    let mut low = pod("filler", 100, 100);
+    low.priority = 0;
+    let mut n = node("n", 4000, 10000);
+    n.add_pod(guard(10));
+    n.add_pod(Arc::new(low.clone()));
+    let d = KubeScheduler::new(Profile::default(), 1)
+        .schedule(&p, &vec![n])
+        .decision;
+    assert!(matches!(d, Decision::Unschedulable(_)), "{d:?}");
+
+    let mut m = node("m", 4000, 10000);
+    m.add_pod(guard(1));
+    m.add_pod(Arc::new(low));
+    match KubeScheduler::new(Profile::default(), 1)
+        .schedule(&p, &vec![m])
+        .decision
+    {
+        Decision::Preempt { victims, .. } => assert_eq!(victims, vec!["default/guard".to_string()]),
+        d => panic!("{d:?}"),
+    }
+}
