@@ -236,7 +236,7 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
         s.pods_unschedulable
     );
     o += &format!(
-        "wait       p50 {}, p95 {}, p99 {}, max {} (submission to bind)\n",
+        "wait       p50 {}, p95 {}, p99 {}, max {} (queued to bind)\n",
         ms(s.wait_p50),
         ms(s.wait_p95),
         ms(s.wait_p99),
