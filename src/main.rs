@@ -2,7 +2,9 @@
 //! the work itself lives in the library crates (ARCHITECTURE.md).
 
 mod catalog;
+mod compare;
 mod explain;
+mod sweep;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,12 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and write summary.csv, pods.csv, timeseries.csv and digest.txt.
     Run(RunArgs),
+    /// Run a scenario over a grid of parameter values × seeds, in parallel.
+    Sweep(sweep::SweepArgs),
+    /// Join the outputs of `sweep --shard I/N` runs into one sweep.csv.
+    Merge(sweep::MergeArgs),
+    /// Compare results with a baseline; exit 1 if a metric regressed beyond its threshold.
+    Compare(compare::CompareArgs),
     /// Show why a pod lands where it does: filters, scores and the chosen node.
     Explain(explain::ExplainArgs),
     /// List the scenarios embedded in this binary.
@@ -78,6 +86,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => run(RunArgs::default()),
+        Some(Command::Sweep(args)) => match sweep::sweep(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Some(Command::Merge(args)) => sweep::merge(args),
+        Some(Command::Compare(args)) => match compare::run(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Some(Command::Run(args)) => run(args),
         Some(Command::Explain(args)) => explain::explain(args),
         Some(Command::Scenarios { format }) => scenarios(format),
@@ -91,20 +108,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads a scenario from a path, or from the catalog when no such file exists.
-fn load(arg: Option<&str>) -> Result<Scenario, CliError> {
+/// The scenario's source name and text: a file, or an embedded scenario when no such file
+/// exists.
+pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliError> {
     let arg = arg.unwrap_or(catalog::DEFAULT);
     let path = Path::new(arg);
     if path.exists() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError(format!("cannot read scenario {}: {e}", path.display())))?;
-        return Ok(orchsim_sim::parse(&path.display().to_string(), &text)?);
+        return Ok((path.display().to_string(), text));
     }
     match catalog::find(arg) {
-        Some((file, text)) => Ok(orchsim_sim::parse(
-            &format!("<embedded>/scenarios/{file}"),
-            text,
-        )?),
+        Some((file, text)) => Ok((format!("<embedded>/scenarios/{file}"), text.to_string())),
         None => Err(CliError(format!(
             "no scenario file `{arg}`, and no embedded scenario of that name; embedded: {}",
             catalog::CATALOG
@@ -114,6 +129,12 @@ fn load(arg: Option<&str>) -> Result<Scenario, CliError> {
                 .join(", ")
         ))),
     }
+}
+
+/// Reads and validates a scenario (see [`scenario_text`]).
+fn load(arg: Option<&str>) -> Result<Scenario, CliError> {
+    let (file, text) = scenario_text(arg)?;
+    Ok(orchsim_sim::parse(&file, &text)?)
 }
 
 fn run(args: RunArgs) -> Result<(), CliError> {

@@ -56,7 +56,7 @@ fn quickstart_summary_matches_the_golden_file() {
     run_into(tmp.path(), &[]);
     let got = read(tmp.path(), "summary.csv");
     let golden =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/quickstart-summary.csv");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/baselines/quickstart-summary.csv");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &got).unwrap();
     }

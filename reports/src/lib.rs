@@ -1,8 +1,11 @@
-//! Result tables and their renderings: CSV files, JSON, and aligned terminal text.
+//! Result tables and their renderings (CSV files, JSON, aligned terminal text), and baseline
+//! comparison of tables for regression checks ([`compare`]).
 //!
 //! Simulators produce [`Table`]s; this crate turns them into bytes. Cells carry their own
 //! formatting (a float keeps a fixed number of decimals) so that the same table always renders
 //! to the same bytes, which the determinism tests compare.
+
+pub mod compare;
 
 use std::fmt::Write as _;
 use std::io;

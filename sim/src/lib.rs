@@ -9,6 +9,7 @@
 pub mod dist;
 mod results;
 pub mod scenario;
+pub mod sweep;
 mod world;
 
 pub use results::{RunResult, Summary};

@@ -150,40 +150,48 @@ fn percent(v: Option<f64>) -> Cell {
     v.map_or(Cell::Empty, |v| Cell::Float(v, 3))
 }
 
+/// `summary.csv` columns, in order.
+const SUMMARY_COLUMNS: &[&str] = &[
+    "scenario",
+    "seed",
+    "algorithm",
+    "datapath",
+    "pod_mtu_bytes",
+    "hosts",
+    "pods_submitted",
+    "pods_scheduled",
+    "pods_finished",
+    "pods_running",
+    "pods_starting",
+    "pods_pending",
+    "pods_unschedulable",
+    "evictions",
+    "wait_p50_ms",
+    "wait_p95_ms",
+    "wait_p99_ms",
+    "wait_max_ms",
+    "cpu_util_mean_pct",
+    "cpu_util_peak_pct",
+    "mem_util_mean_pct",
+    "mem_util_peak_pct",
+    "gpu_util_mean_pct",
+    "gpu_util_peak_pct",
+    "scheduler_busy_pct",
+    "sim_time_s",
+    "events",
+    "digest",
+];
+
 impl Summary {
+    /// The column names of [`Summary::table`].
+    pub fn columns() -> &'static [&'static str] {
+        SUMMARY_COLUMNS
+    }
+
     /// The one-row `summary.csv` table. Only deterministic values: wall-clock numbers belong
     /// to the caller.
     pub fn table(&self) -> Table {
-        let mut t = Table::new([
-            "scenario",
-            "seed",
-            "algorithm",
-            "datapath",
-            "pod_mtu_bytes",
-            "hosts",
-            "pods_submitted",
-            "pods_scheduled",
-            "pods_finished",
-            "pods_running",
-            "pods_starting",
-            "pods_pending",
-            "pods_unschedulable",
-            "evictions",
-            "wait_p50_ms",
-            "wait_p95_ms",
-            "wait_p99_ms",
-            "wait_max_ms",
-            "cpu_util_mean_pct",
-            "cpu_util_peak_pct",
-            "mem_util_mean_pct",
-            "mem_util_peak_pct",
-            "gpu_util_mean_pct",
-            "gpu_util_peak_pct",
-            "scheduler_busy_pct",
-            "sim_time_s",
-            "events",
-            "digest",
-        ]);
+        let mut t = Table::new(Self::columns().iter().copied());
         let row = vec![
             self.scenario.as_str().into(),
             self.seed.into(),

@@ -1,0 +1,183 @@
+//! `orchsim sweep`, `merge` and `compare` as a user (or a CI job, or a cluster engine) drives
+//! them.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn orchsim() -> Command {
+    Command::cargo_bin("orchsim").expect("binary built by cargo test")
+}
+
+const GRID: [&str; 6] = [
+    "--set",
+    "workloads.batch.arrival_rate_per_s=1.0,1.5",
+    "--set",
+    "scheduler.algorithm=first-fit,kubernetes",
+    "--seeds",
+    "2",
+];
+
+fn sweep(out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sweep",
+        "quickstart",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(GRID);
+    args.extend(extra);
+    orchsim().args(&args).output().unwrap()
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn results_do_not_depend_on_threads_or_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("one");
+    let two = tmp.path().join("two");
+    assert!(sweep(&one, &["--jobs", "1"]).status.success());
+    assert!(sweep(&two, &["--jobs", "2"]).status.success());
+    for f in ["sweep.csv", "sweep-summary.csv"] {
+        assert_eq!(read(&one.join(f)), read(&two.join(f)), "{f}: --jobs 1 vs 2");
+    }
+    let csv = String::from_utf8(read(&one.join("sweep.csv"))).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2 * 2, "header + 8 runs");
+    assert!(csv.starts_with(
+        "run,workloads.batch.arrival_rate_per_s,scheduler.algorithm,status,scenario,seed,"
+    ));
+
+    let mut shards = Vec::new();
+    for i in 1..=3 {
+        let d = tmp.path().join(format!("s{i}"));
+        let out = sweep(&d, &["--shard", &format!("{i}/3")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        shards.push(d);
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge".to_string()];
+    // Shards may arrive in any order.
+    for d in shards.iter().rev() {
+        args.push(d.to_str().unwrap().into());
+    }
+    args.extend(["--out".into(), merged.to_str().unwrap().into()]);
+    let out = orchsim().args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["sweep.csv", "sweep-summary.csv"] {
+        assert_eq!(
+            read(&one.join(f)),
+            read(&merged.join(f)),
+            "{f}: 3 shards vs one machine"
+        );
+    }
+    // A missing shard is an error, not a silently short table.
+    let out = orchsim()
+        .args([
+            "merge",
+            shards[0].to_str().unwrap(),
+            shards[1].to_str().unwrap(),
+            "--out",
+        ])
+        .arg(tmp.path().join("partial"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing shards [3] of 3"));
+}
+
+#[test]
+fn failed_runs_are_reported_and_do_not_stop_the_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = orchsim()
+        .args([
+            "sweep",
+            "quickstart",
+            "--quiet",
+            "--set",
+            "hosts.worker.count=0,2",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("run 0 (hosts.worker.count=0, seed 42) failed"),
+        "{err}"
+    );
+    assert!(err.contains("the cluster is empty"), "{err}");
+    let csv = String::from_utf8(read(&tmp.path().join("sweep.csv"))).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[1].starts_with("0,0,\"failed: "), "{}", rows[1]);
+    assert!(rows[2].starts_with("1,2,ok,quickstart,"), "{}", rows[2]);
+}
+
+#[test]
+fn compare_flags_regressions_and_accepts_identical_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        assert!(orchsim()
+            .args(["run", "--quiet", "--out"])
+            .arg(d)
+            .output()
+            .unwrap()
+            .status
+            .success());
+    }
+    let out = orchsim().arg("compare").arg(&a).arg(&b).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Inject a regression: a longer p99 wait.
+    let text = String::from_utf8(read(&b.join("summary.csv"))).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = header.iter().position(|c| *c == "wait_p99_ms").unwrap();
+    let mut cells: Vec<String> = lines[1].split(',').map(String::from).collect();
+    let v: f64 = cells[col].parse().unwrap();
+    cells[col] = format!("{:.6}", v * 1.04);
+    lines[1] = cells.join(",");
+    std::fs::write(b.join("summary.csv"), lines.join("\n") + "\n").unwrap();
+
+    let out = orchsim().arg("compare").arg(&a).arg(&b).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("wait_p99_ms") && text.contains("worse"),
+        "{text}"
+    );
+    let out = orchsim()
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .args(["--threshold", "wait_p99_ms=5%"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "4% is within a 5% threshold");
+    let out = orchsim()
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .args(["--threshold", "wait=lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
