@@ -4,6 +4,7 @@
 mod catalog;
 mod compare;
 mod explain;
+mod plan;
 mod sweep;
 
 use std::io::{IsTerminal, Write};
@@ -33,6 +34,8 @@ enum Command {
     Run(RunArgs),
     /// Run a scenario over a grid of parameter values × seeds, in parallel.
     Sweep(sweep::SweepArgs),
+    /// Find the smallest cluster (value of one parameter) that meets a target.
+    Plan(plan::PlanArgs),
     /// Join the outputs of `sweep --shard I/N` runs into one sweep.csv.
     Merge(sweep::MergeArgs),
     /// Compare results with a baseline; exit 1 if a metric regressed beyond its threshold.
@@ -91,6 +94,10 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::Merge(args)) => sweep::merge(args),
+        Some(Command::Plan(args)) => match plan::run(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Some(Command::Compare(args)) => match compare::run(args) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),

@@ -181,3 +181,69 @@ fn compare_flags_regressions_and_accepts_identical_results() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Identical pods and hosts: the answer is ceil(pods / pods-per-host) + K, computed by hand in
+/// the scenario's header (30 pods of 1 core, 4-core hosts → 8, and 10 after losing 2).
+#[test]
+fn plan_finds_the_hand_computed_answer() {
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/plan-identical.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    for (failures, want) in [(0, 8), (2, 10)] {
+        let out = orchsim()
+            .arg("plan")
+            .arg(&scenario)
+            .args([
+                "--target",
+                "unschedulable_pct<=0",
+                "--vary",
+                "hosts.node.count=1..100",
+            ])
+            .args([
+                "--failures",
+                &failures.to_string(),
+                "--seeds",
+                "2",
+                "--format",
+                "json",
+                "--out",
+            ])
+            .arg(tmp.path().join(format!("k{failures}")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["answer"], want, "K = {failures}: {v}");
+        assert_eq!(v["monotone_checked"], true);
+        assert!(tmp.path().join(format!("k{failures}/plan.csv")).exists());
+    }
+    let out = orchsim()
+        .arg("plan")
+        .arg(&scenario)
+        .args([
+            "--target",
+            "unschedulable_pct<=0",
+            "--vary",
+            "hosts.node.count=1..5",
+            "--seeds",
+            "1",
+            "--out",
+        ])
+        .arg(tmp.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "no answer in range");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no value of hosts.node.count in 1..5"));
+    let out = orchsim()
+        .arg("plan")
+        .arg(&scenario)
+        .args(["--target", "latency<1", "--vary", "hosts.node.count=1..5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown metric `latency`"));
+}

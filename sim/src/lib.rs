@@ -7,6 +7,7 @@
 //! bytes and digest on every machine (DESIGN.md §3).
 
 pub mod dist;
+pub mod plan;
 mod results;
 pub mod scenario;
 pub mod sweep;

@@ -195,6 +195,15 @@ fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The scenario text with `overrides` applied (dotted paths, see the module documentation).
+pub fn override_text(base: &Value, overrides: &[(&str, Value)]) -> Result<String, String> {
+    let mut doc = base.clone();
+    for (path, v) in overrides {
+        set(&mut doc, path, v.clone())?;
+    }
+    toml::to_string(&doc).map_err(|e| e.to_string())
+}
+
 /// The result of one run: its summary, or why it failed.
 pub type Outcome = Result<Summary, String>;
 
@@ -209,11 +218,12 @@ pub fn execute(
 ) -> Result<Vec<Outcome>, SweepError> {
     let base: Value = toml::from_str(text).map_err(|e| SweepError(format!("{file}: {e}")))?;
     let one = |run: &Run| -> Outcome {
-        let mut doc = base.clone();
-        for (p, v) in params.iter().zip(&run.values) {
-            set(&mut doc, &p.path, v.clone())?;
-        }
-        let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
+        let overrides: Vec<(&str, Value)> = params
+            .iter()
+            .zip(&run.values)
+            .map(|(p, v)| (p.path.as_str(), v.clone()))
+            .collect();
+        let text = override_text(&base, &overrides)?;
         let label = params
             .iter()
             .zip(&run.values)
