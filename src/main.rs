@@ -66,6 +66,9 @@ struct RunArgs {
     /// No progress display on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Also write report.html with charts (SVG and PNG beside it).
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -138,14 +141,9 @@ pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliEr
     }
 }
 
-/// Reads and validates a scenario (see [`scenario_text`]).
-fn load(arg: Option<&str>) -> Result<Scenario, CliError> {
-    let (file, text) = scenario_text(arg)?;
-    Ok(orchsim_sim::parse(&file, &text)?)
-}
-
 fn run(args: RunArgs) -> Result<(), CliError> {
-    let mut scenario = load(args.scenario.as_deref())?;
+    let (file, text) = scenario_text(args.scenario.as_deref())?;
+    let mut scenario = orchsim_sim::parse(&file, &text)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -193,6 +191,17 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
     }
 
+    if args.report {
+        let title = format!("orchsim run: {} (seed {})", scenario.name, scenario.seed);
+        orchsim_report::report::run_report(
+            &out,
+            &title,
+            &summary_table,
+            &result.pods,
+            &result.timeseries,
+            &text,
+        )?;
+    }
     let s = &result.summary;
     let events_per_s = if wall > 0.0 {
         s.events as f64 / wall
@@ -209,8 +218,13 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             )?;
             writeln!(
                 stdout,
-                "wrote      {}/{{summary.csv, pods.csv, timeseries.csv, digest.txt}}",
-                out.display()
+                "wrote      {}/{{summary.csv, pods.csv, timeseries.csv, digest.txt{}}}",
+                out.display(),
+                if args.report {
+                    ", report.html, *.svg, *.png"
+                } else {
+                    ""
+                }
             )?;
         }
         Format::Json => {

@@ -31,6 +31,9 @@ pub struct PlanArgs {
     out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Also write report.html with the capacity frontier.
+    #[arg(long)]
+    report: bool,
 }
 
 /// Exit status when no value in the range meets the target.
@@ -136,6 +139,12 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
     std::fs::write(out.join("plan.csv"), t.to_csv())
         .map_err(|e| CliError(format!("cannot write plan.csv: {e}")))?;
 
+    if args.report {
+        let limits: Vec<(String, f64)> =
+            target.iter().map(|c| (c.metric.clone(), c.value)).collect();
+        let title = format!("orchsim plan: {} for `{}`", scenario.name, args.target);
+        orchsim_report::report::plan_report(&out, &title, &path, &t, &limits, &text)?;
+    }
     // Margin: the worst value over seeds at the answer, per condition.
     let margins: Vec<(String, f64, f64)> = result
         .answer

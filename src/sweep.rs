@@ -34,6 +34,9 @@ pub struct SweepArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Also write report.html with sweep curves (not for shards: report the merge instead).
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(clap::Args)]
@@ -44,6 +47,9 @@ pub struct MergeArgs {
     /// Where to write the merged sweep.csv and sweep-summary.csv.
     #[arg(long)]
     out: PathBuf,
+    /// Also write report.html with sweep curves.
+    #[arg(long)]
+    report: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
@@ -134,10 +140,12 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
         );
         write(&out.join("shard.txt"), manifest.as_bytes())?;
     } else {
-        write(
-            &out.join("sweep-summary.csv"),
-            &sweep::aggregate(&table, params.len()).to_csv(),
-        )?;
+        let agg = sweep::aggregate(&table, params.len());
+        write(&out.join("sweep-summary.csv"), &agg.to_csv())?;
+        if args.report {
+            let title = format!("orchsim sweep: {}", scenario.name);
+            orchsim_report::report::sweep_report(&out, &title, &agg, params.len(), &text)?;
+        }
     }
     let n_failed = outcomes.iter().filter(|o| o.is_err()).count();
     for (run, o) in runs.iter().zip(&outcomes) {
@@ -160,10 +168,10 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
         runs.len(),
         n_failed,
         out.display(),
-        if shard.is_some() {
-            "sweep.csv, shard.txt"
-        } else {
-            "sweep.csv, sweep-summary.csv"
+        match (shard.is_some(), args.report) {
+            (true, _) => "sweep.csv, shard.txt",
+            (false, false) => "sweep.csv, sweep-summary.csv",
+            (false, true) => "sweep.csv, sweep-summary.csv, report.html, *.svg, *.png",
         }
     );
     Ok(if n_failed > 0 { SOME_RUNS_FAILED } else { 0 })
@@ -284,10 +292,17 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError(format!("cannot create {}: {e}", args.out.display())))?;
     write(&args.out.join("sweep.csv"), &table.to_csv())?;
-    write(
-        &args.out.join("sweep-summary.csv"),
-        &sweep::aggregate(&table, params).to_csv(),
-    )?;
+    let agg = sweep::aggregate(&table, params);
+    write(&args.out.join("sweep-summary.csv"), &agg.to_csv())?;
+    if args.report {
+        orchsim_report::report::sweep_report(
+            &args.out,
+            "orchsim sweep (merged shards)",
+            &agg,
+            params,
+            "",
+        )?;
+    }
     println!(
         "merged {n} shards ({runs} runs) into {}/{{sweep.csv, sweep-summary.csv}}",
         args.out.display()

@@ -5,7 +5,9 @@
 //! formatting (a float keeps a fixed number of decimals) so that the same table always renders
 //! to the same bytes, which the determinism tests compare.
 
+pub mod charts;
 pub mod compare;
+pub mod report;
 
 use std::fmt::Write as _;
 use std::io;

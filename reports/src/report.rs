@@ -1,0 +1,236 @@
+//! The report pages of `run`, `sweep` and `plan`: which charts each draws from its tables.
+//! Column names are the documented output contract (README, "Outputs").
+
+use std::path::{Path, PathBuf};
+
+use crate::charts::{self, Chart, ChartError, Series};
+use crate::Table;
+
+fn col(t: &Table, name: &str) -> Option<usize> {
+    t.columns.iter().position(|c| c == name)
+}
+
+fn num(t: &Table, row: usize, c: usize) -> Option<f64> {
+    t.rows[row][c].text().parse().ok()
+}
+
+/// Writes every chart as SVG and PNG and `report.html` into `dir`; returns the page's path.
+fn write_all(
+    dir: &Path,
+    title: &str,
+    tables: &[(&str, &Table)],
+    charts: &[Chart],
+    source: &str,
+) -> Result<PathBuf, ChartError> {
+    for c in charts {
+        charts::write(c, dir)?;
+    }
+    let page = charts::html(title, tables, charts, source)?;
+    let path = dir.join("report.html");
+    std::fs::write(&path, page).map_err(|e| ChartError(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// `run`: CDF of pod wait, requested resources over time, pods over time.
+pub fn run_report(
+    dir: &Path,
+    title: &str,
+    summary: &Table,
+    pods: &Table,
+    timeseries: &Table,
+    source: &str,
+) -> Result<PathBuf, ChartError> {
+    let mut charts = Vec::new();
+    if let Some(w) = col(pods, "wait_ms") {
+        let mut waits: Vec<f64> = (0..pods.rows.len())
+            .filter_map(|r| num(pods, r, w))
+            .collect();
+        waits.sort_by(f64::total_cmp);
+        let n = waits.len() as f64;
+        // log10 of the wait, floored at 1 µs so immediate binds stay on the chart.
+        let points = waits
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.max(1e-3).log10(), (i + 1) as f64 / n))
+            .collect();
+        charts.push(Chart {
+            name: "wait-cdf".into(),
+            title: "CDF of pod wait (queued to bind)".into(),
+            x_label: "wait, log10(ms): 0 = 1 ms, 3 = 1 s".into(),
+            y_label: "fraction of bound pods".into(),
+            series: vec![Series {
+                label: "pods".into(),
+                points,
+                band: vec![],
+            }],
+            legend_lower_right: true,
+        });
+    }
+    let series = |cols: &[(&str, &str)]| -> Vec<Series> {
+        let Some(t) = col(timeseries, "time_s") else {
+            return vec![];
+        };
+        cols.iter()
+            .filter_map(|(name, label)| {
+                let c = col(timeseries, name)?;
+                let points: Vec<(f64, f64)> = (0..timeseries.rows.len())
+                    .filter_map(|r| Some((num(timeseries, r, t)?, num(timeseries, r, c)?)))
+                    .collect();
+                (!points.is_empty()).then(|| Series {
+                    label: label.to_string(),
+                    points,
+                    band: vec![],
+                })
+            })
+            .collect()
+    };
+    charts.push(Chart {
+        name: "utilisation".into(),
+        title: "Requested share of allocatable resources".into(),
+        x_label: "simulated time (s)".into(),
+        y_label: "requested / allocatable (%)".into(),
+        series: series(&[
+            ("cpu_alloc_pct", "cpu"),
+            ("memory_alloc_pct", "memory"),
+            ("gpu_alloc_pct", "gpu"),
+        ]),
+        legend_lower_right: true,
+    });
+    charts.push(Chart {
+        name: "pods".into(),
+        title: "Pending and running pods".into(),
+        x_label: "simulated time (s)".into(),
+        y_label: "pods".into(),
+        series: series(&[("pods_pending", "pending"), ("pods_running", "running")]),
+        legend_lower_right: true,
+    });
+    write_all(dir, title, &[("Summary", summary)], &charts, source)
+}
+
+/// `sweep`: for each key metric, its mean against the first parameter with a 95% band, one
+/// line per value of the second parameter (if any).
+pub fn sweep_report(
+    dir: &Path,
+    title: &str,
+    aggregate: &Table,
+    n_params: usize,
+    source: &str,
+) -> Result<PathBuf, ChartError> {
+    let mut charts = Vec::new();
+    if n_params > 0 {
+        let x_name = aggregate.columns[0].clone();
+        for (metric, label) in [
+            ("wait_p99_ms", "p99 wait (ms)"),
+            ("cpu_util_mean_pct", "mean cpu requested (%)"),
+            ("pods_unschedulable", "unschedulable pods at the end"),
+        ] {
+            let (Some(m), Some(ci)) = (
+                col(aggregate, &format!("{metric}_mean")),
+                col(aggregate, &format!("{metric}_ci95")),
+            ) else {
+                continue;
+            };
+            let mut groups: Vec<(String, Series)> = Vec::new();
+            for r in 0..aggregate.rows.len() {
+                let Some(x) = num(aggregate, r, 0) else {
+                    continue;
+                };
+                let Some(y) = num(aggregate, r, m) else {
+                    continue;
+                };
+                let half = num(aggregate, r, ci).unwrap_or(0.0);
+                let key = if n_params > 1 {
+                    aggregate.rows[r][1].text()
+                } else {
+                    metric.to_string()
+                };
+                let s = match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, s)) => s,
+                    None => {
+                        let label = if n_params > 1 {
+                            format!("{} = {key}", aggregate.columns[1])
+                        } else {
+                            label.to_string()
+                        };
+                        groups.push((
+                            key.clone(),
+                            Series {
+                                label,
+                                points: vec![],
+                                band: vec![],
+                            },
+                        ));
+                        &mut groups.last_mut().expect("just pushed").1
+                    }
+                };
+                s.points.push((x, y));
+                s.band.push((x, y - half, y + half));
+            }
+            if groups.is_empty() {
+                continue;
+            }
+            charts.push(Chart {
+                name: format!("sweep-{metric}"),
+                title: format!("{label} against {x_name} (mean, 95% CI)"),
+                x_label: x_name.clone(),
+                y_label: label.into(),
+                series: groups.into_iter().map(|(_, s)| s).collect(),
+                legend_lower_right: false,
+            });
+        }
+    }
+    write_all(dir, title, &[("Aggregates", aggregate)], &charts, source)
+}
+
+/// `plan`: each target metric (worst over seeds) against the varied parameter, with its limit.
+pub fn plan_report(
+    dir: &Path,
+    title: &str,
+    parameter: &str,
+    runs: &Table,
+    metrics: &[(String, f64)],
+    source: &str,
+) -> Result<PathBuf, ChartError> {
+    let mut charts = Vec::new();
+    let v = col(runs, "value");
+    for (metric, limit) in metrics {
+        let (Some(v), Some(m)) = (v, col(runs, metric)) else {
+            continue;
+        };
+        let mut worst: Vec<(f64, f64)> = Vec::new();
+        for r in 0..runs.rows.len() {
+            let (Some(x), Some(y)) = (num(runs, r, v), num(runs, r, m)) else {
+                continue;
+            };
+            match worst.iter_mut().find(|p| p.0 == x) {
+                Some(p) => p.1 = p.1.max(y),
+                None => worst.push((x, y)),
+            }
+        }
+        worst.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (lo, hi) = (
+            worst.first().map_or(0.0, |p| p.0),
+            worst.last().map_or(1.0, |p| p.0),
+        );
+        charts.push(Chart {
+            name: format!("plan-{metric}"),
+            title: format!("Capacity frontier: {metric} (worst seed)"),
+            x_label: parameter.to_string(),
+            y_label: metric.clone(),
+            series: vec![
+                Series {
+                    label: format!("{metric} (worst over seeds)"),
+                    points: worst,
+                    band: vec![],
+                },
+                Series {
+                    label: format!("limit {limit}"),
+                    points: vec![(lo, *limit), (hi, *limit)],
+                    band: vec![],
+                },
+            ],
+            legend_lower_right: false,
+        });
+    }
+    write_all(dir, title, &[("Evaluated runs", runs)], &charts, source)
+}
