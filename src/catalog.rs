@@ -11,6 +11,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "kubernetes.toml",
         include_str!("../scenarios/kubernetes.toml"),
     ),
+    (
+        "ci-regression.toml",
+        include_str!("../scenarios/ci-regression.toml"),
+    ),
 ];
 
 /// The default scenario of `orchsim run`.

@@ -1,6 +1,7 @@
 //! `orchsim`: the command line. It parses arguments, loads files, calls the crates and prints;
 //! the work itself lives in the library crates (ARCHITECTURE.md).
 
+mod bench;
 mod catalog;
 mod compare;
 mod explain;
@@ -42,6 +43,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Show why a pod lands where it does: filters, scores and the chosen node.
     Explain(explain::ExplainArgs),
+    /// Time the embedded scenarios (and fold in criterion results) into bench.csv.
+    Bench(bench::BenchArgs),
     /// List the scenarios embedded in this binary.
     Scenarios {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         },
         Some(Command::Run(args)) => run(args),
         Some(Command::Explain(args)) => explain::explain(args),
+        Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Scenarios { format }) => scenarios(format),
     };
     match result {
@@ -302,6 +306,9 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
         );
     }
     o += &format!("scheduler  busy {:.2}% of the time\n", s.scheduler_busy_pct);
+    if s.evictions > 0 {
+        o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
+    }
     o += &format!(
         "simulated  {:.1} s in {:.3} s wall: {} events, {:.2} M events/s\n",
         s.sim_time.as_secs_f64(),

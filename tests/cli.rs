@@ -47,25 +47,27 @@ fn two_processes_write_byte_identical_outputs() {
     assert_eq!(digest.trim().len(), 32);
 }
 
-/// The quickstart summary is a golden file: any change to the model, the scheduler or the RNG
-/// derivation shows up here. Regenerate deliberately with `UPDATE_GOLDEN=1 cargo test` and say
-/// why in the commit.
+/// The quickstart and CI-regression summaries are golden files (reports/baselines/): any
+/// change to the model, the schedulers or the RNG derivation shows up here. Regenerate
+/// deliberately with `UPDATE_GOLDEN=1 cargo test --test cli` and say why in the commit.
 #[test]
-fn quickstart_summary_matches_the_golden_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    run_into(tmp.path(), &[]);
-    let got = read(tmp.path(), "summary.csv");
-    let golden =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/baselines/quickstart-summary.csv");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &got).unwrap();
+fn summaries_match_the_committed_baselines() {
+    for scenario in ["quickstart", "ci-regression"] {
+        let tmp = tempfile::tempdir().unwrap();
+        run_into(tmp.path(), &[scenario]);
+        let got = read(tmp.path(), "summary.csv");
+        let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("reports/baselines/{scenario}-summary.csv"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &got).unwrap();
+        }
+        let want = std::fs::read(&golden).expect("baseline present (UPDATE_GOLDEN=1 to create)");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{scenario} summary changed"
+        );
     }
-    let want = std::fs::read(&golden).expect("golden file present (UPDATE_GOLDEN=1 to create)");
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(&want),
-        "quickstart summary changed"
-    );
 }
 
 #[test]

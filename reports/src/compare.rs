@@ -15,7 +15,13 @@ pub enum Direction {
 }
 
 /// Wall-clock metrics vary from run to run: compared only when a threshold names them.
-pub const WALL_CLOCK: &[&str] = &["wall_s", "events_per_s", "peak_rss_mib", "pods_per_s"];
+pub const WALL_CLOCK: &[&str] = &[
+    "wall_s",
+    "events_per_s",
+    "peak_rss_mib",
+    "pods_per_s",
+    "mean_ns",
+];
 
 pub fn direction(metric: &str) -> Direction {
     let lower = [

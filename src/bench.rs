@@ -1,0 +1,139 @@
+//! `orchsim bench`: wall-clock performance of the embedded scenarios (and, optionally,
+//! criterion's results) as a CSV that `orchsim compare` reads, for tracking speed over time.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use orchsim_report::{Cell, Table};
+
+use crate::{catalog, CliError, Format};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Runs per scenario; the fastest is reported (least disturbed by other load).
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
+    /// Also fold in criterion's results from this directory (e.g. target/criterion).
+    #[arg(long)]
+    criterion: Option<PathBuf>,
+    /// Output directory for bench.csv. Default: out/bench.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MiB; Linux only.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Criterion's `new/estimates.json` mean (ns per iteration) for every benchmark under `dir`.
+fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, CliError> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).map_err(|e| CliError(format!("{}: {e}", d.display())))?;
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n != "report" && n != "base" && n != "change")
+            {
+                stack.push(p);
+            } else if p.ends_with("new/estimates.json") {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| CliError(format!("{}: {e}", p.display())))?;
+                let v: serde_json::Value = serde_json::from_str(&text)?;
+                let Some(mean) = v["mean"]["point_estimate"].as_f64() else {
+                    continue;
+                };
+                let name = p
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(|b| b.strip_prefix(dir).ok())
+                    .map(|r| r.display().to_string())
+                    .unwrap_or_default();
+                found.push((name, mean));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+pub fn run(args: BenchArgs) -> Result<(), CliError> {
+    let mut t = Table::new([
+        "name",
+        "wall_s",
+        "events",
+        "events_per_s",
+        "pods_per_s",
+        "peak_rss_mib",
+        "mean_ns",
+    ]);
+    for (file, text) in catalog::CATALOG {
+        let sc = orchsim_sim::parse(&format!("<embedded>/scenarios/{file}"), text)?;
+        let mut best = f64::MAX;
+        let mut summary = None;
+        for _ in 0..args.repeat.max(1) {
+            let started = Instant::now();
+            let r = orchsim_sim::run(&sc)?;
+            best = best.min(started.elapsed().as_secs_f64());
+            summary = Some(r.summary);
+        }
+        let Some(s) = summary else { continue };
+        t.push(vec![
+            format!("scenario/{}", sc.name).into(),
+            Cell::Float(best, 6),
+            s.events.into(),
+            Cell::Float(s.events as f64 / best, 0),
+            Cell::Float(s.pods_submitted as f64 / best, 0),
+            peak_rss_mib().map_or(Cell::Empty, |m| Cell::Float(m, 1)),
+            Cell::Empty,
+        ])
+        .map_err(|_| CliError("internal: bench row width".into()))?;
+    }
+    if let Some(dir) = &args.criterion {
+        for (name, mean) in criterion_results(dir)? {
+            t.push(vec![
+                format!("criterion/{name}").into(),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Float(mean, 1),
+            ])
+            .map_err(|_| CliError("internal: bench row width".into()))?;
+        }
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join("bench"));
+    std::fs::create_dir_all(&out)
+        .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
+    std::fs::write(out.join("bench.csv"), t.to_csv())
+        .map_err(|e| CliError(format!("cannot write bench.csv: {e}")))?;
+    match args.format {
+        Format::Table => {
+            print!("{}", t.to_text());
+            println!("wrote {}/bench.csv", out.display());
+        }
+        Format::Csv => print!("{}", String::from_utf8_lossy(&t.to_csv())),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&t.to_json_rows())?),
+    }
+    Ok(())
+}
