@@ -17,12 +17,16 @@ pub struct PlanArgs {
     /// Conditions joined by `&&`, e.g. `unschedulable_pct<1 && wait_p99_s<30`.
     #[arg(long)]
     target: String,
-    /// The integer parameter to size and its range, e.g. `hosts.worker.count=1..200`.
-    #[arg(long)]
-    vary: String,
+    /// An integer parameter and its range, e.g. `hosts.worker.count=1..200`. Give two to find
+    /// the cheapest mix (by the host groups' `cost_per_hour`, then fewest hosts).
+    #[arg(long, required = true)]
+    vary: Vec<String>,
     /// Plan for losing this many of the largest hosts.
     #[arg(long, default_value_t = 0)]
     failures: u64,
+    /// Plan for losing a whole failure domain: `site=NAME` or a host label `KEY=VALUE`.
+    #[arg(long)]
+    lose: Option<String>,
     /// Seeds per candidate; a candidate passes only if every seed does.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
@@ -38,6 +42,9 @@ pub struct PlanArgs {
 
 /// Exit status when no value in the range meets the target.
 pub const NO_ANSWER: u8 = 4;
+
+/// Most values of the first parameter a two-parameter plan scans.
+const MAX_OUTER: i64 = 500;
 
 fn parse_vary(s: &str) -> Result<(String, i64, i64), CliError> {
     let bad = || {
@@ -57,11 +64,32 @@ fn parse_vary(s: &str) -> Result<(String, i64, i64), CliError> {
     Ok((path.trim().to_string(), lo, hi))
 }
 
+/// One evaluated candidate with every varied value.
+struct Evaluated {
+    values: Vec<i64>,
+    point: Point,
+    cost_per_hour: f64,
+    hosts: u64,
+}
+
 pub fn run(args: PlanArgs) -> Result<u8, CliError> {
     let (file, text) = crate::scenario_text(args.scenario.as_deref())?;
     let scenario = orchsim_sim::parse(&file, &text)?;
     let target = plan::parse_target(&args.target)?;
-    let (path, lo, hi) = parse_vary(&args.vary)?;
+    let vary = args
+        .vary
+        .iter()
+        .map(|v| parse_vary(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if vary.len() > 2 {
+        return Err(CliError("--vary: at most two parameters".into()));
+    }
+    if vary.len() == 2 && vary[0].2 - vary[0].1 >= MAX_OUTER {
+        return Err(CliError(format!(
+            "--vary {}: at most {MAX_OUTER} values for the first of two parameters",
+            vary[0].0
+        )));
+    }
     if args.seeds == 0 {
         return Err(CliError("--seeds: expected at least 1".into()));
     }
@@ -69,17 +97,38 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
     let seeds: Vec<u64> = (0..args.seeds)
         .map(|k| scenario.seed.wrapping_add(k))
         .collect();
-    let mut eval = |v: i64| -> Point {
+    let mut evaluated: Vec<Evaluated> = Vec::new();
+    let mut eval = |values: &[i64]| -> Point {
+        let overrides: Vec<(&str, toml::Value)> = vary
+            .iter()
+            .zip(values)
+            .map(|((p, _, _), v)| (p.as_str(), toml::Value::Integer(*v)))
+            .collect();
+        let label: Vec<String> = vary
+            .iter()
+            .zip(values)
+            .map(|((p, _, _), v)| format!("{p}={v}"))
+            .collect();
+        let build = |seed: u64| -> Result<orchsim_sim::Scenario, String> {
+            let t = sweep::override_text(&base, &overrides)?;
+            let mut sc = orchsim_sim::parse(&format!("{file} [{}]", label.join(" ")), &t)
+                .map_err(|e| e.to_string())?;
+            sc.seed = seed;
+            Ok(sc)
+        };
+        let (cost, hosts) = build(seeds[0]).map_or((f64::INFINITY, u64::MAX), |sc| {
+            (sc.cost_per_hour(), sc.host_count())
+        });
         let runs: Vec<Result<orchsim_sim::Summary, String>> = seeds
             .par_iter()
             .map(|&seed| {
-                let t = sweep::override_text(&base, &[(path.as_str(), toml::Value::Integer(v))])?;
-                let mut sc = orchsim_sim::parse(&format!("{file} [{path}={v}]"), &t)
-                    .map_err(|e| e.to_string())?;
-                sc.seed = seed;
+                let mut sc = build(seed)?;
+                if let Some(d) = &args.lose {
+                    plan::lose_domain(&mut sc, d).map_err(|e| e.to_string())?;
+                }
                 plan::lose_largest_hosts(&mut sc, args.failures);
                 if sc.host_count() == 0 {
-                    return Err(format!("no host left after losing {} hosts", args.failures));
+                    return Err("no host left after the failures".to_string());
                 }
                 orchsim_sim::run(&sc)
                     .map(|r| r.summary)
@@ -89,30 +138,77 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
         let pass = runs
             .iter()
             .all(|r| r.as_ref().is_ok_and(|s| plan::meets(s, &target)));
-        Point {
-            value: v,
+        let point = Point {
+            value: *values.last().unwrap_or(&0),
             runs,
             pass,
+        };
+        evaluated.push(Evaluated {
+            values: values.to_vec(),
+            point: point.clone(),
+            cost_per_hour: cost,
+            hosts,
+        });
+        point
+    };
+
+    // One parameter: bisect it. Two: for each value of the first, bisect the second.
+    let (last_path, lo, hi) = vary.last().cloned().unwrap_or_default();
+    let mut frontier: Vec<(i64, Option<i64>, plan::PlanResult)> = Vec::new();
+    if vary.len() == 1 {
+        let r = plan::search(lo, hi, &mut |v| eval(&[v]));
+        frontier.push((0, r.answer, r));
+    } else {
+        for v1 in vary[0].1..=vary[0].2 {
+            let r = plan::search(lo, hi, &mut |v| eval(&[v1, v]));
+            frontier.push((v1, r.answer, r));
+        }
+    }
+    let price = |values: &[i64]| {
+        evaluated
+            .iter()
+            .find(|e| e.values == values)
+            .map_or((f64::INFINITY, u64::MAX), |e| (e.cost_per_hour, e.hosts))
+    };
+    let key = |v1: i64, v2: i64| {
+        if vary.len() == 1 {
+            vec![v2]
+        } else {
+            vec![v1, v2]
         }
     };
-    let result = plan::search(lo, hi, &mut eval);
+    let best: Option<(i64, i64)> = frontier
+        .iter()
+        .filter_map(|(v1, a, _)| a.map(|v2| (*v1, v2)))
+        .min_by(|a, b| {
+            let (pa, pb) = (price(&key(a.0, a.1)), price(&key(b.0, b.1)));
+            pa.0.total_cmp(&pb.0).then(pa.1.cmp(&pb.1)).then(a.cmp(b))
+        });
+    let non_monotone: Vec<(i64, (i64, i64))> = frontier
+        .iter()
+        .filter_map(|(v1, _, r)| r.non_monotone.map(|nm| (*v1, nm)))
+        .collect();
 
-    let mut cols = vec![
-        "value".to_string(),
-        "seed".into(),
+    let mut cols: Vec<String> = vary.iter().map(|(p, _, _)| p.clone()).collect();
+    cols.extend([
+        "seed".to_string(),
         "lost_hosts".into(),
+        "cost_per_hour".into(),
         "pass".into(),
         "status".into(),
-    ];
+    ]);
     cols.extend(target.iter().map(|c| c.metric.clone()));
     let mut t = Table::new(cols);
-    for p in &result.points {
-        for (seed, r) in seeds.iter().zip(&p.runs) {
-            let mut row: Vec<Cell> = vec![
-                Cell::Int(p.value),
+    let mut order: Vec<&Evaluated> = evaluated.iter().collect();
+    order.sort_by(|a, b| a.values.cmp(&b.values));
+    for e in order {
+        for (seed, r) in seeds.iter().zip(&e.point.runs) {
+            let mut row: Vec<Cell> = e.values.iter().map(|v| Cell::Int(*v)).collect();
+            row.extend([
                 Cell::UInt(*seed),
                 Cell::UInt(args.failures),
-            ];
+                Cell::Float(e.cost_per_hour, 4),
+            ]);
             match r {
                 Ok(s) => {
                     row.push((if plan::meets(s, &target) { "yes" } else { "no" }).into());
@@ -140,20 +236,38 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError(format!("cannot write plan.csv: {e}")))?;
 
     if args.report {
-        let limits: Vec<(String, f64)> =
-            target.iter().map(|c| (c.metric.clone(), c.value)).collect();
         let title = format!("orchsim plan: {} for `{}`", scenario.name, args.target);
-        orchsim_report::report::plan_report(&out, &title, &path, &t, &limits, &text)?;
+        if vary.len() == 1 {
+            // The one-parameter frontier chart reads the varied values from a `value` column.
+            let mut runs = t.clone();
+            runs.columns[0] = "value".into();
+            let limits: Vec<(String, f64)> =
+                target.iter().map(|c| (c.metric.clone(), c.value)).collect();
+            orchsim_report::report::plan_report(&out, &title, &last_path, &runs, &limits, &text)?;
+        } else {
+            let mut f = Table::new([vary[0].0.clone(), vary[1].0.clone(), "cost_per_hour".into()]);
+            for (v1, a, _) in &frontier {
+                if let Some(v2) = a {
+                    let _ = f.push(vec![
+                        Cell::Int(*v1),
+                        Cell::Int(*v2),
+                        Cell::Float(price(&[*v1, *v2]).0, 4),
+                    ]);
+                }
+            }
+            orchsim_report::report::frontier_report(&out, &title, &f, &t, &text)?;
+        }
     }
+
     // Margin: the worst value over seeds at the answer, per condition.
-    let margins: Vec<(String, f64, f64)> = result
-        .answer
-        .and_then(|a| result.points.iter().find(|p| p.value == a))
-        .map(|p| {
+    let answer_point = best.and_then(|(v1, v2)| evaluated.iter().find(|e| e.values == key(v1, v2)));
+    let margins: Vec<(String, f64, f64)> = answer_point
+        .map(|e| {
             target
                 .iter()
                 .map(|c| {
-                    let vals = p
+                    let vals = e
+                        .point
                         .runs
                         .iter()
                         .filter_map(|r| r.as_ref().ok())
@@ -167,16 +281,35 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
                 .collect()
         })
         .unwrap_or_default();
+    let assignment: Option<serde_json::Value> = best.map(|(v1, v2)| {
+        let mut m = serde_json::Map::new();
+        for ((p, _, _), v) in vary.iter().zip(key(v1, v2)) {
+            m.insert(p.clone(), serde_json::json!(v));
+        }
+        serde_json::Value::Object(m)
+    });
+    let losses = {
+        let mut l = Vec::new();
+        if args.failures > 0 {
+            l.push(format!("the {} largest hosts", args.failures));
+        }
+        if let Some(d) = &args.lose {
+            l.push(format!("failure domain {d}"));
+        }
+        l
+    };
     match args.format {
         Format::Json => {
             let v = serde_json::json!({
-                "parameter": path,
-                "range": [lo, hi],
+                "parameters": vary.iter().map(|(p, lo, hi)| serde_json::json!({"path": p, "range": [lo, hi]})).collect::<Vec<_>>(),
                 "failures": args.failures,
+                "lose": args.lose,
                 "seeds": args.seeds,
-                "answer": result.answer,
-                "monotone_checked": result.non_monotone.is_none(),
-                "non_monotone": result.non_monotone.map(|(a, b)| serde_json::json!({"answer": a, "fails_at": b})),
+                "answer": if vary.len() == 1 { best.map(|b| serde_json::json!(b.1)).unwrap_or(serde_json::Value::Null) } else { assignment.clone().unwrap_or(serde_json::Value::Null) },
+                "assignment": assignment,
+                "cost_per_hour": best.map(|(v1, v2)| price(&key(v1, v2)).0),
+                "monotone_checked": non_monotone.is_empty(),
+                "non_monotone": non_monotone.iter().map(|(v1, (a, b))| serde_json::json!({"first": v1, "answer": a, "fails_at": b})).collect::<Vec<_>>(),
                 "margins": margins.iter().map(|(m, v, lim)| serde_json::json!({"metric": m, "worst": v, "limit": lim})).collect::<Vec<_>>(),
                 "runs": t.to_json_rows(),
             });
@@ -185,40 +318,44 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
         Format::Csv => print!("{}", String::from_utf8_lossy(&t.to_csv())),
         Format::Table => {
             print!("{}", t.to_text());
-            match result.answer {
-                Some(a) => {
+            match best {
+                Some((v1, v2)) => {
+                    let parts: Vec<String> = vary
+                        .iter()
+                        .zip(key(v1, v2))
+                        .map(|((p, _, _), v)| format!("{p} = {v}"))
+                        .collect();
+                    let (cost, hosts) = price(&key(v1, v2));
                     println!(
-                        "answer: {path} = {a} meets `{}` on all {} seeds{}",
+                        "answer: {} ({hosts} hosts, {cost:.2} per hour) meets `{}` on all {} seeds{}",
+                        parts.join(", "),
                         args.target,
                         args.seeds,
-                        if args.failures > 0 {
-                            format!(" after losing the {} largest hosts", args.failures)
-                        } else {
-                            String::new()
-                        }
+                        if losses.is_empty() { String::new() } else { format!(" after losing {}", losses.join(" and ")) }
                     );
                     for (m, worst, lim) in &margins {
                         println!("  {m}: worst {worst:.3} against {lim}");
                     }
                 }
-                None => println!("no value of {path} in {lo}..{hi} meets `{}`", args.target),
+                None => println!("no value in the given range meets `{}`", args.target),
             }
-            match result.non_monotone {
-                Some((a, b)) => println!(
-                    "warning: not monotone: {a} passes but {b} fails; the answer is the smallest passing value found by bisection"
-                ),
-                None => println!("monotonicity assumed by the bisection; checked above the answer"),
+            if non_monotone.is_empty() {
+                println!("monotonicity assumed by the bisection; checked above each answer");
+            }
+            for (v1, (a, b)) in &non_monotone {
+                let at = if vary.len() == 2 {
+                    format!(" (with {} = {v1})", vary[0].0)
+                } else {
+                    String::new()
+                };
+                println!("warning: not monotone{at}: {a} passes but {b} fails; the answer is the smallest passing value bisection found");
             }
             println!(
                 "{} evaluations written to {}/plan.csv",
-                result.points.len(),
+                evaluated.len(),
                 out.display()
             );
         }
     }
-    Ok(if result.answer.is_some() {
-        0
-    } else {
-        NO_ANSWER
-    })
+    Ok(if best.is_some() { 0 } else { NO_ANSWER })
 }

@@ -237,7 +237,7 @@ fn plan_finds_the_hand_computed_answer() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "no answer in range");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("no value of hosts.node.count in 1..5"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no value in the given range meets"));
     let out = orchsim()
         .arg("plan")
         .arg(&scenario)
@@ -246,4 +246,38 @@ fn plan_finds_the_hand_computed_answer() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown metric `latency`"));
+}
+
+/// Two parameters: the cheapest mix by cost_per_hour, worked out in the scenario's header.
+#[test]
+fn plan_finds_the_cheapest_mix_of_host_types() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/plan-mix.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = orchsim()
+        .arg("plan")
+        .arg(&scenario)
+        .args(["--target", "unschedulable_pct<=0"])
+        .args([
+            "--vary",
+            "hosts.small.count=0..8",
+            "--vary",
+            "hosts.large.count=0..4",
+        ])
+        .args(["--seeds", "1", "--format", "json", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["assignment"]["hosts.small.count"], 0,
+        "{}",
+        v["assignment"]
+    );
+    assert_eq!(v["assignment"]["hosts.large.count"], 2);
+    assert_eq!(v["cost_per_hour"], 6.0);
 }

@@ -234,3 +234,53 @@ pub fn plan_report(
     }
     write_all(dir, title, &[("Evaluated runs", runs)], &charts, source)
 }
+
+/// Two-parameter `plan`: the frontier (for each value of the first parameter, the smallest
+/// passing value of the second) and the price of each point on it.
+pub fn frontier_report(
+    dir: &Path,
+    title: &str,
+    frontier: &Table,
+    runs: &Table,
+    source: &str,
+) -> Result<PathBuf, ChartError> {
+    let points = |y: usize| -> Vec<(f64, f64)> {
+        (0..frontier.rows.len())
+            .filter_map(|r| Some((num(frontier, r, 0)?, num(frontier, r, y)?)))
+            .collect()
+    };
+    let (p1, p2) = (frontier.columns[0].clone(), frontier.columns[1].clone());
+    let charts = vec![
+        Chart {
+            name: "plan-frontier".into(),
+            title: format!("Capacity frontier: smallest {p2} for each {p1}"),
+            x_label: p1.clone(),
+            y_label: p2.clone(),
+            series: vec![Series {
+                label: format!("smallest passing {p2}"),
+                points: points(1),
+                band: vec![],
+            }],
+            legend_lower_right: false,
+        },
+        Chart {
+            name: "plan-cost".into(),
+            title: "Price of each frontier point".into(),
+            x_label: p1,
+            y_label: "cluster price per hour".into(),
+            series: vec![Series {
+                label: "cost_per_hour".into(),
+                points: points(2),
+                band: vec![],
+            }],
+            legend_lower_right: false,
+        },
+    ];
+    write_all(
+        dir,
+        title,
+        &[("Frontier", frontier), ("Evaluated runs", runs)],
+        &charts,
+        source,
+    )
+}

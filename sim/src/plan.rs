@@ -145,6 +145,29 @@ pub fn lose_largest_hosts(sc: &mut Scenario, mut k: u64) {
     }
 }
 
+/// Removes every host group in a failure domain: `site=NAME`, or any host label
+/// `KEY=VALUE` (e.g. `topology.kubernetes.io/zone=z-a`). Returns the hosts removed.
+pub fn lose_domain(sc: &mut Scenario, domain: &str) -> Result<u64, PlanError> {
+    let (key, value) = domain.split_once('=').ok_or_else(|| {
+        PlanError(format!(
+            "--lose `{domain}`: expected site=NAME or LABEL=VALUE"
+        ))
+    })?;
+    let mut lost = 0;
+    for g in &mut sc.hosts {
+        let hit = if key == "site" {
+            g.site == value
+        } else {
+            g.labels.get(key).is_some_and(|v| v == value)
+        };
+        if hit {
+            lost += g.count;
+            g.count = 0;
+        }
+    }
+    Ok(lost)
+}
+
 /// One evaluated candidate.
 #[derive(Clone, Debug)]
 pub struct Point {

@@ -141,6 +141,9 @@ struct RawHostGroup {
     site: String,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    /// Price of one host, in currency units per hour (for capacity planning).
+    #[serde(default = "zero_f64")]
+    cost_per_hour: Spanned<f64>,
 }
 
 fn one() -> Spanned<i64> {
@@ -287,6 +290,8 @@ pub struct HostGroup {
     pub capacity: Resources,
     pub site: String,
     pub labels: BTreeMap<String, String>,
+    /// Price of one host per hour (currency of the user's choice); 0 when not given.
+    pub cost_per_hour: f64,
 }
 
 /// Long-running services run until the end; batch pods run for a sampled duration.
@@ -332,6 +337,14 @@ pub struct DecisionCost {
 impl Scenario {
     pub fn host_count(&self) -> u64 {
         self.hosts.iter().map(|h| h.count).sum()
+    }
+
+    /// The cluster's price per hour: Σ count × cost_per_hour.
+    pub fn cost_per_hour(&self) -> f64 {
+        self.hosts
+            .iter()
+            .map(|h| h.count as f64 * h.cost_per_hour)
+            .sum()
     }
 
     /// The empty cluster: host groups in file order, hosts named `<group>-<i>`.
@@ -466,6 +479,17 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
             },
             site: h.site.clone(),
             labels: h.labels.clone(),
+            cost_per_hour: {
+                let c = *h.cost_per_hour.get_ref();
+                if !(c.is_finite() && c >= 0.0) {
+                    return Err(err(
+                        h.cost_per_hour.span(),
+                        &f("cost_per_hour"),
+                        format!("expected a non-negative price per host-hour, found {c}"),
+                    ));
+                }
+                c
+            },
         });
     }
     if let Some((a, b)) = clashing(hosts.iter().map(|h| h.name.as_str())) {

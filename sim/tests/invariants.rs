@@ -26,6 +26,7 @@ fn host_group(i: usize, count: u64, cpu: u64, mem_mib: u64, gpus: u64, pods: u64
         },
         site: "dc".into(),
         labels: BTreeMap::new(),
+        cost_per_hour: 0.0,
     }
 }
 
