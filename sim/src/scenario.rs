@@ -430,21 +430,7 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
     let mut seen = BTreeMap::new();
     for (i, h) in raw.hosts.get_ref().iter().enumerate() {
         let f = |k: &str| format!("hosts[{i}].{k}");
-        let hname = h.name.get_ref().trim().to_string();
-        if hname.is_empty() {
-            return Err(err(
-                h.name.span(),
-                &f("name"),
-                "expected a non-empty host group name".into(),
-            ));
-        }
-        if seen.insert(hname.clone(), ()).is_some() {
-            return Err(err(
-                h.name.span(),
-                &f("name"),
-                format!("expected unique host group names, `{hname}` appears twice"),
-            ));
-        }
+        let hname = unique_name(&h.name, &f("name"), "host group", &mut seen, loc)?;
         let count = non_negative(&h.count, &f("count"), "hosts", loc)?;
         let cpu = positive(&h.cpu_milli, &f("cpu_milli"), "millicores", loc)?;
         let mem = positive(&h.memory_mib, &f("memory_mib"), "MiB", loc)?;
@@ -523,21 +509,7 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
     let mut seen = BTreeMap::new();
     for (i, w) in raw.workloads.iter().enumerate() {
         let f = |k: &str| format!("workloads[{i}].{k}");
-        let wname = w.name.get_ref().trim().to_string();
-        if wname.is_empty() {
-            return Err(err(
-                w.name.span(),
-                &f("name"),
-                "expected a non-empty workload name".into(),
-            ));
-        }
-        if seen.insert(wname.clone(), ()).is_some() {
-            return Err(err(
-                w.name.span(),
-                &f("name"),
-                format!("expected unique workload names, `{wname}` appears twice"),
-            ));
-        }
+        let wname = unique_name(&w.name, &f("name"), "workload", &mut seen, loc)?;
         let rate = *w.arrival_rate_per_s.get_ref();
         if !(rate.is_finite() && rate > 0.0) {
             return Err(err(
@@ -740,6 +712,32 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         datapath,
         underlay_mtu,
     })
+}
+
+/// A trimmed, non-empty name not seen before among `what`s.
+fn unique_name(
+    name: &Spanned<String>,
+    field: &str,
+    what: &str,
+    seen: &mut BTreeMap<String, ()>,
+    loc: &Locator,
+) -> Result<String, ScenarioError> {
+    let n = name.get_ref().trim().to_string();
+    if n.is_empty() {
+        return Err(loc.error(
+            Some(name.span()),
+            field,
+            format!("expected a non-empty {what} name"),
+        ));
+    }
+    if seen.insert(n.clone(), ()).is_some() {
+        return Err(loc.error(
+            Some(name.span()),
+            field,
+            format!("expected unique {what} names, `{n}` appears twice"),
+        ));
+    }
+    Ok(n)
 }
 
 /// Generated names are `<name>-<i>`; `web` and `web-1` would both make `web-11`. Returns the

@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde_yaml_ng::{Mapping, Value};
 
+use super::yaml::{get, join};
+
 use crate::model::{InclusionPolicy, TopologySpreadConstraint, WhenUnsatisfiable};
 
 use super::plugins::Plugin;
@@ -91,18 +93,6 @@ impl Ctx {
             }
         }
     }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
-    map.get(Value::String(key.to_string()))
 }
 
 fn as_map<'a>(v: &'a Value, field: &str) -> Result<&'a Mapping, ConfigError> {

@@ -16,6 +16,7 @@ mod plugins;
 mod preemption;
 mod profile;
 pub mod quantity;
+mod yaml;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
+use super::yaml::{get, join};
+
 use crate::labels::*;
 use crate::model::*;
 
@@ -92,19 +94,6 @@ pub fn parse(text: &str) -> Result<Objects, ObjectError> {
 struct Ctx {
     document: usize,
     object: String,
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
-    map.get(Value::String(key.to_string()))
-        .filter(|v| !v.is_null())
 }
 
 impl Ctx {
