@@ -205,6 +205,8 @@ pub struct NodeInfo {
     /// (the spread and inter-pod affinity counts run over every node for every pod). Only
     /// looked up, never iterated, so the hash map cannot affect results.
     pub label_counts: LabelCounts,
+    /// Bound pods per owner (service or job): Swarm's per-service task count. Looked up only.
+    pub owner_counts: FxHashMap<String, u32>,
 }
 
 /// [`label_key`] → number of pods carrying that label in that namespace.
@@ -283,6 +285,7 @@ impl NodeInfo {
             affinity_pods: Vec::new(),
             required_anti_affinity_pods: Vec::new(),
             label_counts: LabelCounts::default(),
+            owner_counts: FxHashMap::default(),
         }
     }
 
@@ -314,6 +317,11 @@ impl NodeInfo {
             .count() as u32
     }
 
+    /// Bound pods owned by `owner`.
+    pub fn owned_by(&self, owner: &str) -> u64 {
+        u64::from(self.owner_counts.get(owner).copied().unwrap_or(0))
+    }
+
     /// Unrequested allocatable resources.
     #[inline]
     pub fn free(&self) -> Resources {
@@ -334,6 +342,7 @@ impl NodeInfo {
                 .entry(label_key(&pod.namespace, k, v))
                 .or_insert(0) += 1;
         }
+        *self.owner_counts.entry(pod.owner.clone()).or_insert(0) += 1;
         if !pod.pod_affinity.is_empty() || !pod.pod_anti_affinity.is_empty() {
             self.affinity_pods.push(pod.clone());
         }
@@ -363,6 +372,9 @@ impl NodeInfo {
             if let Some(c) = self.label_counts.get_mut(&label_key(&pod.namespace, k, v)) {
                 *c = c.saturating_sub(1);
             }
+        }
+        if let Some(c) = self.owner_counts.get_mut(&pod.owner) {
+            *c = c.saturating_sub(1);
         }
         let same = |p: &Arc<PodSpec>| Arc::ptr_eq(p, &pod);
         self.affinity_pods.retain(|p| !same(p));
@@ -626,6 +638,7 @@ mod tests {
                 p.namespace = format!("ns{pns}");
                 p.labels.insert("app".into(), format!("a{a}"));
                 p.labels.insert(format!("k{b}"), "v".into());
+                p.owner = format!("o{a}");
                 node.add_pod(Arc::new(p));
             }
             for r in removals {
@@ -644,6 +657,10 @@ mod tests {
                 node.pods.iter().filter(|p| p.namespace == ns && selector.matches(&p.labels)).count() as u32
             };
             proptest::prop_assert_eq!(node.count_matching(Some(&selector), &ns), scan);
+            for o in ["o0", "o1", "o2"] {
+                let owned = node.pods.iter().filter(|p| p.owner == o).count() as u64;
+                proptest::prop_assert_eq!(node.owned_by(o), owned);
+            }
         }
     }
 

@@ -209,7 +209,7 @@ impl Filter {
 
 /// Active tasks of the pod's service on the node (`ActiveTasksCountByService`).
 fn service_tasks(pod: &PodSpec, node: &NodeInfo) -> u64 {
-    node.pods.iter().filter(|p| p.owner == pod.owner).count() as u64
+    node.owned_by(&pod.owner)
 }
 
 /// One level of swarmkit's decision tree: the nodes (or sub-branches) under one label value.
