@@ -94,6 +94,14 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
         return Err(CliError("--seeds: expected at least 1".into()));
     }
     let base: toml::Value = toml::from_str(&text).map_err(|e| CliError(format!("{file}: {e}")))?;
+    // Reject a mistyped path or failure domain once, not as a failure of every candidate.
+    for (path, lo, _) in &vary {
+        sweep::override_text(&base, &[(path.as_str(), toml::Value::Integer(*lo))])
+            .map_err(|e| CliError(format!("--vary {e}")))?;
+    }
+    if let Some(d) = &args.lose {
+        plan::lose_domain(&mut scenario.clone(), d)?;
+    }
     let seeds: Vec<u64> = (0..args.seeds)
         .map(|k| scenario.seed.wrapping_add(k))
         .collect();

@@ -83,6 +83,7 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
     if args.seeds == 0 {
         return Err(CliError("--seeds: expected at least 1".into()));
     }
+    sweep::count_runs(&params, args.seeds)?;
     let all = sweep::plan(&params, args.seeds, scenario.seed);
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let runs: Vec<sweep::Run> = match shard {
@@ -134,9 +135,13 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
     write(&out.join("sweep.csv"), &table.to_csv())?;
     if let Some((i, n)) = shard {
         let manifest = format!(
-            "shard {i}/{n}\nruns {}\nparams {}\n",
+            "shard {i}/{n}\nruns {}\nparams {}\nsweep {} | {} | seeds {} from {}\n",
             all.len(),
-            params.len()
+            params.len(),
+            scenario.name,
+            args.sets.join(" "),
+            args.seeds,
+            scenario.seed
         );
         write(&out.join("shard.txt"), manifest.as_bytes())?;
     } else {
@@ -222,6 +227,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     let mut merged: Option<Table> = None;
     let mut expect: Option<(usize, usize, usize)> = None; // (N, runs, params)
     let mut seen_shards = Vec::new();
+    let mut expect_identity: Option<String> = None;
     for dir in &args.dirs {
         let manifest = std::fs::read_to_string(dir.join("shard.txt")).map_err(|e| {
             CliError(format!(
@@ -236,12 +242,24 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
                 .ok_or_else(|| CliError(format!("{}/shard.txt: missing `{key}`", dir.display())))
         };
         let (i, n) = parse_shard(&field("shard ")?)?;
+        // The sweep's identity (scenario, sets, seeds): shards of different sweeps must not mix.
+        let identity = field("sweep ")?;
         let runs: usize = field("runs ")?
             .parse()
             .map_err(|_| CliError(format!("{}/shard.txt: bad `runs`", dir.display())))?;
         let params: usize = field("params ")?
             .parse()
             .map_err(|_| CliError(format!("{}/shard.txt: bad `params`", dir.display())))?;
+        match &expect_identity {
+            None => expect_identity = Some(identity),
+            Some(id) if *id != identity => {
+                return Err(CliError(format!(
+                    "{}: shard of a different sweep (`{identity}`) than the first (`{id}`)",
+                    dir.display()
+                )))
+            }
+            _ => {}
+        }
         match expect {
             None => expect = Some((n, runs, params)),
             Some(e) if e != (n, runs, params) => {
@@ -260,6 +278,12 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
         }
         seen_shards.push(i);
         let t = read_table(&dir.join("sweep.csv"))?;
+        if t.columns.len() < params + 2 || t.columns[params + 1] != "status" {
+            return Err(CliError(format!(
+                "{}/sweep.csv: expected `run`, {params} parameter column(s) and `status` first",
+                dir.display()
+            )));
+        }
         match &mut merged {
             None => merged = Some(t),
             Some(m) => {

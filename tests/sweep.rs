@@ -281,3 +281,28 @@ fn plan_finds_the_cheapest_mix_of_host_types() {
     assert_eq!(v["assignment"]["hosts.large.count"], 2);
     assert_eq!(v["cost_per_hour"], 6.0);
 }
+
+#[test]
+fn shards_of_different_sweeps_do_not_merge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let shard = |dir: &Path, set: &str, which: &str| {
+        orchsim()
+            .args(["sweep", "quickstart", "--quiet", "--set", set, "--shard", which, "--out"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    assert!(shard(&a, "hosts.worker.count=10,20", "1/2").status.success());
+    assert!(shard(&b, "hosts.worker.count=10,30", "2/2").status.success());
+    let out = orchsim()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(tmp.path().join("m"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shard of a different sweep"));
+}

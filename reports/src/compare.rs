@@ -153,6 +153,14 @@ pub fn compare(
             current.rows.len()
         )));
     }
+    for (m, _) in thresholds {
+        if !baseline.columns.contains(m) {
+            return Err(CompareError(format!(
+                "threshold for `{m}`, which is not a column of the baseline (columns: {})",
+                baseline.columns.join(", ")
+            )));
+        }
+    }
     let numeric: Vec<bool> = (0..baseline.columns.len())
         .map(|c| is_numeric(baseline, c))
         .collect();
@@ -167,11 +175,12 @@ pub fn compare(
             let (b, v) = (brow[c].text(), crow[cc].text());
             let threshold = thresholds.iter().find(|(m, _)| m == name).map(|(_, t)| *t);
             if !numeric[c] || name == "seed" || name == "run" {
-                if name == "digest" || b != v {
+                if name == "digest" || name == "status" || b != v {
                     let same = b == v;
                     let (verdict, regression) = match (same, name.as_str()) {
                         (true, _) => ("same", false),
-                        (false, "digest") => ("changed", true),
+                        // A changed digest, or a run that now fails, is a regression.
+                        (false, "digest" | "status") => ("changed", true),
                         (false, _) => {
                             return Err(CompareError(format!(
                                 "row {r}: `{name}` is `{b}` in the baseline but `{v}` now: not the same experiment"
@@ -209,6 +218,21 @@ pub fn compare(
                 });
                 continue;
             };
+            if bx.is_nan() || vx.is_nan() {
+                // NaN compares as neither better nor worse; any change to or from it counts.
+                let regression = b != v;
+                out.push(Delta {
+                    row: r,
+                    key: k.clone(),
+                    metric: name.clone(),
+                    baseline: b,
+                    current: v,
+                    change: String::new(),
+                    verdict: if regression { "changed" } else { "same" },
+                    regression,
+                });
+                continue;
+            }
             let diff = vx - bx;
             let pct = if bx != 0.0 {
                 diff / bx.abs() * 100.0
@@ -338,6 +362,27 @@ mod tests {
         let th = parse_thresholds("wall_s=50%").unwrap();
         let d = compare(&a, &table("10.0", "80.0", "abc", "2.0"), &th).unwrap();
         assert!(d.iter().any(|x| x.metric == "wall_s" && x.regression));
+        let d = compare(&a, &table("NaN", "80.0", "abc", "1.0"), &[]).unwrap();
+        assert!(
+            d.iter().any(|x| x.metric == "wait_p99_ms" && x.regression),
+            "NaN is a change"
+        );
+        assert!(
+            compare(&a, &a, &parse_thresholds("wiat_p99_ms=5%").unwrap()).is_err(),
+            "typo"
+        );
+    }
+
+    #[test]
+    fn a_run_that_now_fails_is_a_regression() {
+        let mut a = Table::new(["run", "status", "wait_ms"]);
+        a.push(vec![Cell::UInt(0), "ok".into(), Cell::Str("1.0".into())])
+            .unwrap();
+        let mut b = Table::new(["run", "status", "wait_ms"]);
+        b.push(vec![Cell::UInt(0), "failed: boom".into(), Cell::Empty])
+            .unwrap();
+        let d = compare(&a, &b, &[]).unwrap();
+        assert!(d.iter().any(|x| x.metric == "status" && x.regression));
     }
 
     #[test]

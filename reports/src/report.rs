@@ -169,6 +169,11 @@ pub fn sweep_report(
             if groups.is_empty() {
                 continue;
             }
+            // Values may be given in any order (`--set x=3,1,2`): draw lines left to right.
+            for (_, s) in groups.iter_mut() {
+                s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                s.band.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
             charts.push(Chart {
                 name: format!("sweep-{metric}"),
                 title: format!("{label} against {x_name} (mean, 95% CI)"),

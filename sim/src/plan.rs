@@ -188,8 +188,8 @@ pub struct PlanResult {
     pub non_monotone: Option<(i64, i64)>,
 }
 
-/// Finds the smallest `value` in `lo..=hi` for which `eval(value)` passes, bisecting and
-/// then, if monotonicity was contradicted, scanning down from the answer.
+/// Finds the smallest `value` in `lo..=hi` for which `eval(value)` passes by bisection, then
+/// checks two values above the answer and reports one that fails (not monotone).
 pub fn search(lo: i64, hi: i64, eval: &mut dyn FnMut(i64) -> Point) -> PlanResult {
     let mut points: Vec<Point> = Vec::new();
     let mut get = |v: i64, points: &mut Vec<Point>| -> bool {

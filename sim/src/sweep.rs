@@ -75,7 +75,8 @@ pub fn parse_set(arg: &str) -> Result<Param, SweepError> {
             if s <= 0 || b < a {
                 return Err(err("expected start <= end and a positive step"));
             }
-            if (b - a) / s >= MAX_VALUES as i64 {
+            let span = b.checked_sub(a).ok_or_else(|| err("range too large"))?;
+            if span / s >= MAX_VALUES as i64 {
                 return Err(err(&format!("expected at most {MAX_VALUES} values")));
             }
             let values = (0..=(b - a) / s)
@@ -129,8 +130,24 @@ pub struct Run {
     pub seed: u64,
 }
 
+/// Most runs one sweep may plan.
+pub const MAX_RUNS: u64 = 1_000_000;
+
+/// The number of runs [`plan`] would make, or an error beyond [`MAX_RUNS`].
+pub fn count_runs(params: &[Param], seeds: u64) -> Result<u64, SweepError> {
+    params
+        .iter()
+        .try_fold(seeds, |n, p| n.checked_mul(p.values.len() as u64))
+        .filter(|n| *n <= MAX_RUNS)
+        .ok_or_else(|| {
+            SweepError(format!(
+                "the sweep would exceed {MAX_RUNS} runs; narrow the grid or the seeds"
+            ))
+        })
+}
+
 /// Every run: the cross product of `params` (last parameter varying fastest) × `seeds` seeds
-/// starting at `base_seed`.
+/// starting at `base_seed`. Check the size with [`count_runs`] first.
 pub fn plan(params: &[Param], seeds: u64, base_seed: u64) -> Vec<Run> {
     let mut combos: Vec<Vec<Value>> = vec![Vec::new()];
     for p in params {
@@ -230,8 +247,12 @@ pub fn execute(
             .map(|(p, v)| format!("{}={v}", p.path))
             .collect::<Vec<_>>()
             .join(" ");
+        // Name the file without its directory: shards run elsewhere must write the same rows.
+        let name = std::path::Path::new(file)
+            .file_name()
+            .map_or(file.into(), |n| n.to_string_lossy());
         let mut sc =
-            crate::parse(&format!("{file} [{label}]"), &text).map_err(|e| e.to_string())?;
+            crate::parse(&format!("{name} [{label}]"), &text).map_err(|e| e.to_string())?;
         sc.seed = run.seed;
         crate::run(&sc)
             .map(|r| r.summary)
@@ -342,9 +363,10 @@ pub fn aggregate(runs: &Table, n_params: usize) -> Table {
     let mut groups: Vec<(Vec<String>, Vec<&Vec<Cell>>)> = Vec::new();
     for row in &runs.rows {
         let key: Vec<String> = row[1..=n_params].iter().map(Cell::text).collect();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, rows)) => rows.push(row),
-            None => groups.push((key, vec![row])),
+        // Runs of one combination are contiguous (seeds innermost): only the last group can match.
+        match groups.last_mut() {
+            Some((k, rows)) if *k == key => rows.push(row),
+            _ => groups.push((key, vec![row])),
         }
     }
     for (key, rows) in groups {
@@ -411,6 +433,7 @@ mod tests {
             "a=1..5:0",
             "a=1,,2",
             "a=1..1000000000:1",
+            "a=-9223372036854775808..9223372036854775807:1",
         ] {
             assert!(parse_set(bad).is_err(), "{bad}");
         }
