@@ -288,13 +288,26 @@ fn shards_of_different_sweeps_do_not_merge() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let shard = |dir: &Path, set: &str, which: &str| {
         orchsim()
-            .args(["sweep", "quickstart", "--quiet", "--set", set, "--shard", which, "--out"])
+            .args([
+                "sweep",
+                "quickstart",
+                "--quiet",
+                "--set",
+                set,
+                "--shard",
+                which,
+                "--out",
+            ])
             .arg(dir)
             .output()
             .unwrap()
     };
-    assert!(shard(&a, "hosts.worker.count=10,20", "1/2").status.success());
-    assert!(shard(&b, "hosts.worker.count=10,30", "2/2").status.success());
+    assert!(shard(&a, "hosts.worker.count=10,20", "1/2")
+        .status
+        .success());
+    assert!(shard(&b, "hosts.worker.count=10,30", "2/2")
+        .status
+        .success());
     let out = orchsim()
         .arg("merge")
         .arg(&a)
