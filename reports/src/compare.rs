@@ -203,8 +203,14 @@ pub fn compare(
             if WALL_CLOCK.contains(&name.as_str()) && threshold.is_none() {
                 continue;
             }
-            let (bx, vx) = (b.parse::<f64>().ok(), v.parse::<f64>().ok());
-            let (Some(bx), Some(vx)) = (bx, vx) else {
+            // NaN is neither better nor worse, and a cell that does not parse has no direction:
+            // both compare as text, and any change counts.
+            let parsed = b
+                .parse::<f64>()
+                .ok()
+                .zip(v.parse::<f64>().ok())
+                .filter(|(x, y)| !x.is_nan() && !y.is_nan());
+            let Some((bx, vx)) = parsed else {
                 let regression = b != v;
                 out.push(Delta {
                     row: r,
@@ -218,21 +224,6 @@ pub fn compare(
                 });
                 continue;
             };
-            if bx.is_nan() || vx.is_nan() {
-                // NaN compares as neither better nor worse; any change to or from it counts.
-                let regression = b != v;
-                out.push(Delta {
-                    row: r,
-                    key: k.clone(),
-                    metric: name.clone(),
-                    baseline: b,
-                    current: v,
-                    change: String::new(),
-                    verdict: if regression { "changed" } else { "same" },
-                    regression,
-                });
-                continue;
-            }
             let diff = vx - bx;
             let pct = if bx != 0.0 {
                 diff / bx.abs() * 100.0
