@@ -502,12 +502,6 @@ pub trait ClusterView {
     }
 }
 
-impl ClusterView for [NodeInfo] {
-    fn nodes(&self) -> &[NodeInfo] {
-        self
-    }
-}
-
 impl ClusterView for Vec<NodeInfo> {
     fn nodes(&self) -> &[NodeInfo] {
         self

@@ -80,10 +80,6 @@ impl KubeScheduler {
         }
     }
 
-    pub fn profile(&self) -> &Profile {
-        &self.profile
-    }
-
     /// Schedules `pod` and reports, per node, filter results and scores.
     pub fn explain(&mut self, pod: &PodSpec, view: &dyn ClusterView) -> Explanation {
         self.run(pod, view, true)

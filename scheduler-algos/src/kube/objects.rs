@@ -704,7 +704,32 @@ impl Ctx {
             }
             out.required = Some(terms);
         }
+        out.preferred = self.preferred(
+            m,
+            f,
+            "preference",
+            Some(NodeSelectorTerm::default()),
+            |t, tf| self.node_term(t, tf),
+        )?;
+        Ok(out)
+    }
+
+    /// `preferredDuringSchedulingIgnoredDuringExecution`: (weight, term under `term_key`),
+    /// weights 1–100 as API validation allows (core/v1 PreferredSchedulingTerm,
+    /// WeightedPodAffinityTerm). A missing term is `missing`, or an error if `None`.
+    fn preferred<T>(
+        &self,
+        m: &Mapping,
+        f: &str,
+        term_key: &str,
+        missing: Option<T>,
+        term: impl Fn(&Value, &str) -> Result<T, ObjectError>,
+    ) -> Result<Vec<(i32, T)>, ObjectError>
+    where
+        T: Clone,
+    {
         let pf = join(f, "preferredDuringSchedulingIgnoredDuringExecution");
+        let mut out = Vec::new();
         for (i, p) in self
             .seq(
                 get(m, "preferredDuringSchedulingIgnoredDuringExecution"),
@@ -715,15 +740,15 @@ impl Ctx {
         {
             let ef = format!("{pf}[{i}]");
             let pm = self.map(p, &ef)?;
-            // Validation allows weights 1–100 (core/v1 PreferredSchedulingTerm).
             let w = self
                 .int32(get(pm, "weight"), &join(&ef, "weight"), 1, 100)?
                 .unwrap_or(0);
-            let term = match get(pm, "preference") {
-                Some(t) => self.node_term(t, &join(&ef, "preference"))?,
-                None => NodeSelectorTerm::default(),
+            let t = match (get(pm, term_key), &missing) {
+                (Some(t), _) => term(t, &join(&ef, term_key))?,
+                (None, Some(d)) => d.clone(),
+                (None, None) => return Err(self.err(&ef, format!("expected {term_key}"))),
             };
-            out.preferred.push((w, term));
+            out.push((w, t));
         }
         Ok(out)
     }
@@ -780,25 +805,9 @@ impl Ctx {
             out.required
                 .push(self.affinity_term(t, &format!("{rf}[{i}]"))?);
         }
-        let pf = join(f, "preferredDuringSchedulingIgnoredDuringExecution");
-        for (i, p) in self
-            .seq(
-                get(m, "preferredDuringSchedulingIgnoredDuringExecution"),
-                &pf,
-            )?
-            .iter()
-            .enumerate()
-        {
-            let ef = format!("{pf}[{i}]");
-            let pm = self.map(p, &ef)?;
-            let w = self
-                .int32(get(pm, "weight"), &join(&ef, "weight"), 1, 100)?
-                .unwrap_or(0);
-            let t = get(pm, "podAffinityTerm")
-                .ok_or_else(|| self.err(&ef, "expected podAffinityTerm"))?;
-            out.preferred
-                .push((w, self.affinity_term(t, &join(&ef, "podAffinityTerm"))?));
-        }
+        out.preferred = self.preferred(m, f, "podAffinityTerm", None, |t, tf| {
+            self.affinity_term(t, tf)
+        })?;
         Ok(out)
     }
 

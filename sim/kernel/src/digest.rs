@@ -48,15 +48,6 @@ impl Digest {
         }
     }
 
-    /// Adds arbitrary bytes (for example a result row), length-prefixed so that concatenations
-    /// cannot collide.
-    pub fn record_bytes(&mut self, bytes: &[u8]) {
-        self.buf
-            .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        self.buf.extend_from_slice(bytes);
-        self.records += 1;
-    }
-
     /// Records fed so far.
     pub fn records(&self) -> u64 {
         self.records
