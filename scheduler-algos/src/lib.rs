@@ -8,7 +8,8 @@
 //! - [`binpack`]: first-fit, best-fit, worst-fit and the Tetris-style dot-product scorer;
 //! - [`kube`]: the Kubernetes scheduling framework with the default plugins and profiles;
 //! - [`swarm`]: Docker Swarm constraints and spread;
-//! - [`labels`]: Kubernetes label, selector, taint and toleration semantics.
+//! - [`labels`]: Kubernetes label, selector, taint and toleration semantics;
+//! - [`gpu`]: GPU devices (shared and whole) and the policies of the ATC'23 GPU fragmentation study.
 //!
 //! Algorithms are looked up by name with [`by_name`]; an unknown name is an error listing the
 //! valid ones.
@@ -16,6 +17,7 @@
 mod algorithms;
 pub mod binpack;
 mod cluster;
+pub mod gpu;
 pub mod kube;
 pub mod labels;
 mod model;

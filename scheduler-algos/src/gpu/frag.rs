@@ -1,0 +1,338 @@
+//! GPU fragmentation with respect to a workload (Weng et al., ATC'23, §4).
+//!
+//! A node's idle GPU milli is a *fragment* for a task shape if that task could not use it:
+//! the node cannot host the task at all (too little CPU, no device with enough free, a model
+//! the task refuses, or the task wants no GPU), or, if it can, the devices with less free
+//! than the task's per-device share. The fragmentation of a node is the expectation of that
+//! amount over the workload's *typical* task shapes, weighted by how often each occurs.
+//!
+//! The arithmetic follows the authors' simulator (`pkg/utils/frag.go`,
+//! `NodeGpuShareFragAmount`): amounts accumulate per fragment class in float64 in the
+//! typical-shape order, and the classes are summed in their fixed order, so the values here
+//! equal theirs bit for bit.
+
+use rustc_hash::FxHashMap;
+
+use super::{accepts, GpuCluster, GpuDemand, GpuTask, ModelId, Models, NodeState, MAX_DEVICES};
+
+/// One task shape of the workload and its frequency (0..=1; all frequencies sum to 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypicalShape {
+    pub cpu_milli: u64,
+    pub gpu: GpuDemand,
+    pub models: Vec<ModelId>,
+    pub frequency: f64,
+}
+
+/// The workload's typical task shapes, most frequent first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypicalTasks {
+    pub shapes: Vec<TypicalShape>,
+}
+
+impl TypicalTasks {
+    /// The most popular shapes of `tasks` that together make up `popularity` (0..=1) of all
+    /// tasks, renormalised to sum to 1. Shapes are (CPU, GPU per device, GPU count, models);
+    /// memory is not part of a shape. Equal counts are ordered larger shape first, as
+    /// the authors' `SortTargetPodInDecreasingCount` does; their default popularity is 95%.
+    pub fn from_tasks(tasks: &[GpuTask], models: &Models, popularity_percent: u32) -> Self {
+        let key = |t: &GpuTask| {
+            let names: Vec<&str> = t.models.iter().map(|&m| models.name(m)).collect();
+            (
+                t.cpu_milli,
+                t.gpu.milli_per_gpu(),
+                t.gpu.count(),
+                names.join("|"),
+                t.gpu,
+                t.models.clone(),
+            )
+        };
+        let mut counts: std::collections::BTreeMap<_, u64> = std::collections::BTreeMap::new();
+        for t in tasks {
+            *counts.entry(key(t)).or_default() += 1;
+        }
+        let mut ranked: Vec<_> = counts.into_iter().collect();
+        // Count descending; ties by (cpu, milli, count, model names) descending.
+        ranked.sort_by(|(ka, ca), (kb, cb)| {
+            cb.cmp(ca)
+                .then_with(|| (kb.0, kb.1, kb.2, &kb.3).cmp(&(ka.0, ka.1, ka.2, &ka.3)))
+        });
+        let total = tasks.len() as f64;
+        let wanted = f64::from(popularity_percent) * total / 100.0;
+        let mut cum = 0.0;
+        let mut taken = 0;
+        while cum < wanted && taken < ranked.len() {
+            cum += ranked[taken].1 as f64;
+            taken += 1;
+        }
+        let all = taken >= ranked.len();
+        let shapes = ranked
+            .into_iter()
+            .take(taken)
+            .map(|(k, count)| {
+                let mut frequency = count as f64 / total;
+                if !all {
+                    frequency /= cum / total;
+                }
+                TypicalShape {
+                    cpu_milli: k.0,
+                    gpu: k.4,
+                    models: k.5,
+                    frequency,
+                }
+            })
+            .collect();
+        TypicalTasks { shapes }
+    }
+}
+
+/// The study's fragment classes (`FragRatioDataMap`), in summation order.
+const Q1_LACK_BOTH: usize = 0;
+const Q2_LACK_GPU: usize = 1;
+const Q3_SATISFIED: usize = 2;
+const Q4_LACK_CPU: usize = 3;
+const XL_SATISFIED: usize = 4;
+const XR_LACK_CPU: usize = 5;
+const NO_ACCESS: usize = 6;
+
+/// Expected fragment milli-GPU of a node with `cpu_free`, devices `free` and GPU `model`.
+pub fn node_fragment(
+    typical: &TypicalTasks,
+    cpu_free: i64,
+    free: &[u32],
+    model: Option<ModelId>,
+) -> f64 {
+    let idle: i64 = free.iter().map(|&f| i64::from(f)).sum();
+    let mut classes = [0.0f64; 7];
+    for shape in &typical.shapes {
+        let f = shape.frequency;
+        let cpu_fits = cpu_free >= shape.cpu_milli as i64;
+        let milli = shape.gpu.milli_per_gpu();
+        let class = if milli == 0 {
+            if cpu_fits {
+                XL_SATISFIED
+            } else {
+                XR_LACK_CPU
+            }
+        } else if !accepts(&shape.models, model) {
+            NO_ACCESS
+        } else if free.iter().filter(|&&d| d >= milli).count() >= shape.gpu.count() as usize {
+            if cpu_fits {
+                Q3_SATISFIED
+            } else {
+                Q4_LACK_CPU
+            }
+        } else if cpu_fits {
+            Q2_LACK_GPU
+        } else {
+            Q1_LACK_BOTH
+        };
+        if class == Q3_SATISFIED {
+            // Only the devices too small for this shape are fragments.
+            let small: i64 = free
+                .iter()
+                .filter(|&&d| d < milli)
+                .map(|&d| i64::from(d))
+                .sum();
+            classes[Q2_LACK_GPU] += f * small as f64;
+            classes[Q3_SATISFIED] += f * (idle - small) as f64;
+        } else {
+            classes[class] += f * idle as f64;
+        }
+    }
+    let mut out = 0.0;
+    for (i, v) in classes.iter().enumerate() {
+        if i != Q3_SATISFIED {
+            out += v;
+        }
+    }
+    out
+}
+
+/// A node's state as the fragmentation sees it: free CPU, model and the multiset of device
+/// free amounts (device order does not change the measure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct StateKey {
+    cpu_free: i64,
+    model: u16,
+    devices: [u16; MAX_DEVICES],
+}
+
+fn state_key(cpu_free: i64, free: &[u32], model: Option<ModelId>) -> StateKey {
+    let mut devices = [u16::MAX; MAX_DEVICES];
+    for (d, &f) in devices.iter_mut().zip(free) {
+        *d = f as u16;
+    }
+    devices[..free.len()].sort_unstable();
+    StateKey {
+        cpu_free,
+        model: model.map_or(u16::MAX, |m| m.0),
+        devices,
+    }
+}
+
+/// The fragmentation measure with memoisation: node states repeat a great deal (every empty
+/// node of a kind is the same state), and each is computed once.
+#[derive(Clone, Debug)]
+pub struct Fragmentation {
+    typical: TypicalTasks,
+    memo: FxHashMap<StateKey, f64>,
+    /// Per node: the version its cached value belongs to.
+    nodes: Vec<Option<(u64, f64)>>,
+}
+
+impl Fragmentation {
+    pub fn new(typical: TypicalTasks) -> Self {
+        Fragmentation {
+            typical,
+            memo: FxHashMap::default(),
+            nodes: Vec::new(),
+        }
+    }
+
+    pub fn typical(&self) -> &TypicalTasks {
+        &self.typical
+    }
+
+    /// Fragment milli-GPU of a hypothetical node state.
+    pub fn of_state(&mut self, cpu_free: i64, free: &[u32], model: Option<ModelId>) -> f64 {
+        let key = state_key(cpu_free, free, model);
+        if let Some(&v) = self.memo.get(&key) {
+            return v;
+        }
+        let v = node_fragment(&self.typical, cpu_free, free, model);
+        self.memo.insert(key, v);
+        v
+    }
+
+    /// Fragment milli-GPU of node `i` as it is now.
+    pub fn of_node(&mut self, cluster: &GpuCluster, i: usize) -> f64 {
+        if self.nodes.len() != cluster.len() {
+            self.nodes = vec![None; cluster.len()];
+        }
+        let s: &NodeState = cluster.state(i);
+        if let Some((version, v)) = self.nodes[i] {
+            if version == s.version {
+                return v;
+            }
+        }
+        let v = self.of_state(s.cpu_free as i64, &s.free, cluster.node(i).model);
+        self.nodes[i] = Some((s.version, v));
+        v
+    }
+
+    /// Fragment milli-GPU of the whole cluster, summed in node order.
+    pub fn of_cluster(&mut self, cluster: &GpuCluster) -> f64 {
+        let mut sum = 0.0;
+        for i in 0..cluster.len() {
+            sum += self.of_node(cluster, i);
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(cpu: u64, gpu: GpuDemand, frequency: f64) -> TypicalShape {
+        TypicalShape {
+            cpu_milli: cpu,
+            gpu,
+            models: vec![],
+            frequency,
+        }
+    }
+
+    /// The paper's Fig. 5 style example, worked by hand from the definition: a node with
+    /// devices free [1000, 500, 200], 8 CPUs free.
+    #[test]
+    fn fragment_follows_the_definition() {
+        let typical = TypicalTasks {
+            shapes: vec![
+                // Fits on the 1000 and the 500 device: only the 200 is a fragment.
+                shape(4000, GpuDemand::Shared(400), 0.5),
+                // Needs two whole devices: only one is free, so all 1700 idle is a fragment.
+                shape(4000, GpuDemand::Whole(2), 0.25),
+                // A CPU-only task cannot use any GPU: all 1700 is a fragment.
+                shape(2000, GpuDemand::None, 0.25),
+            ],
+        };
+        let f = node_fragment(&typical, 8000, &[1000, 500, 200], None);
+        assert_eq!(f, 0.5 * 200.0 + 0.25 * 1700.0 + 0.25 * 1700.0);
+        // With too little CPU for the 4-CPU shapes, everything is a fragment.
+        let f = node_fragment(&typical, 3000, &[1000, 500, 200], None);
+        assert_eq!(f, 1700.0);
+        // A node with no idle GPU has no fragment.
+        assert_eq!(node_fragment(&typical, 8000, &[0, 0], None), 0.0);
+    }
+
+    #[test]
+    fn model_constraints_make_a_node_inaccessible() {
+        let mut models = Models::default();
+        let a = models.intern("A");
+        let b = models.intern("B");
+        let typical = TypicalTasks {
+            shapes: vec![TypicalShape {
+                cpu_milli: 1000,
+                gpu: GpuDemand::Whole(1),
+                models: vec![a],
+                frequency: 1.0,
+            }],
+        };
+        assert_eq!(node_fragment(&typical, 8000, &[1000], Some(a)), 0.0);
+        assert_eq!(node_fragment(&typical, 8000, &[1000], Some(b)), 1000.0);
+    }
+
+    #[test]
+    fn typical_shapes_keep_the_popular_ones_and_renormalise() {
+        let models = Models::default();
+        let t = |cpu, gpu| GpuTask {
+            cpu_milli: cpu,
+            memory_bytes: 0,
+            gpu,
+            models: vec![],
+        };
+        let mut tasks = vec![t(1000, GpuDemand::Whole(1)); 6];
+        tasks.extend(vec![t(2000, GpuDemand::Shared(500)); 3]);
+        tasks.push(t(500, GpuDemand::None));
+        // 60% takes only the first shape (6 of 10).
+        let typ = TypicalTasks::from_tasks(&tasks, &models, 60);
+        assert_eq!(typ.shapes.len(), 1);
+        assert_eq!(typ.shapes[0].frequency, 1.0);
+        // 95% needs all three; frequencies are plain shares.
+        let typ = TypicalTasks::from_tasks(&tasks, &models, 95);
+        let f: Vec<f64> = typ.shapes.iter().map(|s| s.frequency).collect();
+        assert_eq!(f, vec![0.6, 0.3, 0.1]);
+        // 90% takes two shapes, renormalised to 6/9 and 3/9.
+        let typ = TypicalTasks::from_tasks(&tasks, &models, 90);
+        assert_eq!(typ.shapes.len(), 2);
+        assert!((typ.shapes[0].frequency - 6.0 / 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn equal_counts_order_larger_shapes_first() {
+        let models = Models::default();
+        let t = |cpu| GpuTask {
+            cpu_milli: cpu,
+            memory_bytes: 0,
+            gpu: GpuDemand::None,
+            models: vec![],
+        };
+        let typ = TypicalTasks::from_tasks(&[t(1000), t(3000), t(2000)], &models, 100);
+        let cpus: Vec<u64> = typ.shapes.iter().map(|s| s.cpu_milli).collect();
+        assert_eq!(cpus, vec![3000, 2000, 1000]);
+    }
+
+    #[test]
+    fn memo_equals_direct_computation() {
+        let typical = TypicalTasks {
+            shapes: vec![shape(1000, GpuDemand::Shared(300), 1.0)],
+        };
+        let mut frag = Fragmentation::new(typical.clone());
+        let a = frag.of_state(4000, &[200, 1000, 100], None);
+        let b = frag.of_state(4000, &[1000, 100, 200], None);
+        assert_eq!(a, b);
+        assert_eq!(a, node_fragment(&typical, 4000, &[200, 1000, 100], None));
+    }
+}

@@ -1,0 +1,320 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::gpu::frag::TypicalShape;
+use crate::gpu::{GpuNode, Models};
+
+fn node(name: &str, cpu: u64, gpus: u32) -> GpuNode {
+    GpuNode {
+        name: name.into(),
+        cpu_milli: cpu,
+        memory_bytes: 512 << 30,
+        model: None,
+        gpus,
+    }
+}
+
+fn cluster_of(nodes: Vec<GpuNode>) -> GpuCluster {
+    let mut models = Models::default();
+    let g = models.intern("G");
+    let nodes = nodes
+        .into_iter()
+        .map(|mut n| {
+            n.model = (n.gpus > 0).then_some(g);
+            n
+        })
+        .collect();
+    GpuCluster::new(models, nodes).unwrap()
+}
+
+fn task(cpu: u64, gpu: GpuDemand) -> GpuTask {
+    GpuTask {
+        cpu_milli: cpu,
+        memory_bytes: 1 << 30,
+        gpu,
+        models: vec![],
+    }
+}
+
+fn place(c: &mut GpuCluster, node: usize, t: &GpuTask, devices: &[u8]) {
+    c.place(
+        t,
+        &GpuPlacement {
+            node,
+            devices: devices.to_vec(),
+        },
+    )
+    .unwrap();
+}
+
+fn typical(shapes: &[(u64, GpuDemand, f64)]) -> TypicalTasks {
+    TypicalTasks {
+        shapes: shapes
+            .iter()
+            .map(|&(cpu_milli, gpu, frequency)| TypicalShape {
+                cpu_milli,
+                gpu,
+                models: vec![],
+                frequency,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn names_parse_in_our_spelling_and_the_papers() {
+    for p in POLICIES {
+        assert_eq!(Policy::parse(p.name()), Ok(p));
+        assert_eq!(Policy::parse(p.paper_name()), Ok(p));
+    }
+    assert_eq!(Policy::parse("DotProduct"), Ok(Policy::DotProduct));
+    assert_eq!(Policy::parse("best_fit"), Ok(Policy::BestFit));
+    let err = Policy::parse("fdg").unwrap_err().to_string();
+    assert!(
+        err.contains("`fdg`") && err.contains("gpu-packing"),
+        "{err}"
+    );
+}
+
+/// The cases of upstream's `gpu_packing_score_test.go` that our demand type can express.
+#[test]
+fn gpu_packing_matches_the_upstream_test() {
+    // case 2: two whole GPUs on a partly used node take two fully free devices: 50 - 2.
+    assert_eq!(
+        gpu_packing(GpuDemand::Whole(2), &[200, 1000, 1000, 500], 4),
+        48
+    );
+    // case 3: a fully free 4-GPU node: max(33 - 4, 4); 8-GPU: 33 - 8.
+    assert_eq!(gpu_packing(GpuDemand::Whole(2), &[1000; 4], 4), 29);
+    assert_eq!(gpu_packing(GpuDemand::Whole(2), &[1000; 8], 8), 25);
+    // case 1 (one shared device, worked from the code): the tightest fitting device is the
+    // 200 one; 100 - (200 * 100 / 1000) / 10 = 98.
+    assert_eq!(
+        gpu_packing(GpuDemand::Shared(200), &[200, 1000, 1000, 500], 4),
+        98
+    );
+    // CPU-only tasks score 0 everywhere.
+    assert_eq!(gpu_packing(GpuDemand::None, &[1000], 1), 0);
+}
+
+#[test]
+fn best_fit_prefers_the_tightest_node_and_normalises() {
+    let mut c = cluster_of(vec![node("a", 128_000, 8), node("b", 128_000, 8)]);
+    place(&mut c, 1, &task(64_000, GpuDemand::Whole(4)), &[0, 1, 2, 3]);
+    let t = task(1000, GpuDemand::Whole(1));
+    let mut s = GpuScheduler::new(Policy::BestFit, &c, TypicalTasks { shapes: vec![] }, 1);
+    let e = s.explain(&c, &t);
+    let raw: Vec<i64> = e
+        .verdicts
+        .iter()
+        .map(|v| v.outcome.as_ref().unwrap().raw)
+        .collect();
+    // a: (127000/128000 + 7000/8000) / 2 → (1 - 0.93359375) * 100 = 6; b: (63000/128000 +
+    // 3000/8000) / 2 = 0.4335... → 56.
+    assert_eq!(raw, vec![6, 56]);
+    let scores: Vec<i64> = e
+        .verdicts
+        .iter()
+        .map(|v| v.outcome.as_ref().unwrap().score)
+        .collect();
+    assert_eq!(scores, vec![0, 100]);
+    assert_eq!(e.chosen.unwrap().node, 1);
+}
+
+#[test]
+fn ties_go_to_the_earliest_node_in_the_seeded_order() {
+    let c = cluster_of((0..8).map(|i| node(&format!("n{i}"), 32_000, 2)).collect());
+    let t = task(1000, GpuDemand::Shared(500));
+    let mut winners = std::collections::BTreeSet::new();
+    for seed in 0..20 {
+        let mut s = GpuScheduler::new(
+            Policy::GpuPacking,
+            &c,
+            TypicalTasks { shapes: vec![] },
+            seed,
+        );
+        let GpuDecision::Place(p) = s.schedule(&c, &t) else {
+            panic!("fits")
+        };
+        // Every node scores the same; the winner is the one ranked first.
+        assert_eq!(s.rank[p.node], 0);
+        winners.insert(p.node);
+    }
+    assert!(winners.len() > 1, "the order must depend on the seed");
+}
+
+#[test]
+fn gpu_clustering_bands() {
+    let mut c = cluster_of(vec![
+        node("empty", 64_000, 8),
+        node("same", 64_000, 8),
+        node("mixed", 64_000, 8),
+        node("other", 64_000, 8),
+    ]);
+    let share = task(1000, GpuDemand::Shared(500));
+    let one = task(1000, GpuDemand::Whole(1));
+    place(&mut c, 1, &share, &[0]);
+    place(&mut c, 2, &share, &[0]);
+    place(&mut c, 2, &one, &[1]);
+    place(&mut c, 3, &one, &[0]);
+    let mut s = GpuScheduler::new(
+        Policy::GpuClustering,
+        &c,
+        TypicalTasks { shapes: vec![] },
+        0,
+    );
+    let scores: Vec<i64> = (0..4).map(|i| s.score(&c, &share, i).0).collect();
+    // 25 * (8000 - free) / 8000, plus 25 (no GPU tasks), 75 (only this class), 50 (this
+    // class among others) or 0 (other classes only).
+    assert_eq!(scores, vec![25, 1 + 75, 4 + 50, 3]);
+    assert_eq!(s.score(&c, &task(1000, GpuDemand::None), 1).0, 0);
+}
+
+#[test]
+fn dot_product_by_hand() {
+    let c = cluster_of(vec![node("a", 128_000, 8)]);
+    let mut s = GpuScheduler::new(Policy::DotProduct, &c, TypicalTasks { shapes: vec![] }, 0);
+    // node (1, 1) · pod (0.5, 0.5) = 1 → 1 - 1/2 = 0.5 → 50.
+    assert_eq!(s.score(&c, &task(64_000, GpuDemand::Whole(4)), 0).0, 50);
+    // pod (0.125, 0.0625) → dot 0.1875 → 1 - 0.09375 → 90.
+    assert_eq!(s.score(&c, &task(16_000, GpuDemand::Shared(500)), 0).0, 90);
+}
+
+/// FGD places a shared task where it adds the least fragmentation: next to another shared
+/// task on a device whose leftover no typical task could use anyway, rather than breaking
+/// open a whole GPU that whole-GPU tasks need.
+#[test]
+fn fgd_descends_the_fragmentation_gradient() {
+    let mut c = cluster_of(vec![node("a", 64_000, 2), node("b", 64_000, 2)]);
+    place(&mut c, 0, &task(1000, GpuDemand::Shared(500)), &[1]);
+    let typ = typical(&[
+        (1000, GpuDemand::Whole(1), 0.5),
+        (1000, GpuDemand::Shared(500), 0.5),
+    ]);
+    let mut s = GpuScheduler::new(Policy::Fgd, &c, typ.clone(), 0);
+    let t = task(1000, GpuDemand::Shared(500));
+    let e = s.explain(&c, &t);
+    let a = e.verdicts[0].outcome.as_ref().unwrap();
+    let b = e.verdicts[1].outcome.as_ref().unwrap();
+    // On a, device 1 (500 free) takes it: fragmentation 250 → 0, so sigmoid(0.25) → 56.
+    assert_eq!(a.devices, vec![1]);
+    assert_eq!(a.raw, (100.0 / (1.0 + (-0.25f64).exp())) as i64);
+    // On b, it breaks a whole GPU: 0 → 250, so sigmoid(-0.25) → 43.
+    assert_eq!(b.raw, (100.0 / (1.0 + (0.25f64).exp())) as i64);
+    assert_eq!(
+        e.chosen,
+        Some(GpuPlacement {
+            node: 0,
+            devices: vec![1]
+        })
+    );
+}
+
+#[test]
+fn random_is_uniform_over_feasible_nodes() {
+    let c = cluster_of(vec![
+        node("a", 8000, 1),
+        node("b", 8000, 1),
+        node("c", 1000, 1),
+    ]);
+    let t = task(4000, GpuDemand::Shared(100));
+    let mut s = GpuScheduler::new(Policy::Random, &c, TypicalTasks { shapes: vec![] }, 9);
+    let mut hits = [0u32; 3];
+    for _ in 0..2000 {
+        let GpuDecision::Place(p) = s.schedule(&c, &t) else {
+            panic!("fits")
+        };
+        hits[p.node] += 1;
+    }
+    assert_eq!(hits[2], 0, "c has too little CPU");
+    assert!(hits[0] > 900 && hits[1] > 900, "{hits:?}");
+}
+
+#[test]
+fn unschedulable_counts_reasons() {
+    let c = cluster_of(vec![node("cpu", 8000, 0), node("small", 2000, 1)]);
+    let mut s = GpuScheduler::new(Policy::Fgd, &c, TypicalTasks { shapes: vec![] }, 0);
+    let d = s.schedule(&c, &task(4000, GpuDemand::Whole(1)));
+    assert_eq!(
+        d,
+        GpuDecision::Unschedulable(vec![
+            ("Insufficient cpu".into(), 1),
+            ("node has no GPUs".into(), 1)
+        ])
+    );
+}
+
+fn demand() -> impl Strategy<Value = GpuDemand> {
+    prop_oneof![
+        Just(GpuDemand::None),
+        (1u32..1000).prop_map(GpuDemand::Shared),
+        prop::sample::select(vec![1u32, 2, 4, 8]).prop_map(GpuDemand::Whole),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Over random clusters and task streams, for every policy: a task is placed iff some
+    /// node fits it; placements never overcommit a device, CPU or memory (`place` re-checks
+    /// and the test fails on refusal); multi-GPU tasks take whole free devices; model
+    /// constraints hold; and the same seed gives the same decisions.
+    #[test]
+    fn placements_are_valid_and_deterministic(
+        gpus in prop::collection::vec(prop::sample::select(vec![0u32, 1, 2, 4, 8]), 1..12),
+        tasks in prop::collection::vec((1u64..40_000, demand(), any::<bool>()), 1..80),
+        policy in prop::sample::select(POLICIES.to_vec()),
+        seed in any::<u64>(),
+    ) {
+        let mut models = Models::default();
+        let a = models.intern("A");
+        let b = models.intern("B");
+        let nodes: Vec<GpuNode> = gpus.iter().enumerate().map(|(i, &g)| GpuNode {
+            name: format!("n{i}"),
+            cpu_milli: 64_000,
+            memory_bytes: 64 << 30,
+            model: (g > 0).then_some(if i % 2 == 0 { a } else { b }),
+            gpus: g,
+        }).collect();
+        let tasks: Vec<GpuTask> = tasks.into_iter().map(|(cpu, gpu, only_a)| GpuTask {
+            cpu_milli: cpu,
+            memory_bytes: 1 << 30,
+            gpu,
+            models: if only_a && gpu != GpuDemand::None { vec![a] } else { vec![] },
+        }).collect();
+        let typ = TypicalTasks::from_tasks(&tasks, &models, 95);
+        let run = || {
+            let mut c = GpuCluster::new(models.clone(), nodes.clone()).unwrap();
+            let mut s = GpuScheduler::new(policy, &c, typ.clone(), seed);
+            let mut log = Vec::new();
+            for t in &tasks {
+                let any_fits = (0..c.len()).any(|i| c.fits(i, t).is_ok());
+                match s.schedule(&c, t) {
+                    GpuDecision::Place(p) => {
+                        assert!(any_fits);
+                        let before = c.state(p.node).free.clone();
+                        if let GpuDemand::Whole(_) = t.gpu {
+                            for &d in &p.devices {
+                                assert_eq!(before[d as usize], MILLI_PER_GPU, "whole device");
+                            }
+                        }
+                        if !t.models.is_empty() {
+                            assert!(t.models.contains(&c.node(p.node).model.unwrap()));
+                        }
+                        c.place(t, &p).expect("a decision must never overcommit");
+                        log.push(Some(p));
+                    }
+                    GpuDecision::Unschedulable(_) => {
+                        assert!(!any_fits);
+                        log.push(None);
+                    }
+                }
+            }
+            for i in 0..c.len() {
+                assert!(c.state(i).free.iter().all(|&f| f <= MILLI_PER_GPU));
+            }
+            log
+        };
+        prop_assert_eq!(run(), run());
+    }
+}
