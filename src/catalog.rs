@@ -15,7 +15,28 @@ pub const CATALOG: &[(&str, &str)] = &[
         "ci-regression.toml",
         include_str!("../scenarios/ci-regression.toml"),
     ),
+    (
+        "fgd-atc23.toml",
+        include_str!("../scenarios/fgd-atc23.toml"),
+    ),
 ];
+
+/// Data files the embedded scenarios name, by path from the repository root.
+pub const DATA: &[(&str, &str)] = &[
+    (
+        "data/alibaba-gpu-v2023/openb_node_list_all_node.csv",
+        include_str!("../data/alibaba-gpu-v2023/openb_node_list_all_node.csv"),
+    ),
+    (
+        "data/alibaba-gpu-v2023/openb_pod_list_default.csv",
+        include_str!("../data/alibaba-gpu-v2023/openb_pod_list_default.csv"),
+    ),
+];
+
+/// The embedded data file at `path` (from the repository root).
+pub fn data(path: &str) -> Option<&'static str> {
+    DATA.iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
+}
 
 /// The default scenario of `orchsim run`.
 pub const DEFAULT: &str = "quickstart";
@@ -46,9 +67,21 @@ mod tests {
         embedded.sort();
         assert_eq!(on_disk, embedded, "scenarios/ and CATALOG disagree");
         for (file, text) in CATALOG {
-            let sc = orchsim_sim::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
+            let name = if orchsim_sim::gpu_study::is_study(text) {
+                let st =
+                    orchsim_sim::gpu_study::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
+                for path in [&st.nodes, &st.tasks] {
+                    let from_root = path.strip_prefix("../").expect("data beside scenarios/");
+                    assert!(data(from_root).is_some(), "{file}: {path} is not embedded");
+                }
+                st.name
+            } else {
+                orchsim_sim::parse(file, text)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .name
+            };
             assert_eq!(
-                format!("{}.toml", sc.name),
+                format!("{name}.toml"),
                 *file,
                 "name must match the file name"
             );

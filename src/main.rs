@@ -6,6 +6,7 @@ mod catalog;
 mod compare;
 mod explain;
 mod plan;
+mod study;
 mod sweep;
 
 use std::io::{IsTerminal, Write};
@@ -72,6 +73,13 @@ struct RunArgs {
     /// Also write report.html with charts (SVG and PNG beside it).
     #[arg(long)]
     report: bool,
+    /// Study scenarios (`[study]`): experiments run in parallel on this many threads.
+    /// Default: all cores. The results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Study scenarios: run only these policies (comma-separated), e.g. `fgd,best-fit`.
+    #[arg(long = "policy", value_delimiter = ',')]
+    policies: Vec<String>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -147,6 +155,14 @@ pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliEr
 
 fn run(args: RunArgs) -> Result<(), CliError> {
     let (file, text) = scenario_text(args.scenario.as_deref())?;
+    if orchsim_sim::gpu_study::is_study(&text) {
+        return study::run(&file, &text, &args);
+    }
+    if args.jobs.is_some() || !args.policies.is_empty() {
+        return Err(CliError(format!(
+            "--jobs and --policy apply to study scenarios (with a [study] table); {file} is a simulation scenario"
+        )));
+    }
     let mut scenario = orchsim_sim::parse(&file, &text)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -323,7 +339,20 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
 fn scenarios(format: Format) -> Result<(), CliError> {
     let mut t = Table::new(["name", "hosts", "workloads", "duration_s", "description"]);
     for (file, text) in catalog::CATALOG {
-        let sc = orchsim_sim::parse(&format!("<embedded>/scenarios/{file}"), text)?;
+        let source = format!("<embedded>/scenarios/{file}");
+        if orchsim_sim::gpu_study::is_study(text) {
+            let st = orchsim_sim::gpu_study::parse(&source, text)?;
+            t.push(vec![
+                st.name.as_str().into(),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                st.description.as_str().into(),
+            ])
+            .map_err(|_| CliError("internal: catalog row width".into()))?;
+            continue;
+        }
+        let sc = orchsim_sim::parse(&source, text)?;
         t.push(vec![
             sc.name.as_str().into(),
             sc.host_count().into(),

@@ -15,7 +15,9 @@ fn num(t: &Table, row: usize, c: usize) -> Option<f64> {
 }
 
 /// Writes every chart as SVG and PNG and `report.html` into `dir`; returns the page's path.
-fn write_all(
+/// Writes `charts` (SVG and PNG) and `report.html` with `tables` and the scenario `source`
+/// into `dir`; the other report functions build their charts and call this.
+pub fn write_all(
     dir: &Path,
     title: &str,
     tables: &[(&str, &Table)],

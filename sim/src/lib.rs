@@ -7,10 +7,12 @@
 //! bytes and digest on every machine (DESIGN.md §3).
 
 pub mod dist;
+pub mod gpu_study;
 pub mod plan;
 mod results;
 pub mod scenario;
 pub mod sweep;
+pub mod trace;
 mod world;
 
 pub use results::{RunResult, Summary};

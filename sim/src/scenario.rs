@@ -74,13 +74,18 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-struct Locator<'a> {
-    file: &'a str,
-    text: &'a str,
+pub(crate) struct Locator<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) text: &'a str,
 }
 
 impl Locator<'_> {
-    fn error(&self, span: Option<Range<usize>>, field: &str, message: String) -> ScenarioError {
+    pub(crate) fn error(
+        &self,
+        span: Option<Range<usize>>,
+        field: &str,
+        message: String,
+    ) -> ScenarioError {
         let offset = span.map(|s| s.start).unwrap_or(0).min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
@@ -382,7 +387,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// Puts serde's type names in user terms and keeps the message on one line.
-fn plain_message(msg: &str) -> String {
+pub(crate) fn plain_message(msg: &str) -> String {
     msg.trim()
         .lines()
         .collect::<Vec<_>>()

@@ -1,0 +1,327 @@
+//! `orchsim run` on a study scenario (`[study]`): the GPU fragmentation experiment, its
+//! output files, the table beside the published values, and the chart.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use orchsim_report::charts::{Chart, Series};
+use orchsim_report::{Cell, Table};
+use orchsim_sched::gpu::policy::Policy;
+use orchsim_sim::gpu_study::{self, Study, StudyInput, StudyResult};
+
+use crate::{catalog, CliError, Format, RunArgs};
+
+/// Runs the study scenario `text` (from `file`).
+pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
+    let mut study = gpu_study::parse(file, text)?;
+    if let Some(seed) = args.seed {
+        study.seeds = vec![seed];
+    }
+    if !args.policies.is_empty() {
+        study.policies = args
+            .policies
+            .iter()
+            .map(|p| Policy::parse(p))
+            .collect::<Result<_, _>>()?;
+    }
+    let nodes = read_beside(file, &study.nodes)?;
+    let tasks = read_beside(file, &study.tasks)?;
+    let input = StudyInput::load(&study, (&nodes.0, &nodes.1), (&tasks.0, &tasks.1))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&study.name));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    let runs = study.policies.len() * study.seeds.len();
+    let bar = ProgressBar::with_draw_target(
+        Some(runs as u64),
+        if args.quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} experiments, ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let result = gpu_study::run_study(&study, &input, jobs, &|_, _| bar.inc(1))?;
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+
+    let summary = summary_table(&study, &result);
+    let experiments = experiments_table(&result);
+    let curve = curve_table(&result);
+    let digest = result.digest();
+    std::fs::create_dir_all(&out)
+        .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
+    for (name, bytes) in [
+        ("summary.csv", summary.to_csv()),
+        ("experiments.csv", experiments.to_csv()),
+        ("curve.csv", curve.to_csv()),
+        ("digest.txt", format!("{digest}\n").into_bytes()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if args.report {
+        let title = format!("orchsim study: {}", study.name);
+        orchsim_report::report::write_all(
+            &out,
+            &title,
+            &[("Allocation beside the published values", &summary)],
+            &charts(&study, &result),
+            text,
+        )?;
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Table => {
+            writeln!(
+                stdout,
+                "{}: {} polic{} × {} seed{} on {} nodes ({} GPUs); {} trace tasks, inflated to {}% of GPU capacity",
+                study.name,
+                study.policies.len(),
+                if study.policies.len() == 1 { "y" } else { "ies" },
+                study.seeds.len(),
+                if study.seeds.len() == 1 { "" } else { "s" },
+                input.nodes.len(),
+                input.total_gpu_milli() / 1000,
+                input.tasks.len(),
+                study.target_pct
+            )?;
+            write!(stdout, "{}", summary.to_text())?;
+            if let Some(p) = &study.published {
+                for &pct in p.alloc_pct.keys() {
+                    if let Some(same) = result.same_order_as_published(&study, pct) {
+                        writeln!(
+                            stdout,
+                            "policy order at {pct}% arrived: {}",
+                            if same {
+                                "same as published"
+                            } else {
+                                "DIFFERS from published"
+                            }
+                        )?;
+                    }
+                }
+                writeln!(stdout, "published: {}", p.source)?;
+            }
+            writeln!(
+                stdout,
+                "wall       {wall:.1} s on {jobs} thread(s), {:.2} s per experiment",
+                wall * jobs.min(runs) as f64 / runs as f64
+            )?;
+            writeln!(stdout, "digest     {digest}")?;
+            writeln!(
+                stdout,
+                "wrote      {}/{{summary.csv, experiments.csv, curve.csv, digest.txt{}}}",
+                out.display(),
+                if args.report {
+                    ", report.html, *.svg, *.png"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&summary.to_json_rows())?
+        )?,
+        Format::Csv => stdout.write_all(&summary.to_csv())?,
+    }
+    Ok(())
+}
+
+/// Reads a file named in a scenario, relative to the scenario's directory; for an embedded
+/// scenario, the embedded copy.
+fn read_beside(scenario: &str, rel: &str) -> Result<(String, String), CliError> {
+    if let Some(embedded) = scenario.strip_prefix("<embedded>/") {
+        let dir = Path::new(embedded).parent().unwrap_or(Path::new(""));
+        let joined = normalize(&dir.join(rel));
+        return match catalog::data(&joined) {
+            Some(text) => Ok((format!("<embedded>/{joined}"), text.to_string())),
+            None => Err(CliError(format!(
+                "{scenario}: no embedded file `{joined}`; embedded data: {}",
+                catalog::DATA
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        };
+    }
+    let path = Path::new(scenario)
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(rel);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CliError(format!(
+            "{scenario}: cannot read `{rel}` ({}): {e}",
+            path.display()
+        ))
+    })?;
+    Ok((path.display().to_string(), text))
+}
+
+/// `a/b/../c` → `a/c`, with `/` separators.
+fn normalize(p: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+fn summary_table(study: &Study, result: &StudyResult) -> Table {
+    let tol = study.published.as_ref().map(|p| p.tolerance_pp);
+    let mut t = Table::new([
+        "policy",
+        "arrived_pct",
+        "seeds",
+        "alloc_pct_mean",
+        "published_pct",
+        "diff_pp",
+        "within_tolerance",
+    ]);
+    for c in result.comparisons(study) {
+        let diff = c.diff_pp();
+        t.push(vec![
+            c.policy.name().into(),
+            Cell::UInt(u64::from(c.arrived_pct)),
+            Cell::UInt(c.seeds as u64),
+            Cell::Float(c.mean_alloc_pct, 2),
+            c.published_pct.map_or(Cell::Empty, |v| Cell::Float(v, 1)),
+            diff.map_or(Cell::Empty, |d| Cell::Float(d, 2)),
+            match (diff, tol) {
+                (Some(d), Some(tol)) => (if d.abs() <= tol { "yes" } else { "no" }).into(),
+                _ => Cell::Empty,
+            },
+        ])
+        .expect("row width");
+    }
+    t
+}
+
+fn experiments_table(result: &StudyResult) -> Table {
+    let mut t = Table::new([
+        "policy",
+        "seed",
+        "tasks",
+        "failed",
+        "arrived_pct_final",
+        "alloc_pct_final",
+        "frag_pct_final",
+        "digest",
+    ]);
+    for e in &result.experiments {
+        let last = e.steps.last();
+        let total = e.total_gpu_milli as f64;
+        t.push(vec![
+            e.policy.name().into(),
+            Cell::UInt(e.seed),
+            Cell::UInt(e.tasks as u64),
+            Cell::UInt(e.failed as u64),
+            last.map_or(Cell::Empty, |s| {
+                Cell::Float(s.arrived_milli as f64 / total * 100.0, 2)
+            }),
+            last.map_or(Cell::Empty, |s| {
+                Cell::Float(s.allocated_milli as f64 / total * 100.0, 2)
+            }),
+            last.map_or(Cell::Empty, |s| {
+                Cell::Float(s.fragment_milli / total * 100.0, 2)
+            }),
+            e.digest.as_str().into(),
+        ])
+        .expect("row width");
+    }
+    t
+}
+
+fn curve_table(result: &StudyResult) -> Table {
+    let mut t = Table::new([
+        "policy",
+        "seed",
+        "arrived_pct",
+        "alloc_pct",
+        "frag_pct",
+        "frag_ratio_pct",
+    ]);
+    for e in &result.experiments {
+        for p in &e.curve {
+            t.push(vec![
+                e.policy.name().into(),
+                Cell::UInt(e.seed),
+                Cell::UInt(u64::from(p.arrived_pct)),
+                Cell::Float(p.alloc_pct, 2),
+                Cell::Float(p.frag_pct, 2),
+                Cell::Float(p.frag_ratio_pct, 2),
+            ])
+            .expect("row width");
+        }
+    }
+    t
+}
+
+/// Fig. 9(a)-style curves: the mean over seeds per policy, allocation and fragmentation
+/// against arrived workload.
+fn charts(study: &Study, result: &StudyResult) -> Vec<Chart> {
+    let mean_series = |f: fn(&gpu_study::CurvePoint) -> f64| -> Vec<Series> {
+        study
+            .policies
+            .iter()
+            .map(|&policy| {
+                let mut by_pct: std::collections::BTreeMap<u32, (f64, usize)> =
+                    std::collections::BTreeMap::new();
+                for e in result.experiments.iter().filter(|e| e.policy == policy) {
+                    for p in &e.curve {
+                        let slot = by_pct.entry(p.arrived_pct).or_default();
+                        slot.0 += f(p);
+                        slot.1 += 1;
+                    }
+                }
+                Series {
+                    label: policy.paper_name().into(),
+                    points: by_pct
+                        .into_iter()
+                        .map(|(x, (sum, n))| (f64::from(x), sum / n as f64))
+                        .collect(),
+                    band: vec![],
+                }
+            })
+            .collect()
+    };
+    vec![
+        Chart {
+            name: "gpu-alloc".into(),
+            title: "GPU allocation ratio against arrived workload (mean over seeds)".into(),
+            x_label: "arrived workload (% of GPU capacity)".into(),
+            y_label: "GPU allocation ratio (%)".into(),
+            series: mean_series(|p| p.alloc_pct),
+            legend_lower_right: true,
+        },
+        Chart {
+            name: "gpu-frag".into(),
+            title: "Fragmented GPU against arrived workload (mean over seeds)".into(),
+            x_label: "arrived workload (% of GPU capacity)".into(),
+            y_label: "fragment GPU (% of capacity)".into(),
+            series: mean_series(|p| p.frag_pct),
+            legend_lower_right: false,
+        },
+    ]
+}
