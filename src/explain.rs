@@ -17,14 +17,14 @@ use crate::{CliError, Format};
 pub struct ExplainArgs {
     /// Nodes: Kubernetes YAML (`kubectl get nodes -o yaml`, a List or a multi-document
     /// stream) or a scenario TOML (its hosts, empty).
-    #[arg(long)]
-    nodes: PathBuf,
+    #[arg(long, required_unless_present = "study")]
+    nodes: Option<PathBuf>,
     /// Pods already bound (`spec.nodeName`), same shapes. Optional.
     #[arg(long)]
     pods: Option<PathBuf>,
     /// The pod to place: a YAML file with exactly one Pod.
-    #[arg(long)]
-    pod: PathBuf,
+    #[arg(long, required_unless_present = "study")]
+    pod: Option<PathBuf>,
     /// kubernetes, swarm, or a bin-packing algorithm (first-fit, best-fit, worst-fit,
     /// dot-product).
     #[arg(long, default_value = "kubernetes")]
@@ -32,11 +32,25 @@ pub struct ExplainArgs {
     /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) for `kubernetes`.
     #[arg(long)]
     profile: Option<PathBuf>,
-    /// Seed of the tie-breaking stream.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the tie-breaking stream (default 0); with --study, the experiment's seed
+    /// (default: the scenario's first).
+    #[arg(long)]
+    seed: Option<u64>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// A GPU study scenario (file or embedded name, e.g. `fgd-atc23`): replay one of its
+    /// experiments and explain the placement of one task, devices included.
+    #[arg(long, conflicts_with_all = ["nodes", "pods", "pod", "profile"])]
+    study: Option<String>,
+    /// With --study: the policy (default: the scenario's first).
+    #[arg(long, requires = "study")]
+    policy: Option<String>,
+    /// With --study: tasks submitted before the one explained (default 0: the first).
+    #[arg(long, requires = "study", default_value_t = 0)]
+    after: usize,
+    /// With --study: feasible nodes listed in the table, best first (JSON lists all).
+    #[arg(long, requires = "study", default_value_t = 10)]
+    top: usize,
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
@@ -69,7 +83,23 @@ struct Row {
 }
 
 pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
-    let mut nodes = load_nodes(&args.nodes)?;
+    if let Some(study) = &args.study {
+        return crate::study::explain(
+            study,
+            args.policy.as_deref(),
+            args.seed,
+            args.after,
+            args.top,
+            args.format,
+        );
+    }
+    let (Some(nodes_path), Some(pod_path)) = (&args.nodes, &args.pod) else {
+        return Err(CliError(
+            "--nodes and --pod are required (or --study)".into(),
+        ));
+    };
+    let seed = args.seed.unwrap_or(0);
+    let mut nodes = load_nodes(nodes_path)?;
     if let Some(p) = &args.pods {
         let objs = load_objects(p)?;
         let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);
@@ -81,7 +111,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
             );
         }
     }
-    let pod_objs = load_objects(&args.pod)?;
+    let pod_objs = load_objects(pod_path)?;
     let pod: PodSpec = match pod_objs.pods.len() {
         1 => pod_objs
             .pods
@@ -91,7 +121,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
         n => {
             return Err(CliError(format!(
                 "{}: expected exactly one Pod to place, found {n}",
-                args.pod.display()
+                pod_path.display()
             )))
         }
     };
@@ -107,7 +137,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
             }
             None => Profile::default(),
         };
-        let mut s = KubeScheduler::new(profile, args.seed);
+        let mut s = KubeScheduler::new(profile, seed);
         let e = s.explain(&pod, &nodes);
         let rows = e.nodes.into_iter().map(|report| Row { report }).collect();
         (e.outcome.decision, rows, Some(e.nodes_to_find))
@@ -117,13 +147,13 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
                 "--profile applies to --scheduler kubernetes only".into(),
             ));
         }
-        let mut s = orchsim_sched::by_name(&args.scheduler, args.seed)?;
+        let mut s = orchsim_sched::by_name(&args.scheduler, seed)?;
         let decision = s.schedule(&pod, &nodes).decision;
         // Feasibility per node: the same algorithm on that node alone.
         let rows = nodes
             .iter()
             .map(|n| {
-                let mut one = orchsim_sched::by_name(&args.scheduler, args.seed)?;
+                let mut one = orchsim_sched::by_name(&args.scheduler, seed)?;
                 let d = one.schedule(&pod, &vec![n.clone()]).decision;
                 let (feasible, reasons) = match d {
                     Decision::Bind(_) => (true, vec![]),

@@ -8,14 +8,24 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use orchsim_report::charts::{Chart, Series};
 use orchsim_report::{Cell, Table};
-use orchsim_sched::gpu::policy::Policy;
+use orchsim_sched::gpu::policy::{NodeVerdict, Policy, Scored};
+use orchsim_sched::gpu::GpuDemand;
 use orchsim_sim::gpu_study::{self, Study, StudyInput, StudyResult};
 
 use crate::{catalog, CliError, Format, RunArgs};
 
+/// Parses a study scenario and loads the traces it names.
+fn load(file: &str, text: &str) -> Result<(Study, StudyInput), CliError> {
+    let study = gpu_study::parse(file, text)?;
+    let nodes = read_beside(file, &study.nodes)?;
+    let tasks = read_beside(file, &study.tasks)?;
+    let input = StudyInput::load(&study, (&nodes.0, &nodes.1), (&tasks.0, &tasks.1))?;
+    Ok((study, input))
+}
+
 /// Runs the study scenario `text` (from `file`).
 pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
-    let mut study = gpu_study::parse(file, text)?;
+    let (mut study, input) = load(file, text)?;
     if let Some(seed) = args.seed {
         study.seeds = vec![seed];
     }
@@ -26,9 +36,6 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
             .map(|p| Policy::parse(p))
             .collect::<Result<_, _>>()?;
     }
-    let nodes = read_beside(file, &study.nodes)?;
-    let tasks = read_beside(file, &study.tasks)?;
-    let input = StudyInput::load(&study, (&nodes.0, &nodes.1), (&tasks.0, &tasks.1))?;
     let out = args
         .out
         .clone()
@@ -324,4 +331,182 @@ fn charts(study: &Study, result: &StudyResult) -> Vec<Chart> {
             legend_lower_right: false,
         },
     ]
+}
+
+/// `orchsim explain --study`: replays one experiment for `after` tasks and explains the
+/// placement of the next one, devices included.
+pub fn explain(
+    scenario: &str,
+    policy: Option<&str>,
+    seed: Option<u64>,
+    after: usize,
+    top: usize,
+    format: Format,
+) -> Result<(), CliError> {
+    let (file, text) = crate::scenario_text(Some(scenario))?;
+    if !gpu_study::is_study(&text) {
+        return Err(CliError(format!(
+            "{file} is not a study scenario (no [study] table); --study explains GPU placements"
+        )));
+    }
+    let (study, input) = load(&file, &text)?;
+    let policy = match policy {
+        Some(p) => Policy::parse(p)?,
+        None => study.policies[0],
+    };
+    let seed = seed.unwrap_or(study.seeds[0]);
+    let mut replay = gpu_study::Replay::new(&study, &input, policy, seed);
+    if after >= replay.order.len() {
+        return Err(CliError(format!(
+            "--after {after}: the experiment has {} tasks (0..={} may come before the one explained)",
+            replay.order.len(),
+            replay.order.len() - 1
+        )));
+    }
+    for _ in 0..after {
+        replay.step();
+    }
+    let task = replay.order[after].clone();
+    let e = replay.scheduler.explain(&replay.cluster, &task);
+    let c = &replay.cluster;
+    let models = &c.models;
+    let mut feasible: Vec<(&NodeVerdict, &Scored)> = e
+        .verdicts
+        .iter()
+        .filter_map(|v| v.outcome.as_ref().ok().map(|s| (v, s)))
+        .collect();
+    feasible.sort_by(|a, b| b.1.score.cmp(&a.1.score).then(a.0.rank.cmp(&b.0.rank)));
+    let mut filtered: std::collections::BTreeMap<String, usize> = Default::default();
+    for v in &e.verdicts {
+        if let Err(m) = &v.outcome {
+            *filtered.entry(m.kind().to_string()).or_default() += 1;
+        }
+    }
+    let model_name = |i: usize| c.node(i).model.map_or("-", |m| models.name(m));
+    let free_list = |i: usize| {
+        c.state(i)
+            .free
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+    };
+    let gpu_text = match task.gpu {
+        GpuDemand::None => "no GPU".to_string(),
+        GpuDemand::Shared(m) => format!("{m} milli of one shared GPU"),
+        GpuDemand::Whole(k) => format!("{k} whole GPU(s)"),
+    };
+    let accepted: Vec<&str> = task.models.iter().map(|&m| models.name(m)).collect();
+    match format {
+        Format::Json => {
+            let nodes: Vec<serde_json::Value> = feasible
+                .iter()
+                .map(|(v, s)| {
+                    serde_json::json!({
+                        "name": c.node(v.node).name,
+                        "rank": v.rank,
+                        "model": c.node(v.node).model.map(|m| models.name(m)),
+                        "cpu_free_milli": c.state(v.node).cpu_free,
+                        "gpu_free_milli": c.state(v.node).free,
+                        "raw": s.raw,
+                        "score": s.score,
+                        "devices": s.devices,
+                    })
+                })
+                .collect();
+            let v = serde_json::json!({
+                "study": study.name,
+                "policy": policy.name(),
+                "seed": seed,
+                "task_index": after,
+                "task": {
+                    "cpu_milli": task.cpu_milli,
+                    "memory_bytes": task.memory_bytes,
+                    "gpu_count": task.gpu.count(),
+                    "gpu_milli_per_device": task.gpu.milli_per_gpu(),
+                    "models": accepted,
+                },
+                "chosen": e.chosen.as_ref().map(|p| serde_json::json!({
+                    "node": c.node(p.node).name,
+                    "devices": p.devices,
+                })),
+                "filtered": filtered,
+                "nodes": nodes,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Table | Format::Csv => {
+            let mut t = Table::new([
+                "node",
+                "rank",
+                "model",
+                "cpu_free_milli",
+                "gpu_free_milli",
+                "raw",
+                "score",
+                "devices",
+            ]);
+            let shown = if format == Format::Csv {
+                feasible.len()
+            } else {
+                top
+            };
+            for (v, s) in feasible.iter().take(shown) {
+                t.push(vec![
+                    c.node(v.node).name.as_str().into(),
+                    Cell::UInt(u64::from(v.rank)),
+                    model_name(v.node).into(),
+                    Cell::UInt(c.state(v.node).cpu_free),
+                    free_list(v.node).join(" ").into(),
+                    Cell::Int(s.raw),
+                    Cell::Int(s.score),
+                    s.devices
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .into(),
+                ])
+                .expect("row width");
+            }
+            if format == Format::Csv {
+                std::io::stdout().lock().write_all(&t.to_csv())?;
+                return Ok(());
+            }
+            println!(
+                "task {after} of {} ({} policy, seed {seed}): cpu {}m, memory {} MiB, {gpu_text}, models {}",
+                replay.order.len(),
+                policy.name(),
+                task.cpu_milli,
+                task.memory_bytes >> 20,
+                if accepted.is_empty() {
+                    "any".to_string()
+                } else {
+                    accepted.join("|")
+                }
+            );
+            println!(
+                "feasible nodes: {} of {} (best {} shown; ties go to the lower rank)",
+                feasible.len(),
+                c.len(),
+                shown.min(feasible.len())
+            );
+            print!("{}", t.to_text());
+            for (reason, n) in &filtered {
+                println!("filtered: {n} node(s): {reason}");
+            }
+            match &e.chosen {
+                Some(p) => println!(
+                    "chosen: {} devices [{}]",
+                    c.node(p.node).name,
+                    p.devices
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => println!("unschedulable: no node fits"),
+            }
+        }
+    }
+    Ok(())
 }

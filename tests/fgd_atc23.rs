@@ -186,3 +186,59 @@ fn a_study_scenario_file_reads_its_trace_beside_it_and_reports_bad_input() {
         "{err}"
     );
 }
+
+/// `explain --study` replays an experiment and shows the node and device choice of one task:
+/// the chosen node heads the feasible list (highest score, then lowest rank) with the chosen
+/// devices, and a shared task takes exactly one device that had room for it.
+#[test]
+fn explain_shows_the_node_and_device_choice() {
+    for after in ["0", "3000"] {
+        let out = orchsim()
+            .args([
+                "explain",
+                "--study",
+                "fgd-atc23",
+                "--policy",
+                "fgd",
+                "--seed",
+                "42",
+                "--after",
+                after,
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let nodes = v["nodes"].as_array().unwrap();
+        let chosen = &v["chosen"];
+        assert_eq!(nodes[0]["name"], chosen["node"]);
+        assert_eq!(nodes[0]["devices"], chosen["devices"]);
+        for w in nodes.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            let (sa, sb) = (a["score"].as_i64().unwrap(), b["score"].as_i64().unwrap());
+            assert!(sa > sb || (sa == sb && a["rank"].as_u64() < b["rank"].as_u64()));
+        }
+        let count = v["task"]["gpu_count"].as_u64().unwrap() as usize;
+        let per = v["task"]["gpu_milli_per_device"].as_u64().unwrap();
+        let devices = chosen["devices"].as_array().unwrap();
+        assert_eq!(devices.len(), count);
+        for d in devices {
+            let free = nodes[0]["gpu_free_milli"][d.as_u64().unwrap() as usize]
+                .as_u64()
+                .unwrap();
+            assert!(free >= per, "device {d} has {free} free, {per} asked");
+        }
+    }
+    let out = orchsim()
+        .args(["explain", "--study", "fgd-atc23", "--after", "999999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--after 999999"));
+}

@@ -336,85 +336,127 @@ pub struct CurvePoint {
     pub frag_ratio_pct: f64,
 }
 
-/// Runs one experiment.
-pub fn run_experiment(study: &Study, input: &StudyInput, policy: Policy, seed: u64) -> Experiment {
-    let streams = RngStreams::new(seed);
-    let total = input.total_gpu_milli();
-    let target = study.target_pct / 100.0 * total as f64;
+/// One experiment in progress: the ordered, inflated workload and the cluster so far.
+/// `run_experiment` drives it to the end; `orchsim explain --study` stops it part way.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub policy: Policy,
+    pub seed: u64,
+    pub cluster: GpuCluster,
+    pub scheduler: GpuScheduler,
+    /// Every task in arrival order.
+    pub order: Vec<GpuTask>,
+    /// Tasks submitted so far.
+    pub next: usize,
+    meter: Fragmentation,
+    digest: Digest,
+    arrived: u64,
+    failed: usize,
+}
 
-    // 1. The trace in random order (SortClusterPods with shufflePod).
-    let mut order: Vec<&GpuTask> = input.tasks.iter().map(|t| &t.task).collect();
-    order.shuffle(&mut streams.stream("gpu-study/order"));
+impl Replay {
+    /// Orders and inflates the workload (steps 1 and 2) and builds the empty cluster.
+    pub fn new(study: &Study, input: &StudyInput, policy: Policy, seed: u64) -> Self {
+        let streams = RngStreams::new(seed);
+        let target = study.target_pct / 100.0 * input.total_gpu_milli() as f64;
 
-    // 2. Inflation (TunePodsByNodeTotalResource).
-    let mut requested: u64 = order.iter().map(|t| t.gpu.total_milli()).sum();
-    let mut inflate = streams.stream("gpu-study/inflation");
-    if (requested as f64) < target {
-        loop {
-            let t = &input.tasks[inflate.random_range(0..input.tasks.len())].task;
-            // tuneUpPods stops at the first sample that would pass the target, testing the
-            // per-device share (MilliGpu), not the task's total; this follows the code.
-            if (requested + u64::from(t.gpu.milli_per_gpu())) as f64 > target {
-                break;
+        // 1. The trace in random order (SortClusterPods with shufflePod).
+        let mut order: Vec<GpuTask> = input.tasks.iter().map(|t| t.task.clone()).collect();
+        order.shuffle(&mut streams.stream("gpu-study/order"));
+
+        // 2. Inflation (TunePodsByNodeTotalResource).
+        let mut requested: u64 = order.iter().map(|t| t.gpu.total_milli()).sum();
+        let mut inflate = streams.stream("gpu-study/inflation");
+        if (requested as f64) < target {
+            loop {
+                let t = &input.tasks[inflate.random_range(0..input.tasks.len())].task;
+                // tuneUpPods stops at the first sample that would pass the target, testing
+                // the per-device share (MilliGpu), not the task's total; this follows the
+                // code.
+                if (requested + u64::from(t.gpu.milli_per_gpu())) as f64 > target {
+                    break;
+                }
+                requested += t.gpu.total_milli();
+                order.push(t.clone());
             }
-            requested += t.gpu.total_milli();
-            order.push(t);
+        } else {
+            while requested as f64 > target && !order.is_empty() {
+                let t = order.remove(inflate.random_range(0..order.len()));
+                requested -= t.gpu.total_milli();
+            }
         }
-    } else {
-        while requested as f64 > target && !order.is_empty() {
-            let t = order.remove(inflate.random_range(0..order.len()));
-            requested -= t.gpu.total_milli();
+
+        let tasks: Vec<GpuTask> = input.tasks.iter().map(|t| t.task.clone()).collect();
+        let typical = TypicalTasks::from_tasks(&tasks, &input.models, study.typical_percent);
+        let cluster = GpuCluster::new(input.models.clone(), input.nodes.clone())
+            .expect("the trace reader caps devices per node");
+        let scheduler = GpuScheduler::new(
+            policy,
+            &cluster,
+            typical.clone(),
+            streams.stream("gpu-study/scheduler").next_u64(),
+        );
+        Replay {
+            policy,
+            seed,
+            cluster,
+            scheduler,
+            order,
+            next: 0,
+            meter: Fragmentation::new(typical),
+            digest: Digest::new(),
+            arrived: 0,
+            failed: 0,
         }
     }
 
-    // 3. Place one by one.
-    let tasks: Vec<GpuTask> = input.tasks.iter().map(|t| t.task.clone()).collect();
-    let typical = TypicalTasks::from_tasks(&tasks, &input.models, study.typical_percent);
-    let mut cluster = GpuCluster::new(input.models.clone(), input.nodes.clone())
-        .expect("the trace reader caps devices per node");
-    let mut scheduler = GpuScheduler::new(
-        policy,
-        &cluster,
-        typical.clone(),
-        streams.stream("gpu-study/scheduler").next_u64(),
-    );
-    let mut meter = Fragmentation::new(typical);
-    let mut digest = Digest::new();
-    let mut steps = Vec::with_capacity(order.len());
-    let mut arrived = 0u64;
-    let mut failed = 0;
-    for (i, task) in order.iter().enumerate() {
-        arrived += task.gpu.total_milli();
-        match scheduler.schedule(&cluster, task) {
+    /// Submits the next task (step 3) and returns the state after it (step 4); `None` when
+    /// every task has been submitted.
+    pub fn step(&mut self) -> Option<Step> {
+        let task = self.order.get(self.next)?;
+        let i = self.next as u64;
+        self.next += 1;
+        self.arrived += task.gpu.total_milli();
+        match self.scheduler.schedule(&self.cluster, task) {
             GpuDecision::Place(p) => {
-                cluster
+                self.cluster
                     .place(task, &p)
                     .expect("a policy decision never overcommits (property-tested)");
                 let mut rec = vec![p.node as u64];
                 rec.extend(p.devices.iter().map(|&d| u64::from(d)));
-                digest.record(SimTime(i as u64), 1, &rec);
+                self.digest.record(SimTime(i), 1, &rec);
             }
             GpuDecision::Unschedulable(_) => {
-                failed += 1;
-                digest.record(SimTime(i as u64), 2, &[]);
+                self.failed += 1;
+                self.digest.record(SimTime(i), 2, &[]);
             }
         }
-        steps.push(Step {
-            arrived_milli: arrived,
-            allocated_milli: cluster.used_gpu_milli(),
-            fragment_milli: meter.of_cluster(&cluster),
-        });
+        Some(Step {
+            arrived_milli: self.arrived,
+            allocated_milli: self.cluster.used_gpu_milli(),
+            fragment_milli: self.meter.of_cluster(&self.cluster),
+        })
     }
+}
+
+/// Runs one experiment.
+pub fn run_experiment(study: &Study, input: &StudyInput, policy: Policy, seed: u64) -> Experiment {
+    let mut replay = Replay::new(study, input, policy, seed);
+    let mut steps = Vec::with_capacity(replay.order.len());
+    while let Some(step) = replay.step() {
+        steps.push(step);
+    }
+    let total = input.total_gpu_milli();
     let curve = discrete_curve(&steps, total, study.target_pct.ceil() as u32);
     Experiment {
         policy,
         seed,
-        tasks: order.len(),
-        failed,
+        tasks: replay.order.len(),
+        failed: replay.failed,
         total_gpu_milli: total,
         steps,
         curve,
-        digest: digest.hex(),
+        digest: replay.digest.hex(),
     }
 }
 

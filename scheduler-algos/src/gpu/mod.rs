@@ -239,6 +239,20 @@ pub enum Misfit {
     },
 }
 
+impl Misfit {
+    /// The reason without node-specific amounts, for counting nodes per reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Misfit::Cpu { .. } => "Insufficient cpu",
+            Misfit::Memory { .. } => "Insufficient memory",
+            Misfit::NoGpus => "node has no GPUs",
+            Misfit::Model => "GPU model not accepted",
+            Misfit::WholeDevices { .. } => "not enough whole GPUs free",
+            Misfit::SharedDevice { .. } => "no GPU with enough free",
+        }
+    }
+}
+
 impl fmt::Display for Misfit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -194,7 +194,7 @@ impl GpuScheduler {
         for i in 0..cluster.len() {
             match cluster.fits(i, task) {
                 Ok(()) => feasible.push(i),
-                Err(m) => *reasons.entry(misfit_kind(&m)).or_default() += 1,
+                Err(m) => *reasons.entry(m.kind().to_string()).or_default() += 1,
             }
         }
         if feasible.is_empty() {
@@ -520,19 +520,6 @@ fn gpu_packing(gpu: GpuDemand, free: &[u32], gpus: u32) -> i64 {
         .map(|&d| i64::from(free[d]) * 100 / i64::from(MILLI_PER_GPU))
         .sum();
     (100 - ratio / 10).max(100 / 2)
-}
-
-/// The filter reason without the node-specific amounts, for counting.
-fn misfit_kind(m: &Misfit) -> String {
-    match m {
-        Misfit::Cpu { .. } => "Insufficient cpu",
-        Misfit::Memory { .. } => "Insufficient memory",
-        Misfit::NoGpus => "node has no GPUs",
-        Misfit::Model => "GPU model not accepted",
-        Misfit::WholeDevices { .. } => "not enough whole GPUs free",
-        Misfit::SharedDevice { .. } => "no GPU with enough free",
-    }
-    .to_string()
 }
 
 #[cfg(test)]

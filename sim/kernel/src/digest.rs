@@ -14,6 +14,12 @@ pub struct Digest {
     records: u64,
 }
 
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Digest({} records, {})", self.records(), self.hex())
+    }
+}
+
 /// Buffer size before handing bytes to BLAKE3, which is much faster on large inputs.
 const FLUSH_BYTES: usize = 16 * 1024;
 
