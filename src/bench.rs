@@ -84,6 +84,10 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         "mean_ns",
     ]);
     for (file, text) in catalog::CATALOG {
+        if orchsim_sim::gpu_study::is_study(text) {
+            crate::study::bench_rows(file, text, args.repeat.max(1) as usize, &mut t)?;
+            continue;
+        }
         let sc = orchsim_sim::parse(&format!("<embedded>/scenarios/{file}"), text)?;
         // Reset the peak-RSS high-water mark (Linux: `5` clears VmHWM) so each row is its own.
         let _ = std::fs::write("/proc/self/clear_refs", "5");

@@ -64,7 +64,7 @@ fn load_objects(path: &Path) -> Result<objects::Objects, CliError> {
 
 fn load_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {
     if path.extension().is_some_and(|e| e == "toml") {
-        let sc = orchsim_sim::parse(&path.display().to_string(), &read(path)?)?;
+        let sc = crate::simulation_scenario(&path.display().to_string(), &read(path)?)?;
         return Ok(sc.nodes());
     }
     let objs = load_objects(path)?;

@@ -153,6 +153,17 @@ pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliEr
     }
 }
 
+/// Parses a simulation scenario; a study scenario gets an error saying what runs it.
+pub(crate) fn simulation_scenario(file: &str, text: &str) -> Result<Scenario, CliError> {
+    if orchsim_sim::gpu_study::is_study(text) {
+        return Err(CliError(format!(
+            "{file} is a study scenario ([study]); `orchsim run` runs its policies × seeds \
+             (narrow with --policy and --seed), `orchsim explain --study` explains one placement"
+        )));
+    }
+    Ok(orchsim_sim::parse(file, text)?)
+}
+
 fn run(args: RunArgs) -> Result<(), CliError> {
     let (file, text) = scenario_text(args.scenario.as_deref())?;
     if orchsim_sim::gpu_study::is_study(&text) {

@@ -74,7 +74,7 @@ struct Evaluated {
 
 pub fn run(args: PlanArgs) -> Result<u8, CliError> {
     let (file, text) = crate::scenario_text(args.scenario.as_deref())?;
-    let scenario = orchsim_sim::parse(&file, &text)?;
+    let scenario = crate::simulation_scenario(&file, &text)?;
     let target = plan::parse_target(&args.target)?;
     let vary = args
         .vary

@@ -333,6 +333,33 @@ fn charts(study: &Study, result: &StudyResult) -> Vec<Chart> {
     ]
 }
 
+/// `orchsim bench` rows for a study scenario: one experiment per policy (the first seed) on
+/// one thread, best of `repeat`; `events` is the tasks submitted.
+pub fn bench_rows(file: &str, text: &str, repeat: usize, t: &mut Table) -> Result<(), CliError> {
+    let (study, input) = load(&format!("<embedded>/scenarios/{file}"), text)?;
+    for &policy in &study.policies {
+        let mut best = f64::MAX;
+        let mut tasks = 0;
+        for _ in 0..repeat {
+            let started = Instant::now();
+            let e = gpu_study::run_experiment(&study, &input, policy, study.seeds[0]);
+            best = best.min(started.elapsed().as_secs_f64());
+            tasks = e.tasks;
+        }
+        t.push(vec![
+            format!("study/{}/{}", study.name, policy.name()).into(),
+            Cell::Float(best, 6),
+            Cell::UInt(tasks as u64),
+            Cell::Float(tasks as f64 / best, 0),
+            Cell::Float(tasks as f64 / best, 0),
+            Cell::Empty,
+            Cell::Empty,
+        ])
+        .map_err(|_| CliError("internal: bench row width".into()))?;
+    }
+    Ok(())
+}
+
 /// `orchsim explain --study`: replays one experiment for `after` tasks and explains the
 /// placement of the next one, devices included.
 pub fn explain(

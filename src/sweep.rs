@@ -74,7 +74,7 @@ pub const SOME_RUNS_FAILED: u8 = 3;
 
 pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
     let (file, text) = crate::scenario_text(args.scenario.as_deref())?;
-    let scenario = orchsim_sim::parse(&file, &text)?;
+    let scenario = crate::simulation_scenario(&file, &text)?;
     let params = args
         .sets
         .iter()
