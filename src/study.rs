@@ -30,11 +30,18 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
         study.seeds = vec![seed];
     }
     if !args.policies.is_empty() {
-        study.policies = args
-            .policies
-            .iter()
-            .map(|p| Policy::parse(p))
-            .collect::<Result<_, _>>()?;
+        let mut policies: Vec<Policy> = Vec::new();
+        for p in &args.policies {
+            let p = Policy::parse(p)?;
+            if policies.contains(&p) {
+                return Err(CliError(format!("--policy: `{p}` is listed twice")));
+            }
+            policies.push(p);
+        }
+        study.policies = policies;
+    }
+    if args.jobs == Some(0) {
+        return Err(CliError("--jobs: expected at least 1".into()));
     }
     let out = args
         .out
@@ -384,11 +391,13 @@ pub fn explain(
     let seed = seed.unwrap_or(study.seeds[0]);
     let mut replay = gpu_study::Replay::new(&study, &input, policy, seed);
     if after >= replay.order.len() {
-        return Err(CliError(format!(
-            "--after {after}: the experiment has {} tasks (0..={} may come before the one explained)",
-            replay.order.len(),
-            replay.order.len() - 1
-        )));
+        return Err(CliError(match replay.order.len() {
+            0 => format!("--after {after}: the experiment has no tasks (target_pct removed them all)"),
+            n => format!(
+                "--after {after}: the experiment has {n} tasks (0..={} may come before the one explained)",
+                n - 1
+            ),
+        }));
     }
     for _ in 0..after {
         replay.step();

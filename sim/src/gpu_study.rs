@@ -16,8 +16,10 @@
 //! Sources: hkust-adsl/kubernetes-scheduler-simulator (`pkg/simulator/core.go`,
 //! `simulator.go`: `SortClusterPods`, `TunePodsByNodeTotalResource`, `SchedulePods`;
 //! `analysis.go`: `ClusterGpuFragReport`; `experiments/analysis/merge_*_discrete.py`).
-//! Differences, all deliberate: our own random streams (ChaCha8 per seed and purpose) instead
-//! of Go's global `math/rand`, so seed 42 here is not seed 42 there; nothing else.
+//! Deliberate differences: our own random streams (ChaCha8 per seed and purpose) instead of
+//! Go's global `math/rand`, so seed 42 here is not seed 42 there; a fragment ratio of 0
+//! (not NaN) when no GPU is idle; and floating-point sums in a fixed order of our own where
+//! upstream's depends on its node listing, which can move a value in its last bit.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -197,6 +199,17 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
         ));
     }
     let seeds = s.seeds.get_ref().clone();
+    if let Some(dup) = seeds
+        .iter()
+        .enumerate()
+        .find(|(i, x)| seeds[..*i].contains(x))
+    {
+        return Err(err(
+            s.seeds.span(),
+            "study.seeds",
+            format!("seed {} is listed twice", dup.1),
+        ));
+    }
     if seeds.is_empty() {
         return Err(err(
             s.seeds.span(),
@@ -286,6 +299,14 @@ impl StudyInput {
         }
         if task_list.is_empty() {
             return Err(empty(tasks.0, "task"));
+        }
+        // Inflation adds tasks until their GPU requests reach a share of capacity: without
+        // GPUs on either side it has nothing to measure (upstream panics on both).
+        if node_list.iter().all(|n| n.gpus == 0) {
+            return Err(empty(nodes.0, "node with GPUs"));
+        }
+        if task_list.iter().all(|t| t.task.gpu.count() == 0) {
+            return Err(empty(tasks.0, "task requesting a GPU"));
         }
         task_list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(StudyInput {
@@ -470,16 +491,18 @@ fn round2(x: f64) -> f64 {
     format!("{x:.2}").parse().unwrap_or(x)
 }
 
-/// The authors' reduction (`merge_alloc_discrete.py`, `merge_frag_discrete.py`): each step
-/// gets its arrived share rounded to a whole percent; a percent's value is the mean over
-/// the steps rounded to it, or, if there are none, over those within ±1.
+/// The authors' reduction (`merge_alloc_discrete.py`, `merge_frag_discrete.py`,
+/// `merge_frag_ratio_discrete.py`), with their operation order: each step gets its arrived
+/// share rounded to a whole percent (halves to even); a percent's value is the mean over the
+/// steps rounded to it, or, if there are none, over those within ±1.
 pub fn discrete_curve(steps: &[Step], total_milli: u64, max_pct: u32) -> Vec<CurvePoint> {
     let total = total_milli as f64;
+    let gpus = (total_milli / u64::from(MILLI_PER_GPU)) as f64;
     let rows: Vec<(f64, f64, f64, f64)> = steps
         .iter()
         .map(|s| {
-            let arrive = round0(s.arrived_milli as f64 / total * 100.0);
-            let alloc = round2(s.allocated_milli as f64 / total * 100.0);
+            let arrive = round0(s.arrived_milli as f64 / gpus / 10.0);
+            let alloc = round2(s.allocated_milli as f64 / gpus / 10.0);
             let idle = total - s.allocated_milli as f64;
             let ratio = if idle > 0.0 {
                 100.0 * s.fragment_milli / idle
@@ -507,8 +530,8 @@ pub fn discrete_curve(steps: &[Step], total_milli: u64, max_pct: u32) -> Vec<Cur
         out.push(CurvePoint {
             arrived_pct: pct,
             alloc_pct: round2(mean(|r| r.1)),
-            frag_pct: round2(100.0 * mean(|r| r.2) / total),
-            frag_ratio_pct: round2(mean(|r| r.3)),
+            frag_pct: round2(100.0 * mean(|r| r.2) / 1000.0 / gpus),
+            frag_ratio_pct: mean(|r| r.3),
         });
     }
     out
@@ -757,6 +780,40 @@ seeds = [1, 2]
             got,
             vec![(0, 0.4), (1, 0.6), (2, 2.0), (3, 2.5), (4, 3.0), (5, 3.0)]
         );
+    }
+
+    /// The script divides by the GPU count, then by 10: 6212 GPUs with 6212 × 545 milli
+    /// arrived is exactly 54.5%, which rounds to 54 (half to even); computing
+    /// milli / capacity × 100 instead gives 54.50000000000001 and 55.
+    #[test]
+    fn curve_uses_the_scripts_operation_order() {
+        let step = Step {
+            arrived_milli: 6212 * 545,
+            allocated_milli: 0,
+            fragment_milli: 0.0,
+        };
+        let c = discrete_curve(&[step], 6212 * 1000, 60);
+        assert_eq!(
+            c.iter().map(|p| p.arrived_pct).collect::<Vec<_>>(),
+            vec![53, 54, 55]
+        );
+        assert_eq!(c[1].arrived_pct, 54);
+        // The other order lands just above the half and would round up.
+        let other: fn(u64, u64) -> f64 = |a, t| a as f64 / t as f64 * 100.0;
+        assert!(other(6212 * 545, 6_212_000) > 54.5);
+    }
+
+    #[test]
+    fn traces_without_gpus_are_refused() {
+        let s = parse("s.toml", STUDY).unwrap();
+        let cpu_tasks = "name,cpu_milli,memory_mib,num_gpu,gpu_milli\nt0,1000,1,0,0\n";
+        let e = StudyInput::load(&s, ("nodes.csv", NODES), ("tasks.csv", cpu_tasks)).unwrap_err();
+        assert!(e.message.contains("requesting a GPU"), "{e}");
+        let mut s2 = s.clone();
+        s2.gpu_nodes_only = false;
+        let cpu_nodes = "sn,cpu_milli,memory_mib,gpu,model\nc0,1000,1,0,\n";
+        let e = StudyInput::load(&s2, ("nodes.csv", cpu_nodes), ("tasks.csv", TASKS)).unwrap_err();
+        assert!(e.message.contains("node with GPUs"), "{e}");
     }
 
     #[test]

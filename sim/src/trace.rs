@@ -5,11 +5,31 @@
 //! header name, extra columns are ignored, and every error names the file, line, column and
 //! field. A general importer (`orchsim import`) is meant to absorb this module.
 
-use orchsim_sched::gpu::{GpuDemand, GpuNode, GpuTask, Models};
+use orchsim_sched::gpu::{GpuDemand, GpuNode, GpuTask, ModelId, Models};
 
 use crate::scenario::ScenarioError;
 
 const MIB: u64 = 1024 * 1024;
+/// Bounds that keep every later sum and signed difference far from overflow: a billion
+/// cores, and a pebibyte of memory, per row.
+const MAX_CPU_MILLI: u64 = 1 << 40;
+const MAX_MEMORY_MIB: u64 = 1 << 30;
+
+/// Interns a model name, refusing more distinct names than ids exist.
+fn intern(
+    models: &mut Models,
+    name: &str,
+    row: &Row,
+    column: usize,
+) -> Result<ModelId, ScenarioError> {
+    if models.get(name).is_none() && models.names().len() >= usize::from(u16::MAX) {
+        return Err(row.error(
+            column,
+            format!("too many distinct GPU models (at most {})", u16::MAX),
+        ));
+    }
+    Ok(models.intern(name))
+}
 
 /// One task row of a trace, with its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +53,8 @@ pub fn alibaba_gpu_nodes(
     let mut nodes = Vec::new();
     while let Some(row) = rows.next_row()? {
         let name = row.text(0)?.to_string();
-        let cpu_milli = row.int(1)?;
-        let memory_bytes = row.int(2)?.saturating_mul(MIB);
+        let cpu_milli = row.bounded(1, MAX_CPU_MILLI)?;
+        let memory_bytes = row.bounded(2, MAX_MEMORY_MIB)? * MIB;
         let gpus = row.int(3)?;
         let model = row.text(4)?;
         if gpus > orchsim_sched::gpu::MAX_DEVICES as u64 {
@@ -48,7 +68,7 @@ pub fn alibaba_gpu_nodes(
         }
         let model = match (gpus, model.is_empty()) {
             (0, _) => None,
-            (_, false) => Some(models.intern(model)),
+            (_, false) => Some(intern(models, model, &row, 4)?),
             (_, true) => {
                 return Err(row.error(4, "expected the GPU model of a node with GPUs".into()))
             }
@@ -80,8 +100,8 @@ pub fn alibaba_gpu_tasks(
     let mut tasks = Vec::new();
     while let Some(row) = rows.next_row()? {
         let name = row.text(0)?.to_string();
-        let cpu_milli = row.int(1)?;
-        let memory_bytes = row.int(2)?.saturating_mul(MIB);
+        let cpu_milli = row.bounded(1, MAX_CPU_MILLI)?;
+        let memory_bytes = row.bounded(2, MAX_MEMORY_MIB)? * MIB;
         let count = row.int(3)?;
         let milli = row.int(4)?;
         let gpu = if count == 0 {
@@ -93,14 +113,14 @@ pub fn alibaba_gpu_tasks(
                 .map_err(|_| row.error(4, format!("expected milli-GPU, found {milli}")))?;
             GpuDemand::new(count, milli).map_err(|e| row.error(4, e.to_string()))?
         };
+        // Kept as written (empty parts dropped, order and repeats kept): the study keys its
+        // typical task shapes on the spec string.
         let mut accepted = Vec::new();
         if let Some(c) = spec_col {
             if gpu != GpuDemand::None {
                 for m in row.text(c)?.split('|').filter(|m| !m.is_empty()) {
-                    accepted.push(models.intern(m));
+                    accepted.push(intern(models, m, &row, c)?);
                 }
-                accepted.sort_unstable();
-                accepted.dedup();
             }
         }
         tasks.push(NamedTask {
@@ -222,6 +242,14 @@ impl Row<'_> {
         })
     }
 
+    fn bounded(&self, wanted: usize, max: u64) -> Result<u64, ScenarioError> {
+        let v = self.int(wanted)?;
+        if v > max {
+            return Err(self.error(wanted, format!("expected at most {max}, found {v}")));
+        }
+        Ok(v)
+    }
+
     fn error(&self, wanted: usize, message: String) -> ScenarioError {
         let at = self.rows.wanted[wanted];
         // The column of the field in the line: the trace files are unquoted, so the fields
@@ -294,6 +322,11 @@ mod tests {
         assert_eq!(t[2].task.gpu, GpuDemand::None);
         assert_eq!(t[3].task.models.len(), 2);
         assert_eq!(models.name(t[3].task.models[0]), "V100M16");
+        // Specs are kept as written: order and repeats matter to the typical shapes.
+        let spec = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\nt,1,1,1,1000,B||A|B\n";
+        let t = alibaba_gpu_tasks("t.csv", spec, &mut models).unwrap();
+        let names: Vec<&str> = t[0].task.models.iter().map(|&m| models.name(m)).collect();
+        assert_eq!(names, vec!["B", "A", "B"]);
     }
 
     #[test]
@@ -321,6 +354,10 @@ mod tests {
         let no_model = "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1,2,\n";
         let e = alibaba_gpu_nodes("nodes.csv", no_model, &mut models).unwrap_err();
         assert_eq!(e.field, "model");
+
+        let huge = "sn,cpu_milli,memory_mib,gpu,model\nn0,18446744073709551615,1,0,\n";
+        let e = alibaba_gpu_nodes("nodes.csv", huge, &mut models).unwrap_err();
+        assert_eq!(e.field, "cpu_milli");
 
         let ragged = "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1\n";
         let e = alibaba_gpu_nodes("nodes.csv", ragged, &mut models).unwrap_err();

@@ -8,8 +8,9 @@
 //!
 //! The arithmetic follows the authors' simulator (`pkg/utils/frag.go`,
 //! `NodeGpuShareFragAmount`): amounts accumulate per fragment class in float64 in the
-//! typical-shape order, and the classes are summed in their fixed order, so the values here
-//! equal theirs bit for bit.
+//! typical-shape order and the classes are summed in their fixed order; a cluster's total adds
+//! each class over the nodes first (`ClusterGpuFragReport`). Upstream's own tests are ported
+//! with their expected values.
 
 use rustc_hash::FxHashMap;
 
@@ -95,6 +96,9 @@ const XL_SATISFIED: usize = 4;
 const XR_LACK_CPU: usize = 5;
 const NO_ACCESS: usize = 6;
 
+/// Fragment classes, as upstream's `FragAmount.Data`.
+pub type Classes = [f64; 7];
+
 /// Expected fragment milli-GPU of a node with `cpu_free`, devices `free` and GPU `model`.
 pub fn node_fragment(
     typical: &TypicalTasks,
@@ -102,6 +106,27 @@ pub fn node_fragment(
     free: &[u32],
     model: Option<ModelId>,
 ) -> f64 {
+    except_satisfied(&node_classes(typical, cpu_free, free, model))
+}
+
+/// The sum of every class but "satisfied" (`FragAmountSumExceptQ3`).
+pub fn except_satisfied(classes: &Classes) -> f64 {
+    let mut out = 0.0;
+    for (i, v) in classes.iter().enumerate() {
+        if i != Q3_SATISFIED {
+            out += v;
+        }
+    }
+    out
+}
+
+/// The node's idle GPU milli split into fragment classes, weighted by shape frequency.
+pub fn node_classes(
+    typical: &TypicalTasks,
+    cpu_free: i64,
+    free: &[u32],
+    model: Option<ModelId>,
+) -> Classes {
     let idle: i64 = free.iter().map(|&f| i64::from(f)).sum();
     let mut classes = [0.0f64; 7];
     for shape in &typical.shapes {
@@ -140,13 +165,7 @@ pub fn node_fragment(
             classes[class] += f * idle as f64;
         }
     }
-    let mut out = 0.0;
-    for (i, v) in classes.iter().enumerate() {
-        if i != Q3_SATISFIED {
-            out += v;
-        }
-    }
-    out
+    classes
 }
 
 /// A node's state as the fragmentation sees it: free CPU, model and the multiset of device
@@ -176,9 +195,9 @@ fn state_key(cpu_free: i64, free: &[u32], model: Option<ModelId>) -> StateKey {
 #[derive(Clone, Debug)]
 pub struct Fragmentation {
     typical: TypicalTasks,
-    memo: FxHashMap<StateKey, f64>,
+    memo: FxHashMap<StateKey, (Classes, f64)>,
     /// Per node: the version its cached value belongs to.
-    nodes: Vec<Option<(u64, f64)>>,
+    nodes: Vec<Option<(u64, Classes, f64)>>,
 }
 
 impl Fragmentation {
@@ -194,46 +213,60 @@ impl Fragmentation {
         &self.typical
     }
 
-    /// Fragment milli-GPU of a hypothetical node state.
-    pub fn of_state(&mut self, cpu_free: i64, free: &[u32], model: Option<ModelId>) -> f64 {
+    fn memoised(&mut self, cpu_free: i64, free: &[u32], model: Option<ModelId>) -> (Classes, f64) {
         let key = state_key(cpu_free, free, model);
         if let Some(&v) = self.memo.get(&key) {
             return v;
         }
-        let v = node_fragment(&self.typical, cpu_free, free, model);
+        let classes = node_classes(&self.typical, cpu_free, free, model);
+        let v = (classes, except_satisfied(&classes));
         self.memo.insert(key, v);
         v
     }
 
-    /// Fragment milli-GPU of node `i` as it is now.
-    pub fn of_node(&mut self, cluster: &GpuCluster, i: usize) -> f64 {
+    /// Fragment milli-GPU of a hypothetical node state.
+    pub fn of_state(&mut self, cpu_free: i64, free: &[u32], model: Option<ModelId>) -> f64 {
+        self.memoised(cpu_free, free, model).1
+    }
+
+    fn node_entry(&mut self, cluster: &GpuCluster, i: usize) -> (Classes, f64) {
         if self.nodes.len() != cluster.len() {
             self.nodes = vec![None; cluster.len()];
         }
         let s: &NodeState = cluster.state(i);
-        if let Some((version, v)) = self.nodes[i] {
+        if let Some((version, c, v)) = self.nodes[i] {
             if version == s.version {
-                return v;
+                return (c, v);
             }
         }
-        let v = self.of_state(s.cpu_free as i64, &s.free, cluster.node(i).model);
-        self.nodes[i] = Some((s.version, v));
-        v
+        let (c, v) = self.memoised(s.cpu_free as i64, &s.free, cluster.node(i).model);
+        self.nodes[i] = Some((s.version, c, v));
+        (c, v)
     }
 
-    /// Fragment milli-GPU of the whole cluster, summed in node order.
+    /// Fragment milli-GPU of node `i` as it is now.
+    pub fn of_node(&mut self, cluster: &GpuCluster, i: usize) -> f64 {
+        self.node_entry(cluster, i).1
+    }
+
+    /// Fragment milli-GPU of the whole cluster: each class summed over the nodes in order,
+    /// then the classes (upstream `ClusterGpuFragReport`).
     pub fn of_cluster(&mut self, cluster: &GpuCluster) -> f64 {
-        let mut sum = 0.0;
+        let mut sum = [0.0; 7];
         for i in 0..cluster.len() {
-            sum += self.of_node(cluster, i);
+            let (c, _) = self.node_entry(cluster, i);
+            for (s, v) in sum.iter_mut().zip(c) {
+                *s += v;
+            }
         }
-        sum
+        except_satisfied(&sum)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::GpuDemand;
 
     fn shape(cpu: u64, gpu: GpuDemand, frequency: f64) -> TypicalShape {
         TypicalShape {
@@ -322,6 +355,132 @@ mod tests {
         let typ = TypicalTasks::from_tasks(&[t(1000), t(3000), t(2000)], &models, 100);
         let cpus: Vec<u64> = typ.shapes.iter().map(|s| s.cpu_milli).collect();
         assert_eq!(cpus, vec![3000, 2000, 1000]);
+    }
+
+    /// `TestingGenerateGetTypicalPods` (upstream pkg/utils/frag_test.go): (cpu, milli per GPU,
+    /// GPUs, model, percent).
+    const UPSTREAM_TYPICAL: &[(u64, u32, u32, &str, f64)] = &[
+        (6000, 465, 1, "", 9.33),
+        (8000, 440, 1, "2080", 9.15),
+        (8000, 475, 1, "T4", 8.76),
+        (8000, 440, 1, "P100", 8.72),
+        (2000, 465, 1, "", 8.68),
+        (12000, 900, 1, "", 8.65),
+        (4000, 900, 1, "", 8.43),
+        (16000, 678, 1, "T4", 8.36),
+        (8000, 500, 1, "", 8.29),
+        (6000, 511, 1, "", 8.11),
+        (14000, 1000, 2, "2080", 0.54),
+        (4000, 1000, 1, "2080", 0.43),
+        (32000, 1000, 2, "T4", 0.43),
+        (16000, 1000, 1, "V100M16", 0.40),
+        (64000, 1000, 2, "", 0.40),
+        (10000, 1000, 2, "", 0.40),
+        (11400, 1000, 1, "T4", 0.36),
+        (16000, 1000, 1, "T4", 0.36),
+        (4000, 1000, 2, "", 0.36),
+        (14000, 1000, 2, "V100M16", 0.36),
+        (8000, 1000, 4, "", 0.36),
+        (16000, 1000, 2, "", 0.32),
+        (2000, 1000, 1, "T4", 0.32),
+        (6000, 1000, 1, "", 0.32),
+        (4000, 1000, 1, "", 0.32),
+        (5000, 1000, 1, "", 0.32),
+        (32000, 1000, 4, "V100M16", 0.32),
+        (32000, 1000, 2, "", 0.32),
+        (24000, 1000, 8, "2080", 0.32),
+        (40000, 1000, 4, "", 0.29),
+        (32000, 1000, 8, "", 0.29),
+        (32000, 1000, 1, "T4", 0.29),
+        (16000, 1000, 1, "", 0.25),
+        (7000, 1000, 1, "V100M16", 0.25),
+        (24000, 1000, 1, "T4", 0.25),
+    ];
+
+    /// `TestingGenerateGetTypicalPodsWithNonGpu` (same file).
+    const UPSTREAM_TYPICAL_WITH_NON_GPU: &[(u64, u32, u32, &str, f64)] = &[
+        (15700, 1000, 1, "", 28.69),
+        (11900, 1000, 1, "", 18.93),
+        (11400, 1000, 1, "", 12.27),
+        (1000, 0, 0, "", 7.36),
+        (18710, 1000, 1, "", 4.85),
+        (8200, 1000, 1, "", 3.79),
+        (16400, 1000, 1, "", 3.31),
+        (9810, 1000, 1, "", 1.97),
+        (15200, 1000, 1, "", 1.87),
+        (11200, 1000, 1, "", 1.81),
+        (14200, 1000, 1, "", 1.76),
+        (12000, 0, 0, "", 1.65),
+        (14900, 1000, 1, "", 1.39),
+        (60200, 1000, 4, "", 1.23),
+        (64200, 1000, 8, "", 1.07),
+        (32200, 1000, 4, "", 1.01),
+        (17400, 1000, 2, "", 0.91),
+        (30200, 1000, 2, "", 0.69),
+        (16000, 1000, 1, "", 0.64),
+        (15000, 1000, 1, "", 0.59),
+        (64000, 1000, 8, "", 0.53),
+        (15000, 0, 0, "", 0.53),
+        (11910, 1000, 1, "", 0.53),
+        (120200, 1000, 8, "", 0.48),
+        (11300, 1000, 1, "", 0.37),
+        (30000, 1000, 2, "", 0.32),
+        (9800, 1000, 1, "", 0.32),
+        (8000, 1000, 1, "", 0.32),
+        (2000, 1000, 1, "", 0.27),
+        (2000, 80, 1, "", 0.27),
+        (1000, 1000, 1, "", 0.27),
+    ];
+
+    fn upstream(list: &[(u64, u32, u32, &str, f64)], models: &mut Models) -> TypicalTasks {
+        TypicalTasks {
+            shapes: list
+                .iter()
+                .map(|&(cpu, milli, count, model, pct)| TypicalShape {
+                    cpu_milli: cpu,
+                    gpu: GpuDemand::new(count, milli).unwrap(),
+                    models: if model.is_empty() {
+                        vec![]
+                    } else {
+                        vec![models.intern(model)]
+                    },
+                    frequency: pct / 100.0,
+                })
+                .collect(),
+        }
+    }
+
+    /// Upstream `TestNodeGpuShareFragAmount` and `TestNodeGpuShareFragAmountWithNonGpu`
+    /// (pkg/utils/frag_test.go), with their expected values and tolerance (0.01).
+    #[test]
+    fn upstream_fragment_amounts() {
+        let mut models = Models::default();
+        let typical = upstream(UPSTREAM_TYPICAL, &mut models);
+        let gtx = Some(models.intern("1080"));
+        for (cpu, free, expected) in [
+            (1000, vec![200, 1000, 1000, 500], 2566.62),
+            (1000, vec![1000; 4], 3802.40),
+            (1000, vec![1000; 8], 7604.80),
+        ] {
+            let f = node_fragment(&typical, cpu, &free, gtx);
+            assert!((f - expected).abs() < 0.01, "{free:?}: {f} vs {expected}");
+        }
+        let one = TypicalTasks {
+            shapes: vec![typical.shapes[0].clone()],
+        };
+        let f = node_fragment(&one, 1000, &[200, 1000, 1000, 500], gtx);
+        assert!((f - 251.91).abs() < 0.01, "{f}");
+
+        let typical = upstream(UPSTREAM_TYPICAL_WITH_NON_GPU, &mut models);
+        let p100 = Some(models.intern("P100"));
+        for (cpu, free, expected) in [
+            (64_000, vec![1000; 8], 887.20),
+            (32_000, vec![1000, 1000, 1000, 1000, 0, 0, 0, 0], 554.4),
+            (0, vec![1000, 1000, 1000, 1000, 0, 0, 0, 0], 4000.0),
+        ] {
+            let f = node_fragment(&typical, cpu, &free, p100);
+            assert!((f - expected).abs() < 0.01, "{free:?}: {f} vs {expected}");
+        }
     }
 
     #[test]
