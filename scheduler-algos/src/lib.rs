@@ -9,7 +9,8 @@
 //! - [`kube`]: the Kubernetes scheduling framework with the default plugins and profiles;
 //! - [`swarm`]: Docker Swarm constraints and spread;
 //! - [`labels`]: Kubernetes label, selector, taint and toleration semantics;
-//! - [`gpu`]: GPU devices (shared and whole) and the policies of the ATC'23 GPU fragmentation study.
+//! - [`gpu`]: GPU devices (shared and whole) and the policies of the ATC'23 GPU fragmentation study;
+//! - [`mesos`]: the Mesos allocator (DRF, offers, filters) and Marathon's placement constraints.
 //!
 //! Algorithms are looked up by name with [`by_name`]; an unknown name is an error listing the
 //! valid ones.
@@ -20,6 +21,7 @@ mod cluster;
 pub mod gpu;
 pub mod kube;
 pub mod labels;
+pub mod mesos;
 mod model;
 pub mod swarm;
 

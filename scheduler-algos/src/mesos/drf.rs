@@ -75,9 +75,9 @@ impl DrfSorter {
 
     /// `name`'s weighted dominant share (0 for an unknown client).
     pub fn share(&self, name: &str) -> f64 {
-        self.clients
-            .get(name)
-            .map_or(0.0, |c| dominant_share(&c.allocated, &self.total) / c.weight)
+        self.clients.get(name).map_or(0.0, |c| {
+            dominant_share(&c.allocated, &self.total) / c.weight
+        })
     }
 
     pub fn allocation(&self, name: &str) -> Option<Vector> {
@@ -90,7 +90,13 @@ impl DrfSorter {
         let mut v: Vec<(&String, f64, u64)> = self
             .clients
             .iter()
-            .map(|(n, c)| (n, dominant_share(&c.allocated, &self.total) / c.weight, c.count))
+            .map(|(n, c)| {
+                (
+                    n,
+                    dominant_share(&c.allocated, &self.total) / c.weight,
+                    c.count,
+                )
+            })
             .collect();
         v.sort_by(|a, b| {
             a.1.total_cmp(&b.1)
@@ -174,10 +180,7 @@ mod tests {
     #[test]
     fn the_papers_worked_example() {
         let total = [9_000, 18 * GB];
-        let d = [
-            demand("A", 1_000, 4 * GB, 1.0),
-            demand("B", 3_000, GB, 1.0),
-        ];
+        let d = [demand("A", 1_000, 4 * GB, 1.0), demand("B", 3_000, GB, 1.0)];
         assert_eq!(progressive_filling(total, &d), vec![3, 2]);
         let mut s = DrfSorter::new(total);
         s.add("A", 1.0);
