@@ -84,6 +84,9 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         "mean_ns",
     ]);
     for (file, text) in catalog::CATALOG {
+        if orchsim_sim::study_kind(text).as_deref() == Some("scheduler-architectures") {
+            continue;
+        }
         if orchsim_sim::gpu_study::is_study(text) {
             crate::study::bench_rows(file, text, args.repeat.max(1) as usize, &mut t)?;
             continue;

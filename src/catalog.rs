@@ -16,6 +16,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../scenarios/ci-regression.toml"),
     ),
     (
+        "architectures.toml",
+        include_str!("../scenarios/architectures.toml"),
+    ),
+    (
         "fgd-atc23.toml",
         include_str!("../scenarios/fgd-atc23.toml"),
     ),
@@ -67,19 +71,24 @@ mod tests {
         embedded.sort();
         assert_eq!(on_disk, embedded, "scenarios/ and CATALOG disagree");
         for (file, text) in CATALOG {
-            let name = if orchsim_sim::gpu_study::is_study(text) {
-                let st =
-                    orchsim_sim::gpu_study::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
-                for path in [&st.nodes, &st.tasks] {
-                    let from_root = path.strip_prefix("../").expect("data beside scenarios/");
-                    assert!(data(from_root).is_some(), "{file}: {path} is not embedded");
-                }
-                st.name
-            } else {
-                orchsim_sim::parse(file, text)
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .name
-            };
+            let name =
+                if orchsim_sim::study_kind(text).as_deref() == Some("scheduler-architectures") {
+                    orchsim_sim::architectures::parse(file, text)
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .name
+                } else if orchsim_sim::gpu_study::is_study(text) {
+                    let st =
+                        orchsim_sim::gpu_study::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
+                    for path in [&st.nodes, &st.tasks] {
+                        let from_root = path.strip_prefix("../").expect("data beside scenarios/");
+                        assert!(data(from_root).is_some(), "{file}: {path} is not embedded");
+                    }
+                    st.name
+                } else {
+                    orchsim_sim::parse(file, text)
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .name
+                };
             assert_eq!(
                 format!("{name}.toml"),
                 *file,

@@ -1,6 +1,7 @@
 //! `orchsim`: the command line. It parses arguments, loads files, calls the crates and prints;
 //! the work itself lives in the library crates (ARCHITECTURE.md).
 
+mod arch;
 mod bench;
 mod catalog;
 mod compare;
@@ -155,10 +156,10 @@ pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliEr
 
 /// Parses a simulation scenario; a study scenario gets an error saying what runs it.
 pub(crate) fn simulation_scenario(file: &str, text: &str) -> Result<Scenario, CliError> {
-    if orchsim_sim::gpu_study::is_study(text) {
+    if orchsim_sim::study_kind(text).is_some() {
         return Err(CliError(format!(
-            "{file} is a study scenario ([study]); `orchsim run` runs its policies × seeds \
-             (narrow with --policy and --seed), `orchsim explain --study` explains one placement"
+            "{file} is a study scenario ([study]); run it with `orchsim run` \
+             (GPU studies: `orchsim explain --study` explains one placement)"
         )));
     }
     Ok(orchsim_sim::parse(file, text)?)
@@ -166,8 +167,10 @@ pub(crate) fn simulation_scenario(file: &str, text: &str) -> Result<Scenario, Cl
 
 fn run(args: RunArgs) -> Result<(), CliError> {
     let (file, text) = scenario_text(args.scenario.as_deref())?;
-    if orchsim_sim::gpu_study::is_study(&text) {
-        return study::run(&file, &text, &args);
+    match orchsim_sim::study_kind(&text).as_deref() {
+        Some("scheduler-architectures") => return arch::run(&file, &text, &args),
+        Some(_) => return study::run(&file, &text, &args),
+        None => {}
     }
     if args.jobs.is_some() || !args.policies.is_empty() {
         return Err(CliError(format!(
@@ -351,6 +354,18 @@ fn scenarios(format: Format) -> Result<(), CliError> {
     let mut t = Table::new(["name", "hosts", "workloads", "duration_s", "description"]);
     for (file, text) in catalog::CATALOG {
         let source = format!("<embedded>/scenarios/{file}");
+        if orchsim_sim::study_kind(text).as_deref() == Some("scheduler-architectures") {
+            let st = orchsim_sim::architectures::parse(&source, text)?;
+            t.push(vec![
+                st.name.as_str().into(),
+                Cell::UInt(st.setup.machines as u64),
+                Cell::UInt(st.setup.workloads.len() as u64),
+                Cell::Float(st.setup.duration_s, 0),
+                st.description.as_str().into(),
+            ])
+            .map_err(|_| CliError("internal: catalog row width".into()))?;
+            continue;
+        }
         if orchsim_sim::gpu_study::is_study(text) {
             let st = orchsim_sim::gpu_study::parse(&source, text)?;
             t.push(vec![

@@ -378,9 +378,9 @@ pub fn explain(
     format: Format,
 ) -> Result<(), CliError> {
     let (file, text) = crate::scenario_text(Some(scenario))?;
-    if !gpu_study::is_study(&text) {
+    if orchsim_sim::study_kind(&text).as_deref() != Some("gpu-fragmentation") {
         return Err(CliError(format!(
-            "{file} is not a study scenario (no [study] table); --study explains GPU placements"
+            "{file} is not a GPU study (kind = \"gpu-fragmentation\"); --study explains GPU placements"
         )));
     }
     let (study, input) = load(&file, &text)?;

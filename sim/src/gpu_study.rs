@@ -145,7 +145,7 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
             s.kind.span(),
             "study.kind",
             format!(
-                "expected \"gpu-fragmentation\" (the only study kind), found \"{}\"",
+                "expected a study kind: \"gpu-fragmentation\" or \"scheduler-architectures\", found \"{}\"",
                 s.kind.get_ref()
             ),
         ));

@@ -6,6 +6,7 @@
 //! run digest. Everything here is deterministic: the same scenario and seed give the same
 //! bytes and digest on every machine (DESIGN.md §3).
 
+pub mod architectures;
 pub mod dist;
 pub mod gpu_study;
 pub mod plan;
@@ -20,6 +21,20 @@ pub use scenario::{parse, Scenario, ScenarioError};
 pub use world::{Placement, PodRecord, PodState};
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};
+
+/// The `kind` of a study scenario (one with a top-level `[study]` table; `""` if the table has
+/// no kind), or `None` for a simulation scenario.
+pub fn study_kind(text: &str) -> Option<String> {
+    let t = text.parse::<toml::Table>().ok()?;
+    let study = t.get("study")?;
+    Some(
+        study
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string(),
+    )
+}
 use orchsim_sched::UnknownAlgorithm;
 use rand::RngCore;
 

@@ -1,0 +1,222 @@
+//! `orchsim run` on a scheduler-architectures study: every architecture at every swept
+//! decision time, curve.csv, and the table of the curve.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use orchsim_report::{Cell, Table};
+use orchsim_sim::architectures::{self, RunStats};
+
+use crate::{CliError, Format, RunArgs};
+
+/// Runs the study `text` (from `file`).
+pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
+    let mut study = architectures::parse(file, text)?;
+    if let Some(seed) = args.seed {
+        study.seed = seed;
+    }
+    if !args.policies.is_empty() {
+        return Err(CliError(
+            "--policy applies to GPU studies; narrow an architectures study in its file".into(),
+        ));
+    }
+    if args.jobs == Some(0) {
+        return Err(CliError("--jobs: expected at least 1".into()));
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&study.name));
+    let runs = study.architectures.len() * study.t_job_s.len();
+    if !args.quiet && std::io::stderr().is_terminal() {
+        eprintln!(
+            "orchsim: {runs} runs of {} simulated s on {jobs} thread(s)…",
+            study.setup.duration_s
+        );
+    }
+    let started = Instant::now();
+    let results = architectures::run_study(&study, jobs)?;
+    let wall = started.elapsed().as_secs_f64();
+    let table = curve_table(&study, &results);
+    let digest = {
+        let mut d = orchsim_kernel::Digest::new();
+        for (i, r) in results.iter().enumerate() {
+            let words: Vec<u64> = r
+                .digest
+                .as_bytes()
+                .chunks(16)
+                .map(|c| {
+                    std::str::from_utf8(c)
+                        .ok()
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                        .unwrap_or(0)
+                })
+                .collect();
+            d.record(orchsim_kernel::SimTime(i as u64), 0, &words);
+        }
+        d.hex()
+    };
+    std::fs::create_dir_all(&out)
+        .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
+    for (name, bytes) in [
+        ("curve.csv", table.to_csv()),
+        ("digest.txt", format!("{digest}\n").into_bytes()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Table => {
+            writeln!(
+                stdout,
+                "{}: {} architectures × {} values of {}'s t_job; {} machines, {} s simulated, seed {}",
+                study.name,
+                study.architectures.len(),
+                study.t_job_s.len(),
+                study.setup.workloads[study.setup.swept].name,
+                study.setup.machines,
+                study.setup.duration_s,
+                study.seed
+            )?;
+            write!(stdout, "{}", summary_table(&results).to_text())?;
+            writeln!(stdout, "wall       {wall:.1} s on {jobs} thread(s)")?;
+            writeln!(stdout, "digest     {digest}")?;
+            writeln!(
+                stdout,
+                "wrote      {}/{{curve.csv, digest.txt}}",
+                out.display()
+            )?;
+        }
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&table.to_json_rows())?
+        )?,
+        Format::Csv => stdout.write_all(&table.to_csv())?,
+    }
+    Ok(())
+}
+
+fn float(x: f64, d: usize) -> Cell {
+    if x.is_finite() {
+        Cell::Float(x, d)
+    } else {
+        Cell::Empty
+    }
+}
+
+/// One row per (architecture, t_job, workload) with the workload's scheduler's counters.
+fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
+    let mut t = Table::new([
+        "architecture",
+        "t_job_s",
+        "workload",
+        "jobs",
+        "scheduled",
+        "abandoned",
+        "pending",
+        "tasks_placed",
+        "wait_first_mean_s",
+        "wait_first_p90_s",
+        "wait_last_mean_s",
+        "wait_last_p90_s",
+        "dominant_share_mean",
+        "scheduler",
+        "busyness",
+        "transactions",
+        "conflicts",
+        "conflict_fraction",
+        "retries",
+        "offers_received",
+        "offers_declined",
+        "offers_rescinded",
+    ]);
+    let duration_ns = study.setup.duration_s * 1e9;
+    for r in results {
+        for (w, ws) in r.workloads.iter().enumerate() {
+            let s = if r.schedulers.len() == 1 {
+                &r.schedulers[0]
+            } else {
+                &r.schedulers[w]
+            };
+            let ok = s.transactions.saturating_sub(s.conflicts);
+            t.push(vec![
+                r.architecture.name().into(),
+                Cell::Float(r.t_job_s, 3),
+                ws.name.as_str().into(),
+                Cell::UInt(ws.jobs),
+                Cell::UInt(ws.scheduled),
+                Cell::UInt(ws.abandoned),
+                Cell::UInt(ws.pending),
+                Cell::UInt(ws.tasks_placed),
+                float(ws.wait_first_mean_s, 3),
+                float(ws.wait_first_p90_s, 3),
+                float(ws.wait_last_mean_s, 3),
+                float(ws.wait_last_p90_s, 3),
+                Cell::Float(ws.dominant_share_mean, 4),
+                s.name.as_str().into(),
+                Cell::Float(s.busy_ns as f64 / duration_ns, 4),
+                Cell::UInt(s.transactions),
+                Cell::UInt(s.conflicts),
+                // Conflicts per successful transaction, as the Omega paper counts them.
+                if ok > 0 {
+                    Cell::Float(s.conflicts as f64 / ok as f64, 4)
+                } else {
+                    Cell::Empty
+                },
+                Cell::UInt(s.retries),
+                Cell::UInt(s.offers_received),
+                Cell::UInt(s.offers_declined),
+                Cell::UInt(s.offers_rescinded),
+            ])
+            .expect("row width");
+        }
+    }
+    t
+}
+
+/// The curve at a glance: per run, each workload's mean wait to its last task and pending
+/// jobs, and the swept scheduler's busyness and conflict fraction.
+fn summary_table(results: &[RunStats]) -> Table {
+    let names: Vec<String> = results
+        .first()
+        .map(|r| r.workloads.iter().map(|w| w.name.clone()).collect())
+        .unwrap_or_default();
+    let mut cols = vec!["architecture".to_string(), "t_job_s".into()];
+    for n in &names {
+        cols.push(format!("{n}_wait_s"));
+        cols.push(format!("{n}_pending"));
+        cols.push(format!("{n}_busy"));
+    }
+    cols.push("conflicts_per_txn".into());
+    let mut t = Table::new(cols);
+    for r in results {
+        let mut row: Vec<Cell> = vec![r.architecture.name().into(), Cell::Float(r.t_job_s, 2)];
+        let duration: f64 = r.duration_s * 1e9;
+        for (w, ws) in r.workloads.iter().enumerate() {
+            let s = &r.schedulers[if r.schedulers.len() == 1 { 0 } else { w }];
+            row.push(float(ws.wait_last_mean_s, 2));
+            row.push(Cell::UInt(ws.pending + ws.abandoned));
+            row.push(Cell::Float(s.busy_ns as f64 / duration, 2));
+        }
+        let (c, ok) = r.schedulers.iter().fold((0, 0), |(c, ok), s| {
+            (
+                c + s.conflicts,
+                ok + s.transactions.saturating_sub(s.conflicts),
+            )
+        });
+        row.push(if ok > 0 {
+            Cell::Float(c as f64 / ok as f64, 3)
+        } else {
+            Cell::Empty
+        });
+        t.push(row).expect("row width");
+    }
+    t
+}
