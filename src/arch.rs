@@ -62,8 +62,31 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
     };
     std::fs::create_dir_all(&out)
         .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
+    let mut shares = Table::new([
+        "architecture",
+        "t_job_s",
+        "time_s",
+        "workload",
+        "dominant_share",
+    ]);
+    for r in &results {
+        for (time, v) in &r.shares {
+            for (w, share) in v.iter().enumerate() {
+                shares
+                    .push(vec![
+                        r.architecture.name().into(),
+                        Cell::Float(r.t_job_s, 3),
+                        Cell::Float(*time, 1),
+                        study.setup.workloads[w].name.as_str().into(),
+                        Cell::Float(*share, 4),
+                    ])
+                    .expect("row width");
+            }
+        }
+    }
     for (name, bytes) in [
         ("curve.csv", table.to_csv()),
+        ("shares.csv", shares.to_csv()),
         ("digest.txt", format!("{digest}\n").into_bytes()),
     ] {
         let path = out.join(name);
@@ -89,7 +112,7 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
             writeln!(stdout, "digest     {digest}")?;
             writeln!(
                 stdout,
-                "wrote      {}/{{curve.csv, digest.txt}}",
+                "wrote      {}/{{curve.csv, shares.csv, digest.txt}}",
                 out.display()
             )?;
         }

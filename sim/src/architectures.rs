@@ -188,6 +188,8 @@ pub struct RunStats {
     pub schedulers: Vec<SchedulerStats>,
     pub offers_made: u64,
     pub digest: String,
+    /// Each workload's dominant share of the cluster at every sample: `(time s, shares)`.
+    pub shares: Vec<(f64, Vec<f64>)>,
     /// `Some` if the end-of-run audit found an inconsistency (a bug): resources in two
     /// places, a machine over capacity, or more tasks placed than a job has.
     pub audit_error: Option<String>,
@@ -239,6 +241,7 @@ struct World<'a> {
     used: Vec<[u64; 2]>,
     share_sum: Vec<f64>,
     samples: u64,
+    shares: Vec<(f64, Vec<f64>)>,
     digest: Digest,
     end: SimTime,
 }
@@ -693,9 +696,13 @@ impl Handler<Event> for World<'_> {
                     self.setup.machines as u64 * self.setup.cpu_milli,
                     self.setup.machines as u64 * self.setup.memory_mib * MIB,
                 ];
+                let mut now_shares = Vec::with_capacity(self.in_use.len());
                 for w in 0..self.in_use.len() {
-                    self.share_sum[w] += dominant_share(&self.in_use[w], &total);
+                    let share = dominant_share(&self.in_use[w], &total);
+                    self.share_sum[w] += share;
+                    now_shares.push(share);
                 }
+                self.shares.push((now.as_secs_f64(), now_shares));
                 self.samples += 1;
                 kernel.schedule_in(secs(self.setup.sample_interval_s), Event::Sample);
             }
@@ -817,6 +824,7 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
         used: vec![[0, 0]; n],
         share_sum: vec![0.0; setup.workloads.len()],
         samples: 0,
+        shares: Vec::new(),
         digest: Digest::new(),
         end: SimTime::ZERO + secs(setup.duration_s),
     };
@@ -885,6 +893,7 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
         offers_made: world.allocator.as_ref().map_or(0, |a| a.stats.made),
         digest: world.digest.hex(),
         audit_error: world.audit(),
+        shares: std::mem::take(&mut world.shares),
     }
 }
 
