@@ -41,6 +41,16 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let results = architectures::run_study(&study, jobs)?;
     let wall = started.elapsed().as_secs_f64();
+    if let Some((r, e)) = results
+        .iter()
+        .find_map(|r| r.audit_error.as_ref().map(|e| (r, e)))
+    {
+        return Err(CliError(format!(
+            "internal error: {} at t_job {} s failed its audit: {e}",
+            r.architecture.name(),
+            r.t_job_s
+        )));
+    }
     let table = curve_table(&study, &results);
     let digest = {
         let mut d = orchsim_kernel::Digest::new();
@@ -107,7 +117,11 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
                 study.setup.duration_s,
                 study.seed
             )?;
-            write!(stdout, "{}", summary_table(&results).to_text())?;
+            write!(
+                stdout,
+                "{}",
+                summary_table(&results, study.setup.swept).to_text()
+            )?;
             writeln!(stdout, "wall       {wall:.1} s on {jobs} thread(s)")?;
             writeln!(stdout, "digest     {digest}")?;
             writeln!(
@@ -145,6 +159,8 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
         "abandoned",
         "pending",
         "tasks_placed",
+        "queue_mean_s",
+        "queue_p90_s",
         "wait_first_mean_s",
         "wait_first_p90_s",
         "wait_last_mean_s",
@@ -155,6 +171,7 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
         "transactions",
         "conflicts",
         "conflict_fraction",
+        "no_room",
         "retries",
         "offers_received",
         "offers_declined",
@@ -178,6 +195,8 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
                 Cell::UInt(ws.abandoned),
                 Cell::UInt(ws.pending),
                 Cell::UInt(ws.tasks_placed),
+                float(ws.queue_mean_s, 3),
+                float(ws.queue_p90_s, 3),
                 float(ws.wait_first_mean_s, 3),
                 float(ws.wait_first_p90_s, 3),
                 float(ws.wait_last_mean_s, 3),
@@ -193,6 +212,7 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
                 } else {
                     Cell::Empty
                 },
+                Cell::UInt(s.no_room),
                 Cell::UInt(s.retries),
                 Cell::UInt(s.offers_received),
                 Cell::UInt(s.offers_declined),
@@ -206,7 +226,7 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
 
 /// The curve at a glance: per run, each workload's mean wait to its last task and pending
 /// jobs, and the swept scheduler's busyness and conflict fraction.
-fn summary_table(results: &[RunStats]) -> Table {
+fn summary_table(results: &[RunStats], swept: usize) -> Table {
     let names: Vec<String> = results
         .first()
         .map(|r| r.workloads.iter().map(|w| w.name.clone()).collect())
@@ -217,10 +237,10 @@ fn summary_table(results: &[RunStats]) -> Table {
         cols.push(format!("{n}_pending"));
         cols.push(format!("{n}_busy"));
     }
-    cols.push("conflicts_per_txn".into());
+    cols.push("swept_conflicts_per_txn".into());
     let mut t = Table::new(cols);
     for r in results {
-        let mut row: Vec<Cell> = vec![r.architecture.name().into(), Cell::Float(r.t_job_s, 2)];
+        let mut row: Vec<Cell> = vec![r.architecture.name().into(), Cell::Float(r.t_job_s, 3)];
         let duration: f64 = r.duration_s * 1e9;
         for (w, ws) in r.workloads.iter().enumerate() {
             let s = &r.schedulers[if r.schedulers.len() == 1 { 0 } else { w }];
@@ -228,12 +248,9 @@ fn summary_table(results: &[RunStats]) -> Table {
             row.push(Cell::UInt(ws.pending + ws.abandoned));
             row.push(Cell::Float(s.busy_ns as f64 / duration, 2));
         }
-        let (c, ok) = r.schedulers.iter().fold((0, 0), |(c, ok), s| {
-            (
-                c + s.conflicts,
-                ok + s.transactions.saturating_sub(s.conflicts),
-            )
-        });
+        // The swept scheduler's conflicts per successful transaction (Omega's measure).
+        let s = &r.schedulers[if r.schedulers.len() == 1 { 0 } else { swept }];
+        let (c, ok) = (s.conflicts, s.transactions.saturating_sub(s.conflicts));
         row.push(if ok > 0 {
             Cell::Float(c as f64 / ok as f64, 3)
         } else {

@@ -12,16 +12,21 @@
 //! - `two-level`: the Mesos allocator (`orchsim_sched::mesos::allocator`) offers whole
 //!   machines every allocation interval in DRF order; each workload's framework places its
 //!   queued jobs on the machines it holds, one job after another, and answers only after its
-//!   total decision time (the offered resources stay locked meanwhile); unused parts are
-//!   declined with a refusal filter; frameworks with nothing queued are suppressed.
+//!   total decision time (the offered resources stay locked meanwhile); it accepts what it
+//!   uses (the rest refused for `accept_refuse_s`, 0 as Marathon does) and declines offers it
+//!   did not use (for `refuse_s`, Mesos' default 5 s); frameworks with nothing queued are
+//!   suppressed. `offers = "whole-cell"` switches to the Omega simulator's Mesos model, where
+//!   one framework at a time is offered everything free.
 //! - `shared-state`: one scheduler per workload, each deciding on a snapshot of the cluster
 //!   taken when it starts; the commit detects conflicts (`coarse`: any change to a machine
 //!   since the snapshot; `fine`: the machine no longer has room) and applies the job
 //!   `all-or-nothing` or `incremental`ly; a conflicted job is retried at once.
 //!
-//! A job whose tasks do not all fit retries after 1 s; it is abandoned after 100 attempts
-//! without progress or 1,000 in all (the simulator's limits). Service jobs may carry Marathon
-//! constraints (`orchsim_sched::mesos::marathon`), honoured by every architecture.
+//! A job with tasks left to place (no room, or a conflict) goes to the back of its queue after
+//! 1 s; it is abandoned after more than 100 attempts with nothing placed or more than 1,000
+//! in all (the simulator's `afterDelay(1)` and limits). Service jobs may carry Marathon
+//! constraints (`orchsim_sched::mesos::marathon`) on `hostname` or the `rack` attribute,
+//! honoured by every architecture.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
@@ -43,6 +48,7 @@ const MIB: u64 = 1 << 20;
 const RETRY: SimDuration = SimDuration::from_secs(1);
 /// The simulator's abandonment limits.
 const MAX_ATTEMPTS_WITHOUT_PROGRESS: u32 = 100;
+// (both are `>` limits: the 101st attempt with nothing placed abandons.)
 const MAX_ATTEMPTS: u32 = 1000;
 
 /// How jobs reach machines.
@@ -125,6 +131,11 @@ pub struct Setup {
     pub duration_s: f64,
     pub allocation_interval_s: f64,
     pub refuse_s: f64,
+    /// Refusal of the unused part of an accepted offer (Marathon accepts with 0).
+    pub accept_refuse_s: f64,
+    /// Offer whole machines one by one in DRF order (Mesos), or everything to one framework
+    /// (the Omega simulator's model).
+    pub whole_cell_offers: bool,
     pub offer_timeout_s: Option<f64>,
     pub conflict: ConflictMode,
     pub transaction: Transaction,
@@ -141,8 +152,9 @@ struct Job {
     machines: Vec<usize>,
     first: Option<SimTime>,
     last: Option<SimTime>,
+    /// When a scheduler first took it from its queue.
+    dequeued: Option<SimTime>,
     attempts: u32,
-    attempts_without_progress: u32,
     abandoned: bool,
     duration_s: Vec<f64>,
 }
@@ -153,8 +165,11 @@ pub struct SchedulerStats {
     pub name: String,
     pub busy_ns: u64,
     pub wasted_ns: u64,
+    /// Attempts that placed at least one task or conflicted (Omega's transactions).
     pub transactions: u64,
     pub conflicts: u64,
+    /// Attempts that found no room for any task (neither success nor conflict).
+    pub no_room: u64,
     pub retries: u64,
     pub offers_received: u64,
     pub offers_declined: u64,
@@ -170,6 +185,10 @@ pub struct WorkloadStats {
     pub abandoned: u64,
     pub pending: u64,
     pub tasks_placed: u64,
+    /// Submission to the first time a scheduler takes the job (the Omega simulator's
+    /// `timeInQueueTillFirstScheduled`: no decision time).
+    pub queue_mean_s: f64,
+    pub queue_p90_s: f64,
     pub wait_first_mean_s: f64,
     pub wait_first_p90_s: f64,
     pub wait_last_mean_s: f64,
@@ -214,8 +233,10 @@ struct Sched {
     /// Shared state: the job being decided and the snapshot it decides on.
     current: Vec<usize>,
     snapshot: Vec<([u64; 2], u64)>,
-    /// Two-level: offers held and the placements planned on them.
+    /// Two-level: offers received and not yet looked at, the ones the current decision
+    /// uses, and the placements planned on them.
     held: Vec<Offer>,
+    deciding: Vec<Offer>,
     planned: Vec<(usize, usize)>,
     started: SimTime,
     stats: SchedulerStats,
@@ -242,11 +263,22 @@ struct World<'a> {
     share_sum: Vec<f64>,
     samples: u64,
     shares: Vec<(f64, Vec<f64>)>,
+    /// Jobs waiting out their 1 s retry delay.
+    retrying: std::collections::BTreeSet<usize>,
+    /// The first inconsistency found by a periodic audit or the allocator.
+    error: Option<String>,
     digest: Digest,
     end: SimTime,
 }
 
+/// Seconds to simulated time; negative or NaN → 0, beyond a thousand years → a thousand
+/// years (inputs are validated, but decision times multiply).
 fn secs(s: f64) -> SimDuration {
+    let s = if s.is_finite() {
+        s.clamp(0.0, 3.15e10)
+    } else {
+        0.0
+    };
     SimDuration::try_from_secs_f64(s).unwrap_or(SimDuration::from_secs(0))
 }
 
@@ -349,25 +381,16 @@ impl World<'_> {
         }
     }
 
-    /// After an attempt placed `placed` tasks: done, retry, or abandon.
-    fn after_attempt(
-        &mut self,
-        kernel: &mut Kernel<Event>,
-        job: usize,
-        placed: usize,
-        conflicted: bool,
-    ) {
+    /// After an attempt: done, retry in 1 s at the back of the queue, or abandon (more than
+    /// 100 attempts with nothing placed, or more than 1,000).
+    fn after_attempt(&mut self, kernel: &mut Kernel<Event>, job: usize) {
         let j = &mut self.jobs[job];
         j.attempts += 1;
-        if placed > 0 {
-            j.attempts_without_progress = 0;
-        } else {
-            j.attempts_without_progress += 1;
-        }
         if j.placed == j.tasks {
             return;
         }
-        if j.attempts_without_progress > MAX_ATTEMPTS_WITHOUT_PROGRESS || j.attempts > MAX_ATTEMPTS
+        if (j.placed == 0 && j.attempts > MAX_ATTEMPTS_WITHOUT_PROGRESS)
+            || j.attempts > MAX_ATTEMPTS
         {
             j.abandoned = true;
             self.digest.record(kernel.now(), 3, &[job as u64]);
@@ -376,14 +399,8 @@ impl World<'_> {
         let workload = j.workload;
         let s = self.sched_of(workload);
         self.scheds[s].stats.retries += 1;
-        if conflicted {
-            self.scheds[s].queue.push_back(job);
-        } else if self.arch == Architecture::TwoLevel {
-            // Waits in its framework's queue for the next offers.
-            self.scheds[s].queue.push_front(job);
-        } else {
-            kernel.schedule_in(RETRY, Event::Retry(job));
-        }
+        self.retrying.insert(job);
+        kernel.schedule_in(RETRY, Event::Retry(job));
     }
 
     fn start_next(&mut self, kernel: &mut Kernel<Event>, s: usize) {
@@ -393,6 +410,7 @@ impl World<'_> {
         let Some(job) = self.scheds[s].queue.pop_front() else {
             return;
         };
+        self.jobs[job].dequeued.get_or_insert(kernel.now());
         let d = self.decision_time(job);
         let sc = &mut self.scheds[s];
         sc.busy = true;
@@ -417,7 +435,7 @@ impl World<'_> {
         match self.arch {
             Architecture::TwoLevel => self.framework_answers(kernel, s),
             Architecture::SharedState => {
-                let job = self.scheds[s].current[0];
+                let job = std::mem::take(&mut self.scheds[s].current)[0];
                 let mut view: Vec<[u64; 2]> = self.scheds[s].snapshot.iter().map(|x| x.0).collect();
                 let plan = self.plan(job, &mut view, None);
                 let d = self.demand(job);
@@ -446,7 +464,11 @@ impl World<'_> {
                     commit.clear();
                 }
                 let st = &mut self.scheds[s].stats;
-                st.transactions += 1;
+                if plan.is_empty() {
+                    st.no_room += 1;
+                } else {
+                    st.transactions += 1;
+                }
                 if conflicts > 0 {
                     st.conflicts += 1;
                     st.wasted_ns += spent;
@@ -456,16 +478,20 @@ impl World<'_> {
                     self.free[m][1] -= d[1];
                 }
                 self.launch(kernel, job, &commit);
-                self.after_attempt(kernel, job, commit.len(), conflicts > 0);
+                self.after_attempt(kernel, job);
             }
             _ => {
-                let job = self.scheds[s].current[0];
+                let job = std::mem::take(&mut self.scheds[s].current)[0];
                 let mut live = self.free.clone();
                 let plan = self.plan(job, &mut live, None);
                 self.free = live;
-                self.scheds[s].stats.transactions += 1;
+                if plan.is_empty() {
+                    self.scheds[s].stats.no_room += 1;
+                } else {
+                    self.scheds[s].stats.transactions += 1;
+                }
                 self.launch(kernel, job, &plan);
-                self.after_attempt(kernel, job, plan.len(), false);
+                self.after_attempt(kernel, job);
             }
         }
         self.start_next(kernel, s);
@@ -475,24 +501,29 @@ impl World<'_> {
 
     fn allocation_tick(&mut self, kernel: &mut Kernel<Event>) {
         let now = kernel.now().as_nanos();
-        for s in 0..self.scheds.len() {
-            let active = !self.scheds[s].queue.is_empty() || self.scheds[s].busy;
-            if let Some(a) = self.allocator.as_mut() {
-                a.set_active(&self.setup.workloads[s].name, active);
+        let cell = self.setup.whole_cell_offers;
+        let names: Vec<String> = self
+            .setup
+            .workloads
+            .iter()
+            .map(|w| w.name.clone())
+            .collect();
+        let mut offers = Vec::new();
+        if let Some(a) = self.allocator.as_mut() {
+            for (s, name) in names.iter().enumerate() {
+                // A framework with work asks for offers; without, it suppresses them
+                // (Marathon's default `--suppress_offers`).
+                let sc = &self.scheds[s];
+                a.set_active(name, !sc.queue.is_empty() || sc.busy);
             }
+            offers = if cell {
+                a.allocate_cell(now)
+            } else {
+                a.allocate(now)
+            };
         }
-        let offers = self
-            .allocator
-            .as_mut()
-            .map(|a| a.allocate(now))
-            .unwrap_or_default();
         for o in offers {
-            let s = self
-                .setup
-                .workloads
-                .iter()
-                .position(|w| w.name == o.framework)
-                .unwrap_or(0);
+            let s = names.iter().position(|n| *n == o.framework).unwrap_or(0);
             self.offer_of.insert(o.id, s);
             self.scheds[s].stats.offers_received += 1;
             if let Some(t) = self.setup.offer_timeout_s {
@@ -510,26 +541,33 @@ impl World<'_> {
     }
 
     /// A framework with offers and queued jobs plans its jobs on the offered machines, one
-    /// after another, and answers after the sum of their decision times.
+    /// after another, and answers after the sum of their decision times. Offers arriving
+    /// meanwhile wait for its next decision.
     fn framework_decides(&mut self, kernel: &mut Kernel<Event>, s: usize) {
         if self.scheds[s].busy || self.scheds[s].held.is_empty() {
             return;
         }
+        if self.scheds[s].queue.is_empty() {
+            // Nothing to place: give the offers back.
+            self.scheds[s].deciding = std::mem::take(&mut self.scheds[s].held);
+            self.framework_answers(kernel, s);
+            return;
+        }
+        let offers = std::mem::take(&mut self.scheds[s].held);
         let mut view: Vec<[u64; 2]> = vec![[0, 0]; self.free.len()];
-        for o in &self.scheds[s].held {
+        for o in &offers {
             view[o.agent][0] += o.resources[0];
             view[o.agent][1] += o.resources[1];
         }
-        let allowed: Vec<usize> = {
-            let mut v: Vec<usize> = self.scheds[s].held.iter().map(|o| o.agent).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
+        let mut allowed: Vec<usize> = offers.iter().map(|o| o.agent).collect();
+        allowed.sort_unstable();
+        allowed.dedup();
         let mut think = SimDuration::from_secs(0);
         let mut planned = Vec::new();
         let mut considered = Vec::new();
+        let now = kernel.now();
         while let Some(job) = self.scheds[s].queue.pop_front() {
+            self.jobs[job].dequeued.get_or_insert(now);
             think = think + self.decision_time(job);
             let plan = self.plan(job, &mut view, Some(&allowed));
             let stuck = plan.is_empty();
@@ -543,30 +581,28 @@ impl World<'_> {
                 break;
             }
         }
-        if considered.is_empty() {
-            // Nothing to place: give the offers back.
-            self.framework_answers(kernel, s);
-            return;
-        }
         let sc = &mut self.scheds[s];
         sc.busy = true;
-        sc.started = kernel.now();
+        sc.started = now;
         sc.current = considered;
         sc.planned = planned;
+        sc.deciding = offers;
         kernel.schedule_in(think, Event::Decided(s));
     }
 
-    /// Answers every held offer: launches the planned tasks that still fit in what it holds
-    /// on each machine (an offer rescinded meanwhile takes its machine's share away),
-    /// accepts what they use and declines the rest with the refusal filter.
+    /// Answers the offers the decision used: launches the planned tasks that still fit in
+    /// what it holds on each machine (an offer rescinded meanwhile takes its share away),
+    /// accepts what they use (the rest refused for `accept_refuse_s`) and declines offers it
+    /// did not use (refused for `refuse_s`). Then decides again on offers that came meanwhile.
     fn framework_answers(&mut self, kernel: &mut Kernel<Event>, s: usize) {
         let now = kernel.now().as_nanos();
-        let held = std::mem::take(&mut self.scheds[s].held);
+        let deciding = std::mem::take(&mut self.scheds[s].deciding);
         let planned = std::mem::take(&mut self.scheds[s].planned);
         let considered = std::mem::take(&mut self.scheds[s].current);
         let refuse = (self.setup.refuse_s * 1e9) as u64;
+        let accept_refuse = (self.setup.accept_refuse_s * 1e9) as u64;
         let mut by_agent: BTreeMap<usize, Vec<Offer>> = BTreeMap::new();
-        for o in held {
+        for o in deciding {
             self.offer_of.remove(&o.id);
             by_agent.entry(o.agent).or_default().push(o);
         }
@@ -591,14 +627,14 @@ impl World<'_> {
                 let take = [used[0].min(o.resources[0]), used[1].min(o.resources[1])];
                 used[0] -= take[0];
                 used[1] -= take[1];
-                if take == [0, 0] {
-                    if alloc.decline(o.id, Some(refuse), now).is_ok() {
-                        self.scheds[s].stats.offers_declined += 1;
-                    }
+                let answer = if take == [0, 0] {
+                    self.scheds[s].stats.offers_declined += 1;
+                    alloc.decline(o.id, Some(refuse), now)
                 } else {
-                    alloc
-                        .accept(o.id, take, Some(refuse), now)
-                        .expect("the accepted part is within the offer");
+                    alloc.accept(o.id, take, Some(accept_refuse), now)
+                };
+                if let Err(e) = answer {
+                    self.error.get_or_insert(format!("offer {}: {e}", o.id));
                 }
             }
         }
@@ -610,11 +646,17 @@ impl World<'_> {
             }
             self.launch(kernel, job, machines);
         }
-        self.scheds[s].stats.transactions += considered.len() as u64;
-        for job in considered.into_iter().rev() {
-            let n = placed_per_job.get(&job).map_or(0, Vec::len);
-            self.after_attempt(kernel, job, n, false);
+        for &job in &considered {
+            if placed_per_job.contains_key(&job) {
+                self.scheds[s].stats.transactions += 1;
+            } else {
+                self.scheds[s].stats.no_room += 1;
+            }
         }
+        for job in considered {
+            self.after_attempt(kernel, job);
+        }
+        self.framework_decides(kernel, s);
     }
 
     fn offer_timeout(&mut self, id: u64) {
@@ -629,6 +671,7 @@ impl World<'_> {
             let sc = &mut self.scheds[s];
             sc.stats.offers_rescinded += 1;
             sc.held.retain(|o| o.id != id);
+            sc.deciding.retain(|o| o.id != id);
         }
     }
 }
@@ -653,8 +696,8 @@ impl Handler<Event> for World<'_> {
                     machines: Vec::new(),
                     first: None,
                     last: None,
+                    dequeued: None,
                     attempts: 0,
-                    attempts_without_progress: 0,
                     abandoned: false,
                     duration_s,
                 });
@@ -670,6 +713,7 @@ impl Handler<Event> for World<'_> {
             }
             Event::Decided(s) => self.decided(kernel, s),
             Event::Retry(job) => {
+                self.retrying.remove(&job);
                 let s = self.sched_of(self.jobs[job].workload);
                 self.scheds[s].queue.push_back(job);
                 self.start_next(kernel, s);
@@ -685,7 +729,9 @@ impl Handler<Event> for World<'_> {
                 self.in_use[w][1] -= d[1];
                 if let Some(a) = self.allocator.as_mut() {
                     let name = self.setup.workloads[w].name.clone();
-                    let _ = a.release(&name, machine, d);
+                    if let Err(e) = a.release(&name, machine, d) {
+                        self.error.get_or_insert(e.to_string());
+                    }
                 }
                 self.digest.record(now, 2, &[job as u64, machine as u64]);
             }
@@ -703,6 +749,9 @@ impl Handler<Event> for World<'_> {
                     now_shares.push(share);
                 }
                 self.shares.push((now.as_secs_f64(), now_shares));
+                if self.error.is_none() {
+                    self.error = self.audit();
+                }
                 self.samples += 1;
                 kernel.schedule_in(secs(self.setup.sample_interval_s), Event::Sample);
             }
@@ -734,6 +783,41 @@ impl World<'_> {
             .find(|(_, j)| j.placed > j.tasks)
         {
             return Some(format!("job {i}: {} of {} tasks placed", j.placed, j.tasks));
+        }
+        // Every unfinished job is in exactly one place: a queue, a decision, or its retry
+        // delay.
+        let mut places = vec![0u32; self.jobs.len()];
+        for sc in &self.scheds {
+            for &j in sc.queue.iter().chain(&sc.current) {
+                places[j] += 1;
+            }
+        }
+        for &j in &self.retrying {
+            places[j] += 1;
+        }
+        for (i, j) in self.jobs.iter().enumerate() {
+            let done = j.abandoned || j.placed == j.tasks;
+            let expected = u32::from(!done);
+            if places[i] != expected {
+                return Some(format!(
+                    "job {i} ({} of {} placed, abandoned {}) is in {} places",
+                    j.placed, j.tasks, j.abandoned, places[i]
+                ));
+            }
+        }
+        // Marathon constraints held for every task, in launch order.
+        for (i, j) in self.jobs.iter().enumerate() {
+            for c in &self.setup.workloads[j.workload].constraints {
+                for (k, &m) in j.machines.iter().enumerate() {
+                    let before: Vec<Option<&str>> = j.machines[..k]
+                        .iter()
+                        .map(|&p| self.agents[p].field(&c.field))
+                        .collect();
+                    if !c.meets(&self.agents[m], &before, j.tasks) {
+                        return Some(format!("job {i}: task {k} on machine {m} breaks {c:?}"));
+                    }
+                }
+            }
         }
         if let Some(a) = &self.allocator {
             if let Err(e) = a.check() {
@@ -825,6 +909,8 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
         share_sum: vec![0.0; setup.workloads.len()],
         samples: 0,
         shares: Vec::new(),
+        retrying: std::collections::BTreeSet::new(),
+        error: None,
         digest: Digest::new(),
         end: SimTime::ZERO + secs(setup.duration_s),
     };
@@ -853,6 +939,11 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
                 .iter()
                 .filter_map(|j| j.last.map(|t| t.since(j.submitted).as_secs_f64()))
                 .collect();
+            let queued = jobs
+                .iter()
+                .filter_map(|j| j.dequeued.map(|t| t.since(j.submitted).as_secs_f64()))
+                .collect();
+            let (queue_mean_s, queue_p90_s) = mean_p90(queued);
             let (wait_first_mean_s, wait_first_p90_s) = mean_p90(first);
             let (wait_last_mean_s, wait_last_p90_s) = mean_p90(last);
             let scheduled = jobs.iter().filter(|j| j.placed == j.tasks).count() as u64;
@@ -864,6 +955,8 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
                 abandoned,
                 pending: jobs.len() as u64 - scheduled - abandoned,
                 tasks_placed: jobs.iter().map(|j| u64::from(j.placed)).sum(),
+                queue_mean_s,
+                queue_p90_s,
                 wait_first_mean_s,
                 wait_first_p90_s,
                 wait_last_mean_s,
@@ -892,7 +985,7 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
         schedulers,
         offers_made: world.allocator.as_ref().map_or(0, |a| a.stats.made),
         digest: world.digest.hex(),
-        audit_error: world.audit(),
+        audit_error: world.error.clone().or_else(|| world.audit()),
         shares: std::mem::take(&mut world.shares),
     }
 }
@@ -978,7 +1071,14 @@ struct RawTwoLevel {
     allocation_interval_s: Spanned<f64>,
     #[serde(default = "refuse")]
     refuse_s: Spanned<f64>,
+    #[serde(default = "zero")]
+    accept_refuse_s: Spanned<f64>,
+    offers: Option<Spanned<String>>,
     offer_timeout_s: Option<Spanned<f64>>,
+}
+
+fn zero() -> Spanned<f64> {
+    Spanned::new(0..0, 0.0)
 }
 
 fn interval() -> Spanned<f64> {
@@ -994,6 +1094,8 @@ impl Default for RawTwoLevel {
         RawTwoLevel {
             allocation_interval_s: interval(),
             refuse_s: refuse(),
+            accept_refuse_s: zero(),
+            offers: None,
             offer_timeout_s: None,
         }
     }
@@ -1022,15 +1124,17 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
         })?
     };
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
+    // Intervals below a millisecond would flood the event queue (below a nanosecond they
+    // would not advance time at all).
     let positive = |v: &Spanned<f64>, field: &str| -> Result<f64, ScenarioError> {
         let x = *v.get_ref();
-        if x.is_finite() && x > 0.0 && x <= 1e7 {
+        if x.is_finite() && (0.001..=1e7).contains(&x) {
             Ok(x)
         } else {
             Err(err(
                 v.span(),
                 field,
-                format!("expected a positive number of seconds, found {x}"),
+                format!("expected seconds in 0.001..=1e7, found {x}"),
             ))
         }
     };
@@ -1060,6 +1164,13 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
     }
     let duration_s = positive(&raw.duration_s, "duration_s")?;
     let sample_interval_s = positive(&raw.sample_interval_s, "sample_interval_s")?;
+    if duration_s / sample_interval_s > 1e6 {
+        return Err(err(
+            raw.sample_interval_s.span(),
+            "sample_interval_s",
+            format!("expected at most a million samples per run; {duration_s} s / {sample_interval_s} s is more"),
+        ));
+    }
     let mut architectures = Vec::new();
     for (i, a) in raw.study.architectures.get_ref().iter().enumerate() {
         let arch = Architecture::parse(a.get_ref()).ok_or_else(|| {
@@ -1096,9 +1207,10 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
             "expected a non-empty list of decision times in seconds (0..=1e6)".into(),
         ));
     }
-    let machines = count(&raw.cluster.machines, "cluster.machines", 1_000_000)? as usize;
-    let cpu_milli = count(&raw.cluster.cpu_milli, "cluster.cpu_milli", 1 << 40)?;
-    let memory_mib = count(&raw.cluster.memory_mib, "cluster.memory_mib", 1 << 30)?;
+    // Bounds that keep cluster totals (machines × capacity, in bytes) inside u64.
+    let machines = count(&raw.cluster.machines, "cluster.machines", 100_000)? as usize;
+    let cpu_milli = count(&raw.cluster.cpu_milli, "cluster.cpu_milli", 1 << 32)?;
+    let memory_mib = count(&raw.cluster.memory_mib, "cluster.memory_mib", 1 << 24)?;
     let machines_per_rack = count(
         &raw.cluster.machines_per_rack,
         "cluster.machines_per_rack",
@@ -1153,9 +1265,17 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
                     .map_err(|e| err(c.span(), &f(&format!("constraints[{k}]")), e.to_string()))?,
             );
         }
+        let interarrival = positive(&w.interarrival_s, &f("interarrival_s"))?;
+        if duration_s / interarrival > 1e7 {
+            return Err(err(
+                w.interarrival_s.span(),
+                &f("interarrival_s"),
+                format!("expected at most ten million jobs per run; {duration_s} s / {interarrival} s is more"),
+            ));
+        }
         workloads.push(Workload {
             name: wname,
-            mean_interarrival_s: positive(&w.interarrival_s, &f("interarrival_s"))?,
+            mean_interarrival_s: interarrival,
             tasks: (lo, hi),
             mean_task_duration_s: positive(&w.task_duration_s, &f("task_duration_s"))?,
             cpu_milli: cpu,
@@ -1226,10 +1346,33 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
         Some(v) => Some(positive(v, "two_level.offer_timeout_s")?),
         None => None,
     };
-    let refuse_s = *raw.two_level.refuse_s.get_ref();
-    if !(refuse_s.is_finite() && (0.0..=31_536_000.0).contains(&refuse_s)) {
-        return Err(err(raw.two_level.refuse_s.span(), "two_level.refuse_s", format!("expected seconds in 0..=31536000 (Mesos caps refusals at a year), found {refuse_s}")));
-    }
+    let refusal = |v: &Spanned<f64>, field: &str| -> Result<f64, ScenarioError> {
+        let x = *v.get_ref();
+        if x.is_finite() && (0.0..=31_536_000.0).contains(&x) {
+            Ok(x)
+        } else {
+            Err(err(
+                v.span(),
+                field,
+                format!(
+                    "expected seconds in 0..=31536000 (Mesos caps refusals at a year), found {x}"
+                ),
+            ))
+        }
+    };
+    let refuse_s = refusal(&raw.two_level.refuse_s, "two_level.refuse_s")?;
+    let accept_refuse_s = refusal(&raw.two_level.accept_refuse_s, "two_level.accept_refuse_s")?;
+    let whole_cell_offers = match raw.two_level.offers.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
+        None | Some(("per-agent", _)) => false,
+        Some(("whole-cell", _)) => true,
+        Some((other, span)) => {
+            return Err(err(
+                span,
+                "two_level.offers",
+                format!("expected \"per-agent\" (Mesos) or \"whole-cell\" (the Omega simulator's model), found \"{other}\""),
+            ))
+        }
+    };
     Ok(Study {
         name,
         description: raw.description,
@@ -1249,6 +1392,8 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
                 "two_level.allocation_interval_s",
             )?,
             refuse_s,
+            accept_refuse_s,
+            whole_cell_offers,
             offer_timeout_s,
             conflict,
             transaction,
@@ -1303,6 +1448,8 @@ mod tests {
             duration_s: 600.0,
             allocation_interval_s: 1.0,
             refuse_s: 5.0,
+            accept_refuse_s: 0.0,
+            whole_cell_offers: false,
             offer_timeout_s: None,
             conflict: ConflictMode::Fine,
             transaction: Transaction::Incremental,
@@ -1337,11 +1484,12 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
+        #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// For random clusters, loads, decision times and modes: no machine is ever over
-        /// capacity or holds resources in two places (the audit), no job gets more tasks
-        /// than it has, every job is scheduled, abandoned or pending, and runs repeat
+        /// For random clusters, loads, decision times and modes, audited every sample and at
+        /// the end: no machine is over capacity or holds resources in two places, the
+        /// allocator's books balance, every unfinished job is in exactly one queue, decision
+        /// or retry delay, every placed task met its Marathon constraints, and runs repeat
         /// exactly.
         #[test]
         fn no_overcommit_and_every_job_accounted(
@@ -1355,18 +1503,32 @@ mod tests {
             t_job in prop::sample::select(vec![0.0, 0.05, 0.5, 3.0]),
             coarse in any::<bool>(),
             gang in any::<bool>(),
-            unique in any::<bool>(),
+            cell in any::<bool>(),
+            constraint in prop::sample::select(vec![
+                vec![],
+                vec!["hostname", "UNIQUE"],
+                vec!["rack", "MAX_PER", "2"],
+                vec!["rack", "GROUP_BY", "2"],
+                vec!["rack", "CLUSTER"],
+            ]),
+            refuse in prop::sample::select(vec![0.0, 1.0, 5.0, 30.0]),
+            interval in prop::sample::select(vec![0.2, 1.0, 3.0]),
             timeout in prop::option::of(1.0f64..20.0),
             seed in any::<u64>(),
         ) {
             let mut s = setup();
             s.machines = machines;
+            s.machines_per_rack = 3;
             s.duration_s = 120.0;
+            s.sample_interval_s = 2.0;
             s.conflict = if coarse { ConflictMode::Coarse } else { ConflictMode::Fine };
             s.transaction = if gang { Transaction::AllOrNothing } else { Transaction::Incremental };
+            s.whole_cell_offers = cell;
+            s.refuse_s = refuse;
+            s.allocation_interval_s = interval;
             s.offer_timeout_s = timeout;
-            if unique {
-                s.workloads[1].constraints = vec![Constraint::parse(&["hostname", "UNIQUE"]).unwrap()];
+            if !constraint.is_empty() {
+                s.workloads[1].constraints = vec![Constraint::parse(&constraint).unwrap()];
             }
             let r = run(&s, arch, t_job, seed);
             prop_assert_eq!(&r.audit_error, &None);

@@ -31,6 +31,8 @@ use super::drf::{DrfSorter, Vector, RESOURCES};
 pub const DEFAULT_ALLOCATION_INTERVAL_NS: u64 = 1_000_000_000;
 /// `Filters.refuse_seconds` default (include/mesos/mesos.proto).
 pub const DEFAULT_REFUSE_NS: u64 = 5_000_000_000;
+/// Refusals longer than a year are clamped to a year (mesos.proto `Filters`).
+pub const MAX_REFUSE_NS: u64 = 31_536_000 * 1_000_000_000;
 /// `--min_allocatable_resources` default `cpus:0.01|mem:32` (src/master/constants.hpp
 /// MIN_CPUS, MIN_MEM): an offer needs at least one of the two.
 pub const MIN_ALLOCATABLE: Vector = [10, 32 << 20];
@@ -86,7 +88,7 @@ pub struct Allocator {
     frameworks: BTreeMap<String, Framework>,
     roles: DrfSorter,
     per_role: BTreeMap<String, DrfSorter>,
-    filters: BTreeMap<(String, usize), Filter>,
+    filters: BTreeMap<(String, usize), Vec<Filter>>,
     offers: BTreeMap<u64, Offer>,
     /// Used (launched) resources per (framework, agent).
     used: BTreeMap<(String, usize), Vector>,
@@ -146,7 +148,8 @@ impl Allocator {
     /// Registers a framework in `role` (active). Role weights default to 1.
     pub fn add_framework(&mut self, name: &str, role: &str) {
         let total = self.cluster_total();
-        if !self.per_role.contains_key(role) {
+        // A role may already have a weight (set before its first framework).
+        if self.roles.allocation(role).is_none() {
             self.roles.add(role, 1.0);
         }
         self.per_role
@@ -167,14 +170,17 @@ impl Allocator {
         self.roles.add(role, weight);
     }
 
-    /// Suppress (false) or revive (true) offers to `framework`; reviving clears its filters.
+    /// Suppress (false) or un-suppress (true) offers to `framework`; filters stay.
     pub fn set_active(&mut self, framework: &str, active: bool) {
         if let Some(f) = self.frameworks.get_mut(framework) {
-            if active && !f.active {
-                self.filters.retain(|(fw, _), _| fw != framework);
-            }
             f.active = active;
         }
+    }
+
+    /// Mesos `REVIVE`: un-suppresses `framework` and clears all its offer filters.
+    pub fn revive(&mut self, framework: &str) {
+        self.filters.retain(|(fw, _), _| fw != framework);
+        self.set_active(framework, true);
     }
 
     /// `framework`'s weighted dominant share within its role's sorter (against the cluster).
@@ -217,12 +223,18 @@ impl Allocator {
     fn filtered(&self, framework: &str, agent: usize, candidate: &Vector, now_ns: u64) -> bool {
         self.filters
             .get(&(framework.to_string(), agent))
-            .is_some_and(|f| now_ns < f.until_ns && contains(&f.refused, candidate))
+            .is_some_and(|fs| {
+                fs.iter()
+                    .any(|f| now_ns < f.until_ns && contains(&f.refused, candidate))
+            })
     }
 
     /// One allocation batch at `now_ns`: returns the offers made, in the order made.
     pub fn allocate(&mut self, now_ns: u64) -> Vec<Offer> {
-        self.filters.retain(|_, f| now_ns < f.until_ns);
+        self.filters.retain(|_, fs| {
+            fs.retain(|f| now_ns < f.until_ns);
+            !fs.is_empty()
+        });
         let mut agents: Vec<usize> = (0..self.total.len()).collect();
         agents.shuffle(&mut self.rng);
         let mut made = Vec::new();
@@ -261,6 +273,53 @@ impl Allocator {
         made
     }
 
+    /// The Omega simulator's model of Mesos (`MesosAllocator.buildAndSendOffer`): the one
+    /// framework lowest in DRF order that is active gets *every* agent with free resources
+    /// it has not filtered, in one batch. Real Mesos (`allocate`) decides agent by agent.
+    pub fn allocate_cell(&mut self, now_ns: u64) -> Vec<Offer> {
+        self.filters.retain(|_, fs| {
+            fs.retain(|f| now_ns < f.until_ns);
+            !fs.is_empty()
+        });
+        let mut chosen = None;
+        'roles: for role in self.roles.sort() {
+            let Some(sorter) = self.per_role.get(&role) else {
+                continue;
+            };
+            for fw in sorter.sort() {
+                if self.frameworks[&fw].active {
+                    chosen = Some(fw);
+                    break 'roles;
+                }
+            }
+        }
+        let Some(framework) = chosen else {
+            return Vec::new();
+        };
+        let mut made = Vec::new();
+        for agent in 0..self.total.len() {
+            let candidate = self.free[agent];
+            if !(candidate[0] >= MIN_ALLOCATABLE[0] || candidate[1] >= MIN_ALLOCATABLE[1])
+                || self.filtered(&framework, agent, &candidate, now_ns)
+            {
+                continue;
+            }
+            self.free[agent] = [0; RESOURCES];
+            self.charge(&framework, candidate);
+            let offer = Offer {
+                id: self.next_offer,
+                framework: framework.clone(),
+                agent,
+                resources: candidate,
+            };
+            self.next_offer += 1;
+            self.stats.made += 1;
+            self.offers.insert(offer.id, offer.clone());
+            made.push(offer);
+        }
+        made
+    }
+
     fn take(&mut self, id: u64) -> Result<Offer, AllocError> {
         self.offers
             .remove(&id)
@@ -275,13 +334,15 @@ impl Allocator {
         refuse_ns: Option<u64>,
         now_ns: u64,
     ) {
-        let refuse = refuse_ns.unwrap_or(DEFAULT_REFUSE_NS);
+        let refuse = refuse_ns.unwrap_or(DEFAULT_REFUSE_NS).min(MAX_REFUSE_NS);
         if refuse == 0 {
             return;
         }
-        let until_ns = now_ns + refuse.max(self.interval_ns);
+        let until_ns = now_ns.saturating_add(refuse.max(self.interval_ns));
         self.filters
-            .insert((framework.to_string(), agent), Filter { refused, until_ns });
+            .entry((framework.to_string(), agent))
+            .or_default()
+            .push(Filter { refused, until_ns });
     }
 
     /// Launches `used` (contained in the offer) and returns the rest, refused for
@@ -466,8 +527,9 @@ mod tests {
         a.rescind(o.id).unwrap();
         a.set_active("b", false);
         assert!(a.allocate(2 * S).is_empty(), "a filtered, b suppressed");
-        a.set_active("a", false);
         a.set_active("a", true);
+        assert!(a.allocate(2 * S).is_empty(), "un-suppressing keeps filters");
+        a.revive("a");
         assert_eq!(
             a.allocate(2 * S)[0].framework,
             "a",
@@ -485,6 +547,55 @@ mod tests {
         let offers = a.allocate(0);
         let heavy = offers.iter().filter(|o| o.framework == "heavy").count();
         assert_eq!(heavy, 8, "weight 2 : 1 gives 8 of 12 agents");
+    }
+
+    #[test]
+    fn weights_set_before_the_first_framework_stay() {
+        let mut a = Allocator::new(&[[1000, 1 << 30]; 12], S, 3);
+        a.set_role_weight("heavy", 2.0);
+        a.add_framework("heavy", "heavy");
+        a.add_framework("light", "light");
+        let heavy = a
+            .allocate(0)
+            .iter()
+            .filter(|o| o.framework == "heavy")
+            .count();
+        assert_eq!(heavy, 8);
+    }
+
+    #[test]
+    fn two_filters_on_one_agent_both_apply() {
+        let mut a = Allocator::new(&[[4000, 8 << 30]], S, 1);
+        a.add_framework("fw", "r");
+        let o = a.allocate(0).remove(0);
+        a.accept(o.id, [2000, 4 << 30], Some(0), 0).unwrap();
+        let o = a.allocate(0).remove(0);
+        // Refuse the rest for a long time, then the released half for a short one.
+        a.decline(o.id, Some(100 * S), 0).unwrap();
+        a.release("fw", 0, [2000, 4 << 30]).unwrap();
+        let o = a.allocate(S).remove(0);
+        assert_eq!(
+            o.resources,
+            [4000, 8 << 30],
+            "the whole agent is not contained in the first filter"
+        );
+        a.decline(o.id, Some(2 * S), S).unwrap();
+        assert!(a.allocate(2 * S).is_empty());
+        assert_eq!(
+            a.allocate(3 * S).len(),
+            1,
+            "the short filter expired; the long one does not cover the whole agent"
+        );
+    }
+
+    #[test]
+    fn cell_offers_go_to_one_framework() {
+        let mut a = two_frameworks();
+        let offers = a.allocate_cell(0);
+        assert_eq!(offers.len(), 4);
+        assert!(offers.iter().all(|o| o.framework == "batch"));
+        assert!(a.allocate_cell(0).is_empty(), "nothing left");
+        a.check().unwrap();
     }
 
     #[test]

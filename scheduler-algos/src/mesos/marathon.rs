@@ -74,7 +74,8 @@ impl AgentInfo {
 
 impl Constraint {
     /// Validates `[field, operator]` or `[field, operator, value]` as Marathon's app
-    /// validation does. The operator is case-insensitive, as Marathon upper-cases it.
+    /// validation does. Operators are upper case: Marathon's validator upper-cases them, but
+    /// its conversion (`Operator.valueOf`) then refuses any other spelling.
     pub fn parse(parts: &[&str]) -> Result<Self, ConstraintError> {
         let err = |m: &str| Err(ConstraintError(m.to_string()));
         if parts.len() != 2 && parts.len() != 3 {
@@ -82,9 +83,9 @@ impl Constraint {
         }
         let field = parts[0];
         if field.is_empty() {
-            return err("missing field for constraint declaration");
+            return err("illegal constraint specification");
         }
-        let op = match parts[1].to_ascii_uppercase().as_str() {
+        let op = match parts[1] {
             "UNIQUE" => Operator::Unique,
             "CLUSTER" => Operator::Cluster,
             "GROUP_BY" => Operator::GroupBy,
@@ -470,10 +471,7 @@ mod tests {
             e(&["hostname"]),
             "Each constraint must have either 2 or 3 fields"
         );
-        assert_eq!(
-            e(&["", "UNIQUE"]),
-            "missing field for constraint declaration"
-        );
+        assert_eq!(e(&["", "UNIQUE"]), "illegal constraint specification");
         assert!(
             e(&["hostname", "UNIQE"]).starts_with("operator must be one of the following UNIQUE")
         );
@@ -502,10 +500,9 @@ mod tests {
         assert!(
             e(&["rack", "IS", "a b"]).starts_with("IS only supports Mesos text and float values")
         );
-        assert_eq!(
-            c(&["hostname", "unique"]).op,
-            Operator::Unique,
-            "operators are case-insensitive"
+        assert!(
+            e(&["hostname", "unique"]).starts_with("operator must be one of"),
+            "upper case only"
         );
     }
 }
