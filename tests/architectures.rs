@@ -113,7 +113,7 @@ fn the_three_architectures_reproduce_the_omega_shapes() {
 fn whole_cell_offers_starve_batch_behind_slow_service_decisions() {
     let tmp = tempfile::tempdir().unwrap();
     let text = include_str!("../scenarios/architectures.toml")
-        .replace("refuse_s = 5\n", "refuse_s = 5\noffers = \"whole-cell\"\n")
+        .replace("offers = \"per-agent\"", "offers = \"whole-cell\"")
         .replace(
             r#"architectures = ["monolithic-single", "monolithic-multi", "two-level", "shared-state"]"#,
             r#"architectures = ["two-level"]"#,
