@@ -5,10 +5,38 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use orchsim_report::charts::{Chart, Series};
 use orchsim_report::{Cell, Table};
 use orchsim_sim::architectures::{self, RunStats};
 
 use crate::{CliError, Format, RunArgs};
+
+/// `orchsim bench` row: the whole study on one thread, best of `repeat`; `events` counts
+/// the jobs submitted over all runs.
+pub fn bench_row(file: &str, text: &str, repeat: usize, t: &mut Table) -> Result<(), CliError> {
+    let study = architectures::parse(&format!("<embedded>/scenarios/{file}"), text)?;
+    let mut best = f64::MAX;
+    let mut jobs = 0;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let results = architectures::run_study(&study, 1)?;
+        best = best.min(started.elapsed().as_secs_f64());
+        jobs = results
+            .iter()
+            .flat_map(|r| r.workloads.iter().map(|w| w.jobs))
+            .sum::<u64>();
+    }
+    t.push(vec![
+        format!("study/{}", study.name).into(),
+        Cell::Float(best, 6),
+        Cell::UInt(jobs),
+        Cell::Float(jobs as f64 / best, 0),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+    ])
+    .map_err(|_| CliError("internal: bench row width".into()))
+}
 
 /// Runs the study `text` (from `file`).
 pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
@@ -103,6 +131,16 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
         std::fs::write(&path, bytes)
             .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
     }
+    if args.report {
+        let summary = summary_table(&results, study.setup.swept);
+        orchsim_report::report::write_all(
+            &out,
+            &format!("orchsim study: {} (seed {})", study.name, study.seed),
+            &[("Curve", &summary)],
+            &charts(&study, &results),
+            text,
+        )?;
+    }
     let mut stdout = std::io::stdout().lock();
     match args.format {
         Format::Table => {
@@ -126,8 +164,13 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
             writeln!(stdout, "digest     {digest}")?;
             writeln!(
                 stdout,
-                "wrote      {}/{{curve.csv, shares.csv, digest.txt}}",
-                out.display()
+                "wrote      {}/{{curve.csv, shares.csv, digest.txt{}}}",
+                out.display(),
+                if args.report {
+                    ", report.html, *.svg, *.png"
+                } else {
+                    ""
+                }
             )?;
         }
         Format::Json => writeln!(
@@ -259,4 +302,70 @@ fn summary_table(results: &[RunStats], swept: usize) -> Table {
         t.push(row).expect("row width");
     }
     t
+}
+
+/// The paper's figures: per workload, mean wait against the swept `t_job` (both on log10
+/// axes, as the paper draws them), the swept scheduler's busyness, and shared state's
+/// conflicts per successful transaction.
+fn charts(study: &architectures::Study, results: &[RunStats]) -> Vec<Chart> {
+    let swept = study.setup.swept;
+    let series = |y: &dyn Fn(&RunStats) -> Option<f64>| -> Vec<Series> {
+        study
+            .architectures
+            .iter()
+            .map(|&a| Series {
+                label: a.name().into(),
+                points: results
+                    .iter()
+                    .filter(|r| r.architecture == a && r.t_job_s > 0.0)
+                    .filter_map(|r| y(r).map(|v| (r.t_job_s.log10(), v)))
+                    .collect(),
+                band: vec![],
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect()
+    };
+    let mut charts = Vec::new();
+    for (w, wl) in study.setup.workloads.iter().enumerate() {
+        charts.push(Chart {
+            name: format!("wait-{}", wl.name),
+            title: format!("{} jobs: mean wait to last task placed", wl.name),
+            x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
+            y_label: "log10 wait (s)".into(),
+            series: series(&|r| {
+                let v = r.workloads[w].wait_last_mean_s;
+                (v.is_finite() && v > 0.0).then(|| v.log10())
+            }),
+            legend_lower_right: true,
+        });
+    }
+    let duration = study.setup.duration_s * 1e9;
+    charts.push(Chart {
+        name: "busyness".into(),
+        title: format!("{} scheduler busyness", study.setup.workloads[swept].name),
+        x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
+        y_label: "fraction of time deciding".into(),
+        series: series(&|r| {
+            let s = &r.schedulers[if r.schedulers.len() == 1 { 0 } else { swept }];
+            Some(s.busy_ns as f64 / duration)
+        }),
+        legend_lower_right: true,
+    });
+    charts.push(Chart {
+        name: "conflicts".into(),
+        title: "shared state: conflicts per successful transaction".into(),
+        x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
+        y_label: "conflicts per successful transaction".into(),
+        series: series(&|r| {
+            if r.architecture != architectures::Architecture::SharedState {
+                return None;
+            }
+            let s = &r.schedulers[swept];
+            let ok = s.transactions.saturating_sub(s.conflicts);
+            (ok > 0).then(|| s.conflicts as f64 / ok as f64)
+        }),
+        legend_lower_right: false,
+    });
+    charts.retain(|c| !c.series.is_empty());
+    charts
 }

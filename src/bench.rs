@@ -85,6 +85,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     ]);
     for (file, text) in catalog::CATALOG {
         if orchsim_sim::study_kind(text).as_deref() == Some("scheduler-architectures") {
+            crate::arch::bench_row(file, text, args.repeat.max(1) as usize, &mut t)?;
             continue;
         }
         if orchsim_sim::gpu_study::is_study(text) {

@@ -151,3 +151,27 @@ fn malformed_constraints_are_located() {
     );
     assert!(err.contains("bad.toml:47:16:"), "{err}");
 }
+
+#[test]
+fn report_draws_the_papers_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = orchsim()
+        .args(["run", "architectures", "--quiet", "--report", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(page.contains("data-charts=\"4\""), "four charts");
+    for chart in ["wait-batch", "wait-service", "busyness", "conflicts"] {
+        let svg = std::fs::read_to_string(tmp.path().join(format!("{chart}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("shared-state"),
+            "{chart}"
+        );
+    }
+}

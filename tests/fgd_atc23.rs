@@ -242,3 +242,37 @@ fn explain_shows_the_node_and_device_choice() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--after 999999"));
 }
+
+#[test]
+fn report_draws_allocation_and_fragmentation_curves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = orchsim()
+        .args([
+            "run",
+            "fgd-atc23",
+            "--policy",
+            "fgd,random",
+            "--seed",
+            "3",
+            "-q",
+            "--report",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(page.contains("data-charts=\"2\""));
+    for chart in ["gpu-alloc", "gpu-frag"] {
+        let svg = std::fs::read_to_string(tmp.path().join(format!("{chart}.svg"))).unwrap();
+        assert!(
+            svg.contains("FGD") && svg.contains("Random"),
+            "{chart}: one curve per policy"
+        );
+    }
+}
