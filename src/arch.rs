@@ -80,26 +80,7 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
         )));
     }
     let table = curve_table(&study, &results);
-    let digest = {
-        let mut d = orchsim_kernel::Digest::new();
-        for (i, r) in results.iter().enumerate() {
-            let words: Vec<u64> = r
-                .digest
-                .as_bytes()
-                .chunks(16)
-                .map(|c| {
-                    std::str::from_utf8(c)
-                        .ok()
-                        .and_then(|h| u64::from_str_radix(h, 16).ok())
-                        .unwrap_or(0)
-                })
-                .collect();
-            d.record(orchsim_kernel::SimTime(i as u64), 0, &words);
-        }
-        d.hex()
-    };
-    std::fs::create_dir_all(&out)
-        .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
+    let digest = orchsim_sim::combine_digests(results.iter().map(|r| r.digest.as_str()));
     let mut shares = Table::new([
         "architecture",
         "t_job_s",
@@ -122,15 +103,14 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
             }
         }
     }
-    for (name, bytes) in [
-        ("curve.csv", table.to_csv()),
-        ("shares.csv", shares.to_csv()),
-        ("digest.txt", format!("{digest}\n").into_bytes()),
-    ] {
-        let path = out.join(name);
-        std::fs::write(&path, bytes)
-            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
-    }
+    crate::write_outputs(
+        &out,
+        &[
+            ("curve.csv", table.to_csv()),
+            ("shares.csv", shares.to_csv()),
+            ("digest.txt", format!("{digest}\n").into_bytes()),
+        ],
+    )?;
     if args.report {
         let summary = summary_table(&results, study.setup.swept);
         orchsim_report::report::write_all(
@@ -164,13 +144,12 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
             writeln!(stdout, "digest     {digest}")?;
             writeln!(
                 stdout,
-                "wrote      {}/{{curve.csv, shares.csv, digest.txt{}}}",
-                out.display(),
-                if args.report {
-                    ", report.html, *.svg, *.png"
-                } else {
-                    ""
-                }
+                "{}",
+                crate::wrote_line(
+                    &out,
+                    &["curve.csv", "shares.csv", "digest.txt"],
+                    args.report
+                )
             )?;
         }
         Format::Json => writeln!(

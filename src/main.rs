@@ -154,6 +154,36 @@ pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliEr
     }
 }
 
+/// Creates `out` and writes each `(file name, bytes)` into it.
+pub(crate) fn write_outputs(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
+    std::fs::create_dir_all(out).map_err(|e| {
+        CliError(format!(
+            "cannot create output directory {}: {e}",
+            out.display()
+        ))
+    })?;
+    for (name, bytes) in files {
+        let path = out.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// The `wrote …` line that ends a table-format run.
+pub(crate) fn wrote_line(out: &Path, files: &[&str], report: bool) -> String {
+    format!(
+        "wrote      {}/{{{}{}}}",
+        out.display(),
+        files.join(", "),
+        if report {
+            ", report.html, *.svg, *.png"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Parses a simulation scenario; a study scenario gets an error saying what runs it.
 pub(crate) fn simulation_scenario(file: &str, text: &str) -> Result<Scenario, CliError> {
     if orchsim_sim::study_kind(text).is_some() {
@@ -206,12 +236,6 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         eprint!("\r\x1b[2K");
     }
 
-    std::fs::create_dir_all(&out).map_err(|e| {
-        CliError(format!(
-            "cannot create output directory {}: {e}",
-            out.display()
-        ))
-    })?;
     let summary_table = result.summary.table();
     let files: [(&str, Vec<u8>); 4] = [
         ("summary.csv", summary_table.to_csv()),
@@ -219,11 +243,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         ("timeseries.csv", result.timeseries.to_csv()),
         ("digest.txt", format!("{}\n", result.digest()).into_bytes()),
     ];
-    for (name, bytes) in &files {
-        let path = out.join(name);
-        std::fs::write(&path, bytes)
-            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
-    }
+    write_outputs(&out, &files)?;
 
     if args.report {
         let title = format!("orchsim run: {} (seed {})", scenario.name, scenario.seed);
@@ -252,13 +272,12 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             )?;
             writeln!(
                 stdout,
-                "wrote      {}/{{summary.csv, pods.csv, timeseries.csv, digest.txt{}}}",
-                out.display(),
-                if args.report {
-                    ", report.html, *.svg, *.png"
-                } else {
-                    ""
-                }
+                "{}",
+                wrote_line(
+                    &out,
+                    &["summary.csv", "pods.csv", "timeseries.csv", "digest.txt"],
+                    args.report
+                )
             )?;
         }
         Format::Json => {

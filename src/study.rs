@@ -73,18 +73,15 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
     let experiments = experiments_table(&result);
     let curve = curve_table(&result);
     let digest = result.digest();
-    std::fs::create_dir_all(&out)
-        .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
-    for (name, bytes) in [
-        ("summary.csv", summary.to_csv()),
-        ("experiments.csv", experiments.to_csv()),
-        ("curve.csv", curve.to_csv()),
-        ("digest.txt", format!("{digest}\n").into_bytes()),
-    ] {
-        let path = out.join(name);
-        std::fs::write(&path, bytes)
-            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
-    }
+    crate::write_outputs(
+        &out,
+        &[
+            ("summary.csv", summary.to_csv()),
+            ("experiments.csv", experiments.to_csv()),
+            ("curve.csv", curve.to_csv()),
+            ("digest.txt", format!("{digest}\n").into_bytes()),
+        ],
+    )?;
     if args.report {
         let title = format!("orchsim study: {}", study.name);
         orchsim_report::report::write_all(
@@ -137,13 +134,12 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
             writeln!(stdout, "digest     {digest}")?;
             writeln!(
                 stdout,
-                "wrote      {}/{{summary.csv, experiments.csv, curve.csv, digest.txt{}}}",
-                out.display(),
-                if args.report {
-                    ", report.html, *.svg, *.png"
-                } else {
-                    ""
-                }
+                "{}",
+                crate::wrote_line(
+                    &out,
+                    &["summary.csv", "experiments.csv", "curve.csv", "digest.txt"],
+                    args.report
+                )
             )?;
         }
         Format::Json => writeln!(

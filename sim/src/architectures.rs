@@ -41,7 +41,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::scenario::{plain_message, Locator, ScenarioError};
+use crate::scenario::{deserialize_located, Locator, ScenarioError};
 
 const MIB: u64 = 1 << 20;
 /// Retry delay for a job that did not fit (the simulator's `afterDelay(1)`).
@@ -1111,18 +1111,7 @@ struct RawSharedState {
 /// Parses and validates an architectures study; errors are located like scenario errors.
 pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
     let loc = Locator { file, text };
-    let raw: RawFile = {
-        let de = toml::Deserializer::new(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e
-                .path()
-                .to_string()
-                .replace(".$__serde_spanned_private_value", "");
-            let inner = e.into_inner();
-            let field = if path == "." { String::new() } else { path };
-            loc.error(inner.span(), &field, plain_message(inner.message()))
-        })?
-    };
+    let raw: RawFile = deserialize_located(&loc)?;
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
     // Intervals below a millisecond would flood the event queue (below a nanosecond they
     // would not advance time at all).

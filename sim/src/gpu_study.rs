@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::scenario::{plain_message, Locator, ScenarioError};
+use crate::scenario::{deserialize_located, Locator, ScenarioError};
 use crate::trace::{self, NamedTask};
 
 /// Whether `text` is a study scenario (it has a top-level `[study]` table) rather than a
@@ -126,18 +126,7 @@ struct RawPublishedPoint {
 /// Parses and validates a study scenario; errors are located like scenario errors.
 pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
     let loc = Locator { file, text };
-    let raw: RawStudyFile = {
-        let de = toml::Deserializer::new(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e
-                .path()
-                .to_string()
-                .replace(".$__serde_spanned_private_value", "");
-            let inner = e.into_inner();
-            let field = if path == "." { String::new() } else { path };
-            loc.error(inner.span(), &field, plain_message(inner.message()))
-        })?
-    };
+    let raw: RawStudyFile = deserialize_located(&loc)?;
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
     let s = raw.study;
     if s.kind.get_ref() != "gpu-fragmentation" {
@@ -592,22 +581,7 @@ impl Comparison {
 impl StudyResult {
     /// One digest over every experiment's digest, in order.
     pub fn digest(&self) -> String {
-        let mut d = Digest::new();
-        for (i, e) in self.experiments.iter().enumerate() {
-            let words: Vec<u64> = e
-                .digest
-                .as_bytes()
-                .chunks(16)
-                .map(|c| {
-                    std::str::from_utf8(c)
-                        .ok()
-                        .and_then(|h| u64::from_str_radix(h, 16).ok())
-                        .unwrap_or(0)
-                })
-                .collect();
-            d.record(SimTime(i as u64), 0, &words);
-        }
-        d.hex()
+        crate::combine_digests(self.experiments.iter().map(|e| e.digest.as_str()))
     }
 
     /// Mean allocation ratio per policy at `arrived_pct` (over the seeds that reach it).

@@ -22,6 +22,25 @@ pub use world::{Placement, PodRecord, PodState};
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};
 
+/// One digest over several runs' digests (hex strings), in order: what a study prints.
+pub fn combine_digests<'a>(digests: impl IntoIterator<Item = &'a str>) -> String {
+    let mut d = orchsim_kernel::Digest::new();
+    for (i, hex) in digests.into_iter().enumerate() {
+        let words: Vec<u64> = hex
+            .as_bytes()
+            .chunks(16)
+            .map(|c| {
+                std::str::from_utf8(c)
+                    .ok()
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    .unwrap_or(0)
+            })
+            .collect();
+        d.record(SimTime(i as u64), 0, &words);
+    }
+    d.hex()
+}
+
 /// The `kind` of a study scenario (one with a top-level `[study]` table; `""` if the table has
 /// no kind), or `None` for a simulation scenario.
 pub fn study_kind(text: &str) -> Option<String> {

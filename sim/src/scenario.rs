@@ -370,20 +370,25 @@ impl Scenario {
 /// Parses and validates a scenario. `file` names the source in error messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let loc = Locator { file, text };
-    let raw: RawScenario = {
-        let de = toml::Deserializer::new(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            // Spanned<T> shows up in the path as a private wrapper field; users never wrote it.
-            let path = e
-                .path()
-                .to_string()
-                .replace(".$__serde_spanned_private_value", "");
-            let inner = e.into_inner();
-            let field = if path == "." { String::new() } else { path };
-            loc.error(inner.span(), &field, plain_message(inner.message()))
-        })?
-    };
+    let raw: RawScenario = deserialize_located(&loc)?;
     validate(&loc, raw)
+}
+
+/// Reads `loc.text` as TOML into `T`, an error naming the field's path and position.
+pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
+    loc: &Locator,
+) -> Result<T, ScenarioError> {
+    let de = toml::Deserializer::new(loc.text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // Spanned<T> shows up in the path as a private wrapper field; users never wrote it.
+        let path = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
+        let inner = e.into_inner();
+        let field = if path == "." { String::new() } else { path };
+        loc.error(inner.span(), &field, plain_message(inner.message()))
+    })
 }
 
 /// Puts serde's type names in user terms and keeps the message on one line.

@@ -229,6 +229,23 @@ impl Allocator {
             })
     }
 
+    /// Offers everything free on `agent` to `framework`, charging it to the sorters.
+    fn offer_whole_agent(&mut self, framework: String, agent: usize) -> Offer {
+        let resources = self.free[agent];
+        self.free[agent] = [0; RESOURCES];
+        self.charge(&framework, resources);
+        let offer = Offer {
+            id: self.next_offer,
+            framework,
+            agent,
+            resources,
+        };
+        self.next_offer += 1;
+        self.stats.made += 1;
+        self.offers.insert(offer.id, offer.clone());
+        offer
+    }
+
     /// One allocation batch at `now_ns`: returns the offers made, in the order made.
     pub fn allocate(&mut self, now_ns: u64) -> Vec<Offer> {
         self.filters.retain(|_, fs| {
@@ -257,18 +274,7 @@ impl Allocator {
                 }
             }
             let Some(framework) = chosen else { continue };
-            self.free[agent] = [0; RESOURCES];
-            self.charge(&framework, candidate);
-            let offer = Offer {
-                id: self.next_offer,
-                framework,
-                agent,
-                resources: candidate,
-            };
-            self.next_offer += 1;
-            self.stats.made += 1;
-            self.offers.insert(offer.id, offer.clone());
-            made.push(offer);
+            made.push(self.offer_whole_agent(framework, agent));
         }
         made
     }
@@ -304,18 +310,7 @@ impl Allocator {
             {
                 continue;
             }
-            self.free[agent] = [0; RESOURCES];
-            self.charge(&framework, candidate);
-            let offer = Offer {
-                id: self.next_offer,
-                framework: framework.clone(),
-                agent,
-                resources: candidate,
-            };
-            self.next_offer += 1;
-            self.stats.made += 1;
-            self.offers.insert(offer.id, offer.clone());
-            made.push(offer);
+            made.push(self.offer_whole_agent(framework.clone(), agent));
         }
         made
     }
