@@ -286,6 +286,8 @@ pub struct GpuCluster {
     pub models: Models,
     nodes: Vec<GpuNode>,
     state: Vec<NodeState>,
+    /// Milli-GPU placed, kept by `place` (the study reads it after every task).
+    used_milli: u64,
 }
 
 impl GpuCluster {
@@ -311,6 +313,7 @@ impl GpuCluster {
             models,
             nodes,
             state,
+            used_milli: 0,
         })
     }
 
@@ -337,11 +340,7 @@ impl GpuCluster {
 
     /// Milli-GPU placed in the whole cluster.
     pub fn used_gpu_milli(&self) -> u64 {
-        self.nodes
-            .iter()
-            .zip(&self.state)
-            .map(|(n, s)| u64::from(n.gpus) * u64::from(MILLI_PER_GPU) - s.free_milli())
-            .sum()
+        self.used_milli
     }
 
     /// The largest CPU and GPU (milli) of any node: the study's normalising "max spec".
@@ -426,6 +425,7 @@ impl GpuCluster {
         for &d in &devices {
             s.free[d as usize] -= milli;
         }
+        self.used_milli += task.gpu.total_milli();
         if let Some(class) = task.gpu.class() {
             match s.classes.binary_search_by_key(&class, |(c, _)| *c) {
                 Ok(at) => s.classes[at].1 += 1,

@@ -310,9 +310,12 @@ proptest! {
                     }
                 }
             }
+            let mut used = 0;
             for i in 0..c.len() {
                 assert!(c.state(i).free.iter().all(|&f| f <= MILLI_PER_GPU));
+                used += u64::from(c.node(i).gpus) * u64::from(MILLI_PER_GPU) - c.state(i).free_milli();
             }
+            assert_eq!(c.used_gpu_milli(), used, "the running total equals the devices' sum");
             log
         };
         prop_assert_eq!(run(), run());
