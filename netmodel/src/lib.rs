@@ -3,9 +3,19 @@
 //! This crate owns the datapath-name contract shared by the simulator, live mode, scenarios and
 //! reports (`host`, `bridge`, `overlay`, `flannel-udp`, `flannel-vxlan`, `flannel-host-gw`,
 //! `calico-bgp`, `calico-ipip`, `calico-vxlan`, with `+wireguard` or `+ipsec` for encryption),
-//! and what each datapath does to a packet's size: the header bytes it adds and the MTU a
-//! container sees. Per-stage CPU costs and the packet- and flow-level engines build on this.
+//! and turns each datapath into numbers: a pipeline of costed stages ([`pipeline`]) whose
+//! constants come from a TOML profile ([`profile`]), a packet-level discrete-event engine
+//! ([`packet`]), a flow-level max-min engine for cluster scale ([`flow`]), what each datapath can
+//! carry ([`capability`]) and the `net compare` result ([`compare`]).
 
+pub mod capability;
+pub mod compare;
 mod datapath;
+pub mod flow;
+pub mod packet;
+pub mod pipeline;
+pub mod profile;
 
 pub use datapath::{Base, Datapath, DatapathError, Encryption};
+pub use pipeline::{Options, Pipeline, Role, Stage, Steady};
+pub use profile::{Platform, Profile, ProfileError};

@@ -1,0 +1,796 @@
+//! The packet-level engine: segments, packets and ACKs through a datapath's stages, on modeled
+//! CPU cores, NICs and wires, driven by the project's event kernel.
+//!
+//! - Units are GSO/GRO segments (up to 64 KiB of payload, cut at the path MSS), ACKs and
+//!   request/response messages. Each unit visits the hops of its route in order; a hop is the
+//!   run of consecutive stages on one resource.
+//! - Cores and NICs are FIFO servers: a unit starts when it arrives and the server is free, keeps
+//!   the server busy for the busy share of its stages' cost and moves on after the on-path
+//!   share. WireGuard's worker pools are multi-server queues.
+//! - The NIC serialises every wire packet at link rate behind a qdisc bounded in skbs; the first
+//!   receive stage has a ring bounded in packets. A full queue drops the unit and the sender
+//!   learns of the loss one round of propagation later (duplicate ACKs).
+//! - TCP: a congestion window (slow start from 10 segments, +1 MSS per window in congestion
+//!   avoidance, halved once per loss event) under the receive window; the receiver ACKs every
+//!   `acks_per_seg` segments and at once when nothing else is in flight (quick ACK). Goodput counts
+//!   payload delivered to the receiving application during the measurement window.
+//! - Core placement: flow `f` uses cores `2f` and `2f+1` on each host (modulo the thread count);
+//!   shared per-peer stages (WireGuard/ESP receive, flannel's daemons, IPIP's single RSS queue)
+//!   use one core for all flows. On a veth underlay both hosts are one machine and the receive
+//!   softirq runs on the sending CPU.
+
+use std::collections::VecDeque;
+
+use orchsim_kernel::{Handler, Kernel, SimDuration, SimTime};
+use serde::Serialize;
+
+use crate::pipeline::{Pipeline, Role, Stage, Trigger};
+
+/// How long to run a stream test.
+#[derive(Clone, Debug, Default)]
+pub struct StreamConfig {
+    pub flows: u32,
+    /// Simulated time before measuring (slow start, queues filling). Default: a quarter of the
+    /// measurement.
+    pub warmup_ns: Option<u64>,
+    /// Simulated time measured. Default: long enough for 500 segments per flow at the analytic
+    /// rate, at least 20 ms and at most 2 s.
+    pub measure_ns: Option<u64>,
+}
+
+impl StreamConfig {
+    pub fn flows(flows: u32) -> Self {
+        StreamConfig {
+            flows,
+            ..Default::default()
+        }
+    }
+
+    /// The warm-up and measurement durations for `pipe`.
+    pub fn durations(&self, pipe: &Pipeline) -> (u64, u64) {
+        let flows = self.flows.max(1);
+        let per_flow_gbps = pipe.steady(flows).goodput_gbps / flows as f64;
+        let auto = (500.0 * pipe.seg_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3)) as u64;
+        let measure = self
+            .measure_ns
+            .unwrap_or(auto.clamp(20_000_000, 2_000_000_000));
+        (self.warmup_ns.unwrap_or(measure / 4), measure)
+    }
+}
+
+/// CPU spent in one stage during the measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageCpu {
+    pub stage: &'static str,
+    pub role: Role,
+    /// CPU seconds per gigabit of goodput.
+    pub cpu_s_per_gbit: f64,
+}
+
+/// The result of a stream test.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamResult {
+    /// All flows together.
+    pub goodput_gbps: f64,
+    pub per_flow_gbps: Vec<f64>,
+    /// Data packets on the wire per second (payload packets, all flows).
+    pub packets_per_s: f64,
+    /// Wire packets dropped (qdisc or receive ring) during the measurement.
+    pub drops: u64,
+    pub retransmitted_segments: u64,
+    /// CPU seconds per gigabit, both hosts, all stages.
+    pub cpu_s_per_gbit: f64,
+    pub sender_cpu_s_per_gbit: f64,
+    pub receiver_cpu_s_per_gbit: f64,
+    pub stages: Vec<StageCpu>,
+    /// Stage traversals simulated (warm-up included).
+    pub stage_events: u64,
+    /// Kernel events handled.
+    pub events: u64,
+}
+
+/// Latency percentiles of a request/response test.
+#[derive(Clone, Debug, Serialize)]
+pub struct RrResult {
+    pub transactions: u32,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub mean_us: f64,
+    pub stage_events: u64,
+}
+
+const WIRE: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+struct Hop {
+    res: u32,
+    /// Costs of the stages of this hop, summed: busy and on-path parts, per unit/packet/byte.
+    busy: [f64; 3],
+    path: [f64; 3],
+    /// Stage indices into the pipeline's table (for CPU accounting).
+    stages: Vec<u16>,
+    /// The first receive hop: bounded by the receive ring.
+    rx_ring: bool,
+    /// Serialisation on a NIC (bits per ns), instead of CPU stages.
+    nic_gbps: f64,
+    /// Spawns the TX-completion unit when the data leaves this hop.
+    spawns_txdone: bool,
+}
+
+impl Hop {
+    fn cost(c: &[f64; 3], pkts: u32, bytes: u32) -> u64 {
+        (c[0] + c[1] * pkts as f64 + c[2] * bytes as f64).round() as u64
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Data,
+    TxDone,
+    Ack,
+    Request,
+    Response,
+}
+
+#[derive(Clone, Copy)]
+struct Unit {
+    flow: u32,
+    kind: Kind,
+    pkts: u32,
+    bytes: u32,
+    sent_at: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Ev {
+    Hop {
+        unit: u32,
+        hop: u16,
+    },
+    Loss {
+        flow: u32,
+        bytes: u32,
+        sent_at: u64,
+    },
+    /// The sending application's write returned: it may write again.
+    AppFree {
+        flow: u32,
+    },
+    StartMeasure,
+}
+
+struct Resource {
+    free_at: u64,
+    /// Pool servers' free times (empty for single servers).
+    servers: Vec<u64>,
+    /// (start time, packets) of units admitted and not yet started, for bounded queues.
+    waiting: VecDeque<(u64, u32)>,
+}
+
+struct Flow {
+    cwnd: f64,
+    ssthresh: f64,
+    /// Sent and neither acknowledged nor known lost.
+    inflight: u64,
+    /// Sent and neither delivered nor dropped.
+    in_network: u64,
+    /// Delivered and not yet acknowledged.
+    unacked: u64,
+    ack_credit: f64,
+    /// Segments sent before this time belong to the loss event already reacted to.
+    recovery_from: u64,
+    delivered_measured: u64,
+    /// The application is inside a write (a blocking sender writes one segment at a time).
+    app_busy: bool,
+}
+
+struct Engine<'a> {
+    pipe: &'a Pipeline,
+    res: Vec<Resource>,
+    routes: Routes,
+    flows: Vec<Flow>,
+    units: Vec<Unit>,
+    free_units: Vec<u32>,
+    measuring: bool,
+    stage_units: Vec<u64>,
+    stage_pkts: Vec<u64>,
+    stage_bytes: Vec<u64>,
+    stage_events: u64,
+    drops: u64,
+    retransmits: u64,
+    wire_packets: u64,
+    prop: u64,
+    rwnd: f64,
+    rr_left: u32,
+    rr_start: u64,
+    rr_samples: Vec<u64>,
+}
+
+/// Resource indices: cores of host 0, cores of host 1 (unless both are one machine), the two
+/// worker pools, the two NICs.
+struct Placement {
+    threads: u32,
+    pools: [u32; 2],
+    nics: [u32; 2],
+}
+
+impl Placement {
+    fn resource(&self, pipe: &Pipeline, role: Role, f: u32, tx_host: u32) -> u32 {
+        match pipe.placement(role, f, tx_host) {
+            crate::pipeline::Placement::Core { host, index } => host * self.threads + index,
+            crate::pipeline::Placement::Pool { host } => self.pools[host as usize],
+        }
+    }
+}
+
+fn empty_hop(res: u32, nic_gbps: f64) -> Hop {
+    Hop {
+        res,
+        busy: [0.0; 3],
+        path: [0.0; 3],
+        stages: Vec::new(),
+        rx_ring: false,
+        nic_gbps,
+        spawns_txdone: false,
+    }
+}
+
+/// Groups consecutive stages on one resource into hops. Where the path leaves the side for which
+/// `before_wire` holds, the NIC (`nic`, if the platform has a link) and the wire are inserted,
+/// and the next hop is bounded by the receive ring if `rx_ring`.
+#[allow(clippy::too_many_arguments)]
+fn route(
+    pipe: &Pipeline,
+    place: &Placement,
+    stages: &[(u16, &Stage)],
+    f: u32,
+    tx_host: u32,
+    nic: Option<u32>,
+    before_wire: impl Fn(Role) -> bool,
+    rx_ring: bool,
+) -> Vec<Hop> {
+    let mut hops: Vec<Hop> = Vec::new();
+    let mut crossed = false;
+    for &(i, s) in stages {
+        let mut fresh = false;
+        if !crossed && !before_wire(s.role) {
+            crossed = true;
+            fresh = true;
+            if let (Some(nic), true) = (nic, pipe.has_link()) {
+                hops.push(empty_hop(nic, pipe.platform.link_gbps));
+            }
+            if pipe.platform.propagation_ns > 0 {
+                hops.push(empty_hop(WIRE, 0.0));
+            }
+        }
+        let res = place.resource(pipe, s.role, f, tx_host);
+        if fresh || hops.last().is_none_or(|h| h.res != res) {
+            let mut h = empty_hop(res, 0.0);
+            // The NIC ring, flanneld's UDP socket and the per-peer crypto queue are bounded.
+            h.rx_ring = rx_ring && (fresh || matches!(s.role, Role::RecvDaemon | Role::RecvCrypto));
+            hops.push(h);
+        }
+        let h = hops.last_mut().expect("pushed above");
+        for (acc, share) in [(&mut h.busy, s.busy), (&mut h.path, s.on_path)] {
+            acc[0] += s.per_unit_ns * share;
+            acc[1] += s.per_packet_ns * share;
+            acc[2] += s.per_byte_ns * share;
+        }
+        h.stages.push(i);
+    }
+    hops
+}
+
+struct Routes {
+    data: Vec<Vec<Hop>>,
+    txdone: Vec<Vec<Hop>>,
+    ack: Vec<Vec<Hop>>,
+    request: Vec<Hop>,
+    response: Vec<Hop>,
+}
+
+fn hops_of<'r>(routes: &'r Routes, u: &Unit) -> &'r [Hop] {
+    let f = u.flow as usize;
+    match u.kind {
+        Kind::Data => &routes.data[f],
+        Kind::TxDone => &routes.txdone[f],
+        Kind::Ack => &routes.ack[f],
+        Kind::Request => &routes.request,
+        Kind::Response => &routes.response,
+    }
+}
+
+impl<'a> Engine<'a> {
+    fn new(pipe: &'a Pipeline, flows: u32) -> Self {
+        let veth = pipe.platform.underlay == crate::profile::Underlay::Veth;
+        let threads = pipe.threads.max(1);
+        let hosts = if veth { 1 } else { 2 };
+        let single = || Resource {
+            free_at: 0,
+            servers: Vec::new(),
+            waiting: VecDeque::new(),
+        };
+        let mut res: Vec<Resource> = (0..hosts * threads).map(|_| single()).collect();
+        let pool_servers = pipe.pool_servers() as usize;
+        let base = res.len() as u32;
+        for _ in 0..2 {
+            res.push(Resource {
+                servers: vec![0; pool_servers],
+                ..single()
+            });
+        }
+        res.push(single());
+        res.push(single());
+        let place = Placement {
+            threads,
+            pools: [base, base + 1],
+            nics: [base + 2, base + 3],
+        };
+        let indexed = |t: Trigger| -> Vec<(u16, &Stage)> {
+            pipe.stages
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.trigger == t)
+                .map(|(i, s)| (i as u16, s))
+                .collect()
+        };
+        let data_st = indexed(Trigger::Data);
+        let txd_st = indexed(Trigger::TxDone);
+        let ack_st = indexed(Trigger::Ack);
+        let sender = |r: Role| r.on_sender();
+        let receiver = |r: Role| !r.on_sender();
+        let mut routes = Routes {
+            data: Vec::new(),
+            txdone: Vec::new(),
+            ack: Vec::new(),
+            request: Vec::new(),
+            response: Vec::new(),
+        };
+        for f in 0..flows {
+            let mut data = route(
+                pipe,
+                &place,
+                &data_st,
+                f,
+                0,
+                Some(place.nics[0]),
+                sender,
+                true,
+            );
+            if !txd_st.is_empty() {
+                if let Some(h) = data.iter_mut().find(|h| h.nic_gbps > 0.0) {
+                    h.spawns_txdone = true;
+                }
+            }
+            routes.data.push(data);
+            routes
+                .txdone
+                .push(route(pipe, &place, &txd_st, f, 0, None, sender, false));
+            // ACKs leave the data receiver (host 1, `Recv*` roles) for the data sender.
+            routes.ack.push(route(
+                pipe,
+                &place,
+                &ack_st,
+                f,
+                0,
+                Some(place.nics[1]),
+                receiver,
+                false,
+            ));
+        }
+        let rr: Vec<(u16, &Stage)> = pipe
+            .rr_stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as u16, s))
+            .collect();
+        routes.request = route(pipe, &place, &rr, 0, 0, Some(place.nics[0]), sender, false);
+        routes.response = route(pipe, &place, &rr, 0, 1, Some(place.nics[1]), sender, false);
+        let n = pipe.stages.len().max(pipe.rr_stages.len());
+        Engine {
+            pipe,
+            res,
+            routes,
+            flows: (0..flows)
+                .map(|_| Flow {
+                    cwnd: pipe.tcp_initial_cwnd_bytes as f64,
+                    ssthresh: f64::INFINITY,
+                    inflight: 0,
+                    in_network: 0,
+                    unacked: 0,
+                    ack_credit: 0.0,
+                    recovery_from: 0,
+                    delivered_measured: 0,
+                    app_busy: false,
+                })
+                .collect(),
+            units: Vec::new(),
+            free_units: Vec::new(),
+            measuring: false,
+            stage_units: vec![0; n],
+            stage_pkts: vec![0; n],
+            stage_bytes: vec![0; n],
+            stage_events: 0,
+            drops: 0,
+            retransmits: 0,
+            wire_packets: 0,
+            prop: pipe.platform.propagation_ns,
+            rwnd: pipe.tcp_rwnd_bytes as f64,
+            rr_left: 0,
+            rr_start: 0,
+            rr_samples: Vec::new(),
+        }
+    }
+
+    fn alloc(&mut self, u: Unit) -> u32 {
+        match self.free_units.pop() {
+            Some(i) => {
+                self.units[i as usize] = u;
+                i
+            }
+            None => {
+                self.units.push(u);
+                self.units.len() as u32 - 1
+            }
+        }
+    }
+
+    fn start(&mut self, k: &mut Kernel<Ev>, u: Unit) {
+        let i = self.alloc(u);
+        k.schedule_in(SimDuration(0), Ev::Hop { unit: i, hop: 0 });
+    }
+
+    /// Writes the next segment if the application is free and the windows allow. Like Linux's
+    /// TSO deferral, a partial segment goes out only when nothing else is in flight.
+    fn try_send(&mut self, k: &mut Kernel<Ev>, f: u32) {
+        let mss = self.pipe.mss as u64;
+        let seg = self.pipe.seg_bytes as u64;
+        let fl = &mut self.flows[f as usize];
+        if fl.app_busy {
+            return;
+        }
+        let window = fl.cwnd.min(self.rwnd) as u64;
+        let room = window.saturating_sub(fl.inflight);
+        let bytes = if room >= seg {
+            seg
+        } else if fl.inflight == 0 {
+            (room / mss * mss).max(mss)
+        } else {
+            return;
+        };
+        fl.inflight += bytes;
+        fl.in_network += bytes;
+        fl.app_busy = true;
+        let now = k.now().0;
+        self.start(
+            k,
+            Unit {
+                flow: f,
+                kind: Kind::Data,
+                pkts: bytes.div_ceil(mss) as u32,
+                bytes: bytes as u32,
+                sent_at: now,
+            },
+        );
+    }
+
+    fn hop(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) {
+        let now = k.now().0;
+        let u = self.units[ui as usize];
+        let hops = hops_of(&self.routes, &u);
+        let Some(h) = hops.get(hi as usize) else {
+            self.finish(k, ui);
+            return;
+        };
+        let is_nic = h.nic_gbps > 0.0;
+        let (busy, path) = if is_nic {
+            let wire = if u.kind == Kind::Ack {
+                self.pipe.wire_bytes_per_ack as u64
+            } else {
+                u.bytes as u64
+                    + u.pkts as u64 * (self.pipe.wire_bytes_per_pkt - self.pipe.mss) as u64
+            };
+            let t = (wire as f64 * 8.0 / h.nic_gbps).round() as u64;
+            (t, t)
+        } else if h.res == WIRE {
+            (0, self.prop)
+        } else {
+            (
+                Hop::cost(&h.busy, u.pkts, u.bytes),
+                Hop::cost(&h.path, u.pkts, u.bytes),
+            )
+        };
+        let next = if h.res == WIRE {
+            now + path
+        } else {
+            let limit = match (h.rx_ring, is_nic && u.kind == Kind::Data) {
+                (true, _) => Some(self.pipe.rx_ring_packets as u64),
+                (false, true) => Some(self.pipe.qdisc_limit_skbs as u64),
+                _ => None,
+            };
+            // The qdisc counts skbs (segments); the receive ring counts wire packets.
+            let need = if is_nic { 1 } else { u.pkts };
+            let r = &mut self.res[h.res as usize];
+            if let Some(limit) = limit {
+                while r.waiting.front().is_some_and(|&(s, _)| s <= now) {
+                    r.waiting.pop_front();
+                }
+                let waiting: u64 = r.waiting.iter().map(|&(_, p)| p as u64).sum();
+                if waiting + need as u64 > limit {
+                    self.drop_unit(k, ui);
+                    return;
+                }
+            }
+            let start = if r.servers.is_empty() {
+                let s = if busy == 0 { now } else { now.max(r.free_at) };
+                r.free_at = r.free_at.max(s + busy);
+                s
+            } else {
+                let (i, &free) = r
+                    .servers
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|&(i, &t)| (t, i))
+                    .expect("pools have at least one server");
+                let s = now.max(free);
+                r.servers[i] = s + busy;
+                s
+            };
+            if limit.is_some() && start > now {
+                r.waiting.push_back((start, need));
+            }
+            start + path
+        };
+        self.stage_events += h.stages.len() as u64;
+        if self.measuring {
+            for &s in &h.stages {
+                self.stage_units[s as usize] += 1;
+                self.stage_pkts[s as usize] += u.pkts as u64;
+                self.stage_bytes[s as usize] += u.bytes as u64;
+            }
+            if is_nic && u.kind == Kind::Data {
+                self.wire_packets += u.pkts as u64;
+            }
+        }
+        if hi == 0 && u.kind == Kind::Data {
+            let free = next - path + busy;
+            k.schedule_at(SimTime(free), Ev::AppFree { flow: u.flow });
+        }
+        if h.spawns_txdone {
+            let t = self.alloc(Unit {
+                kind: Kind::TxDone,
+                ..u
+            });
+            k.schedule_at(SimTime(next), Ev::Hop { unit: t, hop: 0 });
+        }
+        k.schedule_at(
+            SimTime(next),
+            Ev::Hop {
+                unit: ui,
+                hop: hi + 1,
+            },
+        );
+    }
+
+    /// A full queue drops a data segment; the sender hears of it through duplicate ACKs, one
+    /// round of propagation later.
+    fn drop_unit(&mut self, k: &mut Kernel<Ev>, ui: u32) {
+        let u = self.units[ui as usize];
+        self.free_units.push(ui);
+        if self.measuring {
+            self.drops += u.pkts as u64;
+        }
+        self.flows[u.flow as usize].in_network -= u.bytes as u64;
+        k.schedule_in(
+            SimDuration(2 * self.prop),
+            Ev::Loss {
+                flow: u.flow,
+                bytes: u.bytes,
+                sent_at: u.sent_at,
+            },
+        );
+    }
+
+    fn finish(&mut self, k: &mut Kernel<Ev>, ui: u32) {
+        let u = self.units[ui as usize];
+        self.free_units.push(ui);
+        let f = u.flow as usize;
+        let now = k.now().0;
+        match u.kind {
+            Kind::TxDone => {}
+            Kind::Data => {
+                let acks = self.pipe.acks_per_seg * u.pkts as f64 / self.pipe.pkts_per_seg as f64;
+                let fl = &mut self.flows[f];
+                fl.in_network -= u.bytes as u64;
+                if self.measuring {
+                    fl.delivered_measured += u.bytes as u64;
+                }
+                fl.unacked += u.bytes as u64;
+                fl.ack_credit += acks;
+                let mut n = fl.ack_credit.floor() as u64;
+                // Quick ACK when nothing else is on its way (the delayed-ACK timer would fire).
+                if n == 0 && fl.in_network == 0 {
+                    n = 1;
+                }
+                if n == 0 {
+                    return;
+                }
+                fl.ack_credit = (fl.ack_credit - n as f64).max(0.0);
+                let total = fl.unacked;
+                fl.unacked = 0;
+                for i in 0..n {
+                    let share = total / n + u64::from(i < total % n);
+                    self.start(
+                        k,
+                        Unit {
+                            flow: u.flow,
+                            kind: Kind::Ack,
+                            pkts: 1,
+                            bytes: share as u32,
+                            sent_at: now,
+                        },
+                    );
+                }
+            }
+            Kind::Ack => {
+                let mss = self.pipe.mss as f64;
+                let fl = &mut self.flows[f];
+                fl.inflight = fl.inflight.saturating_sub(u.bytes as u64);
+                let acked = u.bytes as f64;
+                if fl.cwnd < fl.ssthresh {
+                    fl.cwnd += acked;
+                } else {
+                    fl.cwnd += mss * acked / fl.cwnd;
+                }
+                fl.cwnd = fl.cwnd.min(self.rwnd);
+                self.try_send(k, u.flow);
+            }
+            Kind::Request => self.start(
+                k,
+                Unit {
+                    kind: Kind::Response,
+                    ..u
+                },
+            ),
+            Kind::Response => {
+                self.rr_samples.push(now - self.rr_start);
+                self.rr_left -= 1;
+                if self.rr_left > 0 {
+                    self.start_request(k);
+                } else {
+                    k.stop();
+                }
+            }
+        }
+    }
+
+    fn start_request(&mut self, k: &mut Kernel<Ev>) {
+        self.rr_start = k.now().0;
+        let pkts = self.pipe.rr_packets();
+        let u = self.alloc(Unit {
+            flow: 0,
+            kind: Kind::Request,
+            pkts,
+            bytes: self.pipe.msg_size,
+            sent_at: self.rr_start,
+        });
+        k.schedule_in(SimDuration(0), Ev::Hop { unit: u, hop: 0 });
+    }
+
+    fn loss(&mut self, k: &mut Kernel<Ev>, f: u32, bytes: u32, sent_at: u64) {
+        let mss = self.pipe.mss as f64;
+        let fl = &mut self.flows[f as usize];
+        fl.inflight = fl.inflight.saturating_sub(bytes as u64);
+        if self.measuring {
+            self.retransmits += 1;
+        }
+        // One reduction per loss event: losses of segments sent before the last reduction are
+        // part of the same event.
+        if sent_at >= fl.recovery_from {
+            fl.ssthresh = (fl.cwnd / 2.0).max(2.0 * mss);
+            fl.cwnd = fl.ssthresh;
+            fl.recovery_from = k.now().0;
+        }
+        self.try_send(k, f);
+    }
+}
+
+impl Handler<Ev> for Engine<'_> {
+    fn handle(&mut self, k: &mut Kernel<Ev>, ev: Ev) {
+        match ev {
+            Ev::Hop { unit, hop } => self.hop(k, unit, hop),
+            Ev::Loss {
+                flow,
+                bytes,
+                sent_at,
+            } => self.loss(k, flow, bytes, sent_at),
+            Ev::AppFree { flow } => {
+                self.flows[flow as usize].app_busy = false;
+                self.try_send(k, flow);
+            }
+            Ev::StartMeasure => {
+                self.measuring = true;
+            }
+        }
+    }
+}
+
+/// Runs `cfg.flows` bulk TCP flows from one host to another over `pipe`.
+pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
+    let flows = cfg.flows.max(1);
+    let (warmup_ns, measure_ns) = cfg.durations(pipe);
+    let mut e = Engine::new(pipe, flows);
+    let mut k: Kernel<Ev> = Kernel::with_capacity(1024);
+    k.schedule_at(SimTime(warmup_ns), Ev::StartMeasure);
+    for f in 0..flows {
+        e.try_send(&mut k, f);
+    }
+    let end = SimTime(warmup_ns + measure_ns);
+    let out = k.run(&mut e, end);
+
+    let secs = measure_ns as f64 / 1e9;
+    let per_flow_gbps: Vec<f64> = e
+        .flows
+        .iter()
+        .map(|f| f.delivered_measured as f64 * 8.0 / secs / 1e9)
+        .collect();
+    let goodput_gbps: f64 = per_flow_gbps.iter().sum();
+    let gbits = goodput_gbps * secs;
+    let mut stages = Vec::new();
+    let (mut tx, mut rx) = (0.0, 0.0);
+    for (i, s) in pipe.stages.iter().enumerate() {
+        let ns = s.per_unit_ns * e.stage_units[i] as f64
+            + s.per_packet_ns * e.stage_pkts[i] as f64
+            + s.per_byte_ns * e.stage_bytes[i] as f64;
+        let cpu = ns * s.busy / 1e9 / gbits.max(f64::MIN_POSITIVE);
+        if s.role.on_sender() {
+            tx += cpu;
+        } else {
+            rx += cpu;
+        }
+        stages.push(StageCpu {
+            stage: s.name,
+            role: s.role,
+            cpu_s_per_gbit: cpu,
+        });
+    }
+    StreamResult {
+        goodput_gbps,
+        per_flow_gbps,
+        packets_per_s: e.wire_packets as f64 / secs,
+        drops: e.drops,
+        retransmitted_segments: e.retransmits,
+        cpu_s_per_gbit: tx + rx,
+        sender_cpu_s_per_gbit: tx,
+        receiver_cpu_s_per_gbit: rx,
+        stages,
+        stage_events: e.stage_events,
+        events: out.events,
+    }
+}
+
+/// Runs `transactions` request/response exchanges of `msg_size` bytes, one at a time, on an
+/// otherwise idle path.
+pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
+    let transactions = transactions.max(1);
+    let mut e = Engine::new(pipe, 1);
+    e.rr_left = transactions;
+    let mut k: Kernel<Ev> = Kernel::with_capacity(64);
+    e.start_request(&mut k);
+    k.run(&mut e, SimTime(u64::MAX));
+    let mut s = e.rr_samples.clone();
+    s.sort_unstable();
+    let pct = |q: f64| {
+        let i = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1;
+        s[i] as f64 / 1000.0
+    };
+    RrResult {
+        transactions,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        p999_us: pct(0.999),
+        mean_us: s.iter().sum::<u64>() as f64 / s.len() as f64 / 1000.0,
+        stage_events: e.stage_events,
+    }
+}

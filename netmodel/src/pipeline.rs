@@ -1,0 +1,962 @@
+//! Datapaths as pipelines of stages, and their steady-state costs.
+//!
+//! A stage is a piece of kernel (or daemon) work with a per-unit, per-packet and per-byte cost, a
+//! CPU role it runs on, and the unit that triggers it. Units are GSO/GRO super-packets
+//! ("segments", up to 64 KiB of payload) on the bulk path, ACKs on the way back, and single small
+//! messages for request/response. Which work runs where follows Linux: pod egress through veth
+//! runs the host-namespace forward path in the sender's process context (`netif_rx` backlog on
+//! the same CPU); the receive path runs in the NIC's softirq; WireGuard's and ESP's receive work
+//! is serial per peer because one flow of outer packets lands on one RSS queue. The reasoning and
+//! the fit behind every constant are in `profiles/default.toml` and ARCHITECTURE.md.
+
+use serde::Serialize;
+
+use crate::datapath::{Base, Datapath, Encryption};
+use crate::profile::{Params, Platform, Profile, TxMode, Underlay};
+
+/// The CPU a stage runs on. `Send*` roles are on the sending host, `Recv*` on the receiving one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The sending process (and what it runs inline: TCP transmit, pod-egress forwarding).
+    SendApp,
+    /// flannel-udp's single-threaded daemon on the sending host.
+    SendDaemon,
+    /// WireGuard's encryption workers (spread over the spare cores).
+    SendPool,
+    /// The sending host's NIC softirq: TX completions, incoming ACKs.
+    SendIrq,
+    /// The per-peer serial receive stage of WireGuard or ESP (one RSS queue).
+    RecvCrypto,
+    /// WireGuard's decryption workers.
+    RecvPool,
+    /// The receiving host's NIC softirq: driver, GRO, IP/TCP receive, pod-ingress forwarding.
+    RecvIrq,
+    /// flannel-udp's daemon on the receiving host.
+    RecvDaemon,
+    /// The receiving process: copy to user, window-update ACKs.
+    RecvApp,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::SendApp => "send-app",
+            Role::SendDaemon => "send-daemon",
+            Role::SendPool => "send-pool",
+            Role::SendIrq => "send-irq",
+            Role::RecvCrypto => "recv-crypto",
+            Role::RecvPool => "recv-pool",
+            Role::RecvIrq => "recv-irq",
+            Role::RecvDaemon => "recv-daemon",
+            Role::RecvApp => "recv-app",
+        }
+    }
+
+    pub fn on_sender(self) -> bool {
+        matches!(
+            self,
+            Role::SendApp | Role::SendDaemon | Role::SendPool | Role::SendIrq
+        )
+    }
+
+    pub fn is_pool(self) -> bool {
+        matches!(self, Role::SendPool | Role::RecvPool)
+    }
+}
+
+/// The unit that runs a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A data segment on its way to the receiver.
+    Data,
+    /// A data segment that has left the sending NIC (TX completion).
+    TxDone,
+    /// An ACK on its way back to the sender.
+    Ack,
+}
+
+/// One piece of work on the path. Costs are ns at the platform's CPU.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stage {
+    pub name: &'static str,
+    pub role: Role,
+    pub trigger: Trigger,
+    pub per_unit_ns: f64,
+    pub per_packet_ns: f64,
+    pub per_byte_ns: f64,
+    /// Share of the cost that occupies the CPU (0 for pure waiting, such as a wake-up).
+    pub busy: f64,
+    /// Share of the cost on the latency path (below 1 when work finishes after hand-off).
+    pub on_path: f64,
+    /// The profile constants the cost comes from.
+    pub params: &'static str,
+}
+
+impl Stage {
+    /// ns for a unit of `packets` packets and `bytes` payload bytes.
+    pub fn cost(&self, packets: f64, bytes: f64) -> f64 {
+        self.per_unit_ns + self.per_packet_ns * packets + self.per_byte_ns * bytes
+    }
+}
+
+/// What a pipeline is built for.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Bytes per application write (stream test) and per message (request/response test).
+    pub msg_size: u32,
+    /// Force the MSS (a source's measured value) instead of pod MTU − headers.
+    pub mss: Option<u32>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            msg_size: 1448,
+            mss: None,
+        }
+    }
+}
+
+/// A datapath on a platform: its stages, unit sizes and wire format.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub datapath: Datapath,
+    pub platform: Platform,
+    pub pod_mtu: u32,
+    /// TCP payload per wire packet.
+    pub mss: u32,
+    /// Payload per GSO/GRO segment.
+    pub seg_bytes: u32,
+    pub pkts_per_seg: u32,
+    /// ACKs the receiver sends per data segment.
+    pub acks_per_seg: f64,
+    /// Bytes one full data packet occupies on the wire (headers, encapsulation, framing).
+    pub wire_bytes_per_pkt: u32,
+    /// Bytes one ACK occupies on the wire.
+    pub wire_bytes_per_ack: u32,
+    /// Stages of the bulk stream, in path order.
+    pub stages: Vec<Stage>,
+    /// Stages of one request/response message, in path order (sender side, then receiver side).
+    pub rr_stages: Vec<Stage>,
+    /// Roles shared by all flows between one pair of hosts rather than one per flow.
+    pub shared_roles: Vec<Role>,
+    pub msg_size: u32,
+    pub threads: u32,
+    pub qdisc_limit_skbs: u32,
+    pub rx_ring_packets: u32,
+    pub tcp_rwnd_bytes: u64,
+    pub tcp_initial_cwnd_bytes: u64,
+}
+
+/// Forward-path constant for one traversal of the host namespace, if the datapath has one.
+fn forward(p: &Params, plat: &Platform, base: Base) -> Option<(f64, &'static str)> {
+    if plat.underlay == Underlay::Veth {
+        // Namespaces over veth + a bridge: one traversal without netfilter, whatever the
+        // datapath (section 6: routed /32 pods cost the same as the bridged underlay).
+        return Some((p.f_vm, "f_vm"));
+    }
+    match base {
+        Base::Host => None,
+        Base::Bridge | Base::Overlay => Some((p.f_docker, "f_docker")),
+        Base::FlannelUdp | Base::FlannelVxlan | Base::FlannelHostGw => {
+            Some((p.f_bridge_k8s, "f_bridge_k8s"))
+        }
+        Base::CalicoBgp | Base::CalicoIpip | Base::CalicoVxlan => Some((p.f_calico, "f_calico")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encap {
+    None,
+    Vxlan,
+    Ipip,
+    UdpDaemon,
+}
+
+/// The tunnel a datapath uses. Encryption backends replace flannel's and Calico's tunnels (their
+/// WireGuard and IPsec backends carry pod traffic themselves); Docker's encrypted overlay keeps
+/// VXLAN inside ESP.
+fn encap(d: Datapath) -> Encap {
+    match (d.base, d.encryption) {
+        (Base::Overlay, _) => Encap::Vxlan,
+        (_, Some(_)) => Encap::None,
+        (Base::FlannelVxlan | Base::CalicoVxlan, None) => Encap::Vxlan,
+        (Base::CalicoIpip, None) => Encap::Ipip,
+        (Base::FlannelUdp, None) => Encap::UdpDaemon,
+        _ => Encap::None,
+    }
+}
+
+struct Builder {
+    k: f64,
+    stages: Vec<Stage>,
+}
+
+impl Builder {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        name: &'static str,
+        role: Role,
+        trigger: Trigger,
+        unit: f64,
+        packet: f64,
+        byte: f64,
+        params: &'static str,
+    ) -> &mut Stage {
+        self.stages.push(Stage {
+            name,
+            role,
+            trigger,
+            per_unit_ns: unit * self.k,
+            per_packet_ns: packet * self.k,
+            per_byte_ns: byte * self.k,
+            busy: 1.0,
+            on_path: 1.0,
+            params,
+        });
+        self.stages.last_mut().expect("just pushed")
+    }
+}
+
+impl Pipeline {
+    pub fn new(profile: &Profile, platform: &Platform, datapath: Datapath, opts: &Options) -> Self {
+        let p = &profile.params;
+        let net = &profile.network;
+        let veth = platform.underlay == Underlay::Veth;
+        let pod_mtu = datapath.pod_mtu(platform.mtu);
+        let mss = opts
+            .mss
+            .unwrap_or_else(|| pod_mtu.saturating_sub(net.tcp_ip_header_bytes))
+            .max(1);
+        let seg_bytes = (net.gso_max_payload_bytes / mss).max(1) * mss;
+        let pkts_per_seg = seg_bytes / mss;
+        let enc = encap(datapath);
+        let fwd = forward(p, platform, datapath.base);
+        let (e_name, e, d) = match enc {
+            Encap::Vxlan => ("e_vxlan, d_vxlan", p.e_vxlan, p.d_vxlan),
+            Encap::Ipip => ("e_ipip, d_ipip", p.e_ipip, p.d_ipip),
+            _ => ("", 0.0, 0.0),
+        };
+        let offloaded_tunnel =
+            matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none();
+        let b_rx = if platform.rx_llc {
+            p.b_rx_llc
+        } else {
+            p.b_rx_dram
+        };
+        let b_rx_name = if platform.rx_llc {
+            "b_rx_llc"
+        } else {
+            "b_rx_dram"
+        };
+        let calls_per_seg = seg_bytes as f64 / opts.msg_size.max(1) as f64;
+        let mut b = Builder {
+            k: platform.cpu_factor,
+            stages: Vec::new(),
+        };
+        use Role::*;
+        use Trigger::*;
+
+        // ---- the data segment, sender side ----
+        match platform.tx {
+            TxMode::Copy => b.add(
+                "app write: copy_from_user",
+                SendApp,
+                Data,
+                p.send_call * calls_per_seg,
+                0.0,
+                p.b_tx_copy,
+                "b_tx_copy, send_call",
+            ),
+            TxMode::Sendfile => b.add(
+                "app sendfile: page references",
+                SendApp,
+                Data,
+                p.send_call * calls_per_seg,
+                0.0,
+                p.b_tx_sendfile,
+                "b_tx_sendfile, send_call",
+            ),
+        };
+        b.add(
+            "tcp transmit (per TSO segment)",
+            SendApp,
+            Data,
+            p.g_tx,
+            0.0,
+            0.0,
+            "g_tx",
+        );
+        if let Some((f, name)) = fwd {
+            b.add(
+                "forward, pod egress: veth, route/bridge, netfilter",
+                SendApp,
+                Data,
+                f,
+                0.0,
+                0.0,
+                name,
+            )
+            .on_path = p.lambda;
+        }
+        if offloaded_tunnel {
+            b.add(
+                "tunnel encap (NIC tunnel offload keeps TSO)",
+                SendApp,
+                Data,
+                e,
+                0.0,
+                0.0,
+                e_name,
+            );
+        }
+        if enc == Encap::UdpDaemon {
+            b.add(
+                "software GSO to flannel0 (TUN has no offloads)",
+                SendApp,
+                Data,
+                0.0,
+                p.u_gso_sw,
+                p.b_csum,
+                "u_gso_sw, b_csum",
+            );
+            b.add(
+                "flanneld: read(TUN) + sendto(UDP) + poll loop",
+                SendDaemon,
+                Data,
+                0.0,
+                p.u_read + p.u_send + p.u_loop,
+                0.0,
+                "u_read, u_send, u_loop",
+            );
+        }
+        let tun_in_crypto = if datapath.base == Base::Overlay {
+            p.tun_in_crypto
+        } else {
+            0.0
+        };
+        match datapath.encryption {
+            Some(Encryption::WireGuard) => {
+                b.add(
+                    "wireguard: software GSO in wg_xmit",
+                    SendApp,
+                    Data,
+                    0.0,
+                    p.wg_seg_tx,
+                    0.0,
+                    "wg_seg_tx",
+                );
+                b.add(
+                    "wireguard: encryption workers",
+                    SendPool,
+                    Data,
+                    0.0,
+                    p.wg_pool_tx,
+                    p.wg_pool_tx_b,
+                    "wg_pool_tx, wg_pool_tx_b",
+                );
+            }
+            Some(Encryption::Ipsec) => {
+                b.add(
+                    "ipsec: inline ESP encrypt + software GSO",
+                    SendApp,
+                    Data,
+                    0.0,
+                    p.ipsec_tx_pkt + tun_in_crypto,
+                    p.ipsec_tx_b,
+                    "ipsec_tx_pkt, ipsec_tx_b, tun_in_crypto",
+                );
+            }
+            None => {}
+        }
+        if !veth {
+            b.add(
+                "tx completion, page free, TSQ",
+                SendIrq,
+                TxDone,
+                p.g_txc,
+                0.0,
+                0.0,
+                "g_txc",
+            );
+        }
+
+        // ---- the data segment, receiver side ----
+        match datapath.encryption {
+            Some(Encryption::WireGuard) => {
+                b.add(
+                    "wireguard: NIC rx, UDP, wg_receive, per-peer NAPI (serial)",
+                    RecvCrypto,
+                    Data,
+                    0.0,
+                    p.wg_pkt + p.wg_ipt + tun_in_crypto,
+                    p.wg_byte,
+                    "wg_pkt, wg_ipt, wg_byte",
+                );
+                b.add(
+                    "wireguard: decryption workers",
+                    RecvPool,
+                    Data,
+                    0.0,
+                    p.wg_pool_rx,
+                    p.wg_pool_rx_b,
+                    "wg_pool_rx, wg_pool_rx_b",
+                );
+            }
+            Some(Encryption::Ipsec) => {
+                b.add(
+                    "ipsec: ESP rx + decrypt (serial, one RSS queue)",
+                    RecvCrypto,
+                    Data,
+                    0.0,
+                    p.ipsec_pkt + tun_in_crypto,
+                    p.ipsec_byte,
+                    "ipsec_pkt, ipsec_byte, tun_in_crypto",
+                );
+            }
+            None if enc == Encap::UdpDaemon => {
+                b.add(
+                    "nic rx + UDP receive (no GRO)",
+                    RecvIrq,
+                    Data,
+                    0.0,
+                    p.p_rx + p.u_udp_rx,
+                    0.0,
+                    "p_rx, u_udp_rx",
+                );
+            }
+            None if !veth => {
+                b.add(
+                    "nic rx + GRO (per wire packet)",
+                    RecvIrq,
+                    Data,
+                    0.0,
+                    p.p_rx,
+                    0.0,
+                    "p_rx",
+                );
+            }
+            None => {}
+        }
+        if offloaded_tunnel {
+            b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, e_name);
+        }
+        if enc == Encap::UdpDaemon {
+            let (f, fname) = fwd.unwrap_or((0.0, ""));
+            let _ = fname;
+            b.add(
+                "flanneld: recvfrom + write(TUN); forward and pod TCP per packet",
+                RecvDaemon,
+                Data,
+                0.0,
+                p.u_recv + p.u_write + p.u_loop + f + p.g_rx_pkt,
+                0.0,
+                "u_recv, u_write, u_loop, f_bridge_k8s, g_rx_pkt",
+            );
+        } else {
+            if let (Some((f, name)), false) = (fwd, veth) {
+                b.add(
+                    "forward, pod ingress: netfilter, route/bridge, veth",
+                    RecvIrq,
+                    Data,
+                    f,
+                    0.0,
+                    0.0,
+                    name,
+                )
+                .on_path = p.lambda;
+            }
+            b.add(
+                "ip + tcp receive (per GRO segment)",
+                RecvIrq,
+                Data,
+                p.g_rx,
+                0.0,
+                0.0,
+                "g_rx",
+            );
+        }
+        b.add(
+            "app read: copy_to_user",
+            RecvApp,
+            Data,
+            0.0,
+            0.0,
+            b_rx,
+            b_rx_name,
+        );
+
+        // ---- ACKs back to the sender ----
+        b.add(
+            "ack transmit (window update from recvmsg)",
+            RecvApp,
+            Ack,
+            p.a_tx,
+            0.0,
+            0.0,
+            "a_tx",
+        );
+        if let Some((f, name)) = fwd {
+            b.add("forward ack, pod egress", RecvApp, Ack, f, 0.0, 0.0, name)
+                .on_path = p.lambda;
+        }
+        if offloaded_tunnel {
+            b.add("tunnel encap (ack)", RecvApp, Ack, e, 0.0, 0.0, e_name);
+            b.add("tunnel decap (ack)", SendIrq, Ack, d, 0.0, 0.0, e_name);
+        }
+        if enc == Encap::UdpDaemon {
+            b.add(
+                "flanneld: read(TUN) + sendto (ack)",
+                RecvDaemon,
+                Ack,
+                p.u_read + p.u_send + p.u_loop,
+                0.0,
+                0.0,
+                "u_read, u_send, u_loop",
+            );
+            b.add(
+                "UDP receive (ack)",
+                SendIrq,
+                Ack,
+                p.u_udp_rx,
+                0.0,
+                0.0,
+                "u_udp_rx",
+            );
+            let f = fwd.map_or(0.0, |(f, _)| f);
+            b.add(
+                "flanneld: recvfrom + write(TUN) + forward (ack)",
+                SendDaemon,
+                Ack,
+                p.u_recv + p.u_write + p.u_loop + f,
+                0.0,
+                0.0,
+                "u_recv, u_write, u_loop, f_bridge_k8s",
+            );
+        } else {
+            b.add(
+                "ack receive (driver, IP, TCP)",
+                SendIrq,
+                Ack,
+                p.a_rx,
+                0.0,
+                0.0,
+                "a_rx",
+            );
+            if let (Some((f, name)), false) = (fwd, veth) {
+                b.add("forward ack, pod ingress", SendIrq, Ack, f, 0.0, 0.0, name)
+                    .on_path = p.lambda;
+            }
+        }
+        let stages = b.stages;
+
+        // ---- one request/response message ----
+        let mut r = Builder {
+            k: platform.cpu_factor,
+            stages: Vec::new(),
+        };
+        let (b_tx, b_tx_name) = match platform.tx {
+            TxMode::Copy => (p.b_tx_copy, "rr_tx, b_tx_copy"),
+            TxMode::Sendfile => (p.b_tx_sendfile, "rr_tx, b_tx_sendfile"),
+        };
+        r.add(
+            "send syscall + TCP/IP + driver (small message)",
+            SendApp,
+            Data,
+            p.rr_tx,
+            0.0,
+            b_tx,
+            b_tx_name,
+        );
+        if let Some((f, name)) = fwd {
+            r.add("forward, pod egress", SendApp, Data, f, 0.0, 0.0, name)
+                .on_path = p.lambda;
+        }
+        if matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none() {
+            r.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
+        }
+        match datapath.encryption {
+            Some(Encryption::Ipsec) => {
+                r.add(
+                    "ipsec encrypt",
+                    SendApp,
+                    Data,
+                    p.ipsec_rr_op,
+                    0.0,
+                    0.0,
+                    "ipsec_rr_op",
+                );
+            }
+            Some(Encryption::WireGuard) => {
+                let s = r.add(
+                    "wireguard worker hand-offs",
+                    SendApp,
+                    Data,
+                    p.wg_rr_side,
+                    0.0,
+                    0.0,
+                    "wg_rr_side",
+                );
+                s.busy = 0.0;
+            }
+            None => {}
+        }
+        if enc == Encap::UdpDaemon {
+            r.add(
+                "flanneld: read(TUN) + sendto + loop",
+                SendDaemon,
+                Data,
+                p.u_read + p.u_send + p.u_loop,
+                0.0,
+                0.0,
+                "u_read, u_send, u_loop",
+            );
+            r.add(
+                "flanneld wake-up",
+                SendDaemon,
+                Data,
+                p.u_wake,
+                0.0,
+                0.0,
+                "u_wake",
+            )
+            .busy = 0.0;
+        }
+        match datapath.encryption {
+            Some(Encryption::Ipsec) => {
+                r.add(
+                    "ipsec decrypt",
+                    RecvCrypto,
+                    Data,
+                    p.ipsec_rr_op,
+                    0.0,
+                    0.0,
+                    "ipsec_rr_op",
+                );
+            }
+            Some(Encryption::WireGuard) => {
+                r.add(
+                    "wireguard worker hand-offs",
+                    RecvCrypto,
+                    Data,
+                    p.wg_rr_side,
+                    0.0,
+                    0.0,
+                    "wg_rr_side",
+                )
+                .busy = 0.0;
+            }
+            None => {}
+        }
+        if enc == Encap::UdpDaemon {
+            r.add(
+                "flanneld: recvfrom + write(TUN) + loop",
+                RecvDaemon,
+                Data,
+                p.u_recv + p.u_write + p.u_loop,
+                0.0,
+                0.0,
+                "u_recv, u_write, u_loop",
+            );
+            r.add(
+                "flanneld wake-up",
+                RecvDaemon,
+                Data,
+                p.u_wake,
+                0.0,
+                0.0,
+                "u_wake",
+            )
+            .busy = 0.0;
+        }
+        if matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none() {
+            r.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, e_name);
+        }
+        if let Some((f, name)) = fwd {
+            r.add("forward, pod ingress", RecvIrq, Data, f, 0.0, 0.0, name)
+                .on_path = p.lambda;
+        }
+        r.add(
+            "irq + NAPI + IP/TCP receive + wake call, copy",
+            RecvApp,
+            Data,
+            p.rr_rx,
+            0.0,
+            b_rx,
+            "rr_rx, b_rx",
+        );
+        r.add(
+            "scheduler wake-up of the reader",
+            RecvApp,
+            Data,
+            p.rr_wake,
+            0.0,
+            0.0,
+            "rr_wake",
+        )
+        .busy = 0.0;
+        let rr_stages = r.stages;
+
+        let mut shared_roles = vec![Role::SendDaemon, Role::RecvDaemon, Role::RecvCrypto];
+        if enc == Encap::Ipip {
+            // IPIP packets carry no L4 ports, so RSS puts every flow between two hosts on one queue.
+            shared_roles.push(Role::RecvIrq);
+        }
+        let acks_per_seg = if enc == Encap::UdpDaemon {
+            // No GRO in front of the pod: delayed ACKs, one per two packets.
+            pkts_per_seg as f64 / 2.0
+        } else {
+            p.ack_per_seg
+        };
+        let header =
+            net.tcp_ip_header_bytes + datapath.overhead_bytes() + net.ethernet_overhead_bytes;
+        Pipeline {
+            datapath,
+            platform: platform.clone(),
+            pod_mtu,
+            mss,
+            seg_bytes,
+            pkts_per_seg,
+            acks_per_seg,
+            wire_bytes_per_pkt: mss + header,
+            wire_bytes_per_ack: header,
+            stages,
+            rr_stages,
+            shared_roles,
+            msg_size: opts.msg_size.max(1),
+            threads: platform.threads,
+            qdisc_limit_skbs: net.qdisc_limit_skbs,
+            rx_ring_packets: net.rx_ring_packets,
+            tcp_rwnd_bytes: net.tcp_rwnd_bytes,
+            tcp_initial_cwnd_bytes: net.tcp_initial_cwnd_packets as u64 * mss as u64,
+        }
+    }
+
+    /// Whether a physical link serialises packets.
+    pub fn has_link(&self) -> bool {
+        self.platform.underlay == Underlay::Nic && self.platform.link_gbps > 0.0
+    }
+
+    /// Payload bytes per second the link can carry for this datapath (infinite without a link).
+    pub fn link_payload_bytes_per_s(&self) -> f64 {
+        if !self.has_link() {
+            return f64::INFINITY;
+        }
+        self.platform.link_gbps * 1e9 / 8.0 * self.mss as f64 / self.wire_bytes_per_pkt as f64
+    }
+
+    /// CPU ns a stage spends per payload byte of the stream.
+    pub fn stage_ns_per_byte(&self, s: &Stage) -> f64 {
+        let seg = self.seg_bytes as f64;
+        let per_seg = match s.trigger {
+            Trigger::Data | Trigger::TxDone => s.cost(self.pkts_per_seg as f64, seg),
+            Trigger::Ack => self.acks_per_seg * s.cost(1.0, 0.0),
+        };
+        per_seg * s.busy / seg
+    }
+
+    /// CPU ns per payload byte on each role, in role order.
+    pub fn role_ns_per_byte(&self) -> Vec<(Role, f64)> {
+        let mut out: Vec<(Role, f64)> = Vec::new();
+        for s in &self.stages {
+            let c = self.stage_ns_per_byte(s);
+            match out.iter_mut().find(|(r, _)| *r == s.role) {
+                Some((_, v)) => *v += c,
+                None => out.push((s.role, c)),
+            }
+        }
+        out.sort_by_key(|(r, _)| *r);
+        out
+    }
+
+    /// Where a role runs on a veth underlay: both namespaces share one machine, and the receive
+    /// softirq runs on the CPU that transmitted into the veth.
+    pub fn effective_role(&self, role: Role) -> Role {
+        if self.platform.underlay == Underlay::Veth {
+            match role {
+                Role::RecvIrq => return Role::SendApp,
+                Role::SendIrq => return Role::RecvApp,
+                _ => {}
+            }
+        }
+        role
+    }
+
+    /// The CPU (or worker pool) `role` runs on for flow `flow` when host `tx_host` sends the data.
+    ///
+    /// Flow `f` uses cores `2f` and `2f + 1` of each host (modulo the thread count): the sending
+    /// process and the NIC softirq that receives its ACKs on the sender, the softirq that
+    /// receives its data and the reading process on the receiver, as with RSS and one process
+    /// per flow. Shared per-peer stages use the last core. On a veth underlay both hosts are
+    /// one machine and the receive softirq runs on the CPU that transmitted into the veth.
+    pub fn placement(&self, role: Role, flow: u32, tx_host: u32) -> Placement {
+        let veth = self.platform.underlay == Underlay::Veth;
+        let t = self.threads.max(1);
+        let core = |host: u32, index: u32| Placement::Core {
+            host: if veth { 0 } else { host },
+            index: index % t,
+        };
+        let rx_host = 1 - tx_host;
+        let f = flow;
+        match self.effective_role(role) {
+            Role::SendApp => core(tx_host, 2 * f),
+            Role::SendIrq => core(tx_host, 2 * f + 1),
+            Role::SendDaemon => core(tx_host, t - 1),
+            Role::SendPool => Placement::Pool { host: tx_host },
+            Role::RecvCrypto | Role::RecvDaemon => core(rx_host, t - 1),
+            Role::RecvPool => Placement::Pool { host: rx_host },
+            Role::RecvIrq if self.shared_roles.contains(&Role::RecvIrq) => core(rx_host, 0),
+            Role::RecvIrq => core(rx_host, 2 * f),
+            Role::RecvApp => core(rx_host, 2 * f + 1),
+        }
+    }
+
+    /// Servers in a host's WireGuard worker pool: the cores left beside the flow's two.
+    pub fn pool_servers(&self) -> u32 {
+        self.threads.saturating_sub(2).max(1)
+    }
+
+    /// The steady state of `flows` identical bulk flows between two hosts, placed as
+    /// [`Pipeline::placement`] says: every flow gets the rate of the most loaded CPU it uses, and
+    /// all together no more than the link.
+    pub fn steady(&self, flows: u32) -> Steady {
+        let flows = flows.max(1);
+        let per_role = self.role_ns_per_byte();
+        let mut load: Vec<(Placement, f64, Vec<Role>)> = Vec::new();
+        for f in 0..flows {
+            for &(role, c) in &per_role {
+                let at = self.placement(role, f, 0);
+                match load.iter_mut().find(|(p, _, _)| *p == at) {
+                    Some((_, l, roles)) => {
+                        *l += c;
+                        if !roles.contains(&role) {
+                            roles.push(role);
+                        }
+                    }
+                    None => load.push((at, c, vec![role])),
+                }
+            }
+        }
+        // Payload bytes per ns of one flow.
+        let mut rate = f64::INFINITY;
+        let mut bottleneck = "link".to_string();
+        for (at, l, roles) in &load {
+            let cap = match at {
+                Placement::Pool { .. } => self.pool_servers() as f64,
+                Placement::Core { .. } => 1.0,
+            };
+            if *l > 0.0 && cap / l < rate {
+                rate = cap / l;
+                bottleneck = roles.iter().map(|r| r.name()).collect::<Vec<_>>().join("+");
+            }
+        }
+        let link = self.link_payload_bytes_per_s() / 1e9;
+        if link < rate * flows as f64 {
+            rate = link / flows as f64;
+            bottleneck = "link".to_string();
+        }
+        let side = |sender: bool| -> f64 {
+            self.stages
+                .iter()
+                .filter(|s| s.role.on_sender() == sender)
+                .map(|s| self.stage_ns_per_byte(s))
+                .sum::<f64>()
+                / 8.0
+        };
+        Steady {
+            goodput_gbps: rate * flows as f64 * 8.0,
+            bottleneck,
+            per_core: per_role,
+            sender_cpu_s_per_gbit: side(true),
+            receiver_cpu_s_per_gbit: side(false),
+        }
+    }
+
+    /// The idle round trip of one request/response pair of `msg_size` bytes, in ns.
+    pub fn rr_rtt_ns(&self) -> f64 {
+        let one_way: f64 = self
+            .rr_stages
+            .iter()
+            .map(|s| s.cost(self.rr_packets() as f64, self.msg_size as f64) * s.on_path)
+            .sum::<f64>()
+            + self.rr_wire_ns() as f64;
+        2.0 * one_way
+    }
+
+    /// Packets in one request/response message.
+    pub fn rr_packets(&self) -> u32 {
+        self.msg_size.div_ceil(self.mss).max(1)
+    }
+
+    /// Serialisation plus propagation of one message, in ns.
+    pub fn rr_wire_ns(&self) -> u64 {
+        let ser = if self.has_link() {
+            let pkts = self.rr_packets() as u64;
+            let bytes = self.msg_size as u64 + pkts * (self.wire_bytes_per_pkt - self.mss) as u64;
+            (bytes as f64 * 8.0 / self.platform.link_gbps).round() as u64
+        } else {
+            0
+        };
+        ser + self.platform.propagation_ns
+    }
+}
+
+/// Where a stage's work runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Placement {
+    /// Host 0 sends the data, host 1 receives it.
+    Core {
+        host: u32,
+        index: u32,
+    },
+    Pool {
+        host: u32,
+    },
+}
+
+/// The analytic steady state of a pipeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Steady {
+    /// All flows together.
+    pub goodput_gbps: f64,
+    /// The role (or `link`, or a host's CPU) that limits it.
+    pub bottleneck: String,
+    /// ns per payload byte of one flow on each role.
+    pub per_core: Vec<(Role, f64)>,
+    /// CPU seconds per gigabit on each side (all roles, workers included).
+    pub sender_cpu_s_per_gbit: f64,
+    pub receiver_cpu_s_per_gbit: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipe(plat: &str, dp: &str, mss: Option<u32>, msg: u32) -> Pipeline {
+        let prof = Profile::default_profile();
+        let plat = prof.platform(plat).unwrap().clone();
+        Pipeline::new(
+            &prof,
+            &plat,
+            dp.parse().unwrap(),
+            &Options { msg_size: msg, mss },
+        )
+    }
+
+    /// The per-core costs of the calibration (net_calibration.py, "Per-core cost" table).
+    #[test]
+    fn per_core_costs_match_the_calibration() {
+        let p = pipe("cilium-bench", "calico-bgp", None, 1 << 30);
+        let c: Vec<f64> = p.role_ns_per_byte().iter().map(|x| x.1).collect();
+        let want = [0.233, 0.094, 0.242, 0.229]; // S_APP, S_IRQ, R_IRQ, R_APP
+        for (got, want) in c.iter().zip(want) {
+            assert!((got - want).abs() < 0.0015, "{c:?}");
+        }
+        let s = p.steady(1);
+        assert_eq!(s.bottleneck, "recv-irq");
+        assert!((s.goodput_gbps - 33.1).abs() < 0.1, "{s:?}");
+    }
+}

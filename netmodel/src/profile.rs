@@ -1,0 +1,395 @@
+//! Cost profiles: every constant of the datapath models, with its unit and source, read from TOML.
+//!
+//! The default profile (`profiles/default.toml`) is compiled in; any other is loaded by path with
+//! the same schema. A profile that names an unknown constant, leaves one out, gives one the wrong
+//! unit or a value out of range is refused with the file, line and column of the offending key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The compiled-in default profile.
+pub const DEFAULT_PROFILE: &str = include_str!("../profiles/default.toml");
+
+/// A profile that could not be used, located in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The field by its path, e.g. `params.g_tx.unit`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.column, self.field, self.message
+        )
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// How a constant was obtained (see the header of `profiles/default.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Derived,
+    Fit,
+    Prior,
+    Measured,
+}
+
+/// One constant as written in the profile.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    pub value: f64,
+    pub unit: String,
+    pub kind: Kind,
+    pub source: String,
+}
+
+/// How the sending application hands data to TCP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxMode {
+    /// `write`/`send`: the payload is copied from user memory (netperf, iperf3 without `-Z`).
+    Copy,
+    /// `sendfile`: page references, no copy (iperf3 `-Z`).
+    Sendfile,
+}
+
+/// What joins the hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Underlay {
+    /// Physical NICs and a wire.
+    Nic,
+    /// Network namespaces on one machine joined by veth and a bridge: no serialisation, and the
+    /// whole receive softirq chain runs on the sending CPU (`netif_rx` backlog).
+    Veth,
+}
+
+/// A machine: how fast its CPU is relative to the reference, its NIC and its kernel's habits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    #[serde(skip)]
+    pub name: String,
+    pub description: String,
+    /// Every CPU cost of the profile is multiplied by this.
+    pub cpu_factor: f64,
+    /// 0 means no physical link (a veth underlay).
+    pub link_gbps: f64,
+    pub mtu: u32,
+    /// The received payload is in the last-level cache when it is copied to the application
+    /// (Intel DDIO, or written just before by the sender over veth).
+    pub rx_llc: bool,
+    pub tx: TxMode,
+    pub threads: u32,
+    pub underlay: Underlay,
+    /// One-way NIC + PCIe + wire latency, not CPU-scaled.
+    pub propagation_ns: u64,
+    pub source: String,
+}
+
+/// Fixed network facts: frame overheads, queue sizes, TCP defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConsts {
+    pub ethernet_overhead_bytes: u32,
+    pub tcp_ip_header_bytes: u32,
+    pub gso_max_payload_bytes: u32,
+    pub qdisc_limit_skbs: u32,
+    pub rx_ring_packets: u32,
+    pub tcp_rwnd_bytes: u64,
+    pub tcp_initial_cwnd_packets: u32,
+}
+
+macro_rules! params {
+    ($($name:ident : $unit:literal),* $(,)?) => {
+        /// The constants, in ns at the reference CPU (or the unit named beside each).
+        #[derive(Clone, Debug)]
+        pub struct Params {
+            $(pub $name: f64,)*
+        }
+
+        impl Params {
+            /// `(name, expected unit)` for every constant, in profile order.
+            pub const UNITS: &'static [(&'static str, &'static str)] = &[$((stringify!($name), $unit)),*];
+
+            fn from_map(m: &BTreeMap<String, Param>) -> Self {
+                Params { $($name: m[stringify!($name)].value,)* }
+            }
+        }
+    };
+}
+
+params! {
+    b_tx_copy: "ns/byte", send_call: "ns/call", b_tx_sendfile: "ns/byte", g_tx: "ns/segment",
+    a_rx: "ns/ack", g_txc: "ns/segment", p_rx: "ns/packet", g_rx: "ns/segment",
+    b_rx_dram: "ns/byte", b_rx_llc: "ns/byte", a_tx: "ns/ack", ack_per_seg: "ack/segment",
+    f_calico: "ns/segment", f_bridge_k8s: "ns/segment", f_docker: "ns/segment", f_vm: "ns/segment",
+    lambda: "ratio", e_vxlan: "ns/segment", d_vxlan: "ns/segment", e_ipip: "ns/segment",
+    d_ipip: "ns/segment", wg_pkt: "ns/packet", wg_byte: "ns/byte", wg_ipt: "ns/packet",
+    wg_seg_tx: "ns/packet", wg_pool_rx: "ns/packet", wg_pool_rx_b: "ns/byte",
+    wg_pool_tx: "ns/packet", wg_pool_tx_b: "ns/byte", wg_rr_side: "ns/packet",
+    ipsec_pkt: "ns/packet", ipsec_byte: "ns/byte", ipsec_tx_pkt: "ns/packet",
+    ipsec_tx_b: "ns/byte", ipsec_rr_op: "ns/packet", tun_in_crypto: "ns/packet",
+    u_read: "ns/packet", u_send: "ns/packet", u_recv: "ns/packet", u_write: "ns/packet",
+    u_loop: "ns/packet", u_gso_sw: "ns/packet", u_udp_rx: "ns/packet", u_wake: "ns/packet",
+    b_csum: "ns/byte", g_rx_pkt: "ns/packet", rr_tx: "ns/packet", rr_rx: "ns/packet",
+    rr_wake: "ns/packet",
+}
+
+/// A loaded, validated profile.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub network: NetworkConsts,
+    /// The constants as written (value, unit, kind, source), by name.
+    pub entries: BTreeMap<String, Param>,
+    pub params: Params,
+    pub platforms: BTreeMap<String, Platform>,
+    pub default_platform: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: String,
+    description: String,
+    network: NetworkConsts,
+    params: BTreeMap<String, Spanned<Param>>,
+    platforms: BTreeMap<String, Spanned<Platform>>,
+    defaults: RawDefaults,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    platform: Spanned<String>,
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Profile {
+    /// The compiled-in default profile.
+    pub fn default_profile() -> Profile {
+        Profile::parse("default.toml", DEFAULT_PROFILE)
+            .expect("the compiled-in default profile is valid (tested)")
+    }
+
+    /// Parses and validates a profile; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Profile, ProfileError> {
+        let err = |offset: usize, field: &str, message: String| {
+            let (line, column) = line_col(text, offset);
+            ProfileError {
+                file: file.to_string(),
+                line,
+                column,
+                field: field.to_string(),
+                message,
+            }
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            err(offset, "profile", e.message().to_string())
+        })?;
+        let mut entries = BTreeMap::new();
+        for (name, p) in &raw.params {
+            let at = p.span().start;
+            let Some(&(_, unit)) = Params::UNITS.iter().find(|(n, _)| n == name) else {
+                return Err(err(
+                    at,
+                    &format!("params.{name}"),
+                    format!(
+                        "unknown constant; expected one of: {}",
+                        Params::UNITS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            let param = p.get_ref();
+            if param.unit != unit {
+                return Err(err(
+                    at,
+                    &format!("params.{name}.unit"),
+                    format!("expected unit \"{unit}\", found \"{}\"", param.unit),
+                ));
+            }
+            let ok = param.value.is_finite()
+                && param.value >= 0.0
+                && (unit != "ratio" || param.value <= 1.0);
+            if !ok {
+                return Err(err(
+                    at,
+                    &format!("params.{name}.value"),
+                    format!(
+                        "expected a finite, non-negative number{}, found {}",
+                        if unit == "ratio" {
+                            " no larger than 1"
+                        } else {
+                            ""
+                        },
+                        param.value
+                    ),
+                ));
+            }
+            entries.insert(name.clone(), param.clone());
+        }
+        if let Some((missing, _)) = Params::UNITS
+            .iter()
+            .find(|(n, _)| !entries.contains_key(*n))
+        {
+            return Err(err(
+                0,
+                &format!("params.{missing}"),
+                "missing constant: every constant of the model must be given with its unit and source".into(),
+            ));
+        }
+        let mut platforms = BTreeMap::new();
+        for (name, p) in raw.platforms {
+            let at = p.span().start;
+            let mut plat = p.into_inner();
+            plat.name = name.clone();
+            let bad = |field: &str, what: &str| {
+                Err(err(
+                    at,
+                    &format!("platforms.{name}.{field}"),
+                    what.to_string(),
+                ))
+            };
+            if !(plat.cpu_factor.is_finite() && plat.cpu_factor > 0.0) {
+                return bad("cpu_factor", "expected a positive number");
+            }
+            if !(plat.link_gbps.is_finite() && plat.link_gbps >= 0.0) {
+                return bad(
+                    "link_gbps",
+                    "expected a non-negative number (0 = no physical link)",
+                );
+            }
+            if plat.underlay == Underlay::Nic && plat.link_gbps == 0.0 {
+                return bad("link_gbps", "a NIC underlay needs a link rate above 0");
+            }
+            if !(576..=65535).contains(&plat.mtu) {
+                return bad("mtu", "expected an MTU between 576 and 65535 bytes");
+            }
+            if plat.threads == 0 {
+                return bad("threads", "expected at least 1 hardware thread");
+            }
+            platforms.insert(name, plat);
+        }
+        let default_platform = raw.defaults.platform.get_ref().clone();
+        if !platforms.contains_key(&default_platform) {
+            return Err(err(
+                raw.defaults.platform.span().start,
+                "defaults.platform",
+                format!(
+                    "no platform `{default_platform}` in this profile; platforms: {}",
+                    platforms.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let n = &raw.network;
+        if n.gso_max_payload_bytes == 0 || n.qdisc_limit_skbs == 0 || n.rx_ring_packets == 0 {
+            return Err(err(
+                0,
+                "network",
+                "queue and GSO sizes must be above 0".into(),
+            ));
+        }
+        Ok(Profile {
+            name: raw.name,
+            description: raw.description,
+            network: raw.network,
+            params: Params::from_map(&entries),
+            entries,
+            platforms,
+            default_platform,
+        })
+    }
+
+    /// A platform by name, or an error listing the ones this profile has.
+    pub fn platform(&self, name: &str) -> Result<&Platform, String> {
+        self.platforms.get(name).ok_or_else(|| {
+            format!(
+                "no platform `{name}` in profile `{}`; platforms: {}",
+                self.name,
+                self.platforms
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_profile_is_complete_and_every_constant_has_a_source() {
+        let p = Profile::default_profile();
+        assert_eq!(p.entries.len(), Params::UNITS.len());
+        for (name, e) in &p.entries {
+            assert!(e.source.len() > 10, "{name} has no real source");
+        }
+        assert_eq!(p.default_platform, "reference-10g");
+        assert!((p.params.lambda - 0.4232).abs() < 1e-9);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_field() {
+        let bad_unit = DEFAULT_PROFILE.replacen("unit = \"ns/segment\"", "unit = \"us\"", 1);
+        let e = Profile::parse("p.toml", &bad_unit).unwrap_err();
+        assert_eq!(e.field, "params.g_tx.unit");
+        assert!(e.message.contains("expected unit \"ns/segment\""), "{e}");
+        let line = DEFAULT_PROFILE
+            .lines()
+            .position(|l| l == "[params.g_tx]")
+            .unwrap()
+            + 2;
+        assert_eq!((e.file.as_str(), e.line), ("p.toml", line), "{e}");
+
+        let unknown = format!("{DEFAULT_PROFILE}\n[params.warp]\nvalue = 1.0\nunit = \"ns\"\nkind = \"prior\"\nsource = \"x\"\n");
+        let e = Profile::parse("p.toml", &unknown).unwrap_err();
+        assert_eq!(e.field, "params.warp");
+
+        let missing = DEFAULT_PROFILE.replace("[params.rr_wake]", "[params.rr_wake_gone]");
+        let e = Profile::parse("p.toml", &missing).unwrap_err();
+        assert_eq!(e.field, "params.rr_wake_gone");
+
+        let neg = DEFAULT_PROFILE.replacen("value = 1200.0", "value = -1.0", 1);
+        let e = Profile::parse("p.toml", &neg).unwrap_err();
+        assert!(e.field.ends_with(".value"), "{e}");
+
+        let e = Profile::parse("p.toml", "name = 3").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("string"), "{e}");
+
+        let plat = DEFAULT_PROFILE.replace("platform = \"reference-10g\"", "platform = \"moon\"");
+        let e = Profile::parse("p.toml", &plat).unwrap_err();
+        assert_eq!(e.field, "defaults.platform");
+        assert!(e.message.contains("cilium-bench"), "{e}");
+    }
+}
