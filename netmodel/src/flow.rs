@@ -1,1 +1,424 @@
-//! placeholder
+//! The flow-level engine: max-min fair rates for thousands of long-lived flows over host links,
+//! per-host datapath CPU and the per-peer serial stages, with each flow's cost per byte taken from
+//! its datapath's pipeline.
+//!
+//! Resources and what a flow needs of each, in ns per payload byte (a resource's capacity is in
+//! ns of work per ns):
+//! - the sending host's NIC and the receiving host's NIC (wire bytes per payload byte at link
+//!   rate; capacity 1 each, full duplex);
+//! - the CPU of each host (the flow's non-pool stages on that side; capacity = hardware threads);
+//! - each host's WireGuard worker pool (capacity = its servers);
+//! - serial stages shared by all flows of a host pair (WireGuard/ESP receive, IPIP's single RSS
+//!   queue; capacity 1) or of a host (flanneld; capacity 1);
+//! - and, per flow, its most loaded own core (a flow cannot use more than one core per role).
+//!
+//! Rates come from progressive filling: every unfrozen flow's rate rises together until a
+//! resource saturates or a flow reaches its own core limit; those flows freeze and the rest go on.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::datapath::Datapath;
+use crate::pipeline::{Options, Pipeline, Role};
+use crate::profile::{Platform, Profile};
+
+/// One flow: from host `src` to host `dst` over `datapath`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowSpec {
+    pub src: u32,
+    pub dst: u32,
+    pub datapath: Datapath,
+}
+
+/// What limits a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Resource {
+    NicTx {
+        host: u32,
+    },
+    NicRx {
+        host: u32,
+    },
+    Cpu {
+        host: u32,
+    },
+    Pool {
+        host: u32,
+    },
+    /// A serial stage shared by every flow from `src` to `dst` (per-peer crypto, IPIP RSS).
+    PeerSerial {
+        src: u32,
+        dst: u32,
+    },
+    /// flanneld on `host`, one per sending or receiving side.
+    Daemon {
+        host: u32,
+        sending: bool,
+    },
+    /// The flow's own busiest core.
+    OwnCore {
+        flow: u32,
+    },
+}
+
+/// Rates of every flow and the load they put on each host.
+#[derive(Clone, Debug, Serialize)]
+pub struct Allocation {
+    /// Goodput of each flow, Gb/s, in input order.
+    pub gbps: Vec<f64>,
+    /// The resource that froze each flow.
+    pub bottleneck: Vec<Resource>,
+    /// Datapath CPU in use on each host, in cores.
+    pub host_cpu_cores: Vec<f64>,
+    /// Progressive-filling rounds.
+    pub rounds: u32,
+}
+
+/// An error in the flow set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlowError {
+    HostOutOfRange { flow: usize, host: u32, hosts: u32 },
+    SameHost { flow: usize },
+}
+
+impl std::fmt::Display for FlowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlowError::HostOutOfRange { flow, host, hosts } => write!(
+                f,
+                "flow {flow}: host {host} does not exist (hosts are 0..{hosts})"
+            ),
+            FlowError::SameHost { flow } => write!(
+                f,
+                "flow {flow}: source and destination are the same host; the flow-level engine \
+                 models traffic between hosts"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FlowError {}
+
+/// The per-byte demands of one datapath, computed once per datapath.
+struct Demand {
+    nic: f64,
+    tx_cpu: f64,
+    rx_cpu: f64,
+    tx_pool: f64,
+    rx_pool: f64,
+    peer_serial: f64,
+    tx_daemon: f64,
+    rx_daemon: f64,
+    own_core: f64,
+}
+
+fn demand(pipe: &Pipeline) -> Demand {
+    let mut d = Demand {
+        nic: if pipe.has_link() {
+            pipe.wire_bytes_per_pkt as f64 * 8.0 / (pipe.mss as f64 * pipe.platform.link_gbps)
+        } else {
+            0.0
+        },
+        tx_cpu: 0.0,
+        rx_cpu: 0.0,
+        tx_pool: 0.0,
+        rx_pool: 0.0,
+        peer_serial: 0.0,
+        tx_daemon: 0.0,
+        rx_daemon: 0.0,
+        own_core: 0.0,
+    };
+    let mut own: BTreeMap<Role, f64> = BTreeMap::new();
+    for (role, c) in pipe.role_ns_per_byte() {
+        match role {
+            Role::SendPool => d.tx_pool += c,
+            Role::RecvPool => d.rx_pool += c,
+            _ => {
+                if role.on_sender() {
+                    d.tx_cpu += c;
+                } else {
+                    d.rx_cpu += c;
+                }
+                match role {
+                    Role::SendDaemon => d.tx_daemon += c,
+                    Role::RecvDaemon => d.rx_daemon += c,
+                    r if pipe.shared_roles.contains(&r) => d.peer_serial += c,
+                    r => *own.entry(pipe.effective_role(r)).or_default() += c,
+                }
+            }
+        }
+    }
+    d.own_core = own.values().cloned().fold(0.0, f64::max);
+    d
+}
+
+/// Computes max-min fair rates for `flows` among `hosts` identical hosts of `platform`.
+pub fn allocate(
+    profile: &Profile,
+    platform: &Platform,
+    hosts: u32,
+    flows: &[FlowSpec],
+    opts: &Options,
+) -> Result<Allocation, FlowError> {
+    let mut demands: BTreeMap<Datapath, Demand> = BTreeMap::new();
+    for (i, f) in flows.iter().enumerate() {
+        for h in [f.src, f.dst] {
+            if h >= hosts {
+                return Err(FlowError::HostOutOfRange {
+                    flow: i,
+                    host: h,
+                    hosts,
+                });
+            }
+        }
+        if f.src == f.dst {
+            return Err(FlowError::SameHost { flow: i });
+        }
+        demands
+            .entry(f.datapath)
+            .or_insert_with(|| demand(&Pipeline::new(profile, platform, f.datapath, opts)));
+    }
+    let pool_servers = platform.threads.saturating_sub(2).max(1) as f64;
+
+    // Resources, indexed; each flow lists (resource, ns per byte).
+    let mut index: BTreeMap<Resource, usize> = BTreeMap::new();
+    let mut capacity: Vec<f64> = Vec::new();
+    let mut kinds: Vec<Resource> = Vec::new();
+    let mut users: Vec<Vec<(usize, f64)>> = Vec::new();
+    let mut needs: Vec<Vec<(usize, f64)>> = Vec::with_capacity(flows.len());
+    for (i, f) in flows.iter().enumerate() {
+        let d = &demands[&f.datapath];
+        let mut need = Vec::with_capacity(8);
+        let mut add = |r: Resource, cap: f64, c: f64| {
+            if c <= 0.0 {
+                return;
+            }
+            let id = *index.entry(r).or_insert_with(|| {
+                capacity.push(cap);
+                kinds.push(r);
+                users.push(Vec::new());
+                capacity.len() - 1
+            });
+            users[id].push((i, c));
+            need.push((id, c));
+        };
+        add(Resource::NicTx { host: f.src }, 1.0, d.nic);
+        add(Resource::NicRx { host: f.dst }, 1.0, d.nic);
+        add(
+            Resource::Cpu { host: f.src },
+            platform.threads as f64,
+            d.tx_cpu,
+        );
+        add(
+            Resource::Cpu { host: f.dst },
+            platform.threads as f64,
+            d.rx_cpu,
+        );
+        add(Resource::Pool { host: f.src }, pool_servers, d.tx_pool);
+        add(Resource::Pool { host: f.dst }, pool_servers, d.rx_pool);
+        add(
+            Resource::PeerSerial {
+                src: f.src,
+                dst: f.dst,
+            },
+            1.0,
+            d.peer_serial,
+        );
+        add(
+            Resource::Daemon {
+                host: f.src,
+                sending: true,
+            },
+            1.0,
+            d.tx_daemon,
+        );
+        add(
+            Resource::Daemon {
+                host: f.dst,
+                sending: false,
+            },
+            1.0,
+            d.rx_daemon,
+        );
+        add(Resource::OwnCore { flow: i as u32 }, 1.0, d.own_core);
+        needs.push(need);
+    }
+
+    // Progressive filling. Active flows all sit at `level` (bytes per ns).
+    let n_res = capacity.len();
+    let mut frozen_load = vec![0.0f64; n_res];
+    let mut active_coef = vec![0.0f64; n_res];
+    for need in &needs {
+        for &(r, c) in need {
+            active_coef[r] += c;
+        }
+    }
+    let mut rate = vec![f64::NAN; flows.len()];
+    let mut bottleneck = vec![Resource::OwnCore { flow: 0 }; flows.len()];
+    let mut active = flows.len();
+    let mut level = 0.0f64;
+    let mut rounds = 0;
+    let mut saturated = vec![false; n_res];
+    while active > 0 {
+        rounds += 1;
+        let mut next = f64::INFINITY;
+        for r in 0..n_res {
+            if !saturated[r] && active_coef[r] > 1e-12 {
+                next = next.min((capacity[r] - frozen_load[r]) / active_coef[r]);
+            }
+        }
+        if !next.is_finite() {
+            // Flows that need nothing at all (no link, no CPU) are unbounded; that cannot come
+            // from a pipeline, which always has a CPU stage.
+            break;
+        }
+        level = next.max(level);
+        for r in 0..n_res {
+            if saturated[r] || active_coef[r] <= 1e-12 {
+                continue;
+            }
+            let l = (capacity[r] - frozen_load[r]) / active_coef[r];
+            if l > level * (1.0 + 1e-9) {
+                continue;
+            }
+            saturated[r] = true;
+            for &(f, _) in &users[r] {
+                if !rate[f].is_nan() {
+                    continue;
+                }
+                rate[f] = level;
+                bottleneck[f] = kinds[r];
+                active -= 1;
+                for &(r2, c2) in &needs[f] {
+                    active_coef[r2] -= c2;
+                    frozen_load[r2] += c2 * level;
+                }
+            }
+        }
+    }
+    let mut host_cpu = vec![0.0; hosts as usize];
+    for (f, need) in needs.iter().enumerate() {
+        for &(r, c) in need {
+            if let Resource::Cpu { host } | Resource::Pool { host } = kinds[r] {
+                host_cpu[host as usize] += c * rate[f];
+            }
+        }
+    }
+    Ok(Allocation {
+        gbps: rate.iter().map(|r| r * 8.0).collect(),
+        bottleneck,
+        host_cpu_cores: host_cpu,
+        rounds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn setup(plat: &str) -> (Profile, Platform) {
+        let p = Profile::default_profile();
+        let plat = p.platform(plat).unwrap().clone();
+        (p, plat)
+    }
+
+    fn flow(src: u32, dst: u32, dp: &str) -> FlowSpec {
+        FlowSpec {
+            src,
+            dst,
+            datapath: dp.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn one_flow_gets_the_pipeline_steady_rate() {
+        let (prof, plat) = setup("cilium-bench");
+        for dp in ["host", "calico-bgp", "flannel-udp", "calico-bgp+wireguard"] {
+            let a = allocate(&prof, &plat, 2, &[flow(0, 1, dp)], &Options::default()).unwrap();
+            let pipe = Pipeline::new(&prof, &plat, dp.parse().unwrap(), &Options::default());
+            let want = pipe.steady(1).goodput_gbps;
+            assert!(
+                (a.gbps[0] - want).abs() / want < 1e-6,
+                "{dp}: {} vs {want}",
+                a.gbps[0]
+            );
+        }
+    }
+
+    #[test]
+    fn flows_into_one_host_share_its_link_fairly() {
+        let (prof, plat) = setup("reference-10g");
+        let flows: Vec<_> = (1..5).map(|s| flow(s, 0, "calico-bgp")).collect();
+        let a = allocate(&prof, &plat, 5, &flows, &Options::default()).unwrap();
+        let link = Pipeline::new(
+            &prof,
+            &plat,
+            "calico-bgp".parse().unwrap(),
+            &Options::default(),
+        )
+        .link_payload_bytes_per_s()
+            * 8.0
+            / 1e9;
+        for (g, b) in a.gbps.iter().zip(&a.bottleneck) {
+            assert!((g - link / 4.0).abs() < 1e-9, "{g}");
+            assert_eq!(*b, Resource::NicRx { host: 0 });
+        }
+    }
+
+    #[test]
+    fn errors_name_the_flow() {
+        let (prof, plat) = setup("reference-10g");
+        let e = allocate(&prof, &plat, 2, &[flow(0, 2, "host")], &Options::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("flow 0: host 2 does not exist"),
+            "{e}"
+        );
+        let e = allocate(&prof, &plat, 2, &[flow(1, 1, "host")], &Options::default()).unwrap_err();
+        assert_eq!(e, FlowError::SameHost { flow: 0 });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Max-min: no resource over capacity, and every flow is held by a saturated resource
+        /// on which it has a rate no lower than any other flow there.
+        #[test]
+        fn allocation_is_feasible_and_max_min_fair(
+            pairs in proptest::collection::vec((0u32..6, 0u32..6, 0usize..5), 1..40)
+        ) {
+            let (prof, plat) = setup("cilium-bench");
+            let dps = ["host", "calico-bgp", "calico-ipip", "flannel-vxlan+wireguard", "flannel-udp"];
+            let flows: Vec<_> = pairs
+                .iter()
+                .filter(|(s, d, _)| s != d)
+                .map(|&(s, d, i)| flow(s, d, dps[i]))
+                .collect();
+            prop_assume!(!flows.is_empty());
+            let a = allocate(&prof, &plat, 6, &flows, &Options::default()).unwrap();
+            let mut nic_tx = [0.0f64; 6];
+            for (f, g) in flows.iter().zip(&a.gbps) {
+                prop_assert!(*g > 0.0 && g.is_finite());
+                let pipe = Pipeline::new(&prof, &plat, f.datapath, &Options::default());
+                nic_tx[f.src as usize] += g / (pipe.link_payload_bytes_per_s() * 8.0 / 1e9);
+            }
+            for u in nic_tx {
+                prop_assert!(u <= 1.0 + 1e-6, "link over capacity: {u}");
+            }
+            // Host CPU plus the worker pool beside it.
+            for c in &a.host_cpu_cores {
+                prop_assert!(*c <= (2 * plat.threads - 2) as f64 + 1e-6);
+            }
+            // Flows frozen by the same shared resource have equal rates.
+            for (i, b) in a.bottleneck.iter().enumerate() {
+                if matches!(b, Resource::OwnCore { .. }) { continue; }
+                for (j, b2) in a.bottleneck.iter().enumerate() {
+                    if b == b2 {
+                        prop_assert!((a.gbps[i] - a.gbps[j]).abs() < 1e-6 * a.gbps[i].max(1.0));
+                    }
+                }
+            }
+        }
+    }
+}

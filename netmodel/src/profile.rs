@@ -47,13 +47,21 @@ pub enum Kind {
 }
 
 /// One constant as written in the profile.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Param {
     pub value: f64,
     pub unit: String,
     pub kind: Kind,
     pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    value: Spanned<f64>,
+    unit: Spanned<String>,
+    kind: Kind,
+    source: String,
 }
 
 /// How the sending application hands data to TCP.
@@ -168,7 +176,7 @@ struct Raw {
     name: String,
     description: String,
     network: NetworkConsts,
-    params: BTreeMap<String, Spanned<Param>>,
+    params: BTreeMap<String, Spanned<RawParam>>,
     platforms: BTreeMap<String, Spanned<Platform>>,
     defaults: RawDefaults,
 }
@@ -227,10 +235,16 @@ impl Profile {
                     ),
                 ));
             };
-            let param = p.get_ref();
+            let raw_param = p.get_ref();
+            let param = Param {
+                value: *raw_param.value.get_ref(),
+                unit: raw_param.unit.get_ref().clone(),
+                kind: raw_param.kind,
+                source: raw_param.source.clone(),
+            };
             if param.unit != unit {
                 return Err(err(
-                    at,
+                    raw_param.unit.span().start,
                     &format!("params.{name}.unit"),
                     format!("expected unit \"{unit}\", found \"{}\"", param.unit),
                 ));
@@ -240,7 +254,7 @@ impl Profile {
                 && (unit != "ratio" || param.value <= 1.0);
             if !ok {
                 return Err(err(
-                    at,
+                    raw_param.value.span().start,
                     &format!("params.{name}.value"),
                     format!(
                         "expected a finite, non-negative number{}, found {}",
@@ -253,7 +267,7 @@ impl Profile {
                     ),
                 ));
             }
-            entries.insert(name.clone(), param.clone());
+            entries.insert(name.clone(), param);
         }
         if let Some((missing, _)) = Params::UNITS
             .iter()
@@ -368,8 +382,12 @@ mod tests {
             .lines()
             .position(|l| l == "[params.g_tx]")
             .unwrap()
-            + 2;
-        assert_eq!((e.file.as_str(), e.line), ("p.toml", line), "{e}");
+            + 3; // 0-based header line, then value, then unit
+        assert_eq!(
+            (e.file.as_str(), e.line, e.column),
+            ("p.toml", line, 8),
+            "{e}"
+        );
 
         let unknown = format!("{DEFAULT_PROFILE}\n[params.warp]\nvalue = 1.0\nunit = \"ns\"\nkind = \"prior\"\nsource = \"x\"\n");
         let e = Profile::parse("p.toml", &unknown).unwrap_err();
