@@ -6,6 +6,7 @@ mod bench;
 mod catalog;
 mod compare;
 mod explain;
+mod net;
 mod plan;
 mod study;
 mod sweep;
@@ -45,6 +46,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Show why a pod lands where it does: filters, scores and the chosen node.
     Explain(explain::ExplainArgs),
+    /// Container network datapaths: `net compare`, `net explain`, `net profile`.
+    Net(net::NetArgs),
     /// Time the embedded scenarios (and fold in criterion results) into bench.csv.
     Bench(bench::BenchArgs),
     /// List the scenarios embedded in this binary.
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Explain(args)) => explain::explain(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Net(args)) => net::run(args),
         Some(Command::Scenarios { format }) => scenarios(format),
     };
     match result {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::datapath::Datapath;
-use crate::pipeline::{Options, Pipeline, Role};
+use crate::pipeline::{Options, Pipeline, Placement, Role};
 use crate::profile::{Platform, Profile};
 
 /// One flow: from host `src` to host `dst` over `datapath`.
@@ -130,7 +130,6 @@ fn demand(pipe: &Pipeline) -> Demand {
         rx_daemon: 0.0,
         own_core: 0.0,
     };
-    let mut own: BTreeMap<Role, f64> = BTreeMap::new();
     for (role, c) in pipe.role_ns_per_byte() {
         match role {
             Role::SendPool => d.tx_pool += c,
@@ -145,9 +144,17 @@ fn demand(pipe: &Pipeline) -> Demand {
                     Role::SendDaemon => d.tx_daemon += c,
                     Role::RecvDaemon => d.rx_daemon += c,
                     r if pipe.shared_roles.contains(&r) => d.peer_serial += c,
-                    r => *own.entry(pipe.effective_role(r)).or_default() += c,
+                    _ => {}
                 }
             }
+        }
+    }
+    // The flow's busiest core where the packet-level engine places it (shared stages included:
+    // alone, a flow is limited by them too; on a two-thread machine they share its cores).
+    let mut own: BTreeMap<Placement, f64> = BTreeMap::new();
+    for (role, c) in pipe.role_ns_per_byte() {
+        if let at @ Placement::Core { .. } = pipe.placement(role, 0, 0) {
+            *own.entry(at).or_default() += c;
         }
     }
     d.own_core = own.values().cloned().fold(0.0, f64::max);

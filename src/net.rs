@@ -1,0 +1,471 @@
+//! `orchsim net`: compare container network datapaths, explain one, show the cost profile.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use orchsim_net::capability::Requirement;
+use orchsim_net::compare::{self, CompareSpec, Comparison};
+use orchsim_net::{Datapath, Platform, Profile};
+use orchsim_report::{Cell, Table};
+
+use crate::{CliError, Format};
+
+#[derive(Args)]
+pub struct NetArgs {
+    #[command(subcommand)]
+    command: NetCommand,
+}
+
+#[derive(Subcommand)]
+enum NetCommand {
+    /// Measure every datapath (goodput, latency percentiles, CPU per gigabit, MTU) against host
+    /// networking with the packet-level engine.
+    Compare(CompareArgs),
+    /// Show one datapath's stage pipeline with each stage's share of the per-packet cost.
+    Explain(ExplainArgs),
+    /// List the cost profile: every constant with its unit, kind and source, and the platforms.
+    Profile(ProfileArgs),
+}
+
+#[derive(Args)]
+struct Common {
+    /// A cost profile (TOML). Default: the compiled-in profile (`orchsim net profile`).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// The machine to model, from the profile's platforms. Default: the profile's default
+    /// (reference-10g: the reference CPU with a 10 GbE NIC).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Link rate, e.g. `10g`, `40g`, `100g`, `2.5g`, `500m` (a bare number is Gb/s).
+    /// Default: the platform's.
+    #[arg(long)]
+    link: Option<String>,
+    /// Bytes per application write, and per request/response message.
+    #[arg(long, default_value_t = 1448)]
+    msg_size: u32,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    common: Common,
+    /// `all`, or a comma-separated list of datapaths, e.g. `host,calico-bgp,flannel-vxlan`.
+    #[arg(long, default_value = "all")]
+    datapaths: String,
+    /// Parallel bulk TCP flows between the two hosts.
+    #[arg(long, default_value_t = 1)]
+    flows: u32,
+    /// What the workload needs (comma-separated): `isolation`, `encryption`, or protocols
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, `multicast`. Datapaths that cannot are reported
+    /// as unsupported, with the reason.
+    #[arg(long, value_delimiter = ',')]
+    require: Vec<String>,
+    /// Request/response exchanges measured for the latency percentiles.
+    #[arg(long, default_value_t = 1000)]
+    transactions: u32,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The datapath, e.g. `calico-bgp` or `flannel-vxlan+wireguard`.
+    #[arg(long)]
+    datapath: String,
+    /// `table` or `json` (`csv` prints the stage table only).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct ProfileArgs {
+    /// A cost profile (TOML). Default: the compiled-in profile.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub fn run(args: NetArgs) -> Result<(), CliError> {
+    match args.command {
+        NetCommand::Compare(a) => compare_cmd(a),
+        NetCommand::Explain(a) => explain_cmd(a),
+        NetCommand::Profile(a) => profile_cmd(a),
+    }
+}
+
+fn load_profile(path: Option<&PathBuf>) -> Result<Profile, CliError> {
+    match path {
+        None => Ok(Profile::default_profile()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| CliError(format!("{}: cannot read the profile: {e}", p.display())))?;
+            Ok(Profile::parse(&p.display().to_string(), &text)?)
+        }
+    }
+}
+
+/// Parses `10g`, `100G`, `2.5g`, `500m`, `10` (Gb/s) into Gb/s.
+fn parse_link(s: &str) -> Result<f64, CliError> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix("bps")
+        .or_else(|| t.strip_suffix("bit/s"))
+        .unwrap_or(&t);
+    let (num, scale) = match t.chars().last() {
+        Some('g') => (&t[..t.len() - 1], 1.0),
+        Some('m') => (&t[..t.len() - 1], 1e-3),
+        Some('t') => (&t[..t.len() - 1], 1e3),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * scale <= 1e4 => Ok(v * scale),
+        _ => Err(CliError(format!(
+            "--link: expected a rate such as 10g, 40g, 100g, 2.5g or 500m (above 0, at most 10t), found `{s}`"
+        ))),
+    }
+}
+
+fn platform(profile: &Profile, c: &Common) -> Result<Platform, CliError> {
+    let name = c.platform.as_deref().unwrap_or(&profile.default_platform);
+    let mut p = profile.platform(name).map_err(CliError)?.clone();
+    if let Some(link) = &c.link {
+        if p.underlay == orchsim_net::profile::Underlay::Veth {
+            return Err(CliError(format!(
+                "--link: platform `{name}` has no physical link (hosts are namespaces joined by veth)"
+            )));
+        }
+        p.link_gbps = parse_link(link)?;
+    }
+    if !(1..=16 << 20).contains(&c.msg_size) {
+        return Err(CliError(format!(
+            "--msg-size: expected 1 to 16777216 bytes, found {}",
+            c.msg_size
+        )));
+    }
+    Ok(p)
+}
+
+fn datapaths(list: &str) -> Result<Vec<Datapath>, CliError> {
+    if list.trim() == "all" {
+        return Ok(Datapath::all().collect());
+    }
+    let mut out: Vec<Datapath> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let d: Datapath = name
+            .parse()
+            .map_err(|e| CliError(format!("--datapaths: {e}")))?;
+        if out.contains(&d) {
+            return Err(CliError(format!("--datapaths: `{d}` is listed twice")));
+        }
+        out.push(d);
+    }
+    if out.is_empty() {
+        return Err(CliError(
+            "--datapaths: expected `all` or at least one datapath".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn opt(x: Option<f64>, d: usize) -> Cell {
+    match x {
+        Some(v) if v.is_finite() => Cell::Float(v, d),
+        _ => Cell::Empty,
+    }
+}
+
+fn compare_table(c: &Comparison) -> Table {
+    let mut t = Table::new([
+        "datapath",
+        "supported",
+        "goodput_gbps",
+        "goodput_x_host",
+        "p50_us",
+        "p99_us",
+        "p999_us",
+        "latency_x_host",
+        "cpu_s_per_gbit",
+        "cpu_x_host",
+        "mtu",
+        "bottleneck",
+        "flow_level_gbps",
+    ]);
+    for r in &c.datapaths {
+        let lat = r.latency_us.as_ref();
+        t.push(vec![
+            r.name.clone().into(),
+            if r.supported { "yes" } else { "no" }.into(),
+            opt(r.goodput_gbps, 2),
+            opt(r.goodput_ratio_to_host, 3),
+            opt(lat.map(|l| l.p50), 1),
+            opt(lat.map(|l| l.p99), 1),
+            opt(lat.map(|l| l.p999), 1),
+            opt(r.latency_ratio_to_host, 3),
+            opt(r.cpu_s_per_gbit, 4),
+            opt(r.cpu_ratio_to_host, 2),
+            Cell::UInt(r.mtu as u64),
+            r.bottleneck.clone().map_or(Cell::Empty, Cell::from),
+            opt(r.flow_level_goodput_gbps, 2),
+        ])
+        .expect("row width matches the header");
+    }
+    t
+}
+
+fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
+    let profile = load_profile(a.common.profile.as_ref())?;
+    let platform = platform(&profile, &a.common)?;
+    if !(1..=256).contains(&a.flows) {
+        return Err(CliError(format!(
+            "--flows: expected 1 to 256, found {}",
+            a.flows
+        )));
+    }
+    if !(1..=1_000_000).contains(&a.transactions) {
+        return Err(CliError(format!(
+            "--transactions: expected 1 to 1000000, found {}",
+            a.transactions
+        )));
+    }
+    let requirements = a
+        .require
+        .iter()
+        .map(|r| {
+            r.trim()
+                .parse::<Requirement>()
+                .map_err(|e| CliError(format!("--require: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = CompareSpec {
+        platform,
+        datapaths: datapaths(&a.datapaths)?,
+        flows: a.flows,
+        msg_size: a.common.msg_size,
+        requirements,
+        transactions: a.transactions,
+    };
+    let c = compare::compare(&profile, &spec);
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?,
+        Format::Csv => out.write_all(&compare_table(&c).to_csv())?,
+        Format::Table => {
+            let p = &spec.platform;
+            writeln!(
+                out,
+                "profile {}, platform {} ({} Gb/s link{}, MTU {}, {} threads, CPU ×{}); {} flow(s), {}-byte messages",
+                c.profile,
+                c.platform,
+                p.link_gbps,
+                if p.link_gbps == 0.0 { ": none, veth" } else { "" },
+                p.mtu,
+                p.threads,
+                p.cpu_factor,
+                c.flows,
+                c.msg_size
+            )?;
+            write!(out, "{}", compare_table(&c).to_text())?;
+            for r in c.datapaths.iter().filter(|r| !r.supported) {
+                for why in &r.unsupported {
+                    writeln!(
+                        out,
+                        "{}: cannot meet `{}`: {}",
+                        r.name, why.requirement, why.reason
+                    )?;
+                }
+            }
+            writeln!(
+                out,
+                "latency: {}-byte request/response on an idle path (no scheduler noise is modelled, so percentiles differ only under queueing)",
+                c.msg_size
+            )?;
+            writeln!(out, "digest {}", c.digest)?;
+        }
+    }
+    Ok(())
+}
+
+fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
+    let profile = load_profile(a.common.profile.as_ref())?;
+    let platform = platform(&profile, &a.common)?;
+    let d: Datapath = a
+        .datapath
+        .parse()
+        .map_err(|e| CliError(format!("--datapath: {e}")))?;
+    let e = compare::explain(&profile, &platform, d, a.common.msg_size);
+    let mut stages = Table::new([
+        "stage",
+        "cpu",
+        "unit",
+        "ns_per_packet",
+        "share",
+        "on_path",
+        "constants",
+    ]);
+    for s in &e.stages {
+        stages
+            .push(vec![
+                s.stage.into(),
+                role_name(s.role).into(),
+                format!("{:?}", s.trigger).to_lowercase().into(),
+                Cell::Float(s.ns_per_packet, 1),
+                Cell::Float(s.share * 100.0, 1),
+                Cell::Float(s.on_path, 2),
+                s.params.into(),
+            ])
+            .expect("row width matches the header");
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?,
+        Format::Csv => out.write_all(&stages.to_csv())?,
+        Format::Table => {
+            writeln!(
+                out,
+                "{} on {} (profile {}): pod MTU {}, MSS {}, {} header bytes; segments of {} B = {} packets, {:.2} ACKs each",
+                e.datapath,
+                e.platform,
+                e.profile,
+                e.mtu,
+                e.mss,
+                e.overhead_bytes,
+                e.segment_bytes,
+                e.packets_per_segment,
+                e.acks_per_segment
+            )?;
+            writeln!(
+                out,
+                "\nBulk stream: CPU per wire packet of payload, {:.0} ns in all (share in %):",
+                e.ns_per_packet
+            )?;
+            write!(out, "{}", stages.to_text())?;
+            let cores: Vec<String> = e
+                .cores
+                .iter()
+                .map(|(r, ns)| format!("{} {:.0} ns", role_name(*r), ns))
+                .collect();
+            writeln!(out, "per CPU and packet: {}", cores.join(", "))?;
+            writeln!(
+                out,
+                "one flow: {:.2} Gb/s, limited by {}",
+                e.steady_goodput_gbps, e.bottleneck
+            )?;
+            let mut lat = Table::new(["stage", "cpu", "ns", "share"]);
+            for s in &e.latency_stages {
+                lat.push(vec![
+                    s.stage.into(),
+                    s.role.map_or("nic + wire", role_name).into(),
+                    Cell::Float(s.ns, 0),
+                    Cell::Float(s.share * 100.0, 1),
+                ])
+                .expect("row width matches the header");
+            }
+            writeln!(
+                out,
+                "\nOne {}-byte message, one way (round trip {:.1} µs):",
+                a.common.msg_size, e.rtt_us
+            )?;
+            write!(out, "{}", lat.to_text())?;
+            let c = &e.capabilities;
+            let protos: Vec<String> = c
+                .protocols
+                .iter()
+                .map(|(p, ok)| format!("{p} {}", if *ok { "yes" } else { "no" }))
+                .collect();
+            writeln!(out, "\ncarries: {}", protos.join(", "))?;
+            writeln!(out, "isolation: {}", c.isolation.unwrap_or("none"))?;
+            writeln!(out, "encryption: {}", c.encryption.unwrap_or("none"))?;
+        }
+    }
+    Ok(())
+}
+
+fn role_name(r: orchsim_net::Role) -> &'static str {
+    r.name()
+}
+
+fn profile_cmd(a: ProfileArgs) -> Result<(), CliError> {
+    let profile = load_profile(a.profile.as_ref())?;
+    let mut t = Table::new(["constant", "value", "unit", "kind", "source"]);
+    for (name, p) in &profile.entries {
+        t.push(vec![
+            name.clone().into(),
+            Cell::Float(p.value, 4),
+            p.unit.clone().into(),
+            format!("{:?}", p.kind).to_lowercase().into(),
+            p.source.clone().into(),
+        ])
+        .expect("row width matches the header");
+    }
+    let mut plats = Table::new([
+        "platform",
+        "cpu_factor",
+        "link_gbps",
+        "mtu",
+        "threads",
+        "rx_llc",
+        "underlay",
+        "description",
+    ]);
+    for p in profile.platforms.values() {
+        plats
+            .push(vec![
+                p.name.clone().into(),
+                Cell::Float(p.cpu_factor, 4),
+                Cell::Float(p.link_gbps, 1),
+                Cell::UInt(p.mtu as u64),
+                Cell::UInt(p.threads as u64),
+                if p.rx_llc { "yes" } else { "no" }.into(),
+                format!("{:?}", p.underlay).to_lowercase().into(),
+                p.description.clone().into(),
+            ])
+            .expect("row width matches the header");
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "profile": profile.name,
+                "description": profile.description,
+                "default_platform": profile.default_platform,
+                "constants": t.to_json_rows(),
+                "platforms": plats.to_json_rows(),
+            }))?
+        )?,
+        Format::Csv => out.write_all(&t.to_csv())?,
+        Format::Table => {
+            writeln!(out, "profile {}: {}", profile.name, profile.description)?;
+            writeln!(
+                out,
+                "CPU costs are ns on the reference CPU; a platform's cpu_factor scales them.\n"
+            )?;
+            write!(out, "{}", t.to_text())?;
+            writeln!(out, "\nplatforms (default {}):", profile.default_platform)?;
+            write!(out, "{}", plats.to_text())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_rates_parse() {
+        assert_eq!(parse_link("10g").ok(), Some(10.0));
+        assert_eq!(parse_link("100G").ok(), Some(100.0));
+        assert_eq!(parse_link("2.5g").ok(), Some(2.5));
+        assert_eq!(parse_link("500m").ok(), Some(0.5));
+        assert_eq!(parse_link("25").ok(), Some(25.0));
+        for bad in ["", "fast", "-1g", "0", "nan", "1e9g"] {
+            assert!(parse_link(bad).is_err(), "{bad}");
+        }
+    }
+}
