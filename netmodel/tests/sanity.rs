@@ -1,0 +1,172 @@
+//! Physical sanity of the models, as properties over datapaths, platforms, link rates, message
+//! sizes and flow counts; determinism; and the agreement between the packet-level and the
+//! flow-level engines.
+
+use orchsim_net::compare::{self, CompareSpec};
+use orchsim_net::flow::{self, FlowSpec};
+use orchsim_net::packet::{self, StreamConfig};
+use orchsim_net::{Base, Datapath, Options, Pipeline, Platform, Profile};
+use proptest::prelude::*;
+
+fn platform(name: &str, link: Option<f64>) -> (Profile, Platform) {
+    let p = Profile::default_profile();
+    let mut plat = p.platform(name).unwrap().clone();
+    if let Some(l) = link {
+        plat.link_gbps = l;
+    }
+    (p, plat)
+}
+
+struct Measured {
+    gbps: f64,
+    cpu: f64,
+    rtt_us: f64,
+}
+
+fn run(prof: &Profile, plat: &Platform, d: Datapath, msg: u32, flows: u32) -> Measured {
+    let pipe = Pipeline::new(
+        prof,
+        plat,
+        d,
+        &Options {
+            msg_size: msg,
+            mss: None,
+        },
+    );
+    let s = packet::stream(&pipe, &StreamConfig::flows(flows));
+    let r = packet::request_response(&pipe, 3);
+    Measured {
+        gbps: s.goodput_gbps,
+        cpu: s.cpu_s_per_gbit,
+        rtt_us: r.p50_us,
+    }
+}
+
+const NIC_PLATFORMS: [&str; 3] = ["reference-10g", "cilium-bench", "infrabuilder"];
+
+fn all() -> Vec<Datapath> {
+    Datapath::all().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// No datapath beats host networking on goodput, latency or CPU per gigabit; none exceeds
+    /// link rate × payload / (payload + headers); latency is never below propagation plus
+    /// serialisation.
+    #[test]
+    fn nothing_beats_host_or_the_wire(
+        plat in 0usize..3,
+        link in prop::sample::select(vec![1.0, 10.0, 25.0, 40.0, 100.0]),
+        msg in prop::sample::select(vec![64u32, 1448, 16384, 131072]),
+        flows in 1u32..5,
+        d in prop::sample::select(all()),
+    ) {
+        let (prof, plat) = platform(NIC_PLATFORMS[plat], Some(link));
+        let host = run(&prof, &plat, Datapath::plain(Base::Host), msg, flows);
+        let m = run(&prof, &plat, d, msg, flows);
+        // Relative slack for the measurement window's edges (a segment more or less).
+        prop_assert!(m.gbps <= host.gbps * 1.005, "{d}: {} > host {}", m.gbps, host.gbps);
+        prop_assert!(m.cpu >= host.cpu * 0.995, "{d}: cpu {} < host {}", m.cpu, host.cpu);
+        prop_assert!(m.rtt_us >= host.rtt_us, "{d}: rtt {} < host {}", m.rtt_us, host.rtt_us);
+        let pipe = Pipeline::new(&prof, &plat, d, &Options { msg_size: msg, mss: None });
+        let wire_limit = link * pipe.mss as f64 / pipe.wire_bytes_per_pkt as f64;
+        prop_assert!(m.gbps <= wire_limit * 1.005, "{d}: {} above the wire's {}", m.gbps, wire_limit);
+        let floor_us = 2.0 * pipe.rr_wire_ns() as f64 / 1000.0;
+        prop_assert!(m.rtt_us >= floor_us, "{d}: rtt {} below propagation + serialisation {}", m.rtt_us, floor_us);
+    }
+
+    /// Doubling the link rate never lowers goodput; adding encryption never raises it.
+    #[test]
+    fn faster_links_help_and_encryption_costs(
+        plat in 0usize..3,
+        link in prop::sample::select(vec![1.0, 5.0, 10.0, 40.0]),
+        flows in 1u32..4,
+        base in prop::sample::select(Base::ALL.to_vec()),
+    ) {
+        let plain = Datapath::plain(base);
+        let (prof, slow) = platform(NIC_PLATFORMS[plat], Some(link));
+        let (_, fast) = platform(NIC_PLATFORMS[plat], Some(2.0 * link));
+        let a = run(&prof, &slow, plain, 16384, flows).gbps;
+        let b = run(&prof, &fast, plain, 16384, flows).gbps;
+        prop_assert!(b >= a * 0.995, "{plain}: {a} at {link}G, {b} at {}G", 2.0 * link);
+        for d in Datapath::all().filter(|d| d.base == base && d.encryption.is_some()) {
+            let e = run(&prof, &slow, d, 16384, flows).gbps;
+            prop_assert!(e <= a * 1.005, "{d}: {e} > {plain} {a}");
+        }
+    }
+}
+
+#[test]
+fn same_inputs_give_the_same_bytes() {
+    let (prof, plat) = platform("cilium-bench", None);
+    let spec = CompareSpec {
+        platform: plat,
+        datapaths: all(),
+        flows: 3,
+        msg_size: 1448,
+        requirements: vec!["isolation".parse().unwrap()],
+        transactions: 50,
+    };
+    let a = serde_json::to_string(&compare::compare(&prof, &spec)).unwrap();
+    let b = serde_json::to_string(&compare::compare(&prof, &spec)).unwrap();
+    assert_eq!(a, b);
+    let mut other = spec.clone();
+    other.flows = 2;
+    let c = compare::compare(&prof, &other);
+    assert_ne!(serde_json::to_string(&c).unwrap(), a, "inputs must matter");
+}
+
+/// The flow-level engine against the packet-level engine on one and few flows between two
+/// hosts: every datapath on every platform (one flow), and 2, 4 and 8 flows where each flow has
+/// its own cores. The largest difference is printed; the bound asserted is 1 % (0.6 % reached with the default profile).
+#[test]
+fn flow_level_agrees_with_packet_level() {
+    let mut worst = (0.0f64, String::new());
+    let cases: Vec<(&str, u32)> = vec![
+        ("reference-10g", 1),
+        ("cilium-bench", 1),
+        ("infrabuilder", 1),
+        ("local-vm", 1),
+        ("reference-10g", 4),
+        ("cilium-bench", 2),
+        ("cilium-bench", 8),
+        ("infrabuilder", 8),
+    ];
+    for (plat_name, flows) in cases {
+        let (prof, plat) = platform(plat_name, None);
+        for d in all() {
+            let opts = Options {
+                msg_size: 16384,
+                mss: None,
+            };
+            let pipe = Pipeline::new(&prof, &plat, d, &opts);
+            let p = packet::stream(&pipe, &StreamConfig::flows(flows)).goodput_gbps;
+            let specs: Vec<FlowSpec> = (0..flows)
+                .map(|_| FlowSpec {
+                    src: 0,
+                    dst: 1,
+                    datapath: d,
+                })
+                .collect();
+            let f: f64 = flow::allocate(&prof, &plat, 2, &specs, &opts)
+                .unwrap()
+                .gbps
+                .iter()
+                .sum();
+            let diff = (p - f).abs() / f;
+            if diff > worst.0 {
+                worst = (
+                    diff,
+                    format!("{plat_name} {d} ×{flows}: packet {p:.3} flow {f:.3}"),
+                );
+            }
+        }
+    }
+    eprintln!(
+        "largest packet/flow difference: {:.2} % ({})",
+        worst.0 * 100.0,
+        worst.1
+    );
+    assert!(worst.0 <= 0.01, "{}", worst.1);
+}
