@@ -315,7 +315,7 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
                 Cell::Float(s.ns_per_packet, 1),
                 Cell::Float(s.share * 100.0, 1),
                 Cell::Float(s.on_path, 2),
-                s.params.into(),
+                s.params.clone().into(),
             ])
             .expect("row width matches the header");
     }

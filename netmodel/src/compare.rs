@@ -211,7 +211,7 @@ pub struct StageCost {
     /// Share of the stage's cost on the latency path.
     pub on_path: f64,
     /// Profile constants the cost is built from.
-    pub params: &'static str,
+    pub params: String,
 }
 
 /// A latency stage of one request/response message in `net explain`.
@@ -275,7 +275,7 @@ pub fn explain(profile: &Profile, platform: &Platform, d: Datapath, msg_size: u3
             ns_per_packet: c,
             share: c / total,
             on_path: s.on_path,
-            params: s.params,
+            params: s.params.clone(),
         })
         .collect();
     let pkts = pipe.rr_packets() as f64;

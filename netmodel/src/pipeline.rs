@@ -91,7 +91,7 @@ pub struct Stage {
     /// Share of the cost on the latency path (below 1 when work finishes after hand-off).
     pub on_path: f64,
     /// The profile constants the cost comes from.
-    pub params: &'static str,
+    pub params: String,
 }
 
 impl Stage {
@@ -204,7 +204,7 @@ impl Builder {
         unit: f64,
         packet: f64,
         byte: f64,
-        params: &'static str,
+        params: &str,
     ) -> &mut Stage {
         self.stages.push(Stage {
             name,
@@ -215,7 +215,7 @@ impl Builder {
             per_byte_ns: byte * self.k,
             busy: 1.0,
             on_path: 1.0,
-            params,
+            params: params.to_string(),
         });
         self.stages.last_mut().expect("just pushed")
     }
@@ -235,10 +235,10 @@ impl Pipeline {
         let pkts_per_seg = seg_bytes / mss;
         let enc = encap(datapath);
         let fwd = forward(p, platform, datapath.base);
-        let (e_name, e, d) = match enc {
-            Encap::Vxlan => ("e_vxlan, d_vxlan", p.e_vxlan, p.d_vxlan),
-            Encap::Ipip => ("e_ipip, d_ipip", p.e_ipip, p.d_ipip),
-            _ => ("", 0.0, 0.0),
+        let (e_name, d_name, e, d) = match enc {
+            Encap::Vxlan => ("e_vxlan", "d_vxlan", p.e_vxlan, p.d_vxlan),
+            Encap::Ipip => ("e_ipip", "d_ipip", p.e_ipip, p.d_ipip),
+            _ => ("", "", 0.0, 0.0),
         };
         let offloaded_tunnel =
             matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none();
@@ -442,11 +442,10 @@ impl Pipeline {
             None => {}
         }
         if offloaded_tunnel {
-            b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, e_name);
+            b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
         }
         if enc == Encap::UdpDaemon {
-            let (f, fname) = fwd.unwrap_or((0.0, ""));
-            let _ = fname;
+            let (f, fname) = fwd.unwrap_or((0.0, "no forward"));
             b.add(
                 "flanneld: recvfrom + write(TUN); forward and pod TCP per packet",
                 RecvDaemon,
@@ -454,7 +453,7 @@ impl Pipeline {
                 0.0,
                 p.u_recv + p.u_write + p.u_loop + f + p.g_rx_pkt,
                 0.0,
-                "u_recv, u_write, u_loop, f_bridge_k8s, g_rx_pkt",
+                &format!("u_recv, u_write, u_loop, {fname}, g_rx_pkt"),
             );
         } else {
             if let (Some((f, name)), false) = (fwd, veth) {
@@ -505,7 +504,7 @@ impl Pipeline {
         }
         if offloaded_tunnel {
             b.add("tunnel encap (ack)", RecvApp, Ack, e, 0.0, 0.0, e_name);
-            b.add("tunnel decap (ack)", SendIrq, Ack, d, 0.0, 0.0, e_name);
+            b.add("tunnel decap (ack)", SendIrq, Ack, d, 0.0, 0.0, d_name);
         }
         if enc == Encap::UdpDaemon {
             b.add(
@@ -526,7 +525,7 @@ impl Pipeline {
                 0.0,
                 "u_udp_rx",
             );
-            let f = fwd.map_or(0.0, |(f, _)| f);
+            let (f, fname) = fwd.unwrap_or((0.0, "no forward"));
             b.add(
                 "flanneld: recvfrom + write(TUN) + forward (ack)",
                 SendDaemon,
@@ -534,7 +533,7 @@ impl Pipeline {
                 p.u_recv + p.u_write + p.u_loop + f,
                 0.0,
                 0.0,
-                "u_recv, u_write, u_loop, f_bridge_k8s",
+                &format!("u_recv, u_write, u_loop, {fname}"),
             );
         } else {
             b.add(
@@ -673,7 +672,7 @@ impl Pipeline {
             .busy = 0.0;
         }
         if matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none() {
-            r.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, e_name);
+            r.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
         }
         if let Some((f, name)) = fwd {
             r.add("forward, pod ingress", RecvIrq, Data, f, 0.0, 0.0, name)

@@ -1,0 +1,230 @@
+//! `orchsim net`: the documented JSON contract of `net compare`, `net explain`, `net profile`,
+//! and the errors a user gets for bad input.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn orchsim() -> Command {
+    Command::cargo_bin("orchsim").expect("binary built by cargo test")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = orchsim().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn error(args: &[&str]) -> String {
+    let out = orchsim().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The shape the README documents (and the issue that asked for it).
+#[test]
+fn compare_json_has_the_documented_shape() {
+    let v = json(&[
+        "net",
+        "compare",
+        "--format",
+        "json",
+        "--link",
+        "10g",
+        "--msg-size",
+        "1448",
+    ]);
+    assert_eq!(v["link_gbps"], 10.0);
+    assert_eq!(v["msg_size"], 1448);
+    assert_eq!(v["flows"], 1);
+    assert_eq!(v["profile"], "default");
+    let rows = v["datapaths"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 17);
+    assert_eq!(&names[..3], ["host", "bridge", "overlay"]);
+    assert!(names.contains(&"calico-vxlan+wireguard"));
+    for r in rows {
+        assert_eq!(r["supported"], true);
+        for key in ["goodput_gbps", "cpu_s_per_gbit", "goodput_ratio_to_host"] {
+            assert!(r[key].as_f64().unwrap() > 0.0, "{key} in {r}");
+        }
+        for p in ["p50", "p99", "p999"] {
+            assert!(r["latency_us"][p].as_f64().unwrap() > 0.0);
+        }
+        assert!(r["mtu"].as_u64().unwrap() >= 1420);
+    }
+    let host = &rows[0];
+    assert_eq!(host["goodput_ratio_to_host"], 1.0);
+    assert_eq!(host["mtu"], 1500);
+    // On a 10 GbE link the unencrypted kernel datapaths fill the wire; encryption does not.
+    let by = |n: &str| rows.iter().find(|r| r["name"] == n).unwrap();
+    assert!(by("calico-bgp")["goodput_ratio_to_host"].as_f64().unwrap() > 0.99);
+    assert!(
+        by("calico-bgp+wireguard")["goodput_ratio_to_host"]
+            .as_f64()
+            .unwrap()
+            < 0.5
+    );
+    assert_eq!(by("flannel-vxlan")["mtu"], 1450);
+}
+
+#[test]
+fn unsupported_requirements_are_explicit() {
+    let v = json(&[
+        "net",
+        "compare",
+        "--format",
+        "json",
+        "--datapaths",
+        "calico-ipip,calico-vxlan,flannel-vxlan",
+        "--require",
+        "icmpv6,isolation",
+    ]);
+    let rows = v["datapaths"].as_array().unwrap();
+    assert_eq!(
+        v["requirements"],
+        serde_json::json!(["icmpv6", "isolation"])
+    );
+    let ipip = &rows[0];
+    assert_eq!(ipip["supported"], false);
+    assert!(ipip["goodput_gbps"].is_null());
+    assert!(ipip["unsupported"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("only IPv4"));
+    assert_eq!(rows[1]["supported"], true);
+    let flannel = &rows[2];
+    assert_eq!(flannel["supported"], false);
+    assert_eq!(flannel["unsupported"][0]["requirement"], "isolation");
+}
+
+#[test]
+fn compare_is_deterministic_and_prints_a_table() {
+    let args = ["net", "compare", "--flows", "2", "--link", "40g"];
+    let a = orchsim().args(args).output().unwrap();
+    let b = orchsim().args(args).output().unwrap();
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let text = String::from_utf8(a.stdout).unwrap();
+    assert!(text.contains("calico-bgp"), "{text}");
+    assert!(text.contains("digest "), "{text}");
+    let csv = orchsim()
+        .args(["net", "compare", "--format", "csv", "--datapaths", "host"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("datapath,supported,goodput_gbps"), "{csv}");
+}
+
+#[test]
+fn explain_shows_the_pipeline_and_shares() {
+    let v = json(&[
+        "net",
+        "explain",
+        "--datapath",
+        "flannel-vxlan",
+        "--format",
+        "json",
+    ]);
+    let stages = v["stages"].as_array().unwrap();
+    let total: f64 = stages.iter().map(|s| s["share"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "shares sum to {total}");
+    let names: Vec<&str> = stages
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.contains("encap")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("decap")), "{names:?}");
+    assert_eq!(v["mtu"], 1450);
+    assert_eq!(v["overhead_bytes"], 50);
+    let text = orchsim()
+        .args(["net", "explain", "--datapath", "calico-bgp+wireguard"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("wireguard"), "{text}");
+    assert!(
+        text.contains("isolation: Kubernetes NetworkPolicy"),
+        "{text}"
+    );
+}
+
+#[test]
+fn profile_lists_every_constant_with_its_source() {
+    let v = json(&["net", "profile", "--format", "json"]);
+    let constants = v["constants"].as_array().unwrap();
+    assert!(constants.len() > 40);
+    for c in constants {
+        assert!(!c["source"].as_str().unwrap().is_empty(), "{c}");
+        assert!(!c["unit"].as_str().unwrap().is_empty(), "{c}");
+    }
+    assert_eq!(v["default_platform"], "reference-10g");
+}
+
+#[test]
+fn a_profile_file_is_loaded_and_its_errors_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("fast.toml");
+    // A CPU twice as fast as the reference: encrypted goodput must rise.
+    let text = orchsim_net::profile::DEFAULT_PROFILE
+        .replace("name = \"default\"", "name = \"fast\"")
+        .replacen("cpu_factor = 1.0", "cpu_factor = 0.5", 1);
+    std::fs::write(&good, &text).unwrap();
+    let base = json(&[
+        "net",
+        "compare",
+        "--format",
+        "json",
+        "--datapaths",
+        "calico-bgp+wireguard",
+    ]);
+    let fast = json(&[
+        "net",
+        "compare",
+        "--format",
+        "json",
+        "--datapaths",
+        "calico-bgp+wireguard",
+        "--profile",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(fast["profile"], "fast");
+    let g = |v: &Value| v["datapaths"][0]["goodput_gbps"].as_f64().unwrap();
+    assert!(g(&fast) > 1.5 * g(&base), "{} vs {}", g(&fast), g(&base));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replacen("unit = \"ns/byte\"", "unit = \"bytes\"", 1),
+    )
+    .unwrap();
+    let e = error(&["net", "compare", "--profile", bad.to_str().unwrap()]);
+    assert!(e.contains("bad.toml:"), "{e}");
+    assert!(
+        e.contains("params.b_tx_copy.unit: expected unit \"ns/byte\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_input_is_explained() {
+    let e = error(&["net", "compare", "--datapaths", "weave"]);
+    assert!(e.contains("unknown datapath `weave`"), "{e}");
+    let e = error(&["net", "compare", "--link", "fast"]);
+    assert!(e.contains("--link: expected a rate such as 10g"), "{e}");
+    let e = error(&["net", "compare", "--platform", "mainframe"]);
+    assert!(e.contains("platforms: cilium-bench"), "{e}");
+    let e = error(&["net", "compare", "--require", "smtp"]);
+    assert!(e.contains("--require: unknown requirement `smtp`"), "{e}");
+    let e = error(&["net", "compare", "--flows", "0"]);
+    assert!(e.contains("--flows"), "{e}");
+    let e = error(&["net", "explain", "--datapath", "flannel-udp+wireguard"]);
+    assert!(e.contains("does not exist upstream"), "{e}");
+    let e = error(&["net", "compare", "--platform", "local-vm", "--link", "10g"]);
+    assert!(e.contains("no physical link"), "{e}");
+    let e = error(&["net", "compare", "--profile", "/nonexistent/p.toml"]);
+    assert!(e.contains("cannot read the profile"), "{e}");
+}
