@@ -115,6 +115,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         ])
         .map_err(|_| CliError("internal: bench row width".into()))?;
     }
+    crate::net::bench_rows(args.repeat.max(1) as usize, &mut t)?;
     if let Some(dir) = &args.criterion {
         for (name, mean) in criterion_results(dir)? {
             t.push(vec![

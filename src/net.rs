@@ -453,6 +453,65 @@ fn profile_cmd(a: ProfileArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `orchsim bench` rows: the packet-level engine over every datapath (one flow, 100 GbE, 25 ms
+/// simulated each; `events` counts stage traversals) and one flow-level recomputation of
+/// 10,000 flows on 1,000 hosts; best of `repeat`.
+pub fn bench_rows(repeat: usize, t: &mut Table) -> Result<(), CliError> {
+    use orchsim_net::flow::{allocate, random_flows};
+    use orchsim_net::packet::{stream, StreamConfig};
+    use orchsim_net::{Options, Pipeline};
+    use std::time::Instant;
+
+    let profile = Profile::default_profile();
+    let fast = profile.platform("cilium-bench").map_err(CliError)?.clone();
+    let cfg = StreamConfig {
+        flows: 1,
+        warmup_ns: Some(5_000_000),
+        measure_ns: Some(20_000_000),
+    };
+    let pipes: Vec<Pipeline> = Datapath::all()
+        .map(|d| Pipeline::new(&profile, &fast, d, &Options::default()))
+        .collect();
+    let mut best = f64::MAX;
+    let mut events = 0;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        events = pipes
+            .iter()
+            .map(|p| stream(p, &cfg).stage_events)
+            .sum::<u64>();
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    let row = |name: &str, wall: f64, events: Option<u64>| -> Vec<Cell> {
+        vec![
+            name.into(),
+            Cell::Float(wall, 6),
+            events.map_or(Cell::Empty, Cell::UInt),
+            events.map_or(Cell::Empty, |e| Cell::Float(e as f64 / wall, 0)),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+        ]
+    };
+    t.push(row("net/packet-stream-all-datapaths", best, Some(events)))
+        .map_err(|_| CliError("internal: bench row width".into()))?;
+    let ten_g = profile
+        .platform(&profile.default_platform)
+        .map_err(CliError)?
+        .clone();
+    let all: Vec<Datapath> = Datapath::all().collect();
+    let flows = random_flows(1000, 10_000, &all, 7);
+    let mut best = f64::MAX;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        allocate(&profile, &ten_g, 1000, &flows, &Options::default())?;
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    t.push(row("net/flow-level-10k-flows-1k-hosts", best, None))
+        .map_err(|_| CliError("internal: bench row width".into()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -161,6 +161,29 @@ fn demand(pipe: &Pipeline) -> Demand {
     d
 }
 
+/// `n` flows between distinct hosts drawn uniformly from `hosts` (at least 2), each on a
+/// datapath drawn from `datapaths` (not empty), from the named stream `net-flows` of `seed`:
+/// a synthetic all-to-all traffic matrix for benchmarks and studies.
+pub fn random_flows(hosts: u32, n: usize, datapaths: &[Datapath], seed: u64) -> Vec<FlowSpec> {
+    use rand::Rng;
+    assert!(
+        hosts >= 2 && !datapaths.is_empty(),
+        "need two hosts and a datapath"
+    );
+    let mut rng = orchsim_kernel::RngStreams::new(seed).stream("net-flows");
+    (0..n)
+        .map(|_| {
+            let src = rng.random_range(0..hosts);
+            let dst = (src + rng.random_range(1..hosts)) % hosts;
+            FlowSpec {
+                src,
+                dst,
+                datapath: datapaths[rng.random_range(0..datapaths.len())],
+            }
+        })
+        .collect()
+}
+
 /// Computes max-min fair rates for `flows` among `hosts` identical hosts of `platform`.
 pub fn allocate(
     profile: &Profile,
@@ -195,6 +218,8 @@ pub fn allocate(
     let mut kinds: Vec<Resource> = Vec::new();
     let mut users: Vec<Vec<(usize, f64)>> = Vec::new();
     let mut needs: Vec<Vec<(usize, f64)>> = Vec::with_capacity(flows.len());
+    // A flow's own busiest core caps it alone; kept out of the shared resources.
+    let mut own_cap: Vec<f64> = Vec::with_capacity(flows.len());
     for (i, f) in flows.iter().enumerate() {
         let d = &demands[&f.datapath];
         let mut need = Vec::with_capacity(8);
@@ -249,8 +274,12 @@ pub fn allocate(
             1.0,
             d.rx_daemon,
         );
-        add(Resource::OwnCore { flow: i as u32 }, 1.0, d.own_core);
         needs.push(need);
+        own_cap.push(if d.own_core > 0.0 {
+            1.0 / d.own_core
+        } else {
+            f64::INFINITY
+        });
     }
 
     // Progressive filling. Active flows all sit at `level` (bytes per ns).
@@ -263,45 +292,70 @@ pub fn allocate(
         }
     }
     let mut rate = vec![f64::NAN; flows.len()];
-    let mut bottleneck = vec![Resource::OwnCore { flow: 0 }; flows.len()];
+    let mut bottleneck: Vec<Resource> = (0..flows.len() as u32)
+        .map(|flow| Resource::OwnCore { flow })
+        .collect();
+    let mut by_cap: Vec<usize> = (0..flows.len()).collect();
+    by_cap.sort_by(|&a, &b| own_cap[a].total_cmp(&own_cap[b]).then(a.cmp(&b)));
+    let mut next_cap = 0;
+    let mut live: Vec<usize> = (0..n_res).collect();
     let mut active = flows.len();
     let mut level = 0.0f64;
     let mut rounds = 0;
-    let mut saturated = vec![false; n_res];
+    let freeze = |f: usize,
+                  level: f64,
+                  rate: &mut Vec<f64>,
+                  active_coef: &mut Vec<f64>,
+                  frozen_load: &mut Vec<f64>| {
+        rate[f] = level;
+        for &(r, c) in &needs[f] {
+            active_coef[r] -= c;
+            frozen_load[r] += c * level;
+        }
+    };
     while active > 0 {
         rounds += 1;
-        let mut next = f64::INFINITY;
-        for r in 0..n_res {
-            if !saturated[r] && active_coef[r] > 1e-12 {
-                next = next.min((capacity[r] - frozen_load[r]) / active_coef[r]);
-            }
+        while next_cap < by_cap.len() && !rate[by_cap[next_cap]].is_nan() {
+            next_cap += 1;
+        }
+        let mut next = by_cap.get(next_cap).map_or(f64::INFINITY, |&f| own_cap[f]);
+        for &r in &live {
+            next = next.min((capacity[r] - frozen_load[r]) / active_coef[r]);
         }
         if !next.is_finite() {
-            // Flows that need nothing at all (no link, no CPU) are unbounded; that cannot come
-            // from a pipeline, which always has a CPU stage.
+            // Only flows that need nothing at all are left (no link, no CPU); a pipeline always
+            // has a CPU stage, so this cannot happen.
             break;
         }
         level = next.max(level);
-        for r in 0..n_res {
-            if saturated[r] || active_coef[r] <= 1e-12 {
-                continue;
-            }
-            let l = (capacity[r] - frozen_load[r]) / active_coef[r];
-            if l > level * (1.0 + 1e-9) {
-                continue;
-            }
-            saturated[r] = true;
-            for &(f, _) in &users[r] {
-                if !rate[f].is_nan() {
-                    continue;
-                }
-                rate[f] = level;
-                bottleneck[f] = kinds[r];
+        let tie = level * (1.0 + 1e-9);
+        while next_cap < by_cap.len() && own_cap[by_cap[next_cap]] <= tie {
+            let f = by_cap[next_cap];
+            if rate[f].is_nan() {
+                freeze(f, level, &mut rate, &mut active_coef, &mut frozen_load);
                 active -= 1;
-                for &(r2, c2) in &needs[f] {
-                    active_coef[r2] -= c2;
-                    frozen_load[r2] += c2 * level;
+            }
+            next_cap += 1;
+        }
+        let mut i = 0;
+        while i < live.len() {
+            let r = live[i];
+            if active_coef[r] > 1e-12 && (capacity[r] - frozen_load[r]) / active_coef[r] <= tie {
+                for &(f, _) in &users[r] {
+                    if rate[f].is_nan() {
+                        bottleneck[f] = kinds[r];
+                        freeze(f, level, &mut rate, &mut active_coef, &mut frozen_load);
+                        active -= 1;
+                    }
                 }
+            }
+            // Saturated resources, and those whose flows are all frozen, are done.
+            if active_coef[live[i]] <= 1e-12
+                || (capacity[r] - frozen_load[r]) / active_coef[r] <= tie
+            {
+                live.swap_remove(i);
+            } else {
+                i += 1;
             }
         }
     }
