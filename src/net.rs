@@ -44,6 +44,10 @@ struct Common {
     /// Bytes per application write, and per request/response message.
     #[arg(long, default_value_t = 1448)]
     msg_size: u32,
+    /// Model a NIC that cannot segment or checksum VXLAN/IPIP-encapsulated TCP (software GSO
+    /// and checksums per packet).
+    #[arg(long)]
+    no_tunnel_offload: bool,
 }
 
 #[derive(Args)]
@@ -56,9 +60,9 @@ struct CompareArgs {
     /// Parallel bulk TCP flows between the two hosts.
     #[arg(long, default_value_t = 1)]
     flows: u32,
-    /// What the workload needs (comma-separated): `isolation`, `encryption`, or protocols
-    /// `tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, `multicast`. Datapaths that cannot are reported
-    /// as unsupported, with the reason.
+    /// What the workload needs (comma-separated): `isolation`, `encryption`, `cross-subnet`
+    /// (hosts in different L3 subnets), or protocols `tcp`, `udp`, `icmp`, `icmpv6`, `sctp`,
+    /// `multicast`. Datapaths that cannot are reported as unsupported, with the reason.
     #[arg(long, value_delimiter = ',')]
     require: Vec<String>,
     /// Request/response exchanges measured for the latency percentiles.
@@ -139,6 +143,9 @@ fn platform(profile: &Profile, c: &Common) -> Result<Platform, CliError> {
             )));
         }
         p.link_gbps = parse_link(link)?;
+    }
+    if c.no_tunnel_offload {
+        p.tunnel_offload = false;
     }
     if !(1..=16 << 20).contains(&c.msg_size) {
         return Err(CliError(format!(
@@ -379,6 +386,12 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
             writeln!(out, "\ncarries: {}", protos.join(", "))?;
             writeln!(out, "isolation: {}", c.isolation.unwrap_or("none"))?;
             writeln!(out, "encryption: {}", c.encryption.unwrap_or("none"))?;
+            writeln!(
+                out,
+                "hosts in different subnets: {}",
+                c.same_subnet_only
+                    .map_or("yes".to_string(), |why| format!("no: {why}"))
+            )?;
         }
     }
     Ok(())

@@ -102,6 +102,38 @@ fn unsupported_requirements_are_explicit() {
 }
 
 #[test]
+fn cross_subnet_rules_out_layer2_datapaths() {
+    let v = json(&[
+        "net",
+        "compare",
+        "--format",
+        "json",
+        "--datapaths",
+        "flannel-host-gw,calico-bgp,calico-ipip,flannel-vxlan",
+        "--require",
+        "cross-subnet",
+    ]);
+    let supported: Vec<bool> = v["datapaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["supported"].as_bool().unwrap())
+        .collect();
+    assert_eq!(supported, [false, false, true, true]);
+    let stage_cpu = v["datapaths"][2]["stage_cpu"].as_array().unwrap();
+    assert!(stage_cpu.len() > 5);
+    let total: f64 = stage_cpu
+        .iter()
+        .map(|s| s["cpu_s_per_gbit"].as_f64().unwrap())
+        .sum();
+    let cpu = v["datapaths"][2]["cpu_s_per_gbit"].as_f64().unwrap();
+    assert!(
+        (total - cpu).abs() < 1e-9 * cpu.max(1.0),
+        "{total} vs {cpu}"
+    );
+}
+
+#[test]
 fn compare_is_deterministic_and_prints_a_table() {
     let args = ["net", "compare", "--flows", "2", "--link", "40g"];
     let a = orchsim().args(args).output().unwrap();

@@ -67,6 +67,9 @@ pub enum Requirement {
     /// NetworkPolicy (or an equivalent per-network isolation) enforced by the datapath.
     Isolation,
     Encryption,
+    /// Pod-to-pod traffic between hosts in different L3 subnets (another rack behind a router,
+    /// another cloud region or site), over an underlay that does not route pod addresses.
+    CrossSubnet,
 }
 
 impl fmt::Display for Requirement {
@@ -75,6 +78,7 @@ impl fmt::Display for Requirement {
             Requirement::Protocol(p) => f.write_str(p.name()),
             Requirement::Isolation => f.write_str("isolation"),
             Requirement::Encryption => f.write_str("encryption"),
+            Requirement::CrossSubnet => f.write_str("cross-subnet"),
         }
     }
 }
@@ -85,9 +89,10 @@ impl FromStr for Requirement {
         match s {
             "isolation" | "policy" => Ok(Requirement::Isolation),
             "encryption" => Ok(Requirement::Encryption),
+            "cross-subnet" => Ok(Requirement::CrossSubnet),
             other => other.parse().map(Requirement::Protocol).map_err(|_| {
                 format!(
-                    "unknown requirement `{other}`; expected isolation, encryption or a protocol: {}",
+                    "unknown requirement `{other}`; expected isolation, encryption, cross-subnet or a protocol: {}",
                     Protocol::ALL.map(|p| p.name()).join(", ")
                 )
             }),
@@ -139,6 +144,18 @@ pub fn check(d: Datapath, req: Requirement) -> Result<(), Refusal> {
             }
         }
         Requirement::Protocol(p) => protocol(d, p).map_or(Ok(()), refuse),
+        Requirement::CrossSubnet => cross_subnet(d).map_or(Ok(()), refuse),
+    }
+}
+
+/// `None` if pods on hosts in different subnets can reach each other, else why not.
+fn cross_subnet(d: Datapath) -> Option<&'static str> {
+    match (d.base, d.encryption) {
+        // Encryption backends tunnel (WireGuard/ESP outer packets carry host addresses).
+        (_, Some(_)) => None,
+        (Base::FlannelHostGw, None) => Some("host-gw \"requires direct layer2 connectivity between hosts\" (flannel Documentation/backends.md); use vxlan, or vxlan with DirectRouting"),
+        (Base::CalicoBgp, None) => Some("unencapsulated Calico routes pod addresses on the underlay, which must be one L2 segment or BGP-peered routers; across subnets use IPIP or VXLAN (CrossSubnet mode) (Calico docs, \"Overlay networking\")"),
+        _ => None,
     }
 }
 
@@ -171,6 +188,8 @@ pub struct Capabilities {
     pub protocols: Vec<(&'static str, bool)>,
     pub isolation: Option<&'static str>,
     pub encryption: Option<&'static str>,
+    /// `None` when hosts may sit in different subnets, else the restriction.
+    pub same_subnet_only: Option<&'static str>,
 }
 
 pub fn capabilities(d: Datapath) -> Capabilities {
@@ -184,6 +203,7 @@ pub fn capabilities(d: Datapath) -> Capabilities {
             Encryption::WireGuard => "wireguard",
             Encryption::Ipsec => "ipsec",
         }),
+        same_subnet_only: cross_subnet(d),
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Row {
     pub bottleneck: Option<String>,
     /// The flow-level engine's goodput for the same flows, Gb/s.
     pub flow_level_goodput_gbps: Option<f64>,
+    /// CPU seconds per gigabit spent in each stage, measured by the packet-level engine.
+    pub stage_cpu: Vec<packet::StageCpu>,
 }
 
 /// The whole comparison.
@@ -82,6 +84,7 @@ struct Measured {
     drops: u64,
     bottleneck: String,
     flow_level: f64,
+    stages: Vec<packet::StageCpu>,
 }
 
 fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
@@ -113,6 +116,7 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
         drops: s.drops,
         bottleneck: pipe.steady(spec.flows).bottleneck,
         flow_level: fl.gbps.iter().sum(),
+        stages: s.stages,
     }
 }
 
@@ -146,6 +150,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                     drops: None,
                     bottleneck: None,
                     flow_level_goodput_gbps: None,
+                    stage_cpu: Vec::new(),
                 };
             }
             let m = if d == Datapath::plain(Base::Host) {
@@ -183,6 +188,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                 drops: Some(m.drops),
                 bottleneck: Some(m.bottleneck),
                 flow_level_goodput_gbps: Some(m.flow_level),
+                stage_cpu: m.stages,
             }
         })
         .collect();

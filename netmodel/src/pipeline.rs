@@ -302,16 +302,19 @@ impl Pipeline {
             )
             .on_path = p.lambda;
         }
-        if offloaded_tunnel {
+        if offloaded_tunnel && !platform.tunnel_offload {
             b.add(
-                "tunnel encap (NIC tunnel offload keeps TSO)",
+                "software GSO + checksum (NIC cannot segment the tunnel)",
                 SendApp,
                 Data,
-                e,
                 0.0,
-                0.0,
-                e_name,
+                p.gso_sw,
+                p.b_csum,
+                "gso_sw, b_csum",
             );
+        }
+        if offloaded_tunnel {
+            b.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
         }
         if enc == Encap::UdpDaemon {
             b.add(
@@ -319,9 +322,9 @@ impl Pipeline {
                 SendApp,
                 Data,
                 0.0,
-                p.u_gso_sw,
+                p.gso_sw,
                 p.b_csum,
-                "u_gso_sw, b_csum",
+                "gso_sw, b_csum",
             );
             b.add(
                 "flanneld: read(TUN) + sendto(UDP) + poll loop",
@@ -443,6 +446,19 @@ impl Pipeline {
         }
         if offloaded_tunnel {
             b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
+            if !platform.tunnel_offload {
+                // Software GRO still merges the inner segments; the inner checksum is verified
+                // in software.
+                b.add(
+                    "software checksum of the inner packets",
+                    RecvIrq,
+                    Data,
+                    0.0,
+                    0.0,
+                    p.b_csum,
+                    "b_csum",
+                );
+            }
         }
         if enc == Encap::UdpDaemon {
             let (f, fname) = fwd.unwrap_or((0.0, "no forward"));

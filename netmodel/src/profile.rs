@@ -103,6 +103,9 @@ pub struct Platform {
     pub tx: TxMode,
     pub threads: u32,
     pub underlay: Underlay,
+    /// The NIC segments and checksums encapsulated TCP (VXLAN/IPIP TSO); without it a tunnel
+    /// costs software GSO and checksums per packet.
+    pub tunnel_offload: bool,
     /// One-way NIC + PCIe + wire latency, not CPU-scaled.
     pub propagation_ns: u64,
     pub source: String,
@@ -152,7 +155,7 @@ params! {
     ipsec_pkt: "ns/packet", ipsec_byte: "ns/byte", ipsec_tx_pkt: "ns/packet",
     ipsec_tx_b: "ns/byte", ipsec_rr_op: "ns/packet", tun_in_crypto: "ns/packet",
     u_read: "ns/packet", u_send: "ns/packet", u_recv: "ns/packet", u_write: "ns/packet",
-    u_loop: "ns/packet", u_gso_sw: "ns/packet", u_udp_rx: "ns/packet", u_wake: "ns/packet",
+    u_loop: "ns/packet", gso_sw: "ns/packet", u_udp_rx: "ns/packet", u_wake: "ns/packet",
     b_csum: "ns/byte", g_rx_pkt: "ns/packet", rr_tx: "ns/packet", rr_rx: "ns/packet",
     rr_wake: "ns/packet",
 }

@@ -76,7 +76,8 @@ proptest! {
         prop_assert!(m.rtt_us >= floor_us, "{d}: rtt {} below propagation + serialisation {}", m.rtt_us, floor_us);
     }
 
-    /// Doubling the link rate never lowers goodput; adding encryption never raises it.
+    /// Doubling the link rate never lowers goodput; adding encryption never raises it; losing
+    /// the NIC's tunnel offload never raises it either.
     #[test]
     fn faster_links_help_and_encryption_costs(
         plat in 0usize..3,
@@ -94,6 +95,10 @@ proptest! {
             let e = run(&prof, &slow, d, 16384, flows).gbps;
             prop_assert!(e <= a * 1.005, "{d}: {e} > {plain} {a}");
         }
+        let mut no_offload = slow.clone();
+        no_offload.tunnel_offload = false;
+        let n = run(&prof, &no_offload, plain, 16384, flows);
+        prop_assert!(n.gbps <= a * 1.005, "{plain} without tunnel offload: {} > {a}", n.gbps);
     }
 }
 
