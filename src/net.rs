@@ -126,9 +126,9 @@ fn parse_link(s: &str) -> Result<f64, CliError> {
         _ => (t, 1.0),
     };
     match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * scale <= 1e4 => Ok(v * scale),
+        Ok(v) if v.is_finite() && v * scale >= 1e-3 && v * scale <= 1e4 => Ok(v * scale),
         _ => Err(CliError(format!(
-            "--link: expected a rate such as 10g, 40g, 100g, 2.5g or 500m (above 0, at most 10t), found `{s}`"
+            "--link: expected a rate such as 10g, 40g, 100g, 2.5g or 500m (from 1m to 10t), found `{s}`"
         ))),
     }
 }
@@ -536,7 +536,7 @@ mod tests {
         assert_eq!(parse_link("2.5g").ok(), Some(2.5));
         assert_eq!(parse_link("500m").ok(), Some(0.5));
         assert_eq!(parse_link("25").ok(), Some(25.0));
-        for bad in ["", "fast", "-1g", "0", "nan", "1e9g"] {
+        for bad in ["", "fast", "-1g", "0", "nan", "1e9g", "0.5m"] {
             assert!(parse_link(bad).is_err(), "{bad}");
         }
     }

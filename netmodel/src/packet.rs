@@ -34,7 +34,7 @@ pub struct StreamConfig {
     /// measurement.
     pub warmup_ns: Option<u64>,
     /// Simulated time measured. Default: long enough for 500 segments per flow at the analytic
-    /// rate, at least 20 ms and at most 2 s.
+    /// rate, and at least 20 ms, but no longer than 20,000 segments take, nor 2 s.
     pub measure_ns: Option<u64>,
 }
 
@@ -50,10 +50,9 @@ impl StreamConfig {
     pub fn durations(&self, pipe: &Pipeline) -> (u64, u64) {
         let flows = self.flows.max(1);
         let per_flow_gbps = pipe.steady(flows).goodput_gbps / flows as f64;
-        let auto = (500.0 * pipe.seg_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3)) as u64;
-        let measure = self
-            .measure_ns
-            .unwrap_or(auto.clamp(20_000_000, 2_000_000_000));
+        let segs = |n: f64| n * pipe.seg_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3);
+        let auto = segs(500.0).max(20e6).min(segs(20_000.0)).clamp(1e3, 2e9) as u64;
+        let measure = self.measure_ns.unwrap_or(auto).max(1);
         (self.warmup_ns.unwrap_or(measure / 4), measure)
     }
 }
@@ -496,9 +495,11 @@ impl<'a> Engine<'a> {
         } else if h.res == WIRE {
             (0, self.prop)
         } else {
+            // No work is free: at least 1 ns per hop keeps simulated time moving even with a
+            // profile of zero costs.
             (
-                Hop::cost(&h.busy, u.pkts, u.bytes),
-                Hop::cost(&h.path, u.pkts, u.bytes),
+                Hop::cost(&h.busy, u.pkts, u.bytes).max(1),
+                Hop::cost(&h.path, u.pkts, u.bytes).max(1),
             )
         };
         let next = if h.res == WIRE {
@@ -517,7 +518,9 @@ impl<'a> Engine<'a> {
                     r.waiting.pop_front();
                 }
                 let waiting: u64 = r.waiting.iter().map(|&(_, p)| p as u64).sum();
-                if waiting + need as u64 > limit {
+                // An empty queue always takes the unit, however small the bound: a ring holds at
+                // least one GRO batch, and a drop into an idle queue could repeat forever.
+                if waiting > 0 && waiting + need as u64 > limit {
                     self.drop_unit(k, ui);
                     return;
                 }

@@ -252,22 +252,15 @@ impl Profile {
                     format!("expected unit \"{unit}\", found \"{}\"", param.unit),
                 ));
             }
-            let ok = param.value.is_finite()
-                && param.value >= 0.0
-                && (unit != "ratio" || param.value <= 1.0);
+            // A second per packet or byte is no CPU cost but a typo; the bound also keeps
+            // simulated times far from overflowing.
+            let max = if unit == "ratio" { 1.0 } else { 1e9 };
+            let ok = param.value.is_finite() && param.value >= 0.0 && param.value <= max;
             if !ok {
                 return Err(err(
                     raw_param.value.span().start,
                     &format!("params.{name}.value"),
-                    format!(
-                        "expected a finite, non-negative number{}, found {}",
-                        if unit == "ratio" {
-                            " no larger than 1"
-                        } else {
-                            ""
-                        },
-                        param.value
-                    ),
+                    format!("expected a number from 0 to {max}, found {}", param.value),
                 ));
             }
             entries.insert(name.clone(), param);
@@ -294,14 +287,17 @@ impl Profile {
                     what.to_string(),
                 ))
             };
-            if !(plat.cpu_factor.is_finite() && plat.cpu_factor > 0.0) {
-                return bad("cpu_factor", "expected a positive number");
+            if !(plat.cpu_factor > 0.0 && plat.cpu_factor <= 1000.0) {
+                return bad("cpu_factor", "expected a number above 0, at most 1000");
             }
-            if !(plat.link_gbps.is_finite() && plat.link_gbps >= 0.0) {
+            if !(plat.link_gbps == 0.0 || (1e-3..=1e4).contains(&plat.link_gbps)) {
                 return bad(
                     "link_gbps",
-                    "expected a non-negative number (0 = no physical link)",
+                    "expected 0 (no physical link) or 0.001 to 10000 Gb/s",
                 );
+            }
+            if plat.propagation_ns > 1_000_000_000 {
+                return bad("propagation_ns", "expected at most 1 s (1000000000 ns)");
             }
             if plat.underlay == Underlay::Nic && plat.link_gbps == 0.0 {
                 return bad("link_gbps", "a NIC underlay needs a link rate above 0");
@@ -309,8 +305,8 @@ impl Profile {
             if !(576..=65535).contains(&plat.mtu) {
                 return bad("mtu", "expected an MTU between 576 and 65535 bytes");
             }
-            if plat.threads == 0 {
-                return bad("threads", "expected at least 1 hardware thread");
+            if !(1..=4096).contains(&plat.threads) {
+                return bad("threads", "expected 1 to 4096 hardware threads");
             }
             platforms.insert(name, plat);
         }

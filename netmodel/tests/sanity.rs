@@ -175,3 +175,39 @@ fn flow_level_agrees_with_packet_level() {
     );
     assert!(worst.0 <= 0.01, "{}", worst.1);
 }
+
+/// Valid but extreme profiles finish with finite numbers: every cost zero (on a veth underlay,
+/// where nothing else takes time), one-packet queues, a one-byte receive window, one thread.
+#[test]
+fn extreme_profiles_terminate() {
+    let base = orchsim_net::profile::DEFAULT_PROFILE;
+    let zero_costs = base
+        .lines()
+        .map(|l| {
+            if l.starts_with("value = ") {
+                "value = 0.0".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tiny = base
+        .replace("qdisc_limit_skbs = 1000", "qdisc_limit_skbs = 1")
+        .replace("rx_ring_packets = 1024", "rx_ring_packets = 1")
+        .replace("tcp_rwnd_bytes = 6291456", "tcp_rwnd_bytes = 1")
+        .replace("threads = 32", "threads = 1");
+    for (what, text) in [("zero costs", zero_costs), ("tiny queues", tiny)] {
+        let prof = Profile::parse(what, &text).unwrap();
+        for plat in prof.platforms.values() {
+            for d in all() {
+                let m = run(&prof, plat, d, 1448, 3);
+                assert!(
+                    m.gbps.is_finite() && m.cpu.is_finite() && m.rtt_us.is_finite(),
+                    "{what} {} {d}",
+                    plat.name
+                );
+            }
+        }
+    }
+}
