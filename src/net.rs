@@ -48,6 +48,10 @@ struct Common {
     /// and checksums per packet).
     #[arg(long)]
     no_tunnel_offload: bool,
+    /// The application's own CPU work per payload byte on each side, ns on the reference CPU
+    /// (0: a benchmark tool). It runs on the same cores as the sending and receiving stack.
+    #[arg(long, default_value_t = 0.0)]
+    app_ns_per_byte: f64,
 }
 
 #[derive(Args)]
@@ -146,6 +150,12 @@ fn platform(profile: &Profile, c: &Common) -> Result<Platform, CliError> {
     }
     if c.no_tunnel_offload {
         p.tunnel_offload = false;
+    }
+    if !(0.0..=1e6).contains(&c.app_ns_per_byte) {
+        return Err(CliError(format!(
+            "--app-ns-per-byte: expected 0 to 1000000, found {}",
+            c.app_ns_per_byte
+        )));
     }
     if !(1..=16 << 20).contains(&c.msg_size) {
         return Err(CliError(format!(
@@ -254,6 +264,7 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
         msg_size: a.common.msg_size,
         requirements,
         transactions: a.transactions,
+        app_ns_per_byte: a.common.app_ns_per_byte,
     };
     let c = compare::compare(&profile, &spec);
     let mut out = std::io::stdout().lock();
@@ -303,7 +314,12 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
         .datapath
         .parse()
         .map_err(|e| CliError(format!("--datapath: {e}")))?;
-    let e = compare::explain(&profile, &platform, d, a.common.msg_size);
+    let opts = orchsim_net::Options {
+        msg_size: a.common.msg_size,
+        mss: None,
+        app_ns_per_byte: a.common.app_ns_per_byte,
+    };
+    let e = compare::explain(&profile, &platform, d, &opts);
     let mut stages = Table::new([
         "stage",
         "cpu",

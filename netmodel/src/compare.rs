@@ -24,6 +24,8 @@ pub struct CompareSpec {
     pub requirements: Vec<Requirement>,
     /// Request/response exchanges for the latency percentiles.
     pub transactions: u32,
+    /// The application's own work per byte (see [`Options::app_ns_per_byte`]).
+    pub app_ns_per_byte: f64,
 }
 
 /// Latency percentiles of one request/response exchange, µs.
@@ -66,6 +68,7 @@ pub struct Row {
 pub struct Comparison {
     pub link_gbps: f64,
     pub msg_size: u32,
+    pub app_ns_per_byte: f64,
     pub flows: u32,
     pub profile: String,
     pub platform: String,
@@ -91,6 +94,7 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
     let opts = Options {
         msg_size: spec.msg_size,
         mss: None,
+        app_ns_per_byte: spec.app_ns_per_byte,
     };
     let pipe = Pipeline::new(profile, &spec.platform, d, &opts);
     let s = packet::stream(&pipe, &StreamConfig::flows(spec.flows));
@@ -195,6 +199,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
     Comparison {
         link_gbps: spec.platform.link_gbps,
         msg_size: spec.msg_size,
+        app_ns_per_byte: spec.app_ns_per_byte,
         flows: spec.flows.max(1),
         profile: profile.name.clone(),
         platform: spec.platform.name.clone(),
@@ -253,16 +258,9 @@ pub struct Explanation {
     pub capabilities: Capabilities,
 }
 
-pub fn explain(profile: &Profile, platform: &Platform, d: Datapath, msg_size: u32) -> Explanation {
-    let pipe = Pipeline::new(
-        profile,
-        platform,
-        d,
-        &Options {
-            msg_size,
-            mss: None,
-        },
-    );
+pub fn explain(profile: &Profile, platform: &Platform, d: Datapath, opts: &Options) -> Explanation {
+    let msg_size = opts.msg_size;
+    let pipe = Pipeline::new(profile, platform, d, opts);
     let mss = pipe.mss as f64;
     let per_pkt: Vec<f64> = pipe
         .stages

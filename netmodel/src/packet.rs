@@ -31,7 +31,7 @@ use crate::pipeline::{Pipeline, Role, Stage, Trigger};
 pub struct StreamConfig {
     pub flows: u32,
     /// Simulated time before measuring (slow start, queues filling). Default: a quarter of the
-    /// measurement.
+    /// measurement, or ten receive windows at the flow's rate if that is longer (at most 2 s).
     pub warmup_ns: Option<u64>,
     /// Simulated time measured. Default: long enough for 500 segments per flow at the analytic
     /// rate, and at least 20 ms, but no longer than 20,000 segments take, nor 2 s.
@@ -53,7 +53,11 @@ impl StreamConfig {
         let segs = |n: f64| n * pipe.seg_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3);
         let auto = segs(500.0).max(20e6).min(segs(20_000.0)).clamp(1e3, 2e9) as u64;
         let measure = self.measure_ns.unwrap_or(auto).max(1);
-        (self.warmup_ns.unwrap_or(measure / 4), measure)
+        // Slow start and the queues behind the bottleneck settle within a few windows' worth of
+        // time at the flow's rate; measuring earlier overstates goodput while backlog builds.
+        let window_ns = pipe.tcp_rwnd_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3);
+        let settle = (10.0 * window_ns).min(2e9) as u64;
+        (self.warmup_ns.unwrap_or((measure / 4).max(settle)), measure)
     }
 }
 

@@ -108,6 +108,9 @@ pub struct Options {
     pub msg_size: u32,
     /// Force the MSS (a source's measured value) instead of pod MTU − headers.
     pub mss: Option<u32>,
+    /// The application's own work per payload byte on each side, in ns on the reference CPU
+    /// (0 for a benchmark tool): it competes with the network stack for the same cores.
+    pub app_ns_per_byte: f64,
 }
 
 impl Default for Options {
@@ -115,6 +118,7 @@ impl Default for Options {
         Options {
             msg_size: 1448,
             mss: None,
+            app_ns_per_byte: 0.0,
         }
     }
 }
@@ -281,6 +285,17 @@ impl Pipeline {
                 "b_tx_sendfile, send_call",
             ),
         };
+        if opts.app_ns_per_byte > 0.0 {
+            b.add(
+                "application work, sender",
+                SendApp,
+                Data,
+                0.0,
+                0.0,
+                opts.app_ns_per_byte,
+                "--app-ns-per-byte",
+            );
+        }
         b.add(
             "tcp transmit (per TSO segment)",
             SendApp,
@@ -503,6 +518,17 @@ impl Pipeline {
             b_rx,
             b_rx_name,
         );
+        if opts.app_ns_per_byte > 0.0 {
+            b.add(
+                "application work, receiver",
+                RecvApp,
+                Data,
+                0.0,
+                0.0,
+                opts.app_ns_per_byte,
+                "--app-ns-per-byte",
+            );
+        }
 
         // ---- ACKs back to the sender ----
         b.add(
@@ -703,6 +729,18 @@ impl Pipeline {
             b_rx,
             "rr_rx, b_rx",
         );
+        if opts.app_ns_per_byte > 0.0 {
+            // The server handles the request (and the client the response) before answering.
+            r.add(
+                "application work on the message",
+                RecvApp,
+                Data,
+                0.0,
+                0.0,
+                opts.app_ns_per_byte,
+                "--app-ns-per-byte",
+            );
+        }
         r.add(
             "scheduler wake-up of the reader",
             RecvApp,
@@ -957,7 +995,11 @@ mod tests {
             &prof,
             &plat,
             dp.parse().unwrap(),
-            &Options { msg_size: msg, mss },
+            &Options {
+                msg_size: msg,
+                mss,
+                ..Default::default()
+            },
         )
     }
 

@@ -26,7 +26,16 @@ fn gbps(plat: &str, mtu: Option<u32>, dp: &str, msg: u32, mss: Option<u32>, flow
         plat.mtu = m;
     }
     let d: Datapath = dp.parse().unwrap();
-    let pipe = Pipeline::new(&prof, &plat, d, &Options { msg_size: msg, mss });
+    let pipe = Pipeline::new(
+        &prof,
+        &plat,
+        d,
+        &Options {
+            msg_size: msg,
+            mss,
+            ..Default::default()
+        },
+    );
     packet::stream(&pipe, &StreamConfig::flows(flows)).goodput_gbps
 }
 
@@ -39,6 +48,7 @@ fn rtt_us(plat: &str, dp: &str) -> f64 {
         &Options {
             msg_size: 1,
             mss: None,
+            ..Default::default()
         },
     );
     packet::request_response(&pipe, 10).p50_us
@@ -232,6 +242,7 @@ fn cilium_cpu_per_gigabit() {
             &Options {
                 msg_size: NETPERF_WRITE,
                 mss: None,
+                ..Default::default()
             },
         );
         let r = packet::stream(&pipe, &StreamConfig::flows(1));
