@@ -72,6 +72,10 @@ struct CompareArgs {
     /// Request/response exchanges measured for the latency percentiles.
     #[arg(long, default_value_t = 1000)]
     transactions: u32,
+    /// Datapaths are simulated in parallel on this many threads. Default: all cores. The
+    /// results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -216,7 +220,7 @@ fn compare_table(c: &Comparison) -> Table {
         t.push(vec![
             r.name.clone().into(),
             if r.supported { "yes" } else { "no" }.into(),
-            opt(r.goodput_gbps, 2),
+            opt(r.goodput_gbps, 3),
             opt(r.goodput_ratio_to_host, 3),
             opt(lat.map(|l| l.p50), 1),
             opt(lat.map(|l| l.p99), 1),
@@ -266,7 +270,13 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
         transactions: a.transactions,
         app_ns_per_byte: a.common.app_ns_per_byte,
     };
-    let c = compare::compare(&profile, &spec);
+    if a.jobs == Some(0) {
+        return Err(CliError("--jobs: expected at least 1".into()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.jobs.unwrap_or(0))
+        .build()?;
+    let c = pool.install(|| compare::compare(&profile, &spec));
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?,

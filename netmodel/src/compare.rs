@@ -126,19 +126,45 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
 
 /// Runs the comparison.
 pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
-    let host = measure(profile, spec, Datapath::plain(Base::Host));
+    use rayon::prelude::*;
+    let host_dp = Datapath::plain(Base::Host);
+    let refusals: Vec<Vec<capability::Refusal>> = spec
+        .datapaths
+        .iter()
+        .map(|&d| {
+            spec.requirements
+                .iter()
+                .filter_map(|&r| capability::check(d, r).err())
+                .collect()
+        })
+        .collect();
+    // Each datapath is simulated on its own (in parallel); rows and the digest are assembled
+    // in input order, so the output does not depend on the thread count.
+    let mut todo: Vec<Datapath> = vec![host_dp];
+    todo.extend(
+        spec.datapaths
+            .iter()
+            .zip(&refusals)
+            .filter(|(d, r)| r.is_empty() && **d != host_dp)
+            .map(|(d, _)| *d),
+    );
+    let results: Vec<(Datapath, Measured)> = todo
+        .par_iter()
+        .map(|&d| (d, measure(profile, spec, d)))
+        .collect();
+    let host = &results[0].1;
     let mut digest = Digest::new();
     let rows = spec
         .datapaths
         .iter()
-        .map(|&d| {
-            let refusals: Vec<_> = spec
-                .requirements
-                .iter()
-                .filter_map(|&r| capability::check(d, r).err())
-                .collect();
+        .zip(refusals)
+        .map(|(&d, refusals)| {
             let mtu = d.pod_mtu(spec.platform.mtu);
-            if !refusals.is_empty() {
+            let Some((_, m)) = results
+                .iter()
+                .find(|(x, _)| *x == d)
+                .filter(|_| refusals.is_empty())
+            else {
                 return Row {
                     name: d.to_string(),
                     supported: false,
@@ -156,12 +182,8 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                     flow_level_goodput_gbps: None,
                     stage_cpu: Vec::new(),
                 };
-            }
-            let m = if d == Datapath::plain(Base::Host) {
-                host.clone()
-            } else {
-                measure(profile, spec, d)
             };
+            let m = m.clone();
             digest.record(
                 SimTime(0),
                 0,
