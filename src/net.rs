@@ -141,7 +141,8 @@ fn parse_link(s: &str) -> Result<f64, CliError> {
     }
 }
 
-fn platform(profile: &Profile, c: &Common) -> Result<Platform, CliError> {
+/// The platform the common options describe, and the pipeline options, both checked.
+fn setup(profile: &Profile, c: &Common) -> Result<(Platform, orchsim_net::Options), CliError> {
     let name = c.platform.as_deref().unwrap_or(&profile.default_platform);
     let mut p = profile.platform(name).map_err(CliError)?.clone();
     if let Some(link) = &c.link {
@@ -167,7 +168,12 @@ fn platform(profile: &Profile, c: &Common) -> Result<Platform, CliError> {
             c.msg_size
         )));
     }
-    Ok(p)
+    let opts = orchsim_net::Options {
+        msg_size: c.msg_size,
+        mss: None,
+        app_ns_per_byte: c.app_ns_per_byte,
+    };
+    Ok((p, opts))
 }
 
 fn datapaths(list: &str) -> Result<Vec<Datapath>, CliError> {
@@ -239,7 +245,7 @@ fn compare_table(c: &Comparison) -> Table {
 
 fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
     let profile = load_profile(a.common.profile.as_ref())?;
-    let platform = platform(&profile, &a.common)?;
+    let (platform, _) = setup(&profile, &a.common)?;
     if !(1..=256).contains(&a.flows) {
         return Err(CliError(format!(
             "--flows: expected 1 to 256, found {}",
@@ -319,16 +325,11 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
 
 fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
     let profile = load_profile(a.common.profile.as_ref())?;
-    let platform = platform(&profile, &a.common)?;
+    let (platform, opts) = setup(&profile, &a.common)?;
     let d: Datapath = a
         .datapath
         .parse()
         .map_err(|e| CliError(format!("--datapath: {e}")))?;
-    let opts = orchsim_net::Options {
-        msg_size: a.common.msg_size,
-        mss: None,
-        app_ns_per_byte: a.common.app_ns_per_byte,
-    };
     let e = compare::explain(&profile, &platform, d, &opts);
     let mut stages = Table::new([
         "stage",
@@ -343,7 +344,7 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
         stages
             .push(vec![
                 s.stage.into(),
-                role_name(s.role).into(),
+                s.role.name().into(),
                 format!("{:?}", s.trigger).to_lowercase().into(),
                 Cell::Float(s.ns_per_packet, 1),
                 Cell::Float(s.share * 100.0, 1),
@@ -379,7 +380,7 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
             let cores: Vec<String> = e
                 .cores
                 .iter()
-                .map(|(r, ns)| format!("{} {:.0} ns", role_name(*r), ns))
+                .map(|(r, ns)| format!("{} {:.0} ns", r.name(), ns))
                 .collect();
             writeln!(out, "per CPU and packet: {}", cores.join(", "))?;
             writeln!(
@@ -391,7 +392,7 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
             for s in &e.latency_stages {
                 lat.push(vec![
                     s.stage.into(),
-                    s.role.map_or("nic + wire", role_name).into(),
+                    s.role.map_or("nic + wire", orchsim_net::Role::name).into(),
                     Cell::Float(s.ns, 0),
                     Cell::Float(s.share * 100.0, 1),
                 ])
@@ -421,10 +422,6 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
-}
-
-fn role_name(r: orchsim_net::Role) -> &'static str {
-    r.name()
 }
 
 fn profile_cmd(a: ProfileArgs) -> Result<(), CliError> {

@@ -160,6 +160,15 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
         .zip(refusals)
         .map(|(&d, refusals)| {
             let mtu = d.pod_mtu(spec.platform.mtu);
+            // The row's name and whether it is supported are part of the result too.
+            let name: Vec<u64> = d
+                .to_string()
+                .as_bytes()
+                .chunks(8)
+                .map(|c| c.iter().fold(0u64, |a, &b| a << 8 | b as u64))
+                .collect();
+            digest.record(SimTime(0), 1, &name);
+            digest.record(SimTime(0), 2, &[refusals.len() as u64]);
             let Some((_, m)) = results
                 .iter()
                 .find(|(x, _)| *x == d)
@@ -186,7 +195,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
             let m = m.clone();
             digest.record(
                 SimTime(0),
-                0,
+                3,
                 &[
                     m.goodput.to_bits(),
                     m.latency.p50.to_bits(),

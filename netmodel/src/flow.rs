@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::datapath::Datapath;
 use crate::pipeline::{Options, Pipeline, Placement, Role};
-use crate::profile::{Platform, Profile};
+use crate::profile::{Platform, Profile, Underlay};
 
 /// One flow: from host `src` to host `dst` over `datapath`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,10 +41,9 @@ pub enum Resource {
     NicRx {
         host: u32,
     },
+    /// A host's CPUs (worker pools included); on a veth underlay every host is host 0, the
+    /// one machine.
     Cpu {
-        host: u32,
-    },
-    Pool {
         host: u32,
     },
     /// A serial stage shared by every flow from `src` to `dst` (per-peer crypto, IPIP RSS).
@@ -57,7 +56,7 @@ pub enum Resource {
         host: u32,
         sending: bool,
     },
-    /// The flow's own busiest core.
+    /// The flow's own busiest core, or its receive window per round trip.
     OwnCore {
         flow: u32,
     },
@@ -104,14 +103,16 @@ impl std::error::Error for FlowError {}
 /// The per-byte demands of one datapath, computed once per datapath.
 struct Demand {
     nic: f64,
+    /// Every stage on each side, WireGuard's workers included (they run on the host's cores).
     tx_cpu: f64,
     rx_cpu: f64,
-    tx_pool: f64,
-    rx_pool: f64,
     peer_serial: f64,
     tx_daemon: f64,
     rx_daemon: f64,
-    own_core: f64,
+    /// The flow alone: the slower of its busiest core and its window per round trip, in
+    /// payload bytes per ns.
+    own_cap: f64,
+    veth: bool,
 }
 
 fn demand(pipe: &Pipeline) -> Demand {
@@ -123,41 +124,38 @@ fn demand(pipe: &Pipeline) -> Demand {
         },
         tx_cpu: 0.0,
         rx_cpu: 0.0,
-        tx_pool: 0.0,
-        rx_pool: 0.0,
         peer_serial: 0.0,
         tx_daemon: 0.0,
         rx_daemon: 0.0,
-        own_core: 0.0,
+        own_cap: f64::INFINITY,
+        veth: pipe.platform.underlay == Underlay::Veth,
     };
-    for (role, c) in pipe.role_ns_per_byte() {
-        match role {
-            Role::SendPool => d.tx_pool += c,
-            Role::RecvPool => d.rx_pool += c,
-            _ => {
-                if role.on_sender() {
-                    d.tx_cpu += c;
-                } else {
-                    d.rx_cpu += c;
-                }
-                match role {
-                    Role::SendDaemon => d.tx_daemon += c,
-                    Role::RecvDaemon => d.rx_daemon += c,
-                    r if pipe.shared_roles.contains(&r) => d.peer_serial += c,
-                    _ => {}
-                }
-            }
-        }
-    }
     // The flow's busiest core where the packet-level engine places it (shared stages included:
     // alone, a flow is limited by them too; on a two-thread machine they share its cores).
     let mut own: BTreeMap<Placement, f64> = BTreeMap::new();
     for (role, c) in pipe.role_ns_per_byte() {
+        if role.on_sender() {
+            d.tx_cpu += c;
+        } else {
+            d.rx_cpu += c;
+        }
+        match role {
+            Role::SendDaemon => d.tx_daemon += c,
+            Role::RecvDaemon => d.rx_daemon += c,
+            r if pipe.shared_roles.contains(&r) => d.peer_serial += c,
+            _ => {}
+        }
         if let at @ Placement::Core { .. } = pipe.placement(role, 0, 0) {
             *own.entry(at).or_default() += c;
         }
     }
-    d.own_core = own.values().cloned().fold(0.0, f64::max);
+    let busiest = own.values().cloned().fold(0.0, f64::max);
+    if busiest > 0.0 {
+        d.own_cap = 1.0 / busiest;
+    }
+    d.own_cap = d
+        .own_cap
+        .min(pipe.tcp_rwnd_bytes as f64 / pipe.bulk_rtt_ns());
     d
 }
 
@@ -210,7 +208,6 @@ pub fn allocate(
             .entry(f.datapath)
             .or_insert_with(|| demand(&Pipeline::new(profile, platform, f.datapath, opts)));
     }
-    let pool_servers = platform.threads.saturating_sub(2).max(1) as f64;
 
     // Resources, indexed; each flow lists (resource, ns per byte).
     let mut index: BTreeMap<Resource, usize> = BTreeMap::new();
@@ -236,20 +233,24 @@ pub fn allocate(
             users[id].push((i, c));
             need.push((id, c));
         };
+        let machine = |h: u32| if d.veth { 0 } else { h };
+        let threads = platform.threads as f64;
         add(Resource::NicTx { host: f.src }, 1.0, d.nic);
         add(Resource::NicRx { host: f.dst }, 1.0, d.nic);
         add(
-            Resource::Cpu { host: f.src },
-            platform.threads as f64,
+            Resource::Cpu {
+                host: machine(f.src),
+            },
+            threads,
             d.tx_cpu,
         );
         add(
-            Resource::Cpu { host: f.dst },
-            platform.threads as f64,
+            Resource::Cpu {
+                host: machine(f.dst),
+            },
+            threads,
             d.rx_cpu,
         );
-        add(Resource::Pool { host: f.src }, pool_servers, d.tx_pool);
-        add(Resource::Pool { host: f.dst }, pool_servers, d.rx_pool);
         add(
             Resource::PeerSerial {
                 src: f.src,
@@ -260,7 +261,7 @@ pub fn allocate(
         );
         add(
             Resource::Daemon {
-                host: f.src,
+                host: machine(f.src),
                 sending: true,
             },
             1.0,
@@ -268,27 +269,26 @@ pub fn allocate(
         );
         add(
             Resource::Daemon {
-                host: f.dst,
+                host: machine(f.dst),
                 sending: false,
             },
             1.0,
             d.rx_daemon,
         );
         needs.push(need);
-        own_cap.push(if d.own_core > 0.0 {
-            1.0 / d.own_core
-        } else {
-            f64::INFINITY
-        });
+        own_cap.push(d.own_cap);
     }
 
-    // Progressive filling. Active flows all sit at `level` (bytes per ns).
+    // Progressive filling. Active flows all sit at `level` (bytes per ns). A resource stays
+    // live while it has unfrozen users; counting them avoids testing tiny coefficients.
     let n_res = capacity.len();
     let mut frozen_load = vec![0.0f64; n_res];
     let mut active_coef = vec![0.0f64; n_res];
+    let mut active_users = vec![0usize; n_res];
     for need in &needs {
         for &(r, c) in need {
             active_coef[r] += c;
+            active_users[r] += 1;
         }
     }
     let mut rate = vec![f64::NAN; flows.len()];
@@ -302,14 +302,19 @@ pub fn allocate(
     let mut active = flows.len();
     let mut level = 0.0f64;
     let mut rounds = 0;
+    let headroom = |r: usize, frozen_load: &[f64], active_coef: &[f64]| {
+        (capacity[r] - frozen_load[r]).max(0.0) / active_coef[r]
+    };
     let freeze = |f: usize,
                   level: f64,
                   rate: &mut Vec<f64>,
                   active_coef: &mut Vec<f64>,
+                  active_users: &mut Vec<usize>,
                   frozen_load: &mut Vec<f64>| {
         rate[f] = level;
         for &(r, c) in &needs[f] {
             active_coef[r] -= c;
+            active_users[r] -= 1;
             frozen_load[r] += c * level;
         }
     };
@@ -320,11 +325,14 @@ pub fn allocate(
         }
         let mut next = by_cap.get(next_cap).map_or(f64::INFINITY, |&f| own_cap[f]);
         for &r in &live {
-            next = next.min((capacity[r] - frozen_load[r]) / active_coef[r]);
+            next = next.min(headroom(r, &frozen_load, &active_coef));
         }
         if !next.is_finite() {
-            // Only flows that need nothing at all are left (no link, no CPU); a pipeline always
-            // has a CPU stage, so this cannot happen.
+            // What is left needs nothing that is limited (a profile of zero costs on a machine
+            // without a link): those flows are unbounded.
+            for r in rate.iter_mut().filter(|r| r.is_nan()) {
+                *r = f64::INFINITY;
+            }
             break;
         }
         level = next.max(level);
@@ -332,7 +340,14 @@ pub fn allocate(
         while next_cap < by_cap.len() && own_cap[by_cap[next_cap]] <= tie {
             let f = by_cap[next_cap];
             if rate[f].is_nan() {
-                freeze(f, level, &mut rate, &mut active_coef, &mut frozen_load);
+                freeze(
+                    f,
+                    level,
+                    &mut rate,
+                    &mut active_coef,
+                    &mut active_users,
+                    &mut frozen_load,
+                );
                 active -= 1;
             }
             next_cap += 1;
@@ -340,19 +355,25 @@ pub fn allocate(
         let mut i = 0;
         while i < live.len() {
             let r = live[i];
-            if active_coef[r] > 1e-12 && (capacity[r] - frozen_load[r]) / active_coef[r] <= tie {
+            let saturated = headroom(r, &frozen_load, &active_coef) <= tie;
+            if saturated {
                 for &(f, _) in &users[r] {
                     if rate[f].is_nan() {
                         bottleneck[f] = kinds[r];
-                        freeze(f, level, &mut rate, &mut active_coef, &mut frozen_load);
+                        freeze(
+                            f,
+                            level,
+                            &mut rate,
+                            &mut active_coef,
+                            &mut active_users,
+                            &mut frozen_load,
+                        );
                         active -= 1;
                     }
                 }
             }
             // Saturated resources, and those whose flows are all frozen, are done.
-            if active_coef[live[i]] <= 1e-12
-                || (capacity[r] - frozen_load[r]) / active_coef[r] <= tie
-            {
+            if saturated || active_users[r] == 0 {
                 live.swap_remove(i);
             } else {
                 i += 1;
@@ -362,7 +383,7 @@ pub fn allocate(
     let mut host_cpu = vec![0.0; hosts as usize];
     for (f, need) in needs.iter().enumerate() {
         for &(r, c) in need {
-            if let Resource::Cpu { host } | Resource::Pool { host } = kinds[r] {
+            if let Resource::Cpu { host } = kinds[r] {
                 host_cpu[host as usize] += c * rate[f];
             }
         }
@@ -467,9 +488,9 @@ mod tests {
             for u in nic_tx {
                 prop_assert!(u <= 1.0 + 1e-6, "link over capacity: {u}");
             }
-            // Host CPU plus the worker pool beside it.
+            // Worker pools run on the host's own cores.
             for c in &a.host_cpu_cores {
-                prop_assert!(*c <= (2 * plat.threads - 2) as f64 + 1e-6);
+                prop_assert!(*c <= plat.threads as f64 + 1e-6);
             }
             // Flows frozen by the same shared resource have equal rates.
             for (i, b) in a.bottleneck.iter().enumerate() {

@@ -10,13 +10,14 @@
 //! - The NIC serialises every wire packet at link rate behind a qdisc bounded in skbs; the first
 //!   receive stage has a ring bounded in packets. A full queue drops the unit and the sender
 //!   learns of the loss one round of propagation later (duplicate ACKs).
-//! - TCP: a congestion window (slow start from 10 segments, +1 MSS per window in congestion
-//!   avoidance, halved once per loss event) under the receive window; the receiver ACKs every
-//!   `acks_per_seg` segments and at once when nothing else is in flight (quick ACK). Goodput counts
+//! - TCP: a congestion window (slow start from 10 packets, +1 MSS per window in congestion
+//!   avoidance, halved once per loss event) under the receive window; the receiver sends
+//!   `acks_per_seg` ACKs per segment (0.4: one per 2.5 segments), at once when nothing else is
+//!   in flight (quick ACK), and after the 40 ms delayed-ACK timer at the latest. Goodput counts
 //!   payload delivered to the receiving application during the measurement window.
-//! - Core placement: flow `f` uses cores `2f` and `2f+1` on each host (modulo the thread count);
-//!   shared per-peer stages (WireGuard/ESP receive, flannel's daemons, IPIP's single RSS queue)
-//!   use one core for all flows. On a veth underlay both hosts are one machine and the receive
+//! - Core placement is [`Pipeline::placement`]'s: flow `f` on cores `f` and `f + threads/2`,
+//!   shared per-peer stages on one core for all flows, WireGuard's workers on whichever core of
+//!   the host frees up first. On a veth underlay both hosts are one machine and the receive
 //!   softirq runs on the sending CPU.
 
 use std::collections::VecDeque;
@@ -31,10 +32,12 @@ use crate::pipeline::{Pipeline, Role, Stage, Trigger};
 pub struct StreamConfig {
     pub flows: u32,
     /// Simulated time before measuring (slow start, queues filling). Default: a quarter of the
-    /// measurement, or ten receive windows at the flow's rate if that is longer (at most 2 s).
+    /// measurement, ten receive windows at the flow's rate or 30 round trips, whichever is
+    /// longest (at most 2 s).
     pub warmup_ns: Option<u64>,
-    /// Simulated time measured. Default: long enough for 500 segments per flow at the analytic
-    /// rate, and at least 20 ms, but no longer than 20,000 segments take, nor 2 s.
+    /// Simulated time measured. Default: long enough for 2,000 segments (and 100 per flow) at
+    /// the analytic rate, at least 20 ms and 20 round trips, at most 20,000 segments per flow
+    /// and 10 s.
     pub measure_ns: Option<u64>,
 }
 
@@ -48,15 +51,23 @@ impl StreamConfig {
 
     /// The warm-up and measurement durations for `pipe`.
     pub fn durations(&self, pipe: &Pipeline) -> (u64, u64) {
-        let flows = self.flows.max(1);
-        let per_flow_gbps = pipe.steady(flows).goodput_gbps / flows as f64;
-        let segs = |n: f64| n * pipe.seg_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3);
-        let auto = segs(500.0).max(20e6).min(segs(20_000.0)).clamp(1e3, 2e9) as u64;
+        let flows = self.flows.max(1) as f64;
+        let total_gbps = pipe.steady(self.flows.max(1)).goodput_gbps.max(1e-3);
+        let rtt = pipe.bulk_rtt_ns();
+        // Goodput counts whole segments: ±1 at each edge of 2,000 is ±0.1 %; with many flows
+        // each flow's edges matter less, so 100 segments per flow on top suffice.
+        let segs = |n: f64| n * pipe.seg_bytes as f64 * 8.0 / total_gbps;
+        let auto = segs(2_000f64.max(100.0 * flows))
+            .max(20e6)
+            .max(20.0 * rtt)
+            .min(segs(20_000.0 * flows))
+            .clamp(1e3, 1e10) as u64;
         let measure = self.measure_ns.unwrap_or(auto).max(1);
-        // Slow start and the queues behind the bottleneck settle within a few windows' worth of
-        // time at the flow's rate; measuring earlier overstates goodput while backlog builds.
-        let window_ns = pipe.tcp_rwnd_bytes as f64 * 8.0 / per_flow_gbps.max(1e-3);
-        let settle = (10.0 * window_ns).min(2e9) as u64;
+        // Slow start (about log2(window / initial window) round trips, slower with delayed
+        // ACKs) and the queues behind the bottleneck (ten windows at the flow's rate) settle
+        // before measuring; measuring a backlog still building overstates goodput.
+        let window_ns = pipe.tcp_rwnd_bytes as f64 * 8.0 * flows / total_gbps;
+        let settle = (10.0 * window_ns).max(30.0 * rtt).min(2e9) as u64;
         (self.warmup_ns.unwrap_or((measure / 4).max(settle)), measure)
     }
 }
@@ -74,14 +85,16 @@ pub struct StageCpu {
 #[derive(Clone, Debug, Serialize)]
 pub struct StreamResult {
     /// All flows together.
+    /// All flows together: payload delivered to the receiving applications in the window.
     pub goodput_gbps: f64,
     pub per_flow_gbps: Vec<f64>,
     /// Data packets on the wire per second (payload packets, all flows).
     pub packets_per_s: f64,
     /// Wire packets dropped (qdisc or receive ring) during the measurement.
     pub drops: u64,
-    pub retransmitted_segments: u64,
-    /// CPU seconds per gigabit, both hosts, all stages.
+    /// Loss events signalled to senders (each lost segment is sent again as new data).
+    pub lost_segments: u64,
+    /// CPU seconds per gigabit, both hosts, all stages (NaN when nothing was delivered).
     pub cpu_s_per_gbit: f64,
     pub sender_cpu_s_per_gbit: f64,
     pub receiver_cpu_s_per_gbit: f64,
@@ -92,7 +105,8 @@ pub struct StreamResult {
     pub events: u64,
 }
 
-/// Latency percentiles of a request/response test.
+/// Latency percentiles of a request/response test (NaN if no exchange finished within the
+/// simulated horizon of 10^17 ns).
 #[derive(Clone, Debug, Serialize)]
 pub struct RrResult {
     pub transactions: u32,
@@ -104,6 +118,10 @@ pub struct RrResult {
 }
 
 const WIRE: u32 = u32::MAX;
+
+/// Request/response tests stop here (about three years of simulated time): only profiles with
+/// absurd costs get there, and their percentiles come out NaN rather than overflowing time.
+const RR_HORIZON_NS: u64 = 100_000_000_000_000_000;
 
 #[derive(Clone, Debug)]
 struct Hop {
@@ -160,15 +178,28 @@ enum Ev {
     AppFree {
         flow: u32,
     },
+    /// A data segment finished serialising on the sending NIC (TCP Small Queues release).
+    TxComplete {
+        flow: u32,
+        bytes: u32,
+    },
+    /// The receiver's delayed-ACK timer, armed when ACK number `gen` was the last sent.
+    DelayedAck {
+        flow: u32,
+        gen: u64,
+    },
     StartMeasure,
 }
 
 struct Resource {
     free_at: u64,
-    /// Pool servers' free times (empty for single servers).
-    servers: Vec<u64>,
+    /// A worker pool: the cores (resource indices) its work may run on, earliest free first.
+    /// Empty for a core or a NIC.
+    cores: Vec<u32>,
     /// (start time, packets) of units admitted and not yet started, for bounded queues.
     waiting: VecDeque<(u64, u32)>,
+    /// Sum of the packets in `waiting`.
+    waiting_total: u64,
 }
 
 struct Flow {
@@ -186,6 +217,10 @@ struct Flow {
     delivered_measured: u64,
     /// The application is inside a write (a blocking sender writes one segment at a time).
     app_busy: bool,
+    /// ACKs sent so far (the delayed-ACK timer checks that none was sent since it was armed).
+    acks_sent: u64,
+    /// Bytes in the local qdisc and NIC, held under `tcp_limit_output_bytes` (TSQ).
+    local_bytes: u64,
 }
 
 struct Engine<'a> {
@@ -201,8 +236,10 @@ struct Engine<'a> {
     stage_bytes: Vec<u64>,
     stage_events: u64,
     drops: u64,
-    retransmits: u64,
+    losses: u64,
     wire_packets: u64,
+    delayed_ack_ns: u64,
+    tso_win_divisor: f64,
     prop: u64,
     rwnd: f64,
     rr_left: u32,
@@ -211,7 +248,7 @@ struct Engine<'a> {
 }
 
 /// Resource indices: cores of host 0, cores of host 1 (unless both are one machine), the two
-/// worker pools, the two NICs.
+/// hosts' worker pools (which run on those cores), the two NICs.
 struct Placement {
     threads: u32,
     pools: [u32; 2],
@@ -311,15 +348,16 @@ impl<'a> Engine<'a> {
         let hosts = if veth { 1 } else { 2 };
         let single = || Resource {
             free_at: 0,
-            servers: Vec::new(),
+            cores: Vec::new(),
             waiting: VecDeque::new(),
+            waiting_total: 0,
         };
         let mut res: Vec<Resource> = (0..hosts * threads).map(|_| single()).collect();
-        let pool_servers = pipe.pool_servers() as usize;
         let base = res.len() as u32;
-        for _ in 0..2 {
+        for host in 0..2 {
+            let host = host.min(hosts - 1);
             res.push(Resource {
-                servers: vec![0; pool_servers],
+                cores: (host * threads..(host + 1) * threads).collect(),
                 ..single()
             });
         }
@@ -406,6 +444,8 @@ impl<'a> Engine<'a> {
                     recovery_from: 0,
                     delivered_measured: 0,
                     app_busy: false,
+                    acks_sent: 0,
+                    local_bytes: 0,
                 })
                 .collect(),
             units: Vec::new(),
@@ -416,8 +456,10 @@ impl<'a> Engine<'a> {
             stage_bytes: vec![0; n],
             stage_events: 0,
             drops: 0,
-            retransmits: 0,
+            losses: 0,
             wire_packets: 0,
+            delayed_ack_ns: pipe.tcp_delayed_ack_ns,
+            tso_win_divisor: pipe.tcp_tso_win_divisor as f64,
             prop: pipe.platform.propagation_ns,
             rwnd: pipe.tcp_rwnd_bytes as f64,
             rr_left: 0,
@@ -445,19 +487,25 @@ impl<'a> Engine<'a> {
     }
 
     /// Writes the next segment if the application is free and the windows allow. Like Linux's
-    /// TSO deferral, a partial segment goes out only when nothing else is in flight.
+    /// TSO deferral (`tcp_tso_should_defer`), a partial segment goes out only when it fills at
+    /// least 1/`tcp_tso_win_divisor` of the window, or nothing else is in flight.
     fn try_send(&mut self, k: &mut Kernel<Ev>, f: u32) {
         let mss = self.pipe.mss as u64;
         let seg = self.pipe.seg_bytes as u64;
+        let tsq = self.pipe.tcp_limit_output_bytes;
+        let link = self.pipe.has_link();
         let fl = &mut self.flows[f as usize];
-        if fl.app_busy {
+        // TCP Small Queues: a socket waits while its bytes in the qdisc and NIC reach the limit.
+        if fl.app_busy || (link && fl.local_bytes > 0 && fl.local_bytes + seg.min(tsq) > tsq) {
             return;
         }
         let window = fl.cwnd.min(self.rwnd) as u64;
         let room = window.saturating_sub(fl.inflight);
         let bytes = if room >= seg {
             seg
-        } else if fl.inflight == 0 {
+        } else if fl.inflight == 0
+            || (room >= mss && room as f64 >= window as f64 / self.tso_win_divisor)
+        {
             (room / mss * mss).max(mss)
         } else {
             return;
@@ -465,6 +513,9 @@ impl<'a> Engine<'a> {
         fl.inflight += bytes;
         fl.in_network += bytes;
         fl.app_busy = true;
+        if link {
+            fl.local_bytes += bytes;
+        }
         let now = k.now().0;
         self.start(
             k,
@@ -494,7 +545,7 @@ impl<'a> Engine<'a> {
                 u.bytes as u64
                     + u.pkts as u64 * (self.pipe.wire_bytes_per_pkt - self.pipe.mss) as u64
             };
-            let t = (wire as f64 * 8.0 / h.nic_gbps).round() as u64;
+            let t = (wire as f64 * 8.0 / h.nic_gbps).round().max(1.0) as u64;
             (t, t)
         } else if h.res == WIRE {
             (0, self.prop)
@@ -507,7 +558,7 @@ impl<'a> Engine<'a> {
             )
         };
         let next = if h.res == WIRE {
-            now + path
+            now.saturating_add(path)
         } else {
             let limit = match (h.rx_ring, is_nic && u.kind == Kind::Data) {
                 (true, _) => Some(self.pipe.rx_ring_packets as u64),
@@ -516,38 +567,41 @@ impl<'a> Engine<'a> {
             };
             // The qdisc counts skbs (segments); the receive ring counts wire packets.
             let need = if is_nic { 1 } else { u.pkts };
-            let r = &mut self.res[h.res as usize];
+            // A worker pool's work runs on whichever of its host's cores frees up first.
+            let target = {
+                let r = &self.res[h.res as usize];
+                r.cores
+                    .iter()
+                    .copied()
+                    .min_by_key(|&c| (self.res[c as usize].free_at.max(now), c))
+                    .unwrap_or(h.res)
+            };
+            let r = &mut self.res[target as usize];
             if let Some(limit) = limit {
-                while r.waiting.front().is_some_and(|&(s, _)| s <= now) {
+                while let Some(&(s, p)) = r.waiting.front() {
+                    if s > now {
+                        break;
+                    }
                     r.waiting.pop_front();
+                    r.waiting_total -= p as u64;
                 }
-                let waiting: u64 = r.waiting.iter().map(|&(_, p)| p as u64).sum();
                 // An empty queue always takes the unit, however small the bound: a ring holds at
                 // least one GRO batch, and a drop into an idle queue could repeat forever.
-                if waiting > 0 && waiting + need as u64 > limit {
+                if r.waiting_total > 0 && r.waiting_total + need as u64 > limit {
+                    if is_nic {
+                        self.flows[u.flow as usize].local_bytes -= u.bytes as u64;
+                    }
                     self.drop_unit(k, ui);
                     return;
                 }
             }
-            let start = if r.servers.is_empty() {
-                let s = if busy == 0 { now } else { now.max(r.free_at) };
-                r.free_at = r.free_at.max(s + busy);
-                s
-            } else {
-                let (i, &free) = r
-                    .servers
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|&(i, &t)| (t, i))
-                    .expect("pools have at least one server");
-                let s = now.max(free);
-                r.servers[i] = s + busy;
-                s
-            };
+            let start = now.max(r.free_at);
+            r.free_at = start.saturating_add(busy);
             if limit.is_some() && start > now {
                 r.waiting.push_back((start, need));
+                r.waiting_total += need as u64;
             }
-            start + path
+            start.saturating_add(path)
         };
         self.stage_events += h.stages.len() as u64;
         if self.measuring {
@@ -561,8 +615,17 @@ impl<'a> Engine<'a> {
             }
         }
         if hi == 0 && u.kind == Kind::Data {
-            let free = next - path + busy;
+            let free = next.saturating_sub(path).saturating_add(busy);
             k.schedule_at(SimTime(free), Ev::AppFree { flow: u.flow });
+        }
+        if is_nic && u.kind == Kind::Data {
+            k.schedule_at(
+                SimTime(next),
+                Ev::TxComplete {
+                    flow: u.flow,
+                    bytes: u.bytes,
+                },
+            );
         }
         if h.spawns_txdone {
             let t = self.alloc(Unit {
@@ -588,7 +651,12 @@ impl<'a> Engine<'a> {
         if self.measuring {
             self.drops += u.pkts as u64;
         }
-        self.flows[u.flow as usize].in_network -= u.bytes as u64;
+        let fl = &mut self.flows[u.flow as usize];
+        fl.in_network -= u.bytes as u64;
+        if fl.in_network == 0 && fl.unacked > 0 {
+            // Nothing else will arrive to trigger an ACK: the receiver's timer would fire.
+            self.send_acks(k, u.flow, 1);
+        }
         k.schedule_in(
             SimDuration(2 * self.prop),
             Ev::Loss {
@@ -621,24 +689,17 @@ impl<'a> Engine<'a> {
                     n = 1;
                 }
                 if n == 0 {
+                    // A safety net like Linux's delayed-ACK timer: if no ACK leaves before it
+                    // fires, it acknowledges what has arrived.
+                    let gen = fl.acks_sent;
+                    k.schedule_in(
+                        SimDuration(self.delayed_ack_ns),
+                        Ev::DelayedAck { flow: u.flow, gen },
+                    );
                     return;
                 }
                 fl.ack_credit = (fl.ack_credit - n as f64).max(0.0);
-                let total = fl.unacked;
-                fl.unacked = 0;
-                for i in 0..n {
-                    let share = total / n + u64::from(i < total % n);
-                    self.start(
-                        k,
-                        Unit {
-                            flow: u.flow,
-                            kind: Kind::Ack,
-                            pkts: 1,
-                            bytes: share as u32,
-                            sent_at: now,
-                        },
-                    );
-                }
+                self.send_acks(k, u.flow, n);
             }
             Kind::Ack => {
                 let mss = self.pipe.mss as f64;
@@ -672,6 +733,28 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The receiver acknowledges everything it has, in `n` ACKs.
+    fn send_acks(&mut self, k: &mut Kernel<Ev>, flow: u32, n: u64) {
+        let now = k.now().0;
+        let fl = &mut self.flows[flow as usize];
+        let total = fl.unacked;
+        fl.unacked = 0;
+        fl.acks_sent += n;
+        for i in 0..n {
+            let share = total / n + u64::from(i < total % n);
+            self.start(
+                k,
+                Unit {
+                    flow,
+                    kind: Kind::Ack,
+                    pkts: 1,
+                    bytes: share.min(u32::MAX as u64) as u32,
+                    sent_at: now,
+                },
+            );
+        }
+    }
+
     fn start_request(&mut self, k: &mut Kernel<Ev>) {
         self.rr_start = k.now().0;
         let pkts = self.pipe.rr_packets();
@@ -690,7 +773,7 @@ impl<'a> Engine<'a> {
         let fl = &mut self.flows[f as usize];
         fl.inflight = fl.inflight.saturating_sub(bytes as u64);
         if self.measuring {
-            self.retransmits += 1;
+            self.losses += 1;
         }
         // One reduction per loss event: losses of segments sent before the last reduction are
         // part of the same event.
@@ -715,6 +798,16 @@ impl Handler<Ev> for Engine<'_> {
             Ev::AppFree { flow } => {
                 self.flows[flow as usize].app_busy = false;
                 self.try_send(k, flow);
+            }
+            Ev::TxComplete { flow, bytes } => {
+                self.flows[flow as usize].local_bytes -= bytes as u64;
+                self.try_send(k, flow);
+            }
+            Ev::DelayedAck { flow, gen } => {
+                let fl = &self.flows[flow as usize];
+                if fl.acks_sent == gen && fl.unacked > 0 {
+                    self.send_acks(k, flow, 1);
+                }
             }
             Ev::StartMeasure => {
                 self.measuring = true;
@@ -743,14 +836,22 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
         .map(|f| f.delivered_measured as f64 * 8.0 / secs / 1e9)
         .collect();
     let goodput_gbps: f64 = per_flow_gbps.iter().sum();
-    let gbits = goodput_gbps * secs;
+    // CPU is charged against what was delivered in the same window.
+    let gbits = e.flows.iter().map(|f| f.delivered_measured).sum::<u64>() as f64 * 8.0 / 1e9;
+    let per_gbit = |ns: f64| {
+        if gbits > 0.0 {
+            ns / 1e9 / gbits
+        } else {
+            f64::NAN
+        }
+    };
     let mut stages = Vec::new();
     let (mut tx, mut rx) = (0.0, 0.0);
     for (i, s) in pipe.stages.iter().enumerate() {
         let ns = s.per_unit_ns * e.stage_units[i] as f64
             + s.per_packet_ns * e.stage_pkts[i] as f64
             + s.per_byte_ns * e.stage_bytes[i] as f64;
-        let cpu = ns * s.busy / 1e9 / gbits.max(f64::MIN_POSITIVE);
+        let cpu = per_gbit(ns * s.busy);
         if s.role.on_sender() {
             tx += cpu;
         } else {
@@ -767,7 +868,7 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
         per_flow_gbps,
         packets_per_s: e.wire_packets as f64 / secs,
         drops: e.drops,
-        retransmitted_segments: e.retransmits,
+        lost_segments: e.losses,
         cpu_s_per_gbit: tx + rx,
         sender_cpu_s_per_gbit: tx,
         receiver_cpu_s_per_gbit: rx,
@@ -785,10 +886,13 @@ pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
     e.rr_left = transactions;
     let mut k: Kernel<Ev> = Kernel::with_capacity(64);
     e.start_request(&mut k);
-    k.run(&mut e, SimTime(u64::MAX));
-    let mut s = e.rr_samples.clone();
+    k.run(&mut e, SimTime(RR_HORIZON_NS));
+    let mut s = std::mem::take(&mut e.rr_samples);
     s.sort_unstable();
     let pct = |q: f64| {
+        if s.is_empty() {
+            return f64::NAN;
+        }
         let i = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1;
         s[i] as f64 / 1000.0
     };
@@ -797,7 +901,7 @@ pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         p999_us: pct(0.999),
-        mean_us: s.iter().sum::<u64>() as f64 / s.len() as f64 / 1000.0,
+        mean_us: s.iter().map(|&x| x as f64).sum::<f64>() / s.len() as f64 / 1000.0,
         stage_events: e.stage_events,
     }
 }

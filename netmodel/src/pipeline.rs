@@ -152,6 +152,9 @@ pub struct Pipeline {
     pub rx_ring_packets: u32,
     pub tcp_rwnd_bytes: u64,
     pub tcp_initial_cwnd_bytes: u64,
+    pub tcp_delayed_ack_ns: u64,
+    pub tcp_tso_win_divisor: u32,
+    pub tcp_limit_output_bytes: u64,
 }
 
 /// Forward-path constant for one traversal of the host namespace, if the datapath has one.
@@ -244,7 +247,7 @@ impl Pipeline {
             Encap::Ipip => ("e_ipip", "d_ipip", p.e_ipip, p.d_ipip),
             _ => ("", "", 0.0, 0.0),
         };
-        let offloaded_tunnel =
+        let kernel_tunnel =
             matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none();
         let b_rx = if platform.rx_llc {
             p.b_rx_llc
@@ -317,7 +320,7 @@ impl Pipeline {
             )
             .on_path = p.lambda;
         }
-        if offloaded_tunnel && !platform.tunnel_offload {
+        if kernel_tunnel && !platform.tunnel_offload {
             b.add(
                 "software GSO + checksum (NIC cannot segment the tunnel)",
                 SendApp,
@@ -328,7 +331,7 @@ impl Pipeline {
                 "gso_sw, b_csum",
             );
         }
-        if offloaded_tunnel {
+        if kernel_tunnel {
             b.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
         }
         if enc == Encap::UdpDaemon {
@@ -459,7 +462,7 @@ impl Pipeline {
             }
             None => {}
         }
-        if offloaded_tunnel {
+        if kernel_tunnel {
             b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
             if !platform.tunnel_offload {
                 // Software GRO still merges the inner segments; the inner checksum is verified
@@ -544,7 +547,7 @@ impl Pipeline {
             b.add("forward ack, pod egress", RecvApp, Ack, f, 0.0, 0.0, name)
                 .on_path = p.lambda;
         }
-        if offloaded_tunnel {
+        if kernel_tunnel {
             b.add("tunnel encap (ack)", RecvApp, Ack, e, 0.0, 0.0, e_name);
             b.add("tunnel decap (ack)", SendIrq, Ack, d, 0.0, 0.0, d_name);
         }
@@ -616,7 +619,7 @@ impl Pipeline {
             r.add("forward, pod egress", SendApp, Data, f, 0.0, 0.0, name)
                 .on_path = p.lambda;
         }
-        if matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none() {
+        if kernel_tunnel {
             r.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
         }
         match datapath.encryption {
@@ -713,7 +716,7 @@ impl Pipeline {
             )
             .busy = 0.0;
         }
-        if matches!(enc, Encap::Vxlan | Encap::Ipip) && datapath.encryption.is_none() {
+        if kernel_tunnel {
             r.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
         }
         if let Some((f, name)) = fwd {
@@ -785,6 +788,9 @@ impl Pipeline {
             rx_ring_packets: net.rx_ring_packets,
             tcp_rwnd_bytes: net.tcp_rwnd_bytes,
             tcp_initial_cwnd_bytes: net.tcp_initial_cwnd_packets as u64 * mss as u64,
+            tcp_delayed_ack_ns: net.tcp_delayed_ack_ns,
+            tcp_tso_win_divisor: net.tcp_tso_win_divisor,
+            tcp_limit_output_bytes: net.tcp_limit_output_bytes,
         }
     }
 
@@ -840,48 +846,86 @@ impl Pipeline {
 
     /// The CPU (or worker pool) `role` runs on for flow `flow` when host `tx_host` sends the data.
     ///
-    /// Flow `f` uses cores `2f` and `2f + 1` of each host (modulo the thread count): the sending
-    /// process and the NIC softirq that receives its ACKs on the sender, the softirq that
-    /// receives its data and the reading process on the receiver, as with RSS and one process
-    /// per flow. Shared per-peer stages use the last core. On a veth underlay both hosts are
-    /// one machine and the receive softirq runs on the CPU that transmitted into the veth.
+    /// Flow `f` uses core `f` and core `f + threads/2` of each host (modulo the thread count):
+    /// the sending process and the NIC softirq that receives its ACKs on the sender, the softirq
+    /// that receives its data and the reading process on the receiver, as with RSS and one
+    /// process per flow; past `threads/2` flows every core carries one process and one softirq.
+    /// flanneld and the per-peer crypto stage use the last core, IPIP's single RSS queue core
+    /// 0. WireGuard's workers run on whichever core of the host is free. On a veth underlay
+    /// both hosts are one machine and the receive softirq runs on the CPU that transmitted into
+    /// the veth.
     pub fn placement(&self, role: Role, flow: u32, tx_host: u32) -> Placement {
         let veth = self.platform.underlay == Underlay::Veth;
         let t = self.threads.max(1);
+        let machine = |host: u32| if veth { 0 } else { host };
         let core = |host: u32, index: u32| Placement::Core {
-            host: if veth { 0 } else { host },
+            host: machine(host),
             index: index % t,
         };
         let rx_host = 1 - tx_host;
-        let f = flow;
+        let (first, second) = (flow, flow + (t / 2).max(1));
         match self.effective_role(role) {
-            Role::SendApp => core(tx_host, 2 * f),
-            Role::SendIrq => core(tx_host, 2 * f + 1),
+            Role::SendApp => core(tx_host, first),
+            Role::SendIrq => core(tx_host, second),
             Role::SendDaemon => core(tx_host, t - 1),
-            Role::SendPool => Placement::Pool { host: tx_host },
+            Role::SendPool => Placement::Pool {
+                host: machine(tx_host),
+            },
             Role::RecvCrypto | Role::RecvDaemon => core(rx_host, t - 1),
-            Role::RecvPool => Placement::Pool { host: rx_host },
+            Role::RecvPool => Placement::Pool {
+                host: machine(rx_host),
+            },
             Role::RecvIrq if self.shared_roles.contains(&Role::RecvIrq) => core(rx_host, 0),
-            Role::RecvIrq => core(rx_host, 2 * f),
-            Role::RecvApp => core(rx_host, 2 * f + 1),
+            Role::RecvIrq => core(rx_host, first),
+            Role::RecvApp => core(rx_host, second),
         }
     }
 
-    /// Servers in a host's WireGuard worker pool: the cores left beside the flow's two.
-    pub fn pool_servers(&self) -> u32 {
-        self.threads.saturating_sub(2).max(1)
+    /// The round trip of one full segment and its ACK through an idle pipeline, in ns: what
+    /// bounds a window-limited flow (rate ≤ window / round trip).
+    pub fn bulk_rtt_ns(&self) -> f64 {
+        let seg = self.seg_bytes as f64;
+        let pkts = self.pkts_per_seg as f64;
+        let on_path = |t: Trigger, p: f64, b: f64| -> f64 {
+            self.stages
+                .iter()
+                .filter(|s| s.trigger == t)
+                .map(|s| s.cost(p, b) * s.on_path)
+                .sum()
+        };
+        let wire = if self.has_link() {
+            (seg + pkts * (self.wire_bytes_per_pkt - self.mss) as f64
+                + self.wire_bytes_per_ack as f64)
+                * 8.0
+                / self.platform.link_gbps
+        } else {
+            0.0
+        };
+        on_path(Trigger::Data, pkts, seg)
+            + on_path(Trigger::Ack, 1.0, 0.0)
+            + wire
+            + 2.0 * self.platform.propagation_ns as f64
     }
 
     /// The steady state of `flows` identical bulk flows between two hosts, placed as
-    /// [`Pipeline::placement`] says: every flow gets the rate of the most loaded CPU it uses, and
-    /// all together no more than the link.
+    /// [`Pipeline::placement`] says: every flow gets the rate of the most loaded CPU it uses;
+    /// each host's CPUs together (worker pools included) carry no more than their threads; all
+    /// flows together fit the link; and no flow sends more than a receive window per round trip.
     pub fn steady(&self, flows: u32) -> Steady {
         let flows = flows.max(1);
         let per_role = self.role_ns_per_byte();
         let mut load: Vec<(Placement, f64, Vec<Role>)> = Vec::new();
+        let mut host_load = [0.0f64; 2];
         for f in 0..flows {
             for &(role, c) in &per_role {
                 let at = self.placement(role, f, 0);
+                let host = match at {
+                    Placement::Core { host, .. } | Placement::Pool { host } => host,
+                };
+                host_load[host as usize] += c;
+                if matches!(at, Placement::Pool { .. }) {
+                    continue;
+                }
                 match load.iter_mut().find(|(p, _, _)| *p == at) {
                     Some((_, l, roles)) => {
                         *l += c;
@@ -896,15 +940,22 @@ impl Pipeline {
         // Payload bytes per ns of one flow.
         let mut rate = f64::INFINITY;
         let mut bottleneck = "link".to_string();
-        for (at, l, roles) in &load {
-            let cap = match at {
-                Placement::Pool { .. } => self.pool_servers() as f64,
-                Placement::Core { .. } => 1.0,
-            };
-            if *l > 0.0 && cap / l < rate {
-                rate = cap / l;
+        for (_, l, roles) in &load {
+            if *l > 0.0 && 1.0 / l < rate {
+                rate = 1.0 / l;
                 bottleneck = roles.iter().map(|r| r.name()).collect::<Vec<_>>().join("+");
             }
+        }
+        for (host, l) in host_load.iter().enumerate() {
+            if *l > 0.0 && self.threads as f64 / l < rate {
+                rate = self.threads as f64 / l;
+                bottleneck = format!("host-{host}-cpu");
+            }
+        }
+        let window = self.tcp_rwnd_bytes as f64 / self.bulk_rtt_ns();
+        if window < rate {
+            rate = window;
+            bottleneck = "window".to_string();
         }
         let link = self.link_payload_bytes_per_s() / 1e9;
         if link < rate * flows as f64 {

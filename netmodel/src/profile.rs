@@ -122,6 +122,9 @@ pub struct NetworkConsts {
     pub rx_ring_packets: u32,
     pub tcp_rwnd_bytes: u64,
     pub tcp_initial_cwnd_packets: u32,
+    pub tcp_delayed_ack_ns: u64,
+    pub tcp_tso_win_divisor: u32,
+    pub tcp_limit_output_bytes: u64,
 }
 
 macro_rules! params {
@@ -190,6 +193,28 @@ struct RawDefaults {
     platform: Spanned<String>,
 }
 
+/// Byte offset of `key = …` inside the table whose header is `header` (e.g. `[network]`), or of
+/// the header itself, or 0: where to point an error about a value serde has already read.
+fn key_offset(text: &str, header: &str, key: &str) -> usize {
+    let Some(start) = text.find(header) else {
+        return 0;
+    };
+    let end = text[start + header.len()..]
+        .find("\n[")
+        .map_or(text.len(), |e| start + header.len() + e);
+    let mut at = start;
+    for line in text[start..end].split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return at + (line.len() - t.len());
+        }
+        at += line.len();
+    }
+    start
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -254,7 +279,12 @@ impl Profile {
             }
             // A second per packet or byte is no CPU cost but a typo; the bound also keeps
             // simulated times far from overflowing.
-            let max = if unit == "ratio" { 1.0 } else { 1e9 };
+            // At most one ACK per packet of the largest segment.
+            let max = match unit {
+                "ratio" => 1.0,
+                "ack/segment" => 64.0,
+                _ => 1e9,
+            };
             let ok = param.value.is_finite() && param.value >= 0.0 && param.value <= max;
             if !ok {
                 return Err(err(
@@ -277,12 +307,12 @@ impl Profile {
         }
         let mut platforms = BTreeMap::new();
         for (name, p) in raw.platforms {
-            let at = p.span().start;
             let mut plat = p.into_inner();
             plat.name = name.clone();
+            let header = format!("[platforms.{name}]");
             let bad = |field: &str, what: &str| {
                 Err(err(
-                    at,
+                    key_offset(text, &header, field),
                     &format!("platforms.{name}.{field}"),
                     what.to_string(),
                 ))
@@ -322,12 +352,51 @@ impl Profile {
             ));
         }
         let n = &raw.network;
-        if n.gso_max_payload_bytes == 0 || n.qdisc_limit_skbs == 0 || n.rx_ring_packets == 0 {
-            return Err(err(
+        let checks: [(&str, u64, u64, u64); 10] = [
+            (
+                "ethernet_overhead_bytes",
+                n.ethernet_overhead_bytes as u64,
                 0,
-                "network",
-                "queue and GSO sizes must be above 0".into(),
-            ));
+                1000,
+            ),
+            ("tcp_ip_header_bytes", n.tcp_ip_header_bytes as u64, 20, 200),
+            (
+                "gso_max_payload_bytes",
+                n.gso_max_payload_bytes as u64,
+                1,
+                524_288,
+            ),
+            ("qdisc_limit_skbs", n.qdisc_limit_skbs as u64, 1, 1 << 24),
+            ("rx_ring_packets", n.rx_ring_packets as u64, 1, 1 << 24),
+            ("tcp_rwnd_bytes", n.tcp_rwnd_bytes, 1, 1 << 34),
+            (
+                "tcp_initial_cwnd_packets",
+                n.tcp_initial_cwnd_packets as u64,
+                1,
+                1000,
+            ),
+            (
+                "tcp_delayed_ack_ns",
+                n.tcp_delayed_ack_ns,
+                1,
+                10_000_000_000,
+            ),
+            ("tcp_tso_win_divisor", n.tcp_tso_win_divisor as u64, 1, 1000),
+            (
+                "tcp_limit_output_bytes",
+                n.tcp_limit_output_bytes,
+                1,
+                1 << 34,
+            ),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Err(err(
+                    key_offset(text, "[network]", key),
+                    &format!("network.{key}"),
+                    format!("expected {min} to {max}, found {value}"),
+                ));
+            }
         }
         Ok(Profile {
             name: raw.name,
@@ -403,6 +472,16 @@ mod tests {
         let e = Profile::parse("p.toml", "name = 3").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("string"), "{e}");
+
+        let mtu = DEFAULT_PROFILE.replacen("mtu = 1500", "mtu = 100", 1);
+        let e = Profile::parse("p.toml", &mtu).unwrap_err();
+        assert_eq!(e.field, "platforms.reference-10g.mtu");
+        let line = mtu.lines().position(|l| l == "mtu = 100").unwrap() + 1;
+        assert_eq!((e.line, e.column), (line, 1), "{e}");
+        let ring = DEFAULT_PROFILE.replace("rx_ring_packets = 1024", "rx_ring_packets = 0");
+        let e = Profile::parse("p.toml", &ring).unwrap_err();
+        assert_eq!(e.field, "network.rx_ring_packets");
+        assert!(e.message.contains("expected 1 to"), "{e}");
 
         let plat = DEFAULT_PROFILE.replace("platform = \"reference-10g\"", "platform = \"moon\"");
         let e = Profile::parse("p.toml", &plat).unwrap_err();

@@ -244,3 +244,31 @@ fn extreme_profiles_terminate() {
         }
     }
 }
+
+/// Many flows on one bounded shared queue (IPIP's single RSS queue, WireGuard's per-peer
+/// stage, flanneld) lose segments, yet every flow keeps a share of at least a fifth of the fair
+/// one. (With deep queues on a saturated link, Reno-like flows can starve each other much
+/// more: see the README's known simplifications.)
+#[test]
+fn every_flow_is_served_through_a_shared_queue() {
+    let (prof, plat) = platform("cilium-bench", Some(40.0));
+    for (dp, flows) in [
+        ("calico-ipip", 16),
+        ("calico-bgp+wireguard", 8),
+        ("flannel-udp", 6),
+    ] {
+        let pipe = Pipeline::new(&prof, &plat, dp.parse().unwrap(), &Options::default());
+        let r = packet::stream(&pipe, &StreamConfig::flows(flows));
+        let slowest = r
+            .per_flow_gbps
+            .iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min);
+        let fair = r.goodput_gbps / flows as f64;
+        assert!(
+            slowest > 0.2 * fair,
+            "{dp}: a flow got {slowest} of a fair {fair}: {:?}",
+            r.per_flow_gbps
+        );
+    }
+}
