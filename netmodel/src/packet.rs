@@ -6,12 +6,14 @@
 //!   run of consecutive stages on one resource.
 //! - Cores and NICs are FIFO servers: a unit starts when it arrives and the server is free, keeps
 //!   the server busy for the busy share of its stages' cost and moves on after the on-path
-//!   share. WireGuard's worker pools are multi-server queues.
+//!   share (at least 1 ns per hop). A worker pool hands each unit to the host core that frees
+//!   up first.
 //! - The NIC serialises every wire packet at link rate behind a qdisc bounded in skbs; the first
 //!   receive stage has a ring bounded in packets. A full queue drops the unit and the sender
 //!   learns of the loss one round of propagation later (duplicate ACKs).
 //! - TCP: a congestion window (slow start from 10 packets, +1 MSS per window in congestion
-//!   avoidance, halved once per loss event) under the receive window; the receiver sends
+//!   avoidance, halved once per loss event) under the receive window, TCP Small Queues (a
+//!   socket's bytes in the qdisc and NIC) and TSO deferral; the receiver sends
 //!   `acks_per_seg` ACKs per segment (0.4: one per 2.5 segments), at once when nothing else is
 //!   in flight (quick ACK), and after the 40 ms delayed-ACK timer at the latest. Goodput counts
 //!   payload delivered to the receiving application during the measurement window.
@@ -84,7 +86,6 @@ pub struct StageCpu {
 /// The result of a stream test.
 #[derive(Clone, Debug, Serialize)]
 pub struct StreamResult {
-    /// All flows together.
     /// All flows together: payload delivered to the receiving applications in the window.
     pub goodput_gbps: f64,
     pub per_flow_gbps: Vec<f64>,
@@ -178,11 +179,6 @@ enum Ev {
     AppFree {
         flow: u32,
     },
-    /// A data segment finished serialising on the sending NIC (TCP Small Queues release).
-    TxComplete {
-        flow: u32,
-        bytes: u32,
-    },
     /// The receiver's delayed-ACK timer, armed when ACK number `gen` was the last sent.
     DelayedAck {
         flow: u32,
@@ -221,6 +217,8 @@ struct Flow {
     acks_sent: u64,
     /// Bytes in the local qdisc and NIC, held under `tcp_limit_output_bytes` (TSQ).
     local_bytes: u64,
+    /// A delayed-ACK timer is pending.
+    delack_armed: bool,
 }
 
 struct Engine<'a> {
@@ -446,6 +444,7 @@ impl<'a> Engine<'a> {
                     app_busy: false,
                     acks_sent: 0,
                     local_bytes: 0,
+                    delack_armed: false,
                 })
                 .collect(),
             units: Vec::new(),
@@ -532,6 +531,11 @@ impl<'a> Engine<'a> {
     fn hop(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) {
         let now = k.now().0;
         let u = self.units[ui as usize];
+        if u.kind == Kind::TxDone && hi == 0 {
+            // The segment has left the NIC: its bytes no longer count against TCP Small Queues.
+            self.flows[u.flow as usize].local_bytes -= u.bytes as u64;
+            self.try_send(k, u.flow);
+        }
         let hops = hops_of(&self.routes, &u);
         let Some(h) = hops.get(hi as usize) else {
             self.finish(k, ui);
@@ -618,15 +622,6 @@ impl<'a> Engine<'a> {
             let free = next.saturating_sub(path).saturating_add(busy);
             k.schedule_at(SimTime(free), Ev::AppFree { flow: u.flow });
         }
-        if is_nic && u.kind == Kind::Data {
-            k.schedule_at(
-                SimTime(next),
-                Ev::TxComplete {
-                    flow: u.flow,
-                    bytes: u.bytes,
-                },
-            );
-        }
         if h.spawns_txdone {
             let t = self.alloc(Unit {
                 kind: Kind::TxDone,
@@ -690,12 +685,15 @@ impl<'a> Engine<'a> {
                 }
                 if n == 0 {
                     // A safety net like Linux's delayed-ACK timer: if no ACK leaves before it
-                    // fires, it acknowledges what has arrived.
-                    let gen = fl.acks_sent;
-                    k.schedule_in(
-                        SimDuration(self.delayed_ack_ns),
-                        Ev::DelayedAck { flow: u.flow, gen },
-                    );
+                    // fires, it acknowledges what has arrived. One timer per flow is pending.
+                    if !fl.delack_armed {
+                        fl.delack_armed = true;
+                        let gen = fl.acks_sent;
+                        k.schedule_in(
+                            SimDuration(self.delayed_ack_ns),
+                            Ev::DelayedAck { flow: u.flow, gen },
+                        );
+                    }
                     return;
                 }
                 fl.ack_credit = (fl.ack_credit - n as f64).max(0.0);
@@ -799,14 +797,20 @@ impl Handler<Ev> for Engine<'_> {
                 self.flows[flow as usize].app_busy = false;
                 self.try_send(k, flow);
             }
-            Ev::TxComplete { flow, bytes } => {
-                self.flows[flow as usize].local_bytes -= bytes as u64;
-                self.try_send(k, flow);
-            }
             Ev::DelayedAck { flow, gen } => {
-                let fl = &self.flows[flow as usize];
-                if fl.acks_sent == gen && fl.unacked > 0 {
+                let delay = self.delayed_ack_ns;
+                let fl = &mut self.flows[flow as usize];
+                fl.delack_armed = false;
+                if fl.unacked == 0 {
+                    return;
+                }
+                if fl.acks_sent == gen {
                     self.send_acks(k, flow, 1);
+                } else {
+                    // ACKs left since the timer was armed: restart it for what arrived since.
+                    fl.delack_armed = true;
+                    let gen = fl.acks_sent;
+                    k.schedule_in(SimDuration(delay), Ev::DelayedAck { flow, gen });
                 }
             }
             Ev::StartMeasure => {
