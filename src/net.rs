@@ -245,7 +245,7 @@ fn compare_table(c: &Comparison) -> Table {
 
 fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
     let profile = load_profile(a.common.profile.as_ref())?;
-    let (platform, _) = setup(&profile, &a.common)?;
+    let (platform, opts) = setup(&profile, &a.common)?;
     if !(1..=256).contains(&a.flows) {
         return Err(CliError(format!(
             "--flows: expected 1 to 256, found {}",
@@ -271,10 +271,10 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
         platform,
         datapaths: datapaths(&a.datapaths)?,
         flows: a.flows,
-        msg_size: a.common.msg_size,
+        msg_size: opts.msg_size,
         requirements,
         transactions: a.transactions,
-        app_ns_per_byte: a.common.app_ns_per_byte,
+        app_ns_per_byte: opts.app_ns_per_byte,
     };
     if a.jobs == Some(0) {
         return Err(CliError("--jobs: expected at least 1".into()));
@@ -314,7 +314,7 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
             }
             writeln!(
                 out,
-                "latency: {}-byte request/response on an idle path (no scheduler noise is modelled, so percentiles differ only under queueing)",
+                "latency: {}-byte request/response on an idle path; the model has no scheduler noise, so the percentiles coincide",
                 c.msg_size
             )?;
             writeln!(out, "digest {}", c.digest)?;
