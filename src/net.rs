@@ -236,7 +236,7 @@ fn compare_table(c: &Comparison) -> Table {
             opt(r.cpu_ratio_to_host, 2),
             Cell::UInt(r.mtu as u64),
             r.bottleneck.clone().map_or(Cell::Empty, Cell::from),
-            opt(r.flow_level_goodput_gbps, 2),
+            opt(r.flow_level_goodput_gbps, 3),
         ])
         .expect("row width matches the header");
     }
