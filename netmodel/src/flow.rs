@@ -46,18 +46,15 @@ pub enum Resource {
     Cpu {
         host: u32,
     },
-    /// A serial stage shared by every flow from `src` to `dst` (per-peer crypto, IPIP RSS).
-    PeerSerial {
-        src: u32,
-        dst: u32,
-    },
-    /// flanneld on `host`, one per sending or receiving side.
-    Daemon {
+    /// One core, placed as the packet-level engine places work: each flow's roles by its
+    /// index among the flows its host sends (or receives), flanneld, the per-peer crypto stage
+    /// and IPIP's single RSS queue on their shared cores.
+    Core {
         host: u32,
-        sending: bool,
+        index: u32,
     },
-    /// The flow's own busiest core, or its receive window per round trip.
-    OwnCore {
+    /// The flow's receive window per round trip.
+    Window {
         flow: u32,
     },
 }
@@ -102,61 +99,27 @@ impl std::error::Error for FlowError {}
 
 /// The per-byte demands of one datapath, computed once per datapath.
 struct Demand {
+    pipe: Pipeline,
     nic: f64,
-    /// Every stage on each side, WireGuard's workers included (they run on the host's cores).
-    tx_cpu: f64,
-    rx_cpu: f64,
-    peer_serial: f64,
-    tx_daemon: f64,
-    rx_daemon: f64,
-    /// The flow alone: the slower of its busiest core and its window per round trip, in
-    /// payload bytes per ns.
-    own_cap: f64,
+    /// ns per byte of each role (pools included).
+    roles: Vec<(Role, f64)>,
+    /// Window per round trip, payload bytes per ns.
+    window: f64,
     veth: bool,
 }
 
-fn demand(pipe: &Pipeline) -> Demand {
-    let mut d = Demand {
+fn demand(pipe: Pipeline) -> Demand {
+    Demand {
         nic: if pipe.has_link() {
             pipe.wire_bytes_per_pkt as f64 * 8.0 / (pipe.mss as f64 * pipe.platform.link_gbps)
         } else {
             0.0
         },
-        tx_cpu: 0.0,
-        rx_cpu: 0.0,
-        peer_serial: 0.0,
-        tx_daemon: 0.0,
-        rx_daemon: 0.0,
-        own_cap: f64::INFINITY,
+        roles: pipe.role_ns_per_byte(),
+        window: pipe.tcp_rwnd_bytes.max(pipe.mss as u64) as f64 / pipe.bulk_rtt_ns(),
         veth: pipe.platform.underlay == Underlay::Veth,
-    };
-    // The flow's busiest core where the packet-level engine places it (shared stages included:
-    // alone, a flow is limited by them too; on a two-thread machine they share its cores).
-    let mut own: BTreeMap<Placement, f64> = BTreeMap::new();
-    for (role, c) in pipe.role_ns_per_byte() {
-        if role.on_sender() {
-            d.tx_cpu += c;
-        } else {
-            d.rx_cpu += c;
-        }
-        match role {
-            Role::SendDaemon => d.tx_daemon += c,
-            Role::RecvDaemon => d.rx_daemon += c,
-            r if pipe.shared_roles.contains(&r) => d.peer_serial += c,
-            _ => {}
-        }
-        if let at @ Placement::Core { .. } = pipe.placement(role, 0, 0) {
-            *own.entry(at).or_default() += c;
-        }
+        pipe,
     }
-    let busiest = own.values().cloned().fold(0.0, f64::max);
-    if busiest > 0.0 {
-        d.own_cap = 1.0 / busiest;
-    }
-    d.own_cap = d
-        .own_cap
-        .min(pipe.tcp_rwnd_bytes as f64 / pipe.bulk_rtt_ns());
-    d
 }
 
 /// `n` flows between distinct hosts drawn uniformly from `hosts` (at least 2), each on a
@@ -206,7 +169,7 @@ pub fn allocate(
         }
         demands
             .entry(f.datapath)
-            .or_insert_with(|| demand(&Pipeline::new(profile, platform, f.datapath, opts)));
+            .or_insert_with(|| demand(Pipeline::new(profile, platform, f.datapath, opts)));
     }
 
     // Resources, indexed; each flow lists (resource, ns per byte).
@@ -215,11 +178,13 @@ pub fn allocate(
     let mut kinds: Vec<Resource> = Vec::new();
     let mut users: Vec<Vec<(usize, f64)>> = Vec::new();
     let mut needs: Vec<Vec<(usize, f64)>> = Vec::with_capacity(flows.len());
-    // A flow's own busiest core caps it alone; kept out of the shared resources.
+    // A flow's window per round trip caps it alone; kept out of the shared resources.
     let mut own_cap: Vec<f64> = Vec::with_capacity(flows.len());
+    let mut sent_by = vec![0u32; hosts as usize];
+    let mut received_by = vec![0u32; hosts as usize];
     for (i, f) in flows.iter().enumerate() {
         let d = &demands[&f.datapath];
-        let mut need = Vec::with_capacity(8);
+        let mut need: Vec<(usize, f64)> = Vec::with_capacity(12);
         let mut add = |r: Resource, cap: f64, c: f64| {
             if c <= 0.0 {
                 return;
@@ -230,53 +195,46 @@ pub fn allocate(
                 users.push(Vec::new());
                 capacity.len() - 1
             });
-            users[id].push((i, c));
-            need.push((id, c));
+            // A flow with several roles on one core needs their sum of it.
+            match need.iter_mut().find(|(x, _)| *x == id) {
+                Some((_, have)) => *have += c,
+                None => need.push((id, c)),
+            }
         };
         let machine = |h: u32| if d.veth { 0 } else { h };
         let threads = platform.threads as f64;
         add(Resource::NicTx { host: f.src }, 1.0, d.nic);
         add(Resource::NicRx { host: f.dst }, 1.0, d.nic);
-        add(
-            Resource::Cpu {
-                host: machine(f.src),
-            },
-            threads,
-            d.tx_cpu,
-        );
-        add(
-            Resource::Cpu {
-                host: machine(f.dst),
-            },
-            threads,
-            d.rx_cpu,
-        );
-        add(
-            Resource::PeerSerial {
-                src: f.src,
-                dst: f.dst,
-            },
-            1.0,
-            d.peer_serial,
-        );
-        add(
-            Resource::Daemon {
-                host: machine(f.src),
-                sending: true,
-            },
-            1.0,
-            d.tx_daemon,
-        );
-        add(
-            Resource::Daemon {
-                host: machine(f.dst),
-                sending: false,
-            },
-            1.0,
-            d.rx_daemon,
-        );
+        // The flow's index among those its sender sends and its receiver receives; between the
+        // two namespaces of a veth machine both are the index of the flow between them.
+        let (tx_index, rx_index) = (sent_by[f.src as usize], received_by[f.dst as usize]);
+        sent_by[f.src as usize] += 1;
+        received_by[f.dst as usize] += 1;
+        for &(role, c) in &d.roles {
+            let (host, idx) = if role.on_sender() {
+                (f.src, tx_index)
+            } else {
+                (f.dst, rx_index)
+            };
+            add(
+                Resource::Cpu {
+                    host: machine(host),
+                },
+                threads,
+                c,
+            );
+            if let Placement::Core { index, .. } = d.pipe.placement(role, idx, 0) {
+                // On a veth machine a receive softirq runs on the sending CPU, and the
+                // placement says which core of the one machine that is.
+                let host = if d.veth { 0 } else { host };
+                add(Resource::Core { host, index }, 1.0, c);
+            }
+        }
+        for &(r, c) in &need {
+            users[r].push((i, c));
+        }
         needs.push(need);
-        own_cap.push(d.own_cap);
+        own_cap.push(d.window);
     }
 
     // Progressive filling. Active flows all sit at `level` (bytes per ns). A resource stays
@@ -293,7 +251,7 @@ pub fn allocate(
     }
     let mut rate = vec![f64::NAN; flows.len()];
     let mut bottleneck: Vec<Resource> = (0..flows.len() as u32)
-        .map(|flow| Resource::OwnCore { flow })
+        .map(|flow| Resource::Window { flow })
         .collect();
     let mut by_cap: Vec<usize> = (0..flows.len()).collect();
     by_cap.sort_by(|&a, &b| own_cap[a].total_cmp(&own_cap[b]).then(a.cmp(&b)));
@@ -494,7 +452,7 @@ mod tests {
             }
             // Flows frozen by the same shared resource have equal rates.
             for (i, b) in a.bottleneck.iter().enumerate() {
-                if matches!(b, Resource::OwnCore { .. }) { continue; }
+                if matches!(b, Resource::Window { .. }) { continue; }
                 for (j, b2) in a.bottleneck.iter().enumerate() {
                     if b == b2 {
                         prop_assert!((a.gbps[i] - a.gbps[j]).abs() < 1e-6 * a.gbps[i].max(1.0));

@@ -34,12 +34,12 @@ use crate::pipeline::{Pipeline, Role, Stage, Trigger};
 pub struct StreamConfig {
     pub flows: u32,
     /// Simulated time before measuring (slow start, queues filling). Default: a quarter of the
-    /// measurement, ten receive windows at the flow's rate or 30 round trips, whichever is
-    /// longest (at most 2 s).
+    /// measurement, ten receive windows at the flow's rate (at most 2 s) or 30 round trips,
+    /// whichever is longest.
     pub warmup_ns: Option<u64>,
     /// Simulated time measured. Default: long enough for 2,000 segments (and 100 per flow) at
-    /// the analytic rate, at least 20 ms and 20 round trips, at most 20,000 segments per flow
-    /// and 10 s.
+    /// the analytic rate and at least 20 ms, at most 20,000 segments per flow, and at least 20
+    /// round trips. A budget of kernel events can end it early.
     pub measure_ns: Option<u64>,
 }
 
@@ -61,15 +61,15 @@ impl StreamConfig {
         let segs = |n: f64| n * pipe.seg_bytes as f64 * 8.0 / total_gbps;
         let auto = segs(2_000f64.max(100.0 * flows))
             .max(20e6)
-            .max(20.0 * rtt)
             .min(segs(20_000.0 * flows))
-            .clamp(1e3, 1e10) as u64;
+            .max(20.0 * rtt)
+            .clamp(1e3, 1e13) as u64;
         let measure = self.measure_ns.unwrap_or(auto).max(1);
         // Slow start (about log2(window / initial window) round trips, slower with delayed
         // ACKs) and the queues behind the bottleneck (ten windows at the flow's rate) settle
         // before measuring; measuring a backlog still building overstates goodput.
         let window_ns = pipe.tcp_rwnd_bytes as f64 * 8.0 * flows / total_gbps;
-        let settle = (10.0 * window_ns).max(30.0 * rtt).min(2e9) as u64;
+        let settle = (10.0 * window_ns).min(2e9).max(30.0 * rtt).min(1e13) as u64;
         (self.warmup_ns.unwrap_or((measure / 4).max(settle)), measure)
     }
 }
@@ -89,7 +89,7 @@ pub struct StreamResult {
     /// All flows together: payload delivered to the receiving applications in the window.
     pub goodput_gbps: f64,
     pub per_flow_gbps: Vec<f64>,
-    /// Data packets on the wire per second (payload packets, all flows).
+    /// Data packets delivered per second (payload packets of MSS size, all flows).
     pub packets_per_s: f64,
     /// Wire packets dropped (qdisc or receive ring) during the measurement.
     pub drops: u64,
@@ -110,6 +110,7 @@ pub struct StreamResult {
 /// simulated horizon of 10^17 ns).
 #[derive(Clone, Debug, Serialize)]
 pub struct RrResult {
+    /// Exchanges completed.
     pub transactions: u32,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -119,6 +120,9 @@ pub struct RrResult {
 }
 
 const WIRE: u32 = u32::MAX;
+
+/// Kernel events one stream test may handle (about two seconds of wall time).
+const EVENT_BUDGET: u64 = 40_000_000;
 
 /// Request/response tests stop here (about three years of simulated time): only profiles with
 /// absurd costs get there, and their percentiles come out NaN rather than overflowing time.
@@ -491,7 +495,8 @@ impl<'a> Engine<'a> {
     fn try_send(&mut self, k: &mut Kernel<Ev>, f: u32) {
         let mss = self.pipe.mss as u64;
         let seg = self.pipe.seg_bytes as u64;
-        let tsq = self.pipe.tcp_limit_output_bytes;
+        // Linux lets a socket queue at least two segments whatever the limit.
+        let tsq = self.pipe.tcp_limit_output_bytes.max(2 * seg);
         let link = self.pipe.has_link();
         let fl = &mut self.flows[f as usize];
         // TCP Small Queues: a socket waits while its bytes in the qdisc and NIC reach the limit.
@@ -530,6 +535,9 @@ impl<'a> Engine<'a> {
 
     fn hop(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) {
         let now = k.now().0;
+        if !self.admit(k, ui, hi) {
+            return;
+        }
         let u = self.units[ui as usize];
         if u.kind == Kind::TxDone && hi == 0 {
             // The segment has left the NIC: its bytes no longer count against TCP Small Queues.
@@ -581,22 +589,13 @@ impl<'a> Engine<'a> {
                     .unwrap_or(h.res)
             };
             let r = &mut self.res[target as usize];
-            if let Some(limit) = limit {
+            if limit.is_some() {
                 while let Some(&(s, p)) = r.waiting.front() {
                     if s > now {
                         break;
                     }
                     r.waiting.pop_front();
                     r.waiting_total -= p as u64;
-                }
-                // An empty queue always takes the unit, however small the bound: a ring holds at
-                // least one GRO batch, and a drop into an idle queue could repeat forever.
-                if r.waiting_total > 0 && r.waiting_total + need as u64 > limit {
-                    if is_nic {
-                        self.flows[u.flow as usize].local_bytes -= u.bytes as u64;
-                    }
-                    self.drop_unit(k, ui);
-                    return;
                 }
             }
             let start = now.max(r.free_at);
@@ -613,9 +612,6 @@ impl<'a> Engine<'a> {
                 self.stage_units[s as usize] += 1;
                 self.stage_pkts[s as usize] += u.pkts as u64;
                 self.stage_bytes[s as usize] += u.bytes as u64;
-            }
-            if is_nic && u.kind == Kind::Data {
-                self.wire_packets += u.pkts as u64;
             }
         }
         if hi == 0 && u.kind == Kind::Data {
@@ -638,26 +634,89 @@ impl<'a> Engine<'a> {
         );
     }
 
-    /// A full queue drops a data segment; the sender hears of it through duplicate ACKs, one
-    /// round of propagation later.
-    fn drop_unit(&mut self, k: &mut Kernel<Ev>, ui: u32) {
-        let u = self.units[ui as usize];
-        self.free_units.push(ui);
+    /// Bounded queues: the qdisc takes or drops whole skbs; the receive ring, flanneld's
+    /// socket and the per-peer queue take the packets of a segment that fit and drop the rest.
+    /// An empty queue always takes the unit, however small the bound (a ring holds at least one
+    /// GRO batch, and a drop into an idle queue could repeat forever). Returns whether any of
+    /// the unit goes on.
+    fn admit(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) -> bool {
+        let now = k.now().0;
+        let mut u = self.units[ui as usize];
+        if u.kind != Kind::Data {
+            return true;
+        }
+        let Some(h) = hops_of(&self.routes, &u).get(hi as usize) else {
+            return true;
+        };
+        let is_nic = h.nic_gbps > 0.0;
+        let limit = if h.rx_ring {
+            self.pipe.rx_ring_packets as u64
+        } else if is_nic {
+            self.pipe.qdisc_limit_skbs as u64
+        } else {
+            return true;
+        };
+        let target = {
+            let r = &self.res[h.res as usize];
+            r.cores
+                .iter()
+                .copied()
+                .min_by_key(|&c| (self.res[c as usize].free_at.max(now), c))
+                .unwrap_or(h.res)
+        };
+        let r = &mut self.res[target as usize];
+        while let Some(&(s, p)) = r.waiting.front() {
+            if s > now {
+                break;
+            }
+            r.waiting.pop_front();
+            r.waiting_total -= p as u64;
+        }
+        let need = if is_nic { 1 } else { u.pkts as u64 };
+        if r.waiting_total == 0 || r.waiting_total + need <= limit {
+            return true;
+        }
+        let room = limit.saturating_sub(r.waiting_total);
+        let keep_pkts = if is_nic { 0 } else { room.min(need) as u32 };
+        let keep_bytes = (keep_pkts as u64 * self.pipe.mss as u64).min(u.bytes as u64) as u32;
+        let lost_bytes = u.bytes - keep_bytes;
+        let lost_pkts = u.pkts - keep_pkts;
+        if is_nic {
+            self.flows[u.flow as usize].local_bytes -= u.bytes as u64;
+        }
+        if lost_bytes > 0 {
+            self.lose(k, u.flow, lost_bytes, lost_pkts, u.sent_at);
+        }
+        if keep_pkts == 0 {
+            self.free_units.push(ui);
+            return false;
+        }
+        u.pkts = keep_pkts;
+        u.bytes = keep_bytes;
+        self.units[ui as usize] = u;
+        true
+    }
+
+    /// Packets dropped from a flow's data. The sender learns of it from duplicate ACKs one
+    /// round of propagation later if more of its data is on the way, else only from a tail-loss
+    /// probe: RFC 8985's probe timeout, two round trips, here at least 10 ms.
+    fn lose(&mut self, k: &mut Kernel<Ev>, flow: u32, bytes: u32, pkts: u32, sent_at: u64) {
         if self.measuring {
-            self.drops += u.pkts as u64;
+            self.drops += pkts as u64;
         }
-        let fl = &mut self.flows[u.flow as usize];
-        fl.in_network -= u.bytes as u64;
-        if fl.in_network == 0 && fl.unacked > 0 {
-            // Nothing else will arrive to trigger an ACK: the receiver's timer would fire.
-            self.send_acks(k, u.flow, 1);
-        }
+        let fl = &mut self.flows[flow as usize];
+        fl.in_network -= bytes as u64;
+        let delay = if fl.in_network > 0 {
+            2 * self.prop
+        } else {
+            ((2.0 * self.pipe.bulk_rtt_ns()) as u64).max(10_000_000)
+        };
         k.schedule_in(
-            SimDuration(2 * self.prop),
+            SimDuration(delay),
             Ev::Loss {
-                flow: u.flow,
-                bytes: u.bytes,
-                sent_at: u.sent_at,
+                flow,
+                bytes,
+                sent_at,
             },
         );
     }
@@ -675,6 +734,7 @@ impl<'a> Engine<'a> {
                 fl.in_network -= u.bytes as u64;
                 if self.measuring {
                     fl.delivered_measured += u.bytes as u64;
+                    self.wire_packets += u.pkts as u64;
                 }
                 fl.unacked += u.bytes as u64;
                 fl.ack_credit += acks;
@@ -830,10 +890,19 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
     for f in 0..flows {
         e.try_send(&mut k, f);
     }
-    let end = SimTime(warmup_ns + measure_ns);
-    let out = k.run(&mut e, end);
+    // An event budget bounds the run whatever the profile: the measurement then ends early
+    // and covers the time it ran.
+    let end = warmup_ns.saturating_add(measure_ns);
+    let step = (measure_ns / 64).max(1);
+    let mut at = warmup_ns.min(end);
+    let mut events = k.run(&mut e, SimTime(at)).events;
+    while at < end && events < EVENT_BUDGET {
+        at = at.saturating_add(step).min(end);
+        events += k.run(&mut e, SimTime(at)).events;
+    }
+    let measured_ns = at.saturating_sub(warmup_ns).max(1);
 
-    let secs = measure_ns as f64 / 1e9;
+    let secs = measured_ns as f64 / 1e9;
     let per_flow_gbps: Vec<f64> = e
         .flows
         .iter()
@@ -878,7 +947,7 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
         receiver_cpu_s_per_gbit: rx,
         stages,
         stage_events: e.stage_events,
-        events: out.events,
+        events,
     }
 }
 
@@ -901,7 +970,7 @@ pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
         s[i] as f64 / 1000.0
     };
     RrResult {
-        transactions,
+        transactions: s.len() as u32,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         p999_us: pct(0.999),

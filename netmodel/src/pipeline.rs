@@ -939,7 +939,7 @@ impl Pipeline {
         }
         // Payload bytes per ns of one flow.
         let mut rate = f64::INFINITY;
-        let mut bottleneck = "link".to_string();
+        let mut bottleneck = "unbounded".to_string();
         for (_, l, roles) in &load {
             if *l > 0.0 && 1.0 / l < rate {
                 rate = 1.0 / l;
@@ -952,7 +952,8 @@ impl Pipeline {
                 bottleneck = format!("host-{host}-cpu");
             }
         }
-        let window = self.tcp_rwnd_bytes as f64 / self.bulk_rtt_ns();
+        // A sender with nothing in flight always sends a packet, however small the window.
+        let window = self.tcp_rwnd_bytes.max(self.mss as u64) as f64 / self.bulk_rtt_ns();
         if window < rate {
             rate = window;
             bottleneck = "window".to_string();

@@ -196,7 +196,12 @@ struct RawDefaults {
 /// Byte offset of `key = …` inside the table whose header is `header` (e.g. `[network]`), or of
 /// the header itself, or 0: where to point an error about a value serde has already read.
 fn key_offset(text: &str, header: &str, key: &str) -> usize {
-    let Some(start) = text.find(header) else {
+    // The header on a line of its own, not a mention of it in a comment.
+    let Some(start) = text
+        .match_indices(header)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || text[..i].ends_with('\n'))
+    else {
         return 0;
     };
     let end = text[start + header.len()..]

@@ -125,23 +125,36 @@ fn same_inputs_give_the_same_bytes() {
 }
 
 /// The flow-level engine against the packet-level engine on one and few flows between two
-/// hosts: every datapath on every platform (one flow), and 2, 4 and 8 flows where each flow has
-/// its own cores. The largest difference is printed; the bound asserted is 1 % (0.8 % reached with the default profile).
+/// hosts, every datapath.
+///
+/// Where every flow has cores of its own, or all flows load each core alike, the bound is 1 %
+/// (0.55 % reached with the default profile). Where flows with different mixes of work share a
+/// core (more flows than half the threads, or two flows on a 2-vCPU machine), the engines
+/// share differently: cores serve work first come, first served, while the flow-level engine
+/// is max-min fair; the bound there is 40 %, and the difference is printed.
 #[test]
 fn flow_level_agrees_with_packet_level() {
-    let mut worst = (0.0f64, String::new());
-    let cases: Vec<(&str, u32)> = vec![
-        ("reference-10g", 1),
-        ("cilium-bench", 1),
-        ("infrabuilder", 1),
-        ("local-vm", 1),
-        ("reference-10g", 4),
-        ("cilium-bench", 2),
-        ("cilium-bench", 8),
-        ("infrabuilder", 8),
+    // (platform, threads override, flows, bound)
+    let cases: Vec<(&str, Option<u32>, u32, f64)> = vec![
+        ("reference-10g", None, 1, 0.01),
+        ("cilium-bench", None, 1, 0.01),
+        ("infrabuilder", None, 1, 0.01),
+        ("local-vm", None, 1, 0.01),
+        ("reference-10g", None, 4, 0.01),
+        ("cilium-bench", None, 2, 0.01),
+        ("cilium-bench", None, 8, 0.01),
+        ("infrabuilder", None, 8, 0.01),
+        ("cilium-bench", Some(4), 4, 0.40),
+        ("local-vm", None, 2, 0.40),
+        ("cilium-bench", Some(3), 2, 0.40),
+        ("cilium-bench", Some(6), 4, 0.40),
     ];
-    for (plat_name, flows) in cases {
-        let (prof, plat) = platform(plat_name, None);
+    let mut worst = [(0.0f64, String::new()), (0.0f64, String::new())];
+    for (plat_name, threads, flows, bound) in cases {
+        let (prof, mut plat) = platform(plat_name, None);
+        if let Some(t) = threads {
+            plat.threads = t;
+        }
         for d in all() {
             let opts = Options {
                 msg_size: 16384,
@@ -163,20 +176,22 @@ fn flow_level_agrees_with_packet_level() {
                 .iter()
                 .sum();
             let diff = (p - f).abs() / f;
-            if diff > worst.0 {
-                worst = (
-                    diff,
-                    format!("{plat_name} {d} ×{flows}: packet {p:.3} flow {f:.3}"),
-                );
+            let what =
+                format!("{plat_name} threads {threads:?} {d} ×{flows}: packet {p:.3} flow {f:.3}");
+            assert!(diff <= bound, "{what}");
+            let w = &mut worst[usize::from(bound > 0.01)];
+            if diff > w.0 {
+                *w = (diff, what);
             }
         }
     }
     eprintln!(
-        "largest packet/flow difference: {:.2} % ({})",
-        worst.0 * 100.0,
-        worst.1
+        "largest packet/flow difference: {:.2} % ({}); with unevenly shared cores {:.2} % ({})",
+        worst[0].0 * 100.0,
+        worst[0].1,
+        worst[1].0 * 100.0,
+        worst[1].1
     );
-    assert!(worst.0 <= 0.01, "{}", worst.1);
 }
 
 /// Application work shares the flow's cores: it lowers a CPU-bound flow's goodput and shows up
@@ -234,11 +249,25 @@ fn extreme_profiles_terminate() {
         let prof = Profile::parse(what, &text).unwrap();
         for plat in prof.platforms.values() {
             for d in all() {
-                let m = run(&prof, plat, d, 1448, 3);
+                let pipe = Pipeline::new(&prof, plat, d, &Options::default());
+                let cfg = StreamConfig {
+                    flows: 3,
+                    warmup_ns: Some(100_000),
+                    measure_ns: Some(1_000_000),
+                };
+                let s = packet::stream(&pipe, &cfg);
+                let m = Measured {
+                    gbps: s.goodput_gbps,
+                    cpu: s.cpu_s_per_gbit,
+                    rtt_us: packet::request_response(&pipe, 3).p50_us,
+                };
                 assert!(
-                    m.gbps.is_finite() && m.cpu.is_finite() && m.rtt_us.is_finite(),
-                    "{what} {} {d}",
-                    plat.name
+                    m.gbps > 0.0 && m.gbps.is_finite() && m.cpu.is_finite() && m.rtt_us.is_finite(),
+                    "{what} {} {d}: {} Gb/s, {} s/Gbit, {} µs",
+                    plat.name,
+                    m.gbps,
+                    m.cpu,
+                    m.rtt_us
                 );
             }
         }
