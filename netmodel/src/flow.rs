@@ -15,7 +15,8 @@
 //! Rates come from progressive filling: every unfrozen flow's rate rises together until a
 //! resource saturates or a flow reaches its own core limit; those flows freeze and the rest go on.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use serde::Serialize;
 
@@ -145,6 +146,67 @@ pub fn random_flows(hosts: u32, n: usize, datapaths: &[Datapath], seed: u64) -> 
         .collect()
 }
 
+/// A resource waiting to saturate at `level` (valid while `version` is current).
+#[derive(Clone, Copy, PartialEq)]
+struct Pending {
+    level: f64,
+    resource: usize,
+    version: u32,
+}
+
+impl Eq for Pending {}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.level
+            .total_cmp(&other.level)
+            .then(self.resource.cmp(&other.resource))
+            .then(self.version.cmp(&other.version))
+    }
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The state of progressive filling.
+struct Filling {
+    capacity: Vec<f64>,
+    frozen_load: Vec<f64>,
+    active_coef: Vec<f64>,
+    active_users: Vec<usize>,
+    version: Vec<u32>,
+    heap: BinaryHeap<Reverse<Pending>>,
+    rate: Vec<f64>,
+}
+
+impl Filling {
+    fn push(&mut self, r: usize) {
+        let level = (self.capacity[r] - self.frozen_load[r]).max(0.0) / self.active_coef[r];
+        self.heap.push(Reverse(Pending {
+            level,
+            resource: r,
+            version: self.version[r],
+        }));
+    }
+
+    /// Freezes flow `f` at `level` and re-keys the resources it used.
+    fn freeze(&mut self, f: usize, level: f64, need: &[(usize, f64)]) {
+        self.rate[f] = level;
+        for &(r, c) in need {
+            self.active_coef[r] -= c;
+            self.active_users[r] -= 1;
+            self.frozen_load[r] += c * level;
+            self.version[r] += 1;
+            if self.active_users[r] > 0 {
+                self.push(r);
+            }
+        }
+    }
+}
+
 /// Computes max-min fair rates for `flows` among `hosts` identical hosts of `platform`.
 pub fn allocate(
     profile: &Profile,
@@ -237,107 +299,90 @@ pub fn allocate(
         own_cap.push(d.window);
     }
 
-    // Progressive filling. Active flows all sit at `level` (bytes per ns). A resource stays
-    // live while it has unfrozen users; counting them avoids testing tiny coefficients.
-    let n_res = capacity.len();
-    let mut frozen_load = vec![0.0f64; n_res];
-    let mut active_coef = vec![0.0f64; n_res];
-    let mut active_users = vec![0usize; n_res];
+    // Progressive filling. Active flows all sit at `level` (bytes per ns), so resource r
+    // saturates at the level (capacity − load of frozen users) / (active users' need). That
+    // level moves only when one of r's users freezes: resources wait in a heap keyed by it and
+    // are re-entered with a new version when it moves (stale entries are skipped).
+    let mut st = Filling {
+        capacity,
+        frozen_load: vec![0.0; index.len()],
+        active_coef: vec![0.0; index.len()],
+        active_users: vec![0; index.len()],
+        version: vec![0; index.len()],
+        heap: BinaryHeap::new(),
+        rate: vec![f64::NAN; flows.len()],
+    };
     for need in &needs {
         for &(r, c) in need {
-            active_coef[r] += c;
-            active_users[r] += 1;
+            st.active_coef[r] += c;
+            st.active_users[r] += 1;
         }
     }
-    let mut rate = vec![f64::NAN; flows.len()];
+    for r in 0..st.capacity.len() {
+        if st.active_users[r] > 0 {
+            st.push(r);
+        }
+    }
     let mut bottleneck: Vec<Resource> = (0..flows.len() as u32)
         .map(|flow| Resource::Window { flow })
         .collect();
     let mut by_cap: Vec<usize> = (0..flows.len()).collect();
     by_cap.sort_by(|&a, &b| own_cap[a].total_cmp(&own_cap[b]).then(a.cmp(&b)));
     let mut next_cap = 0;
-    let mut live: Vec<usize> = (0..n_res).collect();
     let mut active = flows.len();
-    let mut level = 0.0f64;
     let mut rounds = 0;
-    let headroom = |r: usize, frozen_load: &[f64], active_coef: &[f64]| {
-        (capacity[r] - frozen_load[r]).max(0.0) / active_coef[r]
-    };
-    let freeze = |f: usize,
-                  level: f64,
-                  rate: &mut Vec<f64>,
-                  active_coef: &mut Vec<f64>,
-                  active_users: &mut Vec<usize>,
-                  frozen_load: &mut Vec<f64>| {
-        rate[f] = level;
-        for &(r, c) in &needs[f] {
-            active_coef[r] -= c;
-            active_users[r] -= 1;
-            frozen_load[r] += c * level;
-        }
-    };
     while active > 0 {
         rounds += 1;
-        while next_cap < by_cap.len() && !rate[by_cap[next_cap]].is_nan() {
+        while next_cap < by_cap.len() && !st.rate[by_cap[next_cap]].is_nan() {
             next_cap += 1;
         }
-        let mut next = by_cap.get(next_cap).map_or(f64::INFINITY, |&f| own_cap[f]);
-        for &r in &live {
-            next = next.min(headroom(r, &frozen_load, &active_coef));
+        while st
+            .heap
+            .peek()
+            .is_some_and(|Reverse(p)| p.version != st.version[p.resource])
+        {
+            st.heap.pop();
         }
-        if !next.is_finite() {
+        let by_resource = st.heap.peek().map_or(f64::INFINITY, |Reverse(p)| p.level);
+        let by_window = by_cap.get(next_cap).map_or(f64::INFINITY, |&f| own_cap[f]);
+        let level = by_resource.min(by_window);
+        if !level.is_finite() {
             // What is left needs nothing that is limited (a profile of zero costs on a machine
             // without a link): those flows are unbounded.
-            for r in rate.iter_mut().filter(|r| r.is_nan()) {
+            for r in st.rate.iter_mut().filter(|r| r.is_nan()) {
                 *r = f64::INFINITY;
             }
             break;
         }
-        level = next.max(level);
         let tie = level * (1.0 + 1e-9);
         while next_cap < by_cap.len() && own_cap[by_cap[next_cap]] <= tie {
             let f = by_cap[next_cap];
-            if rate[f].is_nan() {
-                freeze(
-                    f,
-                    level,
-                    &mut rate,
-                    &mut active_coef,
-                    &mut active_users,
-                    &mut frozen_load,
-                );
+            if st.rate[f].is_nan() {
+                st.freeze(f, level, &needs[f]);
                 active -= 1;
             }
             next_cap += 1;
         }
-        let mut i = 0;
-        while i < live.len() {
-            let r = live[i];
-            let saturated = headroom(r, &frozen_load, &active_coef) <= tie;
-            if saturated {
-                for &(f, _) in &users[r] {
-                    if rate[f].is_nan() {
-                        bottleneck[f] = kinds[r];
-                        freeze(
-                            f,
-                            level,
-                            &mut rate,
-                            &mut active_coef,
-                            &mut active_users,
-                            &mut frozen_load,
-                        );
-                        active -= 1;
-                    }
-                }
+        while let Some(&Reverse(p)) = st.heap.peek() {
+            if p.version != st.version[p.resource] {
+                st.heap.pop();
+                continue;
             }
-            // Saturated resources, and those whose flows are all frozen, are done.
-            if saturated || active_users[r] == 0 {
-                live.swap_remove(i);
-            } else {
-                i += 1;
+            if p.level > tie {
+                break;
+            }
+            st.heap.pop();
+            // Saturated: every user still rising stops here.
+            for &(f, _) in &users[p.resource] {
+                if st.rate[f].is_nan() {
+                    bottleneck[f] = kinds[p.resource];
+                    st.freeze(f, level, &needs[f]);
+                    active -= 1;
+                }
             }
         }
     }
+    let rate = st.rate;
     let mut host_cpu = vec![0.0; hosts as usize];
     for (f, need) in needs.iter().enumerate() {
         for &(r, c) in need {
