@@ -266,6 +266,17 @@ impl Placement {
     }
 }
 
+/// The resource that serves work sent to `res`: itself, or for a worker pool the host core that
+/// frees up first (lowest index on a tie).
+fn target_core(res: &[Resource], r: u32, now: u64) -> u32 {
+    res[r as usize]
+        .cores
+        .iter()
+        .copied()
+        .min_by_key(|&c| (res[c as usize].free_at.max(now), c))
+        .unwrap_or(r)
+}
+
 fn empty_hop(res: u32, nic_gbps: f64) -> Hop {
     Hop {
         res,
@@ -580,14 +591,7 @@ impl<'a> Engine<'a> {
             // The qdisc counts skbs (segments); the receive ring counts wire packets.
             let need = if is_nic { 1 } else { u.pkts };
             // A worker pool's work runs on whichever of its host's cores frees up first.
-            let target = {
-                let r = &self.res[h.res as usize];
-                r.cores
-                    .iter()
-                    .copied()
-                    .min_by_key(|&c| (self.res[c as usize].free_at.max(now), c))
-                    .unwrap_or(h.res)
-            };
+            let target = target_core(&self.res, h.res, now);
             let r = &mut self.res[target as usize];
             if limit.is_some() {
                 while let Some(&(s, p)) = r.waiting.front() {
@@ -656,14 +660,7 @@ impl<'a> Engine<'a> {
         } else {
             return true;
         };
-        let target = {
-            let r = &self.res[h.res as usize];
-            r.cores
-                .iter()
-                .copied()
-                .min_by_key(|&c| (self.res[c as usize].free_at.max(now), c))
-                .unwrap_or(h.res)
-        };
+        let target = target_core(&self.res, h.res, now);
         let r = &mut self.res[target as usize];
         while let Some(&(s, p)) = r.waiting.front() {
             if s > now {
