@@ -128,7 +128,7 @@ fn same_inputs_give_the_same_bytes() {
 /// hosts, every datapath.
 ///
 /// Where every flow has cores of its own, or all flows load each core alike, the bound is 1 %
-/// (0.55 % reached with the default profile). Where flows with different mixes of work share a
+/// (0.65 % reached with the default profile). Where flows with different mixes of work share a
 /// core (more flows than half the threads, or two flows on a 2-vCPU machine), the engines
 /// share differently: cores serve work first come, first served, while the flow-level engine
 /// is max-min fair; the bound there is 40 %, and the difference is printed.
