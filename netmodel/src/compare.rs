@@ -63,6 +63,28 @@ pub struct Row {
     pub stage_cpu: Vec<packet::StageCpu>,
 }
 
+impl Row {
+    fn unsupported(d: Datapath, mtu: u32, why: Vec<capability::Refusal>) -> Row {
+        Row {
+            name: d.to_string(),
+            supported: false,
+            unsupported: why,
+            goodput_gbps: None,
+            latency_us: None,
+            cpu_s_per_gbit: None,
+            mtu,
+            goodput_ratio_to_host: None,
+            latency_ratio_to_host: None,
+            cpu_ratio_to_host: None,
+            packets_per_s: None,
+            drops: None,
+            bottleneck: None,
+            flow_level_goodput_gbps: None,
+            stage_cpu: Vec::new(),
+        }
+    }
+}
+
 /// The whole comparison.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
@@ -174,23 +196,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                 .find(|(x, _)| *x == d)
                 .filter(|_| refusals.is_empty())
             else {
-                return Row {
-                    name: d.to_string(),
-                    supported: false,
-                    unsupported: refusals,
-                    goodput_gbps: None,
-                    latency_us: None,
-                    cpu_s_per_gbit: None,
-                    mtu,
-                    goodput_ratio_to_host: None,
-                    latency_ratio_to_host: None,
-                    cpu_ratio_to_host: None,
-                    packets_per_s: None,
-                    drops: None,
-                    bottleneck: None,
-                    flow_level_goodput_gbps: None,
-                    stage_cpu: Vec::new(),
-                };
+                return Row::unsupported(d, mtu, refusals);
             };
             let m = m.clone();
             digest.record(

@@ -266,6 +266,31 @@ impl Placement {
     }
 }
 
+impl Resource {
+    /// Forgets the waiting units that have started by `now`.
+    fn drain_started(&mut self, now: u64) {
+        while let Some(&(s, p)) = self.waiting.front() {
+            if s > now {
+                break;
+            }
+            self.waiting.pop_front();
+            self.waiting_total -= p as u64;
+        }
+    }
+}
+
+/// How many units may wait at hop `h`: the qdisc counts a data segment's skb, the receive ring
+/// (and flanneld's socket, the per-peer queue) its wire packets; other hops are unbounded.
+fn queue_bound(pipe: &Pipeline, h: &Hop, kind: Kind) -> Option<u64> {
+    if h.rx_ring {
+        Some(pipe.rx_ring_packets as u64)
+    } else if h.nic_gbps > 0.0 && kind == Kind::Data {
+        Some(pipe.qdisc_limit_skbs as u64)
+    } else {
+        None
+    }
+}
+
 /// The resource that serves work sent to `res`: itself, or for a worker pool the host core that
 /// frees up first (lowest index on a tie).
 fn target_core(res: &[Resource], r: u32, now: u64) -> u32 {
@@ -583,24 +608,14 @@ impl<'a> Engine<'a> {
         let next = if h.res == WIRE {
             now.saturating_add(path)
         } else {
-            let limit = match (h.rx_ring, is_nic && u.kind == Kind::Data) {
-                (true, _) => Some(self.pipe.rx_ring_packets as u64),
-                (false, true) => Some(self.pipe.qdisc_limit_skbs as u64),
-                _ => None,
-            };
+            let limit = queue_bound(self.pipe, h, u.kind);
             // The qdisc counts skbs (segments); the receive ring counts wire packets.
             let need = if is_nic { 1 } else { u.pkts };
             // A worker pool's work runs on whichever of its host's cores frees up first.
             let target = target_core(&self.res, h.res, now);
             let r = &mut self.res[target as usize];
             if limit.is_some() {
-                while let Some(&(s, p)) = r.waiting.front() {
-                    if s > now {
-                        break;
-                    }
-                    r.waiting.pop_front();
-                    r.waiting_total -= p as u64;
-                }
+                r.drain_started(now);
             }
             let start = now.max(r.free_at);
             r.free_at = start.saturating_add(busy);
@@ -653,22 +668,12 @@ impl<'a> Engine<'a> {
             return true;
         };
         let is_nic = h.nic_gbps > 0.0;
-        let limit = if h.rx_ring {
-            self.pipe.rx_ring_packets as u64
-        } else if is_nic {
-            self.pipe.qdisc_limit_skbs as u64
-        } else {
+        let Some(limit) = queue_bound(self.pipe, h, u.kind) else {
             return true;
         };
         let target = target_core(&self.res, h.res, now);
         let r = &mut self.res[target as usize];
-        while let Some(&(s, p)) = r.waiting.front() {
-            if s > now {
-                break;
-            }
-            r.waiting.pop_front();
-            r.waiting_total -= p as u64;
-        }
+        r.drain_started(now);
         let need = if is_nic { 1 } else { u.pkts as u64 };
         if r.waiting_total == 0 || r.waiting_total + need <= limit {
             return true;
@@ -696,7 +701,7 @@ impl<'a> Engine<'a> {
 
     /// Packets dropped from a flow's data. The sender learns of it from duplicate ACKs one
     /// round of propagation later if more of its data is on the way, else only from a tail-loss
-    /// probe: RFC 8985's probe timeout, two round trips, here at least 10 ms.
+    /// probe: RFC 8985's probe timeout, two round trips, at least the profile's floor.
     fn lose(&mut self, k: &mut Kernel<Ev>, flow: u32, bytes: u32, pkts: u32, sent_at: u64) {
         if self.measuring {
             self.drops += pkts as u64;
@@ -706,7 +711,7 @@ impl<'a> Engine<'a> {
         let delay = if fl.in_network > 0 {
             2 * self.prop
         } else {
-            ((2.0 * self.pipe.bulk_rtt_ns()) as u64).max(10_000_000)
+            ((2.0 * self.pipe.bulk_rtt_ns()) as u64).max(self.pipe.tcp_tail_loss_probe_min_ns)
         };
         k.schedule_in(
             SimDuration(delay),

@@ -155,6 +155,7 @@ pub struct Pipeline {
     pub tcp_delayed_ack_ns: u64,
     pub tcp_tso_win_divisor: u32,
     pub tcp_limit_output_bytes: u64,
+    pub tcp_tail_loss_probe_min_ns: u64,
 }
 
 /// Forward-path constant for one traversal of the host namespace, if the datapath has one.
@@ -791,6 +792,7 @@ impl Pipeline {
             tcp_delayed_ack_ns: net.tcp_delayed_ack_ns,
             tcp_tso_win_divisor: net.tcp_tso_win_divisor,
             tcp_limit_output_bytes: net.tcp_limit_output_bytes,
+            tcp_tail_loss_probe_min_ns: net.tcp_tail_loss_probe_min_ns,
         }
     }
 

@@ -125,6 +125,7 @@ pub struct NetworkConsts {
     pub tcp_delayed_ack_ns: u64,
     pub tcp_tso_win_divisor: u32,
     pub tcp_limit_output_bytes: u64,
+    pub tcp_tail_loss_probe_min_ns: u64,
 }
 
 macro_rules! params {
@@ -357,7 +358,7 @@ impl Profile {
             ));
         }
         let n = &raw.network;
-        let checks: [(&str, u64, u64, u64); 10] = [
+        let checks: [(&str, u64, u64, u64); 11] = [
             (
                 "ethernet_overhead_bytes",
                 n.ethernet_overhead_bytes as u64,
@@ -392,6 +393,12 @@ impl Profile {
                 n.tcp_limit_output_bytes,
                 1,
                 1 << 34,
+            ),
+            (
+                "tcp_tail_loss_probe_min_ns",
+                n.tcp_tail_loss_probe_min_ns,
+                1,
+                10_000_000_000,
             ),
         ];
         for (key, value, min, max) in checks {
