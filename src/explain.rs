@@ -156,7 +156,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
                 let mut one = orchsim_sched::by_name(&args.scheduler, seed)?;
                 let d = one.schedule(&pod, &vec![n.clone()]).decision;
                 let (feasible, reasons) = match d {
-                    Decision::Bind(_) => (true, vec![]),
+                    Decision::Bind { .. } => (true, vec![]),
                     Decision::Preempt { why, .. } | Decision::Unschedulable(why) => (
                         false,
                         match &why.message {
@@ -182,7 +182,9 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
     }
 
     let chosen = match &decision {
-        Decision::Bind(id) | Decision::Preempt { node: id, .. } => Some(nodes[id.0].name.clone()),
+        Decision::Bind { node: id, .. } | Decision::Preempt { node: id, .. } => {
+            Some(nodes[id.0].name.clone())
+        }
         Decision::Unschedulable(_) => None,
     };
     match args.format {
@@ -221,7 +223,12 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
 
 fn verdict(d: &Decision, nodes: &[NodeInfo]) -> String {
     match d {
-        Decision::Bind(id) => format!("chosen: {}", nodes[id.0].name),
+        Decision::Bind { node, devices } if devices.is_empty() => {
+            format!("chosen: {}", nodes[node.0].name)
+        }
+        Decision::Bind { node, devices } => {
+            format!("chosen: {} on GPU devices {devices:?}", nodes[node.0].name)
+        }
         Decision::Preempt { node, victims, why } => format!(
             "chosen: {} after preempting {} ({why})",
             nodes[node.0].name,
@@ -322,7 +329,7 @@ fn to_json(
         })
         .collect();
     let (kind, victims) = match decision {
-        Decision::Bind(_) => ("bind", vec![]),
+        Decision::Bind { .. } => ("bind", vec![]),
         Decision::Preempt { victims, .. } => ("preempt", victims.clone()),
         Decision::Unschedulable(_) => ("unschedulable", vec![]),
     };

@@ -399,9 +399,12 @@ pub fn explain(
         replay.step();
     }
     let task = replay.order[after].clone();
-    let e = replay.scheduler.explain(&replay.cluster, &task);
-    let c = &replay.cluster;
-    let models = &c.models;
+    let pod = replay
+        .next_pod()
+        .expect("`after` is within the order (checked above)");
+    let e = replay.scheduler.explain(replay.cluster.nodes(), &pod);
+    let view = replay.cluster.nodes();
+    let models = &replay.models;
     let mut feasible: Vec<(&NodeVerdict, &Scored)> = e
         .verdicts
         .iter()
@@ -414,10 +417,10 @@ pub fn explain(
             *filtered.entry(m.kind().to_string()).or_default() += 1;
         }
     }
-    let model_name = |i: usize| c.node(i).model.map_or("-", |m| models.name(m));
+    let model_name = |i: usize| view[i].gpus.model.as_deref().unwrap_or("-");
     let free_list = |i: usize| {
-        c.state(i)
-            .free
+        view[i]
+            .gpu_free()
             .iter()
             .map(|f| f.to_string())
             .collect::<Vec<_>>()
@@ -434,11 +437,11 @@ pub fn explain(
                 .iter()
                 .map(|(v, s)| {
                     serde_json::json!({
-                        "name": c.node(v.node).name,
+                        "name": view[v.node].name,
                         "rank": v.rank,
-                        "model": c.node(v.node).model.map(|m| models.name(m)),
-                        "cpu_free_milli": c.state(v.node).cpu_free,
-                        "gpu_free_milli": c.state(v.node).free,
+                        "model": view[v.node].gpus.model,
+                        "cpu_free_milli": view[v.node].free().cpu_milli,
+                        "gpu_free_milli": view[v.node].gpu_free(),
                         "raw": s.raw,
                         "score": s.score,
                         "devices": s.devices,
@@ -458,7 +461,7 @@ pub fn explain(
                     "models": accepted,
                 },
                 "chosen": e.chosen.as_ref().map(|p| serde_json::json!({
-                    "node": c.node(p.node).name,
+                    "node": view[p.node].name,
                     "devices": p.devices,
                 })),
                 "filtered": filtered,
@@ -484,10 +487,10 @@ pub fn explain(
             };
             for (v, s) in feasible.iter().take(shown) {
                 t.push(vec![
-                    c.node(v.node).name.as_str().into(),
+                    view[v.node].name.as_str().into(),
                     Cell::UInt(u64::from(v.rank)),
                     model_name(v.node).into(),
-                    Cell::UInt(c.state(v.node).cpu_free),
+                    Cell::UInt(view[v.node].free().cpu_milli),
                     free_list(v.node).join(" ").into(),
                     Cell::Int(s.raw),
                     Cell::Int(s.score),
@@ -519,7 +522,7 @@ pub fn explain(
             println!(
                 "feasible nodes: {} of {} (best {} shown; ties go to the lower rank)",
                 feasible.len(),
-                c.len(),
+                view.len(),
                 shown.min(feasible.len())
             );
             print!("{}", t.to_text());
@@ -529,7 +532,7 @@ pub fn explain(
             match &e.chosen {
                 Some(p) => println!(
                     "chosen: {} devices [{}]",
-                    c.node(p.node).name,
+                    view[p.node].name,
                     p.devices
                         .iter()
                         .map(|d| d.to_string())

@@ -152,8 +152,10 @@ pub fn schedule_stream(
     let mut bound = 0;
     for k in first..first + pods {
         let p = bench_pod(k);
-        if let Decision::Bind(node) = scheduler.schedule(&p, &*cluster).decision {
-            cluster.bind(node, Arc::new(p));
+        if let Decision::Bind { node, devices } = scheduler.schedule(&p, &*cluster).decision {
+            cluster
+                .bind(node, Arc::new(p), devices)
+                .expect("schedulers bind only where the pod fits");
             bound += 1;
         }
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::binpack::{BestFit, DotProduct, FirstFit, WorstFit};
+use crate::gpu::policy::{GpuScheduler, Policy};
 use crate::kube::{KubeScheduler, Profile};
 use crate::model::Scheduler;
 use crate::swarm::SwarmScheduler;
@@ -15,6 +16,12 @@ pub const ALGORITHMS: &[&str] = &[
     "dot-product",
     "kubernetes",
     "swarm",
+    "fgd",
+    "gpu-packing",
+    "gpu-clustering",
+    "gpu-best-fit",
+    "gpu-dot-product",
+    "gpu-random",
 ];
 
 /// An algorithm name that is not in [`ALGORITHMS`].
@@ -35,7 +42,9 @@ impl fmt::Display for UnknownAlgorithm {
 impl std::error::Error for UnknownAlgorithm {}
 
 /// Builds the algorithm called `name`. `seed` feeds algorithms that break ties randomly;
-/// `kubernetes` gets the default profile (use [`KubeScheduler::new`] for another).
+/// `kubernetes` gets the default profile (use [`KubeScheduler::new`] for another). The GPU
+/// policies of the ATC'23 study learn the workload FGD measures fragmentation against from the
+/// pods they place (use [`GpuScheduler::new`] to give it up front, as the study does).
 pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Scheduler + Send>, UnknownAlgorithm> {
     Ok(match name {
         "first-fit" => Box::new(FirstFit),
@@ -44,6 +53,10 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Scheduler + Send>, Unkno
         "dot-product" => Box::new(DotProduct),
         "kubernetes" => Box::new(KubeScheduler::new(Profile::default(), seed)),
         "swarm" => Box::new(SwarmScheduler::new(seed)),
+        gpu if gpu == "fgd" || gpu.starts_with("gpu-") => match Policy::parse(gpu) {
+            Ok(p) if p.algorithm_name() == gpu => Box::new(GpuScheduler::learning(p, seed)),
+            _ => return Err(UnknownAlgorithm(gpu.to_string())),
+        },
         other => return Err(UnknownAlgorithm(other.to_string())),
     })
 }
@@ -61,7 +74,8 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown scheduling algorithm `best-fti`; valid algorithms: first-fit, best-fit, \
-             worst-fit, dot-product, kubernetes, swarm"
+             worst-fit, dot-product, kubernetes, swarm, fgd, gpu-packing, gpu-clustering, \
+             gpu-best-fit, gpu-dot-product, gpu-random"
         );
     }
 }

@@ -3,9 +3,11 @@
 //! Schedulers", SIGCOMM 2014, §3.1: score = demand · available, both normalised to the
 //! machine's capacity).
 //!
-//! They see resources only: a node qualifies if it is not cordoned and every requested
-//! resource (cpu, memory, GPU, ephemeral storage, one pod slot) fits in what is free. Ties go
-//! to the lowest node index, so results depend only on the view's order.
+//! They see resources only: a node qualifies if it is not cordoned, every requested
+//! resource (cpu, memory, GPU, ephemeral storage, one pod slot) fits in what is free and its
+//! GPU demand fits on the node's devices; the devices are the default choice
+//! ([`NodeInfo::fit_devices`]). Ties go to the lowest node index, so results depend only on
+//! the view's order.
 
 use crate::model::{
     ClusterView, Decision, NodeId, NodeInfo, Outcome, PodSpec, Resource, Resources, Scheduler,
@@ -17,17 +19,24 @@ fn reject_reasons(pod: &PodSpec, node: &NodeInfo) -> Vec<String> {
     if node.unschedulable {
         return vec!["node(s) were unschedulable".to_string()];
     }
-    pod.requests
+    let mut reasons: Vec<String> = pod
+        .requests
         .shortfalls(&node.free())
         .map(|r| match r {
             Resource::Pods => "Too many pods".to_string(),
             other => format!("Insufficient {}", other.k8s_name()),
         })
-        .collect()
+        .collect();
+    if let Some(m) = node.device_misfit(pod) {
+        if !reasons.iter().any(|r| r == m.k8s_reason()) {
+            reasons.push(m.k8s_reason().to_string());
+        }
+    }
+    reasons
 }
 
 fn qualifies(pod: &PodSpec, node: &NodeInfo) -> bool {
-    !node.unschedulable && pod.requests.fits(&node.free())
+    !node.unschedulable && node.fits(pod)
 }
 
 fn unschedulable(pod: &PodSpec, nodes: &[NodeInfo]) -> Unschedulable {
@@ -85,7 +94,7 @@ fn best_by(
         plugin_evals: n + scored,
     };
     let decision = match best {
-        Some((i, _)) => Decision::Bind(NodeId(i)),
+        Some((i, _)) => Decision::bind_default(NodeId(i), pod, view),
         None => Decision::Unschedulable(unschedulable(pod, nodes)),
     };
     Outcome { decision, work }
@@ -104,7 +113,7 @@ impl Scheduler for FirstFit {
         let nodes = view.nodes();
         match nodes.iter().position(|n| qualifies(pod, n)) {
             Some(i) => Outcome {
-                decision: Decision::Bind(NodeId(i)),
+                decision: Decision::bind_default(NodeId(i), pod, view),
                 work: WorkCount {
                     nodes_filtered: i as u64 + 1,
                     nodes_scored: 0,
@@ -214,7 +223,9 @@ mod tests {
 
     fn bind(s: &mut dyn Scheduler, p: &PodSpec, nodes: &[NodeInfo]) -> Option<usize> {
         match s.schedule(p, &nodes.to_vec()).decision {
-            Decision::Bind(NodeId(i)) => Some(i),
+            Decision::Bind {
+                node: NodeId(i), ..
+            } => Some(i),
             _ => None,
         }
     }

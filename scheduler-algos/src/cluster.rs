@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::devices::Overcommit;
 use crate::model::{label_key, ClusterView, NodeId, NodeInfo, PodSpec};
 
 /// The label kubelet sets to the node name; every node has it.
@@ -213,9 +214,22 @@ impl Cluster {
         self.nodes
     }
 
-    pub fn bind(&mut self, node: NodeId, pod: Arc<PodSpec>) {
-        self.index.pod(node, &self.nodes[node.0], &pod, 1);
-        self.nodes[node.0].add_pod(pod);
+    /// Commits `pod` to `node` on `devices`, after checking that its requests fit and the
+    /// devices can take it ([`NodeInfo::check_bind`]); a refused bind changes nothing.
+    pub fn bind(
+        &mut self,
+        node: NodeId,
+        pod: Arc<PodSpec>,
+        devices: Vec<u8>,
+    ) -> Result<(), Overcommit> {
+        let n = self
+            .nodes
+            .get(node.0)
+            .ok_or_else(|| Overcommit(format!("no node {}", node.0)))?;
+        n.check_bind(&pod, &devices)?;
+        self.index.pod(node, n, &pod, 1);
+        self.nodes[node.0].add_pod_on(pod, devices);
+        Ok(())
     }
 
     /// Unbinds `namespace/name` from `node`, returning it if it was there.
@@ -233,6 +247,7 @@ impl Cluster {
         }
         self.index.node(&self.nodes[node.0], -1);
         f(&mut self.nodes[node.0]);
+        self.nodes[node.0].generation += 1;
         self.index.node(&self.nodes[node.0], 1);
         for p in &self.nodes[node.0].pods.clone() {
             self.index.pod(node, &self.nodes[node.0], p, 1);

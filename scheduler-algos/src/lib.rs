@@ -9,6 +9,7 @@
 //! - [`kube`]: the Kubernetes scheduling framework with the default plugins and profiles;
 //! - [`swarm`]: Docker Swarm constraints and spread;
 //! - [`labels`]: Kubernetes label, selector, taint and toleration semantics;
+//! - [`devices`]: GPUs as devices on nodes, what pods ask of them, the overcommit check;
 //! - [`gpu`]: GPU devices (shared and whole) and the policies of the ATC'23 GPU fragmentation study;
 //! - [`mesos`]: the Mesos allocator (DRF, offers, filters) and Marathon's placement constraints.
 //!
@@ -18,6 +19,7 @@
 mod algorithms;
 pub mod binpack;
 mod cluster;
+pub mod devices;
 pub mod gpu;
 pub mod kube;
 pub mod labels;
@@ -28,4 +30,5 @@ pub mod swarm;
 pub use algorithms::{by_name, UnknownAlgorithm, ALGORITHMS};
 pub use binpack::FirstFit;
 pub use cluster::{AntiAffinityEntry, Cluster, ClusterIndex};
+pub use devices::{DeviceMisfit, DeviceSet, GpuDemand, Overcommit, MILLI_PER_GPU};
 pub use model::*;

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::devices::{
+    accepts_model, default_choice, DeviceMisfit, DeviceSet, GpuDemand, Overcommit, MILLI_PER_GPU,
+};
 use crate::labels::{LabelSelector, Labels, NodeAffinity, PodAffinity, Taint, Toleration};
 
 /// One dimension of [`Resources`].
@@ -195,8 +198,15 @@ pub struct NodeInfo {
     pub engine_labels: Labels,
     /// Datacenter or cloud region the node is in.
     pub site: String,
+    /// The node's GPUs: model and per-device use (see [`crate::devices`]).
+    pub gpus: DeviceSet,
     /// Pods bound to the node, in bind order.
     pub pods: Vec<Arc<PodSpec>>,
+    /// The devices each of `pods` holds, in the same order.
+    pod_devices: Vec<Vec<u8>>,
+    /// Bumped on every bind and unbind (upstream NodeInfo's `Generation`), so callers can
+    /// cache per-node values.
+    pub generation: u64,
     /// The subset of `pods` with any pod (anti-)affinity (upstream `PodsWithAffinity`).
     pub affinity_pods: Vec<Arc<PodSpec>>,
     /// The subset with required anti-affinity (upstream `PodsWithRequiredAntiAffinity`).
@@ -281,7 +291,10 @@ impl NodeInfo {
             arch: "amd64".into(),
             engine_labels: Labels::new(),
             site: String::new(),
+            gpus: DeviceSet::default(),
             pods: Vec::new(),
+            pod_devices: Vec::new(),
+            generation: 0,
             affinity_pods: Vec::new(),
             required_anti_affinity_pods: Vec::new(),
             label_counts: LabelCounts::default(),
@@ -328,8 +341,159 @@ impl NodeInfo {
         self.allocatable.saturating_sub(&self.requested)
     }
 
-    /// Binds `pod` here: its requests are added and it joins [`NodeInfo::pods`].
+    /// GPU devices on the node: `allocatable.gpu_milli / 1000`.
+    #[inline]
+    pub fn gpu_count(&self) -> usize {
+        // Device indices are `u8`.
+        (self.allocatable.gpu_milli / u64::from(MILLI_PER_GPU)).min(256) as usize
+    }
+
+    /// Free milli-units of each device, in device order.
+    pub fn gpu_free(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.gpu_free_into(&mut out);
+        out
+    }
+
+    /// [`NodeInfo::gpu_free`] into a buffer the caller reuses (schedulers call it for every
+    /// node of every decision).
+    pub fn gpu_free_into(&self, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend((0..self.gpu_count()).map(|d| MILLI_PER_GPU.saturating_sub(self.gpus.used(d))));
+    }
+
+    /// The devices `pod` holds here, if it is bound here.
+    pub fn devices_of(&self, namespace: &str, name: &str) -> Option<&[u8]> {
+        let i = self
+            .pods
+            .iter()
+            .position(|p| p.name == name && p.namespace == namespace)?;
+        Some(&self.pod_devices[i])
+    }
+
+    /// Whether the node can meet `pod`'s GPU demand, and with which devices by default (the
+    /// tightest device for a share, the first free ones for whole devices). A pod asking for
+    /// no GPU fits with no devices.
+    pub fn fit_devices(&self, pod: &PodSpec) -> Result<Vec<u8>, DeviceMisfit> {
+        if let Some(m) = self.device_misfit(pod) {
+            return Err(m);
+        }
+        let demand = pod.gpu_demand().map_err(DeviceMisfit::Invalid)?;
+        default_choice(demand, &self.gpu_free())
+    }
+
+    /// Why the node cannot meet `pod`'s GPU demand, if it cannot. Allocates nothing: every
+    /// scheduler runs it on every node for every pod.
+    pub fn device_misfit(&self, pod: &PodSpec) -> Option<DeviceMisfit> {
+        match pod.gpu_demand() {
+            Ok(demand) => self.demand_misfit(demand, &pod.gpu_models),
+            Err(e) => Some(DeviceMisfit::Invalid(e)),
+        }
+    }
+
+    /// [`NodeInfo::device_misfit`] for a demand the caller has already read off the pod
+    /// (once per decision instead of once per node).
+    pub fn demand_misfit(&self, demand: GpuDemand, models: &[String]) -> Option<DeviceMisfit> {
+        if demand == GpuDemand::None {
+            return None;
+        }
+        let count = self.gpu_count();
+        if count == 0 {
+            return Some(DeviceMisfit::NoGpus);
+        }
+        if !accepts_model(models, self.gpus.model.as_deref()) {
+            return Some(DeviceMisfit::Model);
+        }
+        let (whole, largest) = self.gpus.whole_and_largest(count);
+        match demand {
+            GpuDemand::Whole(k) => {
+                (whole < k as usize).then_some(DeviceMisfit::WholeDevices { free: whole })
+            }
+            GpuDemand::Shared(m) => (largest < m).then_some(DeviceMisfit::SharedDevice { largest }),
+            GpuDemand::None => None,
+        }
+    }
+
+    /// Whether `pod` fits here: every requested resource in what is free, and its GPU demand
+    /// on the devices. Cordons, taints and constraints are the schedulers' business.
+    #[inline]
+    pub fn fits(&self, pod: &PodSpec) -> bool {
+        pod.requests.fits(&self.free())
+            && (pod.requests.gpu_milli == 0 || self.device_misfit(pod).is_none())
+    }
+
+    /// Checks that `pod` may take `devices` here: its requests fit, the devices are distinct,
+    /// exist, have the pod's per-device share free (whole devices: entirely free) and are of a
+    /// model the pod accepts.
+    pub fn check_bind(&self, pod: &PodSpec, devices: &[u8]) -> Result<(), Overcommit> {
+        let short: Vec<&str> = pod
+            .requests
+            .shortfalls(&self.free())
+            .map(|r| r.k8s_name())
+            .collect();
+        if !short.is_empty() {
+            return Err(Overcommit(format!(
+                "{} does not fit on {} ({} short)",
+                pod.key(),
+                self.name,
+                short.join(", ")
+            )));
+        }
+        let demand = pod
+            .gpu_demand()
+            .map_err(|e| Overcommit(format!("{}: {e}", pod.key())))?;
+        let mut distinct = devices.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != devices.len() || devices.len() != demand.count() as usize {
+            return Err(Overcommit(format!(
+                "{} needs {} distinct device(s) on {}, got {devices:?}",
+                pod.key(),
+                demand.count(),
+                self.name
+            )));
+        }
+        if !devices.is_empty() && !accepts_model(&pod.gpu_models, self.gpus.model.as_deref()) {
+            return Err(Overcommit(format!(
+                "{} does not accept the GPU model of {}",
+                pod.key(),
+                self.name
+            )));
+        }
+        let milli = demand.milli_per_gpu();
+        let count = self.gpu_count();
+        for &d in devices {
+            if d as usize >= count {
+                return Err(Overcommit(format!("{} has no device {d}", self.name)));
+            }
+            let free = MILLI_PER_GPU - self.gpus.used(d as usize).min(MILLI_PER_GPU);
+            if free < milli {
+                return Err(Overcommit(format!(
+                    "device {d} of {} has {free} milli free, {} asks {milli}",
+                    self.name,
+                    pod.key()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `pod` as running here on the devices the default choice gives it (none if its
+    /// demand does not fit: a recorded cluster state may be overcommitted, and is kept as it
+    /// is). For committing a scheduler's decision use [`crate::Cluster::bind`], which checks.
     pub fn add_pod(&mut self, pod: Arc<PodSpec>) {
+        let devices = self.fit_devices(&pod).unwrap_or_default();
+        self.add_pod_on(pod, devices);
+    }
+
+    /// Binds `pod` here on `devices`: its requests are added and it joins [`NodeInfo::pods`].
+    /// Unchecked; see [`NodeInfo::check_bind`].
+    pub fn add_pod_on(&mut self, pod: Arc<PodSpec>, devices: Vec<u8>) {
+        if !devices.is_empty() {
+            let milli = pod.gpu_demand().map_or(0, GpuDemand::milli_per_gpu);
+            self.gpus.take(&devices, milli);
+        }
+        self.generation += 1;
         self.requested = self.requested.saturating_add(&pod.requests);
         self.non_zero_requested.cpu_milli += pod.non_zero.cpu_milli;
         self.non_zero_requested.memory_bytes += pod.non_zero.memory_bytes;
@@ -350,6 +514,7 @@ impl NodeInfo {
             self.required_anti_affinity_pods.push(pod.clone());
         }
         self.pods.push(pod);
+        self.pod_devices.push(devices);
     }
 
     /// Unbinds the pod `namespace/name`, returning it if it was here.
@@ -359,6 +524,12 @@ impl NodeInfo {
             .iter()
             .position(|p| p.name == name && p.namespace == namespace)?;
         let pod = self.pods.remove(i);
+        let devices = self.pod_devices.remove(i);
+        if !devices.is_empty() {
+            let milli = pod.gpu_demand().map_or(0, GpuDemand::milli_per_gpu);
+            self.gpus.give_back(&devices, milli);
+        }
+        self.generation += 1;
         self.requested = self.requested.saturating_sub(&pod.requests);
         let nz = &mut self.non_zero_requested;
         nz.cpu_milli = nz.cpu_milli.saturating_sub(pod.non_zero.cpu_milli);
@@ -449,6 +620,8 @@ pub struct PodSpec {
     pub topology_spread: Vec<TopologySpreadConstraint>,
     pub host_ports: Vec<HostPort>,
     pub swarm: SwarmPlacement,
+    /// GPU models the pod accepts (empty: any); see [`crate::devices::accepts_model`].
+    pub gpu_models: Vec<String>,
 }
 
 impl PodSpec {
@@ -481,7 +654,13 @@ impl PodSpec {
             topology_spread: Vec::new(),
             host_ports: Vec::new(),
             swarm: SwarmPlacement::default(),
+            gpu_models: Vec::new(),
         }
+    }
+
+    /// The GPU demand `requests.gpu_milli` stands for (see [`GpuDemand::from_milli`]).
+    pub fn gpu_demand(&self) -> Result<GpuDemand, crate::devices::DemandError> {
+        GpuDemand::from_milli(self.requests.gpu_milli)
     }
 
     /// `namespace/name`.
@@ -550,7 +729,11 @@ impl fmt::Display for Unschedulable {
 /// A scheduler's answer for one pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    Bind(NodeId),
+    /// Bind to `node`, on `devices` (GPU indices on that node; empty for a pod without GPUs).
+    Bind {
+        node: NodeId,
+        devices: Vec<u8>,
+    },
     /// Evict `victims` (pod keys `namespace/name`, all on `node`), then the pod fits there.
     Preempt {
         node: NodeId,
@@ -558,6 +741,23 @@ pub enum Decision {
         why: Unschedulable,
     },
     Unschedulable(Unschedulable),
+}
+
+impl Decision {
+    /// A bind to `node` with the default device choice there (see
+    /// [`NodeInfo::fit_devices`]); for schedulers without a device policy of their own.
+    pub fn bind_default(node: NodeId, pod: &PodSpec, view: &dyn ClusterView) -> Decision {
+        let devices = view.nodes()[node.0].fit_devices(pod).unwrap_or_default();
+        Decision::Bind { node, devices }
+    }
+
+    /// The node a bind or preemption targets.
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Decision::Bind { node, .. } | Decision::Preempt { node, .. } => Some(*node),
+            Decision::Unschedulable(_) => None,
+        }
+    }
 }
 
 /// Deterministic count of the work a decision took; the caller's cost model turns it into time.

@@ -163,6 +163,7 @@ impl Filter {
                     && r.memory_bytes <= free.memory_bytes
                     && r.gpu_milli <= free.gpu_milli
                     && r.pods <= free.pods
+                    && (r.gpu_milli == 0 || node.device_misfit(pod).is_none())
             }
             Filter::Constraint => node_matches(&pod.swarm.constraints, node),
             Filter::HostPort => !pod.host_ports.iter().any(|want| {
@@ -342,7 +343,7 @@ impl Scheduler for SwarmScheduler {
         };
         if let Some(i) = self.pick(pod, nodes, &root) {
             return Outcome {
-                decision: Decision::Bind(NodeId(i)),
+                decision: Decision::bind_default(NodeId(i), pod, view),
                 work,
             };
         }
@@ -429,7 +430,10 @@ mod tests {
     fn place(s: &mut SwarmScheduler, p: &PodSpec, nodes: &mut [NodeInfo], n: usize) -> Vec<usize> {
         let mut counts = vec![0; nodes.len()];
         for k in 0..n {
-            let Decision::Bind(NodeId(i)) = s.schedule(p, &nodes.to_vec()).decision else {
+            let Decision::Bind {
+                node: NodeId(i), ..
+            } = s.schedule(p, &nodes.to_vec()).decision
+            else {
                 panic!("task {k} unschedulable");
             };
             let mut t = p.clone();

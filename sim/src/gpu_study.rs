@@ -27,8 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orchsim_kernel::{Digest, RngStreams, SimTime};
 use orchsim_sched::gpu::frag::{Fragmentation, TypicalTasks};
-use orchsim_sched::gpu::policy::{GpuDecision, GpuScheduler, Policy};
-use orchsim_sched::gpu::{GpuCluster, GpuNode, GpuTask, Models, MILLI_PER_GPU};
+use orchsim_sched::gpu::policy::{GpuScheduler, Policy};
+use orchsim_sched::gpu::{GpuNode, GpuTask, Models, MILLI_PER_GPU};
+use orchsim_sched::{Cluster, Decision, Scheduler};
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 use rayon::prelude::*;
@@ -352,8 +353,11 @@ pub struct CurvePoint {
 pub struct Replay {
     pub policy: Policy,
     pub seed: u64,
-    pub cluster: GpuCluster,
+    /// The nodes as every scheduler family sees them, with per-device accounting.
+    pub cluster: Cluster,
     pub scheduler: GpuScheduler,
+    /// The trace's GPU model names (task constraints and node models are interned here).
+    pub models: Models,
     /// Every task in arrival order.
     pub order: Vec<GpuTask>,
     /// Tasks submitted so far.
@@ -361,6 +365,7 @@ pub struct Replay {
     meter: Fragmentation,
     digest: Digest,
     arrived: u64,
+    allocated: u64,
     failed: usize,
 }
 
@@ -398,12 +403,17 @@ impl Replay {
 
         let tasks: Vec<GpuTask> = input.tasks.iter().map(|t| t.task.clone()).collect();
         let typical = TypicalTasks::from_tasks(&tasks, &input.models, study.typical_percent);
-        let cluster = GpuCluster::new(input.models.clone(), input.nodes.clone())
-            .expect("the trace reader caps devices per node");
+        let cluster = Cluster::new(
+            input
+                .nodes
+                .iter()
+                .map(|n| n.to_node_info(&input.models))
+                .collect(),
+        );
         let scheduler = GpuScheduler::new(
             policy,
-            &cluster,
             typical.clone(),
+            input.models.clone(),
             streams.stream("gpu-study/scheduler").next_u64(),
         );
         Replay {
@@ -411,40 +421,52 @@ impl Replay {
             seed,
             cluster,
             scheduler,
+            models: input.models.clone(),
             order,
             next: 0,
             meter: Fragmentation::new(typical),
             digest: Digest::new(),
             arrived: 0,
+            allocated: 0,
             failed: 0,
         }
+    }
+
+    /// The next task as the pod the scheduler places (named by its position in the order).
+    pub fn next_pod(&self) -> Option<orchsim_sched::PodSpec> {
+        let task = self.order.get(self.next)?;
+        Some(task.to_pod(format!("task-{}", self.next), &self.models))
     }
 
     /// Submits the next task (step 3) and returns the state after it (step 4); `None` when
     /// every task has been submitted.
     pub fn step(&mut self) -> Option<Step> {
-        let task = self.order.get(self.next)?;
+        let pod = self.next_pod()?;
+        let milli = pod.requests.gpu_milli;
         let i = self.next as u64;
         self.next += 1;
-        self.arrived += task.gpu.total_milli();
-        match self.scheduler.schedule(&self.cluster, task) {
-            GpuDecision::Place(p) => {
+        self.arrived += milli;
+        match self.scheduler.schedule(&pod, &self.cluster).decision {
+            Decision::Bind { node, devices } => {
+                let mut rec = vec![node.0 as u64];
+                rec.extend(devices.iter().map(|&d| u64::from(d)));
                 self.cluster
-                    .place(task, &p)
+                    .bind(node, std::sync::Arc::new(pod), devices)
                     .expect("a policy decision never overcommits (property-tested)");
-                let mut rec = vec![p.node as u64];
-                rec.extend(p.devices.iter().map(|&d| u64::from(d)));
+                self.allocated += milli;
                 self.digest.record(SimTime(i), 1, &rec);
             }
-            GpuDecision::Unschedulable(_) => {
+            Decision::Preempt { .. } | Decision::Unschedulable(_) => {
                 self.failed += 1;
                 self.digest.record(SimTime(i), 2, &[]);
             }
         }
         Some(Step {
             arrived_milli: self.arrived,
-            allocated_milli: self.cluster.used_gpu_milli(),
-            fragment_milli: self.meter.of_cluster(&self.cluster),
+            allocated_milli: self.allocated,
+            fragment_milli: self
+                .meter
+                .of_cluster(self.cluster.nodes(), &mut self.models),
         })
     }
 }

@@ -5,7 +5,7 @@
 //! datapath names). Either way the error names the file, line and column, the field by its path
 //! (`hosts[1].cpu_milli`), and what was expected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -146,6 +146,8 @@ struct RawHostGroup {
     site: String,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    /// The model of the group's GPUs (e.g. `V100M32`), which workloads may require.
+    gpu_model: Option<Spanned<String>>,
     /// Price of one host, in currency units per hour (for capacity planning).
     #[serde(default = "zero_f64")]
     cost_per_hour: Spanned<f64>,
@@ -179,6 +181,9 @@ struct RawWorkload {
     cpu_milli: Spanned<RawDist>,
     memory_mib: Spanned<RawDist>,
     gpu_milli: Option<Spanned<RawDist>>,
+    /// GPU models the workload's pods accept (any when absent).
+    #[serde(default)]
+    gpu_models: Vec<Spanned<String>>,
     duration_s: Option<Spanned<RawDist>>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -295,6 +300,8 @@ pub struct HostGroup {
     pub capacity: Resources,
     pub site: String,
     pub labels: BTreeMap<String, String>,
+    /// The model of the group's GPUs, if named.
+    pub gpu_model: Option<String>,
     /// Price of one host per hour (currency of the user's choice); 0 when not given.
     pub cost_per_hour: f64,
 }
@@ -316,7 +323,10 @@ pub struct Workload {
     pub start: SimDuration,
     pub cpu_milli: Dist,
     pub memory_mib: Dist,
+    /// Milli-GPU per pod: below 1000 a share of one device, multiples of 1000 whole devices.
     pub gpu_milli: Dist,
+    /// GPU models the pods accept; empty means any.
+    pub gpu_models: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub priority: i32,
 }
@@ -360,6 +370,9 @@ impl Scenario {
                 let mut n = orchsim_sched::NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
                 n.labels = g.labels.clone();
                 n.site = g.site.clone();
+                if let Some(m) = &g.gpu_model {
+                    n.gpus = orchsim_sched::DeviceSet::of_model(m.clone());
+                }
                 nodes.push(n);
             }
         }
@@ -475,6 +488,7 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
             },
             site: h.site.clone(),
             labels: h.labels.clone(),
+            gpu_model: h.gpu_model.as_ref().map(|m| m.get_ref().clone()),
             cost_per_hour: {
                 let c = *h.cost_per_hour.get_ref();
                 if !(c.is_finite() && c >= 0.0) {
@@ -517,6 +531,8 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
     // Workloads.
     let mut workloads = Vec::new();
     let mut seen = BTreeMap::new();
+    // GPU models the host groups name, for checking what workloads require.
+    let models: BTreeSet<String> = hosts.iter().filter_map(|h| h.gpu_model.clone()).collect();
     for (i, w) in raw.workloads.iter().enumerate() {
         let f = |k: &str| format!("workloads[{i}].{k}");
         let wname = unique_name(&w.name, &f("name"), "workload", &mut seen, loc)?;
@@ -536,9 +552,31 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         let cpu_milli = resource_dist(&w.cpu_milli, &f("cpu_milli"), "millicores", loc)?;
         let memory_mib = resource_dist(&w.memory_mib, &f("memory_mib"), "MiB", loc)?;
         let gpu_milli = match &w.gpu_milli {
-            Some(g) => resource_dist(g, &f("gpu_milli"), "milli-GPUs", loc)?,
+            Some(g) => {
+                let d = resource_dist(g, &f("gpu_milli"), "milli-GPUs", loc)?;
+                gpu_demands(&d).map_err(|m| err(g.span(), &f("gpu_milli"), m))?;
+                d
+            }
             None => Dist::Constant(0.0),
         };
+        for (k, m) in w.gpu_models.iter().enumerate() {
+            if !models.contains(m.get_ref()) {
+                let known: Vec<&str> = models.iter().map(String::as_str).collect();
+                return Err(err(
+                    m.span(),
+                    &f(&format!("gpu_models[{k}]")),
+                    format!(
+                        "expected a GPU model some host group has (`gpu_model`): {}; found `{}`",
+                        if known.is_empty() {
+                            "no host group names one".to_string()
+                        } else {
+                            known.join(", ")
+                        },
+                        m.get_ref()
+                    ),
+                ));
+            }
+        }
         // A dimension whose largest request exceeds every host can never be placed.
         for (dist, span, key, cap, unit) in [
             (
@@ -613,6 +651,7 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
             cpu_milli,
             memory_mib,
             gpu_milli,
+            gpu_models: w.gpu_models.iter().map(|m| m.get_ref().clone()).collect(),
             labels: w.labels.clone(),
             priority: w.priority,
         });
@@ -847,6 +886,22 @@ fn non_negative_scaled(
 
 /// A distribution of resource amounts: bounded (so a pod's largest request is known) and
 /// non-negative.
+/// Checks that every GPU request a distribution can draw is a share of one device (up to
+/// 1000 milli) or whole devices (a multiple of 1000): nothing else can be placed on devices.
+fn gpu_demands(d: &Dist) -> Result<(), String> {
+    let whole_or_share = |v: f64| orchsim_sched::GpuDemand::from_milli(v.round() as u64);
+    match d {
+        Dist::Constant(v) => whole_or_share(*v).map(|_| ()).map_err(|e| format!("expected a GPU request of 1..=1000 milli-GPU (a share of one device) or a multiple of 1000 (whole devices): {e}")),
+        Dist::Choice { values, .. } => values.iter().try_for_each(|v| {
+            whole_or_share(*v).map(|_| ()).map_err(|e| format!("expected every value to be 1..=1000 milli-GPU (a share of one device) or a multiple of 1000 (whole devices): {e}"))
+        }),
+        _ => match d.max() {
+            Some(max) if max.round() <= 1000.0 => Ok(()),
+            _ => Err("expected a continuous GPU distribution to stay within one device (at most 1000 milli-GPU); use a `choice` of 1000, 2000, … for whole devices".into()),
+        },
+    }
+}
+
 fn resource_dist(
     v: &Spanned<RawDist>,
     field: &str,

@@ -47,6 +47,8 @@ impl PodState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
     pub node: NodeId,
+    /// The GPU devices held on that node (empty without GPUs).
+    pub devices: Vec<u8>,
     pub bound: SimTime,
     /// Position of the bind and of the release in the run's event log (the kernel's count of
     /// handled events), which orders events that share a timestamp.
@@ -263,6 +265,7 @@ impl<'s> World<'s> {
         let pod = self.pods.len();
         let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
         spec.labels = w.labels.clone();
+        spec.gpu_models = w.gpu_models.clone();
         spec.owner = w.name.clone();
         spec.priority = w.priority;
         self.by_key.insert(spec.key(), pod);
@@ -345,14 +348,14 @@ impl<'s> World<'s> {
         self.scheduler_busy = false;
         let now = k.now();
         match decision {
-            Decision::Bind(node) => self.bind(k, pod, node),
+            Decision::Bind { node, devices } => self.bind(k, pod, node, Some(devices)),
             Decision::Preempt { node, victims, .. } => {
                 for key in &victims {
                     if let Some(&victim) = self.by_key.get(key) {
                         self.evict(k, victim);
                     }
                 }
-                self.bind(k, pod, node);
+                self.bind(k, pod, node, None);
             }
             Decision::Unschedulable(why) => {
                 let rec = &mut self.pods[pod];
@@ -370,25 +373,35 @@ impl<'s> World<'s> {
         self.kick(k);
     }
 
-    fn bind(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId) {
+    /// Commits `pod` to `node` on `devices` (`None`: the node's default device choice, for
+    /// a preemption, whose victims have just freed room).
+    fn bind(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId, devices: Option<Vec<u8>>) {
         let now = k.now();
         let spec = self.pods[pod].spec.clone();
         let n = &self.cluster.nodes()[node.0];
+        let devices = devices.unwrap_or_else(|| n.fit_devices(&spec).unwrap_or_default());
         // Only this scheduler binds and releases only add room, so the decision is still
-        // valid; check anyway, because overcommit is the one thing we must never do.
-        if n.unschedulable || !spec.requests.fits(&n.free()) {
+        // valid; the cluster checks anyway, because overcommit is the one thing we must never
+        // do.
+        let refused = if n.unschedulable {
+            Some(format!("{} is cordoned", n.name))
+        } else {
+            self.account(now);
+            self.cluster
+                .bind(node, spec.clone(), devices.clone())
+                .err()
+                .map(|e| e.to_string())
+        };
+        if let Some(why) = refused {
             // Parked like an unschedulable pod, so a scheduler that keeps choosing this node
             // cannot spin without time advancing; freed resources wake it.
-            let msg = format!("bind to {} rejected: the pod does not fit there", n.name);
             self.pods[pod].state = PodState::Unschedulable;
-            self.pods[pod].last_failure = Some(msg);
+            self.pods[pod].last_failure = Some(format!("bind rejected: {why}"));
             self.parked.push(pod);
             self.digest
                 .record(now, TAG_DECISION, &[pod as u64, u64::MAX - 1]);
             return;
         }
-        self.account(now);
-        self.cluster.bind(node, spec.clone());
         self.requested = self.requested.saturating_add(&spec.requests);
         self.requested_peak = Resources {
             cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
@@ -406,6 +419,7 @@ impl<'s> World<'s> {
         rec.node = Some(node);
         rec.placements.push(Placement {
             node,
+            devices: devices.clone(),
             bound: now,
             bound_event: k.processed(),
             released_event: None,
@@ -417,8 +431,11 @@ impl<'s> World<'s> {
             .sample(&mut self.start_latency);
         let delay = SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX));
         k.schedule_in(delay, Event::Started { pod, incarnation });
-        self.digest
-            .record(now, TAG_DECISION, &[pod as u64, node.0 as u64]);
+        // Devices join the record only when there are any, so runs without GPUs keep the
+        // digests they had before devices were modelled.
+        let mut rec = vec![pod as u64, node.0 as u64];
+        rec.extend(devices.iter().map(|&d| u64::from(d)));
+        self.digest.record(now, TAG_DECISION, &rec);
     }
 
     /// Frees `pod`'s requests on its node and ends its current placement.

@@ -26,6 +26,8 @@ fn host_group(i: usize, count: u64, cpu: u64, mem_mib: u64, gpus: u64, pods: u64
         },
         site: "dc".into(),
         labels: BTreeMap::new(),
+        // Two GPU models, so model constraints have something to choose between.
+        gpu_model: (gpus > 0).then(|| if i.is_multiple_of(2) { "A" } else { "B" }.to_string()),
         cost_per_hour: 0.0,
     }
 }
@@ -64,6 +66,7 @@ fn workload(
             values: vec![0.0, gpu_max as f64],
             weights: vec![3.0, 1.0],
         },
+        gpu_models: Vec::new(),
         labels: BTreeMap::new(),
         priority: 0,
     }
@@ -106,29 +109,43 @@ fn scenario_with(
 }
 
 /// Replays binds and finishes in event-log order and checks every node's requests against its
-/// capacity after each bind. Independent of the simulator's own bookkeeping.
+/// capacity after each bind, and every GPU device: never more than 1000 milli, whole-device
+/// pods alone on theirs, shares on one device, an accepted model. Independent of the
+/// simulator's own bookkeeping.
 fn assert_no_overcommit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseError> {
+    let models: Vec<Option<String>> = sc
+        .hosts
+        .iter()
+        .flat_map(|g| std::iter::repeat_n(g.gpu_model.clone(), g.count as usize))
+        .collect();
     let caps: Vec<Resources> = sc
         .hosts
         .iter()
         .flat_map(|g| std::iter::repeat_n(g.capacity, g.count as usize))
         .collect();
     prop_assert_eq!(caps.len(), r.node_names.len());
-    // (event index, +1 bind / -1 release, pod)
+    // (event index, +1 bind / -1 release, pod, node, devices)
     let mut log = Vec::new();
     for (i, p) in r.records.iter().enumerate() {
         for pl in &p.placements {
-            log.push((pl.bound_event, 1i8, i, pl.node.0));
+            log.push((pl.bound_event, 1i8, i, pl.node.0, &pl.devices));
             if let Some(e) = pl.released_event {
-                log.push((e, -1i8, i, pl.node.0));
+                log.push((e, -1i8, i, pl.node.0, &pl.devices));
             }
         }
     }
     // Releases before binds within one event (an eviction frees room for the preemptor).
-    log.sort_by_key(|&(e, sign, i, _)| (e, sign, i));
+    log.sort_by_key(|&(e, sign, i, _, _)| (e, sign, i));
     let mut used = vec![Resources::ZERO; caps.len()];
-    for (_, sign, i, n) in log {
+    let mut device_use: Vec<Vec<u64>> = caps
+        .iter()
+        .map(|c| vec![0; (c.gpu_milli / 1000) as usize])
+        .collect();
+    for (_, sign, i, n, devices) in log {
         let p = &r.records[i];
+        let gpu = p.spec.requests.gpu_milli;
+        // A share sits on one device; k whole devices are k devices of 1000 each.
+        let per_device = if gpu < 1000 { gpu } else { 1000 };
         if sign > 0 {
             used[n] = used[n].saturating_add(&p.spec.requests);
             prop_assert!(
@@ -138,8 +155,38 @@ fn assert_no_overcommit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseErro
                 used[n],
                 caps[n]
             );
+            let want = if gpu == 0 {
+                0
+            } else {
+                gpu.div_ceil(1000) as usize
+            };
+            prop_assert_eq!(
+                devices.len(),
+                want,
+                "pod {} holds the wrong device count",
+                p.spec.name
+            );
+            // Models restrict the devices a pod takes; a pod that drew no GPU takes none.
+            if gpu > 0 && !p.spec.gpu_models.is_empty() {
+                prop_assert!(models[n]
+                    .as_ref()
+                    .is_some_and(|m| p.spec.gpu_models.contains(m)));
+            }
+            for &d in devices {
+                let slot = &mut device_use[n][d as usize];
+                *slot += per_device;
+                prop_assert!(
+                    *slot <= 1000,
+                    "device {} of {} overcommitted",
+                    d,
+                    r.node_names[n]
+                );
+            }
         } else {
             used[n] = used[n].saturating_sub(&p.spec.requests);
+            for &d in devices {
+                device_use[n][d as usize] -= per_device;
+            }
         }
     }
     Ok(())
@@ -196,8 +243,10 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
             0.05f64..5.0,
             100u64..4000,
             64u64..8192,
-            0u64..2000,
+            // No GPU, a share of one device, or one or two whole devices.
+            prop_oneof![Just(0u64), 1u64..1000, Just(1000u64), Just(2000u64)],
             1.0f64..300.0,
+            any::<bool>(),
         ),
         0..4,
     );
@@ -225,8 +274,13 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
             let workloads = w
                 .iter()
                 .enumerate()
-                .map(|(i, &(batch, rate, cpu, mem, gpu, dur))| Workload {
+                .map(|(i, &(batch, rate, cpu, mem, gpu, dur, only_a))| Workload {
                     priority: prio[i],
+                    gpu_models: if only_a && gpu > 0 {
+                        vec!["A".into()]
+                    } else {
+                        vec![]
+                    },
                     ..workload(i, batch, rate, cpu, mem, gpu, dur)
                 })
                 .collect();
@@ -336,4 +390,102 @@ fn arrival_rate_and_scheduler_busy_time_follow_the_model() {
     let busy = r.summary.scheduler_busy_pct;
     let model = n * 0.021_001 / 3600.0 * 100.0;
     assert!((busy - model).abs() < 0.5, "busy {busy}%, model {model}%");
+}
+
+/// Three pods asking 600 milli-GPU each on one host with two GPUs: the sum (1800) fits in
+/// 2000, but no device can hold two of them, so every scheduler family places two and leaves
+/// the third unschedulable (it used to place all three on the scalar sum).
+#[test]
+fn gpu_shares_are_placed_on_devices_not_on_the_sum() {
+    let text = r#"
+name = "shares"
+duration_s = 60
+sample_interval_s = 10
+
+[[hosts]]
+name = "gpu"
+count = 1
+cpu_milli = 16000
+memory_mib = 65536
+gpus = 2
+
+[[workloads]]
+name = "share"
+kind = "service"
+arrival_rate_per_s = 1
+max_pods = 3
+cpu_milli = 100
+memory_mib = 100
+gpu_milli = 600
+
+[scheduler]
+algorithm = "first-fit"
+"#;
+    for algorithm in orchsim_sched::ALGORITHMS {
+        let mut sc = orchsim_sim::parse("shares.toml", text).unwrap();
+        sc.scheduler.algorithm = algorithm.to_string();
+        let r = run(&sc).unwrap();
+        let s = &r.summary;
+        assert_eq!(s.pods_submitted, 3, "{algorithm}");
+        assert_eq!(s.pods_scheduled, 2, "{algorithm}");
+        assert_eq!(s.pods_unschedulable, 1, "{algorithm}");
+        let mut devices: Vec<Vec<u8>> = r
+            .records
+            .iter()
+            .filter_map(|p| p.placements.last().map(|pl| pl.devices.clone()))
+            .collect();
+        devices.sort();
+        assert_eq!(devices, vec![vec![0], vec![1]], "{algorithm}");
+        if algorithm == &"kubernetes" {
+            let failed = r.records.iter().find(|p| p.node.is_none()).unwrap();
+            let why = failed.last_failure.as_deref().unwrap_or("");
+            assert_eq!(
+                why, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.",
+                "kube-scheduler's FitError shape"
+            );
+        }
+    }
+}
+
+/// A GPU request that is neither a share of one device nor whole devices is refused where it
+/// is written, as is a model no host has.
+#[test]
+fn gpu_requests_that_devices_cannot_hold_are_refused_at_parse_time() {
+    let base = r#"
+name = "bad"
+duration_s = 60
+[[hosts]]
+name = "gpu"
+cpu_milli = 16000
+memory_mib = 65536
+gpus = 4
+gpu_model = "V100"
+[[workloads]]
+name = "w"
+kind = "service"
+arrival_rate_per_s = 1
+cpu_milli = 100
+memory_mib = 100
+"#;
+    let e = orchsim_sim::parse("bad.toml", &format!("{base}gpu_milli = 1500\n")).unwrap_err();
+    assert_eq!(e.field, "workloads[0].gpu_milli");
+    assert!(e.message.contains("multiple of 1000"), "{}", e.message);
+    let e = orchsim_sim::parse(
+        "bad.toml",
+        &format!("{base}gpu_milli = {{ dist = \"choice\", values = [500, 2500] }}\n"),
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "workloads[0].gpu_milli");
+    let e = orchsim_sim::parse(
+        "bad.toml",
+        &format!("{base}gpu_milli = 1000\ngpu_models = [\"A100\"]\n"),
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "workloads[0].gpu_models[0]");
+    assert!(e.message.contains("V100"), "{}", e.message);
+    assert!(orchsim_sim::parse(
+        "ok.toml",
+        &format!("{base}gpu_milli = {{ dist = \"choice\", values = [250, 1000, 2000] }}\ngpu_models = [\"V100\"]\n")
+    )
+    .is_ok());
 }

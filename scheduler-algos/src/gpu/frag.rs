@@ -14,7 +14,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{accepts, GpuCluster, GpuDemand, GpuTask, ModelId, Models, NodeState, MAX_DEVICES};
+use super::{accepts, GpuDemand, GpuTask, ModelId, Models, MAX_DEVICES};
+use crate::model::NodeInfo;
 
 /// One task shape of the workload and its frequency (0..=1; all frequencies sum to 1).
 #[derive(Clone, Debug, PartialEq)]
@@ -196,8 +197,10 @@ fn state_key(cpu_free: i64, free: &[u32], model: Option<ModelId>) -> StateKey {
 pub struct Fragmentation {
     typical: TypicalTasks,
     memo: FxHashMap<StateKey, (Classes, f64)>,
-    /// Per node: the version its cached value belongs to.
+    /// Per node: the generation its cached value belongs to.
     nodes: Vec<Option<(u64, Classes, f64)>>,
+    /// Reused device buffer.
+    scratch: Vec<u32>,
 }
 
 impl Fragmentation {
@@ -206,6 +209,7 @@ impl Fragmentation {
             typical,
             memo: FxHashMap::default(),
             nodes: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -214,6 +218,11 @@ impl Fragmentation {
     }
 
     fn memoised(&mut self, cpu_free: i64, free: &[u32], model: Option<ModelId>) -> (Classes, f64) {
+        if free.len() > MAX_DEVICES {
+            // Larger than any GPU server the memo's key packs; computed every time.
+            let classes = node_classes(&self.typical, cpu_free, free, model);
+            return (classes, except_satisfied(&classes));
+        }
         let key = state_key(cpu_free, free, model);
         if let Some(&v) = self.memo.get(&key) {
             return v;
@@ -229,32 +238,39 @@ impl Fragmentation {
         self.memoised(cpu_free, free, model).1
     }
 
-    fn node_entry(&mut self, cluster: &GpuCluster, i: usize) -> (Classes, f64) {
-        if self.nodes.len() != cluster.len() {
-            self.nodes = vec![None; cluster.len()];
+    /// Node `i`, cached until the node changes; `models` interns its GPU model name as the
+    /// typical shapes were interned (only on a cache miss).
+    fn node_entry(&mut self, i: usize, node: &NodeInfo, models: &mut Models) -> (Classes, f64) {
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, None);
         }
-        let s: &NodeState = cluster.state(i);
-        if let Some((version, c, v)) = self.nodes[i] {
-            if version == s.version {
+        // Every bind, unbind and node update bumps the generation.
+        if let Some((generation, c, v)) = self.nodes[i] {
+            if generation == node.generation {
                 return (c, v);
             }
         }
-        let (c, v) = self.memoised(s.cpu_free as i64, &s.free, cluster.node(i).model);
-        self.nodes[i] = Some((s.version, c, v));
+        let cpu_free = node.free().cpu_milli as i64;
+        let model = node.gpus.model.as_deref().map(|m| models.intern(m));
+        node.gpu_free_into(&mut self.scratch);
+        let free = std::mem::take(&mut self.scratch);
+        let (c, v) = self.memoised(cpu_free, &free, model);
+        self.scratch = free;
+        self.nodes[i] = Some((node.generation, c, v));
         (c, v)
     }
 
     /// Fragment milli-GPU of node `i` as it is now.
-    pub fn of_node(&mut self, cluster: &GpuCluster, i: usize) -> f64 {
-        self.node_entry(cluster, i).1
+    pub fn of_node(&mut self, i: usize, node: &NodeInfo, models: &mut Models) -> f64 {
+        self.node_entry(i, node, models).1
     }
 
     /// Fragment milli-GPU of the whole cluster: each class summed over the nodes in order,
     /// then the classes (upstream `ClusterGpuFragReport`).
-    pub fn of_cluster(&mut self, cluster: &GpuCluster) -> f64 {
+    pub fn of_cluster(&mut self, nodes: &[NodeInfo], models: &mut Models) -> f64 {
         let mut sum = [0.0; 7];
-        for i in 0..cluster.len() {
-            let (c, _) = self.node_entry(cluster, i);
+        for (i, n) in nodes.iter().enumerate() {
+            let (c, _) = self.node_entry(i, n, models);
             for (s, v) in sum.iter_mut().zip(c) {
                 *s += v;
             }

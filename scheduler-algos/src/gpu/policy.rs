@@ -23,7 +23,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::frag::{Fragmentation, TypicalTasks};
-use super::{GpuCluster, GpuDemand, GpuPlacement, GpuTask, Misfit, MILLI_PER_GPU};
+use super::{GpuDemand, GpuPlacement, GpuTask, Misfit, ModelId, Models, MILLI_PER_GPU};
+use crate::devices::{first_free, tightest, DemandError, DeviceMisfit};
+use crate::model::{
+    ClusterView, Decision, NodeId, NodeInfo, Outcome, PodSpec, Scheduler, Unschedulable, WorkCount,
+};
 
 /// A policy of the study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,6 +81,20 @@ impl Policy {
         }
     }
 
+    /// The name it is selected by among all of orchsim's algorithms, where `best-fit`,
+    /// `dot-product` and `random` already name other things: `gpu-` in front of the study's
+    /// generic names, the others as they are.
+    pub fn algorithm_name(self) -> &'static str {
+        match self {
+            Policy::Random => "gpu-random",
+            Policy::DotProduct => "gpu-dot-product",
+            Policy::GpuClustering => "gpu-clustering",
+            Policy::GpuPacking => "gpu-packing",
+            Policy::BestFit => "gpu-best-fit",
+            Policy::Fgd => "fgd",
+        }
+    }
+
     /// The paper's name.
     pub fn paper_name(self) -> &'static str {
         match self {
@@ -89,14 +107,18 @@ impl Policy {
         }
     }
 
-    /// Parses a name: ours (`dot-product`) or the paper's (`DotProd`), in any case, with or
-    /// without dashes and underscores.
+    /// Parses a name: ours (`dot-product`), the algorithm catalog's (`gpu-dot-product`) or
+    /// the paper's (`DotProd`), in any case, with or without dashes and underscores.
     pub fn parse(name: &str) -> Result<Self, UnknownPolicy> {
         let squashed: String = name
             .chars()
             .filter(|c| *c != '-' && *c != '_')
             .flat_map(char::to_lowercase)
             .collect();
+        let squashed = match squashed.strip_prefix("gpu") {
+            Some(rest @ ("random" | "dotproduct" | "dotprod" | "bestfit")) => rest.to_string(),
+            _ => squashed,
+        };
         Ok(match squashed.as_str() {
             "random" => Policy::Random,
             "dotproduct" | "dotprod" => Policy::DotProduct,
@@ -115,7 +137,7 @@ impl fmt::Display for Policy {
     }
 }
 
-/// The outcome of placing one task.
+/// The outcome of placing one pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GpuDecision {
     Place(GpuPlacement),
@@ -149,79 +171,227 @@ pub struct Explanation {
     pub chosen: Option<GpuPlacement>,
 }
 
-/// Places tasks with one policy. Holds the run's random tie-break order and random stream,
-/// and, for FGD, the fragmentation measure with its memo.
+/// How FGD knows the workload it measures fragmentation against.
+#[derive(Clone, Debug)]
+enum Workload {
+    /// Given up front (the study: the whole trace's typical shapes).
+    Given,
+    /// Estimated from the pods placed so far, re-estimated each time their number doubles
+    /// (so the memo is rebuilt O(log n) times).
+    Learned {
+        seen: Vec<GpuTask>,
+        next_estimate: usize,
+    },
+}
+
+/// Places pods with one policy over any [`ClusterView`]: an ordinary [`Scheduler`], selectable
+/// by name like every other algorithm. Holds the run's random tie-break order and random
+/// stream, and, for FGD, the fragmentation measure with its memo.
 #[derive(Clone, Debug)]
 pub struct GpuScheduler {
     policy: Policy,
     rank: Vec<u32>,
     rng: ChaCha8Rng,
     frag: Fragmentation,
+    workload: Workload,
+    /// GPU model names interned for the fragmentation measure.
+    models: Models,
+    /// Largest node CPU and GPU (milli) of the view, refreshed every decision.
     max_cpu: u64,
     max_gpu: u64,
+    /// Per node: the generation at which its model was interned, and the model.
+    node_models: Vec<Option<(u64, Option<ModelId>)>>,
+    /// Reused device buffers.
+    free: Vec<u32>,
+    trial: Vec<u32>,
 }
 
 impl GpuScheduler {
-    /// A scheduler for `cluster`. `typical` is the workload's typical shapes (FGD measures
-    /// fragmentation against them; other policies ignore them); `seed` draws the tie-break
-    /// order of the nodes and the Random policy's choices.
-    pub fn new(policy: Policy, cluster: &GpuCluster, typical: TypicalTasks, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut rank: Vec<u32> = (0..cluster.len() as u32).collect();
-        rank.shuffle(&mut rng);
-        // The study normalises by the largest node of its trace (128 CPUs, 8 GPUs, hard-coded
-        // as MaxSpecCpu/MaxSpecGpu); the largest node of the cluster at hand is the same
-        // there and stays meaningful on other clusters.
-        let (max_cpu, max_gpu) = cluster.max_spec();
+    /// A scheduler whose FGD measures fragmentation against `typical` (other policies ignore
+    /// it); `models` interns the GPU model names the shapes refer to. `seed` draws the
+    /// tie-break order of the nodes and the Random policy's choices.
+    pub fn new(policy: Policy, typical: TypicalTasks, models: Models, seed: u64) -> Self {
         GpuScheduler {
             policy,
-            rank,
-            rng,
+            rank: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
             frag: Fragmentation::new(typical),
-            max_cpu: max_cpu.max(1),
-            max_gpu: max_gpu.max(1),
+            workload: Workload::Given,
+            models,
+            max_cpu: 1,
+            max_gpu: 1,
+            node_models: Vec::new(),
+            free: Vec::new(),
+            trial: Vec::new(),
         }
+    }
+
+    /// A scheduler that learns the workload from the pods it places (see [`Workload`]).
+    pub fn learning(policy: Policy, seed: u64) -> Self {
+        let mut s = Self::new(
+            policy,
+            TypicalTasks { shapes: vec![] },
+            Models::default(),
+            seed,
+        );
+        s.workload = Workload::Learned {
+            seen: Vec::new(),
+            next_estimate: 1,
+        };
+        s
     }
 
     pub fn policy(&self) -> Policy {
         self.policy
     }
 
-    /// Decides where `task` goes. The caller commits with [`GpuCluster::place`].
-    pub fn schedule(&mut self, cluster: &GpuCluster, task: &GpuTask) -> GpuDecision {
+    /// The node's place in the tie-break order.
+    pub fn rank(&self, node: usize) -> u32 {
+        self.rank[node]
+    }
+
+    /// The pod as the study's task: CPU, memory, GPU demand, accepted models (interned).
+    fn task_of(&mut self, pod: &PodSpec) -> Result<GpuTask, DemandError> {
+        let gpu = pod.gpu_demand()?;
+        let models = pod
+            .gpu_models
+            .iter()
+            .map(|m| self.models.intern(m))
+            .collect();
+        Ok(GpuTask {
+            cpu_milli: pod.requests.cpu_milli,
+            memory_bytes: pod.requests.memory_bytes,
+            gpu,
+            models,
+        })
+    }
+
+    /// Readies per-view state: the seeded tie-break order (drawn on the first decision, before
+    /// any other draw, and extended for nodes added later) and the learned workload.
+    fn prepare(&mut self, nodes: &[NodeInfo], task: &GpuTask) {
+        if self.rank.len() < nodes.len() {
+            let mut more: Vec<u32> = (self.rank.len() as u32..nodes.len() as u32).collect();
+            more.shuffle(&mut self.rng);
+            self.rank.extend(more);
+        }
+        if let Workload::Learned {
+            seen,
+            next_estimate,
+        } = &mut self.workload
+        {
+            seen.push(task.clone());
+            if seen.len() >= *next_estimate {
+                *next_estimate = seen.len() * 2;
+                let typical = TypicalTasks::from_tasks(seen, &self.models, DEFAULT_POPULARITY);
+                self.frag = Fragmentation::new(typical);
+            }
+        }
+    }
+
+    /// The study normalises by the largest node of its trace (128 CPUs, 8 GPUs, hard-coded as
+    /// MaxSpecCpu/MaxSpecGpu); the largest node of the cluster at hand is the same there and
+    /// stays meaningful on other clusters. Whole devices only (a node's GPU milli is a
+    /// multiple of 1000 for every node built from a trace or a scenario).
+    fn set_max_spec(&mut self, cpu: u64, gpu_milli: u64) {
+        self.max_cpu = cpu.max(1);
+        self.max_gpu = gpu_milli.max(1);
+    }
+
+    /// Decides where `pod` goes on `nodes`. The caller commits with [`crate::Cluster::bind`].
+    pub fn decide(&mut self, nodes: &[NodeInfo], pod: &PodSpec) -> GpuDecision {
+        self.decide_counted(nodes, pod).0
+    }
+
+    /// [`decide`](Self::decide) and the number of feasible (scored) nodes.
+    fn decide_counted(&mut self, nodes: &[NodeInfo], pod: &PodSpec) -> (GpuDecision, usize) {
+        let task = match self.task_of(pod) {
+            Ok(t) => t,
+            Err(e) => {
+                return (
+                    GpuDecision::Unschedulable(vec![(e.to_string(), nodes.len())]),
+                    0,
+                )
+            }
+        };
+        self.prepare(nodes, &task);
         let mut feasible = Vec::new();
-        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-        for i in 0..cluster.len() {
-            match cluster.fits(i, task) {
-                Ok(()) => feasible.push(i),
-                Err(m) => *reasons.entry(m.kind().to_string()).or_default() += 1,
+        let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let (mut max_cpu, mut max_gpu) = (1, 1);
+        for (i, n) in nodes.iter().enumerate() {
+            max_cpu = max_cpu.max(n.allocatable.cpu_milli);
+            max_gpu = max_gpu.max(n.allocatable.gpu_milli);
+            match misfit_for(n, pod, task.gpu) {
+                None => feasible.push(i),
+                Some(m) => *reasons.entry(m.kind()).or_default() += 1,
             }
         }
         if feasible.is_empty() {
-            return GpuDecision::Unschedulable(reasons.into_iter().collect());
+            let reasons = reasons
+                .into_iter()
+                .map(|(r, n)| (r.to_string(), n))
+                .collect();
+            return (GpuDecision::Unschedulable(reasons), 0);
         }
-        let scores = self.scores(cluster, task, &feasible);
+        self.set_max_spec(max_cpu, max_gpu);
+        let scores = self.scores(nodes, &task, &feasible);
         let node = self.select(&feasible, &scores);
-        let devices = self.devices(cluster, task, node);
-        GpuDecision::Place(GpuPlacement { node, devices })
+        let devices = self.devices(node, &nodes[node], &task);
+        (
+            GpuDecision::Place(GpuPlacement { node, devices }),
+            feasible.len(),
+        )
     }
 
-    /// Like [`schedule`](Self::schedule), keeping every node's verdict. It draws from the
-    /// same random stream, so explaining a decision replaces making it.
-    pub fn explain(&mut self, cluster: &GpuCluster, task: &GpuTask) -> Explanation {
+    /// Like [`decide`](Self::decide), keeping every node's verdict. It draws from the same
+    /// random stream, so explaining a decision replaces making it.
+    pub fn explain(&mut self, nodes: &[NodeInfo], pod: &PodSpec) -> Explanation {
+        let task = match self.task_of(pod) {
+            Ok(t) => t,
+            Err(e) => {
+                let m = Misfit::Device(DeviceMisfit::Invalid(e));
+                return Explanation {
+                    verdicts: (0..nodes.len())
+                        .map(|i| NodeVerdict {
+                            node: i,
+                            rank: 0,
+                            outcome: Err(m.clone()),
+                        })
+                        .collect(),
+                    chosen: None,
+                };
+            }
+        };
+        self.prepare(nodes, &task);
+        self.set_max_spec(
+            nodes
+                .iter()
+                .map(|n| n.allocatable.cpu_milli)
+                .max()
+                .unwrap_or(1),
+            nodes
+                .iter()
+                .map(|n| n.allocatable.gpu_milli)
+                .max()
+                .unwrap_or(1),
+        );
         let mut feasible = Vec::new();
-        let mut verdicts: Vec<NodeVerdict> = (0..cluster.len())
-            .map(|i| NodeVerdict {
+        let mut verdicts: Vec<NodeVerdict> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NodeVerdict {
                 node: i,
                 rank: self.rank[i],
-                outcome: cluster.fits(i, task).map(|()| {
-                    feasible.push(i);
-                    Scored {
-                        raw: 0,
-                        score: 0,
-                        devices: Vec::new(),
+                outcome: match misfit(n, pod) {
+                    Some(m) => Err(m),
+                    None => {
+                        feasible.push(i);
+                        Ok(Scored {
+                            raw: 0,
+                            score: 0,
+                            devices: Vec::new(),
+                        })
                     }
-                }),
+                },
             })
             .collect();
         if feasible.is_empty() {
@@ -230,16 +400,16 @@ impl GpuScheduler {
                 chosen: None,
             };
         }
-        let raw = self.raw_scores(cluster, task, &feasible);
+        let raw = self.raw_scores(nodes, &task, &feasible);
         let mut scores = raw.clone();
         self.normalize(&mut scores);
         let node = self.select(&feasible, &scores);
-        let devices = self.devices(cluster, task, node);
+        let devices = self.devices(node, &nodes[node], &task);
         for (k, &i) in feasible.iter().enumerate() {
             let d = if i == node {
                 devices.clone()
             } else {
-                self.devices_for_explain(cluster, task, i)
+                self.devices_for_explain(i, &nodes[i], &task)
             };
             verdicts[i].outcome = Ok(Scored {
                 raw: raw[k],
@@ -253,13 +423,13 @@ impl GpuScheduler {
         }
     }
 
-    fn scores(&mut self, cluster: &GpuCluster, task: &GpuTask, feasible: &[usize]) -> Vec<i64> {
-        let mut s = self.raw_scores(cluster, task, feasible);
+    fn scores(&mut self, nodes: &[NodeInfo], task: &GpuTask, feasible: &[usize]) -> Vec<i64> {
+        let mut s = self.raw_scores(nodes, task, feasible);
         self.normalize(&mut s);
         s
     }
 
-    fn raw_scores(&mut self, cluster: &GpuCluster, task: &GpuTask, feasible: &[usize]) -> Vec<i64> {
+    fn raw_scores(&mut self, nodes: &[NodeInfo], task: &GpuTask, feasible: &[usize]) -> Vec<i64> {
         match self.policy {
             // RandomScore's PreScore picks one feasible node uniformly; it scores 100, the
             // rest 0.
@@ -271,7 +441,7 @@ impl GpuScheduler {
             }
             _ => feasible
                 .iter()
-                .map(|&i| self.score(cluster, task, i).0)
+                .map(|&i| self.score(i, &nodes[i], task).0)
                 .collect(),
         }
     }
@@ -308,17 +478,16 @@ impl GpuScheduler {
         feasible[best]
     }
 
-    /// The policy's score of node `i` and, for FGD on a shared task, the device it chose.
-    fn score(&mut self, cluster: &GpuCluster, task: &GpuTask, i: usize) -> (i64, Option<u8>) {
-        let s = cluster.state(i);
-        let node = cluster.node(i);
+    /// The policy's score of `node` and, for FGD on a shared task, the device it chose.
+    fn score(&mut self, i: usize, node: &NodeInfo, task: &GpuTask) -> (i64, Option<u8>) {
+        let cpu_free = node.free().cpu_milli;
         match self.policy {
             Policy::Random => (0, None),
-            Policy::Fgd => self.fgd(cluster, task, i),
+            Policy::Fgd => self.fgd(i, node, task),
             Policy::DotProduct => {
                 // DotProductScore with dimExtMethod=merge, normMethod=max.
                 let (mc, mg) = (self.max_cpu as f64, self.max_gpu as f64);
-                let node_vec = [s.cpu_free as f64 / mc, s.free_milli() as f64 / mg];
+                let node_vec = [cpu_free as f64 / mc, free_milli(node) as f64 / mg];
                 let pod_vec = [
                     task.cpu_milli as f64 / mc,
                     task.gpu.total_milli() as f64 / mg,
@@ -335,23 +504,30 @@ impl GpuScheduler {
                     return (0, None);
                 };
                 let mg = self.max_gpu as i64;
-                let part = 100 / 4 * (mg - s.free_milli() as i64) / mg;
-                let score = if s.tasks_of_class(class) > 0 {
-                    if s.class_count() == 1 {
+                let part = 100 / 4 * (mg - free_milli(node) as i64) / mg;
+                let (same, classes) = classes_on(node, class);
+                let score = if same > 0 {
+                    if classes == 1 {
                         part + 100 * 3 / 4
                     } else {
                         part + 100 * 2 / 4
                     }
-                } else if s.class_count() == 0 {
+                } else if classes == 0 {
                     part + 100 / 4
                 } else {
                     part
                 };
                 (score, None)
             }
-            Policy::GpuPacking => (gpu_packing(task.gpu, &s.free, node.gpus), None),
+            Policy::GpuPacking => {
+                node.gpu_free_into(&mut self.free);
+                (
+                    gpu_packing(task.gpu, &self.free, node.gpu_count() as u32),
+                    None,
+                )
+            }
             Policy::BestFit => {
-                let free = [s.cpu_free as f64, s.free_milli() as f64];
+                let free = [cpu_free as f64, free_milli(node) as f64];
                 let req = [task.cpu_milli as f64, task.gpu.total_milli() as f64];
                 let max = [self.max_cpu as f64, self.max_gpu as f64];
                 let mut score = 0.0;
@@ -363,23 +539,41 @@ impl GpuScheduler {
         }
     }
 
+    /// The interned model of node `i`, cached until the node changes.
+    fn model_of(&mut self, i: usize, node: &NodeInfo) -> Option<ModelId> {
+        if self.node_models.len() <= i {
+            self.node_models.resize(i + 1, None);
+        }
+        match self.node_models[i] {
+            Some((generation, model)) if generation == node.generation => model,
+            _ => {
+                let model = node.gpus.model.as_deref().map(|m| self.models.intern(m));
+                self.node_models[i] = Some((node.generation, model));
+                model
+            }
+        }
+    }
+
     /// FGDScore: how much placing the task lowers the node's fragmentation, squashed by a
     /// sigmoid into 0..=100. For a shared task every fitting device is tried and the best
     /// (first among equals) is the one FGD's reserve step uses.
-    fn fgd(&mut self, cluster: &GpuCluster, task: &GpuTask, i: usize) -> (i64, Option<u8>) {
-        let model = cluster.node(i).model;
-        let before = self.frag.of_node(cluster, i);
-        let s = cluster.state(i);
-        let cpu_after = s.cpu_free as i64 - task.cpu_milli as i64;
-        let mut free = s.free.clone();
-        match task.gpu {
+    fn fgd(&mut self, i: usize, node: &NodeInfo, task: &GpuTask) -> (i64, Option<u8>) {
+        let model = self.model_of(i, node);
+        let before = self.frag.of_node(i, node, &mut self.models);
+        let cpu_after = node.free().cpu_milli as i64 - task.cpu_milli as i64;
+        let mut orig = std::mem::take(&mut self.free);
+        let mut free = std::mem::take(&mut self.trial);
+        node.gpu_free_into(&mut orig);
+        free.clear();
+        free.extend_from_slice(&orig);
+        let result = match task.gpu {
             GpuDemand::Shared(m) => {
                 let mut best: Option<(i64, u8)> = None;
                 for d in 0..free.len() {
-                    let f = s.free[d];
+                    let f = orig[d];
                     // A device with the same free amount as an earlier one gives the same
                     // node state, so the same score; the earlier one wins ties anyway.
-                    if f < m || s.free[..d].contains(&f) {
+                    if f < m || orig[..d].contains(&f) {
                         continue;
                     }
                     free[d] = f - m;
@@ -393,7 +587,7 @@ impl GpuScheduler {
                 best.map_or((0, None), |(score, d)| (score, Some(d)))
             }
             GpuDemand::Whole(k) => {
-                for d in first_free(&s.free, k) {
+                for d in first_free(&orig, k) {
                     free[d as usize] = 0;
                 }
                 let after = self.frag.of_state(cpu_after, &free, model);
@@ -403,15 +597,18 @@ impl GpuScheduler {
                 let after = self.frag.of_state(cpu_after, &free, model);
                 (sigmoid_score(before, after), None)
             }
-        }
+        };
+        self.free = orig;
+        self.trial = free;
+        result
     }
 
     /// The devices the policy's reserve step takes on `node`.
-    fn devices(&mut self, cluster: &GpuCluster, task: &GpuTask, node: usize) -> Vec<u8> {
-        let free = &cluster.state(node).free;
+    fn devices(&mut self, i: usize, node: &NodeInfo, task: &GpuTask) -> Vec<u8> {
+        let free = node.gpu_free();
         match task.gpu {
             GpuDemand::None => Vec::new(),
-            GpuDemand::Whole(k) => first_free(free, k),
+            GpuDemand::Whole(k) => first_free(&free, k),
             GpuDemand::Shared(m) => match self.policy {
                 Policy::Random => {
                     // allocateGpuIdBasedOnRandomFit: reservoir sampling over fitting devices.
@@ -427,58 +624,130 @@ impl GpuScheduler {
                     }
                     chosen.into_iter().collect()
                 }
-                Policy::Fgd => self.fgd(cluster, task, node).1.into_iter().collect(),
-                _ => tightest(free, m).into_iter().collect(),
+                Policy::Fgd => self.fgd(i, node, task).1.into_iter().collect(),
+                _ => tightest(&free, m).into_iter().collect(),
             },
         }
     }
 
     /// Devices shown for a node that was not chosen: never draws randomness.
-    fn devices_for_explain(
-        &mut self,
-        cluster: &GpuCluster,
-        task: &GpuTask,
-        node: usize,
-    ) -> Vec<u8> {
-        let free = &cluster.state(node).free;
+    fn devices_for_explain(&mut self, i: usize, node: &NodeInfo, task: &GpuTask) -> Vec<u8> {
         match (task.gpu, self.policy) {
             (GpuDemand::Shared(m), Policy::Random) => {
                 // Random picks among these at reserve time.
+                let free = node.gpu_free();
                 (0..free.len() as u8)
                     .filter(|&d| free[d as usize] >= m)
                     .collect()
             }
-            _ => self.devices(cluster, task, node),
+            _ => self.devices(i, node, task),
         }
     }
+}
+
+impl Scheduler for GpuScheduler {
+    fn name(&self) -> &'static str {
+        self.policy.algorithm_name()
+    }
+
+    fn schedule(&mut self, pod: &PodSpec, view: &dyn ClusterView) -> Outcome {
+        let nodes = view.nodes();
+        let (decision, feasible) = self.decide_counted(nodes, pod);
+        let n = nodes.len() as u64;
+        let (decision, scored) = match decision {
+            GpuDecision::Place(p) => (
+                Decision::Bind {
+                    node: NodeId(p.node),
+                    devices: p.devices,
+                },
+                // Every feasible node was scored.
+                feasible as u64,
+            ),
+            GpuDecision::Unschedulable(reasons) => {
+                let mut u = Unschedulable {
+                    nodes: nodes.len(),
+                    ..Default::default()
+                };
+                u.reasons = reasons.into_iter().collect();
+                (Decision::Unschedulable(u), 0)
+            }
+        };
+        Outcome {
+            decision,
+            work: WorkCount {
+                nodes_filtered: n,
+                nodes_scored: scored,
+                plugin_evals: n + scored,
+            },
+        }
+    }
+}
+
+/// The share of shapes the learned workload's typical tasks cover (the study's default).
+const DEFAULT_POPULARITY: u32 = 95;
+
+/// Why `pod` cannot go on `node`, as the study's filters decide: cordon, NodeResourcesFit for
+/// CPU, memory and the other resources, Open-Gpu-Share for devices.
+pub fn misfit(node: &NodeInfo, pod: &PodSpec) -> Option<Misfit> {
+    match pod.gpu_demand() {
+        Ok(demand) => misfit_for(node, pod, demand),
+        Err(e) => Some(Misfit::Device(DeviceMisfit::Invalid(e))),
+    }
+}
+
+/// [`misfit`] with the pod's GPU demand read once per decision.
+fn misfit_for(node: &NodeInfo, pod: &PodSpec, demand: GpuDemand) -> Option<Misfit> {
+    if node.unschedulable {
+        return Some(Misfit::Cordoned);
+    }
+    let free = node.free();
+    let r = &pod.requests;
+    if r.cpu_milli > free.cpu_milli {
+        return Some(Misfit::Cpu {
+            free: free.cpu_milli,
+        });
+    }
+    if r.memory_bytes > free.memory_bytes {
+        return Some(Misfit::Memory {
+            free: free.memory_bytes,
+        });
+    }
+    if r.pods > free.pods {
+        return Some(Misfit::Resource(crate::Resource::Pods));
+    }
+    if r.ephemeral_storage_bytes > free.ephemeral_storage_bytes {
+        return Some(Misfit::Resource(crate::Resource::EphemeralStorage));
+    }
+    node.demand_misfit(demand, &pod.gpu_models)
+        .map(Misfit::Device)
+}
+
+/// Free milli-GPU over all of a node's devices.
+fn free_milli(node: &NodeInfo) -> u64 {
+    node.free().gpu_milli
+}
+
+/// GPU pods of `class` on the node, and the number of distinct classes there.
+fn classes_on(node: &NodeInfo, class: u32) -> (u32, usize) {
+    let mut classes: Vec<u32> = Vec::new();
+    let mut same = 0;
+    for p in &node.pods {
+        if let Some(c) = p.gpu_demand().ok().and_then(GpuDemand::class) {
+            if c == class {
+                same += 1;
+            }
+            if !classes.contains(&c) {
+                classes.push(c);
+            }
+        }
+    }
+    (same, classes.len())
 }
 
 /// `int64(sigmoid((before - after) / 1000) * 100)`, as FGDScore computes it.
 fn sigmoid_score(before: f64, after: f64) -> i64 {
     let x = (before - after) / 1000.0;
     (1.0 / (1.0 + (-x).exp()) * 100.0) as i64
-}
-
-/// The first `k` fully free devices in index order (`AllocateExclusiveGpuId`).
-fn first_free(free: &[u32], k: u32) -> Vec<u8> {
-    free.iter()
-        .enumerate()
-        .filter(|(_, &f)| f == MILLI_PER_GPU)
-        .take(k as usize)
-        .map(|(d, _)| d as u8)
-        .collect()
-}
-
-/// The device with the least free that still fits `m`, first among equals
-/// (`allocateGpuIdBasedOnBestFit`).
-fn tightest(free: &[u32], m: u32) -> Option<u8> {
-    let mut best: Option<usize> = None;
-    for (d, &f) in free.iter().enumerate() {
-        if f >= m && best.is_none_or(|b| f < free[b]) {
-            best = Some(d);
-        }
-    }
-    best.map(|d| d as u8)
 }
 
 /// GpuPackingScore (`gpu_packing_score.go`). The code caps the all-free case with

@@ -222,7 +222,7 @@ impl KubeScheduler {
         };
         Explanation {
             outcome: Outcome {
-                decision: Decision::Bind(NodeId(chosen)),
+                decision: Decision::bind_default(NodeId(chosen), pod, view),
                 work,
             },
             nodes: reports,

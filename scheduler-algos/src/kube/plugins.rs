@@ -1099,8 +1099,14 @@ fn fit_filter(pod: &PodSpec, node: &NodeInfo) -> Result<(), Rejection> {
     if r.ephemeral_storage_bytes > 0 && r.ephemeral_storage_bytes > free.ephemeral_storage_bytes {
         reasons.push("Insufficient ephemeral-storage".into());
     }
-    if r.gpu_milli > 0 && r.gpu_milli > free.gpu_milli {
-        reasons.push("Insufficient nvidia.com/gpu".into());
+    // nvidia.com/gpu is an extended resource upstream, counted in whole devices; fractional
+    // requests share one device as the Open-Gpu-Share filter of the ATC'23 study allows. Both
+    // are checked on the node's devices, not only on the sum (three 600-milli shares do not
+    // fit on two GPUs).
+    if r.gpu_milli > 0 {
+        if let Some(m) = node.device_misfit(pod) {
+            reasons.push(m.k8s_reason().into());
+        }
     }
     for (name, q) in &pod.extended_requests {
         if *q == 0 {

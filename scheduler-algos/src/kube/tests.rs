@@ -142,7 +142,10 @@ fn non_zero_defaults_apply_to_scoring_only() {
     let mut s = KubeScheduler::new(Profile::default(), 1);
     assert_eq!(
         s.schedule(&p, &vec![full]).decision,
-        Decision::Bind(NodeId(0))
+        Decision::Bind {
+            node: NodeId(0),
+            devices: vec![]
+        }
     );
 }
 
@@ -587,7 +590,7 @@ fn totals_are_weighted_sums_and_the_best_node_wins() {
         }
     }
     assert!(e.nodes[1].total > e.nodes[0].total);
-    assert_eq!(e.outcome.decision, Decision::Bind(NodeId(1)));
+    assert_eq!(e.outcome.decision.node(), Some(NodeId(1)));
 }
 
 /// schedule_one.go selectHost (v1.33): uniform among the top scorers; seeded, so the same seed
@@ -602,7 +605,9 @@ fn ties_are_broken_by_the_seeded_stream() {
         let mut s = KubeScheduler::new(Profile::default(), seed);
         (0..64)
             .map(|_| match s.schedule(&p, &nodes).decision {
-                Decision::Bind(NodeId(i)) => i,
+                Decision::Bind {
+                    node: NodeId(i), ..
+                } => i,
                 d => panic!("{d:?}"),
             })
             .collect::<Vec<_>>()
@@ -741,7 +746,7 @@ mod properties {
                 let any = nodes.iter().any(|n| feasible(n, &p, honour));
                 let d = a.schedule(&p, &nodes).decision;
                 match &d {
-                    Decision::Bind(NodeId(i)) => prop_assert!(feasible(&nodes[*i], &p, honour), "{name} bound to an infeasible node"),
+                    Decision::Bind { node: NodeId(i), .. } => prop_assert!(feasible(&nodes[*i], &p, honour), "{name} bound to an infeasible node"),
                     Decision::Unschedulable(_) => prop_assert!(!any, "{name}: feasible node missed"),
                     Decision::Preempt { .. } => prop_assert!(!any, "{name}: preempted although a node was feasible"),
                 }
@@ -841,7 +846,8 @@ mod index_equivalence {
                 let n = n % zones.len();
                 let p = mk_pod(k, *app, *kind, *ns);
                 placed.push((n, p.namespace.clone(), p.name.clone()));
-                cluster.bind(NodeId(n), Arc::new(p));
+                // The nodes have room for every bind.
+                cluster.bind(NodeId(n), Arc::new(p), vec![]).unwrap();
             }
             for u in unbinds {
                 if let Some((n, ns, name)) = placed.get(u) {

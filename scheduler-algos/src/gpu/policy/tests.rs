@@ -1,8 +1,11 @@
+use std::sync::Arc;
+
 use proptest::prelude::*;
 
 use super::*;
 use crate::gpu::frag::TypicalShape;
 use crate::gpu::{GpuNode, Models};
+use crate::Cluster;
 
 fn node(name: &str, cpu: u64, gpus: u32) -> GpuNode {
     GpuNode {
@@ -14,17 +17,44 @@ fn node(name: &str, cpu: u64, gpus: u32) -> GpuNode {
     }
 }
 
-fn cluster_of(nodes: Vec<GpuNode>) -> GpuCluster {
+/// The one GPU model of these tests.
+fn models() -> Models {
     let mut models = Models::default();
-    let g = models.intern("G");
-    let nodes = nodes
-        .into_iter()
-        .map(|mut n| {
-            n.model = (n.gpus > 0).then_some(g);
-            n
-        })
-        .collect();
-    GpuCluster::new(models, nodes).unwrap()
+    models.intern("G");
+    models
+}
+
+fn cluster_of(nodes: Vec<GpuNode>) -> Cluster {
+    let models = models();
+    let g = models.get("G");
+    Cluster::new(
+        nodes
+            .into_iter()
+            .map(|mut n| {
+                n.model = if n.gpus > 0 { g } else { None };
+                n.to_node_info(&models)
+            })
+            .collect(),
+    )
+}
+
+fn sched(policy: Policy, typical: TypicalTasks, seed: u64) -> GpuScheduler {
+    GpuScheduler::new(policy, typical, models(), seed)
+}
+
+fn pod(t: &GpuTask) -> PodSpec {
+    t.to_pod("t", &models())
+}
+
+/// The policy's raw score of node `i`, as a decision would compute it.
+fn score_of(s: &mut GpuScheduler, c: &Cluster, t: &GpuTask, i: usize) -> i64 {
+    s.prepare(c.nodes(), t);
+    let n = c.nodes();
+    s.set_max_spec(
+        n.iter().map(|n| n.allocatable.cpu_milli).max().unwrap(),
+        n.iter().map(|n| n.allocatable.gpu_milli).max().unwrap(),
+    );
+    s.score(i, &n[i], t).0
 }
 
 fn task(cpu: u64, gpu: GpuDemand) -> GpuTask {
@@ -36,13 +66,12 @@ fn task(cpu: u64, gpu: GpuDemand) -> GpuTask {
     }
 }
 
-fn place(c: &mut GpuCluster, node: usize, t: &GpuTask, devices: &[u8]) {
-    c.place(
-        t,
-        &GpuPlacement {
-            node,
-            devices: devices.to_vec(),
-        },
+fn place(c: &mut Cluster, node: usize, t: &GpuTask, devices: &[u8]) {
+    let name = format!("p{}", c.nodes()[node].pods.len());
+    c.bind(
+        crate::NodeId(node),
+        Arc::new(t.to_pod(name, &models())),
+        devices.to_vec(),
     )
     .unwrap();
 }
@@ -102,8 +131,8 @@ fn best_fit_prefers_the_tightest_node_and_normalises() {
     let mut c = cluster_of(vec![node("a", 128_000, 8), node("b", 128_000, 8)]);
     place(&mut c, 1, &task(64_000, GpuDemand::Whole(4)), &[0, 1, 2, 3]);
     let t = task(1000, GpuDemand::Whole(1));
-    let mut s = GpuScheduler::new(Policy::BestFit, &c, TypicalTasks { shapes: vec![] }, 1);
-    let e = s.explain(&c, &t);
+    let mut s = sched(Policy::BestFit, TypicalTasks { shapes: vec![] }, 1);
+    let e = s.explain(c.nodes(), &pod(&t));
     let raw: Vec<i64> = e
         .verdicts
         .iter()
@@ -127,17 +156,12 @@ fn ties_go_to_the_earliest_node_in_the_seeded_order() {
     let t = task(1000, GpuDemand::Shared(500));
     let mut winners = std::collections::BTreeSet::new();
     for seed in 0..20 {
-        let mut s = GpuScheduler::new(
-            Policy::GpuPacking,
-            &c,
-            TypicalTasks { shapes: vec![] },
-            seed,
-        );
-        let GpuDecision::Place(p) = s.schedule(&c, &t) else {
+        let mut s = sched(Policy::GpuPacking, TypicalTasks { shapes: vec![] }, seed);
+        let GpuDecision::Place(p) = s.decide(c.nodes(), &pod(&t)) else {
             panic!("fits")
         };
         // Every node scores the same; the winner is the one ranked first.
-        assert_eq!(s.rank[p.node], 0);
+        assert_eq!(s.rank(p.node), 0);
         winners.insert(p.node);
     }
     assert!(winners.len() > 1, "the order must depend on the seed");
@@ -157,27 +181,28 @@ fn gpu_clustering_bands() {
     place(&mut c, 2, &share, &[0]);
     place(&mut c, 2, &one, &[1]);
     place(&mut c, 3, &one, &[0]);
-    let mut s = GpuScheduler::new(
-        Policy::GpuClustering,
-        &c,
-        TypicalTasks { shapes: vec![] },
-        0,
-    );
-    let scores: Vec<i64> = (0..4).map(|i| s.score(&c, &share, i).0).collect();
+    let mut s = sched(Policy::GpuClustering, TypicalTasks { shapes: vec![] }, 0);
+    let scores: Vec<i64> = (0..4).map(|i| score_of(&mut s, &c, &share, i)).collect();
     // 25 * (8000 - free) / 8000, plus 25 (no GPU tasks), 75 (only this class), 50 (this
     // class among others) or 0 (other classes only).
     assert_eq!(scores, vec![25, 1 + 75, 4 + 50, 3]);
-    assert_eq!(s.score(&c, &task(1000, GpuDemand::None), 1).0, 0);
+    assert_eq!(score_of(&mut s, &c, &task(1000, GpuDemand::None), 1), 0);
 }
 
 #[test]
 fn dot_product_by_hand() {
     let c = cluster_of(vec![node("a", 128_000, 8)]);
-    let mut s = GpuScheduler::new(Policy::DotProduct, &c, TypicalTasks { shapes: vec![] }, 0);
+    let mut s = sched(Policy::DotProduct, TypicalTasks { shapes: vec![] }, 0);
     // node (1, 1) · pod (0.5, 0.5) = 1 → 1 - 1/2 = 0.5 → 50.
-    assert_eq!(s.score(&c, &task(64_000, GpuDemand::Whole(4)), 0).0, 50);
+    assert_eq!(
+        score_of(&mut s, &c, &task(64_000, GpuDemand::Whole(4)), 0),
+        50
+    );
     // pod (0.125, 0.0625) → dot 0.1875 → 1 - 0.09375 → 90.
-    assert_eq!(s.score(&c, &task(16_000, GpuDemand::Shared(500)), 0).0, 90);
+    assert_eq!(
+        score_of(&mut s, &c, &task(16_000, GpuDemand::Shared(500)), 0),
+        90
+    );
 }
 
 /// FGD places a shared task where it adds the least fragmentation: next to another shared
@@ -191,9 +216,9 @@ fn fgd_descends_the_fragmentation_gradient() {
         (1000, GpuDemand::Whole(1), 0.5),
         (1000, GpuDemand::Shared(500), 0.5),
     ]);
-    let mut s = GpuScheduler::new(Policy::Fgd, &c, typ.clone(), 0);
+    let mut s = sched(Policy::Fgd, typ.clone(), 0);
     let t = task(1000, GpuDemand::Shared(500));
-    let e = s.explain(&c, &t);
+    let e = s.explain(c.nodes(), &pod(&t));
     let a = e.verdicts[0].outcome.as_ref().unwrap();
     let b = e.verdicts[1].outcome.as_ref().unwrap();
     // On a, device 1 (500 free) takes it: fragmentation 250 → 0, so sigmoid(0.25) → 56.
@@ -218,10 +243,10 @@ fn random_is_uniform_over_feasible_nodes() {
         node("c", 1000, 1),
     ]);
     let t = task(4000, GpuDemand::Shared(100));
-    let mut s = GpuScheduler::new(Policy::Random, &c, TypicalTasks { shapes: vec![] }, 9);
+    let mut s = sched(Policy::Random, TypicalTasks { shapes: vec![] }, 9);
     let mut hits = [0u32; 3];
     for _ in 0..2000 {
-        let GpuDecision::Place(p) = s.schedule(&c, &t) else {
+        let GpuDecision::Place(p) = s.decide(c.nodes(), &pod(&t)) else {
             panic!("fits")
         };
         hits[p.node] += 1;
@@ -233,8 +258,8 @@ fn random_is_uniform_over_feasible_nodes() {
 #[test]
 fn unschedulable_counts_reasons() {
     let c = cluster_of(vec![node("cpu", 8000, 0), node("small", 2000, 1)]);
-    let mut s = GpuScheduler::new(Policy::Fgd, &c, TypicalTasks { shapes: vec![] }, 0);
-    let d = s.schedule(&c, &task(4000, GpuDemand::Whole(1)));
+    let mut s = sched(Policy::Fgd, TypicalTasks { shapes: vec![] }, 0);
+    let d = s.decide(c.nodes(), &pod(&task(4000, GpuDemand::Whole(1))));
     assert_eq!(
         d,
         GpuDecision::Unschedulable(vec![
@@ -284,25 +309,28 @@ proptest! {
         }).collect();
         let typ = TypicalTasks::from_tasks(&tasks, &models, 95);
         let run = || {
-            let mut c = GpuCluster::new(models.clone(), nodes.clone()).unwrap();
-            let mut s = GpuScheduler::new(policy, &c, typ.clone(), seed);
+            let nodes: Vec<NodeInfo> = nodes.iter().map(|n| n.to_node_info(&models)).collect();
+            let mut c = Cluster::new(nodes);
+            let mut s = GpuScheduler::new(policy, typ.clone(), models.clone(), seed);
             let mut log = Vec::new();
-            for t in &tasks {
-                let any_fits = (0..c.len()).any(|i| c.fits(i, t).is_ok());
-                match s.schedule(&c, t) {
-                    GpuDecision::Place(p) => {
+            for (k, t) in tasks.iter().enumerate() {
+                let p = t.to_pod(format!("t{k}"), &models);
+                let any_fits = c.nodes().iter().any(|n| misfit(n, &p).is_none());
+                match s.decide(c.nodes(), &p) {
+                    GpuDecision::Place(at) => {
                         assert!(any_fits);
-                        let before = c.state(p.node).free.clone();
+                        let before = c.nodes()[at.node].gpu_free();
                         if let GpuDemand::Whole(_) = t.gpu {
-                            for &d in &p.devices {
+                            for &d in &at.devices {
                                 assert_eq!(before[d as usize], MILLI_PER_GPU, "whole device");
                             }
                         }
                         if !t.models.is_empty() {
-                            assert!(t.models.contains(&c.node(p.node).model.unwrap()));
+                            assert_eq!(c.nodes()[at.node].gpus.model.as_deref(), Some("A"));
                         }
-                        c.place(t, &p).expect("a decision must never overcommit");
-                        log.push(Some(p));
+                        c.bind(crate::NodeId(at.node), Arc::new(p), at.devices.clone())
+                            .expect("a decision must never overcommit");
+                        log.push(Some(at));
                     }
                     GpuDecision::Unschedulable(_) => {
                         assert!(!any_fits);
@@ -310,12 +338,13 @@ proptest! {
                     }
                 }
             }
-            let mut used = 0;
-            for i in 0..c.len() {
-                assert!(c.state(i).free.iter().all(|&f| f <= MILLI_PER_GPU));
-                used += u64::from(c.node(i).gpus) * u64::from(MILLI_PER_GPU) - c.state(i).free_milli();
+            for n in c.nodes() {
+                let free = n.gpu_free();
+                assert!(free.iter().all(|&f| f <= MILLI_PER_GPU));
+                let used = n.gpu_count() as u64 * u64::from(MILLI_PER_GPU)
+                    - free.iter().map(|&f| u64::from(f)).sum::<u64>();
+                assert_eq!(n.requested.gpu_milli, used, "the scalar equals the devices' sum");
             }
-            assert_eq!(c.used_gpu_milli(), used, "the running total equals the devices' sum");
             log
         };
         prop_assert_eq!(run(), run());
