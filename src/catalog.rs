@@ -23,6 +23,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "fgd-atc23.toml",
         include_str!("../scenarios/fgd-atc23.toml"),
     ),
+    (
+        "gpu-sharing.toml",
+        include_str!("../scenarios/gpu-sharing.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

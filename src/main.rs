@@ -65,6 +65,10 @@ struct RunArgs {
     /// Master seed; overrides the scenario's `seed`.
     #[arg(long)]
     seed: Option<u64>,
+    /// Placement algorithm; overrides the scenario's `[scheduler] algorithm`, e.g.
+    /// `kubernetes` or `fgd` (an unknown name lists every algorithm).
+    #[arg(long)]
+    scheduler: Option<String>,
     /// Output directory. Default: out/<scenario name>.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -215,6 +219,14 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if let Some(algorithm) = &args.scheduler {
+        orchsim_sched::by_name(algorithm, 0).map_err(|e| CliError(format!("--scheduler: {e}")))?;
+        // A kube-scheduler profile configures `kubernetes` only.
+        if algorithm != "kubernetes" {
+            scenario.scheduler.profile = None;
+        }
+        scenario.scheduler.algorithm = algorithm.clone();
+    }
     let out = args
         .out
         .clone()
@@ -241,13 +253,17 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     }
 
     let summary_table = result.summary.table();
-    let files: [(&str, Vec<u8>); 4] = [
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", summary_table.to_csv()),
         ("pods.csv", result.pods.to_csv()),
         ("timeseries.csv", result.timeseries.to_csv()),
-        ("digest.txt", format!("{}\n", result.digest()).into_bytes()),
     ];
+    if let Some(f) = &result.fragmentation {
+        files.push(("fragmentation.csv", f.to_csv()));
+    }
+    files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
     write_outputs(&out, &files)?;
+    let written: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
 
     if args.report {
         let title = format!("orchsim run: {} (seed {})", scenario.name, scenario.seed);
@@ -257,6 +273,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             &summary_table,
             &result.pods,
             &result.timeseries,
+            result.fragmentation.as_ref(),
             &text,
         )?;
     }
@@ -274,15 +291,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
                 "{}",
                 human_summary(s, &scenario, wall, events_per_s)
             )?;
-            writeln!(
-                stdout,
-                "{}",
-                wrote_line(
-                    &out,
-                    &["summary.csv", "pods.csv", "timeseries.csv", "digest.txt"],
-                    args.report
-                )
-            )?;
+            writeln!(stdout, "{}", wrote_line(&out, &written, args.report))?;
         }
         Format::Json => {
             let mut obj = summary_table.to_json_rows()[0].clone();

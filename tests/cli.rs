@@ -52,12 +52,18 @@ fn two_processes_write_byte_identical_outputs() {
 /// deliberately with `UPDATE_GOLDEN=1 cargo test --test cli` and say why in the commit.
 #[test]
 fn summaries_match_the_committed_baselines() {
-    for scenario in ["quickstart", "ci-regression"] {
+    for (baseline, args) in [
+        ("quickstart", &["quickstart"][..]),
+        ("ci-regression", &["ci-regression"]),
+        // Fractional and whole GPUs on devices, over time, under kube-scheduler and FGD.
+        ("gpu-sharing", &["gpu-sharing"]),
+        ("gpu-sharing-fgd", &["gpu-sharing", "--scheduler", "fgd"]),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
-        run_into(tmp.path(), &[scenario]);
+        run_into(tmp.path(), args);
         let got = read(tmp.path(), "summary.csv");
         let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("reports/baselines/{scenario}-summary.csv"));
+            .join(format!("reports/baselines/{baseline}-summary.csv"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, &got).unwrap();
         }
@@ -65,7 +71,7 @@ fn summaries_match_the_committed_baselines() {
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&want),
-            "{scenario} summary changed"
+            "{baseline} summary changed"
         );
     }
 }
@@ -235,4 +241,55 @@ fn missing_files_and_bad_arguments_fail_cleanly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = orchsim()
+        .args(["run", "--scheduler", "fdg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--scheduler: unknown scheduling algorithm `fdg`") && err.contains("fgd"),
+        "{err}"
+    );
+}
+
+/// A fractional-GPU scenario over time runs with the Kubernetes scheduler and with FGD, and
+/// both write the fragmentation observer's curve: one row per sample, every share within
+/// 0..=100 %, fragment never more than what is idle, and some GPU both allocated and freed.
+#[test]
+fn gpu_sharing_writes_the_fragmentation_curve_for_kubernetes_and_fgd() {
+    for scheduler in ["kubernetes", "fgd"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = run_into(tmp.path(), &["gpu-sharing", "--scheduler", scheduler]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("fragmentation.csv"), "{stdout}");
+        let csv = String::from_utf8(read(tmp.path(), "fragmentation.csv")).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "time_s,gpu_alloc_pct,gpu_idle_milli,gpu_fragment_milli,gpu_fragment_pct,\
+                 gpu_fragment_of_idle_pct"
+            )
+        );
+        let rows: Vec<Vec<f64>> = lines
+            .map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap()).collect())
+            .collect();
+        // 4 h at 60 s, both ends included.
+        assert_eq!(rows.len(), 241, "{scheduler}");
+        for r in &rows {
+            assert!(
+                (0.0..=100.0).contains(&r[1]) && (0.0..=100.0).contains(&r[4]),
+                "{r:?}"
+            );
+            assert!(r[3] <= r[2] + 1e-6, "fragment above idle: {r:?}");
+        }
+        let alloc: Vec<f64> = rows.iter().map(|r| r[1]).collect();
+        let peak = alloc.iter().copied().fold(0.0, f64::max);
+        assert!(peak > 50.0, "{scheduler}: the cluster fills up ({peak})");
+        assert!(
+            alloc.windows(2).any(|w| w[1] < w[0]),
+            "{scheduler}: departures free devices"
+        );
+    }
 }

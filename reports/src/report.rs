@@ -40,6 +40,7 @@ pub fn run_report(
     summary: &Table,
     pods: &Table,
     timeseries: &Table,
+    fragmentation: Option<&Table>,
     source: &str,
 ) -> Result<PathBuf, ChartError> {
     let mut charts = Vec::new();
@@ -68,15 +69,15 @@ pub fn run_report(
             legend_lower_right: true,
         });
     }
-    let series = |cols: &[(&str, &str)]| -> Vec<Series> {
-        let Some(t) = col(timeseries, "time_s") else {
+    let over_time = |table: &Table, cols: &[(&str, &str)]| -> Vec<Series> {
+        let Some(t) = col(table, "time_s") else {
             return vec![];
         };
         cols.iter()
             .filter_map(|(name, label)| {
-                let c = col(timeseries, name)?;
-                let points: Vec<(f64, f64)> = (0..timeseries.rows.len())
-                    .filter_map(|r| Some((num(timeseries, r, t)?, num(timeseries, r, c)?)))
+                let c = col(table, name)?;
+                let points: Vec<(f64, f64)> = (0..table.rows.len())
+                    .filter_map(|r| Some((num(table, r, t)?, num(table, r, c)?)))
                     .collect();
                 (!points.is_empty()).then(|| Series {
                     label: label.to_string(),
@@ -86,6 +87,7 @@ pub fn run_report(
             })
             .collect()
     };
+    let series = |cols: &[(&str, &str)]| over_time(timeseries, cols);
     charts.push(Chart {
         name: "utilisation".into(),
         title: "Requested share of allocatable resources".into(),
@@ -106,6 +108,22 @@ pub fn run_report(
         series: series(&[("pods_pending", "pending"), ("pods_running", "running")]),
         legend_lower_right: true,
     });
+    if let Some(f) = fragmentation {
+        charts.push(Chart {
+            name: "gpu-fragmentation".into(),
+            title: "GPU allocated and fragmented (ATC'23 measure)".into(),
+            x_label: "simulated time (s)".into(),
+            y_label: "share of GPU capacity (%)".into(),
+            series: over_time(
+                f,
+                &[
+                    ("gpu_alloc_pct", "allocated"),
+                    ("gpu_fragment_pct", "fragmented"),
+                ],
+            ),
+            legend_lower_right: true,
+        });
+    }
     write_all(dir, title, &[("Summary", summary)], &charts, source)
 }
 

@@ -9,6 +9,7 @@
 pub mod architectures;
 pub mod dist;
 pub mod gpu_study;
+mod observers;
 pub mod plan;
 mod results;
 pub mod scenario;

@@ -60,6 +60,8 @@ pub struct RunResult {
     pub node_names: Vec<String>,
     pub pods: Table,
     pub timeseries: Table,
+    /// `fragmentation.csv`, when the scenario turns on `[observers] gpu_fragmentation`.
+    pub fragmentation: Option<Table>,
 }
 
 impl RunResult {
@@ -135,6 +137,10 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
         node_names: w.cluster.nodes().iter().map(|n| n.name.clone()).collect(),
         pods: pods_table(sc, w),
         timeseries: timeseries_table(w),
+        fragmentation: sc
+            .observers
+            .gpu_fragmentation
+            .then(|| fragmentation_table(w)),
     }
 }
 
@@ -287,6 +293,39 @@ fn pods_table(sc: &Scenario, w: &World) -> Table {
             },
         ];
         t.push(row).expect("pods row matches its header");
+    }
+    t
+}
+
+/// `fragmentation.csv`: per sample, GPU allocated, idle and fragmented (the study's measure,
+/// as a share of capacity and of idle GPU).
+fn fragmentation_table(w: &World) -> Table {
+    let mut t = Table::new([
+        "time_s",
+        "gpu_alloc_pct",
+        "gpu_idle_milli",
+        "gpu_fragment_milli",
+        "gpu_fragment_pct",
+        "gpu_fragment_of_idle_pct",
+    ]);
+    let cap = w.total_capacity.gpu_milli;
+    for s in &w.samples {
+        let Some(fragment) = s.gpu_fragment_milli else {
+            continue;
+        };
+        let used = s.requested.gpu_milli;
+        let idle = cap.saturating_sub(used);
+        let of = |part: f64, whole: u64| (whole > 0).then(|| part * 100.0 / whole as f64);
+        let row = vec![
+            Cell::Decimal(secs(s.time)),
+            percent(of(used as f64, cap)),
+            idle.into(),
+            Cell::Float(fragment, 1),
+            percent(of(fragment, cap)),
+            // No idle GPU, no fragment (the study writes 0 where the ratio is 0/0).
+            percent(Some(of(fragment, idle).unwrap_or(0.0))),
+        ];
+        t.push(row).expect("fragmentation row matches its header");
     }
     t
 }

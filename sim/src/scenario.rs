@@ -129,6 +129,14 @@ struct RawScenario {
     orchestrator: RawOrchestrator,
     #[serde(default)]
     network: RawNetwork,
+    #[serde(default)]
+    observers: RawObservers,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawObservers {
+    gpu_fragmentation: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +284,8 @@ impl<'de> Deserialize<'de> for RawDist {
 /// A validated scenario, ready to run. Construct it with [`parse`] or directly (tests do).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
+    /// Extra measurements, each writing a table of its own.
+    pub observers: Observers,
     pub name: String,
     pub description: String,
     pub seed: u64,
@@ -304,6 +314,13 @@ pub struct HostGroup {
     pub gpu_model: Option<String>,
     /// Price of one host per hour (currency of the user's choice); 0 when not given.
     pub cost_per_hour: f64,
+}
+
+/// The observers a scenario turns on (see [`crate::observers`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observers {
+    /// GPU fragmentation at every sample (`fragmentation.csv`).
+    pub gpu_fragmentation: bool,
 }
 
 /// Long-running services run until the end; batch pods run for a sampled duration.
@@ -744,7 +761,27 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         None => DEFAULT_UNDERLAY_MTU,
     };
 
+    let gpu_fragmentation = match &raw.observers.gpu_fragmentation {
+        Some(on) if *on.get_ref() => {
+            let has_gpus = hosts
+                .iter()
+                .any(|h| h.count > 0 && h.capacity.gpu_milli > 0);
+            let asks_gpus = workloads
+                .iter()
+                .any(|w| w.gpu_milli.max().unwrap_or(0.0) > 0.0);
+            if !(has_gpus && asks_gpus) {
+                return Err(loc.error(
+                    Some(on.span()),
+                    "observers.gpu_fragmentation",
+                    "expected a cluster with GPUs and a workload that requests them: GPU fragmentation has nothing to measure otherwise".into(),
+                ));
+            }
+            true
+        }
+        _ => false,
+    };
     Ok(Scenario {
+        observers: Observers { gpu_fragmentation },
         name,
         description: raw.description.trim().to_string(),
         seed: raw.seed,

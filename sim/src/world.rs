@@ -16,6 +16,7 @@ use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, 
 use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, Scheduler};
 
 use crate::dist::Dist;
+use crate::observers::GpuFragmentation;
 use crate::scenario::{Scenario, WorkloadKind};
 
 /// Where a pod is in its life. At the end of a run every pod is in exactly one state.
@@ -84,12 +85,14 @@ pub struct PodRecord {
 }
 
 /// One `timeseries.csv` row.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub time: SimTime,
     pub requested: Resources,
     pub pods_pending: u64,
     pub pods_running: u64,
+    /// Fragment milli-GPU, when the fragmentation observer is on.
+    pub gpu_fragment_milli: Option<f64>,
 }
 
 /// Kernel events of the cluster world.
@@ -159,6 +162,7 @@ pub struct World<'s> {
     /// Pod key (`namespace/name`) → index, for preemption victims.
     by_key: BTreeMap<String, usize>,
     pub(crate) samples: Vec<Sample>,
+    fragmentation: Option<GpuFragmentation>,
     pub(crate) digest: Digest,
     until: SimTime,
 }
@@ -208,6 +212,10 @@ impl<'s> World<'s> {
             evictions: 0,
             by_key: BTreeMap::new(),
             samples: Vec::new(),
+            fragmentation: scenario
+                .observers
+                .gpu_fragmentation
+                .then(|| GpuFragmentation::new(scenario)),
             digest: Digest::new(),
             until: SimTime::ZERO + scenario.duration,
         };
@@ -518,6 +526,10 @@ impl<'s> World<'s> {
             requested: self.requested,
             pods_pending: self.pods_pending,
             pods_running: self.pods_running,
+            gpu_fragment_milli: self
+                .fragmentation
+                .as_mut()
+                .map(|f| f.measure(self.cluster.nodes())),
         });
         if now < self.until {
             let next = (now + self.scenario.sample_interval).min(self.until);

@@ -7,7 +7,9 @@ use orchsim_kernel::SimDuration;
 use orchsim_net::{Base, Datapath};
 use orchsim_sched::Resources;
 use orchsim_sim::dist::Dist;
-use orchsim_sim::scenario::{DecisionCost, HostGroup, SchedulerConfig, Workload, WorkloadKind};
+use orchsim_sim::scenario::{
+    DecisionCost, HostGroup, Observers, SchedulerConfig, Workload, WorkloadKind,
+};
 use orchsim_sim::{run, PodState, RunResult, Scenario};
 use proptest::prelude::*;
 
@@ -84,6 +86,10 @@ fn scenario_with(
     algorithm: &str,
 ) -> Scenario {
     Scenario {
+        // Half the cases also measure GPU fragmentation, which must change nothing else.
+        observers: Observers {
+            gpu_fragmentation: seed.is_multiple_of(2),
+        },
         name: "prop".into(),
         description: String::new(),
         seed,
@@ -328,7 +334,17 @@ proptest! {
         prop_assert_eq!(a.summary.table().to_csv(), b.summary.table().to_csv());
         prop_assert_eq!(a.pods.to_csv(), b.pods.to_csv());
         prop_assert_eq!(a.timeseries.to_csv(), b.timeseries.to_csv());
+        prop_assert_eq!(
+            a.fragmentation.as_ref().map(|t| t.to_csv()),
+            b.fragmentation.as_ref().map(|t| t.to_csv())
+        );
         prop_assert_eq!(a.digest(), b.digest());
+        // The observer only reads the world: without it, the same run.
+        let mut quiet = sc.clone();
+        quiet.observers.gpu_fragmentation = false;
+        let c = run(&quiet).unwrap();
+        prop_assert_eq!(a.pods.to_csv(), c.pods.to_csv());
+        prop_assert_eq!(a.digest(), c.digest());
     }
 }
 
