@@ -1,3 +1,6 @@
+//! Tests of the ATC'23 placement policies: upstream score vectors, hand-worked scores, and
+//! the property that no policy ever overcommits a node or a device.
+
 use std::sync::Arc;
 
 use proptest::prelude::*;

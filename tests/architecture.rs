@@ -1,0 +1,122 @@
+//! Tidy tests that keep ARCHITECTURE.md true: the crate dependency graph points one way, and
+//! every source file opens with a `//!` comment saying its one job.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace's crates: package name → (manifest directory, our crates it depends on, in
+/// any dependency table).
+fn workspace() -> BTreeMap<String, (PathBuf, Vec<String>)> {
+    let manifest = |dir: &Path| -> toml::Table {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
+        text.parse().expect("valid manifest")
+    };
+    let top = manifest(&root());
+    let members = top["workspace"]["members"]
+        .as_array()
+        .expect("workspace members")
+        .iter()
+        .map(|m| root().join(m.as_str().expect("member path")))
+        .chain([root()]);
+    let mut crates = BTreeMap::new();
+    for dir in members {
+        let m = manifest(&dir);
+        let name = m["package"]["name"].as_str().expect("package name").to_string();
+        let mut deps: Vec<String> = ["dependencies", "dev-dependencies", "build-dependencies"]
+            .iter()
+            .filter_map(|table| m.get(*table).and_then(|t| t.as_table()))
+            .flat_map(|t| t.keys().cloned())
+            .filter(|d| d.starts_with("orchsim"))
+            .collect();
+        deps.sort();
+        deps.dedup();
+        crates.insert(name, (dir, deps));
+    }
+    crates
+}
+
+/// Architecture Invariant: `orchsim-sched` and `orchsim-net` know nothing of the cluster
+/// simulator (so live mode uses them unchanged), the kernel and the report crate depend on
+/// none of ours, and no library depends on the CLI crate.
+#[test]
+fn dependencies_point_one_way() {
+    let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("orchsim-kernel", &[][..]),
+        ("orchsim-sched", &[]),
+        ("orchsim-report", &[]),
+        ("orchsim-net", &["orchsim-kernel"]),
+        (
+            "orchsim-sim",
+            &["orchsim-kernel", "orchsim-net", "orchsim-report", "orchsim-sched"],
+        ),
+        (
+            "orchsim-benches",
+            &["orchsim-kernel", "orchsim-net", "orchsim-sched", "orchsim-sim"],
+        ),
+        (
+            "orchsim",
+            &["orchsim-kernel", "orchsim-net", "orchsim-report", "orchsim-sched", "orchsim-sim"],
+        ),
+    ]);
+    let crates = workspace();
+    for (name, (_, deps)) in &crates {
+        let Some(ok) = allowed.get(name.as_str()) else {
+            panic!("crate {name} is not in the dependency rules of this test: add it, with the edges ARCHITECTURE.md allows");
+        };
+        for d in deps {
+            assert!(
+                ok.contains(&d.as_str()),
+                "forbidden dependency {name} -> {d} (allowed: {ok:?})"
+            );
+        }
+    }
+    assert_eq!(crates.len(), allowed.len(), "every rule names a crate that exists");
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        // Symlinks are not followed: the walk stays inside the repository.
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            rust_files(&p, out);
+        } else if kind.is_file() && p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Architecture Invariant: every Rust file (crate roots, modules, tests, benches, examples)
+/// opens with a `//!` comment that says its job.
+#[test]
+fn every_source_file_says_its_job() {
+    let mut files = Vec::new();
+    for (dir, _) in workspace().values() {
+        for sub in ["src", "tests", "benches", "examples"] {
+            rust_files(&dir.join(sub), &mut files);
+        }
+    }
+    files.sort();
+    files.dedup();
+    assert!(files.len() > 50, "found only {} files", files.len());
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            !text.trim_start().starts_with("//!")
+        })
+        .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a `//!` opening comment: {missing:?}");
+}
