@@ -385,7 +385,7 @@ pub fn explain(
         None => study.policies[0],
     };
     let seed = seed.unwrap_or(study.seeds[0]);
-    let mut replay = gpu_study::Replay::new(&study, &input, policy, seed);
+    let replay = gpu_study::Replay::new(&study, &input, policy, seed);
     if after >= replay.order.len() {
         return Err(CliError(match replay.order.len() {
             0 => format!("--after {after}: the experiment has no tasks (target_pct removed them all)"),
@@ -395,15 +395,14 @@ pub fn explain(
             ),
         }));
     }
-    for _ in 0..after {
-        replay.step();
-    }
+    // The world runs the tasks before this one; the scheduler it leaves explains this one.
+    let (_, cluster, mut scheduler) = replay.run(after);
     let task = replay.order[after].clone();
     let pod = replay
-        .next_pod()
+        .pod(after)
         .expect("`after` is within the order (checked above)");
-    let e = replay.scheduler.explain(replay.cluster.nodes(), &pod);
-    let view = replay.cluster.nodes();
+    let e = scheduler.explain(cluster.nodes(), &pod);
+    let view = cluster.nodes();
     let models = &replay.models;
     let mut feasible: Vec<(&NodeVerdict, &Scored)> = e
         .verdicts

@@ -25,7 +25,10 @@ fn workspace() -> BTreeMap<String, (PathBuf, Vec<String>)> {
     let mut crates = BTreeMap::new();
     for dir in members {
         let m = manifest(&dir);
-        let name = m["package"]["name"].as_str().expect("package name").to_string();
+        let name = m["package"]["name"]
+            .as_str()
+            .expect("package name")
+            .to_string();
         let mut deps: Vec<String> = ["dependencies", "dev-dependencies", "build-dependencies"]
             .iter()
             .filter_map(|table| m.get(*table).and_then(|t| t.as_table()))
@@ -51,15 +54,31 @@ fn dependencies_point_one_way() {
         ("orchsim-net", &["orchsim-kernel"]),
         (
             "orchsim-sim",
-            &["orchsim-kernel", "orchsim-net", "orchsim-report", "orchsim-sched"],
+            &[
+                "orchsim-kernel",
+                "orchsim-net",
+                "orchsim-report",
+                "orchsim-sched",
+            ],
         ),
         (
             "orchsim-benches",
-            &["orchsim-kernel", "orchsim-net", "orchsim-sched", "orchsim-sim"],
+            &[
+                "orchsim-kernel",
+                "orchsim-net",
+                "orchsim-sched",
+                "orchsim-sim",
+            ],
         ),
         (
             "orchsim",
-            &["orchsim-kernel", "orchsim-net", "orchsim-report", "orchsim-sched", "orchsim-sim"],
+            &[
+                "orchsim-kernel",
+                "orchsim-net",
+                "orchsim-report",
+                "orchsim-sched",
+                "orchsim-sim",
+            ],
         ),
     ]);
     let crates = workspace();
@@ -74,7 +93,11 @@ fn dependencies_point_one_way() {
             );
         }
     }
-    assert_eq!(crates.len(), allowed.len(), "every rule names a crate that exists");
+    assert_eq!(
+        crates.len(),
+        allowed.len(),
+        "every rule names a crate that exists"
+    );
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -118,5 +141,8 @@ fn every_source_file_says_its_job() {
         })
         .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` opening comment: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` opening comment: {missing:?}"
+    );
 }

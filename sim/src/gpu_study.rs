@@ -8,10 +8,13 @@
 //!    requested GPUs reach `target_pct` of cluster capacity (or drops random tasks if the
 //!    trace already exceeds it);
 //! 3. submits the tasks one by one, without departures: each is placed by the policy or
-//!    counted as failed;
+//!    counted as failed. This runs in the cluster world like any scenario ([`Replay::scenario`]:
+//!    the trace's nodes, the tasks replayed 1 ns apart, decisions that take no time, the policy
+//!    as an ordinary `Scheduler`, every bind through the cluster's overcommit check);
 //! 4. after each task records arrived GPU milli (failed tasks included), allocated GPU milli
-//!    and the cluster's fragmentation, and reduces them to one point per 1% of arrived
-//!    workload exactly as the authors' `merge_alloc_discrete.py` does.
+//!    and the cluster's fragmentation (the world's per-decision fragmentation observer), and
+//!    reduces them to one point per 1% of arrived workload exactly as the authors'
+//!    `merge_alloc_discrete.py` does.
 //!
 //! Sources: hkust-adsl/kubernetes-scheduler-simulator (`pkg/simulator/core.go`,
 //! `simulator.go`: `SortClusterPods`, `TunePodsByNodeTotalResource`, `SchedulePods`;
@@ -25,18 +28,23 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use orchsim_kernel::{Digest, RngStreams, SimTime};
-use orchsim_sched::gpu::frag::{Fragmentation, TypicalTasks};
+use orchsim_kernel::{RngStreams, SimDuration};
+use orchsim_net::{Base, Datapath};
+use orchsim_sched::gpu::frag::TypicalTasks;
 use orchsim_sched::gpu::policy::{GpuScheduler, Policy};
 use orchsim_sched::gpu::{GpuNode, GpuTask, Models, MILLI_PER_GPU};
-use orchsim_sched::{Cluster, Decision, Scheduler};
+use orchsim_sched::Cluster;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 use rayon::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::scenario::{deserialize_located, Locator, ScenarioError};
+use crate::dist::Dist;
+use crate::scenario::{
+    deserialize_located, DecisionCost, Locator, Observers, Scenario, ScenarioError,
+    SchedulerConfig, TracePod, TraceReplay,
+};
 use crate::trace::{self, NamedTask};
 
 /// Whether `text` is a study scenario (it has a top-level `[study]` table) rather than a
@@ -315,12 +323,7 @@ impl StudyInput {
 }
 
 /// The state after one task: the raw series the curves are reduced from.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Step {
-    pub arrived_milli: u64,
-    pub allocated_milli: u64,
-    pub fragment_milli: f64,
-}
+pub use crate::observers::GpuStep as Step;
 
 /// One (policy, seed) experiment.
 #[derive(Clone, Debug, PartialEq)]
@@ -347,30 +350,27 @@ pub struct CurvePoint {
     pub frag_ratio_pct: f64,
 }
 
-/// One experiment in progress: the ordered, inflated workload and the cluster so far.
-/// `run_experiment` drives it to the end; `orchsim explain --study` stops it part way.
+/// One experiment set up: the ordered, inflated workload and the policy that places it. It
+/// runs as an ordinary scenario of the cluster world ([`Replay::scenario`]): the trace's nodes,
+/// the tasks arriving one nanosecond apart in this order and never leaving, decisions that
+/// take no time, and the fragmentation observer after every decision. `run_experiment` runs
+/// it to the end; `orchsim explain --study` stops it part way.
 #[derive(Clone, Debug)]
 pub struct Replay {
     pub policy: Policy,
     pub seed: u64,
-    /// The nodes as every scheduler family sees them, with per-device accounting.
-    pub cluster: Cluster,
-    pub scheduler: GpuScheduler,
-    /// The trace's GPU model names (task constraints and node models are interned here).
-    pub models: Models,
     /// Every task in arrival order.
     pub order: Vec<GpuTask>,
-    /// Tasks submitted so far.
-    pub next: usize,
-    meter: Fragmentation,
-    digest: Digest,
-    arrived: u64,
-    allocated: u64,
-    failed: usize,
+    /// The trace's GPU model names (task constraints and node models are interned here).
+    pub models: Models,
+    typical: TypicalTasks,
+    scheduler_seed: u64,
+    nodes: Vec<orchsim_sched::NodeInfo>,
+    study_name: String,
 }
 
 impl Replay {
-    /// Orders and inflates the workload (steps 1 and 2) and builds the empty cluster.
+    /// Orders and inflates the workload (steps 1 and 2).
     pub fn new(study: &Study, input: &StudyInput, policy: Policy, seed: u64) -> Self {
         let streams = RngStreams::new(seed);
         let target = study.target_pct / 100.0 * input.total_gpu_milli() as f64;
@@ -402,93 +402,112 @@ impl Replay {
         }
 
         let tasks: Vec<GpuTask> = input.tasks.iter().map(|t| t.task.clone()).collect();
-        let typical = TypicalTasks::from_tasks(&tasks, &input.models, study.typical_percent);
-        let cluster = Cluster::new(
-            input
+        Replay {
+            policy,
+            seed,
+            order,
+            models: input.models.clone(),
+            typical: TypicalTasks::from_tasks(&tasks, &input.models, study.typical_percent),
+            scheduler_seed: streams.stream("gpu-study/scheduler").next_u64(),
+            nodes: input
                 .nodes
                 .iter()
                 .map(|n| n.to_node_info(&input.models))
                 .collect(),
-        );
-        let scheduler = GpuScheduler::new(
-            policy,
-            typical.clone(),
-            input.models.clone(),
-            streams.stream("gpu-study/scheduler").next_u64(),
-        );
-        Replay {
-            policy,
-            seed,
-            cluster,
-            scheduler,
-            models: input.models.clone(),
-            order,
-            next: 0,
-            meter: Fragmentation::new(typical),
-            digest: Digest::new(),
-            arrived: 0,
-            allocated: 0,
-            failed: 0,
+            study_name: study.name.clone(),
         }
     }
 
-    /// The next task as the pod the scheduler places (named by its position in the order).
-    pub fn next_pod(&self) -> Option<orchsim_sched::PodSpec> {
-        let task = self.order.get(self.next)?;
-        Some(task.to_pod(format!("task-{}", self.next), &self.models))
+    /// Task `i` as the pod the scheduler places.
+    pub fn pod(&self, i: usize) -> Option<orchsim_sched::PodSpec> {
+        Some(self.order.get(i)?.to_pod(format!("task-{i}"), &self.models))
     }
 
-    /// Submits the next task (step 3) and returns the state after it (step 4); `None` when
-    /// every task has been submitted.
-    pub fn step(&mut self) -> Option<Step> {
-        let pod = self.next_pod()?;
-        let milli = pod.requests.gpu_milli;
-        let i = self.next as u64;
-        self.next += 1;
-        self.arrived += milli;
-        match self.scheduler.schedule(&pod, &self.cluster).decision {
-            Decision::Bind { node, devices } => {
-                let mut rec = vec![node.0 as u64];
-                rec.extend(devices.iter().map(|&d| u64::from(d)));
-                self.cluster
-                    .bind(node, std::sync::Arc::new(pod), devices)
-                    .expect("a policy decision never overcommits (property-tested)");
-                self.allocated += milli;
-                self.digest.record(SimTime(i), 1, &rec);
-            }
-            Decision::Preempt { .. } | Decision::Unschedulable(_) => {
-                self.failed += 1;
-                self.digest.record(SimTime(i), 2, &[]);
-            }
+    /// The policy as the study runs it: FGD measures fragmentation against the whole trace's
+    /// typical shapes.
+    pub fn scheduler(&self) -> GpuScheduler {
+        GpuScheduler::new(
+            self.policy,
+            self.typical.clone(),
+            self.models.clone(),
+            self.scheduler_seed,
+        )
+    }
+
+    /// The experiment's first `tasks` tasks as a scenario of the cluster world.
+    pub fn scenario(&self, tasks: usize) -> Scenario {
+        let tasks = tasks.min(self.order.len());
+        let pods: Vec<TracePod> = self.order[..tasks]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let pod = t.to_pod(format!("task-{i}"), &self.models);
+                TracePod {
+                    name: pod.name,
+                    requests: pod.requests,
+                    gpu_models: pod.gpu_models,
+                    arrival: SimDuration(i as u64),
+                    run_for: None,
+                }
+            })
+            .collect();
+        // The last task arrives at tasks - 1 ns and is decided at once.
+        let duration = SimDuration((tasks as u64).max(1));
+        Scenario {
+            observers: Observers {
+                gpu_fragmentation: false,
+                gpu_fragmentation_per_decision: true,
+                gpu_typical: Some((self.typical.clone(), self.models.clone())),
+            },
+            trace_nodes: self.nodes.clone(),
+            trace: Some(TraceReplay {
+                name: "trace".into(),
+                pods: std::sync::Arc::new(pods),
+            }),
+            name: self.study_name.clone(),
+            description: String::new(),
+            seed: self.seed,
+            duration,
+            sample_interval: duration,
+            hosts: Vec::new(),
+            workloads: Vec::new(),
+            scheduler: SchedulerConfig {
+                algorithm: self.policy.algorithm_name().to_string(),
+                profile: None,
+                cost: DecisionCost::default(),
+            },
+            start_latency_s: Dist::Constant(0.0),
+            datapath: Datapath::plain(Base::Host),
+            underlay_mtu: 1500,
         }
-        Some(Step {
-            arrived_milli: self.arrived,
-            allocated_milli: self.allocated,
-            fragment_milli: self
-                .meter
-                .of_cluster(self.cluster.nodes(), &mut self.models),
-        })
+    }
+
+    /// Runs the first `tasks` tasks through the world: the run's result, the cluster after
+    /// them, and the scheduler as it is then (its random stream advanced by those decisions).
+    pub fn run(&self, tasks: usize) -> (crate::RunResult, Cluster, GpuScheduler) {
+        let scenario = self.scenario(tasks);
+        let mut scheduler = self.scheduler();
+        let (result, cluster) = crate::run_with_scheduler(&scenario, &mut scheduler, &mut |_| {});
+        (result, cluster, scheduler)
     }
 }
 
 /// Runs one experiment.
 pub fn run_experiment(study: &Study, input: &StudyInput, policy: Policy, seed: u64) -> Experiment {
-    let mut replay = Replay::new(study, input, policy, seed);
-    let mut steps = Vec::with_capacity(replay.order.len());
-    while let Some(step) = replay.step() {
-        steps.push(step);
-    }
+    let replay = Replay::new(study, input, policy, seed);
+    let (result, _, _) = replay.run(replay.order.len());
     let total = input.total_gpu_milli();
+    let steps = result.gpu_steps;
     let curve = discrete_curve(&steps, total, study.target_pct.ceil() as u32);
     Experiment {
         policy,
         seed,
         tasks: replay.order.len(),
-        failed: replay.failed,
+        failed: result.summary.pods_unschedulable as usize,
         total_gpu_milli: total,
         steps,
         curve,
-        digest: replay.digest.hex(),
+        digest: result.summary.digest,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod sweep;
 pub mod trace;
 mod world;
 
+pub use observers::GpuStep;
 pub use results::{RunResult, Summary};
 pub use scenario::{parse, Scenario, ScenarioError};
 pub use world::{Placement, PodRecord, PodState};
@@ -79,10 +80,22 @@ pub fn run_with_progress(
     let tie_seed = RngStreams::new(scenario.seed)
         .stream("scheduler/tie-break")
         .next_u64();
-    let scheduler: Box<dyn orchsim_sched::Scheduler + Send> = match &scenario.scheduler.profile {
+    let mut scheduler: Box<dyn orchsim_sched::Scheduler + Send> = match &scenario.scheduler.profile
+    {
         Some(p) => Box::new(orchsim_sched::kube::KubeScheduler::new(p.clone(), tie_seed)),
         None => orchsim_sched::by_name(&scenario.scheduler.algorithm, tie_seed)?,
     };
+    Ok(run_with_scheduler(scenario, scheduler.as_mut(), progress).0)
+}
+
+/// Like [`run_with_progress`] with a scheduler the caller built and keeps (a study's policy
+/// with its workload, or one to explain a decision with afterwards); returns the cluster as
+/// the run left it too.
+pub fn run_with_scheduler(
+    scenario: &Scenario,
+    scheduler: &mut (dyn orchsim_sched::Scheduler + Send),
+    progress: &mut dyn FnMut(SimTime),
+) -> (RunResult, orchsim_sched::Cluster) {
     let mut kernel = Kernel::with_capacity(1024);
     let mut world = world::World::new(scenario, scheduler, &mut kernel);
     let until = SimTime::ZERO + scenario.duration;
@@ -102,5 +115,6 @@ pub fn run_with_progress(
         }
     }
     world.finish(end);
-    Ok(results::collect(scenario, &world, end, kernel.processed()))
+    let result = results::collect(scenario, &world, end, kernel.processed());
+    (result, world.into_cluster())
 }

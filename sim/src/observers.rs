@@ -20,6 +20,16 @@ const SHAPE_DRAWS: f64 = 2000.0;
 /// Share of the drawn pods the typical shapes cover (the study's default, 95%).
 const POPULARITY_PERCENT: u32 = 95;
 
+/// GPU after one scheduling decision: what had arrived, what is allocated, what is
+/// fragmented (the ATC'23 study's raw series).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GpuStep {
+    /// GPU milli of every pod submitted so far, placed or not.
+    pub arrived_milli: u64,
+    pub allocated_milli: u64,
+    pub fragment_milli: f64,
+}
+
 /// The fragmentation observer's state.
 pub(crate) struct GpuFragmentation {
     measure: Fragmentation,
@@ -27,8 +37,15 @@ pub(crate) struct GpuFragmentation {
 }
 
 impl GpuFragmentation {
-    /// The observer for `scenario`, with typical shapes drawn from its workloads.
+    /// The observer for `scenario`, with the typical shapes it gives or else drawn from its
+    /// workloads.
     pub(crate) fn new(scenario: &Scenario) -> Self {
+        if let Some((typical, models)) = &scenario.observers.gpu_typical {
+            return GpuFragmentation {
+                measure: Fragmentation::new(typical.clone()),
+                models: models.clone(),
+            };
+        }
         let streams = RngStreams::new(scenario.seed);
         let mut models = Models::default();
         let total_rate: f64 = scenario

@@ -62,6 +62,8 @@ pub struct RunResult {
     pub timeseries: Table,
     /// `fragmentation.csv`, when the scenario turns on `[observers] gpu_fragmentation`.
     pub fragmentation: Option<Table>,
+    /// GPU after every decision, when the per-decision fragmentation observer is on.
+    pub gpu_steps: Vec<crate::GpuStep>,
 }
 
 impl RunResult {
@@ -141,6 +143,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
             .observers
             .gpu_fragmentation
             .then(|| fragmentation_table(w)),
+        gpu_steps: w.gpu_steps.clone(),
     }
 }
 
@@ -264,9 +267,10 @@ fn pods_table(sc: &Scenario, w: &World) -> Table {
         "last_failure",
     ]);
     for p in &w.pods {
-        let kind = match sc.workloads[p.workload].kind {
-            WorkloadKind::Service => "service",
-            WorkloadKind::Batch { .. } => "batch",
+        let kind = match sc.workloads.get(p.workload).map(|w| &w.kind) {
+            Some(WorkloadKind::Service) => "service",
+            Some(WorkloadKind::Batch { .. }) => "batch",
+            None => "trace",
         };
         let r: &Resources = &p.spec.requests;
         let row = vec![

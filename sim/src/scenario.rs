@@ -286,6 +286,10 @@ impl<'de> Deserialize<'de> for RawDist {
 pub struct Scenario {
     /// Extra measurements, each writing a table of its own.
     pub observers: Observers,
+    /// Nodes given one by one (from a trace's node list), after the host groups' nodes.
+    pub trace_nodes: Vec<orchsim_sched::NodeInfo>,
+    /// Pods replayed from a trace, beside the generated workloads.
+    pub trace: Option<TraceReplay>,
     pub name: String,
     pub description: String,
     pub seed: u64,
@@ -317,10 +321,40 @@ pub struct HostGroup {
 }
 
 /// The observers a scenario turns on (see [`crate::observers`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observers {
     /// GPU fragmentation at every sample (`fragmentation.csv`).
     pub gpu_fragmentation: bool,
+    /// GPU arrived, allocated and fragmented after every scheduling decision, for replays
+    /// that reduce it per arrived workload as the ATC'23 study does (`RunResult::gpu_steps`).
+    pub gpu_fragmentation_per_decision: bool,
+    /// The typical shapes the fragmentation is measured against, and the model names they
+    /// were interned with; drawn from the workloads when absent.
+    pub gpu_typical: Option<(
+        orchsim_sched::gpu::frag::TypicalTasks,
+        orchsim_sched::gpu::Models,
+    )>,
+}
+
+/// Pods replayed in a given order at given times (a trace), with the owner name `name`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceReplay {
+    pub name: String,
+    /// In arrival order; arrivals never decrease.
+    pub pods: std::sync::Arc<Vec<TracePod>>,
+}
+
+/// One replayed pod.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TracePod {
+    pub name: String,
+    /// Requests (one pod slot included).
+    pub requests: Resources,
+    pub gpu_models: Vec<String>,
+    /// Arrival, from the start of the run.
+    pub arrival: SimDuration,
+    /// `None`: runs until the end.
+    pub run_for: Option<SimDuration>,
 }
 
 /// Long-running services run until the end; batch pods run for a sampled duration.
@@ -379,7 +413,8 @@ impl Scenario {
             .sum()
     }
 
-    /// The empty cluster: host groups in file order, hosts named `<group>-<i>`.
+    /// The empty cluster: host groups in file order, hosts named `<group>-<i>`, then the
+    /// trace's nodes.
     pub fn nodes(&self) -> Vec<orchsim_sched::NodeInfo> {
         let mut nodes = Vec::new();
         for g in &self.hosts {
@@ -393,6 +428,7 @@ impl Scenario {
                 nodes.push(n);
             }
         }
+        nodes.extend(self.trace_nodes.iter().cloned());
         nodes
     }
 }
@@ -781,7 +817,12 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         _ => false,
     };
     Ok(Scenario {
-        observers: Observers { gpu_fragmentation },
+        observers: Observers {
+            gpu_fragmentation,
+            ..Observers::default()
+        },
+        trace_nodes: Vec::new(),
+        trace: None,
         name,
         description: raw.description.trim().to_string(),
         seed: raw.seed,

@@ -16,7 +16,7 @@ use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, 
 use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, Scheduler};
 
 use crate::dist::Dist;
-use crate::observers::GpuFragmentation;
+use crate::observers::{GpuFragmentation, GpuStep};
 use crate::scenario::{Scenario, WorkloadKind};
 
 /// Where a pod is in its life. At the end of a run every pod is in exactly one state.
@@ -101,6 +101,10 @@ pub enum Event {
     Arrival {
         workload: usize,
     },
+    /// The trace's pod at `index` arrives.
+    TraceArrival {
+        index: usize,
+    },
     DecisionDone {
         pod: usize,
         decision: Decision,
@@ -134,11 +138,15 @@ struct Generator {
 /// The simulated cluster.
 pub struct World<'s> {
     scenario: &'s Scenario,
+    /// GPU milli of every pod submitted so far (failed ones included).
+    arrived_gpu_milli: u64,
+    /// After every decision, when the per-decision fragmentation observer is on.
+    pub(crate) gpu_steps: Vec<GpuStep>,
     pub(crate) cluster: Cluster,
     pub(crate) pods: Vec<PodRecord>,
     generators: Vec<Generator>,
     start_latency: StreamRng,
-    scheduler: Box<dyn Scheduler + Send>,
+    scheduler: &'s mut (dyn Scheduler + Send),
     /// Pods waiting for a decision, ordered by (key, tie) — see [`World::enqueue`].
     queue: BTreeSet<(i64, u64, usize)>,
     /// Sort by priority (kube-scheduler's PrioritySort) instead of FIFO.
@@ -171,7 +179,7 @@ impl<'s> World<'s> {
     /// Builds the cluster and schedules the first events.
     pub fn new(
         scenario: &'s Scenario,
-        scheduler: Box<dyn Scheduler + Send>,
+        scheduler: &'s mut (dyn Scheduler + Send),
         kernel: &mut Kernel<Event>,
     ) -> Self {
         let streams = RngStreams::new(scenario.seed);
@@ -190,6 +198,8 @@ impl<'s> World<'s> {
             .collect();
         let mut world = World {
             scenario,
+            arrived_gpu_milli: 0,
+            gpu_steps: Vec::new(),
             cluster: Cluster::new(nodes),
             pods: Vec::new(),
             generators,
@@ -212,9 +222,8 @@ impl<'s> World<'s> {
             evictions: 0,
             by_key: BTreeMap::new(),
             samples: Vec::new(),
-            fragmentation: scenario
-                .observers
-                .gpu_fragmentation
+            fragmentation: (scenario.observers.gpu_fragmentation
+                || scenario.observers.gpu_fragmentation_per_decision)
                 .then(|| GpuFragmentation::new(scenario)),
             digest: Digest::new(),
             until: SimTime::ZERO + scenario.duration,
@@ -227,8 +236,19 @@ impl<'s> World<'s> {
                 }
             }
         }
+        if let Some(first) = scenario.trace.as_ref().and_then(|t| t.pods.first()) {
+            let at = SimTime::ZERO + first.arrival;
+            if at <= world.until {
+                kernel.schedule_at(at, Event::TraceArrival { index: 0 });
+            }
+        }
         kernel.schedule_at(SimTime::ZERO, Event::Sample);
         world
+    }
+
+    /// The cluster as it is (at the end of a run: as the run left it).
+    pub(crate) fn into_cluster(self) -> Cluster {
+        self.cluster
     }
 
     fn interarrival(&mut self, workload: usize) -> SimDuration {
@@ -270,12 +290,55 @@ impl<'s> World<'s> {
         };
         let index = g.submitted;
         g.submitted += 1;
-        let pod = self.pods.len();
+        let more = w.max_pods.is_none_or(|m| g.submitted < m);
         let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
         spec.labels = w.labels.clone();
         spec.gpu_models = w.gpu_models.clone();
         spec.owner = w.name.clone();
         spec.priority = w.priority;
+        self.submit(k, spec, workload, run_for);
+        if more {
+            let next = k.now() + self.interarrival(workload);
+            if next <= self.until {
+                k.schedule_at(next, Event::Arrival { workload });
+            }
+        }
+        self.kick(k);
+    }
+
+    /// The trace's pod `index` arrives; the next one is scheduled.
+    fn arrive_from_trace(&mut self, k: &mut Kernel<Event>, index: usize) {
+        let trace = self
+            .scenario
+            .trace
+            .as_ref()
+            .expect("trace events come from a trace");
+        let p = &trace.pods[index];
+        let mut spec = PodSpec::new(p.name.clone(), p.requests);
+        spec.gpu_models = p.gpu_models.clone();
+        spec.owner = trace.name.clone();
+        // Trace pods count as the workload after the generated ones.
+        self.submit(k, spec, self.scenario.workloads.len(), p.run_for);
+        if let Some(next) = trace.pods.get(index + 1) {
+            let at = SimTime::ZERO + next.arrival;
+            if at <= self.until {
+                k.schedule_at(at.max(k.now()), Event::TraceArrival { index: index + 1 });
+            }
+        }
+        self.kick(k);
+    }
+
+    /// Records a new pod and queues it.
+    fn submit(
+        &mut self,
+        k: &mut Kernel<Event>,
+        spec: PodSpec,
+        workload: usize,
+        run_for: Option<SimDuration>,
+    ) {
+        let pod = self.pods.len();
+        let requests = spec.requests;
+        self.arrived_gpu_milli += requests.gpu_milli;
         self.by_key.insert(spec.key(), pod);
         self.pods.push(PodRecord {
             spec: Arc::new(spec),
@@ -294,7 +357,6 @@ impl<'s> World<'s> {
             attempts: 0,
             last_failure: None,
         });
-        let more = w.max_pods.is_none_or(|m| g.submitted < m);
         self.pods_pending += 1;
         self.enqueue(pod);
         self.digest.record(
@@ -302,14 +364,6 @@ impl<'s> World<'s> {
             TAG_ARRIVAL,
             &[pod as u64, requests.cpu_milli, requests.memory_bytes],
         );
-
-        if more {
-            let next = k.now() + self.interarrival(workload);
-            if next <= self.until {
-                k.schedule_at(next, Event::Arrival { workload });
-            }
-        }
-        self.kick(k);
     }
 
     /// Queues `pod`: FIFO by enqueue order, or, for kube-scheduler, higher priority first and
@@ -377,6 +431,17 @@ impl<'s> World<'s> {
                 self.digest
                     .record(now, TAG_DECISION, &[pod as u64, u64::MAX]);
             }
+        }
+        if self.scenario.observers.gpu_fragmentation_per_decision {
+            let fragment_milli = self
+                .fragmentation
+                .as_mut()
+                .map_or(0.0, |f| f.measure(self.cluster.nodes()));
+            self.gpu_steps.push(GpuStep {
+                arrived_milli: self.arrived_gpu_milli,
+                allocated_milli: self.requested.gpu_milli,
+                fragment_milli,
+            });
         }
         self.kick(k);
     }
@@ -547,6 +612,7 @@ impl Handler<Event> for World<'_> {
     fn handle(&mut self, k: &mut Kernel<Event>, event: Event) {
         match event {
             Event::Arrival { workload } => self.arrive(k, workload),
+            Event::TraceArrival { index } => self.arrive_from_trace(k, index),
             Event::DecisionDone {
                 pod,
                 decision,

@@ -8,7 +8,8 @@ use orchsim_net::{Base, Datapath};
 use orchsim_sched::Resources;
 use orchsim_sim::dist::Dist;
 use orchsim_sim::scenario::{
-    DecisionCost, HostGroup, Observers, SchedulerConfig, Workload, WorkloadKind,
+    DecisionCost, HostGroup, Observers, SchedulerConfig, TracePod, TraceReplay, Workload,
+    WorkloadKind,
 };
 use orchsim_sim::{run, PodState, RunResult, Scenario};
 use proptest::prelude::*;
@@ -89,7 +90,11 @@ fn scenario_with(
         // Half the cases also measure GPU fragmentation, which must change nothing else.
         observers: Observers {
             gpu_fragmentation: seed.is_multiple_of(2),
+            gpu_fragmentation_per_decision: seed % 4 == 1,
+            gpu_typical: None,
         },
+        trace_nodes: Vec::new(),
+        trace: None,
         name: "prop".into(),
         description: String::new(),
         seed,
@@ -258,6 +263,16 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
     );
     let algorithm = prop::sample::select(orchsim_sched::ALGORITHMS);
     let priorities = prop::collection::vec(0i32..3, 4);
+    // Replayed pods: arrival gap (s), cpu, GPU, and a duration or none (runs to the end).
+    let trace = prop::collection::vec(
+        (
+            0u64..60,
+            100u64..4000,
+            prop_oneof![Just(0u64), 1u64..1000, Just(1000u64)],
+            prop::option::of(1u64..300),
+        ),
+        0..12,
+    );
     (
         hosts,
         workloads,
@@ -265,8 +280,9 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         prop_oneof![Just(0u64), 0u64..50],
         algorithm,
         priorities,
+        trace,
     )
-        .prop_map(|(h, w, seed, t_job, algo, prio)| {
+        .prop_map(|(h, w, seed, t_job, algo, prio, trace)| {
             let mut hosts: Vec<HostGroup> = h
                 .iter()
                 .enumerate()
@@ -290,7 +306,35 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                     ..workload(i, batch, rate, cpu, mem, gpu, dur)
                 })
                 .collect();
-            scenario_with(hosts, workloads, seed, t_job, algo)
+            let mut sc = scenario_with(hosts, workloads, seed, t_job, algo);
+            let mut at = 0;
+            let pods: Vec<TracePod> = trace
+                .iter()
+                .enumerate()
+                .map(|(i, &(gap, cpu, gpu, secs))| {
+                    at += gap;
+                    TracePod {
+                        name: format!("trace-{i}"),
+                        requests: Resources {
+                            cpu_milli: cpu,
+                            memory_bytes: 64 * MIB,
+                            gpu_milli: gpu,
+                            pods: 1,
+                            ..Resources::ZERO
+                        },
+                        gpu_models: Vec::new(),
+                        arrival: SimDuration::from_secs(at),
+                        run_for: secs.map(SimDuration::from_secs),
+                    }
+                })
+                .collect();
+            if !pods.is_empty() {
+                sc.trace = Some(TraceReplay {
+                    name: "trace".into(),
+                    pods: std::sync::Arc::new(pods),
+                });
+            }
+            sc
         })
 }
 

@@ -25,7 +25,7 @@ pub use crate::devices::{DemandError, GpuDemand, Overcommit, MAX_DEVICES, MILLI_
 pub struct ModelId(pub u16);
 
 /// The GPU model names of one cluster, interned in first-seen order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Models {
     names: Vec<String>,
 }
