@@ -200,7 +200,9 @@ pub struct NodeInfo {
     pub site: String,
     /// The node's GPUs: model and per-device use (see [`crate::devices`]).
     pub gpus: DeviceSet,
-    /// Pods bound to the node, in bind order.
+    /// Pods bound to the node, in bind order. Change only through [`NodeInfo::add_pod`],
+    /// [`NodeInfo::add_pod_on`] and [`NodeInfo::remove_pod`], which keep the devices each
+    /// holds and the indexes in step.
     pub pods: Vec<Arc<PodSpec>>,
     /// The devices each of `pods` holds, in the same order.
     pod_devices: Vec<Vec<u8>>,
@@ -368,7 +370,7 @@ impl NodeInfo {
             .pods
             .iter()
             .position(|p| p.name == name && p.namespace == namespace)?;
-        Some(&self.pod_devices[i])
+        Some(self.pod_devices.get(i).map_or(&[][..], |d| d.as_slice()))
     }
 
     /// Whether the node can meet `pod`'s GPU demand, and with which devices by default (the
@@ -524,7 +526,12 @@ impl NodeInfo {
             .iter()
             .position(|p| p.name == name && p.namespace == namespace)?;
         let pod = self.pods.remove(i);
-        let devices = self.pod_devices.remove(i);
+        // `pods` is public for reading; a pod pushed there directly holds no devices.
+        let devices = if i < self.pod_devices.len() {
+            self.pod_devices.remove(i)
+        } else {
+            Vec::new()
+        };
         if !devices.is_empty() {
             let milli = pod.gpu_demand().map_or(0, GpuDemand::milli_per_gpu);
             self.gpus.give_back(&devices, milli);

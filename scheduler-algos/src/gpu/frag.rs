@@ -38,6 +38,15 @@ impl TypicalTasks {
     /// memory is not part of a shape. Equal counts are ordered larger shape first, as
     /// the authors' `SortTargetPodInDecreasingCount` does; their default popularity is 95%.
     pub fn from_tasks(tasks: &[GpuTask], models: &Models, popularity_percent: u32) -> Self {
+        Self::from_counts(tasks.iter().map(|t| (t, 1)), models, popularity_percent)
+    }
+
+    /// [`TypicalTasks::from_tasks`] over `(task, how many such tasks)` pairs.
+    pub fn from_counts<'a>(
+        tasks: impl Iterator<Item = (&'a GpuTask, u64)>,
+        models: &Models,
+        popularity_percent: u32,
+    ) -> Self {
         let key = |t: &GpuTask| {
             let names: Vec<&str> = t.models.iter().map(|&m| models.name(m)).collect();
             (
@@ -50,8 +59,10 @@ impl TypicalTasks {
             )
         };
         let mut counts: std::collections::BTreeMap<_, u64> = std::collections::BTreeMap::new();
-        for t in tasks {
-            *counts.entry(key(t)).or_default() += 1;
+        let mut total = 0u64;
+        for (t, n) in tasks {
+            *counts.entry(key(t)).or_default() += n;
+            total += n;
         }
         let mut ranked: Vec<_> = counts.into_iter().collect();
         // Count descending; ties by (cpu, milli, count, model names) descending.
@@ -59,7 +70,7 @@ impl TypicalTasks {
             cb.cmp(ca)
                 .then_with(|| (kb.0, kb.1, kb.2, &kb.3).cmp(&(ka.0, ka.1, ka.2, &ka.3)))
         });
-        let total = tasks.len() as f64;
+        let total = total as f64;
         let wanted = f64::from(popularity_percent) * total / 100.0;
         let mut cum = 0.0;
         let mut taken = 0;

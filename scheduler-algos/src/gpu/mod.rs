@@ -60,7 +60,7 @@ impl Models {
 }
 
 /// A task to place.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GpuTask {
     pub cpu_milli: u64,
     pub memory_bytes: u64,

@@ -176,11 +176,13 @@ pub struct Explanation {
 enum Workload {
     /// Given up front (the study: the whole trace's typical shapes).
     Given,
-    /// Estimated from the pods placed so far, re-estimated each time their number doubles
-    /// (so the memo is rebuilt O(log n) times).
+    /// Estimated from the pods it was asked to place so far (a retried pod counts again),
+    /// re-estimated each time their number doubles (so the memo is rebuilt O(log n) times).
+    /// Shapes are counted, not kept one by one: memory stays bounded by the distinct shapes.
     Learned {
-        seen: Vec<GpuTask>,
-        next_estimate: usize,
+        seen: BTreeMap<GpuTask, u64>,
+        decisions: u64,
+        next_estimate: u64,
     },
 }
 
@@ -235,7 +237,8 @@ impl GpuScheduler {
             seed,
         );
         s.workload = Workload::Learned {
-            seen: Vec::new(),
+            seen: BTreeMap::new(),
+            decisions: 0,
             next_estimate: 1,
         };
         s
@@ -276,13 +279,24 @@ impl GpuScheduler {
         }
         if let Workload::Learned {
             seen,
+            decisions,
             next_estimate,
         } = &mut self.workload
         {
-            seen.push(task.clone());
-            if seen.len() >= *next_estimate {
-                *next_estimate = seen.len() * 2;
-                let typical = TypicalTasks::from_tasks(seen, &self.models, DEFAULT_POPULARITY);
+            // Memory is not part of a shape.
+            let shape = GpuTask {
+                memory_bytes: 0,
+                ..task.clone()
+            };
+            *seen.entry(shape).or_default() += 1;
+            *decisions += 1;
+            if *decisions >= *next_estimate {
+                *next_estimate = decisions.saturating_mul(2);
+                let typical = TypicalTasks::from_counts(
+                    seen.iter().map(|(t, n)| (t, *n)),
+                    &self.models,
+                    DEFAULT_POPULARITY,
+                );
                 self.frag = Fragmentation::new(typical);
             }
         }

@@ -353,3 +353,23 @@ proptest! {
         prop_assert_eq!(run(), run());
     }
 }
+
+/// By name, FGD has no trace to take typical shapes from: it learns them from the pods it is
+/// asked to place, and then decides as it would with those shapes given (the case above).
+#[test]
+fn fgd_by_name_learns_the_workload_from_the_pods_it_places() {
+    let mut c = cluster_of(vec![node("a", 64_000, 2), node("b", 64_000, 2)]);
+    place(&mut c, 0, &task(1000, GpuDemand::Shared(500)), &[1]);
+    let mut s = crate::by_name("fgd", 0).unwrap();
+    assert_eq!(s.name(), "fgd");
+    // One whole-GPU pod seen; then the shared one: the shapes are half and half, as above.
+    s.schedule(&pod(&task(1000, GpuDemand::Whole(1))), &c);
+    let d = s.schedule(&pod(&task(1000, GpuDemand::Shared(500))), &c);
+    assert_eq!(
+        d.decision,
+        crate::Decision::Bind {
+            node: crate::NodeId(0),
+            devices: vec![1]
+        }
+    );
+}
