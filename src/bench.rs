@@ -92,7 +92,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             crate::study::bench_rows(file, text, args.repeat.max(1) as usize, &mut t)?;
             continue;
         }
-        let sc = orchsim_sim::parse(&format!("<embedded>/scenarios/{file}"), text)?;
+        let sc = crate::simulation_scenario(&format!("<embedded>/scenarios/{file}"), text)?;
         // Reset the peak-RSS high-water mark (Linux: `5` clears VmHWM) so each row is its own.
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let mut best = f64::MAX;

@@ -27,6 +27,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "gpu-sharing.toml",
         include_str!("../scenarios/gpu-sharing.toml"),
     ),
+    (
+        "alibaba-gpu-replay.toml",
+        include_str!("../scenarios/alibaba-gpu-replay.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.
@@ -89,9 +93,15 @@ mod tests {
                     }
                     st.name
                 } else {
-                    orchsim_sim::parse(file, text)
-                        .unwrap_or_else(|e| panic!("{e}"))
-                        .name
+                    // Trace files resolve to the embedded copies, as `orchsim run NAME` does.
+                    let shown = format!("<embedded>/scenarios/{file}");
+                    orchsim_sim::parse_with_files(
+                        file,
+                        text,
+                        &crate::files::Beside { scenario: &shown },
+                    )
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .name
                 };
             assert_eq!(
                 format!("{name}.toml"),

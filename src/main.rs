@@ -6,6 +6,7 @@ mod bench;
 mod catalog;
 mod compare;
 mod explain;
+mod files;
 mod net;
 mod plan;
 mod study;
@@ -200,7 +201,11 @@ pub(crate) fn simulation_scenario(file: &str, text: &str) -> Result<Scenario, Cl
              (GPU studies: `orchsim explain --study` explains one placement)"
         )));
     }
-    Ok(orchsim_sim::parse(file, text)?)
+    Ok(orchsim_sim::parse_with_files(
+        file,
+        text,
+        &files::Beside { scenario: file },
+    )?)
 }
 
 fn run(args: RunArgs) -> Result<(), CliError> {
@@ -215,7 +220,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             "--jobs and --policy apply to study scenarios (with a [study] table); {file} is a simulation scenario"
         )));
     }
-    let mut scenario = orchsim_sim::parse(&file, &text)?;
+    let mut scenario = simulation_scenario(&file, &text)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -410,11 +415,11 @@ fn scenarios(format: Format) -> Result<(), CliError> {
             .map_err(|_| CliError("internal: catalog row width".into()))?;
             continue;
         }
-        let sc = orchsim_sim::parse(&source, text)?;
+        let sc = simulation_scenario(&source, text)?;
         t.push(vec![
             sc.name.as_str().into(),
             sc.host_count().into(),
-            sc.workloads.len().into(),
+            (sc.workloads.len() + usize::from(sc.trace.is_some())).into(),
             Cell::Float(sc.duration.as_secs_f64(), 0),
             sc.description.as_str().into(),
         ])

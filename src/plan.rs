@@ -119,8 +119,12 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
             .collect();
         let build = |seed: u64| -> Result<orchsim_sim::Scenario, String> {
             let t = sweep::override_text(&base, &overrides)?;
-            let mut sc = orchsim_sim::parse(&format!("{file} [{}]", label.join(" ")), &t)
-                .map_err(|e| e.to_string())?;
+            let mut sc = orchsim_sim::parse_with_files(
+                &format!("{file} [{}]", label.join(" ")),
+                &t,
+                &crate::files::Beside { scenario: &file },
+            )
+            .map_err(|e| e.to_string())?;
             sc.seed = seed;
             Ok(sc)
         };

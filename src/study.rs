@@ -2,7 +2,7 @@
 //! output files, the table beside the published values, and the chart.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,13 +12,13 @@ use orchsim_sched::gpu::policy::{NodeVerdict, Policy, Scored};
 use orchsim_sched::gpu::GpuDemand;
 use orchsim_sim::gpu_study::{self, Study, StudyInput, StudyResult};
 
-use crate::{catalog, CliError, Format, RunArgs};
+use crate::{CliError, Format, RunArgs};
 
 /// Parses a study scenario and loads the traces it names.
 fn load(file: &str, text: &str) -> Result<(Study, StudyInput), CliError> {
     let study = gpu_study::parse(file, text)?;
-    let nodes = read_beside(file, &study.nodes)?;
-    let tasks = read_beside(file, &study.tasks)?;
+    let nodes = crate::files::read_beside(file, &study.nodes)?;
+    let tasks = crate::files::read_beside(file, &study.tasks)?;
     let input = StudyInput::load(&study, (&nodes.0, &nodes.1), (&tasks.0, &tasks.1))?;
     Ok((study, input))
 }
@@ -150,52 +150,6 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
         Format::Csv => stdout.write_all(&summary.to_csv())?,
     }
     Ok(())
-}
-
-/// Reads a file named in a scenario, relative to the scenario's directory; for an embedded
-/// scenario, the embedded copy.
-fn read_beside(scenario: &str, rel: &str) -> Result<(String, String), CliError> {
-    if let Some(embedded) = scenario.strip_prefix("<embedded>/") {
-        let dir = Path::new(embedded).parent().unwrap_or(Path::new(""));
-        let joined = normalize(&dir.join(rel));
-        return match catalog::data(&joined) {
-            Some(text) => Ok((format!("<embedded>/{joined}"), text.to_string())),
-            None => Err(CliError(format!(
-                "{scenario}: no embedded file `{joined}`; embedded data: {}",
-                catalog::DATA
-                    .iter()
-                    .map(|(f, _)| *f)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        };
-    }
-    let path = Path::new(scenario)
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(rel);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        CliError(format!(
-            "{scenario}: cannot read `{rel}` ({}): {e}",
-            path.display()
-        ))
-    })?;
-    Ok((path.display().to_string(), text))
-}
-
-/// `a/b/../c` → `a/c`, with `/` separators.
-fn normalize(p: &Path) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                parts.pop();
-            }
-            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            _ => {}
-        }
-    }
-    parts.join("/")
 }
 
 fn summary_table(study: &Study, result: &StudyResult) -> Table {

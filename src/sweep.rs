@@ -119,7 +119,8 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
     let failed = AtomicU64::new(0);
     bar.set_message("0 failed");
     let started = Instant::now();
-    let outcomes = sweep::execute(&file, &text, &params, &runs, jobs, &|ok| {
+    let files = crate::files::Beside { scenario: &file };
+    let outcomes = sweep::execute(&file, &text, &files, &params, &runs, jobs, &|ok| {
         if !ok {
             let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
             bar.set_message(format!("{f} failed"));

@@ -58,6 +58,12 @@ fn summaries_match_the_committed_baselines() {
         // Fractional and whole GPUs on devices, over time, under kube-scheduler and FGD.
         ("gpu-sharing", &["gpu-sharing"]),
         ("gpu-sharing-fgd", &["gpu-sharing", "--scheduler", "fgd"]),
+        // Alibaba's GPU trace replayed with departures, from the embedded copy.
+        ("alibaba-gpu-replay", &["alibaba-gpu-replay"]),
+        (
+            "alibaba-gpu-replay-fgd",
+            &["alibaba-gpu-replay", "--scheduler", "fgd"],
+        ),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);
@@ -292,4 +298,36 @@ fn gpu_sharing_writes_the_fragmentation_curve_for_kubernetes_and_fgd() {
             "{scheduler}: departures free devices"
         );
     }
+}
+
+/// A scenario that reads trace files sweeps like any other: every run finds the embedded
+/// trace beside the embedded scenario.
+#[test]
+fn trace_scenarios_sweep_over_schedulers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = orchsim()
+        .args([
+            "sweep",
+            "alibaba-gpu-replay",
+            "--set",
+            "scheduler.algorithm=kubernetes,fgd",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(read(tmp.path(), "sweep.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(
+        rows[0].contains("kubernetes") && rows[1].contains("fgd"),
+        "{csv}"
+    );
+    assert!(rows.iter().all(|r| r.contains(",ok,")), "{csv}");
 }

@@ -19,7 +19,7 @@ mod world;
 
 pub use observers::GpuStep;
 pub use results::{RunResult, Summary};
-pub use scenario::{parse, Scenario, ScenarioError};
+pub use scenario::{parse, parse_with_files, NoFiles, Scenario, ScenarioError, ScenarioFiles};
 pub use world::{Placement, PodRecord, PodState};
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};

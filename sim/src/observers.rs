@@ -6,7 +6,8 @@
 //!   depart*, the curve the study draws for arrivals only. The measure needs the workload's
 //!   typical task shapes; a scenario's workloads are distributions, so the shapes are drawn from
 //!   them (a fixed number of draws per workload, in proportion to its arrival rate, from a
-//!   stream of their own so that turning the observer on changes nothing else).
+//!   stream of their own so that turning the observer on changes nothing else), and a trace's
+//!   pods count one each.
 
 use orchsim_kernel::RngStreams;
 use orchsim_sched::gpu::frag::{Fragmentation, TypicalTasks};
@@ -74,6 +75,16 @@ impl GpuFragmentation {
                     },
                 });
             }
+        }
+        // A trace's pods are shapes as they are, one each (as the study counts its trace).
+        for p in scenario.trace.iter().flat_map(|t| t.pods.iter()) {
+            let gpu = GpuDemand::from_milli(p.requests.gpu_milli).unwrap_or(GpuDemand::None);
+            tasks.push(GpuTask {
+                cpu_milli: p.requests.cpu_milli,
+                memory_bytes: 0,
+                gpu,
+                models: p.gpu_models.iter().map(|m| models.intern(m)).collect(),
+            });
         }
         let typical = TypicalTasks::from_tasks(&tasks, &models, POPULARITY_PERCENT);
         GpuFragmentation {

@@ -120,6 +120,7 @@ struct RawScenario {
     seed: u64,
     duration_s: Spanned<f64>,
     sample_interval_s: Option<Spanned<f64>>,
+    #[serde(default = "no_hosts")]
     hosts: Spanned<Vec<RawHostGroup>>,
     #[serde(default)]
     workloads: Vec<RawWorkload>,
@@ -131,6 +132,53 @@ struct RawScenario {
     network: RawNetwork,
     #[serde(default)]
     observers: RawObservers,
+    trace: Option<RawTrace>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrace {
+    #[serde(default = "default_trace_format")]
+    format: Spanned<String>,
+    pods: Spanned<String>,
+    nodes: Option<Spanned<String>>,
+    #[serde(default)]
+    gpu_nodes_only: bool,
+    #[serde(default = "default_arrivals")]
+    arrivals: Spanned<String>,
+    interval_s: Option<Spanned<f64>>,
+    time_scale: Option<Spanned<f64>>,
+    #[serde(default)]
+    departures: bool,
+    max_pods: Option<Spanned<i64>>,
+}
+
+fn default_trace_format() -> Spanned<String> {
+    Spanned::new(0..0, ALIBABA_GPU_V2023.into())
+}
+
+fn default_arrivals() -> Spanned<String> {
+    Spanned::new(0..0, "creation-time".into())
+}
+
+/// The trace format `[trace]` reads.
+const ALIBABA_GPU_V2023: &str = "alibaba-gpu-v2023";
+
+/// Reads the files a scenario names (a trace's CSV files), by the path written in it.
+pub trait ScenarioFiles: Sync {
+    /// `(name to show in messages, contents)` of `path`, or why it cannot be read.
+    fn read(&self, path: &str) -> Result<(String, String), String>;
+}
+
+/// For scenarios read without a place to find files in: refuses every read.
+pub struct NoFiles;
+
+impl ScenarioFiles for NoFiles {
+    fn read(&self, path: &str) -> Result<(String, String), String> {
+        Err(format!(
+            "cannot read `{path}`: this scenario was given as text, with no directory to read files from"
+        ))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -159,6 +207,10 @@ struct RawHostGroup {
     /// Price of one host, in currency units per hour (for capacity planning).
     #[serde(default = "zero_f64")]
     cost_per_hour: Spanned<f64>,
+}
+
+fn no_hosts() -> Spanned<Vec<RawHostGroup>> {
+    Spanned::new(0..0, Vec::new())
 }
 
 fn one() -> Spanned<i64> {
@@ -402,7 +454,7 @@ pub struct DecisionCost {
 
 impl Scenario {
     pub fn host_count(&self) -> u64 {
-        self.hosts.iter().map(|h| h.count).sum()
+        self.hosts.iter().map(|h| h.count).sum::<u64>() + self.trace_nodes.len() as u64
     }
 
     /// The cluster's price per hour: Σ count × cost_per_hour.
@@ -435,9 +487,18 @@ impl Scenario {
 
 /// Parses and validates a scenario. `file` names the source in error messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    parse_with_files(file, text, &NoFiles)
+}
+
+/// [`parse`] for a scenario that may name files (`[trace]`), read through `files`.
+pub fn parse_with_files(
+    file: &str,
+    text: &str,
+    files: &dyn ScenarioFiles,
+) -> Result<Scenario, ScenarioError> {
     let loc = Locator { file, text };
     let raw: RawScenario = deserialize_located(&loc)?;
-    validate(&loc, raw)
+    validate(&loc, raw, files)
 }
 
 /// Reads `loc.text` as TOML into `T`, an error naming the field's path and position.
@@ -470,7 +531,11 @@ pub(crate) fn plain_message(msg: &str) -> String {
         .replace("expected a string", "expected a string (in quotes)")
 }
 
-fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+fn validate(
+    loc: &Locator,
+    raw: RawScenario,
+    files: &dyn ScenarioFiles,
+) -> Result<Scenario, ScenarioError> {
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
 
     let name = raw.name.get_ref().trim().to_string();
@@ -494,12 +559,21 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         None => SimDuration::try_from_secs_f64(DEFAULT_SAMPLE_INTERVAL_S).unwrap_or_default(),
     };
 
+    let (trace_nodes, trace) = match &raw.trace {
+        Some(t) => {
+            let (nodes, replay) = trace_source(loc, t, files)?;
+            (nodes, Some(replay))
+        }
+        None => (Vec::new(), None),
+    };
+
     // Hosts.
-    if raw.hosts.get_ref().is_empty() {
+    if raw.hosts.get_ref().is_empty() && trace_nodes.is_empty() {
         return Err(err(
             raw.hosts.span(),
             "hosts",
-            "expected at least one host group: the cluster is empty".into(),
+            "expected at least one host group (or a `[trace]` with `nodes`): the cluster is empty"
+                .into(),
         ));
     }
     let mut hosts = Vec::new();
@@ -564,7 +638,7 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
             .map_or(raw.hosts.span(), |h| h.name.span());
         return Err(err(span, "hosts", format!("host group names `{a}` and `{b}` can generate the same host name (`{a}-1` + `1` = `{b}1`); expected names that are not `<other>-<number>…`")));
     }
-    if hosts.iter().all(|h| h.count == 0) {
+    if hosts.iter().all(|h| h.count == 0) && trace_nodes.is_empty() {
         return Err(err(
             raw.hosts.span(),
             "hosts",
@@ -572,20 +646,30 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
                 .into(),
         ));
     }
-    let live = || hosts.iter().filter(|h| h.count > 0);
+    let capacities = || {
+        hosts
+            .iter()
+            .filter(|h| h.count > 0)
+            .map(|h| h.capacity)
+            .chain(trace_nodes.iter().map(|n| n.allocatable))
+    };
     let largest = Resources {
-        cpu_milli: live().map(|h| h.capacity.cpu_milli).max().unwrap_or(0),
-        memory_bytes: live().map(|h| h.capacity.memory_bytes).max().unwrap_or(0),
-        gpu_milli: live().map(|h| h.capacity.gpu_milli).max().unwrap_or(0),
+        cpu_milli: capacities().map(|c| c.cpu_milli).max().unwrap_or(0),
+        memory_bytes: capacities().map(|c| c.memory_bytes).max().unwrap_or(0),
+        gpu_milli: capacities().map(|c| c.gpu_milli).max().unwrap_or(0),
         ephemeral_storage_bytes: 0,
-        pods: live().map(|h| h.capacity.pods).max().unwrap_or(0),
+        pods: capacities().map(|c| c.pods).max().unwrap_or(0),
     };
 
     // Workloads.
     let mut workloads = Vec::new();
     let mut seen = BTreeMap::new();
     // GPU models the host groups name, for checking what workloads require.
-    let models: BTreeSet<String> = hosts.iter().filter_map(|h| h.gpu_model.clone()).collect();
+    let models: BTreeSet<String> = hosts
+        .iter()
+        .filter_map(|h| h.gpu_model.clone())
+        .chain(trace_nodes.iter().filter_map(|n| n.gpus.model.clone()))
+        .collect();
     for (i, w) in raw.workloads.iter().enumerate() {
         let f = |k: &str| format!("workloads[{i}].{k}");
         let wname = unique_name(&w.name, &f("name"), "workload", &mut seen, loc)?;
@@ -801,10 +885,14 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         Some(on) if *on.get_ref() => {
             let has_gpus = hosts
                 .iter()
-                .any(|h| h.count > 0 && h.capacity.gpu_milli > 0);
+                .any(|h| h.count > 0 && h.capacity.gpu_milli > 0)
+                || trace_nodes.iter().any(|n| n.allocatable.gpu_milli > 0);
             let asks_gpus = workloads
                 .iter()
-                .any(|w| w.gpu_milli.max().unwrap_or(0.0) > 0.0);
+                .any(|w| w.gpu_milli.max().unwrap_or(0.0) > 0.0)
+                || trace
+                    .as_ref()
+                    .is_some_and(|t| t.pods.iter().any(|p| p.requests.gpu_milli > 0));
             if !(has_gpus && asks_gpus) {
                 return Err(loc.error(
                     Some(on.span()),
@@ -821,8 +909,8 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
             gpu_fragmentation,
             ..Observers::default()
         },
-        trace_nodes: Vec::new(),
-        trace: None,
+        trace_nodes,
+        trace,
         name,
         description: raw.description.trim().to_string(),
         seed: raw.seed,
@@ -839,6 +927,140 @@ fn validate(loc: &Locator, raw: RawScenario) -> Result<Scenario, ScenarioError> 
         datapath,
         underlay_mtu,
     })
+}
+
+/// `[trace]`: the trace's nodes (if named) and its pods as a replay.
+fn trace_source(
+    loc: &Locator,
+    t: &RawTrace,
+    files: &dyn ScenarioFiles,
+) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
+    let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
+    if t.format.get_ref() != ALIBABA_GPU_V2023 {
+        return Err(err(
+            t.format.span(),
+            "trace.format",
+            format!(
+                "expected \"{ALIBABA_GPU_V2023}\" (the only trace format read so far), found {:?}",
+                t.format.get_ref()
+            ),
+        ));
+    }
+    let read = |path: &Spanned<String>, field: &str| {
+        files
+            .read(path.get_ref())
+            .map_err(|e| err(path.span(), field, e))
+    };
+    let mut models = orchsim_sched::gpu::Models::default();
+    let mut nodes = Vec::new();
+    if let Some(n) = &t.nodes {
+        let (name, text) = read(n, "trace.nodes")?;
+        let mut list = crate::trace::alibaba_gpu_nodes(&name, &text, &mut models)?;
+        if t.gpu_nodes_only {
+            list.retain(|n| n.gpus > 0);
+        }
+        nodes = list.iter().map(|n| n.to_node_info(&models)).collect();
+        // The trace's nodes carry kubelet's default pod limit like host groups do.
+        for n in &mut nodes {
+            n.allocatable.pods = DEFAULT_MAX_PODS;
+        }
+    }
+    let (name, text) = read(&t.pods, "trace.pods")?;
+    let tasks = crate::trace::alibaba_gpu_tasks(&name, &text, &mut models)?;
+    let scale = match &t.time_scale {
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 => *v.get_ref(),
+        Some(v) => {
+            return Err(err(
+                v.span(),
+                "trace.time_scale",
+                format!(
+                    "expected a positive factor for trace times (0.01 replays 100 times faster), found {}",
+                    v.get_ref()
+                ),
+            ))
+        }
+        None => 1.0,
+    };
+    let secs = |x: f64, span: Range<usize>, field: &str| {
+        SimDuration::try_from_secs_f64(x * scale).ok_or_else(|| {
+            err(
+                span,
+                field,
+                format!(
+                    "a trace time of {x} s scaled by {scale} is beyond what a run can simulate"
+                ),
+            )
+        })
+    };
+    let file_order = match t.arrivals.get_ref().as_str() {
+        "creation-time" => false,
+        "file-order" => true,
+        other => {
+            return Err(err(
+                t.arrivals.span(),
+                "trace.arrivals",
+                format!("expected \"creation-time\" or \"file-order\", found {other:?}"),
+            ))
+        }
+    };
+    let interval = match (&t.interval_s, file_order) {
+        (Some(v), true) => positive_secs(v, "trace.interval_s", loc)?,
+        (None, true) => SimDuration::from_secs(1),
+        (Some(v), false) => {
+            return Err(err(
+                v.span(),
+                "trace.interval_s",
+                "expected no interval with arrivals = \"creation-time\": the trace's times are the arrivals".into(),
+            ))
+        }
+        (None, false) => SimDuration::ZERO,
+    };
+    let limit = match &t.max_pods {
+        Some(m) => non_negative(m, "trace.max_pods", "pods", loc)? as usize,
+        None => usize::MAX,
+    };
+    let whole = t.pods.span();
+    let mut pods = Vec::new();
+    for (i, task) in tasks.iter().enumerate().take(limit) {
+        let arrival = if file_order {
+            interval.saturating_mul(i as u64)
+        } else {
+            let Some(c) = task.created_s else {
+                return Err(err(
+                    t.arrivals.span(),
+                    "trace.arrivals",
+                    format!(
+                        "{name}: pod `{}` has no creation_time; expected every pod to have one with arrivals = \"creation-time\" (or use \"file-order\")",
+                        task.name
+                    ),
+                ));
+            };
+            secs(c as f64, whole.clone(), "trace.pods")?
+        };
+        let run_for = match (t.departures, task.created_s, task.deleted_s) {
+            (true, Some(c), Some(d)) if d > c => {
+                Some(secs((d - c) as f64, whole.clone(), "trace.pods")?)
+            }
+            _ => None,
+        };
+        let pod = task.task.to_pod(task.name.clone(), &models);
+        pods.push(TracePod {
+            name: pod.name,
+            requests: pod.requests,
+            gpu_models: pod.gpu_models,
+            arrival,
+            run_for,
+        });
+    }
+    // Arrivals in time order; pods created at the same second keep the file's order.
+    pods.sort_by_key(|p| p.arrival);
+    Ok((
+        nodes,
+        TraceReplay {
+            name: "trace".into(),
+            pods: std::sync::Arc::new(pods),
+        },
+    ))
 }
 
 /// A trimmed, non-empty name not seen before among `what`s.

@@ -228,6 +228,7 @@ pub type Outcome = Result<Summary, String>;
 pub fn execute(
     file: &str,
     text: &str,
+    files: &dyn crate::ScenarioFiles,
     params: &[Param],
     runs: &[Run],
     jobs: usize,
@@ -251,8 +252,8 @@ pub fn execute(
         let name = std::path::Path::new(file)
             .file_name()
             .map_or(file.into(), |n| n.to_string_lossy());
-        let mut sc =
-            crate::parse(&format!("{name} [{label}]"), &text).map_err(|e| e.to_string())?;
+        let mut sc = crate::parse_with_files(&format!("{name} [{label}]"), &text, files)
+            .map_err(|e| e.to_string())?;
         sc.seed = run.seed;
         crate::run(&sc)
             .map(|r| r.summary)

@@ -14,6 +14,9 @@ const MIB: u64 = 1024 * 1024;
 /// cores, and a pebibyte of memory, per row.
 const MAX_CPU_MILLI: u64 = 1 << 40;
 const MAX_MEMORY_MIB: u64 = 1 << 30;
+/// Trace times in seconds: a thousand years is far past any trace and far from overflow in
+/// nanoseconds.
+const MAX_TIME_S: u64 = 1000 * 365 * 86_400;
 
 /// Interns a model name, refusing more distinct names than ids exist.
 fn intern(
@@ -36,6 +39,10 @@ fn intern(
 pub struct NamedTask {
     pub name: String,
     pub task: GpuTask,
+    /// `creation_time` and `deletion_time` (seconds from the trace's start), when the file has
+    /// them and the row fills them in.
+    pub created_s: Option<u64>,
+    pub deleted_s: Option<u64>,
 }
 
 /// Reads the node list (`openb_node_list_*.csv`): `sn`, `cpu_milli`, `memory_mib`, `gpu`,
@@ -85,7 +92,8 @@ pub fn alibaba_gpu_nodes(
 }
 
 /// Reads the task list (`openb_pod_list_*.csv`): `name`, `cpu_milli`, `memory_mib`,
-/// `num_gpu`, `gpu_milli` and, if present, `gpu_spec` (acceptable models joined by `|`).
+/// `num_gpu`, `gpu_milli` and, if present, `gpu_spec` (acceptable models joined by `|`),
+/// `creation_time` and `deletion_time` (seconds).
 pub fn alibaba_gpu_tasks(
     file: &str,
     text: &str,
@@ -97,6 +105,8 @@ pub fn alibaba_gpu_tasks(
         &["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli"],
     )?;
     let spec_col = rows.optional("gpu_spec");
+    let created_col = rows.optional("creation_time");
+    let deleted_col = rows.optional("deletion_time");
     let mut tasks = Vec::new();
     while let Some(row) = rows.next_row()? {
         let name = row.text(0)?.to_string();
@@ -123,6 +133,13 @@ pub fn alibaba_gpu_tasks(
                 }
             }
         }
+        let time = |col: Option<usize>| -> Result<Option<u64>, ScenarioError> {
+            match col {
+                Some(c) if !row.text(c)?.is_empty() => Ok(Some(row.bounded(c, MAX_TIME_S)?)),
+                _ => Ok(None),
+            }
+        };
+        let (created_s, deleted_s) = (time(created_col)?, time(deleted_col)?);
         tasks.push(NamedTask {
             name,
             task: GpuTask {
@@ -131,6 +148,8 @@ pub fn alibaba_gpu_tasks(
                 gpu,
                 models: accepted,
             },
+            created_s,
+            deleted_s,
         });
     }
     Ok(tasks)

@@ -1,0 +1,131 @@
+//! `[trace]` scenarios: a GPU trace's nodes and pods replayed in the cluster world, with the
+//! arrival and departure times the trace gives, and located errors for what cannot be read.
+
+use std::collections::BTreeMap;
+
+use orchsim_sim::{parse_with_files, run, PodState, ScenarioFiles};
+
+/// Files held in memory, by the path a scenario writes.
+struct Files(BTreeMap<&'static str, &'static str>);
+
+impl ScenarioFiles for Files {
+    fn read(&self, path: &str) -> Result<(String, String), String> {
+        self.0
+            .get(path)
+            .map(|t| (format!("mem/{path}"), t.to_string()))
+            .ok_or_else(|| format!("no file `{path}`"))
+    }
+}
+
+const NODES: &str = "sn,cpu_milli,memory_mib,gpu,model\n\
+                     n0,32000,65536,2,V100\n\
+                     n1,32000,65536,0,\n";
+
+// Created out of order on purpose; deleted 100 s and 50 s later; the last one never.
+const PODS: &str =
+    "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,creation_time,deletion_time\n\
+                    late,1000,1024,1,1000,V100,30,130\n\
+                    early,1000,1024,1,500,,10,60\n\
+                    cpu,1000,1024,0,0,,20,\n";
+
+fn files() -> Files {
+    Files(BTreeMap::from([("nodes.csv", NODES), ("pods.csv", PODS)]))
+}
+
+fn scenario(trace: &str) -> String {
+    format!(
+        "name = \"t\"\nduration_s = 1000\nsample_interval_s = 10\n\n[trace]\nnodes = \"nodes.csv\"\npods = \"pods.csv\"\n{trace}\n\n[observers]\ngpu_fragmentation = true\n"
+    )
+}
+
+#[test]
+fn pods_arrive_and_leave_at_the_trace_times() {
+    let sc = parse_with_files("t.toml", &scenario("departures = true"), &files()).unwrap();
+    assert_eq!(sc.nodes().len(), 2, "the trace's nodes are the cluster");
+    let r = run(&sc).unwrap();
+    let by_name = |n: &str| r.records.iter().find(|p| p.spec.name == n).unwrap();
+    let secs = |t: orchsim_kernel::SimTime| t.as_nanos() / 1_000_000_000;
+    // Arrivals in time order, whatever the file's order.
+    let order: Vec<&str> = r.records.iter().map(|p| p.spec.name.as_str()).collect();
+    assert_eq!(order, ["early", "cpu", "late"]);
+    let early = by_name("early");
+    assert_eq!(secs(early.submitted), 10);
+    assert_eq!(early.state, PodState::Finished);
+    // Ran for deletion − creation (50 s) after it started (no start latency here).
+    assert_eq!(
+        secs(early.finished.unwrap()) - secs(early.started.unwrap()),
+        50
+    );
+    let late = by_name("late");
+    assert_eq!(late.spec.gpu_models, vec!["V100".to_string()]);
+    assert_eq!(late.placements[0].devices.len(), 1);
+    // No deletion time: runs to the end.
+    assert_eq!(by_name("cpu").state, PodState::Running);
+    let frag = r.fragmentation.expect("observer on");
+    assert_eq!(frag.rows.len(), 101);
+}
+
+#[test]
+fn file_order_arrivals_and_no_departures() {
+    let sc = parse_with_files(
+        "t.toml",
+        &scenario("arrivals = \"file-order\"\ninterval_s = 5\nmax_pods = 2"),
+        &files(),
+    )
+    .unwrap();
+    let r = run(&sc).unwrap();
+    let arrivals: Vec<(String, u64)> = r
+        .records
+        .iter()
+        .map(|p| (p.spec.name.clone(), p.submitted.as_nanos() / 1_000_000_000))
+        .collect();
+    assert_eq!(
+        arrivals,
+        [("late".to_string(), 0), ("early".to_string(), 5)]
+    );
+    assert!(r.records.iter().all(|p| p.state == PodState::Running));
+}
+
+#[test]
+fn trace_errors_are_located() {
+    let err = |trace: &str| {
+        parse_with_files("t.toml", &scenario(trace), &files())
+            .map(|_| ())
+            .unwrap_err()
+    };
+    let e = err("format = \"google-2011\"");
+    assert_eq!((e.field.as_str(), e.line), ("trace.format", 8));
+    let e = err("arrivals = \"whenever\"");
+    assert_eq!(e.field, "trace.arrivals");
+    let e = err("interval_s = 3");
+    assert!(e.message.contains("creation-time"), "{}", e.message);
+    let e = err("time_scale = 0");
+    assert_eq!(e.field, "trace.time_scale");
+    // A file that cannot be read is reported at the key that names it.
+    let e = parse_with_files(
+        "t.toml",
+        &scenario("").replace("pods.csv", "missing.csv"),
+        &files(),
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "trace.pods");
+    assert!(e.message.contains("missing.csv"), "{}", e.message);
+    // A bad cell is located in the CSV, by file, line and column.
+    let bad = Files(BTreeMap::from([
+        ("nodes.csv", NODES),
+        (
+            "pods.csv",
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time\np,1,1,1,1000,soon\n",
+        ),
+    ]));
+    let e = parse_with_files("t.toml", &scenario(""), &bad).unwrap_err();
+    assert_eq!((e.file.as_str(), e.line, e.column), ("mem/pods.csv", 2, 14));
+    assert_eq!(e.field, "creation_time");
+    // Without a place to read files from, a trace scenario says so.
+    let e = orchsim_sim::parse("t.toml", &scenario("")).unwrap_err();
+    assert!(
+        e.message.contains("no directory to read files from"),
+        "{}",
+        e.message
+    );
+}
