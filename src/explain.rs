@@ -16,9 +16,14 @@ use crate::{CliError, Format};
 #[derive(clap::Args)]
 pub struct ExplainArgs {
     /// Nodes: Kubernetes YAML (`kubectl get nodes -o yaml`, a List or a multi-document
-    /// stream) or a scenario TOML (its hosts, empty).
+    /// stream), or a scenario (a TOML file or an embedded name): its hosts, empty, or with
+    /// `--at` as its run leaves them at that time.
     #[arg(long, required_unless_present = "study")]
     nodes: Option<PathBuf>,
+    /// With a scenario for --nodes: simulate it to this many seconds and place the pod on the
+    /// cluster as it is then (pods and GPU devices in use included).
+    #[arg(long)]
+    at: Option<f64>,
     /// Pods already bound (`spec.nodeName`), same shapes. Optional.
     #[arg(long)]
     pods: Option<PathBuf>,
@@ -62,10 +67,32 @@ fn load_objects(path: &Path) -> Result<objects::Objects, CliError> {
     objects::parse(&read(path)?).map_err(|e| CliError(format!("{}: {e}", path.display())))
 }
 
-fn load_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {
-    if path.extension().is_some_and(|e| e == "toml") {
-        let sc = crate::simulation_scenario(&path.display().to_string(), &read(path)?)?;
-        return Ok(sc.nodes());
+fn load_nodes(path: &Path, at: Option<f64>) -> Result<Vec<NodeInfo>, CliError> {
+    let arg = path.to_string_lossy();
+    let scenario = path.extension().is_some_and(|e| e == "toml")
+        || (!path.exists() && crate::catalog::find(&arg).is_some());
+    if scenario {
+        let (file, text) = crate::scenario_text(Some(&arg))?;
+        let sc = crate::simulation_scenario(&file, &text)?;
+        let Some(at) = at else {
+            return Ok(sc.nodes());
+        };
+        let t = orchsim_kernel::SimDuration::try_from_secs_f64(at)
+            .ok_or_else(|| CliError(format!("--at {at}: expected a time in seconds, 0 or more")))?;
+        if t > sc.duration {
+            return Err(CliError(format!(
+                "--at {at}: the scenario ends at {} s",
+                sc.duration.as_secs_f64()
+            )));
+        }
+        let cluster = orchsim_sim::cluster_at(&sc, t).map_err(|e| CliError(e.to_string()))?;
+        return Ok(cluster.into_nodes());
+    }
+    if at.is_some() {
+        return Err(CliError(format!(
+            "--at needs a scenario for --nodes (a .toml file or an embedded name); {} is Kubernetes YAML",
+            path.display()
+        )));
     }
     let objs = load_objects(path)?;
     if objs.nodes.is_empty() {
@@ -99,7 +126,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
         ));
     };
     let seed = args.seed.unwrap_or(0);
-    let mut nodes = load_nodes(nodes_path)?;
+    let mut nodes = load_nodes(nodes_path, args.at)?;
     if let Some(p) = &args.pods {
         let objs = load_objects(p)?;
         let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);

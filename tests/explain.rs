@@ -188,3 +188,44 @@ fn unknown_scheduler_lists_the_valid_ones() {
         "{err}"
     );
 }
+
+/// `--nodes` takes a scenario by its embedded name, and `--at` places the pod on the cluster
+/// as the scenario's run leaves it then: an 8-GPU pod fits a V100 node of the empty
+/// gpu-sharing cluster (taking all eight devices) but no node two simulated hours in, when
+/// shared and training pods hold devices everywhere.
+#[test]
+fn explain_at_a_time_of_a_scenario_run() {
+    let run = |extra: &[&str]| {
+        Command::cargo_bin("orchsim")
+            .unwrap()
+            .args(["explain", "--nodes", "gpu-sharing", "--pod"])
+            .arg(k8s("gpu-8-pod.yaml"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let empty = json(&run(&["--format", "json"]));
+    assert_eq!(empty["decision"], "bind");
+    assert!(
+        empty["chosen"].as_str().unwrap().starts_with("v100-"),
+        "{empty}"
+    );
+    let later = json(&run(&["--at", "7200", "--format", "json"]));
+    assert_eq!(later["decision"], "unschedulable", "{later}");
+    let why = later["message"].as_str().unwrap();
+    assert!(
+        why.starts_with("unschedulable: 0/20 nodes are available: 20 Insufficient nvidia.com/gpu"),
+        "{why}"
+    );
+    // --at needs a scenario to simulate.
+    let out = Command::cargo_bin("orchsim")
+        .unwrap()
+        .args(["explain", "--at", "10", "--nodes"])
+        .arg(k8s("cluster.yaml"))
+        .arg("--pod")
+        .arg(k8s("pending-pod.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--at needs a scenario"));
+}

@@ -76,16 +76,37 @@ pub fn run_with_progress(
     scenario: &Scenario,
     progress: &mut dyn FnMut(SimTime),
 ) -> Result<RunResult, UnknownAlgorithm> {
+    let mut scheduler = scheduler_for(scenario)?;
+    Ok(run_with_scheduler(scenario, scheduler.as_mut(), progress).0)
+}
+
+/// The cluster as `scenario`'s run leaves it at simulated time `at` (or at its end, if
+/// sooner): every node with the pods bound to it then, and their devices. What `orchsim
+/// explain --at` places a pod against.
+pub fn cluster_at(
+    scenario: &Scenario,
+    at: orchsim_kernel::SimDuration,
+) -> Result<orchsim_sched::Cluster, UnknownAlgorithm> {
+    let mut until = scenario.clone();
+    until.duration = at.min(scenario.duration);
+    // Sampling does not change the run; one sample at each end keeps it cheap.
+    until.sample_interval = until.duration.max(orchsim_kernel::SimDuration(1));
+    let mut scheduler = scheduler_for(&until)?;
+    Ok(run_with_scheduler(&until, scheduler.as_mut(), &mut |_| {}).1)
+}
+
+/// The scheduler `scenario` names, with its tie-breaking stream.
+fn scheduler_for(
+    scenario: &Scenario,
+) -> Result<Box<dyn orchsim_sched::Scheduler + Send>, UnknownAlgorithm> {
     // The scheduler's tie-breaking draws from its own stream, like every other component.
     let tie_seed = RngStreams::new(scenario.seed)
         .stream("scheduler/tie-break")
         .next_u64();
-    let mut scheduler: Box<dyn orchsim_sched::Scheduler + Send> = match &scenario.scheduler.profile
-    {
+    Ok(match &scenario.scheduler.profile {
         Some(p) => Box::new(orchsim_sched::kube::KubeScheduler::new(p.clone(), tie_seed)),
         None => orchsim_sched::by_name(&scenario.scheduler.algorithm, tie_seed)?,
-    };
-    Ok(run_with_scheduler(scenario, scheduler.as_mut(), progress).0)
+    })
 }
 
 /// Like [`run_with_progress`] with a scheduler the caller built and keeps (a study's policy
