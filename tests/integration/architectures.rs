@@ -2,12 +2,9 @@
 //! the CLI (Schwarzkopf et al., EuroSys 2013, §4–5). The assertions are the paper's
 //! qualitative findings (who waits behind whom, which trend rises), not our numbers.
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn orchsim() -> Command {
-    Command::cargo_bin("orchsim").expect("binary built by cargo test")
-}
+use crate::orchsim;
 
 fn rows(scenario: &str, jobs: &str, dir: &std::path::Path) -> Vec<Value> {
     let out = orchsim()
@@ -112,7 +109,7 @@ fn the_three_architectures_reproduce_the_omega_shapes() {
 #[test]
 fn whole_cell_offers_starve_batch_behind_slow_service_decisions() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = include_str!("../scenarios/architectures.toml")
+    let text = include_str!("../../scenarios/architectures.toml")
         .replace("offers = \"per-agent\"", "offers = \"whole-cell\"")
         .replace(
             r#"architectures = ["monolithic-single", "monolithic-multi", "two-level", "shared-state"]"#,
@@ -136,7 +133,7 @@ fn whole_cell_offers_starve_batch_behind_slow_service_decisions() {
 #[test]
 fn malformed_constraints_are_located() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = include_str!("../scenarios/architectures.toml").replace(
+    let text = include_str!("../../scenarios/architectures.toml").replace(
         r#"constraints = [["hostname", "UNIQUE"]]"#,
         r#"constraints = [["rack", "LIKE", "rack-[1"]]"#,
     );

@@ -3,11 +3,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn orchsim() -> Command {
-    Command::cargo_bin("orchsim").expect("binary built by cargo test")
-}
+use crate::orchsim;
 
 fn json_rows(out: &[u8]) -> Vec<serde_json::Value> {
     serde_json::from_slice::<serde_json::Value>(out)

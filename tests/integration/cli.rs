@@ -3,11 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
-
-fn orchsim() -> Command {
-    Command::cargo_bin("orchsim").expect("binary built by cargo test")
-}
+use crate::orchsim;
 
 fn run_into(dir: &Path, extra: &[&str]) -> Output {
     let out = orchsim()
@@ -347,6 +343,11 @@ fn study_digests_are_pinned() {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), &[args, &["--quiet"]].concat());
         let got = String::from_utf8(read(tmp.path(), "digest.txt")).unwrap();
-        assert_eq!(got.trim(), want, "digest of `orchsim run {}`", args.join(" "));
+        assert_eq!(
+            got.trim(),
+            want,
+            "digest of `orchsim run {}`",
+            args.join(" ")
+        );
     }
 }

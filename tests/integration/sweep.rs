@@ -3,11 +3,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn orchsim() -> Command {
-    Command::cargo_bin("orchsim").expect("binary built by cargo test")
-}
+use crate::orchsim;
 
 const GRID: [&str; 6] = [
     "--set",

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use assert_cmd::Command;
+use crate::orchsim;
 
 fn k8s(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,8 +12,7 @@ fn k8s(file: &str) -> PathBuf {
 }
 
 fn explain(extra: &[&str]) -> std::process::Output {
-    Command::cargo_bin("orchsim")
-        .unwrap()
+    orchsim()
         .arg("explain")
         .arg("--nodes")
         .arg(k8s("cluster.yaml"))
@@ -196,8 +195,7 @@ fn unknown_scheduler_lists_the_valid_ones() {
 #[test]
 fn explain_at_a_time_of_a_scenario_run() {
     let run = |extra: &[&str]| {
-        Command::cargo_bin("orchsim")
-            .unwrap()
+        orchsim()
             .args(["explain", "--nodes", "gpu-sharing", "--pod"])
             .arg(k8s("gpu-8-pod.yaml"))
             .args(extra)
@@ -218,8 +216,7 @@ fn explain_at_a_time_of_a_scenario_run() {
         "{why}"
     );
     // --at needs a scenario to simulate.
-    let out = Command::cargo_bin("orchsim")
-        .unwrap()
+    let out = orchsim()
         .args(["explain", "--at", "10", "--nodes"])
         .arg(k8s("cluster.yaml"))
         .arg("--pod")

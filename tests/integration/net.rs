@@ -1,12 +1,9 @@
 //! `orchsim net`: the documented JSON contract of `net compare`, `net explain`, `net profile`,
 //! and the errors a user gets for bad input.
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn orchsim() -> Command {
-    Command::cargo_bin("orchsim").expect("binary built by cargo test")
-}
+use crate::orchsim;
 
 fn json(args: &[&str]) -> Value {
     let out = orchsim().args(args).output().unwrap();

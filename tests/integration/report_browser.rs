@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command as Process;
 use std::time::Duration;
 
-use assert_cmd::Command;
+use crate::orchsim;
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -33,8 +33,7 @@ fn report_renders_every_chart_in_headless_chromium() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let status = Command::cargo_bin("orchsim")
-        .unwrap()
+    let status = orchsim()
         .args(["run", "--quiet", "--report", "--out"])
         .arg(&out)
         .output()
