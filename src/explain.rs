@@ -45,7 +45,7 @@ pub struct ExplainArgs {
     format: Format,
     /// A GPU study scenario (file or embedded name, e.g. `fgd-atc23`): replay one of its
     /// experiments and explain the placement of one task, devices included.
-    #[arg(long, conflicts_with_all = ["nodes", "pods", "pod", "profile"])]
+    #[arg(long, conflicts_with_all = ["nodes", "pods", "pod", "profile", "at"])]
     study: Option<String>,
     /// With --study: the policy (default: the scenario's first).
     #[arg(long, requires = "study")]

@@ -210,6 +210,11 @@ pub(crate) fn simulation_scenario(file: &str, text: &str) -> Result<Scenario, Cl
 
 fn run(args: RunArgs) -> Result<(), CliError> {
     let (file, text) = scenario_text(args.scenario.as_deref())?;
+    if args.scheduler.is_some() && orchsim_sim::study_kind(&text).is_some() {
+        return Err(CliError(format!(
+            "--scheduler applies to simulation scenarios; {file} is a study, whose `policies` (or --policy) choose the schedulers"
+        )));
+    }
     match orchsim_sim::study_kind(&text).as_deref() {
         Some("scheduler-architectures") => return arch::run(&file, &text, &args),
         Some(_) => return study::run(&file, &text, &args),

@@ -102,6 +102,9 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
     if let Some(d) = &args.lose {
         plan::lose_domain(&mut scenario.clone(), d)?;
     }
+    if args.failures > 0 {
+        plan::refuse_trace_nodes(&scenario, "--failures")?;
+    }
     let seeds: Vec<u64> = (0..args.seeds)
         .map(|k| scenario.seed.wrapping_add(k))
         .collect();

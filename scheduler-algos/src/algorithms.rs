@@ -44,7 +44,8 @@ impl std::error::Error for UnknownAlgorithm {}
 /// Builds the algorithm called `name`. `seed` feeds algorithms that break ties randomly;
 /// `kubernetes` gets the default profile (use [`KubeScheduler::new`] for another). The GPU
 /// policies of the ATC'23 study learn the workload FGD measures fragmentation against from the
-/// pods they place (use [`GpuScheduler::new`] to give it up front, as the study does).
+/// pods they are asked to place (use [`GpuScheduler::new`] to give it up front, as the study
+/// does).
 pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Scheduler + Send>, UnknownAlgorithm> {
     Ok(match name {
         "first-fit" => Box::new(FirstFit),

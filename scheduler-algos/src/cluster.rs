@@ -232,6 +232,14 @@ impl Cluster {
         Ok(())
     }
 
+    /// Unbinds this very pod (the same `Arc` that was bound) from `node`: exact even when two
+    /// pods share a name.
+    pub fn unbind_pod(&mut self, node: NodeId, pod: &Arc<PodSpec>) -> Option<Arc<PodSpec>> {
+        let pod = self.nodes[node.0].remove_pod_arc(pod)?;
+        self.index.pod(node, &self.nodes[node.0], &pod, -1);
+        Some(pod)
+    }
+
     /// Unbinds `namespace/name` from `node`, returning it if it was there.
     pub fn unbind(&mut self, node: NodeId, namespace: &str, name: &str) -> Option<Arc<PodSpec>> {
         let pod = self.nodes[node.0].remove_pod(namespace, name)?;
@@ -247,7 +255,7 @@ impl Cluster {
         }
         self.index.node(&self.nodes[node.0], -1);
         f(&mut self.nodes[node.0]);
-        self.nodes[node.0].generation += 1;
+        self.nodes[node.0].touch();
         self.index.node(&self.nodes[node.0], 1);
         for p in &self.nodes[node.0].pods.clone() {
             self.index.pod(node, &self.nodes[node.0], p, 1);

@@ -206,8 +206,10 @@ pub struct NodeInfo {
     pub pods: Vec<Arc<PodSpec>>,
     /// The devices each of `pods` holds, in the same order.
     pod_devices: Vec<Vec<u8>>,
-    /// Bumped on every bind and unbind (upstream NodeInfo's `Generation`), so callers can
-    /// cache per-node values.
+    /// Renewed on every bind, unbind and [`crate::Cluster::update_node`] (upstream NodeInfo's
+    /// `Generation`), from a process-wide counter, so two nodes never share one and callers
+    /// can cache per-node values across clusters. Code that writes the public fields directly
+    /// must renew it with [`NodeInfo::touch`].
     pub generation: u64,
     /// The subset of `pods` with any pod (anti-)affinity (upstream `PodsWithAffinity`).
     pub affinity_pods: Vec<Arc<PodSpec>>,
@@ -219,6 +221,14 @@ pub struct NodeInfo {
     pub label_counts: LabelCounts,
     /// Bound pods per owner (service or job): Swarm's per-service task count. Looked up only.
     pub owner_counts: FxHashMap<String, u32>,
+}
+
+/// A generation no node has had: caches keyed by it can never confuse two nodes or two
+/// states of one. Its value never reaches a result, only cache validity, so runs on
+/// parallel threads stay deterministic.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// [`label_key`] → number of pods carrying that label in that namespace.
@@ -296,7 +306,7 @@ impl NodeInfo {
             gpus: DeviceSet::default(),
             pods: Vec::new(),
             pod_devices: Vec::new(),
-            generation: 0,
+            generation: next_generation(),
             affinity_pods: Vec::new(),
             required_anti_affinity_pods: Vec::new(),
             label_counts: LabelCounts::default(),
@@ -343,6 +353,11 @@ impl NodeInfo {
         self.allocatable.saturating_sub(&self.requested)
     }
 
+    /// Marks the node changed (after writing its public fields directly).
+    pub fn touch(&mut self) {
+        self.generation = next_generation();
+    }
+
     /// GPU devices on the node: `allocatable.gpu_milli / 1000`.
     #[inline]
     pub fn gpu_count(&self) -> usize {
@@ -362,6 +377,15 @@ impl NodeInfo {
     pub fn gpu_free_into(&self, out: &mut Vec<u32>) {
         out.clear();
         out.extend((0..self.gpu_count()).map(|d| MILLI_PER_GPU.saturating_sub(self.gpus.used(d))));
+    }
+
+    /// The devices this very pod (the same `Arc`) holds here; empty if it is not bound here.
+    pub fn devices_of_pod(&self, pod: &Arc<PodSpec>) -> &[u8] {
+        self.pods
+            .iter()
+            .position(|p| Arc::ptr_eq(p, pod))
+            .and_then(|i| self.pod_devices.get(i))
+            .map_or(&[][..], |d| d.as_slice())
     }
 
     /// The devices `pod` holds here, if it is bound here.
@@ -495,7 +519,7 @@ impl NodeInfo {
             let milli = pod.gpu_demand().map_or(0, GpuDemand::milli_per_gpu);
             self.gpus.take(&devices, milli);
         }
-        self.generation += 1;
+        self.generation = next_generation();
         self.requested = self.requested.saturating_add(&pod.requests);
         self.non_zero_requested.cpu_milli += pod.non_zero.cpu_milli;
         self.non_zero_requested.memory_bytes += pod.non_zero.memory_bytes;
@@ -519,12 +543,23 @@ impl NodeInfo {
         self.pod_devices.push(devices);
     }
 
-    /// Unbinds the pod `namespace/name`, returning it if it was here.
+    /// Unbinds the pod `namespace/name` (the first bound with that key), returning it if it
+    /// was here.
     pub fn remove_pod(&mut self, namespace: &str, name: &str) -> Option<Arc<PodSpec>> {
         let i = self
             .pods
             .iter()
             .position(|p| p.name == name && p.namespace == namespace)?;
+        self.remove_at(i)
+    }
+
+    /// Unbinds this very pod (the same `Arc`): exact even when two pods share a name.
+    pub fn remove_pod_arc(&mut self, pod: &Arc<PodSpec>) -> Option<Arc<PodSpec>> {
+        let i = self.pods.iter().position(|p| Arc::ptr_eq(p, pod))?;
+        self.remove_at(i)
+    }
+
+    fn remove_at(&mut self, i: usize) -> Option<Arc<PodSpec>> {
         let pod = self.pods.remove(i);
         // `pods` is public for reading; a pod pushed there directly holds no devices.
         let devices = if i < self.pod_devices.len() {
@@ -536,7 +571,7 @@ impl NodeInfo {
             let milli = pod.gpu_demand().map_or(0, GpuDemand::milli_per_gpu);
             self.gpus.give_back(&devices, milli);
         }
-        self.generation += 1;
+        self.generation = next_generation();
         self.requested = self.requested.saturating_sub(&pod.requests);
         let nz = &mut self.non_zero_requested;
         nz.cpu_milli = nz.cpu_milli.saturating_sub(pod.non_zero.cpu_milli);

@@ -128,6 +128,19 @@ pub fn meets(s: &Summary, target: &[Condition]) -> bool {
 }
 
 /// Removes the `k` largest hosts (by cpu, then memory, then GPUs), as if they had failed
+/// Losing hosts removes host groups' hosts; a trace's nodes are not host groups, and losing
+/// none of them silently would answer a question that was not asked.
+pub fn refuse_trace_nodes(sc: &Scenario, what: &str) -> Result<(), PlanError> {
+    if sc.trace_nodes.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError(format!(
+            "{what}: this scenario's cluster includes {} nodes from a trace, which losing hosts does not cover yet; use host groups",
+            sc.trace_nodes.len()
+        )))
+    }
+}
+
 /// before the run: planning for N − K healthy hosts.
 pub fn lose_largest_hosts(sc: &mut Scenario, mut k: u64) {
     let mut order: Vec<usize> = (0..sc.hosts.len()).collect();
@@ -148,6 +161,7 @@ pub fn lose_largest_hosts(sc: &mut Scenario, mut k: u64) {
 /// Removes every host group in a failure domain: `site=NAME`, or any host label
 /// `KEY=VALUE` (e.g. `topology.kubernetes.io/zone=z-a`). Returns the hosts removed.
 pub fn lose_domain(sc: &mut Scenario, domain: &str) -> Result<u64, PlanError> {
+    refuse_trace_nodes(sc, "--lose")?;
     let (key, value) = domain.split_once('=').ok_or_else(|| {
         PlanError(format!(
             "--lose `{domain}`: expected site=NAME or LABEL=VALUE"

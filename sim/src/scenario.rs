@@ -161,6 +161,9 @@ fn default_arrivals() -> Spanned<String> {
     Spanned::new(0..0, "creation-time".into())
 }
 
+/// Most GPU devices one host may have: devices are numbered `0..=255`.
+const MAX_GPUS_PER_HOST: u64 = 256;
+
 /// The trace format `[trace]` reads.
 const ALIBABA_GPU_V2023: &str = "alibaba-gpu-v2023";
 
@@ -585,6 +588,13 @@ fn validate(
         let cpu = positive(&h.cpu_milli, &f("cpu_milli"), "millicores", loc)?;
         let mem = positive(&h.memory_mib, &f("memory_mib"), "MiB", loc)?;
         let gpus = non_negative(&h.gpus, &f("gpus"), "GPU devices", loc)?;
+        if gpus > MAX_GPUS_PER_HOST {
+            return Err(err(
+                h.gpus.span(),
+                &f("gpus"),
+                format!("expected at most {MAX_GPUS_PER_HOST} GPU devices per host (devices are numbered in a byte), found {gpus}"),
+            ));
+        }
         let pods = match &h.pods {
             Some(p) => positive(p, &f("pods"), "pod slots", loc)?,
             None => DEFAULT_MAX_PODS,
@@ -881,6 +891,38 @@ fn validate(
         None => DEFAULT_UNDERLAY_MTU,
     };
 
+    // A trace's names must not be ones the host groups and workloads generate.
+    if let Some(t) = &raw.trace {
+        let generated = |name: &str, prefix: &str| {
+            name.strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        };
+        for p in trace.iter().flat_map(|r| r.pods.iter()) {
+            if let Some(w) = workloads.iter().find(|w| generated(&p.name, &w.name)) {
+                return Err(err(
+                    t.pods.span(),
+                    "trace.pods",
+                    format!(
+                        "trace pod `{}` has a name workload `{}` generates; expected names that are not `{}-<number>`",
+                        p.name, w.name, w.name
+                    ),
+                ));
+            }
+        }
+        for n in &trace_nodes {
+            if let Some(h) = hosts.iter().find(|h| generated(&n.name, &h.name)) {
+                return Err(err(
+                    t.nodes.as_ref().map_or(t.pods.span(), |s| s.span()),
+                    "trace.nodes",
+                    format!(
+                        "trace node `{}` has a name host group `{}` generates; expected names that are not `{}-<number>`",
+                        n.name, h.name, h.name
+                    ),
+                ));
+            }
+        }
+    }
     let gpu_fragmentation = match &raw.observers.gpu_fragmentation {
         Some(on) if *on.get_ref() => {
             let has_gpus = hosts
@@ -1020,6 +1062,33 @@ fn trace_source(
         None => usize::MAX,
     };
     let whole = t.pods.span();
+    // Pods are told apart by name (preemption victims, the pods table): no two alike.
+    let mut names = BTreeSet::new();
+    for task in tasks.iter().take(limit) {
+        if !names.insert(task.name.as_str()) {
+            return Err(err(
+                whole.clone(),
+                "trace.pods",
+                format!(
+                    "{name}: pod name `{}` appears twice; expected unique names",
+                    task.name
+                ),
+            ));
+        }
+    }
+    let mut node_names = BTreeSet::new();
+    for n in &nodes {
+        if !node_names.insert(n.name.as_str()) {
+            return Err(err(
+                t.nodes.as_ref().map_or(whole.clone(), |n| n.span()),
+                "trace.nodes",
+                format!(
+                    "node name `{}` appears twice; expected unique names",
+                    n.name
+                ),
+            ));
+        }
+    }
     let mut pods = Vec::new();
     for (i, task) in tasks.iter().enumerate().take(limit) {
         let arrival = if file_order {
@@ -1038,8 +1107,18 @@ fn trace_source(
             secs(c as f64, whole.clone(), "trace.pods")?
         };
         let run_for = match (t.departures, task.created_s, task.deleted_s) {
-            (true, Some(c), Some(d)) if d > c => {
+            (true, Some(c), Some(d)) if d >= c => {
                 Some(secs((d - c) as f64, whole.clone(), "trace.pods")?)
+            }
+            (true, Some(c), Some(d)) => {
+                return Err(err(
+                    whole.clone(),
+                    "trace.pods",
+                    format!(
+                        "{name}: pod `{}` is deleted ({d} s) before it is created ({c} s); expected deletion_time >= creation_time",
+                        task.name
+                    ),
+                ))
             }
             _ => None,
         };

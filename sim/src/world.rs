@@ -516,8 +516,7 @@ impl<'s> World<'s> {
         self.account(k.now());
         let rec = &mut self.pods[pod];
         if let Some(node) = rec.node {
-            self.cluster
-                .unbind(node, &rec.spec.namespace, &rec.spec.name);
+            self.cluster.unbind_pod(node, &rec.spec);
         }
         if let Some(p) = rec.placements.last_mut() {
             p.released_event = Some(k.processed());

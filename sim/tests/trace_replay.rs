@@ -129,3 +129,47 @@ fn trace_errors_are_located() {
         e.message
     );
 }
+
+#[test]
+fn trace_names_and_times_that_cannot_mean_one_thing_are_refused() {
+    let with_pods =
+        |pods: &'static str| Files(BTreeMap::from([("nodes.csv", NODES), ("pods.csv", pods)]));
+    let header = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time\n";
+    let leak =
+        |rows: &str| -> &'static str { Box::leak(format!("{header}{rows}").into_boxed_str()) };
+    let parse = |files: &Files, extra: &str| {
+        parse_with_files(
+            "t.toml",
+            &format!("{}{extra}", scenario("departures = true")),
+            files,
+        )
+    };
+    // Two pods with one name would be told apart by name when one of them leaves.
+    let e = parse(&with_pods(leak("p,1,1,0,0,0,5\np,1,1,0,0,1,9\n")), "").unwrap_err();
+    assert!(e.message.contains("`p` appears twice"), "{}", e.message);
+    // Deleted before created.
+    let e = parse(&with_pods(leak("p,1,1,0,0,9,5\n")), "").unwrap_err();
+    assert!(e.message.contains("before it is created"), "{}", e.message);
+    // A name a workload generates.
+    let workload = "\n[[workloads]]\nname = \"web\"\nkind = \"service\"\narrival_rate_per_s = 1\ncpu_milli = 1\nmemory_mib = 1\n";
+    let e = parse(&with_pods(leak("web-3,1,1,0,0,0,5\n")), workload).unwrap_err();
+    assert!(
+        e.message.contains("workload `web` generates"),
+        "{}",
+        e.message
+    );
+    // Deleted when created: leaves at once, not at the end.
+    let sc = parse(&with_pods(leak("p,1,1,1,500,5,5\n")), "").unwrap();
+    let r = run(&sc).unwrap();
+    assert_eq!(r.records[0].state, PodState::Finished);
+    // Duplicate node names.
+    let nodes = Files(BTreeMap::from([
+        (
+            "nodes.csv",
+            "sn,cpu_milli,memory_mib,gpu,model\nn0,1000,1024,0,\nn0,1000,1024,0,\n",
+        ),
+        ("pods.csv", PODS),
+    ]));
+    let e = parse(&nodes, "").unwrap_err();
+    assert_eq!(e.field, "trace.nodes");
+}

@@ -99,7 +99,7 @@ fn victims_on(
         return None;
     }
     for (_, p) in &potential {
-        trimmed.remove_pod(&p.namespace, &p.name);
+        trimmed.remove_pod_arc(p);
     }
     if !fits(pod, nodes, index, &trimmed, profile) {
         return None;
@@ -108,9 +108,12 @@ fn victims_on(
     potential.sort_by(|(ka, a), (kb, b)| b.priority.cmp(&a.priority).then(ka.cmp(kb)));
     let mut victims = Vec::new();
     for (_, p) in potential {
-        trimmed.add_pod(p.clone());
+        // A spared pod keeps the devices it really holds, so the victims are chosen against
+        // the node's real device layout.
+        let devices = node.devices_of_pod(&p).to_vec();
+        trimmed.add_pod_on(p.clone(), devices);
         if !fits(pod, nodes, index, &trimmed, profile) {
-            trimmed.remove_pod(&p.namespace, &p.name);
+            trimmed.remove_pod_arc(&p);
             victims.push(p);
         }
     }

@@ -682,6 +682,38 @@ fn preemption_picks_the_cheapest_node_and_minimal_victims() {
     assert!(matches!(d, Decision::Unschedulable(_)));
 }
 
+/// Preemption reprieves pods on the devices they really hold: with device 0 shared by Y and V
+/// and device 1 by X, a whole-GPU pod needs Y and V gone (freeing device 0), not V alone
+/// (which a default re-placement of the spared pods would suggest: X and Y packed together).
+#[test]
+fn preemption_keeps_spared_pods_on_their_devices() {
+    let mk = |name: &str, gpu: u64| {
+        let mut p = pod(name, 100, 100);
+        p.requests.gpu_milli = gpu;
+        Arc::new(p)
+    };
+    let mut n = node("g", 4000, 10000);
+    n.allocatable.gpu_milli = 2000;
+    n.add_pod_on(mk("x", 300), vec![1]);
+    n.add_pod_on(mk("y", 300), vec![0]);
+    n.add_pod_on(mk("v", 600), vec![0]);
+    let mut p = pod("whole", 100, 100);
+    p.requests.gpu_milli = 1000;
+    p.priority = 10;
+    let d = KubeScheduler::new(Profile::default(), 1)
+        .schedule(&p, &vec![n])
+        .decision;
+    match d {
+        Decision::Preempt { victims, .. } => {
+            assert_eq!(
+                victims,
+                vec!["default/y".to_string(), "default/v".to_string()]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// NodeAffinity/TaintToleration failures are UnschedulableAndUnresolvable: preemption does
 /// not consider those nodes.
 #[test]

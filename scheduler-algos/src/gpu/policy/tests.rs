@@ -373,3 +373,25 @@ fn fgd_by_name_learns_the_workload_from_the_pods_it_places() {
         }
     );
 }
+
+/// The fragmentation caches are keyed by node generations no two nodes share, so one
+/// scheduler used on two clusters scores the second exactly as a fresh one does.
+#[test]
+fn caches_never_confuse_the_nodes_of_two_clusters() {
+    // b has too little CPU for the first shape, a has plenty: their fragmentation differs.
+    let typ = typical(&[
+        (16_000, GpuDemand::Whole(1), 0.5),
+        (1000, GpuDemand::Shared(500), 0.5),
+    ]);
+    let first = cluster_of(vec![node("a", 64_000, 8)]);
+    // Both clusters fresh: a counter per node would give both nodes the same generation.
+    let second = cluster_of(vec![node("b", 8_000, 2)]);
+    let t = task(1000, GpuDemand::Shared(500));
+    let mut reused = sched(Policy::Fgd, typ.clone(), 0);
+    reused.explain(first.nodes(), &pod(&t));
+    let raw = |s: &mut GpuScheduler| {
+        let e = s.explain(second.nodes(), &pod(&t));
+        e.verdicts[0].outcome.as_ref().unwrap().raw
+    };
+    assert_eq!(raw(&mut reused), raw(&mut sched(Policy::Fgd, typ, 0)));
+}
