@@ -1,13 +1,14 @@
-//! The cluster world: hosts, pods, workload generators and the scheduling loop, as a
-//! [`Handler`] on the kernel.
+//! The cluster world: hosts, pods, workload generators, trace replay and the scheduling loop,
+//! as a [`Handler`] on the kernel.
 //!
-//! A pod's life: it arrives (Poisson, per workload) into the scheduling queue (FIFO, or by
-//! priority then arrival for `kubernetes`, whose default profile sorts with PrioritySort); the scheduler
-//! — a single server, like kube-scheduler's one scheduling cycle at a time — takes the head,
-//! decides, and stays busy for the decision's modeled cost; a bind reserves the pod's requests
-//! on the node at once; after the start latency it runs; a batch pod then finishes and frees its
-//! requests. A pod that fits nowhere is parked until resources are freed (kube-scheduler's
-//! unschedulable queue, flushed on pod deletion).
+//! A pod's life: it arrives (Poisson, per workload, or at its time in a replayed trace) into
+//! the scheduling queue (FIFO, or by priority then arrival for `kubernetes`, whose default
+//! profile sorts with PrioritySort); the scheduler — a single server, like kube-scheduler's one
+//! scheduling cycle at a time — takes the head, decides, and stays busy for the decision's
+//! modeled cost; a bind reserves the pod's requests and GPU devices on the node at once (the
+//! cluster refuses one that would overcommit); after the start latency it runs; a batch pod
+//! then finishes and frees its requests and devices. A pod that fits nowhere is parked until
+//! resources are freed (kube-scheduler's unschedulable queue, flushed on pod deletion).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
