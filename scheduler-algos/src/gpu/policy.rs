@@ -650,8 +650,9 @@ impl GpuScheduler {
             (GpuDemand::Shared(m), Policy::Random) => {
                 // Random picks among these at reserve time.
                 let free = node.gpu_free();
-                (0..free.len() as u8)
-                    .filter(|&d| free[d as usize] >= m)
+                (0..free.len())
+                    .filter(|&d| free[d] >= m)
+                    .map(|d| d as u8)
                     .collect()
             }
             _ => self.devices(i, node, task),
