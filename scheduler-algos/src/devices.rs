@@ -153,6 +153,15 @@ impl DeviceSet {
         (count - busy, MILLI_PER_GPU.saturating_sub(least_used))
     }
 
+    /// Free milli-units over `count` devices.
+    pub fn free_total(&self, count: usize) -> u64 {
+        let used: u64 = self.used[..self.used.len().min(count)]
+            .iter()
+            .map(|&u| u64::from(u.min(MILLI_PER_GPU)))
+            .sum();
+        count as u64 * u64::from(MILLI_PER_GPU) - used
+    }
+
     pub(crate) fn take(&mut self, devices: &[u8], milli: u32) {
         for &d in devices {
             let d = d as usize;

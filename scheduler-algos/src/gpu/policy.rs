@@ -333,7 +333,7 @@ impl GpuScheduler {
         let (mut max_cpu, mut max_gpu) = (1, 1);
         for (i, n) in nodes.iter().enumerate() {
             max_cpu = max_cpu.max(n.allocatable.cpu_milli);
-            max_gpu = max_gpu.max(n.allocatable.gpu_milli);
+            max_gpu = max_gpu.max(device_milli(n));
             match misfit_for(n, pod, task.gpu) {
                 None => feasible.push(i),
                 Some(m) => *reasons.entry(m.kind()).or_default() += 1,
@@ -382,11 +382,7 @@ impl GpuScheduler {
                 .map(|n| n.allocatable.cpu_milli)
                 .max()
                 .unwrap_or(1),
-            nodes
-                .iter()
-                .map(|n| n.allocatable.gpu_milli)
-                .max()
-                .unwrap_or(1),
+            nodes.iter().map(device_milli).max().unwrap_or(1),
         );
         let mut feasible = Vec::new();
         let mut verdicts: Vec<NodeVerdict> = nodes
@@ -739,7 +735,13 @@ fn misfit_for(node: &NodeInfo, pod: &PodSpec, demand: GpuDemand) -> Option<Misfi
 
 /// Free milli-GPU over all of a node's devices.
 fn free_milli(node: &NodeInfo) -> u64 {
-    node.free().gpu_milli
+    node.gpus.free_total(node.gpu_count())
+}
+
+/// Milli-GPU over all of a node's devices: its allocatable GPU, counted in the devices it has
+/// (bounded, whatever a node object claims).
+fn device_milli(node: &NodeInfo) -> u64 {
+    node.gpu_count() as u64 * u64::from(MILLI_PER_GPU)
 }
 
 /// GPU pods of `class` on the node, and the number of distinct classes there.

@@ -55,7 +55,7 @@ fn score_of(s: &mut GpuScheduler, c: &Cluster, t: &GpuTask, i: usize) -> i64 {
     let n = c.nodes();
     s.set_max_spec(
         n.iter().map(|n| n.allocatable.cpu_milli).max().unwrap(),
-        n.iter().map(|n| n.allocatable.gpu_milli).max().unwrap(),
+        n.iter().map(device_milli).max().unwrap(),
     );
     s.score(i, &n[i], t).0
 }
