@@ -388,15 +388,6 @@ impl NodeInfo {
             .map_or(&[][..], |d| d.as_slice())
     }
 
-    /// The devices `pod` holds here, if it is bound here.
-    pub fn devices_of(&self, namespace: &str, name: &str) -> Option<&[u8]> {
-        let i = self
-            .pods
-            .iter()
-            .position(|p| p.name == name && p.namespace == namespace)?;
-        Some(self.pod_devices.get(i).map_or(&[][..], |d| d.as_slice()))
-    }
-
     /// Whether the node can meet `pod`'s GPU demand, and with which devices by default (the
     /// tightest device for a share, the first free ones for whole devices). A pod asking for
     /// no GPU fits with no devices.

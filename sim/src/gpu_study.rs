@@ -437,19 +437,8 @@ impl Replay {
     /// The experiment's first `tasks` tasks as a scenario of the cluster world.
     pub fn scenario(&self, tasks: usize) -> Scenario {
         let tasks = tasks.min(self.order.len());
-        let pods: Vec<TracePod> = self.order[..tasks]
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let pod = t.to_pod(format!("task-{i}"), &self.models);
-                TracePod {
-                    name: pod.name,
-                    requests: pod.requests,
-                    gpu_models: pod.gpu_models,
-                    arrival: SimDuration(i as u64),
-                    run_for: None,
-                }
-            })
+        let pods: Vec<TracePod> = (0..tasks)
+            .filter_map(|i| Some(TracePod::new(self.pod(i)?, SimDuration(i as u64), None)))
             .collect();
         // The last task arrives at tasks - 1 ns and is decided at once.
         let duration = SimDuration((tasks as u64).max(1));

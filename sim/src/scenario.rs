@@ -412,6 +412,23 @@ pub struct TracePod {
     pub run_for: Option<SimDuration>,
 }
 
+impl TracePod {
+    /// `pod` (its name, requests and GPU models) arriving `arrival` after the start.
+    pub fn new(
+        pod: orchsim_sched::PodSpec,
+        arrival: SimDuration,
+        run_for: Option<SimDuration>,
+    ) -> Self {
+        TracePod {
+            name: pod.name,
+            requests: pod.requests,
+            gpu_models: pod.gpu_models,
+            arrival,
+            run_for,
+        }
+    }
+}
+
 /// Long-running services run until the end; batch pods run for a sampled duration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkloadKind {
@@ -1122,14 +1139,11 @@ fn trace_source(
             }
             _ => None,
         };
-        let pod = task.task.to_pod(task.name.clone(), &models);
-        pods.push(TracePod {
-            name: pod.name,
-            requests: pod.requests,
-            gpu_models: pod.gpu_models,
+        pods.push(TracePod::new(
+            task.task.to_pod(task.name.clone(), &models),
             arrival,
             run_for,
-        });
+        ));
     }
     // Arrivals in time order; pods created at the same second keep the file's order.
     pods.sort_by_key(|p| p.arrival);
