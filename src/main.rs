@@ -230,6 +230,12 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         scenario.seed = seed;
     }
     if let Some(algorithm) = &args.scheduler {
+        if !scenario.control_plane.schedulers.is_empty() {
+            return Err(CliError(format!(
+                "--scheduler replaces the one scheduler of a monolithic control plane; {file} has a {} control plane, whose schedulers are in [[control_plane.schedulers]]",
+                scenario.control_plane.kind.name()
+            )));
+        }
         orchsim_sched::by_name(algorithm, 0).map_err(|e| CliError(format!("--scheduler: {e}")))?;
         // A kube-scheduler profile configures `kubernetes` only.
         if algorithm != "kubernetes" {
@@ -261,6 +267,11 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     if show_progress {
         eprint!("\r\x1b[2K");
     }
+    if let Some(e) = &result.audit_error {
+        return Err(CliError(format!(
+            "internal error: the end-of-run audit found {e} (a bug in orchsim; please report it with the scenario)"
+        )));
+    }
 
     let summary_table = result.summary.table();
     let mut files: Vec<(&str, Vec<u8>)> = vec![
@@ -268,8 +279,13 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         ("pods.csv", result.pods.to_csv()),
         ("timeseries.csv", result.timeseries.to_csv()),
     ];
+    files.push(("workloads.csv", result.workloads_table.to_csv()));
+    files.push(("schedulers.csv", result.schedulers_table.to_csv()));
     if let Some(f) = &result.fragmentation {
         files.push(("fragmentation.csv", f.to_csv()));
+    }
+    if let Some(f) = &result.shares {
+        files.push(("shares.csv", f.to_csv()));
     }
     files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
     write_outputs(&out, &files)?;
@@ -353,6 +369,12 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
         s.pods_pending,
         s.pods_unschedulable
     );
+    if s.pods_abandoned > 0 {
+        o += &format!(
+            "abandoned  {} pods of jobs given up after the retry limits\n",
+            s.pods_abandoned
+        );
+    }
     o += &format!(
         "wait       p50 {}, p95 {}, p99 {}, max {} (queued to bind)\n",
         ms(s.wait_p50),
@@ -377,7 +399,15 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
             pct(s.gpu_util_peak_pct)
         );
     }
-    o += &format!("scheduler  busy {:.2}% of the time\n", s.scheduler_busy_pct);
+    if sc.control_plane.schedulers.is_empty() {
+        o += &format!("scheduler  busy {:.2}% of the time\n", s.scheduler_busy_pct);
+    } else {
+        o += &format!(
+            "schedulers {} control plane, the busiest busy {:.2}% of the time (per scheduler: schedulers.csv)\n",
+            sc.control_plane.kind.name(),
+            s.scheduler_busy_pct
+        );
+    }
     if s.evictions > 0 {
         o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::binpack::{BestFit, DotProduct, FirstFit, WorstFit};
 use crate::gpu::policy::{GpuScheduler, Policy};
 use crate::kube::{KubeScheduler, Profile};
+use crate::mesos::placement::MarathonScheduler;
 use crate::model::Scheduler;
 use crate::swarm::SwarmScheduler;
 
@@ -16,6 +17,7 @@ pub const ALGORITHMS: &[&str] = &[
     "dot-product",
     "kubernetes",
     "swarm",
+    "marathon",
     "fgd",
     "gpu-packing",
     "gpu-clustering",
@@ -54,6 +56,7 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Scheduler + Send>, Unkno
         "dot-product" => Box::new(DotProduct),
         "kubernetes" => Box::new(KubeScheduler::new(Profile::default(), seed)),
         "swarm" => Box::new(SwarmScheduler::new(seed)),
+        "marathon" => Box::new(MarathonScheduler::new(seed)),
         gpu if gpu == "fgd" || gpu.starts_with("gpu-") => match Policy::parse(gpu) {
             Ok(p) if p.algorithm_name() == gpu => Box::new(GpuScheduler::learning(p, seed)),
             _ => return Err(UnknownAlgorithm(gpu.to_string())),
@@ -75,7 +78,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown scheduling algorithm `best-fti`; valid algorithms: first-fit, best-fit, \
-             worst-fit, dot-product, kubernetes, swarm, fgd, gpu-packing, gpu-clustering, \
+             worst-fit, dot-product, kubernetes, swarm, marathon, fgd, gpu-packing, gpu-clustering, \
              gpu-best-fit, gpu-dot-product, gpu-random"
         );
     }

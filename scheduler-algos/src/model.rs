@@ -653,6 +653,8 @@ pub struct PodSpec {
     pub topology_spread: Vec<TopologySpreadConstraint>,
     pub host_ports: Vec<HostPort>,
     pub swarm: SwarmPlacement,
+    /// Marathon constraints of the pod's app (its `owner`).
+    pub marathon: crate::mesos::placement::AppPlacement,
     /// GPU models the pod accepts (empty: any); see [`crate::devices::accepts_model`].
     pub gpu_models: Vec<String>,
 }
@@ -687,6 +689,7 @@ impl PodSpec {
             topology_spread: Vec::new(),
             host_ports: Vec::new(),
             swarm: SwarmPlacement::default(),
+            marathon: Default::default(),
             gpu_models: Vec::new(),
         }
     }

@@ -446,6 +446,7 @@ impl Replay {
             observers: Observers {
                 gpu_fragmentation: false,
                 gpu_fragmentation_per_decision: true,
+                dominant_shares: false,
                 gpu_typical: Some((self.typical.clone(), self.models.clone())),
             },
             trace_nodes: self.nodes.clone(),
@@ -465,6 +466,8 @@ impl Replay {
                 profile: None,
                 cost: DecisionCost::default(),
             },
+            control_plane: Default::default(),
+            retry: None,
             start_latency_s: Dist::Constant(0.0),
             datapath: Datapath::plain(Base::Host),
             underlay_mtu: 1500,
@@ -476,7 +479,9 @@ impl Replay {
     pub fn run(&self, tasks: usize) -> (crate::RunResult, Cluster, GpuScheduler) {
         let scenario = self.scenario(tasks);
         let mut scheduler = self.scheduler();
-        let (result, cluster) = crate::run_with_scheduler(&scenario, &mut scheduler, &mut |_| {});
+        // A monolithic scenario with its scheduler given builds no other: nothing can fail.
+        let (result, cluster) = crate::run_with_scheduler(&scenario, &mut scheduler, &mut |_| {})
+            .expect("the study's monolithic scenario needs no scheduler by name");
         (result, cluster, scheduler)
     }
 }

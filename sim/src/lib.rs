@@ -7,6 +7,7 @@
 //! bytes and digest on every machine (DESIGN.md §3).
 
 pub mod architectures;
+pub mod control_plane;
 pub mod dist;
 pub mod gpu_study;
 mod observers;
@@ -18,9 +19,9 @@ pub mod trace;
 mod world;
 
 pub use observers::GpuStep;
-pub use results::{RunResult, Summary};
+pub use results::{RunResult, Summary, WorkloadStats};
 pub use scenario::{parse, parse_with_files, NoFiles, Scenario, ScenarioError, ScenarioFiles};
-pub use world::{Placement, PodRecord, PodState};
+pub use world::{JobRecord, Placement, PodRecord, PodState, SchedulerStats};
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};
 
@@ -76,8 +77,7 @@ pub fn run_with_progress(
     scenario: &Scenario,
     progress: &mut dyn FnMut(SimTime),
 ) -> Result<RunResult, UnknownAlgorithm> {
-    let mut scheduler = scheduler_for(scenario)?;
-    Ok(run_with_scheduler(scenario, scheduler.as_mut(), progress).0)
+    Ok(simulate(scenario, None, progress)?.0)
 }
 
 /// The cluster as `scenario`'s run leaves it at simulated time `at` (or at its end, if
@@ -91,12 +91,11 @@ pub fn cluster_at(
     until.duration = at.min(scenario.duration);
     // Sampling does not change the run; one sample at each end keeps it cheap.
     until.sample_interval = until.duration.max(orchsim_kernel::SimDuration(1));
-    let mut scheduler = scheduler_for(&until)?;
-    Ok(run_with_scheduler(&until, scheduler.as_mut(), &mut |_| {}).1)
+    Ok(simulate(&until, None, &mut |_| {})?.1)
 }
 
-/// The scheduler `scenario` names, with its tie-breaking stream.
-fn scheduler_for(
+/// The monolithic scheduler `scenario` names, with its tie-breaking stream.
+pub(crate) fn scheduler_for(
     scenario: &Scenario,
 ) -> Result<Box<dyn orchsim_sched::Scheduler + Send>, UnknownAlgorithm> {
     // The scheduler's tie-breaking draws from its own stream, like every other component.
@@ -110,15 +109,24 @@ fn scheduler_for(
 }
 
 /// Like [`run_with_progress`] with a scheduler the caller built and keeps (a study's policy
-/// with its workload, or one to explain a decision with afterwards); returns the cluster as
-/// the run left it too.
+/// with its workload, or one to explain a decision with afterwards) deciding for the first
+/// scheduler of the control plane (the monolithic one); returns the cluster as the run left
+/// it too.
 pub fn run_with_scheduler(
     scenario: &Scenario,
     scheduler: &mut (dyn orchsim_sched::Scheduler + Send),
     progress: &mut dyn FnMut(SimTime),
-) -> (RunResult, orchsim_sched::Cluster) {
+) -> Result<(RunResult, orchsim_sched::Cluster), UnknownAlgorithm> {
+    simulate(scenario, Some(scheduler), progress)
+}
+
+fn simulate<'a>(
+    scenario: &'a Scenario,
+    first: Option<&'a mut (dyn orchsim_sched::Scheduler + Send)>,
+    progress: &mut dyn FnMut(SimTime),
+) -> Result<(RunResult, orchsim_sched::Cluster), UnknownAlgorithm> {
     let mut kernel = Kernel::with_capacity(1024);
-    let mut world = world::World::new(scenario, scheduler, &mut kernel);
+    let mut world = world::World::new(scenario, first, &mut kernel)?;
     let until = SimTime::ZERO + scenario.duration;
     let step = (until.as_nanos() / PROGRESS_STEPS).max(1);
     let mut end = SimTime::ZERO;
@@ -137,5 +145,5 @@ pub fn run_with_scheduler(
     }
     world.finish(end);
     let result = results::collect(scenario, &world, end, kernel.processed());
-    (result, world.into_cluster())
+    Ok((result, world.into_cluster()))
 }

@@ -6,7 +6,7 @@ use orchsim_report::{Cell, Table};
 use orchsim_sched::Resources;
 
 use crate::scenario::{Scenario, WorkloadKind};
-use crate::world::{PodRecord, PodState, World};
+use crate::world::{JobRecord, PodRecord, PodState, SchedulerStats, World};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -27,6 +27,8 @@ pub struct Summary {
     pub pods_starting: u64,
     pub pods_pending: u64,
     pub pods_unschedulable: u64,
+    /// Pods of jobs given up after the retry limits.
+    pub pods_abandoned: u64,
     /// Evictions by preemption (a pod evicted twice counts twice).
     pub evictions: u64,
     /// Queueing → bind (submission, or the last eviction, to the current bind), over pods that
@@ -64,6 +66,212 @@ pub struct RunResult {
     pub fragmentation: Option<Table>,
     /// GPU after every decision, when the per-decision fragmentation observer is on.
     pub gpu_steps: Vec<crate::GpuStep>,
+    /// Every job, in arrival order (a pod's `job` indexes it).
+    pub jobs: Vec<JobRecord>,
+    /// Per workload (the trace last, if any): its jobs and how long they waited.
+    pub workloads: Vec<WorkloadStats>,
+    /// Per scheduler (framework, in two-level): decisions, conflicts, offers.
+    pub schedulers: Vec<SchedulerStats>,
+    /// `workloads.csv` and `schedulers.csv`.
+    pub workloads_table: Table,
+    pub schedulers_table: Table,
+    /// `shares.csv`, when the scenario turns on `[observers] dominant_shares`.
+    pub shares: Option<Table>,
+    /// Each workload's dominant share at every sample: `(time, shares)`, same observer.
+    pub share_samples: Vec<(SimTime, Vec<f64>)>,
+    /// An inconsistency the end-of-run audit found between the allocator and the cluster
+    /// (a bug, never an input problem).
+    pub audit_error: Option<String>,
+}
+
+/// One workload's jobs: how many were placed, abandoned or are still waiting, and how long
+/// they waited (seconds; `None` when no job got that far).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadStats {
+    pub name: String,
+    pub jobs: u64,
+    /// Jobs with every pod placed at least once.
+    pub scheduled: u64,
+    pub abandoned: u64,
+    pub pending: u64,
+    /// Pods placed at least once.
+    pub pods_placed: u64,
+    /// Submission to the first time a scheduler took the job (the Omega simulator's
+    /// `timeInQueueTillFirstScheduled`: no decision time).
+    pub queue_mean_s: Option<f64>,
+    pub queue_p90_s: Option<f64>,
+    /// Submission to its first pod's bind, and to the bind that completed it.
+    pub wait_first_mean_s: Option<f64>,
+    pub wait_first_p90_s: Option<f64>,
+    pub wait_last_mean_s: Option<f64>,
+    pub wait_last_p90_s: Option<f64>,
+    /// Mean of the workload's dominant share of the cluster over the samples (with the
+    /// `dominant_shares` observer).
+    pub dominant_share_mean: Option<f64>,
+}
+
+/// Mean and nearest-rank 90th percentile.
+fn mean_p90(mut v: Vec<f64>) -> (Option<f64>, Option<f64>) {
+    if v.is_empty() {
+        return (None, None);
+    }
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let rank = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    (Some(mean), Some(v[rank - 1]))
+}
+
+fn workload_stats(sc: &Scenario, w: &World) -> Vec<WorkloadStats> {
+    let names: Vec<String> = sc
+        .workloads
+        .iter()
+        .map(|w| w.name.clone())
+        .chain(sc.trace.as_ref().map(|t| t.name.clone()))
+        .collect();
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let jobs: Vec<&JobRecord> = w.jobs.iter().filter(|j| j.workload == i).collect();
+            let since =
+                |t: Option<SimTime>, j: &JobRecord| t.map(|t| t.since(j.submitted).as_secs_f64());
+            let (queue_mean_s, queue_p90_s) =
+                mean_p90(jobs.iter().filter_map(|j| since(j.dequeued, j)).collect());
+            let (wait_first_mean_s, wait_first_p90_s) = mean_p90(
+                jobs.iter()
+                    .filter_map(|j| since(j.first_bound, j))
+                    .collect(),
+            );
+            let (wait_last_mean_s, wait_last_p90_s) =
+                mean_p90(jobs.iter().filter_map(|j| since(j.all_bound, j)).collect());
+            let scheduled = jobs.iter().filter(|j| j.all_bound.is_some()).count() as u64;
+            let abandoned = jobs
+                .iter()
+                .filter(|j| j.abandoned && j.all_bound.is_none())
+                .count() as u64;
+            let shares: Vec<f64> = w
+                .samples
+                .iter()
+                .filter_map(|s| s.dominant_shares.get(i).copied())
+                .collect();
+            WorkloadStats {
+                name,
+                jobs: jobs.len() as u64,
+                scheduled,
+                abandoned,
+                pending: jobs.len() as u64 - scheduled - abandoned,
+                pods_placed: w
+                    .pods
+                    .iter()
+                    .filter(|p| p.workload == i && !p.placements.is_empty())
+                    .count() as u64,
+                queue_mean_s,
+                queue_p90_s,
+                wait_first_mean_s,
+                wait_first_p90_s,
+                wait_last_mean_s,
+                wait_last_p90_s,
+                dominant_share_mean: (!shares.is_empty())
+                    .then(|| shares.iter().sum::<f64>() / shares.len() as f64),
+            }
+        })
+        .collect()
+}
+
+fn seconds(v: Option<f64>) -> Cell {
+    v.map_or(Cell::Empty, |v| Cell::Float(v, 6))
+}
+
+fn workloads_table(stats: &[WorkloadStats]) -> Table {
+    let mut t = Table::new([
+        "workload",
+        "jobs",
+        "jobs_scheduled",
+        "jobs_abandoned",
+        "jobs_pending",
+        "pods_placed",
+        "queue_mean_s",
+        "queue_p90_s",
+        "wait_first_mean_s",
+        "wait_first_p90_s",
+        "wait_last_mean_s",
+        "wait_last_p90_s",
+        "dominant_share_mean",
+    ]);
+    for s in stats {
+        let row = vec![
+            s.name.as_str().into(),
+            s.jobs.into(),
+            s.scheduled.into(),
+            s.abandoned.into(),
+            s.pending.into(),
+            s.pods_placed.into(),
+            seconds(s.queue_mean_s),
+            seconds(s.queue_p90_s),
+            seconds(s.wait_first_mean_s),
+            seconds(s.wait_first_p90_s),
+            seconds(s.wait_last_mean_s),
+            seconds(s.wait_last_p90_s),
+            s.dominant_share_mean
+                .map_or(Cell::Empty, |v| Cell::Float(v, 6)),
+        ];
+        t.push(row).expect("workloads row matches its header");
+    }
+    t
+}
+
+fn schedulers_table(stats: &[SchedulerStats], end: SimTime) -> Table {
+    let mut t = Table::new([
+        "scheduler",
+        "algorithm",
+        "busy_pct",
+        "wasted_pct",
+        "decisions",
+        "transactions",
+        "conflicts",
+        "conflict_fraction",
+        "no_room",
+        "retries",
+        "offers_received",
+        "offers_declined",
+        "offers_rescinded",
+    ]);
+    let span = end.as_nanos() as u128;
+    for s in stats {
+        let row = vec![
+            s.name.as_str().into(),
+            s.algorithm.as_str().into(),
+            percent(pct(s.busy_ns as u128, span)),
+            percent(pct(s.wasted_ns as u128, span)),
+            s.decisions.into(),
+            s.transactions.into(),
+            s.conflicts.into(),
+            (s.transactions > 0)
+                .then(|| s.conflicts as f64 / s.transactions as f64)
+                .map_or(Cell::Empty, |v| Cell::Float(v, 6)),
+            s.no_room.into(),
+            s.retries.into(),
+            s.offers_received.into(),
+            s.offers_declined.into(),
+            s.offers_rescinded.into(),
+        ];
+        t.push(row).expect("schedulers row matches its header");
+    }
+    t
+}
+
+fn shares_table(sc: &Scenario, w: &World) -> Table {
+    let mut t = Table::new(
+        std::iter::once("time_s".to_string())
+            .chain(sc.workloads.iter().map(|w| format!("{}_share", w.name)))
+            .chain(sc.trace.as_ref().map(|t| format!("{}_share", t.name))),
+    );
+    for s in &w.samples {
+        let mut row = vec![Cell::Decimal(secs(s.time))];
+        row.extend(s.dominant_shares.iter().map(|&v| Cell::Float(v, 6)));
+        t.push(row).expect("shares row matches its header");
+    }
+    t
 }
 
 impl RunResult {
@@ -102,10 +310,22 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
     let running = count(PodState::Running);
     let starting = count(PodState::Starting);
 
+    let workloads = workload_stats(sc, w);
+    let schedulers = w.scheduler_stats(end);
     let summary = Summary {
         scenario: sc.name.clone(),
         seed: sc.seed,
-        algorithm: sc.scheduler.algorithm.clone(),
+        algorithm: if sc.control_plane.schedulers.is_empty() {
+            sc.scheduler.algorithm.clone()
+        } else {
+            let names: Vec<&str> = sc
+                .control_plane
+                .schedulers
+                .iter()
+                .map(|s| s.algorithm.as_str())
+                .collect();
+            format!("{}({})", sc.control_plane.kind.name(), names.join(","))
+        },
         datapath: sc.datapath.to_string(),
         pod_mtu: sc.datapath.pod_mtu(sc.underlay_mtu),
         hosts: w.cluster.nodes().len() as u64,
@@ -116,6 +336,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
         pods_starting: starting,
         pods_pending: count(PodState::Pending),
         pods_unschedulable: count(PodState::Unschedulable),
+        pods_abandoned: count(PodState::Abandoned),
         evictions: w.evictions,
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
@@ -127,7 +348,7 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
         mem_util_peak_pct: peak(w.requested_peak.memory_bytes, cap.memory_bytes),
         gpu_util_mean_pct: mean(2, cap.gpu_milli),
         gpu_util_peak_pct: peak(w.requested_peak.gpu_milli, cap.gpu_milli),
-        scheduler_busy_pct: pct(w.scheduler_busy_ns.min(end.as_nanos()) as u128, span)
+        scheduler_busy_pct: pct(w.busiest_booked_ns().min(end.as_nanos()) as u128, span)
             .unwrap_or(0.0),
         sim_time: end,
         events,
@@ -144,6 +365,21 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
             .gpu_fragmentation
             .then(|| fragmentation_table(w)),
         gpu_steps: w.gpu_steps.clone(),
+        jobs: w.jobs.clone(),
+        workloads_table: workloads_table(&workloads),
+        workloads,
+        schedulers_table: schedulers_table(&schedulers, end),
+        schedulers,
+        shares: sc.observers.dominant_shares.then(|| shares_table(sc, w)),
+        share_samples: if sc.observers.dominant_shares {
+            w.samples
+                .iter()
+                .map(|s| (s.time, s.dominant_shares.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        audit_error: w.audit_error.clone(),
     }
 }
 
@@ -174,6 +410,7 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "pods_starting",
     "pods_pending",
     "pods_unschedulable",
+    "pods_abandoned",
     "evictions",
     "wait_p50_ms",
     "wait_p95_ms",
@@ -215,6 +452,7 @@ impl Summary {
             self.pods_starting.into(),
             self.pods_pending.into(),
             self.pods_unschedulable.into(),
+            self.pods_abandoned.into(),
             self.evictions.into(),
             ms(self.wait_p50),
             ms(self.wait_p95),

@@ -17,6 +17,7 @@ use orchsim_kernel::SimDuration;
 use orchsim_net::Datapath;
 use orchsim_sched::Resources;
 
+use crate::control_plane::{ControlPlane, RawCost};
 use crate::dist::Dist;
 
 const MIB: u64 = 1024 * 1024;
@@ -28,6 +29,13 @@ pub const DEFAULT_MAX_PODS: u64 = 110;
 pub const DEFAULT_SAMPLE_INTERVAL_S: f64 = 10.0;
 /// Standard Ethernet MTU (IEEE 802.3), in bytes; the default underlay.
 pub const DEFAULT_UNDERLAY_MTU: u32 = 1500;
+/// Most pods one job may have: a job is decided in one piece.
+pub const MAX_TASKS_PER_JOB: i64 = 10_000;
+/// The Omega simulator's abandonment limits (cluster-scheduler-simulator
+/// `ClusterSimulator.scala`: a job is dropped after more than 1,000 attempts, or more than 100
+/// with nothing scheduled).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 1000;
+pub const DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS: u32 = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -133,6 +141,8 @@ struct RawScenario {
     #[serde(default)]
     observers: RawObservers,
     trace: Option<RawTrace>,
+    #[serde(default)]
+    control_plane: crate::control_plane::RawControlPlane,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +198,9 @@ impl ScenarioFiles for NoFiles {
 #[serde(deny_unknown_fields)]
 struct RawObservers {
     gpu_fragmentation: Option<Spanned<bool>>,
+    /// Each workload's dominant share of the cluster at every sample (`shares.csv`).
+    #[serde(default)]
+    dominant_shares: bool,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +265,14 @@ struct RawWorkload {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     priority: i32,
+    /// Pods per job `[min, max]` (uniform): a job's pods arrive together and are decided
+    /// as one unit.
+    tasks: Option<Spanned<Vec<i64>>>,
+    /// Marathon constraints among a job's pods.
+    #[serde(default)]
+    constraints: Vec<Spanned<Vec<String>>>,
+    /// Decision cost of this workload's jobs, instead of its scheduler's.
+    cost: Option<RawCost>,
 }
 
 #[derive(Deserialize, Default)]
@@ -263,19 +284,15 @@ struct RawScheduler {
     cost: Option<RawCost>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCost {
-    t_job_ms: Spanned<f64>,
-    t_task_ms: Spanned<f64>,
-    #[serde(default = "zero_f64")]
-    t_node_us: Spanned<f64>,
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawOrchestrator {
     start_latency_s: Option<Spanned<RawDist>>,
+    /// Retry a job with pods left unplaced after this delay (the Omega simulator's
+    /// `afterDelay(1)`) instead of parking it until resources are freed.
+    retry_after_s: Option<Spanned<f64>>,
+    max_attempts: Option<Spanned<i64>>,
+    max_attempts_without_progress: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -355,6 +372,11 @@ pub struct Scenario {
     pub hosts: Vec<HostGroup>,
     pub workloads: Vec<Workload>,
     pub scheduler: SchedulerConfig,
+    /// How pods reach nodes: one scheduler, offers to frameworks, or shared state.
+    pub control_plane: ControlPlane,
+    /// What happens to a job with pods no node took: parked until resources are freed
+    /// (`None`, kube-scheduler's unschedulable queue) or retried after a delay.
+    pub retry: Option<Retry>,
     /// Bind → running delay (image pull and container start), in seconds.
     pub start_latency_s: Dist,
     pub datapath: Datapath,
@@ -385,6 +407,8 @@ pub struct Observers {
     pub gpu_fragmentation_per_decision: bool,
     /// The typical shapes the fragmentation is measured against, and the model names they
     /// were interned with; drawn from the workloads when absent.
+    /// Each workload's dominant share of the cluster at every sample (`shares.csv`).
+    pub dominant_shares: bool,
     pub gpu_typical: Option<(
         orchsim_sched::gpu::frag::TypicalTasks,
         orchsim_sched::gpu::Models,
@@ -452,6 +476,22 @@ pub struct Workload {
     pub gpu_models: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub priority: i32,
+    /// Pods per job, uniform in this inclusive range (`(1, 1)`: every pod its own job).
+    pub tasks: (u32, u32),
+    /// Marathon constraints among the pods of one job (its app).
+    pub constraints: Vec<orchsim_sched::mesos::marathon::Constraint>,
+    /// Decision cost of this workload's jobs, instead of its scheduler's.
+    pub cost: Option<DecisionCost>,
+}
+
+/// Retrying jobs that found no room, as the Omega simulator does: back to the end of the
+/// queue after `after`; abandoned after more than `max_attempts` attempts, or more than
+/// `max_attempts_without_progress` with none of its pods placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    pub after: SimDuration,
+    pub max_attempts: u32,
+    pub max_attempts_without_progress: u32,
 }
 
 /// Which algorithm decides, and how long deciding takes.
@@ -818,6 +858,36 @@ fn validate(
             gpu_models: w.gpu_models.iter().map(|m| m.get_ref().clone()).collect(),
             labels: w.labels.clone(),
             priority: w.priority,
+            tasks: match &w.tasks {
+                None => (1, 1),
+                Some(t) => match t.get_ref().as_slice() {
+                    &[lo, hi] if 1 <= lo && lo <= hi && hi <= MAX_TASKS_PER_JOB => {
+                        (lo as u32, hi as u32)
+                    }
+                    other => {
+                        return Err(err(
+                            t.span(),
+                            &f("tasks"),
+                            format!("expected [min, max] pods per job with 1 <= min <= max <= {MAX_TASKS_PER_JOB}, found {other:?}"),
+                        ))
+                    }
+                },
+            },
+            constraints: w
+                .constraints
+                .iter()
+                .enumerate()
+                .map(|(k, c)| {
+                    let parts: Vec<&str> = c.get_ref().iter().map(String::as_str).collect();
+                    orchsim_sched::mesos::marathon::Constraint::parse(&parts).map_err(|e| {
+                        err(c.span(), &f(&format!("constraints[{k}]")), format!("{e} (a Marathon constraint: [field, OPERATOR] or [field, OPERATOR, value])"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            cost: match &w.cost {
+                Some(c) => Some(c.validate(&f("cost"), loc)?),
+                None => None,
+            },
         });
     }
 
@@ -871,12 +941,49 @@ fn validate(
         }
     };
     let cost = match &raw.scheduler.cost {
-        Some(c) => DecisionCost {
-            t_job: non_negative_scaled(&c.t_job_ms, "scheduler.cost.t_job_ms", 1e-3, loc)?,
-            t_task: non_negative_scaled(&c.t_task_ms, "scheduler.cost.t_task_ms", 1e-3, loc)?,
-            t_node: non_negative_scaled(&c.t_node_us, "scheduler.cost.t_node_us", 1e-6, loc)?,
-        },
+        Some(c) => c.validate("scheduler.cost", loc)?,
         None => DecisionCost::default(),
+    };
+    let paths: Vec<String> = workloads
+        .iter()
+        .map(|w| w.name.clone())
+        .chain(trace.as_ref().map(|t| t.name.clone()))
+        .collect();
+    let control_plane = crate::control_plane::validate(loc, &raw.control_plane, &paths)?;
+    let o = &raw.orchestrator;
+    let retry = match &o.retry_after_s {
+        Some(after) => Some(Retry {
+            after: positive_secs(after, "orchestrator.retry_after_s", loc)?,
+            max_attempts: match &o.max_attempts {
+                Some(m) => positive(m, "orchestrator.max_attempts", "attempts", loc)?
+                    .min(u64::from(u32::MAX)) as u32,
+                None => DEFAULT_MAX_ATTEMPTS,
+            },
+            max_attempts_without_progress: match &o.max_attempts_without_progress {
+                Some(m) => positive(
+                    m,
+                    "orchestrator.max_attempts_without_progress",
+                    "attempts",
+                    loc,
+                )?
+                .min(u64::from(u32::MAX)) as u32,
+                None => DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS,
+            },
+        }),
+        None => {
+            for (name, v) in [
+                ("max_attempts", &o.max_attempts),
+                (
+                    "max_attempts_without_progress",
+                    &o.max_attempts_without_progress,
+                ),
+            ] {
+                if let Some(v) = v {
+                    return Err(err(v.span(), &format!("orchestrator.{name}"), "applies only with `retry_after_s` (without it, jobs that find no room wait for freed resources and are never abandoned)".into()));
+                }
+            }
+            None
+        }
     };
 
     let start_latency_s = match &raw.orchestrator.start_latency_s {
@@ -966,8 +1073,11 @@ fn validate(
     Ok(Scenario {
         observers: Observers {
             gpu_fragmentation,
+            dominant_shares: raw.observers.dominant_shares,
             ..Observers::default()
         },
+        control_plane,
+        retry,
         trace_nodes,
         trace,
         name,
@@ -1199,7 +1309,7 @@ fn clashing<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Option<(&'n str
     None
 }
 
-fn positive(
+pub(crate) fn positive(
     v: &Spanned<i64>,
     field: &str,
     unit: &str,
@@ -1216,7 +1326,7 @@ fn positive(
     Ok(x as u64)
 }
 
-fn non_negative(
+pub(crate) fn non_negative(
     v: &Spanned<i64>,
     field: &str,
     unit: &str,
@@ -1233,7 +1343,7 @@ fn non_negative(
     Ok(x as u64)
 }
 
-fn positive_secs(
+pub(crate) fn positive_secs(
     v: &Spanned<f64>,
     field: &str,
     loc: &Locator,
@@ -1252,7 +1362,7 @@ fn positive_secs(
     Ok(d)
 }
 
-fn non_negative_secs(
+pub(crate) fn non_negative_secs(
     v: &Spanned<f64>,
     field: &str,
     loc: &Locator,
@@ -1261,7 +1371,7 @@ fn non_negative_secs(
 }
 
 /// A non-negative amount of time given in a unit of `scale` seconds.
-fn non_negative_scaled(
+pub(crate) fn non_negative_scaled(
     v: &Spanned<f64>,
     field: &str,
     scale: f64,

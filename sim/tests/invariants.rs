@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 
 use orchsim_kernel::SimDuration;
 use orchsim_net::{Base, Datapath};
+use orchsim_sched::mesos::marathon::Constraint;
 use orchsim_sched::Resources;
+use orchsim_sim::control_plane::{
+    ConflictMode, ControlPlane, ControlPlaneKind, SchedulerSpec, SharedState, Transaction, TwoLevel,
+};
 use orchsim_sim::dist::Dist;
 use orchsim_sim::scenario::{
-    DecisionCost, HostGroup, Observers, SchedulerConfig, TracePod, TraceReplay, Workload,
+    DecisionCost, HostGroup, Observers, Retry, SchedulerConfig, TracePod, TraceReplay, Workload,
     WorkloadKind,
 };
 use orchsim_sim::{run, PodState, RunResult, Scenario};
@@ -72,6 +76,9 @@ fn workload(
         gpu_models: Vec::new(),
         labels: BTreeMap::new(),
         priority: 0,
+        tasks: (1, 1),
+        constraints: Vec::new(),
+        cost: None,
     }
 }
 
@@ -91,8 +98,11 @@ fn scenario_with(
         observers: Observers {
             gpu_fragmentation: seed.is_multiple_of(2),
             gpu_fragmentation_per_decision: seed % 4 == 1,
+            dominant_shares: seed % 3 == 0,
             gpu_typical: None,
         },
+        control_plane: ControlPlane::default(),
+        retry: None,
         trace_nodes: Vec::new(),
         trace: None,
         name: "prop".into(),
@@ -203,11 +213,62 @@ fn assert_no_overcommit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseErro
     Ok(())
 }
 
+/// Pods of one job under `hostname UNIQUE`, placed by `marathon`, never share a node at the
+/// same time; the allocator's books always balance.
+fn assert_constraints_and_audit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&r.audit_error, &None);
+    let marathon = |workload: usize| {
+        let name = &sc.workloads[workload].name;
+        match sc
+            .control_plane
+            .schedulers
+            .iter()
+            .find(|s| s.workloads.contains(name))
+        {
+            Some(s) => s.algorithm == "marathon",
+            None => sc.scheduler.algorithm == "marathon",
+        }
+    };
+    for job in &r.jobs {
+        let unique = sc
+            .workloads
+            .get(job.workload)
+            .is_some_and(|w| !w.constraints.is_empty());
+        if !unique || !marathon(job.workload) {
+            continue;
+        }
+        let stays: Vec<_> = job
+            .pods
+            .iter()
+            .flat_map(|&p| r.records[p].placements.iter().map(move |s| (p, s)))
+            .collect();
+        for (i, (p, a)) in stays.iter().enumerate() {
+            for (q, b) in &stays[i + 1..] {
+                let overlap = a.bound_event < b.released_event.unwrap_or(u64::MAX)
+                    && b.bound_event < a.released_event.unwrap_or(u64::MAX);
+                prop_assert!(
+                    p == q || a.node != b.node || !overlap,
+                    "pods {} and {} of one UNIQUE job share node {:?}",
+                    p,
+                    q,
+                    a.node
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
     let s = &r.summary;
     prop_assert_eq!(s.pods_submitted as usize, r.records.len());
     prop_assert_eq!(
-        s.pods_finished + s.pods_running + s.pods_starting + s.pods_pending + s.pods_unschedulable,
+        s.pods_finished
+            + s.pods_running
+            + s.pods_starting
+            + s.pods_pending
+            + s.pods_unschedulable
+            + s.pods_abandoned,
         s.pods_submitted
     );
     prop_assert_eq!(
@@ -221,6 +282,7 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
             PodState::Starting => p.bound.is_some() && p.started.is_none(),
             PodState::Running => p.started.is_some() && p.finished.is_none(),
             PodState::Finished => p.finished.is_some(),
+            PodState::Abandoned => p.bound.is_none() && p.node.is_none(),
         };
         prop_assert!(
             ok,
@@ -241,6 +303,51 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
         prop_assert!(p.finished.is_none_or(|f| f <= r.summary.sim_time));
     }
     Ok(())
+}
+
+/// Control plane `kind` (see [`arb_scenario`]) with workloads (and the trace) split between
+/// two schedulers, `a` and `b`.
+fn control_plane(sc: &Scenario, kind: u8, a: &str, b: &str) -> ControlPlane {
+    let kind = match kind {
+        0 => return ControlPlane::default(),
+        1 | 2 => ControlPlaneKind::TwoLevel(TwoLevel {
+            allocation_interval: SimDuration::from_secs(1),
+            refuse: SimDuration::from_secs(5),
+            accept_refuse: SimDuration::ZERO,
+            whole_cell: kind == 2,
+            offer_timeout: (kind == 2).then(|| SimDuration::from_secs(3)),
+        }),
+        3 => ControlPlaneKind::SharedState(SharedState {
+            conflict: ConflictMode::Coarse,
+            transaction: Transaction::Incremental,
+        }),
+        _ => ControlPlaneKind::SharedState(SharedState {
+            conflict: ConflictMode::Fine,
+            transaction: Transaction::AllOrNothing,
+        }),
+    };
+    let paths: Vec<String> = sc
+        .workloads
+        .iter()
+        .map(|w| w.name.clone())
+        .chain(sc.trace.as_ref().map(|t| t.name.clone()))
+        .collect();
+    if paths.is_empty() {
+        return ControlPlane::default();
+    }
+    let mut schedulers: Vec<SchedulerSpec> = [("a", a), ("b", b)]
+        .iter()
+        .enumerate()
+        .map(|(i, (name, algorithm))| SchedulerSpec {
+            name: name.to_string(),
+            algorithm: algorithm.to_string(),
+            profile: None,
+            cost: sc.scheduler.cost,
+            workloads: paths.iter().skip(i).step_by(2).cloned().collect(),
+        })
+        .collect();
+    schedulers.retain(|s| !s.workloads.is_empty());
+    ControlPlane { kind, schedulers }
 }
 
 fn arb_scenario() -> impl Strategy<Value = Scenario> {
@@ -273,6 +380,15 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         ),
         0..12,
     );
+    // Control plane: 0 monolithic, 1–2 two-level (per agent, whole cell), 3–4 shared state
+    // (coarse + incremental, fine + all-or-nothing); a second scheduler; pods per job; retry.
+    let plane = (
+        0u8..5,
+        prop::sample::select(orchsim_sched::ALGORITHMS),
+        1u32..4,
+        any::<bool>(),
+        any::<bool>(),
+    );
     (
         hosts,
         workloads,
@@ -281,8 +397,10 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         algorithm,
         priorities,
         trace,
+        plane,
     )
-        .prop_map(|(h, w, seed, t_job, algo, prio, trace)| {
+        .prop_map(|(h, w, seed, t_job, algo, prio, trace, plane)| {
+            let (kind, algo2, tasks_max, retry, unique) = plane;
             let mut hosts: Vec<HostGroup> = h
                 .iter()
                 .enumerate()
@@ -302,6 +420,12 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                         vec!["A".into()]
                     } else {
                         vec![]
+                    },
+                    tasks: (1, tasks_max),
+                    constraints: if unique && i == 0 {
+                        vec![Constraint::parse(&["hostname", "UNIQUE"]).unwrap()]
+                    } else {
+                        Vec::new()
                     },
                     ..workload(i, batch, rate, cpu, mem, gpu, dur)
                 })
@@ -334,6 +458,14 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                     pods: std::sync::Arc::new(pods),
                 });
             }
+            if retry {
+                sc.retry = Some(Retry {
+                    after: SimDuration::from_secs(1),
+                    max_attempts: 20,
+                    max_attempts_without_progress: 5,
+                });
+            }
+            sc.control_plane = control_plane(&sc, kind, algo, algo2);
             sc
         })
 }
@@ -351,6 +483,7 @@ proptest! {
     fn every_pod_ends_in_exactly_one_state(sc in arb_scenario()) {
         let r = run(&sc).unwrap();
         assert_accounted(&r)?;
+        assert_constraints_and_audit(&sc, &r)?;
     }
 
     #[test]

@@ -38,6 +38,8 @@ impl PartialEq for Constraint {
     }
 }
 
+impl Eq for Constraint {}
+
 /// A constraint Marathon would reject, with Marathon's message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConstraintError(pub String);

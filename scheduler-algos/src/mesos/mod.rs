@@ -4,8 +4,11 @@
 //!
 //! - [`drf`]: dominant shares, Mesos' DRF sorter and progressive filling;
 //! - [`allocator`]: batch allocation, offers, filters with refusal timeouts, rescinding;
-//! - [`marathon`]: Marathon's placement constraints and their validation.
+//! - [`marathon`]: Marathon's placement constraints and their validation;
+//! - [`placement`]: Marathon's placement (randomised first fit under the app's constraints)
+//!   as an ordinary scheduler.
 
 pub mod allocator;
 pub mod drf;
 pub mod marathon;
+pub mod placement;

@@ -1,0 +1,1253 @@
+//! The cluster world: hosts, pods, jobs, workload generators, trace replay and the control
+//! plane that places them, as a [`Handler`] on the kernel.
+//!
+//! A job's life: it arrives (Poisson, per workload, or at its time in a replayed trace) with
+//! one or more pods into the queue of the scheduler that serves its workload (FIFO, or by
+//! priority then arrival for `kubernetes`, whose default profile sorts with PrioritySort).
+//! Each scheduler is a single server, like kube-scheduler's one scheduling cycle at a time: it
+//! takes the head job, decides a node for each of its pods, and stays busy for the decision's
+//! modeled cost (`t_job + t_task × pods + t_node × nodes examined`). How a decision reaches
+//! the cluster is the control plane's:
+//!
+//! - *monolithic*: one scheduler decides on the live cluster and its binds always commit;
+//! - *shared state* (Omega): several schedulers each decide on the cluster as it was when
+//!   they started, and commit as an optimistic transaction — a placement on a node that
+//!   changed since (coarse) or that no longer has room (fine) conflicts, and the job keeps
+//!   what did not conflict (incremental) or nothing (all-or-nothing);
+//! - *two-level* (Mesos, in `two_level.rs`): the allocator offers free resources to
+//!   frameworks; each framework's scheduler places its queued jobs on what it holds.
+//!
+//! A bind reserves the pod's requests and GPU devices on the node at once (the cluster refuses
+//! one that would overcommit); after the start latency it runs; a batch pod then finishes
+//! and frees them. A job with pods no node took is parked until resources are freed
+//! (kube-scheduler's unschedulable queue, flushed on pod deletion), or, with
+//! `[orchestrator] retry_after_s`, retried after that delay and abandoned past the attempt
+//! limits, as the Omega simulator does.
+
+mod two_level;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, StreamRng};
+use orchsim_sched::mesos::allocator::{Allocator, Offer};
+use orchsim_sched::mesos::drf::dominant_share;
+use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, Scheduler};
+use rand::Rng;
+
+use crate::control_plane::{ConflictMode, ControlPlaneKind, Transaction};
+use crate::dist::Dist;
+use crate::observers::{GpuFragmentation, GpuStep};
+use crate::scenario::{DecisionCost, Scenario, WorkloadKind};
+
+/// Where a pod is in its life. At the end of a run every pod is in exactly one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PodState {
+    /// In the scheduling queue, never tried yet (or being decided right now for the first time).
+    Pending,
+    /// Its last scheduling attempt found no node.
+    Unschedulable,
+    /// Bound to a node, container starting.
+    Starting,
+    Running,
+    Finished,
+    /// Its job was given up after the retry limits (`[orchestrator] retry_after_s`).
+    Abandoned,
+}
+
+impl PodState {
+    pub fn name(self) -> &'static str {
+        match self {
+            PodState::Pending => "pending",
+            PodState::Unschedulable => "unschedulable",
+            PodState::Starting => "starting",
+            PodState::Running => "running",
+            PodState::Finished => "finished",
+            PodState::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// One stay of a pod on a node: from its bind until it finished or was evicted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub node: NodeId,
+    /// The GPU devices held on that node (empty without GPUs).
+    pub devices: Vec<u8>,
+    pub bound: SimTime,
+    /// Position of the bind and of the release in the run's event log (the kernel's count of
+    /// handled events), which orders events that share a timestamp.
+    pub bound_event: u64,
+    pub released_event: Option<u64>,
+}
+
+/// Everything recorded about one pod.
+#[derive(Clone, Debug)]
+pub struct PodRecord {
+    pub spec: Arc<PodSpec>,
+    pub workload: usize,
+    /// The job it arrived with (index into [`crate::RunResult::jobs`]).
+    pub job: usize,
+    /// `None` for long-running services.
+    pub run_for: Option<SimDuration>,
+    pub state: PodState,
+    pub submitted: SimTime,
+    /// When the pod last entered the queue: its submission, or its last eviction.
+    pub queued: SimTime,
+    pub bound: Option<SimTime>,
+    pub started: Option<SimTime>,
+    pub finished: Option<SimTime>,
+    pub node: Option<NodeId>,
+    /// Every stay on a node, in order; all but the last ended in eviction.
+    pub placements: Vec<Placement>,
+    /// Times the pod was evicted by preemption and re-queued.
+    pub evictions: u32,
+    /// Bumped on eviction so that the evicted stay's pending Started/Finished events are
+    /// recognised as stale.
+    incarnation: u32,
+    pub attempts: u32,
+    /// kube-scheduler-style message of the last failed attempt.
+    pub last_failure: Option<String>,
+}
+
+/// Where a job is between decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JobPlace {
+    /// Nothing of it waits for a decision.
+    Idle,
+    Queued,
+    Deciding,
+    /// Waiting for freed resources.
+    Parked,
+    /// Waiting out its retry delay.
+    Retrying,
+}
+
+/// Pods that arrived together and are decided as one unit.
+#[derive(Clone, Debug)]
+pub struct JobRecord {
+    pub workload: usize,
+    pub pods: Vec<usize>,
+    pub submitted: SimTime,
+    /// When a scheduler first took it from its queue.
+    pub dequeued: Option<SimTime>,
+    /// When its first pod was bound, and when the last of its pods was (all placed once).
+    pub first_bound: Option<SimTime>,
+    pub all_bound: Option<SimTime>,
+    /// Decisions that left some of its pods unplaced.
+    pub attempts: u32,
+    pub abandoned: bool,
+    place: JobPlace,
+    /// Pods bound at least once.
+    bound_pods: u32,
+}
+
+/// What one scheduler (a framework, in two-level) did over the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    pub name: String,
+    pub algorithm: String,
+    /// Time spent deciding, up to the end of the run.
+    pub busy_ns: u64,
+    /// Time spent on decisions that conflicted.
+    pub wasted_ns: u64,
+    pub decisions: u64,
+    /// Decisions that placed at least one pod or conflicted (Omega's transactions).
+    pub transactions: u64,
+    /// Transactions with at least one conflicting placement.
+    pub conflicts: u64,
+    /// Decisions that found no room for any pod.
+    pub no_room: u64,
+    pub retries: u64,
+    pub offers_received: u64,
+    pub offers_declined: u64,
+    pub offers_rescinded: u64,
+}
+
+/// One `timeseries.csv` row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub time: SimTime,
+    pub requested: Resources,
+    pub pods_pending: u64,
+    pub pods_running: u64,
+    /// Fragment milli-GPU, when the fragmentation observer is on.
+    pub gpu_fragment_milli: Option<f64>,
+    /// Each workload's dominant share (trace last), when that observer is on.
+    pub dominant_shares: Vec<f64>,
+}
+
+/// A scheduler's choice for one pod of the job it decides, with the node's commit count
+/// when it chose (coarse conflict detection compares it at commit).
+#[derive(Clone, Debug)]
+pub(crate) struct Planned {
+    pod: usize,
+    decision: Decision,
+    seq: u64,
+}
+
+/// Kernel events of the cluster world.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Arrival {
+        workload: usize,
+    },
+    /// The trace's pod at `index` arrives.
+    TraceArrival {
+        index: usize,
+    },
+    DecisionDone {
+        slot: usize,
+        job: usize,
+        plan: Vec<Planned>,
+        release_epoch: u64,
+    },
+    /// A two-level framework answers the offers its decision used.
+    FrameworkDone {
+        slot: usize,
+    },
+    AllocationTick,
+    OfferTimeout {
+        id: u64,
+    },
+    /// A job's retry delay is over.
+    Retry {
+        job: usize,
+    },
+    Started {
+        pod: usize,
+        incarnation: u32,
+    },
+    Finished {
+        pod: usize,
+        incarnation: u32,
+    },
+    Sample,
+}
+
+// Digest record kinds, one per event type; part of the digest contract.
+const TAG_ARRIVAL: u8 = 0;
+const TAG_DECISION: u8 = 1;
+const TAG_STARTED: u8 = 2;
+const TAG_FINISHED: u8 = 3;
+const TAG_SAMPLE: u8 = 4;
+const TAG_EVICTED: u8 = 5;
+const TAG_OFFER: u8 = 6;
+const TAG_ABANDONED: u8 = 7;
+// Second words of a TAG_DECISION record that placed nothing.
+const NO_NODE: u64 = u64::MAX;
+const REJECTED: u64 = u64::MAX - 1;
+const CONFLICT: u64 = u64::MAX - 2;
+
+struct Generator {
+    arrivals: StreamRng,
+    sizes: StreamRng,
+    tasks: StreamRng,
+    submitted: u64,
+    jobs: u64,
+}
+
+/// A scheduler the caller lent, or one the world built.
+enum SchedulerRef<'s> {
+    Borrowed(&'s mut (dyn Scheduler + Send)),
+    Owned(Box<dyn Scheduler + Send>),
+}
+
+impl SchedulerRef<'_> {
+    fn get(&mut self) -> &mut (dyn Scheduler + Send) {
+        match self {
+            SchedulerRef::Borrowed(s) => &mut **s,
+            SchedulerRef::Owned(s) => s.as_mut(),
+        }
+    }
+}
+
+/// One scheduler with its queue: the monolithic scheduler, an Omega scheduler or a Mesos
+/// framework.
+struct Slot<'s> {
+    scheduler: SchedulerRef<'s>,
+    cost: DecisionCost,
+    /// Sort by priority (kube-scheduler's PrioritySort) instead of FIFO.
+    priority_queue: bool,
+    /// Jobs waiting for a decision, ordered by (key, tie) — see [`World::enqueue`].
+    queue: BTreeSet<(i64, u64, usize)>,
+    parked: Vec<usize>,
+    busy: bool,
+    started: SimTime,
+    /// Decision time booked so far, the running decision's in full.
+    booked_ns: u64,
+    busy_until: SimTime,
+    /// The release epoch when the running decision started.
+    epoch: u64,
+    /// Two-level: offers not yet looked at; those the running decision uses, its jobs and
+    /// its placements.
+    held: Vec<Offer>,
+    deciding_offers: Vec<Offer>,
+    deciding_jobs: Vec<usize>,
+    planned: Vec<Planned>,
+    stats: SchedulerStats,
+}
+
+/// The simulated cluster.
+pub struct World<'s> {
+    scenario: &'s Scenario,
+    /// GPU milli of every pod submitted so far (failed ones included).
+    arrived_gpu_milli: u64,
+    /// After every decision, when the per-decision fragmentation observer is on.
+    pub(crate) gpu_steps: Vec<GpuStep>,
+    pub(crate) cluster: Cluster,
+    pub(crate) pods: Vec<PodRecord>,
+    pub(crate) jobs: Vec<JobRecord>,
+    generators: Vec<Generator>,
+    start_latency: StreamRng,
+    slots: Vec<Slot<'s>>,
+    /// The slot serving each workload (the trace last).
+    path: Vec<usize>,
+    enqueued: u64,
+    /// Incremented whenever resources are freed; a failed decision that started before the
+    /// latest release is retried instead of parked, so no wake-up is lost.
+    release_epoch: u64,
+    /// Commits per node, for coarse conflict detection.
+    node_seq: Vec<u64>,
+    allocator: Option<Allocator>,
+    /// Outstanding offer → the slot holding it.
+    offer_of: BTreeMap<u64, usize>,
+    pub(crate) total_capacity: Resources,
+    pub(crate) requested: Resources,
+    /// Integral of cluster-wide requested resources over time (resource·ns), per dimension.
+    pub(crate) requested_integral: [u128; 3],
+    pub(crate) requested_peak: Resources,
+    last_change: SimTime,
+    /// CPU and memory bound per workload (the trace last), for dominant shares.
+    in_use: Vec<[u64; 2]>,
+    pub(crate) pods_running: u64,
+    pub(crate) pods_pending: u64,
+    pub(crate) evictions: u64,
+    /// Pod key (`namespace/name`) → index, for preemption victims.
+    by_key: BTreeMap<String, usize>,
+    pub(crate) samples: Vec<Sample>,
+    fragmentation: Option<GpuFragmentation>,
+    /// The first inconsistency the allocator reported (a bug if ever set).
+    pub(crate) audit_error: Option<String>,
+    pub(crate) digest: Digest,
+    until: SimTime,
+}
+
+/// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
+fn decision_time(cost: &DecisionCost, pods: usize, nodes_filtered: u64) -> SimDuration {
+    cost.t_job
+        + cost.t_task.saturating_mul(pods as u64)
+        + cost.t_node.saturating_mul(nodes_filtered)
+}
+
+fn cpu_mem(r: &Resources) -> [u64; 2] {
+    [r.cpu_milli, r.memory_bytes]
+}
+
+impl<'s> World<'s> {
+    /// Builds the cluster and the control plane and schedules the first events. `first`
+    /// decides for the first scheduler (the monolithic one) when given; the others are built
+    /// from the scenario, each with its own tie-breaking stream.
+    pub fn new(
+        scenario: &'s Scenario,
+        first: Option<&'s mut (dyn Scheduler + Send)>,
+        kernel: &mut Kernel<Event>,
+    ) -> Result<Self, orchsim_sched::UnknownAlgorithm> {
+        let streams = RngStreams::new(scenario.seed);
+        let nodes = scenario.nodes();
+        let total_capacity = nodes
+            .iter()
+            .fold(Resources::ZERO, |acc, n| acc.saturating_add(&n.allocatable));
+        let generators = scenario
+            .workloads
+            .iter()
+            .map(|w| Generator {
+                arrivals: streams.stream(&format!("workload/{}/arrivals", w.name)),
+                sizes: streams.stream(&format!("workload/{}/sizes", w.name)),
+                tasks: streams.stream(&format!("workload/{}/tasks", w.name)),
+                submitted: 0,
+                jobs: 0,
+            })
+            .collect();
+        let paths = scenario.workloads.len() + 1;
+        let cp = &scenario.control_plane;
+        let mut first = first;
+        let mut slots = Vec::new();
+        let mut path = vec![0; paths];
+        if cp.schedulers.is_empty() {
+            let scheduler = match first.take() {
+                Some(s) => SchedulerRef::Borrowed(s),
+                None => SchedulerRef::Owned(crate::scheduler_for(scenario)?),
+            };
+            slots.push(Slot::new(
+                scheduler,
+                &scenario.scheduler.algorithm,
+                &scenario.scheduler.algorithm,
+                scenario.scheduler.cost,
+            ));
+        } else {
+            for (i, spec) in cp.schedulers.iter().enumerate() {
+                let scheduler = match first.take() {
+                    Some(s) => SchedulerRef::Borrowed(s),
+                    None => {
+                        let seed = streams
+                            .stream(&format!("scheduler/{}/tie-break", spec.name))
+                            .random();
+                        SchedulerRef::Owned(orchsim_sched::by_name(&spec.algorithm, seed)?)
+                    }
+                };
+                slots.push(Slot::new(scheduler, &spec.name, &spec.algorithm, spec.cost));
+                for w in &spec.workloads {
+                    if let Some(at) = scenario.workloads.iter().position(|x| &x.name == w) {
+                        path[at] = i;
+                    } else if scenario.trace.as_ref().is_some_and(|t| &t.name == w) {
+                        path[paths - 1] = i;
+                    }
+                }
+            }
+        }
+        let allocator = match cp.kind {
+            ControlPlaneKind::TwoLevel(tl) => {
+                let agents: Vec<[u64; 2]> = nodes.iter().map(|n| cpu_mem(&n.allocatable)).collect();
+                let mut a = Allocator::new(
+                    &agents,
+                    tl.allocation_interval.as_nanos(),
+                    streams.stream("control-plane/allocator").random(),
+                );
+                for spec in &cp.schedulers {
+                    a.add_framework(&spec.name, &spec.name);
+                }
+                Some(a)
+            }
+            _ => None,
+        };
+        let node_count = nodes.len();
+        let mut world = World {
+            scenario,
+            arrived_gpu_milli: 0,
+            gpu_steps: Vec::new(),
+            cluster: Cluster::new(nodes),
+            pods: Vec::new(),
+            jobs: Vec::new(),
+            generators,
+            start_latency: streams.stream("orchestrator/start-latency"),
+            slots,
+            path,
+            enqueued: 0,
+            release_epoch: 0,
+            node_seq: vec![0; node_count],
+            allocator,
+            offer_of: BTreeMap::new(),
+            total_capacity,
+            requested: Resources::ZERO,
+            requested_integral: [0; 3],
+            requested_peak: Resources::ZERO,
+            last_change: SimTime::ZERO,
+            in_use: vec![[0; 2]; paths],
+            pods_running: 0,
+            pods_pending: 0,
+            evictions: 0,
+            by_key: BTreeMap::new(),
+            samples: Vec::new(),
+            fragmentation: (scenario.observers.gpu_fragmentation
+                || scenario.observers.gpu_fragmentation_per_decision)
+                .then(|| GpuFragmentation::new(scenario)),
+            audit_error: None,
+            digest: Digest::new(),
+            until: SimTime::ZERO + scenario.duration,
+        };
+        for (i, w) in scenario.workloads.iter().enumerate() {
+            if w.max_pods != Some(0) {
+                let first = SimTime::ZERO + w.start + world.interarrival(i);
+                if first <= world.until {
+                    kernel.schedule_at(first, Event::Arrival { workload: i });
+                }
+            }
+        }
+        if let Some(first) = scenario.trace.as_ref().and_then(|t| t.pods.first()) {
+            let at = SimTime::ZERO + first.arrival;
+            if at <= world.until {
+                kernel.schedule_at(at, Event::TraceArrival { index: 0 });
+            }
+        }
+        kernel.schedule_at(SimTime::ZERO, Event::Sample);
+        if world.allocator.is_some() {
+            kernel.schedule_at(SimTime::ZERO, Event::AllocationTick);
+        }
+        Ok(world)
+    }
+
+    /// The cluster as it is (at the end of a run: as the run left it).
+    pub(crate) fn into_cluster(self) -> Cluster {
+        self.cluster
+    }
+
+    /// Every scheduler's counters, decision time counted up to `end`.
+    pub(crate) fn scheduler_stats(&self, end: SimTime) -> Vec<SchedulerStats> {
+        self.slots
+            .iter()
+            .map(|s| {
+                let overhang = s.busy_until.since(end.min(s.busy_until)).as_nanos();
+                SchedulerStats {
+                    busy_ns: s.booked_ns.saturating_sub(overhang),
+                    ..s.stats.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// Decision time booked by the busiest scheduler (decisions still running at the end in
+    /// full).
+    pub(crate) fn busiest_booked_ns(&self) -> u64 {
+        self.slots.iter().map(|s| s.booked_ns).max().unwrap_or(0)
+    }
+
+    fn interarrival(&mut self, workload: usize) -> SimDuration {
+        let rate = self.scenario.workloads[workload].arrival_rate_per_s;
+        let secs =
+            Dist::Exponential { mean: 1.0 / rate }.sample(&mut self.generators[workload].arrivals);
+        SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX))
+    }
+
+    /// Advances the utilisation integrals to `now`; call before every change of `requested`.
+    fn account(&mut self, now: SimTime) {
+        let dt = now.since(self.last_change).as_nanos() as u128;
+        let r = &self.requested;
+        self.requested_integral[0] += r.cpu_milli as u128 * dt;
+        self.requested_integral[1] += r.memory_bytes as u128 * dt;
+        self.requested_integral[2] += r.gpu_milli as u128 * dt;
+        self.last_change = now;
+    }
+
+    /// A job of the workload arrives: one pod, or `tasks` pods that form one app.
+    fn arrive(&mut self, k: &mut Kernel<Event>, workload: usize) {
+        let w = &self.scenario.workloads[workload];
+        let g = &mut self.generators[workload];
+        let mut tasks = if w.tasks.0 == w.tasks.1 {
+            w.tasks.0
+        } else {
+            g.tasks.random_range(w.tasks.0..=w.tasks.1)
+        };
+        if let Some(m) = w.max_pods {
+            tasks = tasks.min(m.saturating_sub(g.submitted).min(u64::from(u32::MAX)) as u32);
+        }
+        let job_index = g.jobs;
+        g.jobs += 1;
+        let owner = if w.tasks == (1, 1) {
+            w.name.clone()
+        } else {
+            format!("{}-job-{job_index}", w.name)
+        };
+        let mut specs = Vec::with_capacity(tasks as usize);
+        for _ in 0..tasks {
+            let requests = Resources {
+                cpu_milli: w.cpu_milli.sample_u64(&mut g.sizes),
+                memory_bytes: w
+                    .memory_mib
+                    .sample_u64(&mut g.sizes)
+                    .saturating_mul(1024 * 1024),
+                gpu_milli: w.gpu_milli.sample_u64(&mut g.sizes),
+                ephemeral_storage_bytes: 0,
+                pods: 1,
+            };
+            let run_for = match &w.kind {
+                WorkloadKind::Service => None,
+                WorkloadKind::Batch { duration_s } => Some(
+                    SimDuration::try_from_secs_f64(duration_s.sample(&mut g.sizes))
+                        .unwrap_or(SimDuration(u64::MAX)),
+                ),
+            };
+            let index = g.submitted;
+            g.submitted += 1;
+            let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
+            spec.labels = w.labels.clone();
+            spec.gpu_models = w.gpu_models.clone();
+            spec.owner = owner.clone();
+            spec.priority = w.priority;
+            if !w.constraints.is_empty() {
+                spec.marathon = orchsim_sched::mesos::placement::AppPlacement {
+                    constraints: w.constraints.clone(),
+                    instances: tasks,
+                };
+            }
+            specs.push((spec, run_for));
+        }
+        let more = w.max_pods.is_none_or(|m| g.submitted < m);
+        self.submit(k, specs, workload);
+        if more {
+            let next = k.now() + self.interarrival(workload);
+            if next <= self.until {
+                k.schedule_at(next, Event::Arrival { workload });
+            }
+        }
+        self.kick(k, self.path[workload]);
+    }
+
+    /// The trace's pod `index` arrives; the next one is scheduled.
+    fn arrive_from_trace(&mut self, k: &mut Kernel<Event>, index: usize) {
+        let trace = self
+            .scenario
+            .trace
+            .as_ref()
+            .expect("trace events come from a trace");
+        let p = &trace.pods[index];
+        let mut spec = PodSpec::new(p.name.clone(), p.requests);
+        spec.gpu_models = p.gpu_models.clone();
+        spec.owner = trace.name.clone();
+        // Trace pods count as the workload after the generated ones.
+        let workload = self.scenario.workloads.len();
+        self.submit(k, vec![(spec, p.run_for)], workload);
+        if let Some(next) = trace.pods.get(index + 1) {
+            let at = SimTime::ZERO + next.arrival;
+            if at <= self.until {
+                k.schedule_at(at.max(k.now()), Event::TraceArrival { index: index + 1 });
+            }
+        }
+        self.kick(k, self.path[workload]);
+    }
+
+    /// Records a new job and its pods and queues it.
+    fn submit(
+        &mut self,
+        k: &mut Kernel<Event>,
+        pods: Vec<(PodSpec, Option<SimDuration>)>,
+        workload: usize,
+    ) {
+        if pods.is_empty() {
+            return;
+        }
+        let job = self.jobs.len();
+        let mut ids = Vec::with_capacity(pods.len());
+        for (spec, run_for) in pods {
+            let pod = self.pods.len();
+            let requests = spec.requests;
+            self.arrived_gpu_milli += requests.gpu_milli;
+            self.by_key.insert(spec.key(), pod);
+            self.pods.push(PodRecord {
+                spec: Arc::new(spec),
+                workload,
+                job,
+                run_for,
+                state: PodState::Pending,
+                submitted: k.now(),
+                queued: k.now(),
+                bound: None,
+                started: None,
+                finished: None,
+                node: None,
+                placements: Vec::new(),
+                evictions: 0,
+                incarnation: 0,
+                attempts: 0,
+                last_failure: None,
+            });
+            self.pods_pending += 1;
+            self.digest.record(
+                k.now(),
+                TAG_ARRIVAL,
+                &[pod as u64, requests.cpu_milli, requests.memory_bytes],
+            );
+            ids.push(pod);
+        }
+        self.jobs.push(JobRecord {
+            workload,
+            pods: ids,
+            submitted: k.now(),
+            dequeued: None,
+            first_bound: None,
+            all_bound: None,
+            attempts: 0,
+            abandoned: false,
+            place: JobPlace::Idle,
+            bound_pods: 0,
+        });
+        self.enqueue(job);
+    }
+
+    /// The job's pods that wait for a node.
+    fn unplaced(&self, job: usize) -> Vec<usize> {
+        self.jobs[job]
+            .pods
+            .iter()
+            .copied()
+            .filter(|&p| {
+                matches!(
+                    self.pods[p].state,
+                    PodState::Pending | PodState::Unschedulable
+                )
+            })
+            .collect()
+    }
+
+    /// Queues `job` with its scheduler: FIFO by enqueue order, or, for kube-scheduler, higher
+    /// priority first and then earlier arrival (queuesort/priority_sort.go compares priority,
+    /// then timestamp).
+    fn enqueue(&mut self, job: usize) {
+        self.enqueued += 1;
+        let j = &mut self.jobs[job];
+        j.place = JobPlace::Queued;
+        let first = j.pods[0];
+        let slot = &mut self.slots[self.path[j.workload]];
+        let key = if slot.priority_queue {
+            (
+                -i64::from(self.pods[first].spec.priority),
+                first as u64,
+                job,
+            )
+        } else {
+            (0, self.enqueued, job)
+        };
+        slot.queue.insert(key);
+    }
+
+    fn kick_all(&mut self, k: &mut Kernel<Event>) {
+        for s in 0..self.slots.len() {
+            self.kick(k, s);
+        }
+    }
+
+    /// Starts a decision if scheduler `s` is idle and a job waits. A two-level framework
+    /// decides only on offers it holds.
+    fn kick(&mut self, k: &mut Kernel<Event>, s: usize) {
+        if self.allocator.is_some() {
+            self.framework_decides(k, s);
+            return;
+        }
+        if self.slots[s].busy {
+            return;
+        }
+        let (job, pods) = loop {
+            let Some((_, _, job)) = self.slots[s].queue.pop_first() else {
+                return;
+            };
+            let pods = self.unplaced(job);
+            if pods.is_empty() {
+                self.jobs[job].place = JobPlace::Idle;
+                continue;
+            }
+            break (job, pods);
+        };
+        let now = k.now();
+        self.jobs[job].dequeued.get_or_insert(now);
+        self.jobs[job].place = JobPlace::Deciding;
+        let (plan, filtered) = self.plan_on_live(s, &pods);
+        let cost = self.cost_of(s, job);
+        let busy = decision_time(&cost, pods.len(), filtered);
+        let slot = &mut self.slots[s];
+        slot.busy = true;
+        slot.started = now;
+        slot.booked_ns = slot.booked_ns.saturating_add(busy.as_nanos());
+        slot.busy_until = now + busy;
+        k.schedule_in(
+            busy,
+            Event::DecisionDone {
+                slot: s,
+                job,
+                plan,
+                release_epoch: self.release_epoch,
+            },
+        );
+    }
+
+    /// The decision cost of `job`: its workload's, or its scheduler's.
+    fn cost_of(&self, s: usize, job: usize) -> DecisionCost {
+        self.scenario
+            .workloads
+            .get(self.jobs[job].workload)
+            .and_then(|w| w.cost)
+            .unwrap_or(self.slots[s].cost)
+    }
+
+    /// Decides `pods` one after another on the live cluster, each seeing the ones before it
+    /// placed (bound for the moment, unbound before returning), and stops at the first that
+    /// finds no node. Returns the plan and the nodes examined.
+    fn plan_on_live(&mut self, s: usize, pods: &[usize]) -> (Vec<Planned>, u64) {
+        let mut plan = Vec::with_capacity(pods.len());
+        let mut filtered = 0u64;
+        let mut tentative = Vec::new();
+        for (i, &pod) in pods.iter().enumerate() {
+            self.pods[pod].attempts += 1;
+            let spec = self.pods[pod].spec.clone();
+            let outcome = self.slots[s]
+                .scheduler
+                .get()
+                .schedule(&spec, &self.cluster as &dyn ClusterView);
+            filtered = filtered.saturating_add(outcome.work.nodes_filtered);
+            let seq = outcome.decision.node().map_or(0, |n| self.node_seq[n.0]);
+            let placed = match &outcome.decision {
+                Decision::Bind { node, devices } => {
+                    if i + 1 < pods.len()
+                        && self
+                            .cluster
+                            .bind(*node, spec.clone(), devices.clone())
+                            .is_ok()
+                    {
+                        tentative.push((*node, spec));
+                    }
+                    true
+                }
+                _ => false,
+            };
+            plan.push(Planned {
+                pod,
+                decision: outcome.decision,
+                seq,
+            });
+            if !placed {
+                break;
+            }
+        }
+        for (node, spec) in tentative.into_iter().rev() {
+            self.cluster.unbind_pod(node, &spec);
+        }
+        (plan, filtered)
+    }
+
+    /// A monolithic or shared-state decision ends: its placements are committed (shared
+    /// state: those that do not conflict), the rest of the job waits or retries.
+    fn decided(
+        &mut self,
+        k: &mut Kernel<Event>,
+        s: usize,
+        job: usize,
+        plan: Vec<Planned>,
+        epoch: u64,
+    ) {
+        let now = k.now();
+        let spent = now.since(self.slots[s].started).as_nanos();
+        self.slots[s].busy = false;
+        let shared = match self.scenario.control_plane.kind {
+            ControlPlaneKind::SharedState(ss) => Some(ss),
+            _ => None,
+        };
+        let mut committed: Vec<(usize, NodeId, Vec<u8>)> = Vec::new();
+        let mut failed: Vec<(usize, String, u64)> = Vec::new();
+        let mut no_node = false;
+        let mut any_choice = false;
+        for p in plan {
+            match p.decision {
+                Decision::Bind { node, devices } => {
+                    any_choice = true;
+                    if shared.is_some_and(|ss| ss.conflict == ConflictMode::Coarse)
+                        && self.node_seq[node.0] != p.seq
+                    {
+                        failed.push((
+                            p.pod,
+                            format!(
+                                "conflict: {} changed since the scheduler's snapshot",
+                                self.cluster.nodes()[node.0].name
+                            ),
+                            CONFLICT,
+                        ));
+                        continue;
+                    }
+                    match self.commit_to_cluster(now, p.pod, node, Some(devices)) {
+                        Ok(devices) => committed.push((p.pod, node, devices)),
+                        Err(why) if shared.is_some() => {
+                            failed.push((p.pod, format!("conflict: {why}"), CONFLICT))
+                        }
+                        Err(why) => failed.push((p.pod, format!("bind rejected: {why}"), REJECTED)),
+                    }
+                }
+                Decision::Preempt { node, victims, .. } => {
+                    any_choice = true;
+                    for key in &victims {
+                        if let Some(&victim) = self.by_key.get(key) {
+                            self.evict(k, victim);
+                        }
+                    }
+                    match self.commit_to_cluster(now, p.pod, node, None) {
+                        Ok(devices) => committed.push((p.pod, node, devices)),
+                        Err(why) => failed.push((p.pod, format!("bind rejected: {why}"), REJECTED)),
+                    }
+                }
+                Decision::Unschedulable(why) => {
+                    no_node = true;
+                    let rec = &mut self.pods[p.pod];
+                    rec.state = PodState::Unschedulable;
+                    rec.last_failure = Some(why.to_string());
+                    self.digest
+                        .record(now, TAG_DECISION, &[p.pod as u64, NO_NODE]);
+                }
+            }
+        }
+        let conflicted = failed.iter().any(|f| f.2 == CONFLICT);
+        if conflicted && shared.is_some_and(|ss| ss.transaction == Transaction::AllOrNothing) {
+            for (pod, node, _) in committed.drain(..) {
+                let spec = self.pods[pod].spec.clone();
+                self.cluster.unbind_pod(node, &spec);
+                failed.push((
+                    pod,
+                    "rolled back: another pod of its job conflicted".into(),
+                    CONFLICT,
+                ));
+            }
+        }
+        for (pod, node, devices) in committed.iter().cloned() {
+            self.bound(k, pod, node, devices);
+        }
+        for (pod, why, tag) in failed {
+            let rec = &mut self.pods[pod];
+            rec.state = PodState::Unschedulable;
+            rec.last_failure = Some(why);
+            self.digest.record(now, TAG_DECISION, &[pod as u64, tag]);
+        }
+        let st = &mut self.slots[s].stats;
+        st.decisions += 1;
+        if any_choice {
+            st.transactions += 1;
+        } else {
+            st.no_room += 1;
+        }
+        if conflicted {
+            st.conflicts += 1;
+            st.wasted_ns += spent;
+        }
+        self.after_attempt(k, job, no_node && epoch != self.release_epoch);
+        self.observe_decision();
+        self.kick(k, s);
+    }
+
+    /// After a decision on `job`: done, or its unplaced pods wait — back in the queue at once
+    /// (`retry_now`: resources were freed while it was decided), parked until resources are
+    /// freed, or, with a retry policy, retried after its delay or abandoned.
+    fn after_attempt(&mut self, k: &mut Kernel<Event>, job: usize, retry_now: bool) {
+        let left = self.unplaced(job);
+        let j = &mut self.jobs[job];
+        if left.is_empty() {
+            j.place = JobPlace::Idle;
+            return;
+        }
+        j.attempts += 1;
+        let s = self.path[j.workload];
+        match self.scenario.retry {
+            None => {
+                if retry_now {
+                    self.enqueue(job);
+                } else {
+                    j.place = JobPlace::Parked;
+                    self.slots[s].parked.push(job);
+                }
+            }
+            Some(r) => {
+                if (j.bound_pods == 0 && j.attempts > r.max_attempts_without_progress)
+                    || j.attempts > r.max_attempts
+                {
+                    j.abandoned = true;
+                    j.place = JobPlace::Idle;
+                    for pod in left {
+                        self.pods[pod].state = PodState::Abandoned;
+                        self.pods_pending -= 1;
+                    }
+                    self.digest.record(k.now(), TAG_ABANDONED, &[job as u64]);
+                } else {
+                    j.place = JobPlace::Retrying;
+                    self.slots[s].stats.retries += 1;
+                    k.schedule_in(r.after, Event::Retry { job });
+                }
+            }
+        }
+    }
+
+    /// GPU after a decision, when the per-decision fragmentation observer is on.
+    fn observe_decision(&mut self) {
+        if self.scenario.observers.gpu_fragmentation_per_decision {
+            let fragment_milli = self
+                .fragmentation
+                .as_mut()
+                .map_or(0.0, |f| f.measure(self.cluster.nodes()));
+            self.gpu_steps.push(GpuStep {
+                arrived_milli: self.arrived_gpu_milli,
+                allocated_milli: self.requested.gpu_milli,
+                fragment_milli,
+            });
+        }
+    }
+
+    /// Binds `pod` to `node` in the cluster on `devices` (`None`: the node's default device
+    /// choice, for a preemption, whose victims have just freed room); the cluster checks the
+    /// room, because overcommit is the one thing we must never do. The world's books follow
+    /// in [`World::bound`].
+    fn commit_to_cluster(
+        &mut self,
+        now: SimTime,
+        pod: usize,
+        node: NodeId,
+        devices: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, String> {
+        let spec = self.pods[pod].spec.clone();
+        let n = &self.cluster.nodes()[node.0];
+        let devices = devices.unwrap_or_else(|| n.fit_devices(&spec).unwrap_or_default());
+        if n.unschedulable {
+            return Err(format!("{} is cordoned", n.name));
+        }
+        self.account(now);
+        self.cluster
+            .bind(node, spec, devices.clone())
+            .map_err(|e| e.to_string())?;
+        Ok(devices)
+    }
+
+    /// The books of a bind [`World::commit_to_cluster`] made: requests, the pod's record and
+    /// placement, its start.
+    fn bound(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId, devices: Vec<u8>) {
+        let now = k.now();
+        let requests = self.pods[pod].spec.requests;
+        self.requested = self.requested.saturating_add(&requests);
+        self.requested_peak = Resources {
+            cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
+            memory_bytes: self
+                .requested_peak
+                .memory_bytes
+                .max(self.requested.memory_bytes),
+            gpu_milli: self.requested_peak.gpu_milli.max(self.requested.gpu_milli),
+            ..self.requested_peak
+        };
+        self.node_seq[node.0] += 1;
+        self.pods_pending -= 1;
+        let rec = &mut self.pods[pod];
+        let use_ = &mut self.in_use[rec.workload];
+        use_[0] += requests.cpu_milli;
+        use_[1] += requests.memory_bytes;
+        rec.state = PodState::Starting;
+        rec.bound = Some(now);
+        rec.node = Some(node);
+        let first_stay = rec.placements.is_empty();
+        rec.placements.push(Placement {
+            node,
+            devices: devices.clone(),
+            bound: now,
+            bound_event: k.processed(),
+            released_event: None,
+        });
+        let incarnation = rec.incarnation;
+        let j = &mut self.jobs[rec.job];
+        j.first_bound.get_or_insert(now);
+        if first_stay {
+            j.bound_pods += 1;
+            if j.bound_pods as usize == j.pods.len() {
+                j.all_bound = Some(now);
+            }
+        }
+        let delay = self
+            .scenario
+            .start_latency_s
+            .sample(&mut self.start_latency);
+        let delay = SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX));
+        k.schedule_in(delay, Event::Started { pod, incarnation });
+        // Devices join the record only when there are any, so runs without GPUs keep the
+        // digests they had before devices were modelled.
+        let mut rec = vec![pod as u64, node.0 as u64];
+        rec.extend(devices.iter().map(|&d| u64::from(d)));
+        self.digest.record(now, TAG_DECISION, &rec);
+    }
+
+    /// Frees `pod`'s requests on its node and ends its current placement.
+    fn release(&mut self, k: &Kernel<Event>, pod: usize) {
+        self.account(k.now());
+        let rec = &mut self.pods[pod];
+        if let Some(node) = rec.node {
+            self.cluster.unbind_pod(node, &rec.spec);
+            if let Some(a) = self.allocator.as_mut() {
+                let framework =
+                    &self.scenario.control_plane.schedulers[self.path[rec.workload]].name;
+                if let Err(e) = a.release(framework, node.0, cpu_mem(&rec.spec.requests)) {
+                    self.audit_error.get_or_insert(e.to_string());
+                }
+            }
+        }
+        if let Some(p) = rec.placements.last_mut() {
+            p.released_event = Some(k.processed());
+        }
+        let use_ = &mut self.in_use[rec.workload];
+        use_[0] -= rec.spec.requests.cpu_milli;
+        use_[1] -= rec.spec.requests.memory_bytes;
+        self.requested = self.requested.saturating_sub(&rec.spec.requests);
+        self.release_epoch += 1;
+        // Freed room may fit parked jobs: retry them, oldest first.
+        for s in 0..self.slots.len() {
+            for job in std::mem::take(&mut self.slots[s].parked) {
+                self.enqueue(job);
+            }
+        }
+    }
+
+    /// Preemption victim: removed from its node at once (no termination grace period) and
+    /// re-queued as its controller would re-create it.
+    fn evict(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        if !matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
+            return;
+        }
+        self.release(k, pod);
+        let rec = &mut self.pods[pod];
+        if rec.state == PodState::Running {
+            self.pods_running -= 1;
+        }
+        rec.state = PodState::Pending;
+        rec.queued = k.now();
+        rec.bound = None;
+        rec.started = None;
+        rec.node = None;
+        rec.evictions += 1;
+        rec.incarnation += 1;
+        self.evictions += 1;
+        self.pods_pending += 1;
+        let job = rec.job;
+        if self.jobs[job].place == JobPlace::Idle {
+            self.enqueue(job);
+        }
+        self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
+    }
+
+    fn started(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
+        let rec = &mut self.pods[pod];
+        if rec.incarnation != incarnation {
+            return;
+        }
+        rec.state = PodState::Running;
+        rec.started = Some(k.now());
+        self.pods_running += 1;
+        if let Some(d) = rec.run_for {
+            k.schedule_in(d, Event::Finished { pod, incarnation });
+        }
+        self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
+    }
+
+    fn finished(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
+        if self.pods[pod].incarnation != incarnation {
+            return;
+        }
+        let now = k.now();
+        self.release(k, pod);
+        let rec = &mut self.pods[pod];
+        rec.state = PodState::Finished;
+        rec.finished = Some(now);
+        self.pods_running -= 1;
+        self.digest.record(now, TAG_FINISHED, &[pod as u64]);
+        self.kick_all(k);
+    }
+
+    fn retry(&mut self, k: &mut Kernel<Event>, job: usize) {
+        if self.jobs[job].place != JobPlace::Retrying {
+            return;
+        }
+        self.enqueue(job);
+        self.kick(k, self.path[self.jobs[job].workload]);
+    }
+
+    fn sample(&mut self, k: &mut Kernel<Event>) {
+        let now = k.now();
+        self.digest
+            .record(now, TAG_SAMPLE, &[self.pods_pending, self.pods_running]);
+        let dominant_shares = if self.scenario.observers.dominant_shares {
+            let total = cpu_mem(&self.total_capacity);
+            let paths = self.scenario.workloads.len() + usize::from(self.scenario.trace.is_some());
+            self.in_use[..paths]
+                .iter()
+                .map(|u| dominant_share(u, &total))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.samples.push(Sample {
+            time: now,
+            requested: self.requested,
+            pods_pending: self.pods_pending,
+            pods_running: self.pods_running,
+            gpu_fragment_milli: self
+                .fragmentation
+                .as_mut()
+                .map(|f| f.measure(self.cluster.nodes())),
+            dominant_shares,
+        });
+        if now < self.until {
+            let next = (now + self.scenario.sample_interval).min(self.until);
+            k.schedule_at(next, Event::Sample);
+        }
+    }
+
+    /// Closes the utilisation integrals at the end of the run and checks the books: with an
+    /// allocator, what it holds free, offered and used on every agent adds up to the agent,
+    /// and what it counts as used is what the cluster has bound there.
+    pub(crate) fn finish(&mut self, end: SimTime) {
+        self.account(end);
+        if self.audit_error.is_some() {
+            return;
+        }
+        let Some(a) = &self.allocator else { return };
+        if let Err(e) = a.check() {
+            self.audit_error = Some(e.to_string());
+            return;
+        }
+        let mut offered = vec![[0u64; 2]; self.cluster.nodes().len()];
+        for o in a.outstanding() {
+            offered[o.agent][0] += o.resources[0];
+            offered[o.agent][1] += o.resources[1];
+        }
+        for (i, n) in self.cluster.nodes().iter().enumerate() {
+            let free = a.free(i);
+            let used = cpu_mem(&n.requested);
+            let total = cpu_mem(&n.allocatable);
+            if (0..2).any(|d| free[d] + offered[i][d] + used[d] != total[d]) {
+                self.audit_error = Some(format!(
+                    "node {}: allocator free {free:?} + offered {:?} + bound {used:?} != allocatable {total:?}",
+                    n.name, offered[i]
+                ));
+                return;
+            }
+        }
+    }
+}
+
+impl Slot<'_> {
+    fn new<'a>(
+        scheduler: SchedulerRef<'a>,
+        name: &str,
+        algorithm: &str,
+        cost: DecisionCost,
+    ) -> Slot<'a> {
+        Slot {
+            scheduler,
+            cost,
+            priority_queue: algorithm == "kubernetes",
+            queue: BTreeSet::new(),
+            parked: Vec::new(),
+            busy: false,
+            started: SimTime::ZERO,
+            booked_ns: 0,
+            busy_until: SimTime::ZERO,
+            epoch: 0,
+            held: Vec::new(),
+            deciding_offers: Vec::new(),
+            deciding_jobs: Vec::new(),
+            planned: Vec::new(),
+            stats: SchedulerStats {
+                name: name.to_string(),
+                algorithm: algorithm.to_string(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl Handler<Event> for World<'_> {
+    fn handle(&mut self, k: &mut Kernel<Event>, event: Event) {
+        match event {
+            Event::Arrival { workload } => self.arrive(k, workload),
+            Event::TraceArrival { index } => self.arrive_from_trace(k, index),
+            Event::DecisionDone {
+                slot,
+                job,
+                plan,
+                release_epoch,
+            } => self.decided(k, slot, job, plan, release_epoch),
+            Event::FrameworkDone { slot } => self.framework_answers(k, slot),
+            Event::AllocationTick => self.allocation_tick(k),
+            Event::OfferTimeout { id } => self.offer_timeout(id),
+            Event::Retry { job } => self.retry(k, job),
+            Event::Started { pod, incarnation } => self.started(k, pod, incarnation),
+            Event::Finished { pod, incarnation } => self.finished(k, pod, incarnation),
+            Event::Sample => self.sample(k),
+        }
+    }
+}

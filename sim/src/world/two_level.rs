@@ -1,0 +1,343 @@
+//! The two-level control plane: the Mesos allocator offers free resources to frameworks
+//! every allocation interval, and each framework's scheduler — an ordinary one from
+//! `orchsim-sched` — places its queued jobs on what it holds.
+//!
+//! As the Omega paper's Mesos model and Mesos itself do it: a framework with offers and
+//! queued jobs decides its jobs one after another on a view of the cluster in which only the
+//! offered resources are free, and answers only after the sum of their decision times (the
+//! offers stay locked meanwhile); it launches what still fits in the offers it holds (one
+//! rescinded meanwhile takes its share away), accepts what that uses (refusing the rest for
+//! `accept_refuse_s`) and declines offers it did not use (refused for `refuse_s`). A
+//! framework with nothing queued is suppressed (Marathon's default `--suppress_offers`) and
+//! gives back offers it holds. Frameworks cannot preempt: a pod that would need it counts as
+//! finding no room. GPUs are not offered as such (offers carry CPU and memory, as the
+//! allocator's DRF does); the cluster still refuses a device overcommit, which then counts as
+//! a failed launch.
+
+use std::collections::BTreeMap;
+
+use orchsim_kernel::{Kernel, SimDuration};
+use orchsim_sched::mesos::allocator::Offer;
+use orchsim_sched::{Cluster, ClusterView, Decision, NodeInfo};
+
+use super::{
+    cpu_mem, decision_time, Event, JobPlace, Planned, PodState, World, NO_NODE, TAG_DECISION,
+    TAG_OFFER,
+};
+use crate::control_plane::{ControlPlaneKind, TwoLevel};
+
+impl World<'_> {
+    fn two_level(&self) -> TwoLevel {
+        match self.scenario.control_plane.kind {
+            ControlPlaneKind::TwoLevel(tl) => tl,
+            _ => unreachable!("offers exist only in a two-level control plane"),
+        }
+    }
+
+    /// One allocation cycle: frameworks with work ask for offers, the allocator makes them,
+    /// every framework decides on what it holds.
+    pub(super) fn allocation_tick(&mut self, k: &mut Kernel<Event>) {
+        let tl = self.two_level();
+        let now = k.now();
+        let Some(a) = self.allocator.as_mut() else {
+            return;
+        };
+        for (s, spec) in self.scenario.control_plane.schedulers.iter().enumerate() {
+            let slot = &self.slots[s];
+            a.set_active(&spec.name, !slot.queue.is_empty() || slot.busy);
+        }
+        let offers = if tl.whole_cell {
+            a.allocate_cell(now.as_nanos())
+        } else {
+            a.allocate(now.as_nanos())
+        };
+        for o in offers {
+            let Some(s) = self
+                .scenario
+                .control_plane
+                .schedulers
+                .iter()
+                .position(|f| f.name == o.framework)
+            else {
+                self.audit_error.get_or_insert(format!(
+                    "offer {} to unknown framework {}",
+                    o.id, o.framework
+                ));
+                continue;
+            };
+            self.digest.record(
+                now,
+                TAG_OFFER,
+                &[s as u64, o.agent as u64, o.resources[0], o.resources[1]],
+            );
+            self.offer_of.insert(o.id, s);
+            self.slots[s].stats.offers_received += 1;
+            if let Some(t) = tl.offer_timeout {
+                k.schedule_in(t, Event::OfferTimeout { id: o.id });
+            }
+            self.slots[s].held.push(o);
+        }
+        for s in 0..self.slots.len() {
+            self.framework_decides(k, s);
+        }
+        let next = now + tl.allocation_interval;
+        if next <= self.until {
+            k.schedule_at(next, Event::AllocationTick);
+        }
+    }
+
+    /// The cluster as a framework holding `offers` sees it: every node with its pods, but
+    /// free only what is offered to it there.
+    fn offer_view(&self, offers: &[Offer]) -> Cluster {
+        let mut offered = vec![[0u64; 2]; self.cluster.nodes().len()];
+        for o in offers {
+            offered[o.agent][0] += o.resources[0];
+            offered[o.agent][1] += o.resources[1];
+        }
+        let nodes: Vec<NodeInfo> = self
+            .cluster
+            .nodes()
+            .iter()
+            .zip(&offered)
+            .map(|(n, o)| {
+                let mut v = n.clone();
+                v.allocatable.cpu_milli = n.requested.cpu_milli + o[0];
+                v.allocatable.memory_bytes = n.requested.memory_bytes + o[1];
+                if *o == [0, 0] {
+                    v.allocatable.pods = n.requested.pods;
+                }
+                // Per-node caches must not take the view's node for the real one.
+                v.touch();
+                v
+            })
+            .collect();
+        Cluster::new(nodes)
+    }
+
+    /// A framework with offers and queued jobs plans its jobs on the offered resources, one
+    /// after another, and answers after the sum of their decision times. Offers arriving
+    /// meanwhile wait for its next decision.
+    pub(super) fn framework_decides(&mut self, k: &mut Kernel<Event>, s: usize) {
+        if self.slots[s].busy || self.slots[s].held.is_empty() {
+            return;
+        }
+        let now = k.now();
+        let offers = std::mem::take(&mut self.slots[s].held);
+        if self.slots[s].queue.is_empty() {
+            // Nothing to place: give the offers back.
+            self.slots[s].deciding_offers = offers;
+            self.slots[s].busy = true;
+            self.slots[s].started = now;
+            self.framework_answers(k, s);
+            return;
+        }
+        let mut view = self.offer_view(&offers);
+        let mut think = SimDuration::ZERO;
+        let mut planned = Vec::new();
+        let mut considered = Vec::new();
+        while let Some((_, _, job)) = self.slots[s].queue.pop_first() {
+            let pods = self.unplaced(job);
+            if pods.is_empty() {
+                self.jobs[job].place = JobPlace::Idle;
+                continue;
+            }
+            self.jobs[job].dequeued.get_or_insert(now);
+            self.jobs[job].place = JobPlace::Deciding;
+            let mut filtered = 0u64;
+            let mut placed_any = false;
+            for &pod in &pods {
+                self.pods[pod].attempts += 1;
+                let spec = self.pods[pod].spec.clone();
+                let outcome = self.slots[s]
+                    .scheduler
+                    .get()
+                    .schedule(&spec, &view as &dyn ClusterView);
+                filtered = filtered.saturating_add(outcome.work.nodes_filtered);
+                let decision = match outcome.decision {
+                    Decision::Bind { node, devices } => {
+                        match view.bind(node, spec, devices.clone()) {
+                            Ok(()) => Decision::Bind { node, devices },
+                            Err(e) => Decision::Unschedulable(orchsim_sched::Unschedulable {
+                                message: Some(e.to_string()),
+                                ..Default::default()
+                            }),
+                        }
+                    }
+                    Decision::Preempt { .. } => {
+                        Decision::Unschedulable(orchsim_sched::Unschedulable {
+                            message: Some(
+                                "no room in the offers held, and a framework cannot preempt".into(),
+                            ),
+                            ..Default::default()
+                        })
+                    }
+                    u => u,
+                };
+                let stop = !matches!(decision, Decision::Bind { .. });
+                placed_any |= !stop;
+                planned.push(Planned {
+                    pod,
+                    decision,
+                    seq: 0,
+                });
+                if stop {
+                    break;
+                }
+            }
+            let cost = self.cost_of(s, job);
+            think = think + decision_time(&cost, pods.len(), filtered);
+            considered.push(job);
+            // The offers are used up as far as this framework can tell: stop rather than walk
+            // the whole backlog (each job tried costs its decision time).
+            let exhausted = offers.iter().all(|o| {
+                let free = cpu_mem(&view.nodes()[o.agent].free());
+                free == [0, 0]
+            });
+            if !placed_any || exhausted {
+                break;
+            }
+        }
+        let slot = &mut self.slots[s];
+        slot.busy = true;
+        slot.started = now;
+        slot.epoch = self.release_epoch;
+        slot.booked_ns = slot.booked_ns.saturating_add(think.as_nanos());
+        slot.busy_until = now + think;
+        slot.deciding_jobs = considered;
+        slot.planned = planned;
+        slot.deciding_offers = offers;
+        k.schedule_in(think, Event::FrameworkDone { slot: s });
+    }
+
+    /// Answers the offers the decision used: launches the planned pods that still fit in
+    /// what it holds on each node, accepts what they use and declines the rest; then decides
+    /// again on offers that came meanwhile.
+    pub(super) fn framework_answers(&mut self, k: &mut Kernel<Event>, s: usize) {
+        let tl = self.two_level();
+        let now = k.now();
+        let slot = &mut self.slots[s];
+        slot.busy = false;
+        let offers = std::mem::take(&mut slot.deciding_offers);
+        let planned = std::mem::take(&mut slot.planned);
+        let considered = std::mem::take(&mut slot.deciding_jobs);
+        let epoch = slot.epoch;
+        let mut by_agent: BTreeMap<usize, Vec<Offer>> = BTreeMap::new();
+        for o in offers {
+            self.offer_of.remove(&o.id);
+            by_agent.entry(o.agent).or_default().push(o);
+        }
+        let mut launched: Vec<(usize, orchsim_sched::NodeId, Vec<u8>)> = Vec::new();
+        let mut lost: Vec<(usize, String)> = Vec::new();
+        let mut no_node: Vec<(usize, String)> = Vec::new();
+        let mut room_left: BTreeMap<usize, [u64; 2]> = by_agent
+            .iter()
+            .map(|(&a, os)| {
+                (
+                    a,
+                    os.iter().fold([0, 0], |r, o| {
+                        [r[0] + o.resources[0], r[1] + o.resources[1]]
+                    }),
+                )
+            })
+            .collect();
+        for p in planned {
+            match p.decision {
+                Decision::Bind { node, devices } => {
+                    let d = cpu_mem(&self.pods[p.pod].spec.requests);
+                    let fits = room_left
+                        .get(&node.0)
+                        .is_some_and(|r| r[0] >= d[0] && r[1] >= d[1]);
+                    if !fits {
+                        lost.push((p.pod, "the offer it was planned on was rescinded".into()));
+                        continue;
+                    }
+                    match self.commit_to_cluster(now, p.pod, node, Some(devices)) {
+                        Ok(devices) => {
+                            if let Some(r) = room_left.get_mut(&node.0) {
+                                r[0] -= d[0];
+                                r[1] -= d[1];
+                            }
+                            launched.push((p.pod, node, devices));
+                        }
+                        Err(why) => lost.push((p.pod, format!("launch failed: {why}"))),
+                    }
+                }
+                Decision::Unschedulable(why) => no_node.push((p.pod, why.to_string())),
+                Decision::Preempt { .. } => {
+                    no_node.push((p.pod, "a framework cannot preempt".into()))
+                }
+            }
+        }
+        // Accept what was launched on each agent, offer by offer; decline offers not used.
+        let frameworks = &self.scenario.control_plane.schedulers;
+        if let Some(a) = self.allocator.as_mut() {
+            for (agent, offers) in by_agent {
+                let total = offers.iter().fold([0u64, 0], |r, o| {
+                    [r[0] + o.resources[0], r[1] + o.resources[1]]
+                });
+                let left = room_left.get(&agent).copied().unwrap_or(total);
+                let mut used = [total[0] - left[0], total[1] - left[1]];
+                for o in offers {
+                    let take = [used[0].min(o.resources[0]), used[1].min(o.resources[1])];
+                    used[0] -= take[0];
+                    used[1] -= take[1];
+                    let answer = if take == [0, 0] {
+                        self.slots[s].stats.offers_declined += 1;
+                        a.decline(o.id, Some(tl.refuse.as_nanos()), now.as_nanos())
+                    } else {
+                        a.accept(
+                            o.id,
+                            take,
+                            Some(tl.accept_refuse.as_nanos()),
+                            now.as_nanos(),
+                        )
+                    };
+                    if let Err(e) = answer {
+                        self.audit_error
+                            .get_or_insert(format!("{}: offer {}: {e}", frameworks[s].name, o.id));
+                    }
+                }
+            }
+        }
+        for (pod, node, devices) in launched.iter().cloned() {
+            self.bound(k, pod, node, devices);
+        }
+        for (pod, why) in lost.into_iter().chain(no_node) {
+            let rec = &mut self.pods[pod];
+            rec.state = PodState::Unschedulable;
+            rec.last_failure = Some(why);
+            self.digest
+                .record(now, TAG_DECISION, &[pod as u64, NO_NODE]);
+        }
+        for job in considered {
+            let placed = launched.iter().any(|(p, _, _)| self.pods[*p].job == job);
+            let st = &mut self.slots[s].stats;
+            st.decisions += 1;
+            if placed {
+                st.transactions += 1;
+            } else {
+                st.no_room += 1;
+            }
+            self.after_attempt(k, job, epoch != self.release_epoch);
+        }
+        self.observe_decision();
+        self.framework_decides(k, s);
+    }
+
+    /// An offer not answered in time is rescinded (Mesos `--offer_timeout`).
+    pub(super) fn offer_timeout(&mut self, id: u64) {
+        let Some(&s) = self.offer_of.get(&id) else {
+            return;
+        };
+        let Some(a) = self.allocator.as_mut() else {
+            return;
+        };
+        if a.rescind(id).is_ok() {
+            self.offer_of.remove(&id);
+            let slot = &mut self.slots[s];
+            slot.stats.offers_rescinded += 1;
+            slot.held.retain(|o| o.id != id);
+            slot.deciding_offers.retain(|o| o.id != id);
+        }
+    }
+}
