@@ -31,6 +31,14 @@ pub const CATALOG: &[(&str, &str)] = &[
         "alibaba-gpu-replay.toml",
         include_str!("../scenarios/alibaba-gpu-replay.toml"),
     ),
+    (
+        "dual-orchestration.toml",
+        include_str!("../scenarios/dual-orchestration.toml"),
+    ),
+    (
+        "dual-orchestration-kubernetes.toml",
+        include_str!("../scenarios/dual-orchestration-kubernetes.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

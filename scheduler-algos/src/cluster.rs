@@ -247,6 +247,19 @@ impl Cluster {
         Some(pod)
     }
 
+    /// Sets a node's allocatable resources and returns the old ones. Cheaper than
+    /// [`Cluster::update_node`]: the index does not depend on capacity. What a two-level
+    /// framework's view does: free on each node only what it was offered there.
+    pub fn set_allocatable(
+        &mut self,
+        node: NodeId,
+        allocatable: crate::Resources,
+    ) -> crate::Resources {
+        let n = &mut self.nodes[node.0];
+        n.touch();
+        std::mem::replace(&mut n.allocatable, allocatable)
+    }
+
     /// Changes a node (labels, taints, capacity, cordon) and re-indexes it.
     pub fn update_node(&mut self, node: NodeId, f: impl FnOnce(&mut NodeInfo)) {
         let pods = self.nodes[node.0].pods.clone();

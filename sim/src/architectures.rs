@@ -82,23 +82,7 @@ impl Architecture {
     }
 }
 
-/// Shared-state conflict detection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConflictMode {
-    /// Any placement on the machine since the snapshot is a conflict (sequence numbers).
-    Coarse,
-    /// A conflict only if the machine no longer has room (resource fit).
-    Fine,
-}
-
-/// Shared-state commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transaction {
-    /// Any conflict rolls the whole job back (gang scheduling).
-    AllOrNothing,
-    /// Tasks that do not conflict are kept.
-    Incremental,
-}
+pub use crate::control_plane::{ConflictMode, Transaction};
 
 /// One workload: a Poisson stream of jobs.
 #[derive(Clone, Debug)]

@@ -950,6 +950,22 @@ fn validate(
         .chain(trace.as_ref().map(|t| t.name.clone()))
         .collect();
     let control_plane = crate::control_plane::validate(loc, &raw.control_plane, &paths)?;
+    // Marathon constraints are Marathon's: only the `marathon` placement reads them.
+    for (i, w) in workloads.iter().enumerate() {
+        let algorithm = control_plane
+            .schedulers
+            .iter()
+            .find(|s| s.workloads.contains(&w.name))
+            .map_or(algorithm.as_str(), |s| s.algorithm.as_str());
+        if !w.constraints.is_empty() && algorithm != "marathon" {
+            let span = raw.workloads[i].constraints[0].span();
+            return Err(err(
+                span,
+                &format!("workloads[{i}].constraints"),
+                format!("Marathon constraints are honoured by the `marathon` scheduler only; workload `{}` is placed by `{algorithm}` (use its own placement rules, or serve the workload with algorithm = \"marathon\")", w.name),
+            ));
+        }
+    }
     let o = &raw.orchestrator;
     let retry = match &o.retry_after_s {
         Some(after) => Some(Retry {

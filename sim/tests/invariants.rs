@@ -98,7 +98,7 @@ fn scenario_with(
         observers: Observers {
             gpu_fragmentation: seed.is_multiple_of(2),
             gpu_fragmentation_per_decision: seed % 4 == 1,
-            dominant_shares: seed % 3 == 0,
+            dominant_shares: seed.is_multiple_of(3),
             gpu_typical: None,
         },
         control_plane: ControlPlane::default(),

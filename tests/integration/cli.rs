@@ -60,6 +60,13 @@ fn summaries_match_the_committed_baselines() {
             "alibaba-gpu-replay-fgd",
             &["alibaba-gpu-replay", "--scheduler", "fgd"],
         ),
+        // Mesos offering one cluster to Marathon and Kubernetes frameworks, and the same
+        // workload on one kube-scheduler.
+        ("dual-orchestration", &["dual-orchestration"]),
+        (
+            "dual-orchestration-kubernetes",
+            &["dual-orchestration-kubernetes"],
+        ),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);

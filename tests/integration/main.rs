@@ -4,6 +4,7 @@
 mod architecture;
 mod architectures;
 mod cli;
+mod control_planes;
 mod explain;
 mod fgd_atc23;
 mod net;

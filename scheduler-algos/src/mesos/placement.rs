@@ -42,28 +42,39 @@ pub fn agent_info(node: &NodeInfo) -> AgentInfo {
     }
 }
 
-/// Whether `node` meets every constraint of `pod`'s app, given the app's instances placed
-/// on `nodes`.
-pub fn meets_constraints(pod: &PodSpec, node: &NodeInfo, nodes: &[NodeInfo]) -> bool {
+/// For each of `pod`'s constraints, the field values of the nodes its app's instances are
+/// placed on (one entry per instance, in node order).
+pub fn placed_values<'a>(pod: &PodSpec, nodes: &'a [NodeInfo]) -> Vec<Vec<Option<&'a str>>> {
+    pod.marathon
+        .constraints
+        .iter()
+        .map(|c| {
+            nodes
+                .iter()
+                .flat_map(|n| {
+                    let v = if matches!(c.field.as_str(), "hostname" | "@hostname") {
+                        Some(n.name.as_str())
+                    } else {
+                        n.labels.get(&c.field).map(String::as_str)
+                    };
+                    std::iter::repeat_n(v, n.owned_by(&pod.owner) as usize)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether `node` meets every constraint of `pod`'s app, given [`placed_values`].
+pub fn meets_constraints(pod: &PodSpec, node: &NodeInfo, placed: &[Vec<Option<&str>>]) -> bool {
     let app = &pod.marathon;
     if app.constraints.is_empty() {
         return true;
     }
     let agent = agent_info(node);
-    app.constraints.iter().all(|c| {
-        let placed: Vec<Option<&str>> = nodes
-            .iter()
-            .flat_map(|n| {
-                let v = if matches!(c.field.as_str(), "hostname" | "@hostname") {
-                    Some(n.name.as_str())
-                } else {
-                    n.labels.get(&c.field).map(String::as_str)
-                };
-                std::iter::repeat_n(v, n.owned_by(&pod.owner) as usize)
-            })
-            .collect();
-        c.meets(&agent, &placed, app.instances.max(1))
-    })
+    app.constraints
+        .iter()
+        .zip(placed)
+        .all(|(c, placed)| c.meets(&agent, placed, app.instances.max(1)))
 }
 
 /// Marathon's randomised first fit.
@@ -98,6 +109,7 @@ impl Scheduler for MarathonScheduler {
             };
         }
         let start = self.rng.random_range(0..nodes.len());
+        let placed = placed_values(pod, nodes);
         for k in 0..nodes.len() {
             let i = (start + k) % nodes.len();
             let node = &nodes[i];
@@ -123,7 +135,7 @@ impl Scheduler for MarathonScheduler {
                 }
                 continue;
             }
-            if !meets_constraints(pod, node, nodes) {
+            if !meets_constraints(pod, node, &placed) {
                 why.add(CONSTRAINT_REASON);
                 continue;
             }

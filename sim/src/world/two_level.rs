@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use orchsim_kernel::{Kernel, SimDuration};
 use orchsim_sched::mesos::allocator::Offer;
-use orchsim_sched::{Cluster, ClusterView, Decision, NodeInfo};
+use orchsim_sched::{ClusterView, Decision, NodeId};
 
 use super::{
     cpu_mem, decision_time, Event, JobPlace, Planned, PodState, World, NO_NODE, TAG_DECISION,
@@ -86,32 +86,36 @@ impl World<'_> {
         }
     }
 
-    /// The cluster as a framework holding `offers` sees it: every node with its pods, but
-    /// free only what is offered to it there.
-    fn offer_view(&self, offers: &[Offer]) -> Cluster {
+    /// Makes the live cluster look as a framework holding `offers` sees it: every node with
+    /// its pods, but free only what is offered to it there. Returns what to restore with
+    /// [`World::lift_offer_view`]; nothing else happens in between (a framework plans in one
+    /// instant), so the cluster is never seen this way by anyone else.
+    fn offer_view(&mut self, offers: &[Offer]) -> Vec<orchsim_sched::Resources> {
         let mut offered = vec![[0u64; 2]; self.cluster.nodes().len()];
         for o in offers {
             offered[o.agent][0] += o.resources[0];
             offered[o.agent][1] += o.resources[1];
         }
-        let nodes: Vec<NodeInfo> = self
-            .cluster
-            .nodes()
+        offered
             .iter()
-            .zip(&offered)
-            .map(|(n, o)| {
-                let mut v = n.clone();
-                v.allocatable.cpu_milli = n.requested.cpu_milli + o[0];
-                v.allocatable.memory_bytes = n.requested.memory_bytes + o[1];
+            .enumerate()
+            .map(|(i, o)| {
+                let n = &self.cluster.nodes()[i];
+                let mut view = n.allocatable;
+                view.cpu_milli = n.requested.cpu_milli + o[0];
+                view.memory_bytes = n.requested.memory_bytes + o[1];
                 if *o == [0, 0] {
-                    v.allocatable.pods = n.requested.pods;
+                    view.pods = n.requested.pods;
                 }
-                // Per-node caches must not take the view's node for the real one.
-                v.touch();
-                v
+                self.cluster.set_allocatable(NodeId(i), view)
             })
-            .collect();
-        Cluster::new(nodes)
+            .collect()
+    }
+
+    fn lift_offer_view(&mut self, saved: Vec<orchsim_sched::Resources>) {
+        for (i, a) in saved.into_iter().enumerate() {
+            self.cluster.set_allocatable(NodeId(i), a);
+        }
     }
 
     /// A framework with offers and queued jobs plans its jobs on the offered resources, one
@@ -131,7 +135,8 @@ impl World<'_> {
             self.framework_answers(k, s);
             return;
         }
-        let mut view = self.offer_view(&offers);
+        let saved = self.offer_view(&offers);
+        let mut tentative = Vec::new();
         let mut think = SimDuration::ZERO;
         let mut planned = Vec::new();
         let mut considered = Vec::new();
@@ -151,12 +156,15 @@ impl World<'_> {
                 let outcome = self.slots[s]
                     .scheduler
                     .get()
-                    .schedule(&spec, &view as &dyn ClusterView);
+                    .schedule(&spec, &self.cluster as &dyn ClusterView);
                 filtered = filtered.saturating_add(outcome.work.nodes_filtered);
                 let decision = match outcome.decision {
                     Decision::Bind { node, devices } => {
-                        match view.bind(node, spec, devices.clone()) {
-                            Ok(()) => Decision::Bind { node, devices },
+                        match self.cluster.bind(node, spec.clone(), devices.clone()) {
+                            Ok(()) => {
+                                tentative.push((node, spec));
+                                Decision::Bind { node, devices }
+                            }
                             Err(e) => Decision::Unschedulable(orchsim_sched::Unschedulable {
                                 message: Some(e.to_string()),
                                 ..Default::default()
@@ -190,13 +198,17 @@ impl World<'_> {
             // The offers are used up as far as this framework can tell: stop rather than walk
             // the whole backlog (each job tried costs its decision time).
             let exhausted = offers.iter().all(|o| {
-                let free = cpu_mem(&view.nodes()[o.agent].free());
+                let free = cpu_mem(&self.cluster.nodes()[o.agent].free());
                 free == [0, 0]
             });
             if !placed_any || exhausted {
                 break;
             }
         }
+        for (node, spec) in tentative.into_iter().rev() {
+            self.cluster.unbind_pod(node, &spec);
+        }
+        self.lift_offer_view(saved);
         let slot = &mut self.slots[s];
         slot.busy = true;
         slot.started = now;

@@ -1,0 +1,196 @@
+//! The world's control planes through the CLI: Mesos offers to Marathon and Kubernetes
+//! frameworks, Omega's shared state, and the scenario errors that guard them.
+
+use std::path::Path;
+
+use crate::orchsim;
+
+fn csv(dir: &Path, file: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(dir.join(file)).unwrap();
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn run(args: &[&str], out: &Path) {
+    orchsim()
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
+#[test]
+fn dual_orchestration_splits_one_cluster_between_marathon_and_kubernetes() {
+    let tmp = tempfile::tempdir().unwrap();
+    run(&["dual-orchestration"], tmp.path());
+    let scheds = csv(tmp.path(), "schedulers.csv");
+    let names: Vec<&str> = scheds.iter().map(|s| s["scheduler"].as_str()).collect();
+    assert_eq!(names, ["marathon", "kubernetes"]);
+    for s in &scheds {
+        assert!(s["offers_received"].parse::<u64>().unwrap() > 0, "{s:?}");
+        assert!(s["transactions"].parse::<u64>().unwrap() > 0, "{s:?}");
+    }
+    // Every Marathon app's instances sit on distinct hosts while they run (services never
+    // finish, so: distinct hosts per app).
+    let pods = csv(tmp.path(), "pods.csv");
+    let mut hosts: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for p in pods
+        .iter()
+        .filter(|p| p["workload"].starts_with("web-job-"))
+    {
+        assert_ne!(p["node"], "", "{p:?} unplaced");
+        hosts.entry(&p["workload"]).or_default().push(&p["node"]);
+    }
+    assert!(hosts.len() > 10);
+    for (app, mut nodes) in hosts {
+        let n = nodes.len();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert_eq!(nodes.len(), n, "{app} has two instances on one host");
+    }
+    // Dominant shares are written per workload and sum to at most the whole cluster.
+    let shares = csv(tmp.path(), "shares.csv");
+    assert!(!shares.is_empty());
+    let wl = csv(tmp.path(), "workloads.csv");
+    assert_eq!(wl.len(), 3);
+    assert!(wl.iter().all(|w| w["jobs"].parse::<u64>().unwrap() > 0));
+}
+
+/// Omega's shared state: two schedulers deciding on snapshots of one crowded cluster
+/// conflict, and a slower decision conflicts more (the Omega paper's Fig. 9 trend).
+#[test]
+fn shared_state_schedulers_conflict_more_as_their_decisions_slow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = |t_job_ms: u32, dir: &str| {
+        let text = format!(
+            r#"
+name = "omega"
+seed = 3
+duration_s = 600
+[[hosts]]
+name = "m"
+count = 10
+cpu_milli = 4000
+memory_mib = 16384
+[[workloads]]
+name = "batch"
+kind = "batch"
+arrival_rate_per_s = 2
+tasks = [1, 5]
+cpu_milli = 500
+memory_mib = 1024
+duration_s = {{ dist = "exponential", mean = 30 }}
+[[workloads]]
+name = "service"
+kind = "batch"
+arrival_rate_per_s = 0.2
+tasks = [1, 5]
+cpu_milli = 500
+memory_mib = 2048
+duration_s = {{ dist = "exponential", mean = 300 }}
+[orchestrator]
+retry_after_s = 1
+[control_plane]
+kind = "shared-state"
+conflict = "coarse"
+[[control_plane.schedulers]]
+name = "batch"
+algorithm = "marathon"
+workloads = ["batch"]
+cost = {{ t_job_ms = 100, t_task_ms = 5 }}
+[[control_plane.schedulers]]
+name = "service"
+algorithm = "marathon"
+workloads = ["service"]
+cost = {{ t_job_ms = {t_job_ms}, t_task_ms = 5 }}
+"#
+        );
+        let file = tmp.path().join(format!("{dir}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = tmp.path().join(dir);
+        run(&[file.to_str().unwrap()], &out);
+        let s = csv(&out, "schedulers.csv");
+        let service = s
+            .iter()
+            .find(|r| r["scheduler"] == "service")
+            .unwrap()
+            .clone();
+        (
+            service["conflicts"].parse::<u64>().unwrap(),
+            service["conflict_fraction"].parse::<f64>().unwrap(),
+        )
+    };
+    let (fast_conflicts, fast) = scenario(10, "fast");
+    let (slow_conflicts, slow) = scenario(5000, "slow");
+    assert!(slow_conflicts > 0);
+    assert!(
+        slow > fast,
+        "conflict fraction {slow} at 5 s vs {fast} at 10 ms ({slow_conflicts} vs {fast_conflicts})"
+    );
+}
+
+#[test]
+fn control_plane_mistakes_are_located() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = include_str!("../../scenarios/dual-orchestration.toml");
+    for (from, to, expect) in [
+        (
+            r#"kind = "two-level""#,
+            r#"kind = "two-levels""#,
+            "control_plane.kind",
+        ),
+        (
+            r#"workloads = ["api", "batch"]"#,
+            r#"workloads = ["api", "batch", "web"]"#,
+            "already served by scheduler `marathon`",
+        ),
+        (
+            r#"workloads = ["api", "batch"]"#,
+            r#"workloads = ["api"]"#,
+            "workload `batch` has no scheduler",
+        ),
+        (
+            r#"algorithm = "marathon""#,
+            r#"algorithm = "kubernetes""#,
+            "honoured by the `marathon` scheduler only",
+        ),
+        (
+            r#"constraints = [["hostname", "UNIQUE"]]"#,
+            r#"constraints = [["hostname", "UNIQUE", "x"]]"#,
+            "UNIQUE does not accept a value",
+        ),
+        ("tasks = [2, 4]", "tasks = [4, 2]", "workloads[0].tasks"),
+        (
+            "refuse_s = 5",
+            r#"conflict = "coarse""#,
+            "does not apply to kind = \"two-level\"",
+        ),
+    ] {
+        assert!(base.contains(from), "{from}");
+        let file = tmp.path().join("bad.toml");
+        std::fs::write(&file, base.replacen(from, to, 1)).unwrap();
+        let out = orchsim().arg("run").arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{to}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{to}: {err}");
+        assert!(err.contains("bad.toml:"), "located: {err}");
+    }
+    // --scheduler cannot replace the schedulers of a two-level control plane.
+    let out = orchsim()
+        .args(["run", "dual-orchestration", "--scheduler", "first-fit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two-level control plane"));
+}
