@@ -274,9 +274,10 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     }
 
     let summary_table = result.summary.table();
+    let pods_table = result.pods_table();
     let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("summary.csv", summary_table.to_csv()),
-        ("pods.csv", result.pods.to_csv()),
+        ("pods.csv", pods_table.to_csv()),
         ("timeseries.csv", result.timeseries.to_csv()),
     ];
     files.push(("workloads.csv", result.workloads_table.to_csv()));
@@ -297,7 +298,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             &out,
             &title,
             &summary_table,
-            &result.pods,
+            &pods_table,
             &result.timeseries,
             result.fragmentation.as_ref(),
             &text,

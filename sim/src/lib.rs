@@ -144,6 +144,6 @@ fn simulate<'a>(
         }
     }
     world.finish(end);
-    let result = results::collect(scenario, &world, end, kernel.processed());
+    let result = results::collect(scenario, &mut world, end, kernel.processed());
     Ok((result, world.into_cluster()))
 }

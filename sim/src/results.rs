@@ -60,7 +60,8 @@ pub struct RunResult {
     pub records: Vec<PodRecord>,
     /// Node names in cluster order (host groups in file order, `<group>-<i>`).
     pub node_names: Vec<String>,
-    pub pods: Table,
+    /// `service`, `batch` or `trace` per workload (the trace last), for `pods.csv`.
+    workload_kinds: Vec<&'static str>,
     pub timeseries: Table,
     /// `fragmentation.csv`, when the scenario turns on `[observers] gpu_fragmentation`.
     pub fragmentation: Option<Table>,
@@ -278,6 +279,63 @@ impl RunResult {
     pub fn digest(&self) -> &str {
         &self.summary.digest
     }
+
+    /// `pods.csv`: every pod, in submission order (built on demand: a study that reads only
+    /// the summaries never pays for it).
+    pub fn pods_table(&self) -> Table {
+        let mut t = Table::new([
+            "pod",
+            "workload",
+            "kind",
+            "priority",
+            "cpu_milli",
+            "memory_mib",
+            "gpu_milli",
+            "state",
+            "node",
+            "submit_ms",
+            "bind_ms",
+            "start_ms",
+            "finish_ms",
+            "wait_ms",
+            "attempts",
+            "evictions",
+            "last_failure",
+        ]);
+        for p in &self.records {
+            let kind = self
+                .workload_kinds
+                .get(p.workload)
+                .copied()
+                .unwrap_or("trace");
+            let r: &Resources = &p.spec.requests;
+            let row = vec![
+                p.spec.name.as_str().into(),
+                p.spec.owner.as_str().into(),
+                kind.into(),
+                i64::from(p.spec.priority).into(),
+                r.cpu_milli.into(),
+                (r.memory_bytes / MIB).into(),
+                r.gpu_milli.into(),
+                p.state.name().into(),
+                p.node
+                    .map_or(Cell::Empty, |n| self.node_names[n.0].as_str().into()),
+                time_ms(Some(p.submitted)),
+                time_ms(p.bound),
+                time_ms(p.started),
+                time_ms(p.finished),
+                ms(p.bound.map(|b| b.since(p.queued))),
+                u64::from(p.attempts).into(),
+                u64::from(p.evictions).into(),
+                match (&p.last_failure, p.state) {
+                    (Some(f), PodState::Unschedulable) => f.as_str().into(),
+                    _ => Cell::Empty,
+                },
+            ];
+            t.push(row).expect("pods row matches its header");
+        }
+        t
+    }
 }
 
 /// Nearest-rank percentile of sorted values (the smallest value with at least `p`% at or below).
@@ -293,7 +351,7 @@ fn pct(part: u128, whole: u128) -> Option<f64> {
     (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }
 
-pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> RunResult {
+pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -> RunResult {
     let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
     let mut waits: Vec<u64> = w
         .pods
@@ -356,16 +414,23 @@ pub(crate) fn collect(sc: &Scenario, w: &World, end: SimTime, events: u64) -> Ru
     };
     RunResult {
         summary,
-        records: w.pods.clone(),
         node_names: w.cluster.nodes().iter().map(|n| n.name.clone()).collect(),
-        pods: pods_table(sc, w),
+        workload_kinds: sc
+            .workloads
+            .iter()
+            .map(|w| match w.kind {
+                WorkloadKind::Service => "service",
+                WorkloadKind::Batch { .. } => "batch",
+            })
+            .collect(),
         timeseries: timeseries_table(w),
         fragmentation: sc
             .observers
             .gpu_fragmentation
             .then(|| fragmentation_table(w)),
         gpu_steps: w.gpu_steps.clone(),
-        jobs: w.jobs.clone(),
+        records: std::mem::take(&mut w.pods),
+        jobs: std::mem::take(&mut w.jobs),
         workloads_table: workloads_table(&workloads),
         workloads,
         schedulers_table: schedulers_table(&schedulers, end),
@@ -482,61 +547,6 @@ fn secs(t: SimTime) -> String {
         t.as_nanos() / 1_000_000_000,
         t.as_nanos() % 1_000_000_000
     )
-}
-
-fn pods_table(sc: &Scenario, w: &World) -> Table {
-    let mut t = Table::new([
-        "pod",
-        "workload",
-        "kind",
-        "priority",
-        "cpu_milli",
-        "memory_mib",
-        "gpu_milli",
-        "state",
-        "node",
-        "submit_ms",
-        "bind_ms",
-        "start_ms",
-        "finish_ms",
-        "wait_ms",
-        "attempts",
-        "evictions",
-        "last_failure",
-    ]);
-    for p in &w.pods {
-        let kind = match sc.workloads.get(p.workload).map(|w| &w.kind) {
-            Some(WorkloadKind::Service) => "service",
-            Some(WorkloadKind::Batch { .. }) => "batch",
-            None => "trace",
-        };
-        let r: &Resources = &p.spec.requests;
-        let row = vec![
-            p.spec.name.as_str().into(),
-            p.spec.owner.as_str().into(),
-            kind.into(),
-            i64::from(p.spec.priority).into(),
-            r.cpu_milli.into(),
-            (r.memory_bytes / MIB).into(),
-            r.gpu_milli.into(),
-            p.state.name().into(),
-            p.node
-                .map_or(Cell::Empty, |n| w.cluster.nodes()[n.0].name.as_str().into()),
-            time_ms(Some(p.submitted)),
-            time_ms(p.bound),
-            time_ms(p.started),
-            time_ms(p.finished),
-            ms(p.bound.map(|b| b.since(p.queued))),
-            u64::from(p.attempts).into(),
-            u64::from(p.evictions).into(),
-            match (&p.last_failure, p.state) {
-                (Some(f), PodState::Unschedulable) => f.as_str().into(),
-                _ => Cell::Empty,
-            },
-        ];
-        t.push(row).expect("pods row matches its header");
-    }
-    t
 }
 
 /// `fragmentation.csv`: per sample, GPU allocated, idle and fragmented (the study's measure,

@@ -509,7 +509,7 @@ proptest! {
         let a = run(&sc).unwrap();
         let b = run(&sc).unwrap();
         prop_assert_eq!(a.summary.table().to_csv(), b.summary.table().to_csv());
-        prop_assert_eq!(a.pods.to_csv(), b.pods.to_csv());
+        prop_assert_eq!(a.pods_table().to_csv(), b.pods_table().to_csv());
         prop_assert_eq!(a.timeseries.to_csv(), b.timeseries.to_csv());
         prop_assert_eq!(
             a.fragmentation.as_ref().map(|t| t.to_csv()),
@@ -520,7 +520,7 @@ proptest! {
         let mut quiet = sc.clone();
         quiet.observers.gpu_fragmentation = false;
         let c = run(&quiet).unwrap();
-        prop_assert_eq!(a.pods.to_csv(), c.pods.to_csv());
+        prop_assert_eq!(a.pods_table().to_csv(), c.pods_table().to_csv());
         prop_assert_eq!(a.digest(), c.digest());
     }
 }
@@ -537,7 +537,7 @@ fn a_different_seed_gives_a_different_digest() {
     sc.seed += 1;
     let b = run(&sc).unwrap();
     assert_ne!(a.digest(), b.digest());
-    assert_ne!(a.pods.to_csv(), b.pods.to_csv());
+    assert_ne!(a.pods_table().to_csv(), b.pods_table().to_csv());
 }
 
 #[test]
@@ -546,7 +546,7 @@ fn quickstart_is_reproducible_and_sane() {
     let a = run(&sc).unwrap();
     let b = run(&sc).unwrap();
     assert_eq!(a.summary, b.summary);
-    assert_eq!(a.pods.to_csv(), b.pods.to_csv());
+    assert_eq!(a.pods_table().to_csv(), b.pods_table().to_csv());
     assert_eq!(a.timeseries.to_csv(), b.timeseries.to_csv());
     let s = &a.summary;
     assert_eq!(s.hosts, 20);

@@ -12,6 +12,8 @@
 //! keep launch order across nodes), which only matters for `CLUSTER` without a value: the
 //! instance on the lowest node decides it.
 
+use std::collections::BTreeMap;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -98,57 +100,73 @@ impl Scheduler for MarathonScheduler {
     fn schedule(&mut self, pod: &PodSpec, view: &dyn ClusterView) -> Outcome {
         let nodes = view.nodes();
         let mut work = WorkCount::default();
+        // Reasons are counted by kind and worded once, at the end: a failing scan must not
+        // allocate per node.
+        let mut reasons: BTreeMap<Reason, usize> = BTreeMap::new();
+        if !nodes.is_empty() {
+            let start = self.rng.random_range(0..nodes.len());
+            let placed = placed_values(pod, nodes);
+            for k in 0..nodes.len() {
+                let i = (start + k) % nodes.len();
+                let node = &nodes[i];
+                work.nodes_filtered += 1;
+                work.plugin_evals += 1;
+                let mut tally = |r| *reasons.entry(r).or_insert(0) += 1;
+                if node.unschedulable {
+                    tally(Reason::Cordoned);
+                    continue;
+                }
+                if !node.fits(pod) {
+                    let mut any = false;
+                    for r in pod.requests.shortfalls(&node.free()) {
+                        any = true;
+                        tally(Reason::Short(r));
+                    }
+                    match node.device_misfit(pod) {
+                        Some(m) => tally(Reason::Devices(m.k8s_reason())),
+                        None if !any => tally(Reason::Devices("node(s) didn't fit")),
+                        None => {}
+                    }
+                    continue;
+                }
+                if !meets_constraints(pod, node, &placed) {
+                    tally(Reason::Constraints);
+                    continue;
+                }
+                return Outcome {
+                    decision: Decision::bind_default(NodeId(i), pod, view),
+                    work,
+                };
+            }
+        }
         let mut why = Unschedulable {
             nodes: nodes.len(),
             ..Default::default()
         };
-        if nodes.is_empty() {
-            return Outcome {
-                decision: Decision::Unschedulable(why),
-                work,
+        for (r, n) in reasons {
+            let text = match r {
+                Reason::Cordoned => "node(s) were unschedulable".to_string(),
+                Reason::Short(Resource::Pods) => "Too many pods".to_string(),
+                Reason::Short(other) => format!("Insufficient {}", other.k8s_name()),
+                Reason::Devices(m) => m.to_string(),
+                Reason::Constraints => CONSTRAINT_REASON.to_string(),
             };
-        }
-        let start = self.rng.random_range(0..nodes.len());
-        let placed = placed_values(pod, nodes);
-        for k in 0..nodes.len() {
-            let i = (start + k) % nodes.len();
-            let node = &nodes[i];
-            work.nodes_filtered += 1;
-            work.plugin_evals += 1;
-            if node.unschedulable {
-                why.add("node(s) were unschedulable");
-                continue;
-            }
-            if !node.fits(pod) {
-                let mut any = false;
-                for r in pod.requests.shortfalls(&node.free()) {
-                    any = true;
-                    why.add(match r {
-                        Resource::Pods => "Too many pods".to_string(),
-                        other => format!("Insufficient {}", other.k8s_name()),
-                    });
-                }
-                if let Some(m) = node.device_misfit(pod) {
-                    why.add(m.k8s_reason());
-                } else if !any {
-                    why.add("node(s) didn't fit");
-                }
-                continue;
-            }
-            if !meets_constraints(pod, node, &placed) {
-                why.add(CONSTRAINT_REASON);
-                continue;
-            }
-            return Outcome {
-                decision: Decision::bind_default(NodeId(i), pod, view),
-                work,
-            };
+            *why.reasons.entry(text).or_insert(0) += n;
         }
         Outcome {
             decision: Decision::Unschedulable(why),
             work,
         }
     }
+}
+
+/// Why one node refused a pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reason {
+    Cordoned,
+    Short(Resource),
+    Devices(&'static str),
+    Constraints,
 }
 
 #[cfg(test)]

@@ -323,8 +323,9 @@ pub struct World<'s> {
     pub(crate) pods_running: u64,
     pub(crate) pods_pending: u64,
     pub(crate) evictions: u64,
-    /// Pod key (`namespace/name`) → index, for preemption victims.
-    by_key: BTreeMap<String, usize>,
+    /// Pod key (`namespace/name`) → index, for preemption victims; built at the first
+    /// preemption (most runs never preempt) and kept from then on.
+    by_key: Option<BTreeMap<String, usize>>,
     pub(crate) samples: Vec<Sample>,
     fragmentation: Option<GpuFragmentation>,
     /// The first inconsistency the allocator reported (a bug if ever set).
@@ -447,7 +448,7 @@ impl<'s> World<'s> {
             pods_running: 0,
             pods_pending: 0,
             evictions: 0,
-            by_key: BTreeMap::new(),
+            by_key: None,
             samples: Vec::new(),
             fragmentation: (scenario.observers.gpu_fragmentation
                 || scenario.observers.gpu_fragmentation_per_decision)
@@ -622,7 +623,9 @@ impl<'s> World<'s> {
             let pod = self.pods.len();
             let requests = spec.requests;
             self.arrived_gpu_milli += requests.gpu_milli;
-            self.by_key.insert(spec.key(), pod);
+            if let Some(by_key) = self.by_key.as_mut() {
+                by_key.insert(spec.key(), pod);
+            }
             self.pods.push(PodRecord {
                 spec: Arc::new(spec),
                 workload,
@@ -852,7 +855,14 @@ impl<'s> World<'s> {
                 Decision::Preempt { node, victims, .. } => {
                     any_choice = true;
                     for key in &victims {
-                        if let Some(&victim) = self.by_key.get(key) {
+                        let pods = &self.pods;
+                        let by_key = self.by_key.get_or_insert_with(|| {
+                            pods.iter()
+                                .enumerate()
+                                .map(|(i, p)| (p.spec.key(), i))
+                                .collect()
+                        });
+                        if let Some(&victim) = by_key.get(key) {
                             self.evict(k, victim);
                         }
                     }
