@@ -146,3 +146,25 @@ fn every_source_file_says_its_job() {
         "files without a `//!` opening comment: {missing:?}"
     );
 }
+
+/// Architecture Invariant: the cluster simulator has one event loop, `sim/src/world/`; the
+/// studies build world scenarios instead of handling kernel events of their own.
+#[test]
+fn one_event_loop_for_cluster_simulations() {
+    let mut files = Vec::new();
+    rust_files(&root().join("sim/src"), &mut files);
+    assert!(files.iter().any(|f| f.ends_with("world/mod.rs")));
+    let loops: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(root().join("sim/src/world")))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            text.contains("impl Handler<") || text.contains("impl orchsim_kernel::Handler<")
+        })
+        .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        loops.is_empty(),
+        "kernel event handlers outside sim/src/world: {loops:?}"
+    );
+}
