@@ -194,3 +194,44 @@ fn control_plane_mistakes_are_located() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("two-level control plane"));
 }
+
+/// GPUs through Mesos offers: the GPU-sharing workload split between an FGD framework (the
+/// GPU pods) and a Kubernetes one (CPU pods); offers carry milli-GPUs, every GPU pod lands on
+/// devices, and the allocator's books balance at the end (a failed audit exits non-zero).
+#[test]
+fn gpu_pods_are_offered_and_placed_on_devices_under_two_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = include_str!("../../scenarios/gpu-sharing.toml").to_string()
+        + r#"
+[control_plane]
+kind = "two-level"
+[[control_plane.schedulers]]
+name = "gpu"
+algorithm = "fgd"
+workloads = ["inference", "training"]
+[[control_plane.schedulers]]
+name = "cpu"
+algorithm = "kubernetes"
+workloads = ["cpu"]
+"#;
+    let file = tmp.path().join("gpu-two-level.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    run(&[file.to_str().unwrap()], &out);
+    let summary = &csv(&out, "summary.csv")[0];
+    assert_eq!(summary["algorithm"], "two-level(fgd,kubernetes)");
+    assert!(
+        summary["gpu_util_mean_pct"].parse::<f64>().unwrap() > 1.0,
+        "{summary:?}"
+    );
+    let scheds = csv(&out, "schedulers.csv");
+    assert!(
+        scheds.iter().all(|s| s["offers_received"] != "0"),
+        "{scheds:?}"
+    );
+    // GPU pods that ran hold devices: the fragmentation observer saw GPUs allocated.
+    let frag = csv(&out, "fragmentation.csv");
+    assert!(frag
+        .iter()
+        .any(|r| r["gpu_alloc_pct"].parse::<f64>().unwrap_or(0.0) > 0.0));
+}

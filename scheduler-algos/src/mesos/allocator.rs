@@ -34,8 +34,8 @@ pub const DEFAULT_REFUSE_NS: u64 = 5_000_000_000;
 /// Refusals longer than a year are clamped to a year (mesos.proto `Filters`).
 pub const MAX_REFUSE_NS: u64 = 31_536_000 * 1_000_000_000;
 /// `--min_allocatable_resources` default `cpus:0.01|mem:32` (src/master/constants.hpp
-/// MIN_CPUS, MIN_MEM): an offer needs at least one of the two.
-pub const MIN_ALLOCATABLE: Vector = [10, 32 << 20];
+/// MIN_CPUS, MIN_MEM): an offer needs at least one of the two (GPUs alone never make one).
+pub const MIN_ALLOCATABLE: Vector = [10, 32 << 20, 0];
 
 /// An outstanding offer: all that was free on one agent, for one framework.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -451,7 +451,7 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn two_frameworks() -> Allocator {
-        let mut a = Allocator::new(&[[4000, 8 << 30]; 4], S, 1);
+        let mut a = Allocator::new(&[[4000, 8 << 30, 0]; 4], S, 1);
         a.add_framework("batch", "batch");
         a.add_framework("service", "service");
         a
@@ -468,7 +468,7 @@ mod tests {
             .map(|f| offers.iter().filter(|o| o.framework == *f).count())
             .collect();
         assert_eq!(per, vec![2, 2]);
-        assert!(offers.iter().all(|o| o.resources == [4000, 8 << 30]));
+        assert!(offers.iter().all(|o| o.resources == [4000, 8 << 30, 0]));
         a.check().unwrap();
         // Nothing is left to offer.
         assert!(a.allocate(S).is_empty());
@@ -476,7 +476,7 @@ mod tests {
 
     #[test]
     fn a_decline_hides_the_agent_for_refuse_seconds_but_at_least_one_interval() {
-        let mut a = Allocator::new(&[[4000, 8 << 30]], S, 1);
+        let mut a = Allocator::new(&[[4000, 8 << 30, 0]], S, 1);
         a.add_framework("fw", "r");
         let o = a.allocate(0).remove(0);
         a.decline(o.id, None, 0).unwrap();
@@ -497,21 +497,21 @@ mod tests {
 
     #[test]
     fn a_filter_only_hides_offers_it_contains() {
-        let mut a = Allocator::new(&[[4000, 8 << 30]], S, 1);
+        let mut a = Allocator::new(&[[4000, 8 << 30, 0]], S, 1);
         a.add_framework("fw", "r");
         let o = a.allocate(0).remove(0);
         // Launch half, refuse the other half for 5 s.
-        a.accept(o.id, [2000, 4 << 30], None, 0).unwrap();
+        a.accept(o.id, [2000, 4 << 30, 0], None, 0).unwrap();
         assert!(a.allocate(S).is_empty());
         // The task ends: more is free than was refused, so the filter no longer covers it.
-        a.release("fw", 0, [2000, 4 << 30]).unwrap();
+        a.release("fw", 0, [2000, 4 << 30, 0]).unwrap();
         assert_eq!(a.allocate(S).len(), 1);
         a.check().unwrap();
     }
 
     #[test]
     fn filters_send_offers_to_the_other_framework_and_revive_clears_them() {
-        let mut a = Allocator::new(&[[4000, 8 << 30]], S, 1);
+        let mut a = Allocator::new(&[[4000, 8 << 30, 0]], S, 1);
         a.add_framework("a", "r");
         a.add_framework("b", "r");
         let o = a.allocate(0).remove(0);
@@ -535,7 +535,7 @@ mod tests {
 
     #[test]
     fn role_weights_skew_offers() {
-        let mut a = Allocator::new(&[[1000, 1 << 30]; 12], S, 3);
+        let mut a = Allocator::new(&[[1000, 1 << 30, 0]; 12], S, 3);
         a.add_framework("heavy", "heavy");
         a.add_framework("light", "light");
         a.set_role_weight("heavy", 2.0);
@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn weights_set_before_the_first_framework_stay() {
-        let mut a = Allocator::new(&[[1000, 1 << 30]; 12], S, 3);
+        let mut a = Allocator::new(&[[1000, 1 << 30, 0]; 12], S, 3);
         a.set_role_weight("heavy", 2.0);
         a.add_framework("heavy", "heavy");
         a.add_framework("light", "light");
@@ -560,18 +560,18 @@ mod tests {
 
     #[test]
     fn two_filters_on_one_agent_both_apply() {
-        let mut a = Allocator::new(&[[4000, 8 << 30]], S, 1);
+        let mut a = Allocator::new(&[[4000, 8 << 30, 0]], S, 1);
         a.add_framework("fw", "r");
         let o = a.allocate(0).remove(0);
-        a.accept(o.id, [2000, 4 << 30], Some(0), 0).unwrap();
+        a.accept(o.id, [2000, 4 << 30, 0], Some(0), 0).unwrap();
         let o = a.allocate(0).remove(0);
         // Refuse the rest for a long time, then the released half for a short one.
         a.decline(o.id, Some(100 * S), 0).unwrap();
-        a.release("fw", 0, [2000, 4 << 30]).unwrap();
+        a.release("fw", 0, [2000, 4 << 30, 0]).unwrap();
         let o = a.allocate(S).remove(0);
         assert_eq!(
             o.resources,
-            [4000, 8 << 30],
+            [4000, 8 << 30, 0],
             "the whole agent is not contained in the first filter"
         );
         a.decline(o.id, Some(2 * S), S).unwrap();
@@ -597,10 +597,10 @@ mod tests {
     fn misuse_is_refused() {
         let mut a = two_frameworks();
         let o = a.allocate(0).remove(0);
-        assert!(a.accept(o.id, [5000, 0], None, 0).is_err());
+        assert!(a.accept(o.id, [5000, 0, 0], None, 0).is_err());
         assert!(a.offer(o.id).is_some(), "a refused accept keeps the offer");
         assert!(a.decline(999, None, 0).is_err());
-        assert!(a.release("batch", 0, [1, 0]).is_err());
+        assert!(a.release("batch", 0, [1, 0, 0]).is_err());
     }
 
     #[derive(Clone, Debug)]
@@ -630,7 +630,7 @@ mod tests {
         /// its total, and no offer is ever empty.
         #[test]
         fn offers_never_double_allocate(ops in prop::collection::vec(op(), 1..60), seed in any::<u64>()) {
-            let mut a = Allocator::new(&[[4000, 8 << 30], [2000, 4 << 30], [8000, 2 << 30]], S, seed);
+            let mut a = Allocator::new(&[[4000, 8 << 30, 2000], [2000, 4 << 30, 0], [8000, 2 << 30, 8000]], S, seed);
             a.add_framework("x", "r1");
             a.add_framework("y", "r1");
             a.add_framework("z", "r2");
@@ -647,7 +647,7 @@ mod tests {
                     }
                     Op::Accept(i, r) if !ids.is_empty() => {
                         let o = a.offer(ids[i % ids.len()]).unwrap().clone();
-                        let used = [o.resources[0] / 2, o.resources[1] / 2];
+                        let used = [o.resources[0] / 2, o.resources[1] / 2, o.resources[2] / 2];
                         a.accept(o.id, used, Some(r * S), now).unwrap();
                         launched.push((o.framework, o.agent, used));
                     }

@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
-/// Resource kinds DRF compares: CPU (millicores) and memory (bytes).
-pub const RESOURCES: usize = 2;
+/// Resource kinds DRF compares: CPU (millicores), memory (bytes) and GPU (milli-GPU; Mesos
+/// offers `gpus` as a scalar like the others, and a kind with no total is skipped).
+pub const RESOURCES: usize = 3;
 
 /// An amount of each resource kind.
 pub type Vector = [u64; RESOURCES];
@@ -169,7 +170,7 @@ mod tests {
     fn demand(name: &str, cpu: u64, mem: u64, weight: f64) -> Demand {
         Demand {
             name: name.into(),
-            per_task: [cpu, mem],
+            per_task: [cpu, mem, 0],
             weight,
         }
     }
@@ -179,7 +180,7 @@ mod tests {
     /// two ⟨6 CPUs, 2 GB⟩, equalising dominant shares at 2/3.
     #[test]
     fn the_papers_worked_example() {
-        let total = [9_000, 18 * GB];
+        let total = [9_000, 18 * GB, 0];
         let d = [demand("A", 1_000, 4 * GB, 1.0), demand("B", 3_000, GB, 1.0)];
         assert_eq!(progressive_filling(total, &d), vec![3, 2]);
         let mut s = DrfSorter::new(total);
@@ -199,7 +200,7 @@ mod tests {
     /// heavier user ends with twice the tasks (8 and 4 of 12).
     #[test]
     fn weights_divide_the_share() {
-        let total = [12_000, 12 * GB];
+        let total = [12_000, 12 * GB, 0];
         let d = [
             demand("heavy", 1_000, GB, 2.0),
             demand("light", 1_000, GB, 1.0),
@@ -210,16 +211,16 @@ mod tests {
     /// Mesos' comparator: share, then allocation count, then name.
     #[test]
     fn ties_by_allocation_count_then_name() {
-        let mut s = DrfSorter::new([10, 10]);
+        let mut s = DrfSorter::new([10, 10, 0]);
         for n in ["b", "a", "c"] {
             s.add(n, 1.0);
         }
         assert_eq!(s.sort(), vec!["a", "b", "c"]);
         // b receives and returns an allocation: same share as the others, one more count.
-        s.allocated("b", [1, 0]);
-        s.unallocated("b", [1, 0]);
+        s.allocated("b", [1, 0, 0]);
+        s.unallocated("b", [1, 0, 0]);
         assert_eq!(s.sort(), vec!["a", "c", "b"]);
-        s.allocated("c", [5, 0]);
+        s.allocated("c", [5, 0, 0]);
         assert_eq!(s.sort(), vec!["a", "b", "c"]);
     }
 
@@ -231,7 +232,7 @@ mod tests {
         /// that is lower or equal. Also: nothing is over-allocated.
         #[test]
         fn progressive_filling_is_drf_fair(
-            total in (1_000u64..50_000, 1u64..64).prop_map(|(c, m)| [c, m * GB]),
+            total in (1_000u64..50_000, 1u64..64).prop_map(|(c, m)| [c, m * GB, 0]),
             users in prop::collection::vec((1u64..8_000, 0u64..16 * GB, 1u32..4), 1..5),
         ) {
             let d: Vec<Demand> = users
@@ -240,23 +241,23 @@ mod tests {
                 .map(|(i, &(c, m, w))| demand(&format!("u{i}"), c, m, f64::from(w)))
                 .collect();
             let tasks = progressive_filling(total, &d);
-            let used: Vec<u64> = (0..2)
+            let used: Vec<u64> = (0..RESOURCES)
                 .map(|r| d.iter().zip(&tasks).map(|(u, &t)| u.per_task[r] * t).sum())
                 .collect();
             prop_assert!(used[0] <= total[0] && used[1] <= total[1]);
-            let free = [total[0] - used[0], total[1] - used[1]];
+            let free = [total[0] - used[0], total[1] - used[1], 0];
             let share = |i: usize, n: u64| {
-                let a = [d[i].per_task[0] * n, d[i].per_task[1] * n];
+                let a = [d[i].per_task[0] * n, d[i].per_task[1] * n, 0];
                 dominant_share(&a, &total) / d[i].weight
             };
             for i in 0..d.len() {
-                let fits = |room: [u64; 2]| d[i].per_task.iter().zip(&room).all(|(n, f)| n <= f);
+                let fits = |room: [u64; 3]| d[i].per_task.iter().zip(&room).all(|(n, f)| n <= f);
                 prop_assert!(!fits(free), "u{i} could still launch a task");
                 for j in 0..d.len() {
                     if j == i || tasks[j] == 0 {
                         continue;
                     }
-                    let room = [free[0] + d[j].per_task[0], free[1] + d[j].per_task[1]];
+                    let room = [free[0] + d[j].per_task[0], free[1] + d[j].per_task[1], 0];
                     if fits(room) {
                         prop_assert!(
                             share(j, tasks[j] - 1) <= share(i, tasks[i]) + 1e-12,

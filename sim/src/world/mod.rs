@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use orchsim_kernel::{Digest, Handler, Kernel, RngStreams, SimDuration, SimTime, StreamRng};
 use orchsim_sched::mesos::allocator::{Allocator, Offer};
-use orchsim_sched::mesos::drf::dominant_share;
+use orchsim_sched::mesos::drf::{dominant_share, Vector, RESOURCES};
 use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, Scheduler};
 use rand::Rng;
 
@@ -318,8 +318,8 @@ pub struct World<'s> {
     pub(crate) requested_integral: [u128; 3],
     pub(crate) requested_peak: Resources,
     last_change: SimTime,
-    /// CPU and memory bound per workload (the trace last), for dominant shares.
-    in_use: Vec<[u64; 2]>,
+    /// CPU, memory and GPU bound per workload (the trace last), for dominant shares.
+    in_use: Vec<Vector>,
     pub(crate) pods_running: u64,
     pub(crate) pods_pending: u64,
     pub(crate) evictions: u64,
@@ -341,8 +341,19 @@ fn decision_time(cost: &DecisionCost, pods: usize, nodes_filtered: u64) -> SimDu
         + cost.t_node.saturating_mul(nodes_filtered)
 }
 
-fn cpu_mem(r: &Resources) -> [u64; 2] {
-    [r.cpu_milli, r.memory_bytes]
+/// What the allocator and DRF count of `r`: CPU, memory and GPU.
+fn vector(r: &Resources) -> Vector {
+    [r.cpu_milli, r.memory_bytes, r.gpu_milli]
+}
+
+/// Sum of the offers' resources.
+fn offered_sum<'a>(offers: impl IntoIterator<Item = &'a Offer>) -> Vector {
+    offers.into_iter().fold([0; RESOURCES], |mut r, o| {
+        for (x, y) in r.iter_mut().zip(o.resources) {
+            *x += y;
+        }
+        r
+    })
 }
 
 impl<'s> World<'s> {
@@ -409,7 +420,7 @@ impl<'s> World<'s> {
         }
         let allocator = match cp.kind {
             ControlPlaneKind::TwoLevel(tl) => {
-                let agents: Vec<[u64; 2]> = nodes.iter().map(|n| cpu_mem(&n.allocatable)).collect();
+                let agents: Vec<Vector> = nodes.iter().map(|n| vector(&n.allocatable)).collect();
                 let mut a = Allocator::new(
                     &agents,
                     tl.allocation_interval.as_nanos(),
@@ -444,7 +455,7 @@ impl<'s> World<'s> {
             requested_integral: [0; 3],
             requested_peak: Resources::ZERO,
             last_change: SimTime::ZERO,
-            in_use: vec![[0; 2]; paths],
+            in_use: vec![[0; RESOURCES]; paths],
             pods_running: 0,
             pods_pending: 0,
             evictions: 0,
@@ -1016,9 +1027,9 @@ impl<'s> World<'s> {
         self.node_seq[node.0] += 1;
         self.pods_pending -= 1;
         let rec = &mut self.pods[pod];
-        let use_ = &mut self.in_use[rec.workload];
-        use_[0] += requests.cpu_milli;
-        use_[1] += requests.memory_bytes;
+        for (u, r) in self.in_use[rec.workload].iter_mut().zip(vector(&requests)) {
+            *u += r;
+        }
         rec.state = PodState::Starting;
         rec.bound = Some(now);
         rec.node = Some(node);
@@ -1061,7 +1072,7 @@ impl<'s> World<'s> {
             if let Some(a) = self.allocator.as_mut() {
                 let framework =
                     &self.scenario.control_plane.schedulers[self.path[rec.workload]].name;
-                if let Err(e) = a.release(framework, node.0, cpu_mem(&rec.spec.requests)) {
+                if let Err(e) = a.release(framework, node.0, vector(&rec.spec.requests)) {
                     self.audit_error.get_or_insert(e.to_string());
                 }
             }
@@ -1069,9 +1080,12 @@ impl<'s> World<'s> {
         if let Some(p) = rec.placements.last_mut() {
             p.released_event = Some(k.processed());
         }
-        let use_ = &mut self.in_use[rec.workload];
-        use_[0] -= rec.spec.requests.cpu_milli;
-        use_[1] -= rec.spec.requests.memory_bytes;
+        for (u, r) in self.in_use[rec.workload]
+            .iter_mut()
+            .zip(vector(&rec.spec.requests))
+        {
+            *u -= r;
+        }
         self.requested = self.requested.saturating_sub(&rec.spec.requests);
         self.release_epoch += 1;
         // Freed room may fit parked jobs: retry them, oldest first.
@@ -1150,7 +1164,7 @@ impl<'s> World<'s> {
         self.digest
             .record(now, TAG_SAMPLE, &[self.pods_pending, self.pods_running]);
         let dominant_shares = if self.scenario.observers.dominant_shares {
-            let total = cpu_mem(&self.total_capacity);
+            let total = vector(&self.total_capacity);
             let paths = self.scenario.workloads.len() + usize::from(self.scenario.trace.is_some());
             self.in_use[..paths]
                 .iter()
@@ -1189,19 +1203,19 @@ impl<'s> World<'s> {
             self.audit_error = Some(e.to_string());
             return;
         }
-        let mut offered = vec![[0u64; 2]; self.cluster.nodes().len()];
+        let mut by_agent: BTreeMap<usize, Vec<&Offer>> = BTreeMap::new();
         for o in a.outstanding() {
-            offered[o.agent][0] += o.resources[0];
-            offered[o.agent][1] += o.resources[1];
+            by_agent.entry(o.agent).or_default().push(o);
         }
         for (i, n) in self.cluster.nodes().iter().enumerate() {
             let free = a.free(i);
-            let used = cpu_mem(&n.requested);
-            let total = cpu_mem(&n.allocatable);
-            if (0..2).any(|d| free[d] + offered[i][d] + used[d] != total[d]) {
+            let offered = offered_sum(by_agent.get(&i).into_iter().flatten().copied());
+            let used = vector(&n.requested);
+            let total = vector(&n.allocatable);
+            if (0..RESOURCES).any(|d| free[d] + offered[d] + used[d] != total[d]) {
                 self.audit_error = Some(format!(
-                    "node {}: allocator free {free:?} + offered {:?} + bound {used:?} != allocatable {total:?}",
-                    n.name, offered[i]
+                    "node {}: allocator free {free:?} + offered {offered:?} + bound {used:?} != allocatable {total:?}",
+                    n.name
                 ));
                 return;
             }

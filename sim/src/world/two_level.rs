@@ -10,19 +10,21 @@
 //! `accept_refuse_s`) and declines offers it did not use (refused for `refuse_s`). A
 //! framework with nothing queued is suppressed (Marathon's default `--suppress_offers`) and
 //! gives back offers it holds. Frameworks cannot preempt: a pod that would need it counts as
-//! finding no room. GPUs are not offered as such (offers carry CPU and memory, as the
-//! allocator's DRF does); the cluster still refuses a device overcommit, which then counts as
+//! finding no room. Offers carry CPU, memory and GPU (milli-GPU, as Mesos offers `gpus` as a
+//! scalar); which devices a GPU pod gets is the framework's choice on the node, and a device
+//! another framework took meanwhile makes the cluster refuse the launch, which then counts as
 //! a failed launch.
 
 use std::collections::BTreeMap;
 
 use orchsim_kernel::{Kernel, SimDuration};
 use orchsim_sched::mesos::allocator::Offer;
+use orchsim_sched::mesos::drf::{Vector, RESOURCES};
 use orchsim_sched::{ClusterView, Decision, NodeId};
 
 use super::{
-    cpu_mem, decision_time, Event, JobPlace, Planned, PodState, World, NO_NODE, TAG_DECISION,
-    TAG_OFFER,
+    decision_time, offered_sum, vector, Event, JobPlace, Planned, PodState, World, NO_NODE,
+    TAG_DECISION, TAG_OFFER,
 };
 use crate::control_plane::{ControlPlaneKind, TwoLevel};
 
@@ -68,7 +70,13 @@ impl World<'_> {
             self.digest.record(
                 now,
                 TAG_OFFER,
-                &[s as u64, o.agent as u64, o.resources[0], o.resources[1]],
+                &[
+                    s as u64,
+                    o.agent as u64,
+                    o.resources[0],
+                    o.resources[1],
+                    o.resources[2],
+                ],
             );
             self.offer_of.insert(o.id, s);
             self.slots[s].stats.offers_received += 1;
@@ -91,10 +99,11 @@ impl World<'_> {
     /// [`World::lift_offer_view`]; nothing else happens in between (a framework plans in one
     /// instant), so the cluster is never seen this way by anyone else.
     fn offer_view(&mut self, offers: &[Offer]) -> Vec<orchsim_sched::Resources> {
-        let mut offered = vec![[0u64; 2]; self.cluster.nodes().len()];
+        let mut offered = vec![[0u64; RESOURCES]; self.cluster.nodes().len()];
         for o in offers {
-            offered[o.agent][0] += o.resources[0];
-            offered[o.agent][1] += o.resources[1];
+            for (x, y) in offered[o.agent].iter_mut().zip(o.resources) {
+                *x += y;
+            }
         }
         offered
             .iter()
@@ -104,7 +113,8 @@ impl World<'_> {
                 let mut view = n.allocatable;
                 view.cpu_milli = n.requested.cpu_milli + o[0];
                 view.memory_bytes = n.requested.memory_bytes + o[1];
-                if *o == [0, 0] {
+                view.gpu_milli = n.requested.gpu_milli + o[2];
+                if o.iter().all(|&x| x == 0) {
                     view.pods = n.requested.pods;
                 }
                 self.cluster.set_allocatable(NodeId(i), view)
@@ -198,8 +208,9 @@ impl World<'_> {
             // The offers are used up as far as this framework can tell: stop rather than walk
             // the whole backlog (each job tried costs its decision time).
             let exhausted = offers.iter().all(|o| {
-                let free = cpu_mem(&self.cluster.nodes()[o.agent].free());
-                free == [0, 0]
+                vector(&self.cluster.nodes()[o.agent].free())
+                    .iter()
+                    .all(|&x| x == 0)
             });
             if !placed_any || exhausted {
                 break;
@@ -241,24 +252,17 @@ impl World<'_> {
         let mut launched: Vec<(usize, orchsim_sched::NodeId, Vec<u8>)> = Vec::new();
         let mut lost: Vec<(usize, String)> = Vec::new();
         let mut no_node: Vec<(usize, String)> = Vec::new();
-        let mut room_left: BTreeMap<usize, [u64; 2]> = by_agent
+        let mut room_left: BTreeMap<usize, Vector> = by_agent
             .iter()
-            .map(|(&a, os)| {
-                (
-                    a,
-                    os.iter().fold([0, 0], |r, o| {
-                        [r[0] + o.resources[0], r[1] + o.resources[1]]
-                    }),
-                )
-            })
+            .map(|(&a, os)| (a, offered_sum(os)))
             .collect();
         for p in planned {
             match p.decision {
                 Decision::Bind { node, devices } => {
-                    let d = cpu_mem(&self.pods[p.pod].spec.requests);
+                    let d = vector(&self.pods[p.pod].spec.requests);
                     let fits = room_left
                         .get(&node.0)
-                        .is_some_and(|r| r[0] >= d[0] && r[1] >= d[1]);
+                        .is_some_and(|r| r.iter().zip(&d).all(|(r, d)| r >= d));
                     if !fits {
                         lost.push((p.pod, "the offer it was planned on was rescinded".into()));
                         continue;
@@ -266,8 +270,9 @@ impl World<'_> {
                     match self.commit_to_cluster(now, p.pod, node, Some(devices)) {
                         Ok(devices) => {
                             if let Some(r) = room_left.get_mut(&node.0) {
-                                r[0] -= d[0];
-                                r[1] -= d[1];
+                                for (r, d) in r.iter_mut().zip(d) {
+                                    *r -= d;
+                                }
                             }
                             launched.push((p.pod, node, devices));
                         }
@@ -284,16 +289,15 @@ impl World<'_> {
         let frameworks = &self.scenario.control_plane.schedulers;
         if let Some(a) = self.allocator.as_mut() {
             for (agent, offers) in by_agent {
-                let total = offers.iter().fold([0u64, 0], |r, o| {
-                    [r[0] + o.resources[0], r[1] + o.resources[1]]
-                });
+                let total = offered_sum(&offers);
                 let left = room_left.get(&agent).copied().unwrap_or(total);
-                let mut used = [total[0] - left[0], total[1] - left[1]];
+                let mut used: Vector = std::array::from_fn(|d| total[d] - left[d]);
                 for o in offers {
-                    let take = [used[0].min(o.resources[0]), used[1].min(o.resources[1])];
-                    used[0] -= take[0];
-                    used[1] -= take[1];
-                    let answer = if take == [0, 0] {
+                    let take: Vector = std::array::from_fn(|d| used[d].min(o.resources[d]));
+                    for (u, t) in used.iter_mut().zip(take) {
+                        *u -= t;
+                    }
+                    let answer = if take.iter().all(|&x| x == 0) {
                         self.slots[s].stats.offers_declined += 1;
                         a.decline(o.id, Some(tl.refuse.as_nanos()), now.as_nanos())
                     } else {
