@@ -73,8 +73,8 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
         .iter()
         .find_map(|r| r.audit_error.as_ref().map(|e| (r, e)))
     {
-        return Err(CliError(format!(
-            "internal error: {} at t_job {} s failed its audit: {e}",
+        return Err(CliError::internal(format!(
+            "{} at t_job {} s failed its audit: {e}",
             r.architecture.name(),
             r.t_job_s
         )));

@@ -25,7 +25,7 @@ pub struct CompareArgs {
 }
 
 /// Exit status when a metric regressed beyond its threshold.
-pub const REGRESSION: u8 = 1;
+pub const REGRESSION: u8 = crate::exit::CHECK_FAILED;
 
 fn resolve(p: &Path) -> Result<PathBuf, CliError> {
     if p.is_dir() {

@@ -99,13 +99,43 @@ pub(crate) enum Format {
     Csv,
 }
 
-/// A failure the user can act on, printed as `orchsim: error: …`.
+/// A failure the user can act on, printed as `orchsim: error: …` (exit status 2).
 pub(crate) struct CliError(pub(crate) String);
 
-impl<E: std::fmt::Display> From<E> for CliError {
+/// The message of a write to a closed pipe (`orchsim … | head -1`): not a failure, the reader
+/// has what it wanted, so the command ends quietly with status 0.
+const BROKEN_PIPE: &str = "\0broken pipe";
+/// Prefix of an internal error (a bug found by an audit), which exits 1, not 2.
+const INTERNAL: &str = "\0internal: ";
+
+impl CliError {
+    /// An inconsistency orchsim found in its own results: a bug, not the user's input.
+    pub(crate) fn internal(msg: impl std::fmt::Display) -> Self {
+        CliError(format!(
+            "{INTERNAL}{msg} (a bug in orchsim; please report it with the scenario)"
+        ))
+    }
+}
+
+impl<E: std::fmt::Display + 'static> From<E> for CliError {
     fn from(e: E) -> Self {
+        let io = (&e as &dyn std::any::Any).downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            return CliError(BROKEN_PIPE.into());
+        }
         CliError(e.to_string())
     }
+}
+
+/// Exit statuses, documented in the README ("Exit status") and tested.
+pub(crate) mod exit {
+    /// A check failed: a regression beyond its threshold, no answer in a plan's range, an
+    /// internal audit that found an inconsistency.
+    pub const CHECK_FAILED: u8 = 1;
+    /// Bad input: a scenario, file or argument that cannot be used.
+    pub const BAD_INPUT: u8 = 2;
+    /// Partial results: some runs of a sweep failed, the rest were written.
+    pub const PARTIAL: u8 = 3;
 }
 
 fn main() -> ExitCode {
@@ -133,9 +163,19 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(msg)) if msg == BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(CliError(msg)) if msg.starts_with(INTERNAL) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "orchsim: internal error: {}",
+                &msg[INTERNAL.len()..]
+            );
+            ExitCode::from(exit::CHECK_FAILED)
+        }
         Err(CliError(msg)) => {
-            eprintln!("orchsim: error: {msg}");
-            ExitCode::from(2)
+            // Stderr closed too: nothing more can be said.
+            let _ = writeln!(std::io::stderr(), "orchsim: error: {msg}");
+            ExitCode::from(exit::BAD_INPUT)
         }
     }
 }
@@ -145,7 +185,9 @@ fn main() -> ExitCode {
 pub(crate) fn scenario_text(arg: Option<&str>) -> Result<(String, String), CliError> {
     let arg = arg.unwrap_or(catalog::DEFAULT);
     let path = Path::new(arg);
-    if path.exists() {
+    // A directory is never a scenario: `dual-orchestration/` in the working directory must
+    // not hide the embedded scenario of that name.
+    if path.exists() && !path.is_dir() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError(format!("cannot read scenario {}: {e}", path.display())))?;
         return Ok((path.display().to_string(), text));
@@ -268,8 +310,8 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         eprint!("\r\x1b[2K");
     }
     if let Some(e) = &result.audit_error {
-        return Err(CliError(format!(
-            "internal error: the end-of-run audit found {e} (a bug in orchsim; please report it with the scenario)"
+        return Err(CliError::internal(format!(
+            "the end-of-run audit found {e}"
         )));
     }
 

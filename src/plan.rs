@@ -40,8 +40,8 @@ pub struct PlanArgs {
     report: bool,
 }
 
-/// Exit status when no value in the range meets the target.
-pub const NO_ANSWER: u8 = 4;
+/// Exit status when no value in the range meets the target: a check that failed.
+pub const NO_ANSWER: u8 = crate::exit::CHECK_FAILED;
 
 /// Most values of the first parameter a two-parameter plan scans.
 const MAX_OUTER: i64 = 500;

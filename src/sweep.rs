@@ -70,7 +70,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
 }
 
 /// Exit status when some runs failed (the others are still written).
-pub const SOME_RUNS_FAILED: u8 = 3;
+pub const SOME_RUNS_FAILED: u8 = crate::exit::PARTIAL;
 
 pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
     let (file, text) = crate::scenario_text(args.scenario.as_deref())?;

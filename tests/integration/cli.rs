@@ -358,3 +358,102 @@ fn study_digests_are_pinned() {
         );
     }
 }
+
+/// The exit statuses the README documents: 0 also when the reader closes the pipe early,
+/// 1 for a failed check, 2 for bad input (3, a partial sweep, is in sweep.rs).
+#[test]
+fn exit_statuses_follow_the_documented_contract() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    // A reader that takes one line and goes away: the rest of the output hits a closed pipe.
+    for args in [
+        &["run", "architectures"][..],
+        &["run", "quickstart"],
+        &["scenarios"],
+        &["net", "compare"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orchsim"))
+            .args(args)
+            .arg("--help")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{args:?} --help to a closed pipe: {err}"
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orchsim"))
+            .args(args)
+            .args(if args[0] == "run" {
+                vec![
+                    "--out".to_string(),
+                    tmp.path().join(args[1]).display().to_string(),
+                ]
+            } else {
+                vec![]
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(status.code(), Some(0), "{args:?} to a closed pipe: {err}");
+    }
+    // 1: a regression (the baseline against itself with a worse p99 wait).
+    let baseline =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/baselines/quickstart-summary.csv");
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    let mut lines: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let col = lines[0].iter().position(|c| c == "wait_p99_ms").unwrap();
+    let worse: f64 = lines[1][col].parse::<f64>().unwrap() * 2.0 + 1.0;
+    lines[1][col] = format!("{worse:.6}");
+    let current = tmp.path().join("worse.csv");
+    std::fs::write(
+        &current,
+        lines.iter().map(|l| l.join(",") + "\n").collect::<String>(),
+    )
+    .unwrap();
+    let out = orchsim()
+        .arg("compare")
+        .arg(&baseline)
+        .arg(&current)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 2: bad input.
+    let out = orchsim()
+        .args(["run", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
