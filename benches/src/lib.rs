@@ -47,7 +47,7 @@ impl Handler<u32> for NoopChain {
 pub fn run_noop(in_flight: u32, events: u64) -> u64 {
     let mut k = Kernel::with_capacity(in_flight as usize);
     for i in 0..in_flight {
-        k.schedule_at(SimTime(u64::from(i)), i);
+        k.schedule_at(SimTime::from_nanos(u64::from(i)), i);
     }
     let mut model = NoopChain::new(events.saturating_sub(u64::from(in_flight)));
     k.run(&mut model, SimTime::MAX).events

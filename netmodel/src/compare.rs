@@ -189,8 +189,8 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                 .chunks(8)
                 .map(|c| c.iter().fold(0u64, |a, &b| a << 8 | b as u64))
                 .collect();
-            digest.record(SimTime(0), 1, &name);
-            digest.record(SimTime(0), 2, &[refusals.len() as u64]);
+            digest.record(SimTime::from_nanos(0), 1, &name);
+            digest.record(SimTime::from_nanos(0), 2, &[refusals.len() as u64]);
             let Some((_, m)) = results
                 .iter()
                 .find(|(x, _)| *x == d)
@@ -200,7 +200,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
             };
             let m = m.clone();
             digest.record(
-                SimTime(0),
+                SimTime::from_nanos(0),
                 3,
                 &[
                     m.goodput.to_bits(),

@@ -556,7 +556,7 @@ impl<'a> Engine<'a> {
         if link {
             fl.local_bytes += bytes;
         }
-        let now = k.now().0;
+        let now = k.now().as_nanos();
         self.start(
             k,
             Unit {
@@ -570,7 +570,7 @@ impl<'a> Engine<'a> {
     }
 
     fn hop(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) {
-        let now = k.now().0;
+        let now = k.now().as_nanos();
         if !self.admit(k, ui, hi) {
             return;
         }
@@ -635,17 +635,17 @@ impl<'a> Engine<'a> {
         }
         if hi == 0 && u.kind == Kind::Data {
             let free = next.saturating_sub(path).saturating_add(busy);
-            k.schedule_at(SimTime(free), Ev::AppFree { flow: u.flow });
+            k.schedule_at(SimTime::from_nanos(free), Ev::AppFree { flow: u.flow });
         }
         if h.spawns_txdone {
             let t = self.alloc(Unit {
                 kind: Kind::TxDone,
                 ..u
             });
-            k.schedule_at(SimTime(next), Ev::Hop { unit: t, hop: 0 });
+            k.schedule_at(SimTime::from_nanos(next), Ev::Hop { unit: t, hop: 0 });
         }
         k.schedule_at(
-            SimTime(next),
+            SimTime::from_nanos(next),
             Ev::Hop {
                 unit: ui,
                 hop: hi + 1,
@@ -659,7 +659,7 @@ impl<'a> Engine<'a> {
     /// GRO batch, and a drop into an idle queue could repeat forever). Returns whether any of
     /// the unit goes on.
     fn admit(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) -> bool {
-        let now = k.now().0;
+        let now = k.now().as_nanos();
         let mut u = self.units[ui as usize];
         if u.kind != Kind::Data {
             return true;
@@ -727,7 +727,7 @@ impl<'a> Engine<'a> {
         let u = self.units[ui as usize];
         self.free_units.push(ui);
         let f = u.flow as usize;
-        let now = k.now().0;
+        let now = k.now().as_nanos();
         match u.kind {
             Kind::TxDone => {}
             Kind::Data => {
@@ -795,7 +795,7 @@ impl<'a> Engine<'a> {
 
     /// The receiver acknowledges everything it has, in `n` ACKs.
     fn send_acks(&mut self, k: &mut Kernel<Ev>, flow: u32, n: u64) {
-        let now = k.now().0;
+        let now = k.now().as_nanos();
         let fl = &mut self.flows[flow as usize];
         let total = fl.unacked;
         fl.unacked = 0;
@@ -816,7 +816,7 @@ impl<'a> Engine<'a> {
     }
 
     fn start_request(&mut self, k: &mut Kernel<Ev>) {
-        self.rr_start = k.now().0;
+        self.rr_start = k.now().as_nanos();
         let pkts = self.pipe.rr_packets();
         let u = self.alloc(Unit {
             flow: 0,
@@ -840,7 +840,7 @@ impl<'a> Engine<'a> {
         if sent_at >= fl.recovery_from {
             fl.ssthresh = (fl.cwnd / 2.0).max(2.0 * mss);
             fl.cwnd = fl.ssthresh;
-            fl.recovery_from = k.now().0;
+            fl.recovery_from = k.now().as_nanos();
         }
         self.try_send(k, f);
     }
@@ -888,7 +888,7 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
     let (warmup_ns, measure_ns) = cfg.durations(pipe);
     let mut e = Engine::new(pipe, flows);
     let mut k: Kernel<Ev> = Kernel::with_capacity(1024);
-    k.schedule_at(SimTime(warmup_ns), Ev::StartMeasure);
+    k.schedule_at(SimTime::from_nanos(warmup_ns), Ev::StartMeasure);
     for f in 0..flows {
         e.try_send(&mut k, f);
     }
@@ -897,10 +897,10 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
     let end = warmup_ns.saturating_add(measure_ns);
     let step = (measure_ns / 64).max(1);
     let mut at = warmup_ns.min(end);
-    let mut events = k.run(&mut e, SimTime(at)).events;
+    let mut events = k.run(&mut e, SimTime::from_nanos(at)).events;
     while at < end && events < EVENT_BUDGET {
         at = at.saturating_add(step).min(end);
-        events += k.run(&mut e, SimTime(at)).events;
+        events += k.run(&mut e, SimTime::from_nanos(at)).events;
     }
     let measured_ns = at.saturating_sub(warmup_ns).max(1);
 
@@ -961,7 +961,7 @@ pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
     e.rr_left = transactions;
     let mut k: Kernel<Ev> = Kernel::with_capacity(64);
     e.start_request(&mut k);
-    k.run(&mut e, SimTime(RR_HORIZON_NS));
+    k.run(&mut e, SimTime::from_nanos(RR_HORIZON_NS));
     let mut s = std::mem::take(&mut e.rr_samples);
     s.sort_unstable();
     let pct = |q: f64| {

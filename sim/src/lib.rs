@@ -39,7 +39,7 @@ pub fn combine_digests<'a>(digests: impl IntoIterator<Item = &'a str>) -> String
                     .unwrap_or(0)
             })
             .collect();
-        d.record(SimTime(i as u64), 0, &words);
+        d.record(SimTime::from_nanos(i as u64), 0, &words);
     }
     d.hex()
 }
@@ -134,7 +134,7 @@ fn simulate<'a>(
         let slice_end = if i == PROGRESS_STEPS {
             until
         } else {
-            SimTime(step * i).min(until)
+            SimTime::from_nanos(step * i).min(until)
         };
         let outcome = kernel.run(&mut world, slice_end);
         end = outcome.end;

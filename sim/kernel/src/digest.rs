@@ -41,7 +41,7 @@ impl Digest {
     /// Adds one event record: its time, a model-defined kind tag, and its integer fields.
     #[inline]
     pub fn record(&mut self, time: SimTime, kind: u8, fields: &[u64]) {
-        self.buf.extend_from_slice(&time.0.to_le_bytes());
+        self.buf.extend_from_slice(&time.as_nanos().to_le_bytes());
         self.buf.push(kind);
         self.buf.push(fields.len() as u8);
         for f in fields {
@@ -78,14 +78,14 @@ mod tests {
     #[test]
     fn digest_depends_on_content_and_order() {
         let mut a = Digest::new();
-        a.record(SimTime(1), 0, &[1, 2]);
-        a.record(SimTime(2), 1, &[3]);
+        a.record(SimTime::from_nanos(1), 0, &[1, 2]);
+        a.record(SimTime::from_nanos(2), 1, &[3]);
         let mut b = Digest::new();
-        b.record(SimTime(2), 1, &[3]);
-        b.record(SimTime(1), 0, &[1, 2]);
+        b.record(SimTime::from_nanos(2), 1, &[3]);
+        b.record(SimTime::from_nanos(1), 0, &[1, 2]);
         let mut c = Digest::new();
-        c.record(SimTime(1), 0, &[1, 2]);
-        c.record(SimTime(2), 1, &[3]);
+        c.record(SimTime::from_nanos(1), 0, &[1, 2]);
+        c.record(SimTime::from_nanos(2), 1, &[3]);
         assert_ne!(a.hex(), b.hex());
         assert_eq!(a.hex(), c.hex());
         assert_eq!(a.hex().len(), 32);
@@ -97,7 +97,7 @@ mod tests {
         let mut d = Digest::new();
         let mut raw = Vec::new();
         for i in 0..5000u64 {
-            d.record(SimTime(i), 3, &[i, i * 7]);
+            d.record(SimTime::from_nanos(i), 3, &[i, i * 7]);
             raw.extend_from_slice(&i.to_le_bytes());
             raw.extend_from_slice(&[3, 2]);
             raw.extend_from_slice(&i.to_le_bytes());

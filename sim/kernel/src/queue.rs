@@ -111,7 +111,7 @@ impl<E> Kernel<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry {
-            key: ((at.0 as u128) << 64) | seq as u128,
+            key: ((at.as_nanos() as u128) << 64) | seq as u128,
             event,
         });
         seq
@@ -135,7 +135,9 @@ impl<E> Kernel<E> {
 
     /// The time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime((e.key >> 64) as u64))
+        self.heap
+            .peek()
+            .map(|e| SimTime::from_nanos((e.key >> 64) as u64))
     }
 
     /// Asks the run loop to return after the current event.
@@ -147,7 +149,7 @@ impl<E> Kernel<E> {
     /// empty, or a handler calls [`Kernel::stop`]. Events at exactly `until` are handled.
     pub fn run<H: Handler<E>>(&mut self, handler: &mut H, until: SimTime) -> RunOutcome {
         self.stop_requested = false;
-        let until_key = ((until.0 as u128) << 64) | u64::MAX as u128;
+        let until_key = ((until.as_nanos() as u128) << 64) | u64::MAX as u128;
         let mut events = 0u64;
         let reason = loop {
             match self.heap.peek() {
@@ -161,7 +163,7 @@ impl<E> Kernel<E> {
             let Some(entry) = self.heap.pop() else {
                 break StopReason::Drained;
             };
-            self.now = SimTime((entry.key >> 64) as u64);
+            self.now = SimTime::from_nanos((entry.key >> 64) as u64);
             self.processed += 1;
             events += 1;
             handler.handle(self, entry.event);
@@ -193,10 +195,10 @@ mod tests {
     #[test]
     fn same_time_events_run_in_insertion_order() {
         let mut k = Kernel::new();
-        k.schedule_at(SimTime(10), 1);
-        k.schedule_at(SimTime(5), 2);
-        k.schedule_at(SimTime(10), 3);
-        k.schedule_at(SimTime(5), 4);
+        k.schedule_at(SimTime::from_nanos(10), 1);
+        k.schedule_at(SimTime::from_nanos(5), 2);
+        k.schedule_at(SimTime::from_nanos(10), 3);
+        k.schedule_at(SimTime::from_nanos(5), 4);
         let mut r = Recorder(vec![]);
         let out = k.run(&mut r, SimTime::MAX);
         assert_eq!(out.reason, StopReason::Drained);
@@ -208,27 +210,30 @@ mod tests {
     fn run_stops_at_until_and_handles_events_at_until() {
         let mut k = Kernel::new();
         for t in [1, 5, 6, 9] {
-            k.schedule_at(SimTime(t), t as u32);
+            k.schedule_at(SimTime::from_nanos(t), t as u32);
         }
         let mut r = Recorder(vec![]);
-        let out = k.run(&mut r, SimTime(6));
+        let out = k.run(&mut r, SimTime::from_nanos(6));
         assert_eq!(out.reason, StopReason::Until);
-        assert_eq!(out.end, SimTime(6));
+        assert_eq!(out.end, SimTime::from_nanos(6));
         assert_eq!(out.events, 3);
         assert_eq!(k.pending(), 1);
-        assert_eq!(k.peek_time(), Some(SimTime(9)));
+        assert_eq!(k.peek_time(), Some(SimTime::from_nanos(9)));
         // Resuming continues where it left off.
-        let out = k.run(&mut r, SimTime(100));
+        let out = k.run(&mut r, SimTime::from_nanos(100));
         assert_eq!(out.reason, StopReason::Drained);
-        assert_eq!(out.end, SimTime(9));
+        assert_eq!(out.end, SimTime::from_nanos(9));
     }
 
     #[test]
     fn until_advances_the_clock_even_without_events() {
         let mut k: Kernel<u32> = Kernel::new();
-        k.schedule_at(SimTime(50), 0);
-        let out = k.run(&mut Recorder(vec![]), SimTime(20));
-        assert_eq!((out.reason, out.end), (StopReason::Until, SimTime(20)));
+        k.schedule_at(SimTime::from_nanos(50), 0);
+        let out = k.run(&mut Recorder(vec![]), SimTime::from_nanos(20));
+        assert_eq!(
+            (out.reason, out.end),
+            (StopReason::Until, SimTime::from_nanos(20))
+        );
     }
 
     struct Stopper;
@@ -244,7 +249,7 @@ mod tests {
     fn a_handler_can_stop_the_run() {
         let mut k = Kernel::new();
         for i in 0..5 {
-            k.schedule_at(SimTime(i), i as u32);
+            k.schedule_at(SimTime::from_nanos(i), i as u32);
         }
         let out = k.run(&mut Stopper, SimTime::MAX);
         assert_eq!(out.reason, StopReason::Stopped);
@@ -256,9 +261,9 @@ mod tests {
     #[should_panic(expected = "event scheduled in the past")]
     fn scheduling_in_the_past_is_a_bug() {
         let mut k = Kernel::new();
-        k.schedule_at(SimTime(10), 0u32);
+        k.schedule_at(SimTime::from_nanos(10), 0u32);
         k.run(&mut Recorder(vec![]), SimTime::MAX);
-        k.schedule_at(SimTime(3), 1);
+        k.schedule_at(SimTime::from_nanos(3), 1);
     }
 
     /// Handler that, for each event, schedules children at random offsets (given up front).
@@ -288,7 +293,7 @@ mod tests {
         ) {
             let mut k = Kernel::new();
             for (i, t) in initial.iter().enumerate() {
-                k.schedule_at(SimTime(*t), 10_000 + i as u32);
+                k.schedule_at(SimTime::from_nanos(*t), 10_000 + i as u32);
             }
             let mut h = Spawner { seen: vec![], delays: delays.clone(), next: 0 };
             k.run(&mut h, SimTime::MAX);

@@ -12,9 +12,11 @@ const NANOS_PER_SEC: u64 = 1_000_000_000;
 const NANOS_PER_MILLI: u64 = 1_000_000;
 const NANOS_PER_MICRO: u64 = 1_000;
 
-/// A point in simulated time: nanoseconds since the start of the run.
+/// A point in simulated time: nanoseconds since the start of the run. The count is private:
+/// a time is made from the start plus a [`SimDuration`], or from nanoseconds explicitly, so no
+/// task index or float can pass for one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SimTime(pub u64);
+pub struct SimTime(u64);
 
 /// A span of simulated time in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,6 +25,11 @@ pub struct SimDuration(pub u64);
 impl SimTime {
     pub const ZERO: SimTime = SimTime(0);
     pub const MAX: SimTime = SimTime(u64::MAX);
+
+    /// The time `n` nanoseconds after the start.
+    pub const fn from_nanos(n: u64) -> Self {
+        SimTime(n)
+    }
 
     pub const fn as_nanos(self) -> u64 {
         self.0
