@@ -70,7 +70,7 @@ fn load_objects(path: &Path) -> Result<objects::Objects, CliError> {
 fn load_nodes(path: &Path, at: Option<f64>) -> Result<Vec<NodeInfo>, CliError> {
     let arg = path.to_string_lossy();
     let scenario = path.extension().is_some_and(|e| e == "toml")
-        || (!path.exists() && crate::catalog::find(&arg).is_some());
+        || ((!path.exists() || path.is_dir()) && crate::catalog::find(&arg).is_some());
     if scenario {
         let (file, text) = crate::scenario_text(Some(&arg))?;
         let sc = crate::simulation_scenario(&file, &text)?;

@@ -235,3 +235,42 @@ workloads = ["cpu"]
         .iter()
         .any(|r| r["gpu_alloc_pct"].parse::<f64>().unwrap_or(0.0) > 0.0));
 }
+
+/// `explain --at` places a pod against the cluster a two-level run leaves at that time.
+#[test]
+fn explain_places_a_pod_on_the_two_level_cluster_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = tmp.path().join("pod.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: probe}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {cpu: \"2\", memory: 4Gi}}\n",
+    )
+    .unwrap();
+    let explain = |at: &str| {
+        let out = orchsim()
+            .args([
+                "explain",
+                "--nodes",
+                "dual-orchestration",
+                "--at",
+                at,
+                "--format",
+                "json",
+                "--pod",
+            ])
+            .arg(&pod)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Empty at the start: every host fits; at half an hour, some are full.
+    let start = explain("0");
+    let busy = explain("1800");
+    assert!(!start.contains("Insufficient cpu"), "{start}");
+    assert!(busy.contains("Insufficient"), "{busy}");
+}
