@@ -140,11 +140,11 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         .map_err(|e| CliError(format!("cannot write bench.csv: {e}")))?;
     match args.format {
         Format::Table => {
-            print!("{}", t.to_text());
-            println!("wrote {}/bench.csv", out.display());
+            out!("{}", t.to_text())?;
+            outln!("wrote {}/bench.csv", out.display())?;
         }
-        Format::Csv => print!("{}", String::from_utf8_lossy(&t.to_csv())),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&t.to_json_rows())?),
+        Format::Csv => out!("{}", String::from_utf8_lossy(&t.to_csv()))?,
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&t.to_json_rows())?)?,
     }
     Ok(())
 }

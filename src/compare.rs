@@ -52,14 +52,14 @@ pub fn run(args: CompareArgs) -> Result<u8, CliError> {
     match args.format {
         Format::Table => {
             if table.rows.is_empty() {
-                println!("no differences between {} and {}", b.display(), c.display());
+                outln!("no differences between {} and {}", b.display(), c.display())?;
             } else {
-                print!("{}", table.to_text());
+                out!("{}", table.to_text())?;
             }
-            println!("{regressions} regression(s)");
+            outln!("{regressions} regression(s)")?;
         }
-        Format::Csv => print!("{}", String::from_utf8_lossy(&table.to_csv())),
-        Format::Json => println!(
+        Format::Csv => out!("{}", String::from_utf8_lossy(&table.to_csv()))?,
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "baseline": b.display().to_string(),
@@ -67,7 +67,7 @@ pub fn run(args: CompareArgs) -> Result<u8, CliError> {
                 "regressions": regressions,
                 "deltas": table.to_json_rows(),
             }))?
-        ),
+        )?,
     }
     Ok(if regressions > 0 { REGRESSION } else { 0 })
 }

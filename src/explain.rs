@@ -226,22 +226,22 @@ pub fn explain(args: ExplainArgs) -> Result<(), CliError> {
                 to_find,
                 &notes,
             );
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Table | Format::Csv => {
             let t = table(&nodes, &rows);
             if args.format == Format::Csv {
-                print!("{}", String::from_utf8_lossy(&t.to_csv()));
+                out!("{}", String::from_utf8_lossy(&t.to_csv()))?;
             } else {
-                println!("pod {} with scheduler {}", pod.key(), args.scheduler);
+                outln!("pod {} with scheduler {}", pod.key(), args.scheduler)?;
                 if let Some(k) = to_find {
-                    println!(
+                    outln!(
                         "nodes to find: {k} of {} (percentageOfNodesToScore)",
                         nodes.len()
-                    );
+                    )?;
                 }
-                print!("{}", t.to_text());
-                println!("{}", verdict(&decision, &nodes));
+                out!("{}", t.to_text())?;
+                outln!("{}", verdict(&decision, &nodes))?;
             }
         }
     }

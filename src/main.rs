@@ -1,6 +1,23 @@
 //! `orchsim`: the command line. It parses arguments, loads files, calls the crates and prints;
 //! the work itself lives in the library crates (ARCHITECTURE.md).
 
+/// `println!` that returns a write error (a closed pipe among them) instead of panicking:
+/// `outln!(…)?` in a function returning `Result<_, CliError>`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns a write error instead of panicking (see [`outln`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod arch;
 mod bench;
 mod catalog;

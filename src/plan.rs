@@ -145,9 +145,13 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
                 if sc.host_count() == 0 {
                     return Err("no host left after the failures".to_string());
                 }
-                orchsim_sim::run(&sc)
-                    .map(|r| r.summary)
-                    .map_err(|e| e.to_string())
+                let r = orchsim_sim::run(&sc).map_err(|e| e.to_string())?;
+                match r.audit_error {
+                    Some(e) => Err(format!(
+                        "internal error (a bug in orchsim): the audit found {e}"
+                    )),
+                    None => Ok(r.summary),
+                }
             })
             .collect();
         let pass = runs
@@ -328,11 +332,11 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
                 "margins": margins.iter().map(|(m, v, lim)| serde_json::json!({"metric": m, "worst": v, "limit": lim})).collect::<Vec<_>>(),
                 "runs": t.to_json_rows(),
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?)?;
         }
-        Format::Csv => print!("{}", String::from_utf8_lossy(&t.to_csv())),
+        Format::Csv => out!("{}", String::from_utf8_lossy(&t.to_csv()))?,
         Format::Table => {
-            print!("{}", t.to_text());
+            out!("{}", t.to_text())?;
             match best {
                 Some((v1, v2)) => {
                     let parts: Vec<String> = vary
@@ -341,21 +345,21 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
                         .map(|((p, _, _), v)| format!("{p} = {v}"))
                         .collect();
                     let (cost, hosts) = price(&key(v1, v2));
-                    println!(
+                    outln!(
                         "answer: {} ({hosts} hosts, {cost:.2} per hour) meets `{}` on all {} seeds{}",
                         parts.join(", "),
                         args.target,
                         args.seeds,
                         if losses.is_empty() { String::new() } else { format!(" after losing {}", losses.join(" and ")) }
-                    );
+                    )?;
                     for (m, worst, lim) in &margins {
-                        println!("  {m}: worst {worst:.3} against {lim}");
+                        outln!("  {m}: worst {worst:.3} against {lim}")?;
                     }
                 }
-                None => println!("no value in the given range meets `{}`", args.target),
+                None => outln!("no value in the given range meets `{}`", args.target)?,
             }
             if non_monotone.is_empty() {
-                println!("monotonicity assumed by the bisection; checked above each answer");
+                outln!("monotonicity assumed by the bisection; checked above each answer")?;
             }
             for (v1, (a, b)) in &non_monotone {
                 let at = if vary.len() == 2 {
@@ -363,13 +367,13 @@ pub fn run(args: PlanArgs) -> Result<u8, CliError> {
                 } else {
                     String::new()
                 };
-                println!("warning: not monotone{at}: {a} passes but {b} fails; the answer is the smallest passing value bisection found");
+                outln!("warning: not monotone{at}: {a} passes but {b} fails; the answer is the smallest passing value bisection found")?;
             }
-            println!(
+            outln!(
                 "{} evaluations written to {}/plan.csv",
                 evaluated.len(),
                 out.display()
-            );
+            )?;
         }
     }
     Ok(if best.is_some() { 0 } else { NO_ANSWER })

@@ -420,7 +420,7 @@ pub fn explain(
                 "filtered": filtered,
                 "nodes": nodes,
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Table | Format::Csv => {
             let mut t = Table::new([
@@ -460,7 +460,7 @@ pub fn explain(
                 std::io::stdout().lock().write_all(&t.to_csv())?;
                 return Ok(());
             }
-            println!(
+            outln!(
                 "task {after} of {} ({} policy, seed {seed}): cpu {}m, memory {} MiB, {gpu_text}, models {}",
                 replay.order.len(),
                 policy.name(),
@@ -471,19 +471,19 @@ pub fn explain(
                 } else {
                     accepted.join("|")
                 }
-            );
-            println!(
+            )?;
+            outln!(
                 "feasible nodes: {} of {} (best {} shown; ties go to the lower rank)",
                 feasible.len(),
                 view.len(),
                 shown.min(feasible.len())
-            );
-            print!("{}", t.to_text());
+            )?;
+            out!("{}", t.to_text())?;
             for (reason, n) in &filtered {
-                println!("filtered: {n} node(s): {reason}");
+                outln!("filtered: {n} node(s): {reason}")?;
             }
             match &e.chosen {
-                Some(p) => println!(
+                Some(p) => outln!(
                     "chosen: {} devices [{}]",
                     view[p.node].name,
                     p.devices
@@ -491,8 +491,8 @@ pub fn explain(
                         .map(|d| d.to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
-                ),
-                None => println!("unschedulable: no node fits"),
+                )?,
+                None => outln!("unschedulable: no node fits")?,
             }
         }
     }

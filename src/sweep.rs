@@ -169,7 +169,7 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
             );
         }
     }
-    println!(
+    outln!(
         "{} runs ({} failed) on {jobs} threads in {wall:.2} s; wrote {}/{{{}}}",
         runs.len(),
         n_failed,
@@ -179,7 +179,7 @@ pub fn sweep(args: SweepArgs) -> Result<u8, CliError> {
             (false, false) => "sweep.csv, sweep-summary.csv",
             (false, true) => "sweep.csv, sweep-summary.csv, report.html, *.svg, *.png",
         }
-    );
+    )?;
     Ok(if n_failed > 0 { SOME_RUNS_FAILED } else { 0 })
 }
 
@@ -328,9 +328,9 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
             "",
         )?;
     }
-    println!(
+    outln!(
         "merged {n} shards ({runs} runs) into {}/{{sweep.csv, sweep-summary.csv}}",
         args.out.display()
-    );
+    )?;
     Ok(())
 }

@@ -60,8 +60,9 @@ pub struct RunResult {
     pub records: Vec<PodRecord>,
     /// Node names in cluster order (host groups in file order, `<group>-<i>`).
     pub node_names: Vec<String>,
-    /// `service`, `batch` or `trace` per workload (the trace last), for `pods.csv`.
-    workload_kinds: Vec<&'static str>,
+    /// Name and `service` or `batch` per generated workload, for `pods.csv` (trace pods are
+    /// `trace`).
+    workload_kinds: Vec<(String, &'static str)>,
     pub timeseries: Table,
     /// `fragmentation.csv`, when the scenario turns on `[observers] gpu_fragmentation`.
     pub fragmentation: Option<Table>,
@@ -301,17 +302,17 @@ impl RunResult {
             "attempts",
             "evictions",
             "last_failure",
+            "job",
         ]);
         for p in &self.records {
-            let kind = self
+            let (workload, kind) = self
                 .workload_kinds
                 .get(p.workload)
-                .copied()
-                .unwrap_or("trace");
+                .map_or((p.spec.owner.as_str(), "trace"), |(n, k)| (n.as_str(), *k));
             let r: &Resources = &p.spec.requests;
             let row = vec![
                 p.spec.name.as_str().into(),
-                p.spec.owner.as_str().into(),
+                workload.into(),
                 kind.into(),
                 i64::from(p.spec.priority).into(),
                 r.cpu_milli.into(),
@@ -331,6 +332,7 @@ impl RunResult {
                     (Some(f), PodState::Unschedulable) => f.as_str().into(),
                     _ => Cell::Empty,
                 },
+                (p.job as u64).into(),
             ];
             t.push(row).expect("pods row matches its header");
         }
@@ -418,9 +420,12 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         workload_kinds: sc
             .workloads
             .iter()
-            .map(|w| match w.kind {
-                WorkloadKind::Service => "service",
-                WorkloadKind::Batch { .. } => "batch",
+            .map(|w| {
+                let kind = match w.kind {
+                    WorkloadKind::Service => "service",
+                    WorkloadKind::Batch { .. } => "batch",
+                };
+                (w.name.clone(), kind)
             })
             .collect(),
         timeseries: timeseries_table(w),

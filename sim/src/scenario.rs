@@ -405,10 +405,10 @@ pub struct Observers {
     /// GPU arrived, allocated and fragmented after every scheduling decision, for replays
     /// that reduce it per arrived workload as the ATC'23 study does (`RunResult::gpu_steps`).
     pub gpu_fragmentation_per_decision: bool,
-    /// The typical shapes the fragmentation is measured against, and the model names they
-    /// were interned with; drawn from the workloads when absent.
     /// Each workload's dominant share of the cluster at every sample (`shares.csv`).
     pub dominant_shares: bool,
+    /// The typical shapes the fragmentation is measured against, and the model names they
+    /// were interned with; drawn from the workloads when absent.
     pub gpu_typical: Option<(
         orchsim_sched::gpu::frag::TypicalTasks,
         orchsim_sched::gpu::Models,
@@ -950,6 +950,32 @@ fn validate(
         .chain(trace.as_ref().map(|t| t.name.clone()))
         .collect();
     let control_plane = crate::control_plane::validate(loc, &raw.control_plane, &paths)?;
+    if !control_plane.schedulers.is_empty() {
+        // The control plane's schedulers decide; a `[scheduler]` would be silently unused.
+        let unused = [
+            raw.scheduler
+                .algorithm
+                .as_ref()
+                .map(|a| ("algorithm", a.span())),
+            raw.scheduler
+                .profile
+                .as_ref()
+                .map(|p| ("profile", p.span())),
+        ];
+        if let Some((key, span)) = unused.into_iter().flatten().next() {
+            return Err(err(span, &format!("scheduler.{key}"), format!("a {} control plane's schedulers are its `[[control_plane.schedulers]]`; expected no `[scheduler] {key}` (give each scheduler its `algorithm` and `cost` there)", control_plane.kind.name())));
+        }
+    }
+    if let Some(i) = workloads
+        .iter()
+        .position(|w| trace.as_ref().is_some_and(|t| t.name == w.name))
+    {
+        return Err(err(
+            raw.workloads[i].name.span(),
+            &format!("workloads[{i}].name"),
+            "`trace` names the replayed trace's pods when the scenario has a `[trace]`; expected another workload name".into(),
+        ));
+    }
     // Marathon constraints are Marathon's: only the `marathon` placement reads them.
     for (i, w) in workloads.iter().enumerate() {
         let algorithm = control_plane
@@ -957,6 +983,16 @@ fn validate(
             .iter()
             .find(|s| s.workloads.contains(&w.name))
             .map_or(algorithm.as_str(), |s| s.algorithm.as_str());
+        let counted = w.constraints.iter().any(|c| {
+            c.op == orchsim_sched::mesos::marathon::Operator::GroupBy && c.value.is_some()
+        });
+        if counted && w.tasks == (1, 1) && w.max_pods.is_none() {
+            return Err(err(
+                raw.workloads[i].constraints[0].span(),
+                &format!("workloads[{i}].constraints"),
+                "GROUP_BY with a count spreads an app's instances, so it needs the app's size: `tasks` (each job is an app) or `max_pods` (the workload is one app)".into(),
+            ));
+        }
         if !w.constraints.is_empty() && algorithm != "marathon" {
             let span = raw.workloads[i].constraints[0].span();
             return Err(err(

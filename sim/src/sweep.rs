@@ -255,9 +255,14 @@ pub fn execute(
         let mut sc = crate::parse_with_files(&format!("{name} [{label}]"), &text, files)
             .map_err(|e| e.to_string())?;
         sc.seed = run.seed;
-        crate::run(&sc)
-            .map(|r| r.summary)
-            .map_err(|e| e.to_string())
+        let r = crate::run(&sc).map_err(|e| e.to_string())?;
+        // A run whose end-of-run audit failed has no trustworthy numbers: a failed run.
+        match r.audit_error {
+            Some(e) => Err(format!(
+                "internal error (a bug in orchsim): the audit found {e}"
+            )),
+            None => Ok(r.summary),
+        }
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))

@@ -45,12 +45,9 @@ fn dual_orchestration_splits_one_cluster_between_marathon_and_kubernetes() {
     // finish, so: distinct hosts per app).
     let pods = csv(tmp.path(), "pods.csv");
     let mut hosts: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for p in pods
-        .iter()
-        .filter(|p| p["workload"].starts_with("web-job-"))
-    {
+    for p in pods.iter().filter(|p| p["workload"] == "web") {
         assert_ne!(p["node"], "", "{p:?} unplaced");
-        hosts.entry(&p["workload"]).or_default().push(&p["node"]);
+        hosts.entry(&p["job"]).or_default().push(&p["node"]);
     }
     assert!(hosts.len() > 10);
     for (app, mut nodes) in hosts {
@@ -172,6 +169,16 @@ fn control_plane_mistakes_are_located() {
         ),
         ("tasks = [2, 4]", "tasks = [4, 2]", "workloads[0].tasks"),
         (
+            "[orchestrator]",
+            "[scheduler]\nalgorithm = \"kubernetes\"\n[orchestrator]",
+            "expected no `[scheduler] algorithm`",
+        ),
+        (
+            "max_pods = 120\ntasks = [2, 4]\nconstraints = [[\"hostname\", \"UNIQUE\"]]",
+            "constraints = [[\"rack\", \"GROUP_BY\", \"3\"]]",
+            "needs the app's size",
+        ),
+        (
             "refuse_s = 5",
             r#"conflict = "coarse""#,
             "does not apply to kind = \"two-level\"",
@@ -201,7 +208,11 @@ fn control_plane_mistakes_are_located() {
 #[test]
 fn gpu_pods_are_offered_and_placed_on_devices_under_two_level() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = include_str!("../../scenarios/gpu-sharing.toml").to_string()
+    let base = include_str!("../../scenarios/gpu-sharing.toml");
+    // The control plane's schedulers replace `[scheduler]`.
+    let start = base.find("[scheduler]").unwrap();
+    let end = start + base[start..].find("[orchestrator]").unwrap();
+    let text = format!("{}{}", &base[..start], &base[end..])
         + r#"
 [control_plane]
 kind = "two-level"

@@ -34,6 +34,18 @@ pub struct AppPlacement {
 /// Reason a node gives for failing the app's constraints.
 pub const CONSTRAINT_REASON: &str = "node(s) didn't match the app's Marathon constraints";
 
+/// The value a constraint on `field` reads on `node`, as [`AgentInfo::field`] reads it on
+/// [`agent_info`]`(node)`.
+fn field<'a>(node: &'a NodeInfo, field: &str) -> Option<&'a str> {
+    let label = |k: &str| node.labels.get(k).map(String::as_str);
+    match field {
+        "hostname" | "@hostname" => Some(&node.name),
+        "@region" => label("topology.kubernetes.io/region"),
+        "@zone" => label("topology.kubernetes.io/zone"),
+        other => label(other),
+    }
+}
+
 /// What a constraint sees of `node`.
 pub fn agent_info(node: &NodeInfo) -> AgentInfo {
     AgentInfo {
@@ -54,12 +66,7 @@ pub fn placed_values<'a>(pod: &PodSpec, nodes: &'a [NodeInfo]) -> Vec<Vec<Option
             nodes
                 .iter()
                 .flat_map(|n| {
-                    let v = if matches!(c.field.as_str(), "hostname" | "@hostname") {
-                        Some(n.name.as_str())
-                    } else {
-                        n.labels.get(&c.field).map(String::as_str)
-                    };
-                    std::iter::repeat_n(v, n.owned_by(&pod.owner) as usize)
+                    std::iter::repeat_n(field(n, &c.field), n.owned_by(&pod.owner) as usize)
                 })
                 .collect()
         })
@@ -272,6 +279,36 @@ mod tests {
         );
         let on = place(&mut c, &mut s, &[&["rack", "CLUSTER", "r1"]], 2);
         assert!(on.iter().all(|n| n % 3 == 1), "{on:?}");
+    }
+
+    #[test]
+    fn zone_constraints_read_the_zone_label_of_placed_instances_too() {
+        let zone = |i: usize| format!("z{}", i % 2);
+        let nodes = (0..6)
+            .map(|i| {
+                let mut n = node(&format!("n{i}"), "r");
+                n.labels
+                    .insert("topology.kubernetes.io/zone".into(), zone(i));
+                n
+            })
+            .collect();
+        let mut c = Cluster::new(nodes);
+        let mut s = MarathonScheduler::new(5);
+        let on = place(&mut c, &mut s, &[&["@zone", "CLUSTER"]], 3);
+        assert_eq!(on.len(), 3, "every instance placed");
+        assert!(on.iter().all(|&n| zone(n) == zone(on[0])), "{on:?}");
+        let mut c = Cluster::new(
+            (0..6)
+                .map(|i| {
+                    let mut n = node(&format!("n{i}"), "r");
+                    n.labels
+                        .insert("topology.kubernetes.io/zone".into(), zone(i));
+                    n
+                })
+                .collect(),
+        );
+        let on = place(&mut c, &mut s, &[&["@zone", "UNIQUE"]], 3);
+        assert_eq!(on.len(), 2, "two zones, two instances: {on:?}");
     }
 
     #[test]

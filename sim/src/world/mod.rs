@@ -579,7 +579,11 @@ impl<'s> World<'s> {
             if !w.constraints.is_empty() {
                 spec.marathon = orchsim_sched::mesos::placement::AppPlacement {
                     constraints: w.constraints.clone(),
-                    instances: tasks,
+                    // The app is the job, or, for pods that come alone, the whole workload.
+                    instances: match (w.tasks, w.max_pods) {
+                        ((1, 1), Some(m)) => m.min(u64::from(u32::MAX)) as u32,
+                        _ => tasks,
+                    },
                 };
             }
             specs.push((spec, run_for));
@@ -838,6 +842,7 @@ impl<'s> World<'s> {
         let mut failed: Vec<(usize, String, u64)> = Vec::new();
         let mut no_node = false;
         let mut any_choice = false;
+        let mut preempted = false;
         for p in plan {
             match p.decision {
                 Decision::Bind { node, devices } => {
@@ -865,6 +870,8 @@ impl<'s> World<'s> {
                 }
                 Decision::Preempt { node, victims, .. } => {
                     any_choice = true;
+                    // The plan stopped here: the job's remaining pods were not tried.
+                    preempted = true;
                     for key in &victims {
                         let pods = &self.pods;
                         let by_key = self.by_key.get_or_insert_with(|| {
@@ -924,9 +931,14 @@ impl<'s> World<'s> {
             st.conflicts += 1;
             st.wasted_ns += spent;
         }
-        self.after_attempt(k, job, no_node && epoch != self.release_epoch);
+        // Back in the queue at once when the cluster changed under the decision: resources
+        // freed meanwhile, a conflict with another scheduler's commit, or the job's own
+        // preemption (its other pods were not tried).
+        let retry_now = (no_node && epoch != self.release_epoch) || conflicted || preempted;
+        self.after_attempt(k, job, retry_now);
         self.observe_decision();
-        self.kick(k, s);
+        // Evictions may have re-queued other schedulers' parked jobs.
+        self.kick_all(k);
     }
 
     /// After a decision on `job`: done, or its unplaced pods wait — back in the queue at once
@@ -943,7 +955,9 @@ impl<'s> World<'s> {
         let s = self.path[j.workload];
         match self.scenario.retry {
             None => {
-                if retry_now {
+                // A framework waits for its next offers, not for freed resources: parked, it
+                // would be suppressed and never offered anything again.
+                if retry_now || self.allocator.is_some() {
                     self.enqueue(job);
                 } else {
                     j.place = JobPlace::Parked;
