@@ -39,6 +39,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "dual-orchestration-kubernetes.toml",
         include_str!("../scenarios/dual-orchestration-kubernetes.toml"),
     ),
+    (
+        "dual-orchestration-split.toml",
+        include_str!("../scenarios/dual-orchestration-split.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -251,6 +251,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             tasks: w.tasks,
             constraints: w.constraints.clone(),
             cost: Some(workload_cost(i)),
+            node_selector: BTreeMap::new(),
         })
         .collect();
     let per_workload = || {

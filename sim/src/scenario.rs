@@ -273,6 +273,8 @@ struct RawWorkload {
     constraints: Vec<Spanned<Vec<String>>>,
     /// Decision cost of this workload's jobs, instead of its scheduler's.
     cost: Option<RawCost>,
+    /// Kubernetes `nodeSelector`: node labels the pods require.
+    node_selector: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -482,6 +484,8 @@ pub struct Workload {
     pub constraints: Vec<orchsim_sched::mesos::marathon::Constraint>,
     /// Decision cost of this workload's jobs, instead of its scheduler's.
     pub cost: Option<DecisionCost>,
+    /// Kubernetes `nodeSelector` of its pods (`kubernetes` placement only).
+    pub node_selector: BTreeMap<String, String>,
 }
 
 /// Retrying jobs that found no room, as the Omega simulator does: back to the end of the
@@ -888,6 +892,11 @@ fn validate(
                 Some(c) => Some(c.validate(&f("cost"), loc)?),
                 None => None,
             },
+            node_selector: w
+                .node_selector
+                .as_ref()
+                .map(|n| n.get_ref().clone())
+                .unwrap_or_default(),
         });
     }
 
@@ -991,6 +1000,16 @@ fn validate(
                 raw.workloads[i].constraints[0].span(),
                 &format!("workloads[{i}].constraints"),
                 "GROUP_BY with a count spreads an app's instances, so it needs the app's size: `tasks` (each job is an app) or `max_pods` (the workload is one app)".into(),
+            ));
+        }
+        if !w.node_selector.is_empty() && algorithm != "kubernetes" {
+            return Err(err(
+                raw.workloads[i]
+                    .node_selector
+                    .as_ref()
+                    .map_or(raw.workloads[i].name.span(), |n| n.span()),
+                &format!("workloads[{i}].node_selector"),
+                format!("a nodeSelector is honoured by the `kubernetes` scheduler only; workload `{}` is placed by `{algorithm}` (a `marathon` workload can use an `IS` constraint)", w.name),
             ));
         }
         if !w.constraints.is_empty() && algorithm != "marathon" {

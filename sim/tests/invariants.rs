@@ -79,6 +79,7 @@ fn workload(
         tasks: (1, 1),
         constraints: Vec::new(),
         cost: None,
+        node_selector: BTreeMap::new(),
     }
 }
 

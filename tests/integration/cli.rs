@@ -67,6 +67,7 @@ fn summaries_match_the_committed_baselines() {
             "dual-orchestration-kubernetes",
             &["dual-orchestration-kubernetes"],
         ),
+        ("dual-orchestration-split", &["dual-orchestration-split"]),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);

@@ -169,6 +169,11 @@ fn control_plane_mistakes_are_located() {
         ),
         ("tasks = [2, 4]", "tasks = [4, 2]", "workloads[0].tasks"),
         (
+            "tasks = [2, 4]",
+            "tasks = [2, 4]\nnode_selector = { rack = \"a\" }",
+            "honoured by the `kubernetes` scheduler only",
+        ),
+        (
             "[orchestrator]",
             "[scheduler]\nalgorithm = \"kubernetes\"\n[orchestrator]",
             "expected no `[scheduler] algorithm`",

@@ -573,6 +573,7 @@ impl<'s> World<'s> {
             g.submitted += 1;
             let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
             spec.labels = w.labels.clone();
+            spec.node_selector = w.node_selector.clone();
             spec.gpu_models = w.gpu_models.clone();
             spec.owner = owner.clone();
             spec.priority = w.priority;
