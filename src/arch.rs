@@ -162,12 +162,10 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn float(x: f64, d: usize) -> Cell {
-    if x.is_finite() {
-        Cell::Float(x, d)
-    } else {
-        Cell::Empty
-    }
+/// Empty where no job got that far.
+fn float(x: Option<f64>, d: usize) -> Cell {
+    x.filter(|x| x.is_finite())
+        .map_or(Cell::Empty, |x| Cell::Float(x, d))
 }
 
 /// One row per (architecture, t_job, workload) with the workload's scheduler's counters.
@@ -216,14 +214,14 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
                 Cell::UInt(ws.scheduled),
                 Cell::UInt(ws.abandoned),
                 Cell::UInt(ws.pending),
-                Cell::UInt(ws.tasks_placed),
+                Cell::UInt(ws.pods_placed),
                 float(ws.queue_mean_s, 3),
                 float(ws.queue_p90_s, 3),
                 float(ws.wait_first_mean_s, 3),
                 float(ws.wait_first_p90_s, 3),
                 float(ws.wait_last_mean_s, 3),
                 float(ws.wait_last_p90_s, 3),
-                Cell::Float(ws.dominant_share_mean, 4),
+                Cell::Float(ws.dominant_share_mean.unwrap_or(0.0), 4),
                 s.name.as_str().into(),
                 Cell::Float(s.busy_ns as f64 / duration_ns, 4),
                 Cell::UInt(s.transactions),
@@ -312,7 +310,7 @@ fn charts(study: &architectures::Study, results: &[RunStats]) -> Vec<Chart> {
             x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
             y_label: "log10 wait (s)".into(),
             series: series(&|r| {
-                let v = r.workloads[w].wait_last_mean_s;
+                let v = r.workloads[w].wait_last_mean_s?;
                 (v.is_finite() && v > 0.0).then(|| v.log10())
             }),
             legend_lower_right: true,

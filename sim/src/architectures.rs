@@ -122,52 +122,16 @@ pub struct Setup {
     pub sample_interval_s: f64,
 }
 
-/// Per scheduler (or framework) counters.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SchedulerStats {
-    pub name: String,
-    pub busy_ns: u64,
-    pub wasted_ns: u64,
-    /// Attempts that placed at least one task or conflicted (Omega's transactions).
-    pub transactions: u64,
-    pub conflicts: u64,
-    /// Attempts that found no room for any task (neither success nor conflict).
-    pub no_room: u64,
-    pub retries: u64,
-    pub offers_received: u64,
-    pub offers_declined: u64,
-    pub offers_rescinded: u64,
-}
-
-/// Per workload results.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WorkloadStats {
-    pub name: String,
-    pub jobs: u64,
-    pub scheduled: u64,
-    pub abandoned: u64,
-    pub pending: u64,
-    pub tasks_placed: u64,
-    /// Submission to the first time a scheduler takes the job (the Omega simulator's
-    /// `timeInQueueTillFirstScheduled`: no decision time).
-    pub queue_mean_s: f64,
-    pub queue_p90_s: f64,
-    pub wait_first_mean_s: f64,
-    pub wait_first_p90_s: f64,
-    pub wait_last_mean_s: f64,
-    pub wait_last_p90_s: f64,
-    /// Mean of the workload's dominant share of the cluster, sampled.
-    pub dominant_share_mean: f64,
-}
-
 /// One run's results.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunStats {
     pub architecture: Architecture,
     pub t_job_s: f64,
     pub duration_s: f64,
-    pub workloads: Vec<WorkloadStats>,
-    pub schedulers: Vec<SchedulerStats>,
+    /// The world's per-workload and per-scheduler results (the monolithic scheduler named
+    /// `monolithic`).
+    pub workloads: Vec<crate::WorkloadStats>,
+    pub schedulers: Vec<crate::SchedulerStats>,
     pub offers_made: u64,
     pub digest: String,
     /// Each workload's dominant share of the cluster at every sample: `(time s, shares)`.
@@ -339,52 +303,16 @@ pub fn run(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> RunSta
             }
         }
     };
-    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
-    let workloads = r
-        .workloads
-        .iter()
-        .map(|w| WorkloadStats {
-            name: w.name.clone(),
-            jobs: w.jobs,
-            scheduled: w.scheduled,
-            abandoned: w.abandoned,
-            pending: w.pending,
-            tasks_placed: w.pods_placed,
-            queue_mean_s: nan(w.queue_mean_s),
-            queue_p90_s: nan(w.queue_p90_s),
-            wait_first_mean_s: nan(w.wait_first_mean_s),
-            wait_first_p90_s: nan(w.wait_first_p90_s),
-            wait_last_mean_s: nan(w.wait_last_mean_s),
-            wait_last_p90_s: nan(w.wait_last_p90_s),
-            dominant_share_mean: w.dominant_share_mean.unwrap_or(0.0),
-        })
-        .collect();
-    let monolithic = sc.control_plane.schedulers.is_empty();
-    let schedulers = r
-        .schedulers
-        .iter()
-        .map(|s| SchedulerStats {
-            name: if monolithic {
-                "monolithic".into()
-            } else {
-                s.name.clone()
-            },
-            busy_ns: s.busy_ns,
-            wasted_ns: s.wasted_ns,
-            transactions: s.transactions,
-            conflicts: s.conflicts,
-            no_room: s.no_room,
-            retries: s.retries,
-            offers_received: s.offers_received,
-            offers_declined: s.offers_declined,
-            offers_rescinded: s.offers_rescinded,
-        })
-        .collect();
+    let mut schedulers = r.schedulers.clone();
+    if sc.control_plane.schedulers.is_empty() {
+        // The study's curves name the one scheduler of both monolithic variants so.
+        schedulers[0].name = "monolithic".into();
+    }
     RunStats {
         architecture: arch,
         t_job_s,
         duration_s: setup.duration_s,
-        workloads,
+        workloads: r.workloads.clone(),
         schedulers,
         offers_made: r.schedulers.iter().map(|s| s.offers_received).sum(),
         digest: r.digest().to_string(),
@@ -867,7 +795,7 @@ mod tests {
             for w in &r.workloads {
                 assert!(w.jobs > 0, "{arch:?} {}", w.name);
                 assert_eq!(w.jobs, w.scheduled + w.abandoned + w.pending);
-                assert!(w.tasks_placed > 0);
+                assert!(w.pods_placed > 0);
             }
             assert_eq!(
                 format!("{r:?}"),

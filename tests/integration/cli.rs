@@ -360,12 +360,34 @@ fn study_digests_are_pinned() {
     }
 }
 
+/// Runs `orchsim ARGS EXTRA` with its standard output closed before it writes: the exit
+/// status and what it said on stderr.
+fn to_closed_pipe(args: &[&str], extra: &[String]) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orchsim"))
+        .args(args)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
 /// The exit statuses the README documents: 0 also when the reader closes the pipe early,
 /// 1 for a failed check, 2 for bad input (3, a partial sweep, is in sweep.rs).
 #[test]
 fn exit_statuses_follow_the_documented_contract() {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
     let tmp = tempfile::tempdir().unwrap();
     // A reader that takes one line and goes away: the rest of the output hits a closed pipe.
     for args in [
@@ -374,53 +396,19 @@ fn exit_statuses_follow_the_documented_contract() {
         &["scenarios"],
         &["net", "compare"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_orchsim"))
-            .args(args)
-            .arg("--help")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let status = child.wait().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "{args:?} --help to a closed pipe: {err}"
-        );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_orchsim"))
-            .args(args)
-            .args(if args[0] == "run" {
-                vec![
-                    "--out".to_string(),
-                    tmp.path().join(args[1]).display().to_string(),
-                ]
-            } else {
-                vec![]
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let status = child.wait().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert_eq!(status.code(), Some(0), "{args:?} to a closed pipe: {err}");
+        let out: Vec<String> = if args[0] == "run" {
+            vec![
+                "--out".into(),
+                tmp.path().join(args[1]).display().to_string(),
+            ]
+        } else {
+            vec![]
+        };
+        for extra in [vec!["--help".to_string()], out] {
+            let (code, err) = to_closed_pipe(args, &extra);
+            assert!(!err.contains("panicked"), "{args:?} {extra:?}: {err}");
+            assert_eq!(code, Some(0), "{args:?} {extra:?} to a closed pipe: {err}");
+        }
     }
     // 1: a regression (the baseline against itself with a worse p99 wait).
     let baseline =

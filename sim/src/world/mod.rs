@@ -781,9 +781,34 @@ impl<'s> World<'s> {
     /// placed (bound for the moment, unbound before returning), and stops at the first that
     /// finds no node. Returns the plan and the nodes examined.
     fn plan_on_live(&mut self, s: usize, pods: &[usize]) -> (Vec<Planned>, u64) {
+        let mut tentative = Vec::new();
+        let planned = self.plan_pods(s, pods, false, &mut tentative);
+        self.undo(tentative);
+        planned
+    }
+
+    /// Decides `pods` of one job one after another on the cluster as it is, binding each
+    /// placed pod for the moment (into `tentative`, for the caller to [`World::undo`]) so the
+    /// next sees it; stops at the first pod without a node. Returns the plan and the nodes
+    /// examined. A monolithic or shared-state scheduler does not bind its job's last pod (no
+    /// pod after it looks) and leaves a refused bind to the commit; a two-level `framework`
+    /// binds every pod (its later jobs look), and a bind refused or a preemption asked for is
+    /// no room for it (a framework cannot preempt).
+    pub(super) fn plan_pods(
+        &mut self,
+        s: usize,
+        pods: &[usize],
+        framework: bool,
+        tentative: &mut Vec<(NodeId, Arc<PodSpec>)>,
+    ) -> (Vec<Planned>, u64) {
+        let no_room = |why: String| {
+            Decision::Unschedulable(orchsim_sched::Unschedulable {
+                message: Some(why),
+                ..Default::default()
+            })
+        };
         let mut plan = Vec::with_capacity(pods.len());
         let mut filtered = 0u64;
-        let mut tentative = Vec::new();
         for (i, &pod) in pods.iter().enumerate() {
             self.pods[pod].attempts += 1;
             let spec = self.pods[pod].spec.clone();
@@ -793,33 +818,36 @@ impl<'s> World<'s> {
                 .schedule(&spec, &self.cluster as &dyn ClusterView);
             filtered = filtered.saturating_add(outcome.work.nodes_filtered);
             let seq = outcome.decision.node().map_or(0, |n| self.node_seq[n.0]);
-            let placed = match &outcome.decision {
-                Decision::Bind { node, devices } => {
-                    if i + 1 < pods.len()
-                        && self
-                            .cluster
-                            .bind(*node, spec.clone(), devices.clone())
-                            .is_ok()
-                    {
-                        tentative.push((*node, spec));
+            let decision = match outcome.decision {
+                Decision::Bind { node, devices } if framework || i + 1 < pods.len() => {
+                    match self.cluster.bind(node, spec.clone(), devices.clone()) {
+                        Ok(()) => {
+                            tentative.push((node, spec));
+                            Decision::Bind { node, devices }
+                        }
+                        Err(e) if framework => no_room(e.to_string()),
+                        Err(_) => Decision::Bind { node, devices },
                     }
-                    true
                 }
-                _ => false,
+                Decision::Preempt { .. } if framework => {
+                    no_room("no room in the offers held, and a framework cannot preempt".into())
+                }
+                d => d,
             };
-            plan.push(Planned {
-                pod,
-                decision: outcome.decision,
-                seq,
-            });
+            let placed = matches!(decision, Decision::Bind { .. });
+            plan.push(Planned { pod, decision, seq });
             if !placed {
                 break;
             }
         }
+        (plan, filtered)
+    }
+
+    /// Unbinds what [`World::plan_pods`] bound for the moment, last first.
+    pub(super) fn undo(&mut self, tentative: Vec<(NodeId, Arc<PodSpec>)>) {
         for (node, spec) in tentative.into_iter().rev() {
             self.cluster.unbind_pod(node, &spec);
         }
-        (plan, filtered)
     }
 
     /// A monolithic or shared-state decision ends: its placements are committed (shared

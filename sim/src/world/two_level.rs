@@ -20,11 +20,11 @@ use std::collections::BTreeMap;
 use orchsim_kernel::{Kernel, SimDuration};
 use orchsim_sched::mesos::allocator::Offer;
 use orchsim_sched::mesos::drf::{Vector, RESOURCES};
-use orchsim_sched::{ClusterView, Decision, NodeId};
+use orchsim_sched::{Decision, NodeId};
 
 use super::{
-    decision_time, offered_sum, vector, Event, JobPlace, Planned, PodState, World, NO_NODE,
-    TAG_DECISION, TAG_OFFER,
+    decision_time, offered_sum, vector, Event, JobPlace, PodState, World, NO_NODE, TAG_DECISION,
+    TAG_OFFER,
 };
 use crate::control_plane::{ControlPlaneKind, TwoLevel};
 
@@ -158,50 +158,11 @@ impl World<'_> {
             }
             self.jobs[job].dequeued.get_or_insert(now);
             self.jobs[job].place = JobPlace::Deciding;
-            let mut filtered = 0u64;
-            let mut placed_any = false;
-            for &pod in &pods {
-                self.pods[pod].attempts += 1;
-                let spec = self.pods[pod].spec.clone();
-                let outcome = self.slots[s]
-                    .scheduler
-                    .get()
-                    .schedule(&spec, &self.cluster as &dyn ClusterView);
-                filtered = filtered.saturating_add(outcome.work.nodes_filtered);
-                let decision = match outcome.decision {
-                    Decision::Bind { node, devices } => {
-                        match self.cluster.bind(node, spec.clone(), devices.clone()) {
-                            Ok(()) => {
-                                tentative.push((node, spec));
-                                Decision::Bind { node, devices }
-                            }
-                            Err(e) => Decision::Unschedulable(orchsim_sched::Unschedulable {
-                                message: Some(e.to_string()),
-                                ..Default::default()
-                            }),
-                        }
-                    }
-                    Decision::Preempt { .. } => {
-                        Decision::Unschedulable(orchsim_sched::Unschedulable {
-                            message: Some(
-                                "no room in the offers held, and a framework cannot preempt".into(),
-                            ),
-                            ..Default::default()
-                        })
-                    }
-                    u => u,
-                };
-                let stop = !matches!(decision, Decision::Bind { .. });
-                placed_any |= !stop;
-                planned.push(Planned {
-                    pod,
-                    decision,
-                    seq: 0,
-                });
-                if stop {
-                    break;
-                }
-            }
+            let (plan, filtered) = self.plan_pods(s, &pods, true, &mut tentative);
+            let placed_any = plan
+                .first()
+                .is_some_and(|p| matches!(p.decision, Decision::Bind { .. }));
+            planned.extend(plan);
             let cost = self.cost_of(s, job);
             think = think + decision_time(&cost, pods.len(), filtered);
             considered.push(job);
@@ -216,9 +177,7 @@ impl World<'_> {
                 break;
             }
         }
-        for (node, spec) in tentative.into_iter().rev() {
-            self.cluster.unbind_pod(node, &spec);
-        }
+        self.undo(tentative);
         self.lift_offer_view(saved);
         let slot = &mut self.slots[s];
         slot.busy = true;
