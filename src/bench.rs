@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use orchsim_report::{Cell, Table};
 
-use crate::{catalog, CliError, Format};
+use orchsim_app::{catalog, Error, Kind, Source, View};
+
+use crate::Format;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -38,12 +40,12 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 /// Criterion's `new/estimates.json` mean (ns per iteration) for every benchmark under `dir`.
-fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, CliError> {
+fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries =
-            std::fs::read_dir(&d).map_err(|e| CliError(format!("{}: {e}", d.display())))?;
+            std::fs::read_dir(&d).map_err(|e| Error::bad_input(format!("{}: {e}", d.display())))?;
         let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for p in entries {
@@ -54,7 +56,7 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, CliError> {
                 stack.push(p);
             } else if p.ends_with("new/estimates.json") {
                 let text = std::fs::read_to_string(&p)
-                    .map_err(|e| CliError(format!("{}: {e}", p.display())))?;
+                    .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
                 let v: serde_json::Value = serde_json::from_str(&text)?;
                 let Some(mean) = v["mean"]["point_estimate"].as_f64() else {
                     continue;
@@ -73,7 +75,7 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, CliError> {
     Ok(found)
 }
 
-pub fn run(args: BenchArgs) -> Result<(), CliError> {
+pub fn run(args: BenchArgs) -> Result<(), Error> {
     let mut t = Table::new([
         "name",
         "wall_s",
@@ -83,21 +85,25 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         "peak_rss_mib",
         "mean_ns",
     ]);
+    let repeat = args.repeat.max(1) as usize;
     for (file, text) in catalog::CATALOG {
-        if orchsim_sim::study_kind(text).as_deref() == Some("scheduler-architectures") {
-            crate::arch::bench_row(file, text, args.repeat.max(1) as usize, &mut t)?;
-            continue;
-        }
-        if orchsim_sim::gpu_study::is_study(text) {
-            crate::study::bench_rows(file, text, args.repeat.max(1) as usize, &mut t)?;
-            continue;
-        }
-        let sc = crate::simulation_scenario(&format!("<embedded>/scenarios/{file}"), text)?;
+        let source = Source::embedded(file, text);
+        let sc = match source.kind() {
+            Kind::Architectures => {
+                orchsim_app::architectures::bench_row(&source, repeat, &mut t)?;
+                continue;
+            }
+            Kind::GpuStudy => {
+                orchsim_app::gpu_study::bench_rows(&source, repeat, &mut t)?;
+                continue;
+            }
+            Kind::Simulation => source.simulation("bench")?,
+        };
         // Reset the peak-RSS high-water mark (Linux: `5` clears VmHWM) so each row is its own.
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let mut best = f64::MAX;
         let mut summary = None;
-        for _ in 0..args.repeat.max(1) {
+        for _ in 0..repeat {
             let started = Instant::now();
             let r = orchsim_sim::run(&sc)?;
             best = best.min(started.elapsed().as_secs_f64());
@@ -112,10 +118,9 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             Cell::Float(s.pods_submitted as f64 / best, 0),
             peak_rss_mib().map_or(Cell::Empty, |m| Cell::Float(m, 1)),
             Cell::Empty,
-        ])
-        .map_err(|_| CliError("internal: bench row width".into()))?;
+        ])?;
     }
-    crate::net::bench_rows(args.repeat.max(1) as usize, &mut t)?;
+    crate::net::bench_rows(repeat, &mut t)?;
     if let Some(dir) = &args.criterion {
         for (name, mean) in criterion_results(dir)? {
             t.push(vec![
@@ -126,25 +131,16 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 Cell::Empty,
                 Cell::Empty,
                 Cell::Float(mean, 1),
-            ])
-            .map_err(|_| CliError("internal: bench row width".into()))?;
+            ])?;
         }
     }
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join("bench"));
-    std::fs::create_dir_all(&out)
-        .map_err(|e| CliError(format!("cannot create {}: {e}", out.display())))?;
-    std::fs::write(out.join("bench.csv"), t.to_csv())
-        .map_err(|e| CliError(format!("cannot write bench.csv: {e}")))?;
-    match args.format {
-        Format::Table => {
-            out!("{}", t.to_text())?;
-            outln!("wrote {}/bench.csv", out.display())?;
-        }
-        Format::Csv => out!("{}", String::from_utf8_lossy(&t.to_csv()))?,
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&t.to_json_rows())?)?,
-    }
-    Ok(())
+    orchsim_app::outputs::write_files(&out, &[("bench.csv", t.to_csv())])?;
+    let mut view = View::of(t);
+    view.after
+        .push(format!("wrote {}/bench.csv", out.display()));
+    orchsim_app::render::print(&view, args.format.into())
 }

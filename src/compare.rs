@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use orchsim_report::compare::{compare, delta_table, parse_thresholds};
 
-use crate::{sweep::read_table, CliError, Format};
+use orchsim_app::outputs::read_table;
+use orchsim_app::{Error, View};
+
+use crate::Format;
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
@@ -27,14 +30,14 @@ pub struct CompareArgs {
 /// Exit status when a metric regressed beyond its threshold.
 pub const REGRESSION: u8 = crate::exit::CHECK_FAILED;
 
-fn resolve(p: &Path) -> Result<PathBuf, CliError> {
+fn resolve(p: &Path) -> Result<PathBuf, Error> {
     if p.is_dir() {
         for name in ["summary.csv", "sweep.csv", "bench.csv"] {
             if p.join(name).is_file() {
                 return Ok(p.join(name));
             }
         }
-        return Err(CliError(format!(
+        return Err(Error::bad_input(format!(
             "{}: no summary.csv, sweep.csv or bench.csv inside",
             p.display()
         )));
@@ -42,32 +45,27 @@ fn resolve(p: &Path) -> Result<PathBuf, CliError> {
     Ok(p.to_path_buf())
 }
 
-pub fn run(args: CompareArgs) -> Result<u8, CliError> {
+pub fn run(args: CompareArgs) -> Result<u8, Error> {
     let (b, c) = (resolve(&args.baseline)?, resolve(&args.current)?);
     let thresholds = parse_thresholds(&args.thresholds.join(","))?;
     let deltas = compare(&read_table(&b)?, &read_table(&c)?, &thresholds)
-        .map_err(|e| CliError(format!("{} vs {}: {e}", b.display(), c.display())))?;
+        .map_err(|e| Error::bad_input(format!("{} vs {}: {e}", b.display(), c.display())))?;
     let regressions = deltas.iter().filter(|d| d.regression).count();
     let table = delta_table(&deltas, !args.all);
-    match args.format {
-        Format::Table => {
-            if table.rows.is_empty() {
-                outln!("no differences between {} and {}", b.display(), c.display())?;
-            } else {
-                out!("{}", table.to_text())?;
-            }
-            outln!("{regressions} regression(s)")?;
-        }
-        Format::Csv => out!("{}", String::from_utf8_lossy(&table.to_csv()))?,
-        Format::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "baseline": b.display().to_string(),
-                "current": c.display().to_string(),
-                "regressions": regressions,
-                "deltas": table.to_json_rows(),
-            }))?
-        )?,
-    }
+    let json = serde_json::json!({
+        "baseline": b.display().to_string(),
+        "current": c.display().to_string(),
+        "regressions": regressions,
+        "deltas": table.to_json_rows(),
+    });
+    let mut view = View::of(table);
+    view.json = Some(json);
+    view.empty = Some(format!(
+        "no differences between {} and {}",
+        b.display(),
+        c.display()
+    ));
+    view.after.push(format!("{regressions} regression(s)"));
+    orchsim_app::render::print(&view, args.format.into())?;
     Ok(if regressions > 0 { REGRESSION } else { 0 })
 }

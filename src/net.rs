@@ -1,6 +1,6 @@
 //! `orchsim net`: compare container network datapaths, explain one, show the cost profile.
 
-use std::io::Write;
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -9,7 +9,9 @@ use orchsim_net::compare::{self, CompareSpec, Comparison};
 use orchsim_net::{Datapath, Platform, Profile};
 use orchsim_report::{Cell, Table};
 
-use crate::{CliError, Format};
+use orchsim_app::{Error, View};
+
+use crate::Format;
 
 #[derive(Args)]
 pub struct NetArgs {
@@ -101,7 +103,7 @@ struct ProfileArgs {
     format: Format,
 }
 
-pub fn run(args: NetArgs) -> Result<(), CliError> {
+pub fn run(args: NetArgs) -> Result<(), Error> {
     match args.command {
         NetCommand::Compare(a) => compare_cmd(a),
         NetCommand::Explain(a) => explain_cmd(a),
@@ -109,19 +111,20 @@ pub fn run(args: NetArgs) -> Result<(), CliError> {
     }
 }
 
-fn load_profile(path: Option<&PathBuf>) -> Result<Profile, CliError> {
+fn load_profile(path: Option<&PathBuf>) -> Result<Profile, Error> {
     match path {
         None => Ok(Profile::default_profile()),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| CliError(format!("{}: cannot read the profile: {e}", p.display())))?;
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Error::bad_input(format!("{}: cannot read the profile: {e}", p.display()))
+            })?;
             Ok(Profile::parse(&p.display().to_string(), &text)?)
         }
     }
 }
 
 /// Parses `10g`, `100G`, `2.5g`, `500m`, `10` (Gb/s) into Gb/s.
-fn parse_link(s: &str) -> Result<f64, CliError> {
+fn parse_link(s: &str) -> Result<f64, Error> {
     let t = s.trim().to_ascii_lowercase();
     let t = t
         .strip_suffix("bps")
@@ -135,19 +138,19 @@ fn parse_link(s: &str) -> Result<f64, CliError> {
     };
     match num.parse::<f64>() {
         Ok(v) if v.is_finite() && v * scale >= 1e-3 && v * scale <= 1e4 => Ok(v * scale),
-        _ => Err(CliError(format!(
+        _ => Err(Error::bad_input(format!(
             "--link: expected a rate such as 10g, 40g, 100g, 2.5g or 500m (from 1m to 10t), found `{s}`"
         ))),
     }
 }
 
 /// The platform the common options describe, and the pipeline options, both checked.
-fn setup(profile: &Profile, c: &Common) -> Result<(Platform, orchsim_net::Options), CliError> {
+fn setup(profile: &Profile, c: &Common) -> Result<(Platform, orchsim_net::Options), Error> {
     let name = c.platform.as_deref().unwrap_or(&profile.default_platform);
-    let mut p = profile.platform(name).map_err(CliError)?.clone();
+    let mut p = profile.platform(name).map_err(Error::bad_input)?.clone();
     if let Some(link) = &c.link {
         if p.underlay == orchsim_net::profile::Underlay::Veth {
-            return Err(CliError(format!(
+            return Err(Error::bad_input(format!(
                 "--link: platform `{name}` has no physical link (hosts are namespaces joined by veth)"
             )));
         }
@@ -157,13 +160,13 @@ fn setup(profile: &Profile, c: &Common) -> Result<(Platform, orchsim_net::Option
         p.tunnel_offload = false;
     }
     if !(0.0..=1e6).contains(&c.app_ns_per_byte) {
-        return Err(CliError(format!(
+        return Err(Error::bad_input(format!(
             "--app-ns-per-byte: expected 0 to 1000000, found {}",
             c.app_ns_per_byte
         )));
     }
     if !(1..=16 << 20).contains(&c.msg_size) {
-        return Err(CliError(format!(
+        return Err(Error::bad_input(format!(
             "--msg-size: expected 1 to 16777216 bytes, found {}",
             c.msg_size
         )));
@@ -176,7 +179,7 @@ fn setup(profile: &Profile, c: &Common) -> Result<(Platform, orchsim_net::Option
     Ok((p, opts))
 }
 
-fn datapaths(list: &str) -> Result<Vec<Datapath>, CliError> {
+fn datapaths(list: &str) -> Result<Vec<Datapath>, Error> {
     if list.trim() == "all" {
         return Ok(Datapath::all().collect());
     }
@@ -184,15 +187,17 @@ fn datapaths(list: &str) -> Result<Vec<Datapath>, CliError> {
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let d: Datapath = name
             .parse()
-            .map_err(|e| CliError(format!("--datapaths: {e}")))?;
+            .map_err(|e| Error::bad_input(format!("--datapaths: {e}")))?;
         if out.contains(&d) {
-            return Err(CliError(format!("--datapaths: `{d}` is listed twice")));
+            return Err(Error::bad_input(format!(
+                "--datapaths: `{d}` is listed twice"
+            )));
         }
         out.push(d);
     }
     if out.is_empty() {
-        return Err(CliError(
-            "--datapaths: expected `all` or at least one datapath".into(),
+        return Err(Error::bad_input(
+            "--datapaths: expected `all` or at least one datapath",
         ));
     }
     Ok(out)
@@ -205,7 +210,7 @@ fn opt(x: Option<f64>, d: usize) -> Cell {
     }
 }
 
-fn compare_table(c: &Comparison) -> Table {
+fn compare_table(c: &Comparison) -> Result<Table, Error> {
     let mut t = Table::new([
         "datapath",
         "supported",
@@ -237,23 +242,22 @@ fn compare_table(c: &Comparison) -> Table {
             Cell::UInt(r.mtu as u64),
             r.bottleneck.clone().map_or(Cell::Empty, Cell::from),
             opt(r.flow_level_goodput_gbps, 3),
-        ])
-        .expect("row width matches the header");
+        ])?;
     }
-    t
+    Ok(t)
 }
 
-fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
+fn compare_cmd(a: CompareArgs) -> Result<(), Error> {
     let profile = load_profile(a.common.profile.as_ref())?;
     let (platform, opts) = setup(&profile, &a.common)?;
     if !(1..=256).contains(&a.flows) {
-        return Err(CliError(format!(
+        return Err(Error::bad_input(format!(
             "--flows: expected 1 to 256, found {}",
             a.flows
         )));
     }
     if !(1..=1_000_000).contains(&a.transactions) {
-        return Err(CliError(format!(
+        return Err(Error::bad_input(format!(
             "--transactions: expected 1 to 1000000, found {}",
             a.transactions
         )));
@@ -264,7 +268,7 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
         .map(|r| {
             r.trim()
                 .parse::<Requirement>()
-                .map_err(|e| CliError(format!("--require: {e}")))
+                .map_err(|e| Error::bad_input(format!("--require: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let spec = CompareSpec {
@@ -277,59 +281,58 @@ fn compare_cmd(a: CompareArgs) -> Result<(), CliError> {
         app_ns_per_byte: opts.app_ns_per_byte,
     };
     if a.jobs == Some(0) {
-        return Err(CliError("--jobs: expected at least 1".into()));
+        return Err(Error::bad_input("--jobs: expected at least 1"));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.jobs.unwrap_or(0))
         .build()?;
     let c = pool.install(|| compare::compare(&profile, &spec));
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?,
-        Format::Csv => out.write_all(&compare_table(&c).to_csv())?,
-        Format::Table => {
-            let p = &spec.platform;
+    let json = serde_json::to_value(&c)?;
+    let mut text = String::new();
+    let p = &spec.platform;
+    writeln!(text,
+        "profile {}, platform {} ({} Gb/s link{}, MTU {}, {} threads, CPU ×{}); {} flow(s), {}-byte messages",
+        c.profile,
+        c.platform,
+        p.link_gbps,
+        if p.link_gbps == 0.0 { ": none, veth" } else { "" },
+        p.mtu,
+        p.threads,
+        p.cpu_factor,
+        c.flows,
+        c.msg_size
+    )?;
+    let table = compare_table(&c)?;
+    write!(text, "{}", table.to_text())?;
+    for r in c.datapaths.iter().filter(|r| !r.supported) {
+        for why in &r.unsupported {
             writeln!(
-                out,
-                "profile {}, platform {} ({} Gb/s link{}, MTU {}, {} threads, CPU ×{}); {} flow(s), {}-byte messages",
-                c.profile,
-                c.platform,
-                p.link_gbps,
-                if p.link_gbps == 0.0 { ": none, veth" } else { "" },
-                p.mtu,
-                p.threads,
-                p.cpu_factor,
-                c.flows,
-                c.msg_size
+                text,
+                "{}: cannot meet `{}`: {}",
+                r.name, why.requirement, why.reason
             )?;
-            write!(out, "{}", compare_table(&c).to_text())?;
-            for r in c.datapaths.iter().filter(|r| !r.supported) {
-                for why in &r.unsupported {
-                    writeln!(
-                        out,
-                        "{}: cannot meet `{}`: {}",
-                        r.name, why.requirement, why.reason
-                    )?;
-                }
-            }
-            writeln!(
-                out,
-                "latency: {}-byte request/response on an idle path; the model has no scheduler noise, so the percentiles coincide",
-                c.msg_size
-            )?;
-            writeln!(out, "digest {}", c.digest)?;
         }
     }
+    writeln!(text,
+        "latency: {}-byte request/response on an idle path; the model has no scheduler noise, so the percentiles coincide",
+        c.msg_size
+    )?;
+    writeln!(text, "digest {}", c.digest)?;
+
+    let mut view = View::of(table);
+    view.json = Some(json);
+    view.text = Some(text);
+    orchsim_app::render::print(&view, a.format.into())?;
     Ok(())
 }
 
-fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
+fn explain_cmd(a: ExplainArgs) -> Result<(), Error> {
     let profile = load_profile(a.common.profile.as_ref())?;
     let (platform, opts) = setup(&profile, &a.common)?;
     let d: Datapath = a
         .datapath
         .parse()
-        .map_err(|e| CliError(format!("--datapath: {e}")))?;
+        .map_err(|e| Error::bad_input(format!("--datapath: {e}")))?;
     let e = compare::explain(&profile, &platform, d, &opts);
     let mut stages = Table::new([
         "stage",
@@ -341,90 +344,86 @@ fn explain_cmd(a: ExplainArgs) -> Result<(), CliError> {
         "constants",
     ]);
     for s in &e.stages {
-        stages
-            .push(vec![
-                s.stage.into(),
-                s.role.name().into(),
-                format!("{:?}", s.trigger).to_lowercase().into(),
-                Cell::Float(s.ns_per_packet, 1),
-                Cell::Float(s.share * 100.0, 1),
-                Cell::Float(s.on_path, 2),
-                s.params.clone().into(),
-            ])
-            .expect("row width matches the header");
+        stages.push(vec![
+            s.stage.into(),
+            s.role.name().into(),
+            format!("{:?}", s.trigger).to_lowercase().into(),
+            Cell::Float(s.ns_per_packet, 1),
+            Cell::Float(s.share * 100.0, 1),
+            Cell::Float(s.on_path, 2),
+            s.params.clone().into(),
+        ])?;
     }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?,
-        Format::Csv => out.write_all(&stages.to_csv())?,
-        Format::Table => {
-            writeln!(
-                out,
-                "{} on {} (profile {}): pod MTU {}, MSS {}, {} header bytes; segments of {} B = {} packets, {:.2} ACKs each",
-                e.datapath,
-                e.platform,
-                e.profile,
-                e.mtu,
-                e.mss,
-                e.overhead_bytes,
-                e.segment_bytes,
-                e.packets_per_segment,
-                e.acks_per_segment
-            )?;
-            writeln!(
-                out,
-                "\nBulk stream: CPU per wire packet of payload, {:.0} ns in all (share in %):",
-                e.ns_per_packet
-            )?;
-            write!(out, "{}", stages.to_text())?;
-            let cores: Vec<String> = e
-                .cores
-                .iter()
-                .map(|(r, ns)| format!("{} {:.0} ns", r.name(), ns))
-                .collect();
-            writeln!(out, "per CPU and packet: {}", cores.join(", "))?;
-            writeln!(
-                out,
-                "one flow: {:.2} Gb/s, limited by {}",
-                e.steady_goodput_gbps, e.bottleneck
-            )?;
-            let mut lat = Table::new(["stage", "cpu", "ns", "share"]);
-            for s in &e.latency_stages {
-                lat.push(vec![
-                    s.stage.into(),
-                    s.role.map_or("nic + wire", orchsim_net::Role::name).into(),
-                    Cell::Float(s.ns, 0),
-                    Cell::Float(s.share * 100.0, 1),
-                ])
-                .expect("row width matches the header");
-            }
-            writeln!(
-                out,
-                "\nOne {}-byte message, one way (round trip {:.1} µs):",
-                a.common.msg_size, e.rtt_us
-            )?;
-            write!(out, "{}", lat.to_text())?;
-            let c = &e.capabilities;
-            let protos: Vec<String> = c
-                .protocols
-                .iter()
-                .map(|(p, ok)| format!("{p} {}", if *ok { "yes" } else { "no" }))
-                .collect();
-            writeln!(out, "\ncarries: {}", protos.join(", "))?;
-            writeln!(out, "isolation: {}", c.isolation.unwrap_or("none"))?;
-            writeln!(out, "encryption: {}", c.encryption.unwrap_or("none"))?;
-            writeln!(
-                out,
-                "hosts in different subnets: {}",
-                c.same_subnet_only
-                    .map_or("yes".to_string(), |why| format!("no: {why}"))
-            )?;
-        }
+    let json = serde_json::to_value(&e)?;
+    let mut text = String::new();
+    writeln!(text,
+        "{} on {} (profile {}): pod MTU {}, MSS {}, {} header bytes; segments of {} B = {} packets, {:.2} ACKs each",
+        e.datapath,
+        e.platform,
+        e.profile,
+        e.mtu,
+        e.mss,
+        e.overhead_bytes,
+        e.segment_bytes,
+        e.packets_per_segment,
+        e.acks_per_segment
+    )?;
+    writeln!(
+        text,
+        "\nBulk stream: CPU per wire packet of payload, {:.0} ns in all (share in %):",
+        e.ns_per_packet
+    )?;
+    write!(text, "{}", stages.to_text())?;
+    let cores: Vec<String> = e
+        .cores
+        .iter()
+        .map(|(r, ns)| format!("{} {:.0} ns", r.name(), ns))
+        .collect();
+    writeln!(text, "per CPU and packet: {}", cores.join(", "))?;
+    writeln!(
+        text,
+        "one flow: {:.2} Gb/s, limited by {}",
+        e.steady_goodput_gbps, e.bottleneck
+    )?;
+    let mut lat = Table::new(["stage", "cpu", "ns", "share"]);
+    for s in &e.latency_stages {
+        lat.push(vec![
+            s.stage.into(),
+            s.role.map_or("nic + wire", orchsim_net::Role::name).into(),
+            Cell::Float(s.ns, 0),
+            Cell::Float(s.share * 100.0, 1),
+        ])?;
     }
+    writeln!(
+        text,
+        "\nOne {}-byte message, one way (round trip {:.1} µs):",
+        a.common.msg_size, e.rtt_us
+    )?;
+    write!(text, "{}", lat.to_text())?;
+    let c = &e.capabilities;
+    let protos: Vec<String> = c
+        .protocols
+        .iter()
+        .map(|(p, ok)| format!("{p} {}", if *ok { "yes" } else { "no" }))
+        .collect();
+    writeln!(text, "\ncarries: {}", protos.join(", "))?;
+    writeln!(text, "isolation: {}", c.isolation.unwrap_or("none"))?;
+    writeln!(text, "encryption: {}", c.encryption.unwrap_or("none"))?;
+    writeln!(
+        text,
+        "hosts in different subnets: {}",
+        c.same_subnet_only
+            .map_or("yes".to_string(), |why| format!("no: {why}"))
+    )?;
+
+    let mut view = View::of(stages);
+    view.json = Some(json);
+    view.text = Some(text);
+    orchsim_app::render::print(&view, a.format.into())?;
     Ok(())
 }
 
-fn profile_cmd(a: ProfileArgs) -> Result<(), CliError> {
+fn profile_cmd(a: ProfileArgs) -> Result<(), Error> {
     let profile = load_profile(a.profile.as_ref())?;
     let mut t = Table::new(["constant", "value", "unit", "kind", "source"]);
     for (name, p) in &profile.entries {
@@ -434,8 +433,7 @@ fn profile_cmd(a: ProfileArgs) -> Result<(), CliError> {
             p.unit.clone().into(),
             format!("{:?}", p.kind).to_lowercase().into(),
             p.source.clone().into(),
-        ])
-        .expect("row width matches the header");
+        ])?;
     }
     let mut plats = Table::new([
         "platform",
@@ -448,58 +446,55 @@ fn profile_cmd(a: ProfileArgs) -> Result<(), CliError> {
         "description",
     ]);
     for p in profile.platforms.values() {
-        plats
-            .push(vec![
-                p.name.clone().into(),
-                Cell::Float(p.cpu_factor, 4),
-                Cell::Float(p.link_gbps, 1),
-                Cell::UInt(p.mtu as u64),
-                Cell::UInt(p.threads as u64),
-                if p.rx_llc { "yes" } else { "no" }.into(),
-                format!("{:?}", p.underlay).to_lowercase().into(),
-                p.description.clone().into(),
-            ])
-            .expect("row width matches the header");
+        plats.push(vec![
+            p.name.clone().into(),
+            Cell::Float(p.cpu_factor, 4),
+            Cell::Float(p.link_gbps, 1),
+            Cell::UInt(p.mtu as u64),
+            Cell::UInt(p.threads as u64),
+            if p.rx_llc { "yes" } else { "no" }.into(),
+            format!("{:?}", p.underlay).to_lowercase().into(),
+            p.description.clone().into(),
+        ])?;
     }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "profile": profile.name,
-                "description": profile.description,
-                "default_platform": profile.default_platform,
-                "constants": t.to_json_rows(),
-                "platforms": plats.to_json_rows(),
-            }))?
-        )?,
-        Format::Csv => out.write_all(&t.to_csv())?,
-        Format::Table => {
-            writeln!(out, "profile {}: {}", profile.name, profile.description)?;
-            writeln!(
-                out,
-                "CPU costs are ns on the reference CPU; a platform's cpu_factor scales them.\n"
-            )?;
-            write!(out, "{}", t.to_text())?;
-            writeln!(out, "\nplatforms (default {}):", profile.default_platform)?;
-            write!(out, "{}", plats.to_text())?;
-        }
-    }
+    let json = serde_json::json!({
+        "profile": profile.name,
+        "description": profile.description,
+        "default_platform": profile.default_platform,
+        "constants": t.to_json_rows(),
+        "platforms": plats.to_json_rows(),
+    });
+    let mut text = String::new();
+    writeln!(text, "profile {}: {}", profile.name, profile.description)?;
+    writeln!(
+        text,
+        "CPU costs are ns on the reference CPU; a platform's cpu_factor scales them.\n"
+    )?;
+    write!(text, "{}", t.to_text())?;
+    writeln!(text, "\nplatforms (default {}):", profile.default_platform)?;
+    write!(text, "{}", plats.to_text())?;
+
+    let mut view = View::of(t);
+    view.json = Some(json);
+    view.text = Some(text);
+    orchsim_app::render::print(&view, a.format.into())?;
     Ok(())
 }
 
 /// `orchsim bench` rows: the packet-level engine over every datapath (one flow, 100 GbE, 25 ms
 /// simulated each; `events` counts stage traversals) and one flow-level recomputation of
 /// 10,000 flows on 1,000 hosts; best of `repeat`.
-pub fn bench_rows(repeat: usize, t: &mut Table) -> Result<(), CliError> {
+pub fn bench_rows(repeat: usize, t: &mut Table) -> Result<(), Error> {
     use orchsim_net::flow::{allocate, random_flows};
     use orchsim_net::packet::{stream, StreamConfig};
     use orchsim_net::{Options, Pipeline};
     use std::time::Instant;
 
     let profile = Profile::default_profile();
-    let fast = profile.platform("cilium-bench").map_err(CliError)?.clone();
+    let fast = profile
+        .platform("cilium-bench")
+        .map_err(Error::bad_input)?
+        .clone();
     let cfg = StreamConfig {
         flows: 1,
         warmup_ns: Some(5_000_000),
@@ -530,10 +525,10 @@ pub fn bench_rows(repeat: usize, t: &mut Table) -> Result<(), CliError> {
         ]
     };
     t.push(row("net/packet-stream-all-datapaths", best, Some(events)))
-        .map_err(|_| CliError("internal: bench row width".into()))?;
+        .map_err(|_| Error::bad_input("internal: bench row width"))?;
     let ten_g = profile
         .platform(&profile.default_platform)
-        .map_err(CliError)?
+        .map_err(Error::bad_input)?
         .clone();
     let all: Vec<Datapath> = Datapath::all().collect();
     let flows = random_flows(1000, 10_000, &all, 7);
@@ -544,7 +539,7 @@ pub fn bench_rows(repeat: usize, t: &mut Table) -> Result<(), CliError> {
         best = best.min(started.elapsed().as_secs_f64());
     }
     t.push(row("net/flow-level-10k-flows-1k-hosts", best, None))
-        .map_err(|_| CliError("internal: bench row width".into()))?;
+        .map_err(|_| Error::bad_input("internal: bench row width"))?;
     Ok(())
 }
 

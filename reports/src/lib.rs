@@ -105,6 +105,18 @@ pub struct RowWidthError {
     pub got: usize,
 }
 
+impl std::fmt::Display for RowWidthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a row of {} cells in a table of {} columns",
+            self.got, self.expected
+        )
+    }
+}
+
+impl std::error::Error for RowWidthError {}
+
 impl Table {
     pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
         Table {

@@ -1,4 +1,5 @@
-//! The report pages of `run`, `sweep` and `plan`: which charts each draws from its tables.
+//! The report pages of `run`, `sweep` and `plan`: which charts each draws from its tables,
+//! and [`write_all`], which writes a page with its charts.
 //! Column names are the documented output contract (README, "Outputs").
 
 use std::path::{Path, PathBuf};
@@ -33,16 +34,9 @@ pub fn write_all(
     Ok(path)
 }
 
-/// `run`: CDF of pod wait, requested resources over time, pods over time.
-pub fn run_report(
-    dir: &Path,
-    title: &str,
-    summary: &Table,
-    pods: &Table,
-    timeseries: &Table,
-    fragmentation: Option<&Table>,
-    source: &str,
-) -> Result<PathBuf, ChartError> {
+/// `run`: CDF of pod wait, requested resources over time, pods over time (and GPU
+/// fragmentation when observed).
+pub fn run_charts(pods: &Table, timeseries: &Table, fragmentation: Option<&Table>) -> Vec<Chart> {
     let mut charts = Vec::new();
     if let Some(w) = col(pods, "wait_ms") {
         let mut waits: Vec<f64> = (0..pods.rows.len())
@@ -124,18 +118,12 @@ pub fn run_report(
             legend_lower_right: true,
         });
     }
-    write_all(dir, title, &[("Summary", summary)], &charts, source)
+    charts
 }
 
 /// `sweep`: for each key metric, its mean against the first parameter with a 95% band, one
 /// line per value of the second parameter (if any).
-pub fn sweep_report(
-    dir: &Path,
-    title: &str,
-    aggregate: &Table,
-    n_params: usize,
-    source: &str,
-) -> Result<PathBuf, ChartError> {
+pub fn sweep_charts(aggregate: &Table, n_params: usize) -> Vec<Chart> {
     let mut charts = Vec::new();
     if n_params > 0 {
         let x_name = aggregate.columns[0].clone();
@@ -204,18 +192,11 @@ pub fn sweep_report(
             });
         }
     }
-    write_all(dir, title, &[("Aggregates", aggregate)], &charts, source)
+    charts
 }
 
 /// `plan`: each target metric (worst over seeds) against the varied parameter, with its limit.
-pub fn plan_report(
-    dir: &Path,
-    title: &str,
-    parameter: &str,
-    runs: &Table,
-    metrics: &[(String, f64)],
-    source: &str,
-) -> Result<PathBuf, ChartError> {
+pub fn plan_charts(parameter: &str, runs: &Table, metrics: &[(String, f64)]) -> Vec<Chart> {
     let mut charts = Vec::new();
     let v = col(runs, "value");
     for (metric, limit) in metrics {
@@ -257,25 +238,19 @@ pub fn plan_report(
             legend_lower_right: false,
         });
     }
-    write_all(dir, title, &[("Evaluated runs", runs)], &charts, source)
+    charts
 }
 
 /// Two-parameter `plan`: the frontier (for each value of the first parameter, the smallest
 /// passing value of the second) and the price of each point on it.
-pub fn frontier_report(
-    dir: &Path,
-    title: &str,
-    frontier: &Table,
-    runs: &Table,
-    source: &str,
-) -> Result<PathBuf, ChartError> {
+pub fn frontier_charts(frontier: &Table) -> Vec<Chart> {
     let points = |y: usize| -> Vec<(f64, f64)> {
         (0..frontier.rows.len())
             .filter_map(|r| Some((num(frontier, r, 0)?, num(frontier, r, y)?)))
             .collect()
     };
     let (p1, p2) = (frontier.columns[0].clone(), frontier.columns[1].clone());
-    let charts = vec![
+    vec![
         Chart {
             name: "plan-frontier".into(),
             title: format!("Capacity frontier: smallest {p2} for each {p1}"),
@@ -300,12 +275,5 @@ pub fn frontier_report(
             }],
             legend_lower_right: false,
         },
-    ];
-    write_all(
-        dir,
-        title,
-        &[("Frontier", frontier), ("Evaluated runs", runs)],
-        &charts,
-        source,
-    )
+    ]
 }

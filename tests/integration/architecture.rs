@@ -62,6 +62,16 @@ fn dependencies_point_one_way() {
             ],
         ),
         (
+            "orchsim-app",
+            &[
+                "orchsim-kernel",
+                "orchsim-net",
+                "orchsim-report",
+                "orchsim-sched",
+                "orchsim-sim",
+            ],
+        ),
+        (
             "orchsim-benches",
             &[
                 "orchsim-kernel",
@@ -73,6 +83,7 @@ fn dependencies_point_one_way() {
         (
             "orchsim",
             &[
+                "orchsim-app",
                 "orchsim-kernel",
                 "orchsim-net",
                 "orchsim-report",

@@ -1,20 +1,22 @@
-//! `orchsim run` on a scheduler-architectures study: every architecture at every swept
-//! decision time, curve.csv, and the table of the curve.
+//! `run` on a scheduler-architectures study (`[study] kind = "scheduler-architectures"`):
+//! every architecture at every swept decision time, curve.csv and shares.csv, the table of
+//! the curve, the paper's charts, and the `bench` row.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use orchsim_report::charts::{Chart, Series};
 use orchsim_report::{Cell, Table};
 use orchsim_sim::architectures::{self, RunStats};
 
-use crate::{CliError, Format, RunArgs};
+use crate::error::{Error, Result};
+use crate::render::View;
+use crate::run::{threads, OnProgress, Outcome, Progress, Report, RunOptions};
+use crate::source::Source;
 
 /// `orchsim bench` row: the whole study on one thread, best of `repeat`; `events` counts
 /// the jobs submitted over all runs.
-pub fn bench_row(file: &str, text: &str, repeat: usize, t: &mut Table) -> Result<(), CliError> {
-    let study = architectures::parse(&format!("<embedded>/scenarios/{file}"), text)?;
+pub fn bench_row(source: &Source, repeat: usize, t: &mut Table) -> Result<()> {
+    let study = architectures::parse(&source.origin, &source.text)?;
     let mut best = f64::MAX;
     let mut jobs = 0;
     for _ in 0..repeat {
@@ -34,52 +36,36 @@ pub fn bench_row(file: &str, text: &str, repeat: usize, t: &mut Table) -> Result
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
-    ])
-    .map_err(|_| CliError("internal: bench row width".into()))
+    ])?;
+    Ok(())
 }
 
-/// Runs the study `text` (from `file`).
-pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
-    let mut study = architectures::parse(file, text)?;
-    if let Some(seed) = args.seed {
+pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> Result<Outcome> {
+    let mut study = architectures::parse(&source.origin, &source.text)?;
+    if let Some(seed) = opts.seed {
         study.seed = seed;
     }
-    if !args.policies.is_empty() {
-        return Err(CliError(
-            "--policy applies to GPU studies; narrow an architectures study in its file".into(),
-        ));
-    }
-    if args.jobs == Some(0) {
-        return Err(CliError("--jobs: expected at least 1".into()));
-    }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(&study.name));
+    let jobs = threads(opts.jobs);
     let runs = study.architectures.len() * study.t_job_s.len();
-    if !args.quiet && std::io::stderr().is_terminal() {
-        eprintln!(
-            "orchsim: {runs} runs of {} simulated s on {jobs} thread(s)…",
-            study.setup.duration_s
-        );
-    }
+    progress(Progress::Start {
+        total: runs as u64,
+        unit: "runs",
+    });
     let started = Instant::now();
     let results = architectures::run_study(&study, jobs)?;
+    progress(Progress::At(runs as u64));
     let wall = started.elapsed().as_secs_f64();
     if let Some((r, e)) = results
         .iter()
         .find_map(|r| r.audit_error.as_ref().map(|e| (r, e)))
     {
-        return Err(CliError::internal(format!(
+        return Err(Error::internal(format!(
             "{} at t_job {} s failed its audit: {e}",
             r.architecture.name(),
             r.t_job_s
         )));
     }
-    let table = curve_table(&study, &results);
+    let curve = curve_table(&study, &results)?;
     let digest = orchsim_sim::combine_digests(results.iter().map(|r| r.digest.as_str()));
     let mut shares = Table::new([
         "architecture",
@@ -91,75 +77,51 @@ pub fn run(file: &str, text: &str, args: &RunArgs) -> Result<(), CliError> {
     for r in &results {
         for (time, v) in &r.shares {
             for (w, share) in v.iter().enumerate() {
-                shares
-                    .push(vec![
-                        r.architecture.name().into(),
-                        Cell::Float(r.t_job_s, 3),
-                        Cell::Float(*time, 1),
-                        study.setup.workloads[w].name.as_str().into(),
-                        Cell::Float(*share, 4),
-                    ])
-                    .expect("row width");
+                shares.push(vec![
+                    r.architecture.name().into(),
+                    Cell::Float(r.t_job_s, 3),
+                    Cell::Float(*time, 1),
+                    study.setup.workloads[w].name.as_str().into(),
+                    Cell::Float(*share, 4),
+                ])?;
             }
         }
     }
-    crate::write_outputs(
-        &out,
-        &[
-            ("curve.csv", table.to_csv()),
-            ("shares.csv", shares.to_csv()),
-            ("digest.txt", format!("{digest}\n").into_bytes()),
-        ],
-    )?;
-    if args.report {
-        let summary = summary_table(&results, study.setup.swept);
-        orchsim_report::report::write_all(
-            &out,
-            &format!("orchsim study: {} (seed {})", study.name, study.seed),
-            &[("Curve", &summary)],
-            &charts(&study, &results),
-            text,
-        )?;
-    }
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        Format::Table => {
-            writeln!(
-                stdout,
-                "{}: {} architectures × {} values of {}'s t_job; {} machines, {} s simulated, seed {}",
-                study.name,
-                study.architectures.len(),
-                study.t_job_s.len(),
-                study.setup.workloads[study.setup.swept].name,
-                study.setup.machines,
-                study.setup.duration_s,
-                study.seed
-            )?;
-            write!(
-                stdout,
-                "{}",
-                summary_table(&results, study.setup.swept).to_text()
-            )?;
-            writeln!(stdout, "wall       {wall:.1} s on {jobs} thread(s)")?;
-            writeln!(stdout, "digest     {digest}")?;
-            writeln!(
-                stdout,
-                "{}",
-                crate::wrote_line(
-                    &out,
-                    &["curve.csv", "shares.csv", "digest.txt"],
-                    args.report
-                )
-            )?;
-        }
-        Format::Json => writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(&table.to_json_rows())?
-        )?,
-        Format::Csv => stdout.write_all(&table.to_csv())?,
-    }
-    Ok(())
+    let files: Vec<(&'static str, Vec<u8>)> = vec![
+        ("curve.csv", curve.to_csv()),
+        ("shares.csv", shares.to_csv()),
+        ("digest.txt", format!("{digest}\n").into_bytes()),
+    ];
+    let summary = summary_table(&results, study.setup.swept)?;
+    let report = opts.report.then(|| Report {
+        title: format!("orchsim study: {} (seed {})", study.name, study.seed),
+        tables: vec![("Curve".into(), summary.clone())],
+        charts: charts(&study, &results),
+    });
+    // JSON and CSV print the whole curve; the text, its summary.
+    let mut headline = View::of(curve);
+    let mut text = format!(
+        "{}: {} architectures × {} values of {}'s t_job; {} machines, {} s simulated, seed {}\n",
+        study.name,
+        study.architectures.len(),
+        study.t_job_s.len(),
+        study.setup.workloads[study.setup.swept].name,
+        study.setup.machines,
+        study.setup.duration_s,
+        study.seed
+    );
+    text += &summary.to_text();
+    text += &format!("wall       {wall:.1} s on {jobs} thread(s)\n");
+    text += &format!("digest     {digest}\n");
+    headline.text = Some(text);
+    Ok(Outcome {
+        name: study.name.clone(),
+        files,
+        headline,
+        digest,
+        report,
+        source_text: source.text.clone(),
+    })
 }
 
 /// Empty where no job got that far.
@@ -169,7 +131,7 @@ fn float(x: Option<f64>, d: usize) -> Cell {
 }
 
 /// One row per (architecture, t_job, workload) with the workload's scheduler's counters.
-fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
+fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Result<Table> {
     let mut t = Table::new([
         "architecture",
         "t_job_s",
@@ -237,16 +199,15 @@ fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Table {
                 Cell::UInt(s.offers_received),
                 Cell::UInt(s.offers_declined),
                 Cell::UInt(s.offers_rescinded),
-            ])
-            .expect("row width");
+            ])?;
         }
     }
-    t
+    Ok(t)
 }
 
 /// The curve at a glance: per run, each workload's mean wait to its last task and pending
 /// jobs, and the swept scheduler's busyness and conflict fraction.
-fn summary_table(results: &[RunStats], swept: usize) -> Table {
+fn summary_table(results: &[RunStats], swept: usize) -> Result<Table> {
     let names: Vec<String> = results
         .first()
         .map(|r| r.workloads.iter().map(|w| w.name.clone()).collect())
@@ -276,9 +237,9 @@ fn summary_table(results: &[RunStats], swept: usize) -> Table {
         } else {
             Cell::Empty
         });
-        t.push(row).expect("row width");
+        t.push(row)?;
     }
-    t
+    Ok(t)
 }
 
 /// The paper's figures: per workload, mean wait against the swept `t_job` (both on log10

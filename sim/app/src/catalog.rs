@@ -1,47 +1,52 @@
 //! The scenario catalog embedded in the binary, so `orchsim run` works from any directory.
 
+use orchsim_report::{Cell, Table};
+
+use crate::error::Result;
+use crate::source::{Kind, Source};
+
 /// `(file name, TOML text)` of every scenario in `scenarios/`. A test checks this list against
 /// the directory, so a new scenario file cannot be forgotten here.
 pub const CATALOG: &[(&str, &str)] = &[
     (
         "quickstart.toml",
-        include_str!("../scenarios/quickstart.toml"),
+        include_str!("../../../scenarios/quickstart.toml"),
     ),
     (
         "kubernetes.toml",
-        include_str!("../scenarios/kubernetes.toml"),
+        include_str!("../../../scenarios/kubernetes.toml"),
     ),
     (
         "ci-regression.toml",
-        include_str!("../scenarios/ci-regression.toml"),
+        include_str!("../../../scenarios/ci-regression.toml"),
     ),
     (
         "architectures.toml",
-        include_str!("../scenarios/architectures.toml"),
+        include_str!("../../../scenarios/architectures.toml"),
     ),
     (
         "fgd-atc23.toml",
-        include_str!("../scenarios/fgd-atc23.toml"),
+        include_str!("../../../scenarios/fgd-atc23.toml"),
     ),
     (
         "gpu-sharing.toml",
-        include_str!("../scenarios/gpu-sharing.toml"),
+        include_str!("../../../scenarios/gpu-sharing.toml"),
     ),
     (
         "alibaba-gpu-replay.toml",
-        include_str!("../scenarios/alibaba-gpu-replay.toml"),
+        include_str!("../../../scenarios/alibaba-gpu-replay.toml"),
     ),
     (
         "dual-orchestration.toml",
-        include_str!("../scenarios/dual-orchestration.toml"),
+        include_str!("../../../scenarios/dual-orchestration.toml"),
     ),
     (
         "dual-orchestration-kubernetes.toml",
-        include_str!("../scenarios/dual-orchestration-kubernetes.toml"),
+        include_str!("../../../scenarios/dual-orchestration-kubernetes.toml"),
     ),
     (
         "dual-orchestration-split.toml",
-        include_str!("../scenarios/dual-orchestration-split.toml"),
+        include_str!("../../../scenarios/dual-orchestration-split.toml"),
     ),
 ];
 
@@ -49,11 +54,11 @@ pub const CATALOG: &[(&str, &str)] = &[
 pub const DATA: &[(&str, &str)] = &[
     (
         "data/alibaba-gpu-v2023/openb_node_list_all_node.csv",
-        include_str!("../data/alibaba-gpu-v2023/openb_node_list_all_node.csv"),
+        include_str!("../../../data/alibaba-gpu-v2023/openb_node_list_all_node.csv"),
     ),
     (
         "data/alibaba-gpu-v2023/openb_pod_list_default.csv",
-        include_str!("../data/alibaba-gpu-v2023/openb_pod_list_default.csv"),
+        include_str!("../../../data/alibaba-gpu-v2023/openb_pod_list_default.csv"),
     ),
 ];
 
@@ -64,6 +69,57 @@ pub fn data(path: &str) -> Option<&'static str> {
 
 /// The default scenario of `orchsim run`.
 pub const DEFAULT: &str = "quickstart";
+
+/// The names of the embedded scenarios, in catalog order.
+pub fn names() -> Vec<&'static str> {
+    CATALOG
+        .iter()
+        .map(|(f, _)| f.trim_end_matches(".toml"))
+        .collect()
+}
+
+/// `orchsim scenarios`: one row per embedded scenario with its size and the question it
+/// answers.
+pub fn listing() -> Result<Table> {
+    let mut t = Table::new(["name", "hosts", "workloads", "duration_s", "description"]);
+    for (file, text) in CATALOG {
+        let source = Source::embedded(file, text);
+        let row = match source.kind() {
+            Kind::Architectures => {
+                let st = orchsim_sim::architectures::parse(&source.origin, text)?;
+                vec![
+                    st.name.as_str().into(),
+                    Cell::UInt(st.setup.machines as u64),
+                    Cell::UInt(st.setup.workloads.len() as u64),
+                    Cell::Float(st.setup.duration_s, 0),
+                    st.description.as_str().into(),
+                ]
+            }
+            Kind::GpuStudy => {
+                let st = orchsim_sim::gpu_study::parse(&source.origin, text)?;
+                vec![
+                    st.name.as_str().into(),
+                    Cell::Empty,
+                    Cell::Empty,
+                    Cell::Empty,
+                    st.description.as_str().into(),
+                ]
+            }
+            Kind::Simulation => {
+                let sc = source.simulation("`orchsim scenarios`")?;
+                vec![
+                    sc.name.as_str().into(),
+                    sc.host_count().into(),
+                    (sc.workloads.len() + usize::from(sc.trace.is_some())).into(),
+                    Cell::Float(sc.duration.as_secs_f64(), 0),
+                    sc.description.as_str().into(),
+                ]
+            }
+        };
+        t.push(row)?;
+    }
+    Ok(t)
+}
 
 /// The embedded scenario called `name` (with or without `.toml`).
 pub fn find(name: &str) -> Option<(&'static str, &'static str)> {
@@ -80,7 +136,7 @@ mod tests {
 
     #[test]
     fn every_scenario_file_is_embedded_and_valid() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
         let mut on_disk: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -110,7 +166,7 @@ mod tests {
                     orchsim_sim::parse_with_files(
                         file,
                         text,
-                        &crate::files::Beside { scenario: &shown },
+                        &crate::source::Beside { scenario: &shown },
                     )
                     .unwrap_or_else(|e| panic!("{e}"))
                     .name

@@ -1,0 +1,416 @@
+//! `plan`: the smallest value of one parameter (or the cheapest mix of two) that meets a
+//! target on every seed, optionally after losing the K largest hosts or a failure domain.
+
+use std::path::{Path, PathBuf};
+
+use orchsim_report::{Cell, Table};
+use orchsim_sim::plan::{self, Point};
+use orchsim_sim::sweep;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::render::View;
+use crate::run::Report;
+use crate::source::Source;
+
+/// What to plan.
+#[derive(Clone, Debug, Default)]
+pub struct PlanRequest {
+    /// Conditions joined by `&&`, e.g. `unschedulable_pct<1 && wait_p99_s<30`.
+    pub target: String,
+    /// One or two `PATH=LOW..HIGH` integer parameters.
+    pub vary: Vec<String>,
+    /// Lose this many of the largest hosts.
+    pub failures: u64,
+    /// Lose a whole failure domain: `site=NAME` or a host label `KEY=VALUE`.
+    pub lose: Option<String>,
+    /// Seeds per candidate; a candidate passes only if every seed does.
+    pub seeds: u64,
+    /// Build the report's charts.
+    pub report: bool,
+}
+
+/// A finished plan.
+pub struct PlanOutcome {
+    pub name: String,
+    /// plan.csv as the table; the answer, margins and warnings after it; the JSON document.
+    pub view: View,
+    pub report: Option<Report>,
+    /// Whether some value in the range met the target.
+    pub answered: bool,
+    pub evaluations: usize,
+    pub source_text: String,
+}
+
+impl PlanOutcome {
+    /// The default output directory, `out/<name>-plan`.
+    pub fn default_dir(&self) -> PathBuf {
+        PathBuf::from("out").join(format!("{}-plan", self.name))
+    }
+
+    /// Writes plan.csv (and the report, if built) into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        crate::outputs::write_files(dir, &[("plan.csv", self.view.table.to_csv())])?;
+        if let Some(r) = &self.report {
+            r.write(dir, &self.source_text)?;
+        }
+        Ok(())
+    }
+
+    /// The view with where plan.csv went.
+    pub fn view(&self, dir: &Path) -> View {
+        let mut v = self.view.clone();
+        v.after.push(format!(
+            "{} evaluations written to {}/plan.csv",
+            self.evaluations,
+            dir.display()
+        ));
+        v
+    }
+}
+
+/// Most values of the first parameter a two-parameter plan scans.
+const MAX_OUTER: i64 = 500;
+
+fn parse_vary(s: &str) -> Result<(String, i64, i64), Error> {
+    let bad = || {
+        Error::bad_input(format!(
+            "--vary `{s}`: expected PATH=LOW..HIGH with integers 0 <= LOW <= HIGH"
+        ))
+    };
+    let (path, range) = s.split_once('=').ok_or_else(bad)?;
+    let (lo, hi) = range.split_once("..").ok_or_else(bad)?;
+    let (lo, hi) = (
+        lo.trim().parse::<i64>().map_err(|_| bad())?,
+        hi.trim().parse::<i64>().map_err(|_| bad())?,
+    );
+    if lo < 0 || hi < lo || path.trim().is_empty() {
+        return Err(bad());
+    }
+    Ok((path.trim().to_string(), lo, hi))
+}
+
+/// One evaluated candidate with every varied value.
+struct Evaluated {
+    values: Vec<i64>,
+    point: Point,
+    cost_per_hour: f64,
+    hosts: u64,
+}
+
+/// Searches the plan `req` on `source`.
+pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
+    let scenario = source.simulation("plan")?;
+    let (file, text) = (&source.origin, &source.text);
+    let target = plan::parse_target(&req.target)?;
+    let vary = req
+        .vary
+        .iter()
+        .map(|v| parse_vary(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if vary.len() > 2 {
+        return Err(Error::bad_input("--vary: at most two parameters"));
+    }
+    if vary.len() == 2 && vary[0].2 - vary[0].1 >= MAX_OUTER {
+        return Err(Error::bad_input(format!(
+            "--vary {}: at most {MAX_OUTER} values for the first of two parameters",
+            vary[0].0
+        )));
+    }
+    if req.seeds == 0 {
+        return Err(Error::bad_input("--seeds: expected at least 1"));
+    }
+    let base: toml::Value =
+        toml::from_str(text).map_err(|e| Error::bad_input(format!("{file}: {e}")))?;
+    // Reject a mistyped path or failure domain once, not as a failure of every candidate.
+    for (path, lo, _) in &vary {
+        sweep::override_text(&base, &[(path.as_str(), toml::Value::Integer(*lo))])
+            .map_err(|e| Error::bad_input(format!("--vary {e}")))?;
+    }
+    if let Some(d) = &req.lose {
+        plan::lose_domain(&mut scenario.clone(), d)?;
+    }
+    if req.failures > 0 {
+        plan::refuse_trace_nodes(&scenario, "--failures")?;
+    }
+    let seeds: Vec<u64> = (0..req.seeds)
+        .map(|k| scenario.seed.wrapping_add(k))
+        .collect();
+    let mut evaluated: Vec<Evaluated> = Vec::new();
+    let mut eval = |values: &[i64]| -> Point {
+        let overrides: Vec<(&str, toml::Value)> = vary
+            .iter()
+            .zip(values)
+            .map(|((p, _, _), v)| (p.as_str(), toml::Value::Integer(*v)))
+            .collect();
+        let label: Vec<String> = vary
+            .iter()
+            .zip(values)
+            .map(|((p, _, _), v)| format!("{p}={v}"))
+            .collect();
+        let build = |seed: u64| -> Result<orchsim_sim::Scenario, String> {
+            let t = sweep::override_text(&base, &overrides)?;
+            let mut sc = orchsim_sim::parse_with_files(
+                &format!("{file} [{}]", label.join(" ")),
+                &t,
+                &source.files(),
+            )
+            .map_err(|e| e.to_string())?;
+            sc.seed = seed;
+            Ok(sc)
+        };
+        let (cost, hosts) = build(seeds[0]).map_or((f64::INFINITY, u64::MAX), |sc| {
+            (sc.cost_per_hour(), sc.host_count())
+        });
+        let runs: Vec<Result<orchsim_sim::Summary, String>> = seeds
+            .par_iter()
+            .map(|&seed| {
+                let mut sc = build(seed)?;
+                if let Some(d) = &req.lose {
+                    plan::lose_domain(&mut sc, d).map_err(|e| e.to_string())?;
+                }
+                plan::lose_largest_hosts(&mut sc, req.failures);
+                if sc.host_count() == 0 {
+                    return Err("no host left after the failures".to_string());
+                }
+                let r = orchsim_sim::run(&sc).map_err(|e| e.to_string())?;
+                match r.audit_error {
+                    Some(e) => Err(format!(
+                        "internal error (a bug in orchsim): the audit found {e}"
+                    )),
+                    None => Ok(r.summary),
+                }
+            })
+            .collect();
+        let pass = runs
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|s| plan::meets(s, &target)));
+        let point = Point {
+            value: *values.last().unwrap_or(&0),
+            runs,
+            pass,
+        };
+        evaluated.push(Evaluated {
+            values: values.to_vec(),
+            point: point.clone(),
+            cost_per_hour: cost,
+            hosts,
+        });
+        point
+    };
+
+    // One parameter: bisect it. Two: for each value of the first, bisect the second.
+    let (last_path, lo, hi) = vary.last().cloned().unwrap_or_default();
+    let mut frontier: Vec<(i64, Option<i64>, plan::PlanResult)> = Vec::new();
+    if vary.len() == 1 {
+        let r = plan::search(lo, hi, &mut |v| eval(&[v]));
+        frontier.push((0, r.answer, r));
+    } else {
+        for v1 in vary[0].1..=vary[0].2 {
+            let r = plan::search(lo, hi, &mut |v| eval(&[v1, v]));
+            frontier.push((v1, r.answer, r));
+        }
+    }
+    let price = |values: &[i64]| {
+        evaluated
+            .iter()
+            .find(|e| e.values == values)
+            .map_or((f64::INFINITY, u64::MAX), |e| (e.cost_per_hour, e.hosts))
+    };
+    let key = |v1: i64, v2: i64| {
+        if vary.len() == 1 {
+            vec![v2]
+        } else {
+            vec![v1, v2]
+        }
+    };
+    let best: Option<(i64, i64)> = frontier
+        .iter()
+        .filter_map(|(v1, a, _)| a.map(|v2| (*v1, v2)))
+        .min_by(|a, b| {
+            let (pa, pb) = (price(&key(a.0, a.1)), price(&key(b.0, b.1)));
+            pa.0.total_cmp(&pb.0).then(pa.1.cmp(&pb.1)).then(a.cmp(b))
+        });
+    let non_monotone: Vec<(i64, (i64, i64))> = frontier
+        .iter()
+        .filter_map(|(v1, _, r)| r.non_monotone.map(|nm| (*v1, nm)))
+        .collect();
+
+    let mut cols: Vec<String> = vary.iter().map(|(p, _, _)| p.clone()).collect();
+    cols.extend([
+        "seed".to_string(),
+        "lost_hosts".into(),
+        "cost_per_hour".into(),
+        "pass".into(),
+        "status".into(),
+    ]);
+    cols.extend(target.iter().map(|c| c.metric.clone()));
+    let mut t = Table::new(cols);
+    let mut order: Vec<&Evaluated> = evaluated.iter().collect();
+    order.sort_by(|a, b| a.values.cmp(&b.values));
+    for e in order {
+        for (seed, r) in seeds.iter().zip(&e.point.runs) {
+            let mut row: Vec<Cell> = e.values.iter().map(|v| Cell::Int(*v)).collect();
+            row.extend([
+                Cell::UInt(*seed),
+                Cell::UInt(req.failures),
+                Cell::Float(e.cost_per_hour, 4),
+            ]);
+            match r {
+                Ok(s) => {
+                    row.push((if plan::meets(s, &target) { "yes" } else { "no" }).into());
+                    row.push("ok".into());
+                    row.extend(target.iter().map(|c| {
+                        plan::metric(s, &c.metric).map_or(Cell::Empty, |x| Cell::Float(x, 6))
+                    }));
+                }
+                Err(e) => {
+                    row.push("no".into());
+                    row.push(format!("failed: {}", e.lines().next().unwrap_or("")).into());
+                    row.extend(target.iter().map(|_| Cell::Empty));
+                }
+            }
+            let _ = t.push(row);
+        }
+    }
+    let report = req
+        .report
+        .then(|| -> Result<Report> {
+            let title = format!("orchsim plan: {} for `{}`", scenario.name, req.target);
+            Ok(if vary.len() == 1 {
+                // The one-parameter frontier chart reads the varied values from a `value` column.
+                let mut runs = t.clone();
+                runs.columns[0] = "value".into();
+                let limits: Vec<(String, f64)> =
+                    target.iter().map(|c| (c.metric.clone(), c.value)).collect();
+                Report {
+                    title,
+                    charts: orchsim_report::report::plan_charts(&last_path, &runs, &limits),
+                    tables: vec![("Evaluated runs".into(), runs)],
+                }
+            } else {
+                let mut f =
+                    Table::new([vary[0].0.clone(), vary[1].0.clone(), "cost_per_hour".into()]);
+                for (v1, a, _) in &frontier {
+                    if let Some(v2) = a {
+                        f.push(vec![
+                            Cell::Int(*v1),
+                            Cell::Int(*v2),
+                            Cell::Float(price(&[*v1, *v2]).0, 4),
+                        ])?;
+                    }
+                }
+                Report {
+                    title,
+                    charts: orchsim_report::report::frontier_charts(&f),
+                    tables: vec![("Frontier".into(), f), ("Evaluated runs".into(), t.clone())],
+                }
+            })
+        })
+        .transpose()?;
+
+    // Margin: the worst value over seeds at the answer, per condition.
+    let answer_point = best.and_then(|(v1, v2)| evaluated.iter().find(|e| e.values == key(v1, v2)));
+    let margins: Vec<(String, f64, f64)> = answer_point
+        .map(|e| {
+            target
+                .iter()
+                .map(|c| {
+                    let vals = e
+                        .point
+                        .runs
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok())
+                        .filter_map(|s| plan::metric(s, &c.metric));
+                    let worst = match c.op {
+                        plan::Op::Lt | plan::Op::Le => vals.fold(f64::MIN, f64::max),
+                        plan::Op::Gt | plan::Op::Ge => vals.fold(f64::MAX, f64::min),
+                    };
+                    (c.metric.clone(), worst, c.value)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let assignment: Option<serde_json::Value> = best.map(|(v1, v2)| {
+        let mut m = serde_json::Map::new();
+        for ((p, _, _), v) in vary.iter().zip(key(v1, v2)) {
+            m.insert(p.clone(), serde_json::json!(v));
+        }
+        serde_json::Value::Object(m)
+    });
+    let losses = {
+        let mut l = Vec::new();
+        if req.failures > 0 {
+            l.push(format!("the {} largest hosts", req.failures));
+        }
+        if let Some(d) = &req.lose {
+            l.push(format!("failure domain {d}"));
+        }
+        l
+    };
+    let json = serde_json::json!({
+        "parameters": vary.iter().map(|(p, lo, hi)| serde_json::json!({"path": p, "range": [lo, hi]})).collect::<Vec<_>>(),
+        "failures": req.failures,
+        "lose": req.lose,
+        "seeds": req.seeds,
+        "answer": if vary.len() == 1 { best.map(|b| serde_json::json!(b.1)).unwrap_or(serde_json::Value::Null) } else { assignment.clone().unwrap_or(serde_json::Value::Null) },
+        "assignment": assignment,
+        "cost_per_hour": best.map(|(v1, v2)| price(&key(v1, v2)).0),
+        "monotone_checked": non_monotone.is_empty(),
+        "non_monotone": non_monotone.iter().map(|(v1, (a, b))| serde_json::json!({"first": v1, "answer": a, "fails_at": b})).collect::<Vec<_>>(),
+        "margins": margins.iter().map(|(m, v, lim)| serde_json::json!({"metric": m, "worst": v, "limit": lim})).collect::<Vec<_>>(),
+        "runs": t.to_json_rows(),
+    });
+    let mut after = Vec::new();
+    match best {
+        Some((v1, v2)) => {
+            let parts: Vec<String> = vary
+                .iter()
+                .zip(key(v1, v2))
+                .map(|((p, _, _), v)| format!("{p} = {v}"))
+                .collect();
+            let (cost, hosts) = price(&key(v1, v2));
+            after.push(format!(
+                "answer: {} ({hosts} hosts, {cost:.2} per hour) meets `{}` on all {} seeds{}",
+                parts.join(", "),
+                req.target,
+                req.seeds,
+                if losses.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after losing {}", losses.join(" and "))
+                }
+            ));
+            for (m, worst, lim) in &margins {
+                after.push(format!("  {m}: worst {worst:.3} against {lim}"));
+            }
+        }
+        None => after.push(format!(
+            "no value in the given range meets `{}`",
+            req.target
+        )),
+    }
+    if non_monotone.is_empty() {
+        after.push("monotonicity assumed by the bisection; checked above each answer".into());
+    }
+    for (v1, (a, b)) in &non_monotone {
+        let at = if vary.len() == 2 {
+            format!(" (with {} = {v1})", vary[0].0)
+        } else {
+            String::new()
+        };
+        after.push(format!("warning: not monotone{at}: {a} passes but {b} fails; the answer is the smallest passing value bisection found"));
+    }
+    let evaluations = evaluated.len();
+    let mut view = View::of(t);
+    view.json = Some(json);
+    view.after = after;
+    Ok(PlanOutcome {
+        name: scenario.name.clone(),
+        view,
+        report,
+        answered: best.is_some(),
+        evaluations,
+        source_text: source.text.clone(),
+    })
+}

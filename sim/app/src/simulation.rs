@@ -1,0 +1,193 @@
+//! `run` on a simulation scenario: the world's result tables as files, the summary a person
+//! reads, and the report's charts.
+
+use std::time::Instant;
+
+use orchsim_kernel::SimDuration;
+use orchsim_sim::{Scenario, Summary};
+
+use crate::error::{Error, Result};
+use crate::render::View;
+use crate::run::{OnProgress, Outcome, Progress, Report, RunOptions};
+use crate::source::Source;
+
+/// Parses `source` and applies the options that change a simulation scenario.
+pub fn scenario(source: &Source, opts: &RunOptions) -> Result<Scenario> {
+    let mut scenario = source.simulation("this command")?;
+    if let Some(seed) = opts.seed {
+        scenario.seed = seed;
+    }
+    if let Some(algorithm) = &opts.scheduler {
+        if !scenario.control_plane.schedulers.is_empty() {
+            return Err(Error::bad_input(format!(
+                "--scheduler replaces the one scheduler of a monolithic control plane; {} has a {} control plane, whose schedulers are in [[control_plane.schedulers]]",
+                source.origin,
+                scenario.control_plane.kind.name()
+            )));
+        }
+        orchsim_sched::by_name(algorithm, 0)
+            .map_err(|e| Error::bad_input(format!("--scheduler: {e}")))?;
+        // A kube-scheduler profile configures `kubernetes` only.
+        if algorithm != "kubernetes" {
+            scenario.scheduler.profile = None;
+        }
+        scenario.scheduler.algorithm = algorithm.clone();
+    }
+    Ok(scenario)
+}
+
+pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> Result<Outcome> {
+    let scenario = scenario(source, opts)?;
+    progress(Progress::Start {
+        total: scenario.duration.as_secs_f64().ceil() as u64,
+        unit: "simulated s",
+    });
+    let started = Instant::now();
+    let result = orchsim_sim::run_with_progress(&scenario, &mut |now| {
+        progress(Progress::At(now.as_secs_f64() as u64));
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    if let Some(e) = &result.audit_error {
+        return Err(Error::internal(format!("the end-of-run audit found {e}")));
+    }
+
+    let summary = result.summary.table();
+    let pods = opts.report.then(|| result.pods_table());
+    let mut files: Vec<(&'static str, Vec<u8>)> = vec![
+        ("summary.csv", summary.to_csv()),
+        (
+            "pods.csv",
+            pods.as_ref()
+                .map_or_else(|| result.pods_table().to_csv(), |p| p.to_csv()),
+        ),
+        ("timeseries.csv", result.timeseries.to_csv()),
+        ("workloads.csv", result.workloads_table.to_csv()),
+        ("schedulers.csv", result.schedulers_table.to_csv()),
+    ];
+    if let Some(f) = &result.fragmentation {
+        files.push(("fragmentation.csv", f.to_csv()));
+    }
+    if let Some(f) = &result.shares {
+        files.push(("shares.csv", f.to_csv()));
+    }
+    files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
+
+    let report = pods.map(|pods| Report {
+        title: format!("orchsim run: {} (seed {})", scenario.name, scenario.seed),
+        charts: orchsim_report::report::run_charts(
+            &pods,
+            &result.timeseries,
+            result.fragmentation.as_ref(),
+        ),
+        tables: vec![("Summary".into(), summary.clone())],
+    });
+    let s = &result.summary;
+    let events_per_s = if wall > 0.0 {
+        s.events as f64 / wall
+    } else {
+        0.0
+    };
+    let mut json = summary.to_json_rows()[0].clone();
+    if let Some(m) = json.as_object_mut() {
+        m.insert("wall_s".into(), serde_json::json!(round3(wall)));
+        m.insert(
+            "events_per_s".into(),
+            serde_json::json!(events_per_s.round()),
+        );
+    }
+    let mut headline = View::of(summary);
+    headline.json = Some(json);
+    headline.text = Some(human_summary(s, &scenario, wall, events_per_s));
+    Ok(Outcome {
+        name: scenario.name.clone(),
+        files,
+        headline,
+        digest: result.digest().to_string(),
+        report,
+        source_text: source.text.clone(),
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn ms(d: Option<SimDuration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.1} ms", d.as_millis_f64()))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.1}%"))
+}
+
+/// The summary a person reads, one line per aspect.
+fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> String {
+    let mut o = format!(
+        "orchsim run: {} (seed {}): {} on {} hosts, datapath {} (pod MTU {})\n",
+        s.scenario, s.seed, s.algorithm, s.hosts, s.datapath, s.pod_mtu
+    );
+    if !sc.description.is_empty() {
+        o += &format!("           {}\n", sc.description);
+    }
+    o += &format!(
+        "pods       {} submitted: {} scheduled ({} finished, {} running, {} starting), {} pending, {} unschedulable\n",
+        s.pods_submitted,
+        s.pods_scheduled,
+        s.pods_finished,
+        s.pods_running,
+        s.pods_starting,
+        s.pods_pending,
+        s.pods_unschedulable
+    );
+    if s.pods_abandoned > 0 {
+        o += &format!(
+            "abandoned  {} pods of jobs given up after the retry limits\n",
+            s.pods_abandoned
+        );
+    }
+    o += &format!(
+        "wait       p50 {}, p95 {}, p99 {}, max {} (queued to bind)\n",
+        ms(s.wait_p50),
+        ms(s.wait_p95),
+        ms(s.wait_p99),
+        ms(s.wait_max)
+    );
+    o += &format!(
+        "cpu        mean {}, peak {} of allocatable requested\n",
+        pct(s.cpu_util_mean_pct),
+        pct(s.cpu_util_peak_pct)
+    );
+    o += &format!(
+        "memory     mean {}, peak {}\n",
+        pct(s.mem_util_mean_pct),
+        pct(s.mem_util_peak_pct)
+    );
+    if s.gpu_util_mean_pct.is_some() {
+        o += &format!(
+            "gpu        mean {}, peak {}\n",
+            pct(s.gpu_util_mean_pct),
+            pct(s.gpu_util_peak_pct)
+        );
+    }
+    if sc.control_plane.schedulers.is_empty() {
+        o += &format!("scheduler  busy {:.2}% of the time\n", s.scheduler_busy_pct);
+    } else {
+        o += &format!(
+            "schedulers {} control plane, the busiest busy {:.2}% of the time (per scheduler: schedulers.csv)\n",
+            sc.control_plane.kind.name(),
+            s.scheduler_busy_pct
+        );
+    }
+    if s.evictions > 0 {
+        o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
+    }
+    o += &format!(
+        "simulated  {:.1} s in {:.3} s wall: {} events, {:.2} M events/s\n",
+        s.sim_time.as_secs_f64(),
+        wall,
+        s.events,
+        events_per_s / 1e6
+    );
+    o += &format!("digest     {}\n", s.digest);
+    o
+}

@@ -1,0 +1,205 @@
+//! Where scenarios come from and what kind each is: a file, or a scenario embedded in the
+//! binary; the files a scenario names (trace CSVs), read beside it or from the embedded
+//! copies; and the one place that tells a simulation scenario from a study.
+
+use std::path::{Component, Path};
+
+use orchsim_sim::Scenario;
+
+use crate::catalog;
+use crate::error::{Error, Result};
+
+/// A scenario's text and the name it is shown by: its path, or
+/// `<embedded>/scenarios/NAME.toml`.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub origin: String,
+    pub text: String,
+}
+
+/// What a scenario file describes, read off its top-level tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A cluster simulation (`orchsim run` on the world).
+    Simulation,
+    /// The ATC'23 GPU fragmentation study (`[study] kind = "gpu-fragmentation"`).
+    GpuStudy,
+    /// The Omega scheduler-architectures study (`[study] kind = "scheduler-architectures"`).
+    Architectures,
+}
+
+impl Kind {
+    /// What a person calls this kind, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Simulation => "a simulation scenario",
+            Kind::GpuStudy => "a GPU fragmentation study ([study] kind = \"gpu-fragmentation\")",
+            Kind::Architectures => {
+                "a scheduler-architectures study ([study] kind = \"scheduler-architectures\")"
+            }
+        }
+    }
+}
+
+impl Source {
+    /// `arg` as a scenario file, or the embedded scenario of that name when no such file
+    /// exists; the default scenario when `arg` is `None`.
+    pub fn resolve(arg: Option<&str>) -> Result<Source> {
+        let arg = arg.unwrap_or(catalog::DEFAULT);
+        let path = Path::new(arg);
+        // A directory is never a scenario: `dual-orchestration/` in the working directory
+        // must not hide the embedded scenario of that name.
+        if path.exists() && !path.is_dir() {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::bad_input(format!("cannot read scenario {}: {e}", path.display()))
+            })?;
+            return Ok(Source {
+                origin: path.display().to_string(),
+                text,
+            });
+        }
+        match catalog::find(arg) {
+            Some((file, text)) => Ok(Source::embedded(file, text)),
+            None => Err(Error::bad_input(format!(
+                "no scenario file `{arg}`, and no embedded scenario of that name; embedded: {}",
+                catalog::names().join(", ")
+            ))),
+        }
+    }
+
+    /// The embedded scenario file `file` with its text.
+    pub fn embedded(file: &str, text: &str) -> Source {
+        Source {
+            origin: format!("<embedded>/scenarios/{file}"),
+            text: text.to_string(),
+        }
+    }
+
+    /// Which kind of scenario this is. A `[study]` table of an unknown kind is a GPU study
+    /// here; its parser then says which kinds exist.
+    pub fn kind(&self) -> Kind {
+        match orchsim_sim::study_kind(&self.text).as_deref() {
+            None => Kind::Simulation,
+            Some("scheduler-architectures") => Kind::Architectures,
+            Some(_) => Kind::GpuStudy,
+        }
+    }
+
+    /// The files this scenario names, read beside it.
+    pub fn files(&self) -> Beside<'_> {
+        Beside {
+            scenario: &self.origin,
+        }
+    }
+
+    /// Parses a simulation scenario (with the files it names); a study gets an error saying
+    /// what `command` cannot do with it.
+    pub fn simulation(&self, command: &str) -> Result<Scenario> {
+        if self.kind() != Kind::Simulation {
+            return Err(Error::bad_input(format!(
+                "{} is {}; {command} takes simulation scenarios (`orchsim run` runs a study; \
+                 `orchsim explain --study` explains one GPU study placement)",
+                self.origin,
+                self.kind().describe()
+            )));
+        }
+        Ok(orchsim_sim::parse_with_files(
+            &self.origin,
+            &self.text,
+            &self.files(),
+        )?)
+    }
+
+    /// Reads the file `rel` a scenario names, relative to its directory; for an embedded
+    /// scenario, the embedded copy. Returns the name to show and the text.
+    pub fn read_beside(&self, rel: &str) -> Result<(String, String)> {
+        read_beside(&self.origin, rel)
+    }
+}
+
+/// Reads a file named in the scenario shown as `scenario`, relative to the scenario's
+/// directory; for an embedded scenario, the embedded copy.
+fn read_beside(scenario: &str, rel: &str) -> Result<(String, String)> {
+    if let Some(embedded) = scenario.strip_prefix("<embedded>/") {
+        let dir = Path::new(embedded).parent().unwrap_or(Path::new(""));
+        let joined = normalize(&dir.join(rel));
+        return match catalog::data(&joined) {
+            Some(text) => Ok((format!("<embedded>/{joined}"), text.to_string())),
+            None => Err(Error::bad_input(format!(
+                "{scenario}: no embedded file `{joined}`; embedded data: {}",
+                catalog::DATA
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        };
+    }
+    let path = Path::new(scenario)
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(rel);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::bad_input(format!(
+            "{scenario}: cannot read `{rel}` ({}): {e}",
+            path.display()
+        ))
+    })?;
+    Ok((path.display().to_string(), text))
+}
+
+/// `a/b/../c` → `a/c`, with `/` separators.
+fn normalize(p: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+/// The reader a simulation scenario's `[trace]` uses: beside the scenario shown as
+/// `scenario`.
+pub struct Beside<'a> {
+    pub scenario: &'a str,
+}
+
+impl orchsim_sim::ScenarioFiles for Beside<'_> {
+    fn read(&self, path: &str) -> Result<(String, String), String> {
+        read_beside(self.scenario, path).map_err(|e| e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_come_from_the_study_table() {
+        let kind = |name: &str| Source::resolve(Some(name)).unwrap().kind();
+        assert_eq!(kind("quickstart"), Kind::Simulation);
+        assert_eq!(kind("fgd-atc23"), Kind::GpuStudy);
+        assert_eq!(kind("architectures"), Kind::Architectures);
+        let e = Source::resolve(Some("no-such-scenario")).unwrap_err();
+        assert!(e.message.contains("quickstart"), "{e}");
+    }
+
+    #[test]
+    fn embedded_files_resolve_relative_to_the_scenario() {
+        let s = Source::resolve(Some("fgd-atc23")).unwrap();
+        let (name, text) = s
+            .read_beside("../data/alibaba-gpu-v2023/openb_node_list_all_node.csv")
+            .unwrap();
+        assert_eq!(
+            name,
+            "<embedded>/data/alibaba-gpu-v2023/openb_node_list_all_node.csv"
+        );
+        assert!(!text.is_empty());
+        assert!(s.read_beside("../data/nothing.csv").is_err());
+    }
+}
