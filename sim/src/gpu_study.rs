@@ -47,13 +47,6 @@ use crate::scenario::{
 };
 use crate::trace::{self, NamedTask};
 
-/// Whether `text` is a study scenario (it has a top-level `[study]` table) rather than a
-/// simulation scenario.
-pub fn is_study(text: &str) -> bool {
-    text.parse::<toml::Table>()
-        .is_ok_and(|t| t.contains_key("study"))
-}
-
 /// A validated study scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Study {
@@ -727,8 +720,6 @@ seeds = [1, 2]
         );
         assert_eq!(s.typical_percent, 95);
         assert!(s.gpu_nodes_only);
-        assert!(is_study(STUDY));
-        assert!(!is_study("name = \"x\"\nduration_s = 1\n"));
 
         let bad = STUDY.replace("\"FGD\"", "\"FDG\"");
         let e = parse("s.toml", &bad).unwrap_err();

@@ -279,7 +279,8 @@ pub fn execute(
     }))
 }
 
-fn value_cell(v: &Value) -> Cell {
+/// A parameter value as a table cell.
+pub fn value_cell(v: &Value) -> Cell {
     match v {
         Value::String(s) => Cell::Str(s.clone()),
         Value::Integer(i) => Cell::Int(*i),
@@ -341,12 +342,18 @@ const NOT_METRICS: &[&str] = &[
 ];
 
 /// `sweep-summary.csv` from a runs table (so merged shards aggregate exactly like a single
-/// machine): per parameter combination, runs ok/failed and each metric's mean, sample standard
-/// deviation and 95% confidence half-width (t × sd / √n).
-pub fn aggregate(runs: &Table, n_params: usize) -> Table {
+/// machine): per parameter combination — and per value of the `keys` columns, for runs that
+/// give several rows (a study's policies or architectures) — runs ok/failed and each metric's
+/// mean, sample standard deviation and 95% confidence half-width (t × sd / √n). Groups keep
+/// the order of their first row.
+pub fn aggregate(runs: &Table, n_params: usize, keys: &[String]) -> Table {
     let status_col = 1 + n_params;
+    let key_cols: Vec<usize> = keys
+        .iter()
+        .filter_map(|k| runs.columns.iter().position(|c| c == k))
+        .collect();
     let metric_cols: Vec<usize> = (status_col + 1..runs.columns.len())
-        .filter(|&c| !NOT_METRICS.contains(&runs.columns[c].as_str()))
+        .filter(|&c| !NOT_METRICS.contains(&runs.columns[c].as_str()) && !key_cols.contains(&c))
         .filter(|&c| {
             runs.rows
                 .iter()
@@ -356,6 +363,7 @@ pub fn aggregate(runs: &Table, n_params: usize) -> Table {
         })
         .collect();
     let mut cols: Vec<String> = runs.columns[1..=n_params].to_vec();
+    cols.extend(key_cols.iter().map(|&c| runs.columns[c].clone()));
     cols.extend(["runs_ok".to_string(), "runs_failed".into()]);
     for &c in &metric_cols {
         let name = &runs.columns[c];
@@ -367,12 +375,41 @@ pub fn aggregate(runs: &Table, n_params: usize) -> Table {
     }
     let mut t = Table::new(cols);
     let mut groups: Vec<(Vec<String>, Vec<&Vec<Cell>>)> = Vec::new();
+    let mut index: std::collections::BTreeMap<Vec<String>, usize> = Default::default();
+    let failed = |row: &Vec<Cell>| row[status_col].text() != "ok";
     for row in &runs.rows {
-        let key: Vec<String> = row[1..=n_params].iter().map(Cell::text).collect();
-        // Runs of one combination are contiguous (seeds innermost): only the last group can match.
-        match groups.last_mut() {
-            Some((k, rows)) if *k == key => rows.push(row),
-            _ => groups.push((key, vec![row])),
+        // With key columns, a failed run has no key values: it is counted below against every
+        // group of its parameters.
+        if failed(row) && !key_cols.is_empty() {
+            continue;
+        }
+        let mut key: Vec<String> = row[1..=n_params].iter().map(Cell::text).collect();
+        key.extend(key_cols.iter().map(|&c| row[c].text()));
+        match index.get(&key) {
+            Some(&g) => groups[g].1.push(row),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![row]));
+            }
+        }
+    }
+    if !key_cols.is_empty() {
+        for row in runs.rows.iter().filter(|r| failed(r)) {
+            let params: Vec<String> = row[1..=n_params].iter().map(Cell::text).collect();
+            let mut matched = false;
+            for (_, rows) in groups
+                .iter_mut()
+                .filter(|(k, _)| k[..n_params] == params[..])
+            {
+                rows.push(row);
+                matched = true;
+            }
+            if !matched {
+                let mut key = params;
+                key.extend(key_cols.iter().map(|_| String::new()));
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![row]));
+            }
         }
     }
     for (key, rows) in groups {
@@ -497,7 +534,7 @@ mod tests {
             Cell::Empty,
         ])
         .unwrap();
-        let agg = aggregate(&runs, 1);
+        let agg = aggregate(&runs, 1, &[]);
         assert_eq!(
             agg.columns,
             [
@@ -511,5 +548,56 @@ mod tests {
         );
         let row: Vec<String> = agg.rows[0].iter().map(Cell::text).collect();
         assert_eq!(row, ["a", "3", "1", "2.000000", "1.000000", "2.484338"]);
+    }
+
+    /// Rows of several runs with a key column group by parameters and key, in order of first
+    /// appearance; a failed run counts against every group of its parameters.
+    #[test]
+    fn aggregate_groups_study_rows_by_key() {
+        let mut runs = Table::new(["run", "p", "status", "seed", "k", "x"]);
+        let row = |run: u64, seed: u64, status: &str, k: &str, x: Option<f64>| {
+            vec![
+                Cell::UInt(run),
+                "v".into(),
+                status.into(),
+                Cell::UInt(seed),
+                if k.is_empty() { Cell::Empty } else { k.into() },
+                x.map_or(Cell::Empty, |x| Cell::Float(x, 1)),
+            ]
+        };
+        for r in [
+            row(0, 1, "ok", "b", Some(10.0)),
+            row(0, 1, "ok", "a", Some(1.0)),
+            row(1, 2, "ok", "b", Some(30.0)),
+            row(1, 2, "ok", "a", Some(3.0)),
+            row(2, 3, "failed: no", "", None),
+        ] {
+            runs.push(r).unwrap();
+        }
+        let agg = aggregate(&runs, 1, &["k".to_string()]);
+        assert_eq!(
+            agg.columns,
+            [
+                "p",
+                "k",
+                "runs_ok",
+                "runs_failed",
+                "x_mean",
+                "x_sd",
+                "x_ci95"
+            ]
+        );
+        let rows: Vec<Vec<String>> = agg
+            .rows
+            .iter()
+            .map(|r| r.iter().take(5).map(Cell::text).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ["v", "b", "2", "1", "20.000000"],
+                ["v", "a", "2", "1", "2.000000"]
+            ]
+        );
     }
 }

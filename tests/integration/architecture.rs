@@ -179,3 +179,31 @@ fn one_event_loop_for_cluster_simulations() {
         "kernel event handlers outside sim/src/world: {loops:?}"
     );
 }
+
+/// Architecture Invariant: scenario kinds are told apart in one place, `Source::kind` in the
+/// application layer; front-ends and other modules never read `[study]` themselves.
+#[test]
+fn scenario_kinds_are_told_apart_in_one_place() {
+    let mut files = Vec::new();
+    for dir in ["src", "sim/app/src", "sim/src", "benches", "tests"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    let here = root().join("tests/integration/architecture.rs");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("sim/app/src/source.rs") && **f != here)
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            // Definitions (`fn study_kind(`) are allowed; calls are not.
+            ["study_kind(", "is_study("].iter().any(|call| {
+                text.match_indices(call)
+                    .any(|(i, _)| !text[..i].ends_with("fn "))
+            })
+        })
+        .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "files telling scenario kinds apart outside Source::kind: {offenders:?}"
+    );
+}

@@ -319,3 +319,132 @@ fn shards_of_different_sweeps_do_not_merge() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("shard of a different sweep"));
 }
+
+/// A small GPU study (one policy, part of the trace) beside the repository's trace files.
+fn small_gpu_study(dir: &Path) -> std::path::PathBuf {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/alibaba-gpu-v2023");
+    let text = format!(
+        "name = \"small-gpu\"\n\n[study]\nkind = \"gpu-fragmentation\"\n\
+         nodes = \"{data}/openb_node_list_all_node.csv\"\n\
+         tasks = \"{data}/openb_pod_list_default.csv\"\n\
+         gpu_nodes_only = true\ntarget_pct = 40\ntypical_percent = 95\n\
+         policies = [\"fgd\", \"best-fit\"]\nseeds = [5]\n"
+    );
+    let path = dir.join("small-gpu.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A study is swept like a simulation: each run is the study at one seed, one row per row of
+/// its table, aggregated over seeds per parameter value and study row; threads and shards do
+/// not change a byte.
+#[test]
+fn a_gpu_study_sweeps_over_its_parameters_and_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = small_gpu_study(tmp.path());
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            study.to_str().unwrap(),
+            "--set",
+            "study.target_pct=30,40",
+            "--seeds",
+            "2",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = orchsim().args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    run(&one, &["--jobs", "1"]);
+    run(&two, &["--jobs", "2"]);
+    for f in ["sweep.csv", "sweep-summary.csv"] {
+        assert_eq!(read(&one.join(f)), read(&two.join(f)), "{f}: --jobs 1 vs 2");
+    }
+    let csv = String::from_utf8(read(&one.join("sweep.csv"))).unwrap();
+    assert!(
+        csv.starts_with("run,study.target_pct,status,seed,policy,arrived_pct,"),
+        "{csv}"
+    );
+    // 2 values × 2 seeds = 4 runs, each with one row per policy at the target share of
+    // arrived workload (the study has no published values to add rows at).
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let runs: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(runs.len(), 4, "{csv}");
+    assert!(rows.iter().all(|r| r.contains(",ok,")), "{csv}");
+    let seeds: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.split(',').nth(3).unwrap()).collect();
+    assert_eq!(seeds, ["5", "6"].into(), "the study's seed, +1");
+    assert_eq!(rows.len(), 4 * 2, "{csv}");
+    for r in &rows {
+        let cells: Vec<&str> = r.split(',').collect();
+        assert_eq!(cells[1], cells[5], "the target is the share reported: {r}");
+    }
+
+    let summary = String::from_utf8(read(&one.join("sweep-summary.csv"))).unwrap();
+    let head = summary.lines().next().unwrap();
+    assert!(
+        head.starts_with("study.target_pct,policy,arrived_pct,runs_ok,runs_failed,"),
+        "{head}"
+    );
+    assert!(head.contains("alloc_pct_mean_mean"), "{head}");
+    // Every (target, policy, share) group has both seeds.
+    for line in summary.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!((cells[3], cells[4]), ("2", "0"), "{line}");
+    }
+
+    let shards: Vec<_> = (1..=3)
+        .map(|i| {
+            let d = tmp.path().join(format!("s{i}"));
+            run(&d, &["--shard", &format!("{i}/3")]);
+            d
+        })
+        .collect();
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge".to_string()];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap().to_string()));
+    args.extend(["--out".into(), merged.to_str().unwrap().into()]);
+    let o = orchsim().args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["sweep.csv", "sweep-summary.csv"] {
+        assert_eq!(read(&one.join(f)), read(&merged.join(f)), "{f}: shards");
+    }
+}
+
+/// A failed study run is a failed run (exit 3), and its parameters still appear in the
+/// summary with their failures counted.
+#[test]
+fn a_failing_study_run_is_partial_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = small_gpu_study(tmp.path());
+    let out = tmp.path().join("out");
+    let o = orchsim()
+        .args([
+            "sweep",
+            study.to_str().unwrap(),
+            "--set",
+            "study.target_pct=30,-5",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("study.target_pct=-5"), "{err}");
+    let summary = String::from_utf8(read(&out.join("sweep-summary.csv"))).unwrap();
+    let failed: Vec<&str> = summary.lines().filter(|l| l.starts_with("-5,")).collect();
+    assert_eq!(failed.len(), 1, "{summary}");
+    assert!(failed[0].starts_with("-5,,,0,1"), "{summary}");
+}

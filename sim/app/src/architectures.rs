@@ -13,6 +13,10 @@ use crate::render::View;
 use crate::run::{threads, OnProgress, Outcome, Progress, Report, RunOptions};
 use crate::source::Source;
 
+/// The columns of curve.csv that name a row rather than measure it: a sweep aggregates over
+/// seeds per value of these.
+pub const KEY_COLUMNS: &[&str] = &["architecture", "t_job_s", "workload", "scheduler"];
+
 /// `orchsim bench` row: the whole study on one thread, best of `repeat`; `events` counts
 /// the jobs submitted over all runs.
 pub fn bench_row(source: &Source, repeat: usize, t: &mut Table) -> Result<()> {

@@ -147,12 +147,14 @@ mod tests {
         embedded.sort();
         assert_eq!(on_disk, embedded, "scenarios/ and CATALOG disagree");
         for (file, text) in CATALOG {
-            let name =
-                if orchsim_sim::study_kind(text).as_deref() == Some("scheduler-architectures") {
+            let source = Source::embedded(file, text);
+            let name = match source.kind() {
+                Kind::Architectures => {
                     orchsim_sim::architectures::parse(file, text)
                         .unwrap_or_else(|e| panic!("{e}"))
                         .name
-                } else if orchsim_sim::gpu_study::is_study(text) {
+                }
+                Kind::GpuStudy => {
                     let st =
                         orchsim_sim::gpu_study::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
                     for path in [&st.nodes, &st.tasks] {
@@ -160,17 +162,15 @@ mod tests {
                         assert!(data(from_root).is_some(), "{file}: {path} is not embedded");
                     }
                     st.name
-                } else {
-                    // Trace files resolve to the embedded copies, as `orchsim run NAME` does.
-                    let shown = format!("<embedded>/scenarios/{file}");
-                    orchsim_sim::parse_with_files(
-                        file,
-                        text,
-                        &crate::source::Beside { scenario: &shown },
-                    )
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .name
-                };
+                }
+                // Trace files resolve to the embedded copies, as `orchsim run NAME` does.
+                Kind::Simulation => {
+                    source
+                        .simulation("the catalog test")
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .name
+                }
+            };
             assert_eq!(
                 format!("{name}.toml"),
                 *file,

@@ -15,6 +15,10 @@ use crate::render::View;
 use crate::run::{threads, OnProgress, Outcome, Progress, Report, RunOptions};
 use crate::source::{Kind, Source};
 
+/// The columns of the summary table that name a row rather than measure it: a sweep
+/// aggregates over seeds per value of these.
+pub const KEY_COLUMNS: &[&str] = &["policy", "arrived_pct"];
+
 /// Parses a GPU study and loads the traces it names.
 pub fn load(source: &Source) -> Result<(Study, StudyInput)> {
     let study = gpu_study::parse(&source.origin, &source.text)?;

@@ -10,8 +10,10 @@ use orchsim_sim::sweep;
 
 use crate::error::{Error, Result};
 use crate::outputs::{read_table, write_files};
-use crate::run::{threads, OnProgress, Progress, Report};
-use crate::source::Source;
+use rayon::prelude::*;
+
+use crate::run::{threads, OnProgress, Progress, Report, RunOptions};
+use crate::source::{Kind, Source};
 
 /// What to sweep.
 #[derive(Clone, Debug, Default)]
@@ -98,9 +100,30 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
-/// Runs the sweep `req` of `source`. Runs that fail are listed in the outcome, not errors.
+/// Runs the sweep `req` of `source`, a simulation or a study. Runs that fail are listed in
+/// the outcome, not errors.
+///
+/// A simulation run gives one row of `sweep.csv` (its summary). A study run (the study at one
+/// seed) gives one row per row of its headline table — per policy and arrived share for a GPU
+/// study, per architecture, decision time and workload for the architectures study — and
+/// `sweep-summary.csv` aggregates over seeds per parameter combination and study row.
 pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Result<SweepOutcome> {
-    let scenario = source.simulation("sweep")?;
+    let kind = source.kind();
+    let (name, base_seed, keys): (String, u64, &[&str]) = match kind {
+        Kind::Simulation => {
+            let sc = source.simulation("sweep")?;
+            (sc.name, sc.seed, &[])
+        }
+        Kind::GpuStudy => {
+            let st = orchsim_sim::gpu_study::parse(&source.origin, &source.text)?;
+            (st.name, st.seeds[0], crate::gpu_study::KEY_COLUMNS)
+        }
+        Kind::Architectures => {
+            let st = orchsim_sim::architectures::parse(&source.origin, &source.text)?;
+            (st.name, st.seed, crate::architectures::KEY_COLUMNS)
+        }
+    };
+    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     let params = req
         .sets
         .iter()
@@ -110,7 +133,7 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         return Err(Error::bad_input("--seeds: expected at least 1"));
     }
     sweep::count_runs(&params, req.seeds)?;
-    let all = sweep::plan(&params, req.seeds, scenario.seed);
+    let all = sweep::plan(&params, req.seeds, base_seed);
     let shard = req.shard.as_deref().map(parse_shard).transpose()?;
     let runs: Vec<sweep::Run> = match shard {
         Some((i, n)) => all
@@ -126,37 +149,42 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         unit: "runs",
     });
     let started = Instant::now();
-    let outcomes = sweep::execute(
-        &source.origin,
-        &source.text,
-        &source.files(),
-        &params,
-        &runs,
-        jobs,
-        &|_| progress(Progress::Advance(1)),
-    )?;
+    let (table, errors) = if kind == Kind::Simulation {
+        let outcomes = sweep::execute(
+            &source.origin,
+            &source.text,
+            &source.files(),
+            &params,
+            &runs,
+            jobs,
+            &|_| progress(Progress::Advance(1)),
+        )?;
+        let errors: Vec<Option<String>> =
+            outcomes.iter().map(|o| o.as_ref().err().cloned()).collect();
+        (sweep::runs_table(&params, &runs, &outcomes), errors)
+    } else {
+        study_runs(source, &params, &runs, jobs, progress)?
+    };
     let wall_s = started.elapsed().as_secs_f64();
 
-    let table = sweep::runs_table(&params, &runs, &outcomes);
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![("sweep.csv", table.to_csv())];
     let mut report = None;
     if let Some((i, n)) = shard {
         let manifest = format!(
-            "shard {i}/{n}\nruns {}\nparams {}\nsweep {} | {} | seeds {} from {}\n",
+            "shard {i}/{n}\nruns {}\nparams {}\nkeys {}\nsweep {name} | {} | seeds {} from {base_seed}\n",
             all.len(),
             params.len(),
-            scenario.name,
+            keys.join(","),
             req.sets.join(" "),
             req.seeds,
-            scenario.seed
         );
         files.push(("shard.txt", manifest.into_bytes()));
     } else {
-        let agg = sweep::aggregate(&table, params.len());
+        let agg = sweep::aggregate(&table, params.len(), &keys);
         files.push(("sweep-summary.csv", agg.to_csv()));
         if req.report {
             report = Some(sweep_report(
-                format!("orchsim sweep: {}", scenario.name),
+                format!("orchsim sweep: {name}"),
                 agg,
                 params.len(),
             ));
@@ -164,9 +192,9 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
     }
     let failures = runs
         .iter()
-        .zip(&outcomes)
-        .filter_map(|(run, o)| {
-            let e = o.as_ref().err()?;
+        .zip(&errors)
+        .filter_map(|(run, e)| {
+            let e = e.as_ref()?;
             let label: Vec<String> = params
                 .iter()
                 .zip(&run.values)
@@ -181,7 +209,7 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         })
         .collect();
     Ok(SweepOutcome {
-        name: scenario.name,
+        name,
         shard,
         files,
         runs: runs.len(),
@@ -191,6 +219,97 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         jobs,
         wall_s,
     })
+}
+
+/// A study's runs: each the study with the run's overrides at the run's seed, its experiments
+/// on one thread (the runs are what runs in parallel). Returns `sweep.csv` and each run's
+/// error, if it failed.
+fn study_runs(
+    source: &Source,
+    params: &[sweep::Param],
+    runs: &[sweep::Run],
+    jobs: usize,
+    progress: OnProgress,
+) -> Result<(Table, Vec<Option<String>>)> {
+    let base: toml::Value = toml::from_str(&source.text)
+        .map_err(|e| Error::bad_input(format!("{}: {e}", source.origin)))?;
+    let one = |run: &sweep::Run| -> std::result::Result<(Table, String), String> {
+        let overrides: Vec<(&str, toml::Value)> = params
+            .iter()
+            .zip(&run.values)
+            .map(|(p, v)| (p.path.as_str(), v.clone()))
+            .collect();
+        // The overridden study keeps the origin, so the traces it names resolve as before.
+        let text = sweep::override_text(&base, &overrides)?;
+        let opts = RunOptions {
+            seed: Some(run.seed),
+            jobs: Some(1),
+            ..RunOptions::default()
+        };
+        let source = Source {
+            origin: source.origin.clone(),
+            text,
+        };
+        let o = crate::run::run(&source, &opts, &|_| {}).map_err(|e| e.message)?;
+        Ok((o.headline.table, o.digest))
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
+    let outcomes: Vec<std::result::Result<(Table, String), String>> = pool.install(|| {
+        runs.par_iter()
+            .map(|r| {
+                let o = one(r);
+                progress(Progress::Advance(1));
+                o
+            })
+            .collect()
+    });
+    // The study's columns, from the first run that has them.
+    let columns: Vec<String> = outcomes
+        .iter()
+        .find_map(|o| o.as_ref().ok().map(|(t, _)| t.columns.clone()))
+        .unwrap_or_default();
+    let mut cols = vec!["run".to_string()];
+    cols.extend(params.iter().map(|p| p.path.clone()));
+    cols.extend(["status".to_string(), "seed".into()]);
+    cols.extend(columns.iter().cloned());
+    cols.push("digest".into());
+    let mut t = Table::new(cols);
+    let mut errors = Vec::new();
+    for (run, o) in runs.iter().zip(outcomes) {
+        let lead = |status: Cell| -> Vec<Cell> {
+            let mut row = vec![Cell::UInt(run.index as u64)];
+            row.extend(run.values.iter().map(sweep::value_cell));
+            row.extend([status, Cell::UInt(run.seed)]);
+            row
+        };
+        let o = o.and_then(|(table, digest)| {
+            if table.columns == columns {
+                Ok((table, digest))
+            } else {
+                Err("its table has other columns than the first run's".to_string())
+            }
+        });
+        match o {
+            Ok((table, digest)) => {
+                for r in table.rows {
+                    let mut row = lead("ok".into());
+                    row.extend(r);
+                    row.push(digest.as_str().into());
+                    t.push(row)?;
+                }
+                errors.push(None);
+            }
+            Err(e) => {
+                // One line, so the CSV stays one row per failure.
+                let mut row = lead(format!("failed: {}", e.lines().next().unwrap_or("")).into());
+                row.extend(columns.iter().map(|_| Cell::Empty));
+                row.push(Cell::Empty);
+                t.push(row)?;
+                errors.push(Some(e));
+            }
+        }
+    }
+    Ok((t, errors))
 }
 
 fn sweep_report(title: String, agg: Table, params: usize) -> Report {
@@ -229,6 +348,7 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
     let mut expect: Option<(usize, usize, usize)> = None; // (N, runs, params)
     let mut seen_shards = Vec::new();
     let mut expect_identity: Option<String> = None;
+    let mut keys: Vec<String> = Vec::new();
     for dir in dirs {
         let manifest = std::fs::read_to_string(dir.join("shard.txt")).map_err(|e| {
             Error::bad_input(format!(
@@ -254,6 +374,19 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
         let identity = field("sweep ")?;
         let runs = number("runs ")?;
         let params = number("params ")?;
+        // Shards written before studies could be swept have no `keys`: none.
+        let shard_keys: Vec<String> = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("keys"))
+            .map(|v| {
+                v.trim()
+                    .split(',')
+                    .filter(|k| !k.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys = shard_keys;
         match &expect_identity {
             None => expect_identity = Some(identity),
             Some(id) if *id != identity => {
@@ -290,6 +423,9 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
         }
         match &mut merged {
             None => merged = Some(t),
+            // A shard with no runs of a study does not know the study's columns.
+            Some(_) if t.rows.is_empty() => {}
+            Some(m) if m.rows.is_empty() => *m = t,
             Some(m) => {
                 if m.columns != t.columns {
                     return Err(Error::bad_input(format!(
@@ -311,14 +447,17 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
         )));
     }
     let index = |row: &Vec<Cell>| row[0].text().parse::<usize>().unwrap_or(usize::MAX);
+    // Stable: a study run's rows keep their order.
     table.rows.sort_by_key(index);
-    if table.rows.len() != runs || table.rows.iter().enumerate().any(|(k, r)| index(r) != k) {
+    let mut seen: Vec<usize> = table.rows.iter().map(index).collect();
+    seen.dedup();
+    if seen.len() != runs || seen.iter().enumerate().any(|(k, &i)| i != k) {
         return Err(Error::bad_input(format!(
-            "shards hold {} rows, expected runs 0..{runs} once each",
-            table.rows.len()
+            "shards hold {} distinct runs, expected runs 0..{runs} once each",
+            seen.len()
         )));
     }
-    let agg = sweep::aggregate(&table, params);
+    let agg = sweep::aggregate(&table, params, &keys);
     let files = vec![
         ("sweep.csv", table.to_csv()),
         ("sweep-summary.csv", agg.to_csv()),
