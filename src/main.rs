@@ -171,29 +171,57 @@ pub(crate) fn report_error(e: &Error) -> u8 {
 
 /// A progress bar on stderr fed by the application layer's progress events; hidden when
 /// `quiet` or when stderr is not a terminal.
-pub(crate) fn progress_bar(quiet: bool) -> ProgressBar {
-    let target = if quiet || !std::io::stderr().is_terminal() {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    };
-    let bar = ProgressBar::with_draw_target(None, target);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}, ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
+pub(crate) struct Bar {
+    bar: ProgressBar,
+    unit: std::sync::Mutex<&'static str>,
+    failed: std::sync::atomic::AtomicU64,
 }
 
-/// Feeds one progress event to `bar`.
-pub(crate) fn show(bar: &ProgressBar, p: Progress) {
-    match p {
-        Progress::Start { total, unit } => {
-            bar.set_length(total);
-            bar.set_message(unit);
+impl Bar {
+    pub(crate) fn new(quiet: bool) -> Self {
+        let target = if quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bar {
+            bar,
+            unit: std::sync::Mutex::new(""),
+            failed: 0.into(),
         }
-        Progress::Advance(n) => bar.inc(n),
-        Progress::At(n) => bar.set_position(n),
+    }
+
+    /// Shows one progress event.
+    pub(crate) fn show(&self, p: Progress) {
+        use std::sync::atomic::Ordering;
+        let unit = |u: Option<&'static str>| -> &'static str {
+            let mut g = self.unit.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(u) = u {
+                *g = u;
+            }
+            *g
+        };
+        match p {
+            Progress::Start { total, unit: u } => {
+                self.bar.set_length(total);
+                self.bar.set_message(unit(Some(u)));
+            }
+            Progress::Advance(n) => self.bar.inc(n),
+            Progress::At(n) => self.bar.set_position(n),
+            Progress::Failed(n) => {
+                let f = self.failed.fetch_add(n, Ordering::Relaxed) + n;
+                self.bar.set_message(format!("{}, {f} failed", unit(None)));
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -206,9 +234,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
         policies: args.policies.clone(),
         report: args.report,
     };
-    let bar = progress_bar(args.quiet);
-    let outcome = orchsim_app::run::run(&source, &opts, &|p| show(&bar, p))?;
-    bar.finish_and_clear();
+    let bar = Bar::new(args.quiet);
+    let outcome = orchsim_app::run::run(&source, &opts, &|p| bar.show(p))?;
+    bar.finish();
     let out = args.out.clone().unwrap_or_else(|| outcome.default_dir());
     outcome.write(&out)?;
     orchsim_app::render::print(&outcome.view(&out), args.format.into())

@@ -55,9 +55,9 @@ pub fn sweep(args: SweepArgs) -> Result<u8, Error> {
         shard: args.shard,
         report: args.report,
     };
-    let bar = crate::progress_bar(args.quiet);
-    let outcome = sweep::sweep(&source, &req, &|p| crate::show(&bar, p))?;
-    bar.finish_and_clear();
+    let bar = crate::Bar::new(args.quiet);
+    let outcome = sweep::sweep(&source, &req, &|p| bar.show(p))?;
+    bar.finish();
     let out = args.out.unwrap_or_else(|| outcome.default_dir());
     outcome.write(&out)?;
     for f in &outcome.failures {

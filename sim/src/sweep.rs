@@ -344,8 +344,10 @@ const NOT_METRICS: &[&str] = &[
 /// `sweep-summary.csv` from a runs table (so merged shards aggregate exactly like a single
 /// machine): per parameter combination — and per value of the `keys` columns, for runs that
 /// give several rows (a study's policies or architectures) — runs ok/failed and each metric's
-/// mean, sample standard deviation and 95% confidence half-width (t × sd / √n). Groups keep
-/// the order of their first row.
+/// mean, sample standard deviation and 95% confidence half-width (t × sd / √n). Without keys a
+/// group is a run of consecutive rows with the same parameters (seeds are innermost); with
+/// keys, groups keep the order of their first row, and parameters whose runs all failed come
+/// last.
 pub fn aggregate(runs: &Table, n_params: usize, keys: &[String]) -> Table {
     let status_col = 1 + n_params;
     let key_cols: Vec<usize> = keys
@@ -384,6 +386,14 @@ pub fn aggregate(runs: &Table, n_params: usize, keys: &[String]) -> Table {
             continue;
         }
         let mut key: Vec<String> = row[1..=n_params].iter().map(Cell::text).collect();
+        if key_cols.is_empty() {
+            // A value listed twice (`--set x=1,1`) stays two groups, as the runs were two.
+            match groups.last_mut() {
+                Some((k, rows)) if *k == key => rows.push(row),
+                _ => groups.push((key, vec![row])),
+            }
+            continue;
+        }
         key.extend(key_cols.iter().map(|&c| row[c].text()));
         match index.get(&key) {
             Some(&g) => groups[g].1.push(row),

@@ -447,4 +447,44 @@ fn a_failing_study_run_is_partial_not_fatal() {
     let failed: Vec<&str> = summary.lines().filter(|l| l.starts_with("-5,")).collect();
     assert_eq!(failed.len(), 1, "{summary}");
     assert!(failed[0].starts_with("-5,,,0,1"), "{summary}");
+
+    // The shard holding only the failed run does not know the study's columns; the merge is
+    // still what one machine wrote.
+    let shard = |i: u32| {
+        let d = tmp.path().join(format!("s{i}"));
+        let o = orchsim()
+            .current_dir(tmp.path())
+            .args([
+                "sweep",
+                "small-gpu.toml",
+                "--set",
+                "study.target_pct=30,-5",
+                "--quiet",
+                "--shard",
+                &format!("{i}/2"),
+                "--out",
+                d.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.code().is_some_and(|c| c == 0 || c == 3));
+        d
+    };
+    let (s1, s2) = (shard(1), shard(2));
+    let merged = tmp.path().join("merged");
+    for dirs in [[&s1, &s2], [&s2, &s1]] {
+        let o = orchsim()
+            .args([
+                "merge",
+                dirs[0].to_str().unwrap(),
+                dirs[1].to_str().unwrap(),
+            ])
+            .args(["--out", merged.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for f in ["sweep.csv", "sweep-summary.csv"] {
+            assert_eq!(read(&out.join(f)), read(&merged.join(f)), "{f}: shards");
+        }
+    }
 }

@@ -22,6 +22,21 @@ pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `files` and, if there is one, the report page (with the scenario text `source`)
+/// into `dir`.
+pub fn write_with_report(
+    dir: &Path,
+    files: &[(&str, Vec<u8>)],
+    report: Option<&crate::run::Report>,
+    source: &str,
+) -> Result<()> {
+    write_files(dir, files)?;
+    if let Some(r) = report {
+        r.write(dir, source)?;
+    }
+    Ok(())
+}
+
 /// The `wrote …` line that ends a table-format run.
 pub fn wrote_line(dir: &Path, files: &[&str], report: bool) -> String {
     format!(

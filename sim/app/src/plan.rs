@@ -50,11 +50,12 @@ impl PlanOutcome {
 
     /// Writes plan.csv (and the report, if built) into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        crate::outputs::write_files(dir, &[("plan.csv", self.view.table.to_csv())])?;
-        if let Some(r) = &self.report {
-            r.write(dir, &self.source_text)?;
-        }
-        Ok(())
+        crate::outputs::write_with_report(
+            dir,
+            &[("plan.csv", self.view.table.to_csv())],
+            self.report.as_ref(),
+            &self.source_text,
+        )
     }
 
     /// The view with where plan.csv went.

@@ -24,14 +24,17 @@ pub enum Format {
 /// What a command prints.
 ///
 /// - CSV is always the table.
-/// - JSON is [`View::json`] when the command has a documented JSON document, else the table's
-///   rows as objects.
+/// - JSON is [`View::json_text`] or [`View::json`] when the command has a documented JSON
+///   document, else the table's rows as objects.
 /// - Text is [`View::text`] when the command writes its own prose, else `before`, the
 ///   aligned table (unless it is empty and `empty` says what to print instead), and `after`.
 #[derive(Clone, Debug)]
 pub struct View {
     pub table: Table,
     pub json: Option<serde_json::Value>,
+    /// A JSON document already rendered (a serialised struct whose field order is its
+    /// contract); used before `json`.
+    pub json_text: Option<String>,
     pub text: Option<String>,
     pub before: Vec<String>,
     pub after: Vec<String>,
@@ -45,6 +48,7 @@ impl View {
         View {
             table,
             json: None,
+            json_text: None,
             text: None,
             before: Vec::new(),
             after: Vec::new(),
@@ -57,9 +61,10 @@ impl View {
         Ok(match format {
             Format::Csv => self.table.to_csv(),
             Format::Json => {
-                let doc = match &self.json {
-                    Some(v) => serde_json::to_string_pretty(v)?,
-                    None => serde_json::to_string_pretty(&self.table.to_json_rows())?,
+                let doc = match (&self.json_text, &self.json) {
+                    (Some(t), _) => t.clone(),
+                    (None, Some(v)) => serde_json::to_string_pretty(v)?,
+                    (None, None) => serde_json::to_string_pretty(&self.table.to_json_rows())?,
                 };
                 format!("{doc}\n").into_bytes()
             }

@@ -35,6 +35,8 @@ pub enum Progress {
     Advance(u64),
     /// `units` are done in all.
     At(u64),
+    /// `units` more of those done failed (a sweep's runs).
+    Failed(u64),
 }
 
 /// Where progress goes; called from worker threads in parallel runs.
@@ -80,11 +82,7 @@ impl Outcome {
 
     /// Writes the output files (and the report, if built) into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        crate::outputs::write_files(dir, &self.files)?;
-        if let Some(r) = &self.report {
-            r.write(dir, &self.source_text)?;
-        }
-        Ok(())
+        crate::outputs::write_with_report(dir, &self.files, self.report.as_ref(), &self.source_text)
     }
 
     /// The headline with where the files went: a last text line, and `out_dir` in a JSON

@@ -9,7 +9,7 @@ use orchsim_report::{Cell, Table};
 use orchsim_sim::sweep;
 
 use crate::error::{Error, Result};
-use crate::outputs::{read_table, write_files};
+use crate::outputs::{read_table, write_with_report};
 use rayon::prelude::*;
 
 use crate::run::{threads, OnProgress, Progress, Report, RunOptions};
@@ -57,18 +57,17 @@ impl SweepOutcome {
 
     /// Writes the files (and the report, if built) into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        write_files(dir, &self.files)?;
-        if let Some(r) = &self.report {
-            r.write(dir, &self.source_text)?;
-        }
-        Ok(())
+        write_with_report(dir, &self.files, self.report.as_ref(), &self.source_text)
     }
 
     /// The line that says what ran and where it went.
     pub fn summary_line(&self, dir: &Path) -> String {
         let mut names: Vec<&str> = self.files.iter().map(|(n, _)| *n).collect();
-        if self.report.is_some() {
-            names.extend(["report.html", "*.svg", "*.png"]);
+        if let Some(r) = &self.report {
+            names.push("report.html");
+            if !r.charts.is_empty() {
+                names.extend(["*.svg", "*.png"]);
+            }
         }
         format!(
             "{} runs ({} failed) on {} threads in {:.2} s; wrote {}/{{{}}}",
@@ -115,7 +114,8 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             (sc.name, sc.seed, &[])
         }
         Kind::GpuStudy => {
-            let st = orchsim_sim::gpu_study::parse(&source.origin, &source.text)?;
+            // The traces too: a missing one is bad input, not a failure of every run.
+            let (st, _) = crate::gpu_study::load(source)?;
             (st.name, st.seeds[0], crate::gpu_study::KEY_COLUMNS)
         }
         Kind::Architectures => {
@@ -131,6 +131,9 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         .collect::<std::result::Result<Vec<_>, _>>()?;
     if req.seeds == 0 {
         return Err(Error::bad_input("--seeds: expected at least 1"));
+    }
+    if req.jobs == Some(0) {
+        return Err(Error::bad_input("--jobs: expected at least 1"));
     }
     sweep::count_runs(&params, req.seeds)?;
     let all = sweep::plan(&params, req.seeds, base_seed);
@@ -157,7 +160,12 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             &params,
             &runs,
             jobs,
-            &|_| progress(Progress::Advance(1)),
+            &|ok| {
+                if !ok {
+                    progress(Progress::Failed(1));
+                }
+                progress(Progress::Advance(1));
+            },
         )?;
         let errors: Vec<Option<String>> =
             outcomes.iter().map(|o| o.as_ref().err().cloned()).collect();
@@ -233,6 +241,10 @@ fn study_runs(
 ) -> Result<(Table, Vec<Option<String>>)> {
     let base: toml::Value = toml::from_str(&source.text)
         .map_err(|e| Error::bad_input(format!("{}: {e}", source.origin)))?;
+    let file_name = std::path::Path::new(&source.origin)
+        .file_name()
+        .map_or(source.origin.clone(), |n| n.to_string_lossy().into_owned());
+    let file_name = file_name.as_str();
     let one = |run: &sweep::Run| -> std::result::Result<(Table, String), String> {
         let overrides: Vec<(&str, toml::Value)> = params
             .iter()
@@ -250,14 +262,23 @@ fn study_runs(
             origin: source.origin.clone(),
             text,
         };
-        let o = crate::run::run(&source, &opts, &|_| {}).map_err(|e| e.message)?;
+        // Messages name the file without its directory: shards run elsewhere must write the
+        // same rows.
+        let o = crate::run::run(&source, &opts, &|_| {})
+            .map_err(|e| e.message.replace(&source.origin, file_name))?;
         Ok((o.headline.table, o.digest))
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::bad_input(format!("cannot start {jobs} worker threads: {e}")))?;
     let outcomes: Vec<std::result::Result<(Table, String), String>> = pool.install(|| {
         runs.par_iter()
             .map(|r| {
                 let o = one(r);
+                if o.is_err() {
+                    progress(Progress::Failed(1));
+                }
                 progress(Progress::Advance(1));
                 o
             })
@@ -332,11 +353,35 @@ pub struct Merged {
 impl Merged {
     /// Writes the files (and the report, if built) into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        write_files(dir, &self.files)?;
-        if let Some(r) = &self.report {
-            r.write(dir, "")?;
-        }
-        Ok(())
+        write_with_report(dir, &self.files, self.report.as_ref(), "")
+    }
+}
+
+/// Whether every row of a runs table is a failed run.
+fn all_failed(t: &Table) -> bool {
+    let status = t.columns.iter().position(|c| c == "status");
+    t.rows
+        .iter()
+        .all(|r| status.is_some_and(|s| r[s].text().starts_with("failed")))
+}
+
+/// `t`'s rows with `columns`, each cell taken from the column of that name (empty if none).
+fn reshape(t: &Table, columns: &[String]) -> Table {
+    let at: Vec<Option<usize>> = columns
+        .iter()
+        .map(|c| t.columns.iter().position(|x| x == c))
+        .collect();
+    Table {
+        columns: columns.to_vec(),
+        rows: t
+            .rows
+            .iter()
+            .map(|r| {
+                at.iter()
+                    .map(|i| i.map_or(Cell::Empty, |i| r[i].clone()))
+                    .collect()
+            })
+            .collect(),
     }
 }
 
@@ -386,6 +431,12 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
                     .collect()
             })
             .unwrap_or_default();
+        if merged.is_some() && keys != shard_keys {
+            return Err(Error::bad_input(format!(
+                "{}: shard of a different sweep (keys {shard_keys:?}, not {keys:?})",
+                dir.display()
+            )));
+        }
         keys = shard_keys;
         match &expect_identity {
             None => expect_identity = Some(identity),
@@ -423,9 +474,16 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
         }
         match &mut merged {
             None => merged = Some(t),
-            // A shard with no runs of a study does not know the study's columns.
-            Some(_) if t.rows.is_empty() => {}
-            Some(m) if m.rows.is_empty() => *m = t,
+            // A study shard whose runs all failed (or that has none) does not know the
+            // study's columns: its rows take the other shard's, by name.
+            Some(m) if m.columns != t.columns && all_failed(&t) => {
+                m.rows.extend(reshape(&t, &m.columns).rows);
+            }
+            Some(m) if m.columns != t.columns && all_failed(m) => {
+                let earlier = reshape(m, &t.columns);
+                *m = t;
+                m.rows.splice(0..0, earlier.rows);
+            }
             Some(m) => {
                 if m.columns != t.columns {
                     return Err(Error::bad_input(format!(
@@ -450,7 +508,10 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
     // Stable: a study run's rows keep their order.
     table.rows.sort_by_key(index);
     let mut seen: Vec<usize> = table.rows.iter().map(index).collect();
-    seen.dedup();
+    // A simulation run is one row; a study run one row per row of its table.
+    if !keys.is_empty() {
+        seen.dedup();
+    }
     if seen.len() != runs || seen.iter().enumerate().any(|(k, &i)| i != k) {
         return Err(Error::bad_input(format!(
             "shards hold {} distinct runs, expected runs 0..{runs} once each",
