@@ -229,6 +229,586 @@ impl Builder {
     }
 }
 
+/// What every part of a pipeline reads: the datapath on the platform and the sizes derived
+/// from them.
+#[derive(Clone, Copy)]
+struct Setup<'a> {
+    p: &'a Params,
+    platform: &'a Platform,
+    datapath: Datapath,
+    opts: &'a Options,
+    veth: bool,
+    enc: Encap,
+    fwd: Option<(f64, &'static str)>,
+    e_name: &'static str,
+    d_name: &'static str,
+    e: f64,
+    d: f64,
+    kernel_tunnel: bool,
+    b_rx: f64,
+    b_rx_name: &'static str,
+    calls_per_seg: f64,
+    /// Docker's encrypted overlay does its VXLAN inside the crypto stage.
+    tun_in_crypto: f64,
+}
+
+/// The data segment on the sending host: from the application's write to the wire.
+fn data_sender(s: &Setup, b: &mut Builder) {
+    let Setup {
+        p,
+        platform,
+        datapath,
+        opts,
+        veth,
+        enc,
+        fwd,
+        e_name,
+        e,
+        kernel_tunnel,
+        calls_per_seg,
+        tun_in_crypto,
+        ..
+    } = *s;
+    use Role::*;
+    use Trigger::*;
+    match platform.tx {
+        TxMode::Copy => b.add(
+            "app write: copy_from_user",
+            SendApp,
+            Data,
+            p.send_call * calls_per_seg,
+            0.0,
+            p.b_tx_copy,
+            "b_tx_copy, send_call",
+        ),
+        TxMode::Sendfile => b.add(
+            "app sendfile: page references",
+            SendApp,
+            Data,
+            p.send_call * calls_per_seg,
+            0.0,
+            p.b_tx_sendfile,
+            "b_tx_sendfile, send_call",
+        ),
+    };
+    if opts.app_ns_per_byte > 0.0 {
+        b.add(
+            "application work, sender",
+            SendApp,
+            Data,
+            0.0,
+            0.0,
+            opts.app_ns_per_byte,
+            "--app-ns-per-byte",
+        );
+    }
+    b.add(
+        "tcp transmit (per TSO segment)",
+        SendApp,
+        Data,
+        p.g_tx,
+        0.0,
+        0.0,
+        "g_tx",
+    );
+    if let Some((f, name)) = fwd {
+        b.add(
+            "forward, pod egress: veth, route/bridge, netfilter",
+            SendApp,
+            Data,
+            f,
+            0.0,
+            0.0,
+            name,
+        )
+        .on_path = p.lambda;
+    }
+    if kernel_tunnel && !platform.tunnel_offload {
+        b.add(
+            "software GSO + checksum (NIC cannot segment the tunnel)",
+            SendApp,
+            Data,
+            0.0,
+            p.gso_sw,
+            p.b_csum,
+            "gso_sw, b_csum",
+        );
+    }
+    if kernel_tunnel {
+        b.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
+    }
+    if enc == Encap::UdpDaemon {
+        b.add(
+            "software GSO to flannel0 (TUN has no offloads)",
+            SendApp,
+            Data,
+            0.0,
+            p.gso_sw,
+            p.b_csum,
+            "gso_sw, b_csum",
+        );
+        b.add(
+            "flanneld: read(TUN) + sendto(UDP) + poll loop",
+            SendDaemon,
+            Data,
+            0.0,
+            p.u_read + p.u_send + p.u_loop,
+            0.0,
+            "u_read, u_send, u_loop",
+        );
+    }
+    match datapath.encryption {
+        Some(Encryption::WireGuard) => {
+            b.add(
+                "wireguard: software GSO in wg_xmit",
+                SendApp,
+                Data,
+                0.0,
+                p.wg_seg_tx,
+                0.0,
+                "wg_seg_tx",
+            );
+            b.add(
+                "wireguard: encryption workers",
+                SendPool,
+                Data,
+                0.0,
+                p.wg_pool_tx,
+                p.wg_pool_tx_b,
+                "wg_pool_tx, wg_pool_tx_b",
+            );
+        }
+        Some(Encryption::Ipsec) => {
+            b.add(
+                "ipsec: inline ESP encrypt + software GSO",
+                SendApp,
+                Data,
+                0.0,
+                p.ipsec_tx_pkt + tun_in_crypto,
+                p.ipsec_tx_b,
+                "ipsec_tx_pkt, ipsec_tx_b, tun_in_crypto",
+            );
+        }
+        None => {}
+    }
+    if !veth {
+        b.add(
+            "tx completion, page free, TSQ",
+            SendIrq,
+            TxDone,
+            p.g_txc,
+            0.0,
+            0.0,
+            "g_txc",
+        );
+    }
+}
+
+/// The data segment on the receiving host: from the wire to the application's read.
+fn data_receiver(s: &Setup, b: &mut Builder) {
+    let Setup {
+        p,
+        platform,
+        datapath,
+        opts,
+        veth,
+        enc,
+        fwd,
+        d_name,
+        d,
+        kernel_tunnel,
+        b_rx,
+        b_rx_name,
+        tun_in_crypto,
+        ..
+    } = *s;
+    use Role::*;
+    use Trigger::*;
+    match datapath.encryption {
+        Some(Encryption::WireGuard) => {
+            b.add(
+                "wireguard: NIC rx, UDP, wg_receive, per-peer NAPI (serial)",
+                RecvCrypto,
+                Data,
+                0.0,
+                p.wg_pkt + p.wg_ipt + tun_in_crypto,
+                p.wg_byte,
+                "wg_pkt, wg_ipt, wg_byte",
+            );
+            b.add(
+                "wireguard: decryption workers",
+                RecvPool,
+                Data,
+                0.0,
+                p.wg_pool_rx,
+                p.wg_pool_rx_b,
+                "wg_pool_rx, wg_pool_rx_b",
+            );
+        }
+        Some(Encryption::Ipsec) => {
+            b.add(
+                "ipsec: ESP rx + decrypt (serial, one RSS queue)",
+                RecvCrypto,
+                Data,
+                0.0,
+                p.ipsec_pkt + tun_in_crypto,
+                p.ipsec_byte,
+                "ipsec_pkt, ipsec_byte, tun_in_crypto",
+            );
+        }
+        None if enc == Encap::UdpDaemon => {
+            b.add(
+                "nic rx + UDP receive (no GRO)",
+                RecvIrq,
+                Data,
+                0.0,
+                p.p_rx + p.u_udp_rx,
+                0.0,
+                "p_rx, u_udp_rx",
+            );
+        }
+        None if !veth => {
+            b.add(
+                "nic rx + GRO (per wire packet)",
+                RecvIrq,
+                Data,
+                0.0,
+                p.p_rx,
+                0.0,
+                "p_rx",
+            );
+        }
+        None => {}
+    }
+    if kernel_tunnel {
+        b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
+        if !platform.tunnel_offload {
+            // Software GRO still merges the inner segments; the inner checksum is verified
+            // in software.
+            b.add(
+                "software checksum of the inner packets",
+                RecvIrq,
+                Data,
+                0.0,
+                0.0,
+                p.b_csum,
+                "b_csum",
+            );
+        }
+    }
+    if enc == Encap::UdpDaemon {
+        let (f, fname) = fwd.unwrap_or((0.0, "no forward"));
+        b.add(
+            "flanneld: recvfrom + write(TUN); forward and pod TCP per packet",
+            RecvDaemon,
+            Data,
+            0.0,
+            p.u_recv + p.u_write + p.u_loop + f + p.g_rx_pkt,
+            0.0,
+            &format!("u_recv, u_write, u_loop, {fname}, g_rx_pkt"),
+        );
+    } else {
+        if let (Some((f, name)), false) = (fwd, veth) {
+            b.add(
+                "forward, pod ingress: netfilter, route/bridge, veth",
+                RecvIrq,
+                Data,
+                f,
+                0.0,
+                0.0,
+                name,
+            )
+            .on_path = p.lambda;
+        }
+        b.add(
+            "ip + tcp receive (per GRO segment)",
+            RecvIrq,
+            Data,
+            p.g_rx,
+            0.0,
+            0.0,
+            "g_rx",
+        );
+    }
+    b.add(
+        "app read: copy_to_user",
+        RecvApp,
+        Data,
+        0.0,
+        0.0,
+        b_rx,
+        b_rx_name,
+    );
+    if opts.app_ns_per_byte > 0.0 {
+        b.add(
+            "application work, receiver",
+            RecvApp,
+            Data,
+            0.0,
+            0.0,
+            opts.app_ns_per_byte,
+            "--app-ns-per-byte",
+        );
+    }
+}
+
+/// The ACKs the receiver sends back, on both hosts.
+fn acks(s: &Setup, b: &mut Builder) {
+    let Setup {
+        p,
+        veth,
+        enc,
+        fwd,
+        e_name,
+        d_name,
+        e,
+        d,
+        kernel_tunnel,
+        ..
+    } = *s;
+    use Role::*;
+    use Trigger::*;
+    b.add(
+        "ack transmit (window update from recvmsg)",
+        RecvApp,
+        Ack,
+        p.a_tx,
+        0.0,
+        0.0,
+        "a_tx",
+    );
+    if let Some((f, name)) = fwd {
+        b.add("forward ack, pod egress", RecvApp, Ack, f, 0.0, 0.0, name)
+            .on_path = p.lambda;
+    }
+    if kernel_tunnel {
+        b.add("tunnel encap (ack)", RecvApp, Ack, e, 0.0, 0.0, e_name);
+        b.add("tunnel decap (ack)", SendIrq, Ack, d, 0.0, 0.0, d_name);
+    }
+    if enc == Encap::UdpDaemon {
+        b.add(
+            "flanneld: read(TUN) + sendto (ack)",
+            RecvDaemon,
+            Ack,
+            p.u_read + p.u_send + p.u_loop,
+            0.0,
+            0.0,
+            "u_read, u_send, u_loop",
+        );
+        b.add(
+            "UDP receive (ack)",
+            SendIrq,
+            Ack,
+            p.u_udp_rx,
+            0.0,
+            0.0,
+            "u_udp_rx",
+        );
+        let (f, fname) = fwd.unwrap_or((0.0, "no forward"));
+        b.add(
+            "flanneld: recvfrom + write(TUN) + forward (ack)",
+            SendDaemon,
+            Ack,
+            p.u_recv + p.u_write + p.u_loop + f,
+            0.0,
+            0.0,
+            &format!("u_recv, u_write, u_loop, {fname}"),
+        );
+    } else {
+        b.add(
+            "ack receive (driver, IP, TCP)",
+            SendIrq,
+            Ack,
+            p.a_rx,
+            0.0,
+            0.0,
+            "a_rx",
+        );
+        if let (Some((f, name)), false) = (fwd, veth) {
+            b.add("forward ack, pod ingress", SendIrq, Ack, f, 0.0, 0.0, name)
+                .on_path = p.lambda;
+        }
+    }
+}
+
+/// One request/response message, one way: its stages in order (the latency budget).
+fn message(s: &Setup) -> Vec<Stage> {
+    let Setup {
+        p,
+        platform,
+        datapath,
+        opts,
+        enc,
+        fwd,
+        e_name,
+        d_name,
+        e,
+        d,
+        kernel_tunnel,
+        b_rx,
+        ..
+    } = *s;
+    use Role::*;
+    use Trigger::*;
+    let mut r = Builder {
+        k: platform.cpu_factor,
+        stages: Vec::new(),
+    };
+    let (b_tx, b_tx_name) = match platform.tx {
+        TxMode::Copy => (p.b_tx_copy, "rr_tx, b_tx_copy"),
+        TxMode::Sendfile => (p.b_tx_sendfile, "rr_tx, b_tx_sendfile"),
+    };
+    r.add(
+        "send syscall + TCP/IP + driver (small message)",
+        SendApp,
+        Data,
+        p.rr_tx,
+        0.0,
+        b_tx,
+        b_tx_name,
+    );
+    if let Some((f, name)) = fwd {
+        r.add("forward, pod egress", SendApp, Data, f, 0.0, 0.0, name)
+            .on_path = p.lambda;
+    }
+    if kernel_tunnel {
+        r.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
+    }
+    match datapath.encryption {
+        Some(Encryption::Ipsec) => {
+            r.add(
+                "ipsec encrypt",
+                SendApp,
+                Data,
+                p.ipsec_rr_op,
+                0.0,
+                0.0,
+                "ipsec_rr_op",
+            );
+        }
+        Some(Encryption::WireGuard) => {
+            let s = r.add(
+                "wireguard worker hand-offs",
+                SendApp,
+                Data,
+                p.wg_rr_side,
+                0.0,
+                0.0,
+                "wg_rr_side",
+            );
+            s.busy = 0.0;
+        }
+        None => {}
+    }
+    if enc == Encap::UdpDaemon {
+        r.add(
+            "flanneld: read(TUN) + sendto + loop",
+            SendDaemon,
+            Data,
+            p.u_read + p.u_send + p.u_loop,
+            0.0,
+            0.0,
+            "u_read, u_send, u_loop",
+        );
+        r.add(
+            "flanneld wake-up",
+            SendDaemon,
+            Data,
+            p.u_wake,
+            0.0,
+            0.0,
+            "u_wake",
+        )
+        .busy = 0.0;
+    }
+    match datapath.encryption {
+        Some(Encryption::Ipsec) => {
+            r.add(
+                "ipsec decrypt",
+                RecvCrypto,
+                Data,
+                p.ipsec_rr_op,
+                0.0,
+                0.0,
+                "ipsec_rr_op",
+            );
+        }
+        Some(Encryption::WireGuard) => {
+            r.add(
+                "wireguard worker hand-offs",
+                RecvCrypto,
+                Data,
+                p.wg_rr_side,
+                0.0,
+                0.0,
+                "wg_rr_side",
+            )
+            .busy = 0.0;
+        }
+        None => {}
+    }
+    if enc == Encap::UdpDaemon {
+        r.add(
+            "flanneld: recvfrom + write(TUN) + loop",
+            RecvDaemon,
+            Data,
+            p.u_recv + p.u_write + p.u_loop,
+            0.0,
+            0.0,
+            "u_recv, u_write, u_loop",
+        );
+        r.add(
+            "flanneld wake-up",
+            RecvDaemon,
+            Data,
+            p.u_wake,
+            0.0,
+            0.0,
+            "u_wake",
+        )
+        .busy = 0.0;
+    }
+    if kernel_tunnel {
+        r.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
+    }
+    if let Some((f, name)) = fwd {
+        r.add("forward, pod ingress", RecvIrq, Data, f, 0.0, 0.0, name)
+            .on_path = p.lambda;
+    }
+    r.add(
+        "irq + NAPI + IP/TCP receive + wake call, copy",
+        RecvApp,
+        Data,
+        p.rr_rx,
+        0.0,
+        b_rx,
+        "rr_rx, b_rx",
+    );
+    if opts.app_ns_per_byte > 0.0 {
+        // The server handles the request (and the client the response) before answering.
+        r.add(
+            "application work on the message",
+            RecvApp,
+            Data,
+            0.0,
+            0.0,
+            opts.app_ns_per_byte,
+            "--app-ns-per-byte",
+        );
+    }
+    r.add(
+        "scheduler wake-up of the reader",
+        RecvApp,
+        Data,
+        p.rr_wake,
+        0.0,
+        0.0,
+        "rr_wake",
+    )
+    .busy = 0.0;
+    r.stages
+}
+
 impl Pipeline {
     pub fn new(profile: &Profile, platform: &Platform, datapath: Datapath, opts: &Options) -> Self {
         let p = &profile.params;
@@ -265,497 +845,33 @@ impl Pipeline {
             k: platform.cpu_factor,
             stages: Vec::new(),
         };
-        use Role::*;
-        use Trigger::*;
-
-        // ---- the data segment, sender side ----
-        match platform.tx {
-            TxMode::Copy => b.add(
-                "app write: copy_from_user",
-                SendApp,
-                Data,
-                p.send_call * calls_per_seg,
-                0.0,
-                p.b_tx_copy,
-                "b_tx_copy, send_call",
-            ),
-            TxMode::Sendfile => b.add(
-                "app sendfile: page references",
-                SendApp,
-                Data,
-                p.send_call * calls_per_seg,
-                0.0,
-                p.b_tx_sendfile,
-                "b_tx_sendfile, send_call",
-            ),
-        };
-        if opts.app_ns_per_byte > 0.0 {
-            b.add(
-                "application work, sender",
-                SendApp,
-                Data,
-                0.0,
-                0.0,
-                opts.app_ns_per_byte,
-                "--app-ns-per-byte",
-            );
-        }
-        b.add(
-            "tcp transmit (per TSO segment)",
-            SendApp,
-            Data,
-            p.g_tx,
-            0.0,
-            0.0,
-            "g_tx",
-        );
-        if let Some((f, name)) = fwd {
-            b.add(
-                "forward, pod egress: veth, route/bridge, netfilter",
-                SendApp,
-                Data,
-                f,
-                0.0,
-                0.0,
-                name,
-            )
-            .on_path = p.lambda;
-        }
-        if kernel_tunnel && !platform.tunnel_offload {
-            b.add(
-                "software GSO + checksum (NIC cannot segment the tunnel)",
-                SendApp,
-                Data,
-                0.0,
-                p.gso_sw,
-                p.b_csum,
-                "gso_sw, b_csum",
-            );
-        }
-        if kernel_tunnel {
-            b.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
-        }
-        if enc == Encap::UdpDaemon {
-            b.add(
-                "software GSO to flannel0 (TUN has no offloads)",
-                SendApp,
-                Data,
-                0.0,
-                p.gso_sw,
-                p.b_csum,
-                "gso_sw, b_csum",
-            );
-            b.add(
-                "flanneld: read(TUN) + sendto(UDP) + poll loop",
-                SendDaemon,
-                Data,
-                0.0,
-                p.u_read + p.u_send + p.u_loop,
-                0.0,
-                "u_read, u_send, u_loop",
-            );
-        }
-        let tun_in_crypto = if datapath.base == Base::Overlay {
-            p.tun_in_crypto
-        } else {
-            0.0
-        };
-        match datapath.encryption {
-            Some(Encryption::WireGuard) => {
-                b.add(
-                    "wireguard: software GSO in wg_xmit",
-                    SendApp,
-                    Data,
-                    0.0,
-                    p.wg_seg_tx,
-                    0.0,
-                    "wg_seg_tx",
-                );
-                b.add(
-                    "wireguard: encryption workers",
-                    SendPool,
-                    Data,
-                    0.0,
-                    p.wg_pool_tx,
-                    p.wg_pool_tx_b,
-                    "wg_pool_tx, wg_pool_tx_b",
-                );
-            }
-            Some(Encryption::Ipsec) => {
-                b.add(
-                    "ipsec: inline ESP encrypt + software GSO",
-                    SendApp,
-                    Data,
-                    0.0,
-                    p.ipsec_tx_pkt + tun_in_crypto,
-                    p.ipsec_tx_b,
-                    "ipsec_tx_pkt, ipsec_tx_b, tun_in_crypto",
-                );
-            }
-            None => {}
-        }
-        if !veth {
-            b.add(
-                "tx completion, page free, TSQ",
-                SendIrq,
-                TxDone,
-                p.g_txc,
-                0.0,
-                0.0,
-                "g_txc",
-            );
-        }
-
-        // ---- the data segment, receiver side ----
-        match datapath.encryption {
-            Some(Encryption::WireGuard) => {
-                b.add(
-                    "wireguard: NIC rx, UDP, wg_receive, per-peer NAPI (serial)",
-                    RecvCrypto,
-                    Data,
-                    0.0,
-                    p.wg_pkt + p.wg_ipt + tun_in_crypto,
-                    p.wg_byte,
-                    "wg_pkt, wg_ipt, wg_byte",
-                );
-                b.add(
-                    "wireguard: decryption workers",
-                    RecvPool,
-                    Data,
-                    0.0,
-                    p.wg_pool_rx,
-                    p.wg_pool_rx_b,
-                    "wg_pool_rx, wg_pool_rx_b",
-                );
-            }
-            Some(Encryption::Ipsec) => {
-                b.add(
-                    "ipsec: ESP rx + decrypt (serial, one RSS queue)",
-                    RecvCrypto,
-                    Data,
-                    0.0,
-                    p.ipsec_pkt + tun_in_crypto,
-                    p.ipsec_byte,
-                    "ipsec_pkt, ipsec_byte, tun_in_crypto",
-                );
-            }
-            None if enc == Encap::UdpDaemon => {
-                b.add(
-                    "nic rx + UDP receive (no GRO)",
-                    RecvIrq,
-                    Data,
-                    0.0,
-                    p.p_rx + p.u_udp_rx,
-                    0.0,
-                    "p_rx, u_udp_rx",
-                );
-            }
-            None if !veth => {
-                b.add(
-                    "nic rx + GRO (per wire packet)",
-                    RecvIrq,
-                    Data,
-                    0.0,
-                    p.p_rx,
-                    0.0,
-                    "p_rx",
-                );
-            }
-            None => {}
-        }
-        if kernel_tunnel {
-            b.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
-            if !platform.tunnel_offload {
-                // Software GRO still merges the inner segments; the inner checksum is verified
-                // in software.
-                b.add(
-                    "software checksum of the inner packets",
-                    RecvIrq,
-                    Data,
-                    0.0,
-                    0.0,
-                    p.b_csum,
-                    "b_csum",
-                );
-            }
-        }
-        if enc == Encap::UdpDaemon {
-            let (f, fname) = fwd.unwrap_or((0.0, "no forward"));
-            b.add(
-                "flanneld: recvfrom + write(TUN); forward and pod TCP per packet",
-                RecvDaemon,
-                Data,
-                0.0,
-                p.u_recv + p.u_write + p.u_loop + f + p.g_rx_pkt,
-                0.0,
-                &format!("u_recv, u_write, u_loop, {fname}, g_rx_pkt"),
-            );
-        } else {
-            if let (Some((f, name)), false) = (fwd, veth) {
-                b.add(
-                    "forward, pod ingress: netfilter, route/bridge, veth",
-                    RecvIrq,
-                    Data,
-                    f,
-                    0.0,
-                    0.0,
-                    name,
-                )
-                .on_path = p.lambda;
-            }
-            b.add(
-                "ip + tcp receive (per GRO segment)",
-                RecvIrq,
-                Data,
-                p.g_rx,
-                0.0,
-                0.0,
-                "g_rx",
-            );
-        }
-        b.add(
-            "app read: copy_to_user",
-            RecvApp,
-            Data,
-            0.0,
-            0.0,
+        let s = Setup {
+            p,
+            platform,
+            datapath,
+            opts,
+            veth,
+            enc,
+            fwd,
+            e_name,
+            d_name,
+            e,
+            d,
+            kernel_tunnel,
             b_rx,
             b_rx_name,
-        );
-        if opts.app_ns_per_byte > 0.0 {
-            b.add(
-                "application work, receiver",
-                RecvApp,
-                Data,
-                0.0,
-                0.0,
-                opts.app_ns_per_byte,
-                "--app-ns-per-byte",
-            );
-        }
-
-        // ---- ACKs back to the sender ----
-        b.add(
-            "ack transmit (window update from recvmsg)",
-            RecvApp,
-            Ack,
-            p.a_tx,
-            0.0,
-            0.0,
-            "a_tx",
-        );
-        if let Some((f, name)) = fwd {
-            b.add("forward ack, pod egress", RecvApp, Ack, f, 0.0, 0.0, name)
-                .on_path = p.lambda;
-        }
-        if kernel_tunnel {
-            b.add("tunnel encap (ack)", RecvApp, Ack, e, 0.0, 0.0, e_name);
-            b.add("tunnel decap (ack)", SendIrq, Ack, d, 0.0, 0.0, d_name);
-        }
-        if enc == Encap::UdpDaemon {
-            b.add(
-                "flanneld: read(TUN) + sendto (ack)",
-                RecvDaemon,
-                Ack,
-                p.u_read + p.u_send + p.u_loop,
-                0.0,
-                0.0,
-                "u_read, u_send, u_loop",
-            );
-            b.add(
-                "UDP receive (ack)",
-                SendIrq,
-                Ack,
-                p.u_udp_rx,
-                0.0,
-                0.0,
-                "u_udp_rx",
-            );
-            let (f, fname) = fwd.unwrap_or((0.0, "no forward"));
-            b.add(
-                "flanneld: recvfrom + write(TUN) + forward (ack)",
-                SendDaemon,
-                Ack,
-                p.u_recv + p.u_write + p.u_loop + f,
-                0.0,
-                0.0,
-                &format!("u_recv, u_write, u_loop, {fname}"),
-            );
-        } else {
-            b.add(
-                "ack receive (driver, IP, TCP)",
-                SendIrq,
-                Ack,
-                p.a_rx,
-                0.0,
-                0.0,
-                "a_rx",
-            );
-            if let (Some((f, name)), false) = (fwd, veth) {
-                b.add("forward ack, pod ingress", SendIrq, Ack, f, 0.0, 0.0, name)
-                    .on_path = p.lambda;
-            }
-        }
+            calls_per_seg,
+            tun_in_crypto: if datapath.base == Base::Overlay {
+                p.tun_in_crypto
+            } else {
+                0.0
+            },
+        };
+        data_sender(&s, &mut b);
+        data_receiver(&s, &mut b);
+        acks(&s, &mut b);
         let stages = b.stages;
-
-        // ---- one request/response message ----
-        let mut r = Builder {
-            k: platform.cpu_factor,
-            stages: Vec::new(),
-        };
-        let (b_tx, b_tx_name) = match platform.tx {
-            TxMode::Copy => (p.b_tx_copy, "rr_tx, b_tx_copy"),
-            TxMode::Sendfile => (p.b_tx_sendfile, "rr_tx, b_tx_sendfile"),
-        };
-        r.add(
-            "send syscall + TCP/IP + driver (small message)",
-            SendApp,
-            Data,
-            p.rr_tx,
-            0.0,
-            b_tx,
-            b_tx_name,
-        );
-        if let Some((f, name)) = fwd {
-            r.add("forward, pod egress", SendApp, Data, f, 0.0, 0.0, name)
-                .on_path = p.lambda;
-        }
-        if kernel_tunnel {
-            r.add("tunnel encap", SendApp, Data, e, 0.0, 0.0, e_name);
-        }
-        match datapath.encryption {
-            Some(Encryption::Ipsec) => {
-                r.add(
-                    "ipsec encrypt",
-                    SendApp,
-                    Data,
-                    p.ipsec_rr_op,
-                    0.0,
-                    0.0,
-                    "ipsec_rr_op",
-                );
-            }
-            Some(Encryption::WireGuard) => {
-                let s = r.add(
-                    "wireguard worker hand-offs",
-                    SendApp,
-                    Data,
-                    p.wg_rr_side,
-                    0.0,
-                    0.0,
-                    "wg_rr_side",
-                );
-                s.busy = 0.0;
-            }
-            None => {}
-        }
-        if enc == Encap::UdpDaemon {
-            r.add(
-                "flanneld: read(TUN) + sendto + loop",
-                SendDaemon,
-                Data,
-                p.u_read + p.u_send + p.u_loop,
-                0.0,
-                0.0,
-                "u_read, u_send, u_loop",
-            );
-            r.add(
-                "flanneld wake-up",
-                SendDaemon,
-                Data,
-                p.u_wake,
-                0.0,
-                0.0,
-                "u_wake",
-            )
-            .busy = 0.0;
-        }
-        match datapath.encryption {
-            Some(Encryption::Ipsec) => {
-                r.add(
-                    "ipsec decrypt",
-                    RecvCrypto,
-                    Data,
-                    p.ipsec_rr_op,
-                    0.0,
-                    0.0,
-                    "ipsec_rr_op",
-                );
-            }
-            Some(Encryption::WireGuard) => {
-                r.add(
-                    "wireguard worker hand-offs",
-                    RecvCrypto,
-                    Data,
-                    p.wg_rr_side,
-                    0.0,
-                    0.0,
-                    "wg_rr_side",
-                )
-                .busy = 0.0;
-            }
-            None => {}
-        }
-        if enc == Encap::UdpDaemon {
-            r.add(
-                "flanneld: recvfrom + write(TUN) + loop",
-                RecvDaemon,
-                Data,
-                p.u_recv + p.u_write + p.u_loop,
-                0.0,
-                0.0,
-                "u_recv, u_write, u_loop",
-            );
-            r.add(
-                "flanneld wake-up",
-                RecvDaemon,
-                Data,
-                p.u_wake,
-                0.0,
-                0.0,
-                "u_wake",
-            )
-            .busy = 0.0;
-        }
-        if kernel_tunnel {
-            r.add("tunnel decap", RecvIrq, Data, d, 0.0, 0.0, d_name);
-        }
-        if let Some((f, name)) = fwd {
-            r.add("forward, pod ingress", RecvIrq, Data, f, 0.0, 0.0, name)
-                .on_path = p.lambda;
-        }
-        r.add(
-            "irq + NAPI + IP/TCP receive + wake call, copy",
-            RecvApp,
-            Data,
-            p.rr_rx,
-            0.0,
-            b_rx,
-            "rr_rx, b_rx",
-        );
-        if opts.app_ns_per_byte > 0.0 {
-            // The server handles the request (and the client the response) before answering.
-            r.add(
-                "application work on the message",
-                RecvApp,
-                Data,
-                0.0,
-                0.0,
-                opts.app_ns_per_byte,
-                "--app-ns-per-byte",
-            );
-        }
-        r.add(
-            "scheduler wake-up of the reader",
-            RecvApp,
-            Data,
-            p.rr_wake,
-            0.0,
-            0.0,
-            "rr_wake",
-        )
-        .busy = 0.0;
-        let rr_stages = r.stages;
+        let rr_stages = message(&s);
 
         let mut shared_roles = vec![Role::SendDaemon, Role::RecvDaemon, Role::RecvCrypto];
         if enc == Encap::Ipip {

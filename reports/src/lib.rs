@@ -193,13 +193,7 @@ impl Table {
                 .iter()
                 .zip(&widths)
                 .zip(numeric)
-                .map(|((c, w), num)| {
-                    if *num {
-                        format!("{c:>w$}")
-                    } else {
-                        format!("{c:<w$}")
-                    }
-                })
+                .map(|((c, w), num)| pad(c, *w, *num))
                 .collect();
             let _ = writeln!(out, "{}", parts.join("  ").trim_end());
         };
@@ -218,6 +212,17 @@ impl Table {
     }
 }
 
+/// `text` padded with spaces to `width` characters, on the left when `right` (numbers). By
+/// hand rather than with `format!`'s width, which panics past 65,535.
+fn pad(text: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(text.chars().count()));
+    if right {
+        fill + text
+    } else {
+        format!("{text}{fill}")
+    }
+}
+
 /// A two-column key/value rendering of a one-row table, for human summaries.
 pub fn key_value_text(table: &Table) -> String {
     let Some(row) = table.rows.first() else {
@@ -226,7 +231,7 @@ pub fn key_value_text(table: &Table) -> String {
     let w = table.columns.iter().map(|c| c.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (c, v) in table.columns.iter().zip(row) {
-        let _ = writeln!(out, "{c:<w$}  {}", v.text());
+        let _ = writeln!(out, "{}  {}", pad(c, w, false), v.text());
     }
     out
 }
@@ -285,5 +290,23 @@ mod tests {
         let lines: Vec<&str> = txt.lines().collect();
         assert_eq!(lines[0], "name    wait_ms  util_pct  note");
         assert_eq!(lines[2], "a     12.500000      0.12");
+    }
+
+    /// A cell wider than `format!`'s 65,535-character width limit renders (it used to panic).
+    #[test]
+    fn very_long_cells_render() {
+        let long = "x".repeat(70_000);
+        let mut t = Table::new(["name", "n"]);
+        t.push(vec![long.as_str().into(), Cell::UInt(1)]).unwrap();
+        t.push(vec!["short".into(), Cell::UInt(22)]).unwrap();
+        let text = t.to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[2].starts_with(&long) && lines[2].ends_with("   1"),
+            "aligned"
+        );
+        assert_eq!(lines[3].len(), lines[2].len(), "padded to the long cell");
+        assert!(key_value_text(&t).contains(&long));
     }
 }

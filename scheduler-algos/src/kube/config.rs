@@ -501,7 +501,7 @@ fn plugin_args(
                                 .to_string(),
                                 when_unsatisfiable: when,
                                 // Replaced per pod by its owner's selector, as upstream does
-                                // (plugins.rs owner_selector).
+                                // (plugins/spread.rs owner_selector).
                                 selector: None,
                                 min_domains: 1,
                                 node_affinity_policy: InclusionPolicy::Honor,

@@ -872,6 +872,7 @@ impl<'s> World<'s> {
         let mut no_node = false;
         let mut any_choice = false;
         let mut preempted = false;
+        let mut preemption: Option<(usize, NodeId, Vec<String>)> = None;
         for p in plan {
             match p.decision {
                 Decision::Bind { node, devices } => {
@@ -899,24 +900,10 @@ impl<'s> World<'s> {
                 }
                 Decision::Preempt { node, victims, .. } => {
                     any_choice = true;
-                    // The plan stopped here: the job's remaining pods were not tried.
+                    // The plan stopped here: the job's remaining pods were not tried. The
+                    // victims go only once the transaction is known to stand (below).
                     preempted = true;
-                    for key in &victims {
-                        let pods = &self.pods;
-                        let by_key = self.by_key.get_or_insert_with(|| {
-                            pods.iter()
-                                .enumerate()
-                                .map(|(i, p)| (p.spec.key(), i))
-                                .collect()
-                        });
-                        if let Some(&victim) = by_key.get(key) {
-                            self.evict(k, victim);
-                        }
-                    }
-                    match self.commit_to_cluster(now, p.pod, node, None) {
-                        Ok(devices) => committed.push((p.pod, node, devices)),
-                        Err(why) => failed.push((p.pod, format!("bind rejected: {why}"), REJECTED)),
-                    }
+                    preemption = Some((p.pod, node, victims));
                 }
                 Decision::Unschedulable(why) => {
                     no_node = true;
@@ -929,7 +916,36 @@ impl<'s> World<'s> {
             }
         }
         let conflicted = failed.iter().any(|f| f.2 == CONFLICT);
-        if conflicted && shared.is_some_and(|ss| ss.transaction == Transaction::AllOrNothing) {
+        let rolled_back =
+            conflicted && shared.is_some_and(|ss| ss.transaction == Transaction::AllOrNothing);
+        if let Some((pod, node, victims)) = preemption {
+            if rolled_back {
+                // A transaction that does not commit evicts nobody.
+                failed.push((
+                    pod,
+                    "rolled back: another pod of its job conflicted".into(),
+                    CONFLICT,
+                ));
+            } else {
+                for key in &victims {
+                    let pods = &self.pods;
+                    let by_key = self.by_key.get_or_insert_with(|| {
+                        pods.iter()
+                            .enumerate()
+                            .map(|(i, p)| (p.spec.key(), i))
+                            .collect()
+                    });
+                    if let Some(&victim) = by_key.get(key) {
+                        self.evict(k, victim);
+                    }
+                }
+                match self.commit_to_cluster(now, pod, node, None) {
+                    Ok(devices) => committed.push((pod, node, devices)),
+                    Err(why) => failed.push((pod, format!("bind rejected: {why}"), REJECTED)),
+                }
+            }
+        }
+        if rolled_back {
             for (pod, node, _) in committed.drain(..) {
                 let spec = self.pods[pod].spec.clone();
                 self.cluster.unbind_pod(node, &spec);

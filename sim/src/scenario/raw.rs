@@ -1,0 +1,215 @@
+//! Stage one: the raw shape of a scenario file, as serde reads it (spans kept, unknown
+//! fields refused).
+
+use super::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub(super) name: Spanned<String>,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) seed: u64,
+    pub(super) duration_s: Spanned<f64>,
+    pub(super) sample_interval_s: Option<Spanned<f64>>,
+    #[serde(default = "no_hosts")]
+    pub(super) hosts: Spanned<Vec<RawHostGroup>>,
+    #[serde(default)]
+    pub(super) workloads: Vec<RawWorkload>,
+    #[serde(default)]
+    pub(super) scheduler: RawScheduler,
+    #[serde(default)]
+    pub(super) orchestrator: RawOrchestrator,
+    #[serde(default)]
+    pub(super) network: RawNetwork,
+    #[serde(default)]
+    pub(super) observers: RawObservers,
+    pub(super) trace: Option<RawTrace>,
+    #[serde(default)]
+    pub(super) control_plane: crate::control_plane::RawControlPlane,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTrace {
+    #[serde(default = "default_trace_format")]
+    pub(super) format: Spanned<String>,
+    pub(super) pods: Spanned<String>,
+    pub(super) nodes: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) gpu_nodes_only: bool,
+    #[serde(default = "default_arrivals")]
+    pub(super) arrivals: Spanned<String>,
+    pub(super) interval_s: Option<Spanned<f64>>,
+    pub(super) time_scale: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub(super) departures: bool,
+    pub(super) max_pods: Option<Spanned<i64>>,
+}
+
+pub(super) fn default_trace_format() -> Spanned<String> {
+    Spanned::new(0..0, ALIBABA_GPU_V2023.into())
+}
+
+pub(super) fn default_arrivals() -> Spanned<String> {
+    Spanned::new(0..0, "creation-time".into())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawObservers {
+    pub(super) gpu_fragmentation: Option<Spanned<bool>>,
+    /// Each workload's dominant share of the cluster at every sample (`shares.csv`).
+    #[serde(default)]
+    pub(super) dominant_shares: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHostGroup {
+    pub(super) name: Spanned<String>,
+    #[serde(default = "one")]
+    pub(super) count: Spanned<i64>,
+    pub(super) cpu_milli: Spanned<i64>,
+    pub(super) memory_mib: Spanned<i64>,
+    #[serde(default = "zero_i64")]
+    pub(super) gpus: Spanned<i64>,
+    pub(super) pods: Option<Spanned<i64>>,
+    #[serde(default = "default_site")]
+    pub(super) site: String,
+    #[serde(default)]
+    pub(super) labels: BTreeMap<String, String>,
+    /// The model of the group's GPUs (e.g. `V100M32`), which workloads may require.
+    pub(super) gpu_model: Option<Spanned<String>>,
+    /// Price of one host, in currency units per hour (for capacity planning).
+    #[serde(default = "zero_f64")]
+    pub(super) cost_per_hour: Spanned<f64>,
+}
+
+pub(super) fn no_hosts() -> Spanned<Vec<RawHostGroup>> {
+    Spanned::new(0..0, Vec::new())
+}
+
+pub(super) fn one() -> Spanned<i64> {
+    Spanned::new(0..0, 1)
+}
+
+pub(super) fn zero_i64() -> Spanned<i64> {
+    Spanned::new(0..0, 0)
+}
+
+pub(super) fn zero_f64() -> Spanned<f64> {
+    Spanned::new(0..0, 0.0)
+}
+
+pub(super) fn default_site() -> String {
+    "default".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkload {
+    pub(super) name: Spanned<String>,
+    pub(super) kind: Spanned<String>,
+    pub(super) arrival_rate_per_s: Spanned<f64>,
+    pub(super) max_pods: Option<Spanned<i64>>,
+    #[serde(default = "zero_f64")]
+    pub(super) start_s: Spanned<f64>,
+    pub(super) cpu_milli: Spanned<RawDist>,
+    pub(super) memory_mib: Spanned<RawDist>,
+    pub(super) gpu_milli: Option<Spanned<RawDist>>,
+    /// GPU models the workload's pods accept (any when absent).
+    #[serde(default)]
+    pub(super) gpu_models: Vec<Spanned<String>>,
+    pub(super) duration_s: Option<Spanned<RawDist>>,
+    #[serde(default)]
+    pub(super) labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) priority: i32,
+    /// Pods per job `[min, max]` (uniform): a job's pods arrive together and are decided
+    /// as one unit.
+    pub(super) tasks: Option<Spanned<Vec<i64>>>,
+    /// Marathon constraints among a job's pods.
+    #[serde(default)]
+    pub(super) constraints: Vec<Spanned<Vec<String>>>,
+    /// Decision cost of this workload's jobs, instead of its scheduler's.
+    pub(super) cost: Option<RawCost>,
+    /// Kubernetes `nodeSelector`: node labels the pods require.
+    pub(super) node_selector: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScheduler {
+    pub(super) algorithm: Option<Spanned<String>>,
+    /// A KubeSchedulerConfiguration file, relative to the scenario file.
+    pub(super) profile: Option<Spanned<String>>,
+    pub(super) cost: Option<RawCost>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOrchestrator {
+    pub(super) start_latency_s: Option<Spanned<RawDist>>,
+    /// Retry a job with pods left unplaced after this delay (the Omega simulator's
+    /// `afterDelay(1)`) instead of parking it until resources are freed.
+    pub(super) retry_after_s: Option<Spanned<f64>>,
+    pub(super) max_attempts: Option<Spanned<i64>>,
+    pub(super) max_attempts_without_progress: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetwork {
+    pub(super) datapath: Option<Spanned<String>>,
+    pub(super) underlay_mtu: Option<Spanned<i64>>,
+}
+
+/// A distribution as written: a bare number (constant) or a table with a `dist` key.
+pub(super) enum RawDist {
+    Number(f64),
+    Table(RawDistTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDistTable {
+    pub(super) dist: String,
+    pub(super) value: Option<f64>,
+    pub(super) min: Option<f64>,
+    pub(super) max: Option<f64>,
+    pub(super) mean: Option<f64>,
+    pub(super) median: Option<f64>,
+    pub(super) sigma: Option<f64>,
+    pub(super) values: Option<Vec<f64>>,
+    pub(super) weights: Option<Vec<f64>>,
+}
+
+impl<'de> Deserialize<'de> for RawDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDist;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a number or a distribution table such as { dist = \"uniform\", min = 1, max = 2 }",
+                )
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDist, E> {
+                Ok(RawDist::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDist, E> {
+                Ok(RawDist::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDist, E> {
+                Ok(RawDist::Number(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
+                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawDist::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,244 @@
+//! The scenario parser's tests: located syntax, type and meaning errors, defaults, traces.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+name = "t"
+duration_s = 60
+[[hosts]]
+name = "w"
+count = 2
+cpu_milli = 4000
+memory_mib = 8192
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 1
+cpu_milli = 500
+memory_mib = { dist = "uniform", min = 128, max = 512 }
+"#;
+
+fn parse_err(text: &str) -> ScenarioError {
+    parse("s.toml", text).expect_err("scenario should be rejected")
+}
+
+#[test]
+fn minimal_scenario_gets_documented_defaults() {
+    let s = parse("s.toml", MINIMAL).unwrap();
+    assert_eq!(s.host_count(), 2);
+    assert_eq!(s.hosts[0].capacity.pods, DEFAULT_MAX_PODS);
+    assert_eq!(s.hosts[0].capacity.memory_bytes, 8192 * MIB);
+    assert_eq!(s.scheduler.algorithm, "first-fit");
+    assert_eq!(s.scheduler.cost, DecisionCost::default());
+    assert_eq!(s.datapath.to_string(), "host");
+    assert_eq!(s.sample_interval, SimDuration::from_secs(10));
+    assert_eq!(s.workloads[0].kind, WorkloadKind::Service);
+}
+
+#[test]
+fn syntax_errors_are_located() {
+    let e = parse_err("name = \"t\"\nduration_s = = 3\n");
+    assert_eq!((e.line, e.file.as_str()), (2, "s.toml"));
+    assert!(e.to_string().starts_with("s.toml:2:"), "{e}");
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let e = parse_err(&MINIMAL.replace("cpu_milli = 4000", "cpu_milli = \"lots\""));
+    assert_eq!(e.field, "hosts[0].cpu_milli");
+    assert_eq!((e.line, e.column), (7, 13));
+    assert!(e.message.contains("expected an integer"), "{}", e.message);
+}
+
+#[test]
+fn unknown_fields_are_errors() {
+    let e = parse_err(&MINIMAL.replace("count = 2", "count = 2\ncpus = 4"));
+    assert!(e.message.contains("unknown field `cpus`"), "{}", e.message);
+    assert_eq!(e.line, 7);
+    let e = parse_err(&MINIMAL.replace("max = 512", "max = 512, mode = 3"));
+    assert!(e.message.contains("unknown field `mode`"), "{}", e.message);
+    assert_eq!(e.field, "workloads[0].memory_mib.mode");
+}
+
+#[test]
+fn negative_capacity_is_rejected_with_its_place() {
+    let e = parse_err(&MINIMAL.replace("memory_mib = 8192", "memory_mib = -8192"));
+    assert_eq!(e.field, "hosts[0].memory_mib");
+    assert_eq!((e.line, e.column), (8, 14));
+    assert_eq!(e.message, "expected a positive integer (MiB), found -8192");
+}
+
+#[test]
+fn empty_clusters_are_rejected() {
+    let e = parse_err(&MINIMAL.replace("count = 2", "count = 0"));
+    assert_eq!(e.field, "hosts");
+    assert!(e.message.contains("cluster is empty"), "{}", e.message);
+    let e = parse_err("name = \"t\"\nduration_s = 5\nhosts = []\n");
+    assert_eq!((e.field.as_str(), e.line), ("hosts", 3));
+}
+
+#[test]
+fn pods_larger_than_every_host_are_rejected() {
+    let e = parse_err(&MINIMAL.replace("max = 512", "max = 9000"));
+    assert_eq!(e.field, "workloads[0].memory_mib");
+    assert!(
+        e.message.contains("a pod larger than every host"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("9000 MiB"), "{}", e.message);
+    let e = parse_err(&MINIMAL.replace("cpu_milli = 500", "cpu_milli = 500\ngpu_milli = 1000"));
+    assert_eq!(e.field, "workloads[0].gpu_milli");
+}
+
+#[test]
+fn semantic_errors_explain_the_expectation() {
+    let cases = [
+        (
+            "kind = \"service\"",
+            "kind = \"daemon\"",
+            "workloads[0].kind",
+            "expected `service` or `batch`",
+        ),
+        (
+            "kind = \"service\"",
+            "kind = \"batch\"",
+            "workloads[0].duration_s",
+            "expected `duration_s`",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = 0",
+            "workloads[0].arrival_rate_per_s",
+            "positive arrival rate",
+        ),
+        (
+            "duration_s = 60",
+            "duration_s = -1",
+            "duration_s",
+            "non-negative",
+        ),
+        (
+            "max = 512 }",
+            "max = 100 }",
+            "workloads[0].memory_mib",
+            "0 <= min <= max",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"exponential\", mean = 3 }",
+            "workloads[0].memory_mib",
+            "bounded distribution",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"uniform\", min = 128 }",
+            "workloads[0].memory_mib",
+            "`uniform` needs min and max",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"normal\", mean = 3 }",
+            "workloads[0].memory_mib",
+            "one of constant, uniform",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"uniform\", min = 1, max = 2, mean = 3 }",
+            "workloads[0].memory_mib",
+            "`mean` does not belong",
+        ),
+    ];
+    for (from, to, field, msg) in cases {
+        let e = parse_err(&MINIMAL.replace(from, to));
+        assert_eq!(e.field, field, "{to}: {e}");
+        assert!(e.message.contains(msg), "{to}: {}", e.message);
+    }
+}
+
+#[test]
+fn names_that_generate_clashing_pod_names_are_rejected() {
+    let twice = format!(
+        "{MINIMAL}{}",
+        &MINIMAL[MINIMAL.find("[[workloads]]").unwrap()..]
+            .replace("name = \"web\"", "name = \"web-1\"")
+    );
+    let e = parse_err(&twice);
+    assert_eq!(e.field, "workloads");
+    assert!(e.message.contains("`web` and `web-1`"), "{}", e.message);
+    assert!(clashing(["web", "web-x", "webs"].into_iter()).is_none());
+}
+
+#[test]
+fn unknown_algorithm_and_datapath_list_valid_names() {
+    let e = parse_err(&format!("{MINIMAL}[scheduler]\nalgorithm = \"magic\"\n"));
+    assert_eq!(e.field, "scheduler.algorithm");
+    assert!(
+        e.message.contains("valid algorithms: first-fit"),
+        "{}",
+        e.message
+    );
+    let e = parse_err(&format!("{MINIMAL}[network]\ndatapath = \"weave\"\n"));
+    assert_eq!(e.field, "network.datapath");
+    assert!(
+        e.message.contains("valid datapaths: host, bridge, overlay"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn kubernetes_profiles_load_relative_to_the_scenario() {
+    let dir = std::env::temp_dir().join(format!("orchsim-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("most.yaml"),
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- pluginConfig:\n  - name: NodeResourcesFit\n    args: {scoringStrategy: {type: MostAllocated}}\n",
+    )
+    .unwrap();
+    let file = dir.join("s.toml");
+    let text =
+        format!("{MINIMAL}[scheduler]\nalgorithm = \"kubernetes\"\nprofile = \"most.yaml\"\n");
+    let s = parse(file.to_str().unwrap(), &text).unwrap();
+    let p = s.scheduler.profile.expect("profile loaded");
+    assert_eq!(p.fit.kind, orchsim_sched::kube::ScoringType::MostAllocated);
+    let e = parse_err(&text.replace("most.yaml", "missing.yaml"));
+    assert_eq!(e.field, "scheduler.profile");
+    assert!(e.message.contains("cannot read"), "{}", e.message);
+    let e = parse_err(&text.replace("\"kubernetes\"", "\"swarm\""));
+    assert!(
+        e.message
+            .contains("applies to algorithm = \"kubernetes\" only"),
+        "{}",
+        e.message
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn display_shows_file_line_column_field_and_a_caret() {
+    let e = parse_err(&MINIMAL.replace("memory_mib = 8192", "memory_mib = -8192"));
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(
+            "s.toml:8:14: `hosts[0].memory_mib`: expected a positive integer (MiB), found -8192"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("8 | memory_mib = -8192\n  |              ^"),
+        "{shown}"
+    );
+}
+
+/// An error past column 65,535 is shown with its caret (`format!`'s width used to panic).
+#[test]
+fn errors_far_along_a_line_render() {
+    let text = format!("description = \"{}\" x\n", "a".repeat(65_530));
+    let e = parse("long.toml", &text).unwrap_err();
+    assert!(e.column > 65_535, "{}", e.column);
+    let shown = e.to_string();
+    let caret_line = shown.lines().last().unwrap();
+    assert!(caret_line.ends_with('^'));
+    assert_eq!(caret_line.len(), "  | ".len() + e.column);
+}
