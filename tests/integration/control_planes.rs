@@ -290,3 +290,57 @@ fn explain_places_a_pod_on_the_two_level_cluster_at_a_time() {
     assert!(!start.contains("Insufficient cpu"), "{start}");
     assert!(busy.contains("Insufficient"), "{busy}");
 }
+
+/// Two frameworks holding offers on parts of the same hosts' GPUs (shares of 300 and 600
+/// milli, frequent departures, slow decisions; with the framework's device choice binding,
+/// this scenario had launches fail on a device another framework had just filled): the agent picks the devices at launch, as
+/// Mesos' GPU isolator does, so no launch lands on a device another framework just filled.
+/// A launch may still fail when no single device has the share (the offer counts milli-GPUs
+/// across devices), and that pod is queued again.
+#[test]
+fn two_level_frameworks_never_collide_on_a_gpu_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("two-level-gpu.toml");
+    let workload = |name: &str| {
+        format!(
+            "[[workloads]]\nname = \"{name}\"\nkind = \"batch\"\narrival_rate_per_s = 1\n\
+             cpu_milli = 500\nmemory_mib = 512\n\
+             gpu_milli = {{ dist = \"choice\", values = [300, 600], weights = [1, 1] }}\n\
+             duration_s = {{ dist = \"exponential\", mean = 20 }}\n"
+        )
+    };
+    let framework = |name: &str, algorithm: &str, workload: &str| {
+        format!(
+            "[[control_plane.schedulers]]\nname = \"{name}\"\nalgorithm = \"{algorithm}\"\n\
+             workloads = [\"{workload}\"]\ncost = {{ t_job_ms = 500, t_task_ms = 5 }}\n"
+        )
+    };
+    let text = format!(
+        "name = \"two-level-gpu\"\nseed = 3\nduration_s = 1800\n\
+         [[hosts]]\nname = \"gpu\"\ncount = 4\ncpu_milli = 32000\nmemory_mib = 131072\n\
+         gpus = 2\ngpu_model = \"T4\"\n{}{}\
+         [control_plane]\nkind = \"two-level\"\nallocation_interval_s = 1\nrefuse_s = 1\n\
+         accept_refuse_s = 0\n{}{}",
+        workload("a"),
+        workload("b"),
+        framework("fa", "kubernetes", "a"),
+        framework("fb", "fgd", "b"),
+    );
+    std::fs::write(&scenario, text).unwrap();
+    let out = tmp.path().join("out");
+    run(&[scenario.to_str().unwrap(), "--quiet"], &out);
+    let pods = csv(&out, "pods.csv");
+    assert!(pods.len() > 1000, "{} pods", pods.len());
+    let bound = pods.iter().filter(|p| !p["node"].is_empty()).count();
+    // Overloaded on purpose (about twice the GPUs the hosts have), so hosts are always shared.
+    assert!(bound > pods.len() / 3, "{bound} of {} bound", pods.len());
+    let collided: Vec<&str> = pods
+        .iter()
+        .map(|p| p["last_failure"].as_str())
+        .filter(|f| f.contains("milli free"))
+        .collect();
+    assert!(
+        collided.is_empty(),
+        "launches on a full device: {collided:?}"
+    );
+}

@@ -217,7 +217,12 @@ impl World<'_> {
             .collect();
         for p in planned {
             match p.decision {
-                Decision::Bind { node, devices } => {
+                // Mesos offers GPUs as a count; the agent's GPU isolator picks the devices at
+                // launch (src/slave/containerizer/mesos/isolators/gpu/allocator.hpp,
+                // `NvidiaGpuAllocator::allocate(count)`), so the framework's own device choice
+                // is not what binds. Two frameworks planning on parts of one host's GPUs cannot
+                // collide on a device that way.
+                Decision::Bind { node, .. } => {
                     let d = vector(&self.pods[p.pod].spec.requests);
                     let fits = room_left
                         .get(&node.0)
@@ -226,7 +231,7 @@ impl World<'_> {
                         lost.push((p.pod, "the offer it was planned on was rescinded".into()));
                         continue;
                     }
-                    match self.commit_to_cluster(now, p.pod, node, Some(devices)) {
+                    match self.commit_to_cluster(now, p.pod, node, None) {
                         Ok(devices) => {
                             if let Some(r) = room_left.get_mut(&node.0) {
                                 for (r, d) in r.iter_mut().zip(d) {
