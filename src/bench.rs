@@ -1,12 +1,8 @@
-//! `orchsim bench`: wall-clock performance of the embedded scenarios (and, optionally,
-//! criterion's results) as a CSV that `orchsim compare` reads, for tracking speed over time.
+//! `orchsim bench`: its arguments and printing; the timing is `orchsim_app::bench`.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-use orchsim_report::{Cell, Table};
-
-use orchsim_app::{catalog, Error, Kind, Source, View};
+use orchsim_app::{Error, View};
 
 use crate::Format;
 
@@ -25,115 +21,8 @@ pub struct BenchArgs {
     format: Format,
 }
 
-/// Peak resident memory of this process so far (VmHWM), in MiB; Linux only.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Criterion's `new/estimates.json` mean (ns per iteration) for every benchmark under `dir`.
-fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&d).map_err(|e| Error::bad_input(format!("{}: {e}", d.display())))?;
-        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n != "report" && n != "base" && n != "change")
-            {
-                stack.push(p);
-            } else if p.ends_with("new/estimates.json") {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
-                let v: serde_json::Value = serde_json::from_str(&text)?;
-                let Some(mean) = v["mean"]["point_estimate"].as_f64() else {
-                    continue;
-                };
-                let name = p
-                    .parent()
-                    .and_then(Path::parent)
-                    .and_then(|b| b.strip_prefix(dir).ok())
-                    .map(|r| r.display().to_string())
-                    .unwrap_or_default();
-                found.push((name, mean));
-            }
-        }
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(found)
-}
-
 pub fn run(args: BenchArgs) -> Result<(), Error> {
-    let mut t = Table::new([
-        "name",
-        "wall_s",
-        "events",
-        "events_per_s",
-        "pods_per_s",
-        "peak_rss_mib",
-        "mean_ns",
-    ]);
-    let repeat = args.repeat.max(1) as usize;
-    for (file, text) in catalog::CATALOG {
-        let source = Source::embedded(file, text);
-        let sc = match source.kind() {
-            Kind::Architectures => {
-                orchsim_app::architectures::bench_row(&source, repeat, &mut t)?;
-                continue;
-            }
-            Kind::GpuStudy => {
-                orchsim_app::gpu_study::bench_rows(&source, repeat, &mut t)?;
-                continue;
-            }
-            Kind::Simulation => source.simulation("bench")?,
-        };
-        // Reset the peak-RSS high-water mark (Linux: `5` clears VmHWM) so each row is its own.
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let mut best = f64::MAX;
-        let mut summary = None;
-        for _ in 0..repeat {
-            let started = Instant::now();
-            let r = orchsim_sim::run(&sc)?;
-            best = best.min(started.elapsed().as_secs_f64());
-            summary = Some(r.summary);
-        }
-        let Some(s) = summary else { continue };
-        t.push(vec![
-            format!("scenario/{}", sc.name).into(),
-            Cell::Float(best, 6),
-            s.events.into(),
-            Cell::Float(s.events as f64 / best, 0),
-            Cell::Float(s.pods_submitted as f64 / best, 0),
-            peak_rss_mib().map_or(Cell::Empty, |m| Cell::Float(m, 1)),
-            Cell::Empty,
-        ])?;
-    }
-    crate::net::bench_rows(repeat, &mut t)?;
-    if let Some(dir) = &args.criterion {
-        for (name, mean) in criterion_results(dir)? {
-            t.push(vec![
-                format!("criterion/{name}").into(),
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Float(mean, 1),
-            ])?;
-        }
-    }
+    let t = orchsim_app::bench::table(args.repeat as usize, args.criterion.as_deref())?;
     let out = args
         .out
         .clone()

@@ -1,11 +1,8 @@
 //! `orchsim compare`: current results against a baseline, non-zero exit on regression.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use orchsim_report::compare::{compare, delta_table, parse_thresholds};
-
-use orchsim_app::outputs::read_table;
-use orchsim_app::{Error, View};
+use orchsim_app::Error;
 
 use crate::Format;
 
@@ -27,45 +24,18 @@ pub struct CompareArgs {
     format: Format,
 }
 
-/// Exit status when a metric regressed beyond its threshold.
-pub const REGRESSION: u8 = crate::exit::CHECK_FAILED;
-
-fn resolve(p: &Path) -> Result<PathBuf, Error> {
-    if p.is_dir() {
-        for name in ["summary.csv", "sweep.csv", "bench.csv"] {
-            if p.join(name).is_file() {
-                return Ok(p.join(name));
-            }
-        }
-        return Err(Error::bad_input(format!(
-            "{}: no summary.csv, sweep.csv or bench.csv inside",
-            p.display()
-        )));
-    }
-    Ok(p.to_path_buf())
-}
-
 pub fn run(args: CompareArgs) -> Result<u8, Error> {
-    let (b, c) = (resolve(&args.baseline)?, resolve(&args.current)?);
-    let thresholds = parse_thresholds(&args.thresholds.join(","))?;
-    let deltas = compare(&read_table(&b)?, &read_table(&c)?, &thresholds)
-        .map_err(|e| Error::bad_input(format!("{} vs {}: {e}", b.display(), c.display())))?;
-    let regressions = deltas.iter().filter(|d| d.regression).count();
-    let table = delta_table(&deltas, !args.all);
-    let json = serde_json::json!({
-        "baseline": b.display().to_string(),
-        "current": c.display().to_string(),
-        "regressions": regressions,
-        "deltas": table.to_json_rows(),
-    });
-    let mut view = View::of(table);
-    view.json = Some(json);
-    view.empty = Some(format!(
-        "no differences between {} and {}",
-        b.display(),
-        c.display()
-    ));
-    view.after.push(format!("{regressions} regression(s)"));
-    orchsim_app::render::print(&view, args.format.into())?;
-    Ok(if regressions > 0 { REGRESSION } else { 0 })
+    let c = orchsim_app::compare::against_baseline(
+        &args.baseline,
+        &args.current,
+        &args.thresholds,
+        args.all,
+    )?;
+    orchsim_app::render::print(&c.view, args.format.into())?;
+    // A metric regressed beyond its threshold: a check that failed.
+    Ok(if c.regressions > 0 {
+        crate::exit::CHECK_FAILED
+    } else {
+        0
+    })
 }

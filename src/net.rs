@@ -1,15 +1,11 @@
-//! `orchsim net`: compare container network datapaths, explain one, show the cost profile.
+//! `orchsim net`: its arguments and printing; the work is `orchsim_app::net` (compare
+//! container network datapaths, explain one, show the cost profile).
 
-use std::fmt::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use orchsim_net::capability::Requirement;
-use orchsim_net::compare::{self, CompareSpec, Comparison};
-use orchsim_net::{Datapath, Platform, Profile};
-use orchsim_report::{Cell, Table};
-
-use orchsim_app::{Error, View};
+use orchsim_app::net::{self, CompareRequest, ExplainRequest, NetSetup};
+use orchsim_app::Error;
 
 use crate::Format;
 
@@ -104,456 +100,39 @@ struct ProfileArgs {
 }
 
 pub fn run(args: NetArgs) -> Result<(), Error> {
-    match args.command {
-        NetCommand::Compare(a) => compare_cmd(a),
-        NetCommand::Explain(a) => explain_cmd(a),
-        NetCommand::Profile(a) => profile_cmd(a),
-    }
-}
-
-fn load_profile(path: Option<&PathBuf>) -> Result<Profile, Error> {
-    match path {
-        None => Ok(Profile::default_profile()),
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                Error::bad_input(format!("{}: cannot read the profile: {e}", p.display()))
-            })?;
-            Ok(Profile::parse(&p.display().to_string(), &text)?)
-        }
-    }
-}
-
-/// Parses `10g`, `100G`, `2.5g`, `500m`, `10` (Gb/s) into Gb/s.
-fn parse_link(s: &str) -> Result<f64, Error> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t
-        .strip_suffix("bps")
-        .or_else(|| t.strip_suffix("bit/s"))
-        .unwrap_or(&t);
-    let (num, scale) = match t.chars().last() {
-        Some('g') => (&t[..t.len() - 1], 1.0),
-        Some('m') => (&t[..t.len() - 1], 1e-3),
-        Some('t') => (&t[..t.len() - 1], 1e3),
-        _ => (t, 1.0),
+    let (view, format) = match args.command {
+        NetCommand::Compare(a) => (
+            net::compare(&CompareRequest {
+                setup: a.common.into(),
+                datapaths: a.datapaths,
+                flows: a.flows,
+                require: a.require,
+                transactions: a.transactions,
+                jobs: a.jobs,
+            })?,
+            a.format,
+        ),
+        NetCommand::Explain(a) => (
+            net::explain(&ExplainRequest {
+                setup: a.common.into(),
+                datapath: a.datapath,
+            })?,
+            a.format,
+        ),
+        NetCommand::Profile(a) => (net::profile(a.profile.as_deref())?, a.format),
     };
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v * scale >= 1e-3 && v * scale <= 1e4 => Ok(v * scale),
-        _ => Err(Error::bad_input(format!(
-            "--link: expected a rate such as 10g, 40g, 100g, 2.5g or 500m (from 1m to 10t), found `{s}`"
-        ))),
-    }
+    orchsim_app::render::print(&view, format.into())
 }
 
-/// The platform the common options describe, and the pipeline options, both checked.
-fn setup(profile: &Profile, c: &Common) -> Result<(Platform, orchsim_net::Options), Error> {
-    let name = c.platform.as_deref().unwrap_or(&profile.default_platform);
-    let mut p = profile.platform(name).map_err(Error::bad_input)?.clone();
-    if let Some(link) = &c.link {
-        if p.underlay == orchsim_net::profile::Underlay::Veth {
-            return Err(Error::bad_input(format!(
-                "--link: platform `{name}` has no physical link (hosts are namespaces joined by veth)"
-            )));
-        }
-        p.link_gbps = parse_link(link)?;
-    }
-    if c.no_tunnel_offload {
-        p.tunnel_offload = false;
-    }
-    if !(0.0..=1e6).contains(&c.app_ns_per_byte) {
-        return Err(Error::bad_input(format!(
-            "--app-ns-per-byte: expected 0 to 1000000, found {}",
-            c.app_ns_per_byte
-        )));
-    }
-    if !(1..=16 << 20).contains(&c.msg_size) {
-        return Err(Error::bad_input(format!(
-            "--msg-size: expected 1 to 16777216 bytes, found {}",
-            c.msg_size
-        )));
-    }
-    let opts = orchsim_net::Options {
-        msg_size: c.msg_size,
-        mss: None,
-        app_ns_per_byte: c.app_ns_per_byte,
-    };
-    Ok((p, opts))
-}
-
-fn datapaths(list: &str) -> Result<Vec<Datapath>, Error> {
-    if list.trim() == "all" {
-        return Ok(Datapath::all().collect());
-    }
-    let mut out: Vec<Datapath> = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let d: Datapath = name
-            .parse()
-            .map_err(|e| Error::bad_input(format!("--datapaths: {e}")))?;
-        if out.contains(&d) {
-            return Err(Error::bad_input(format!(
-                "--datapaths: `{d}` is listed twice"
-            )));
-        }
-        out.push(d);
-    }
-    if out.is_empty() {
-        return Err(Error::bad_input(
-            "--datapaths: expected `all` or at least one datapath",
-        ));
-    }
-    Ok(out)
-}
-
-fn opt(x: Option<f64>, d: usize) -> Cell {
-    match x {
-        Some(v) if v.is_finite() => Cell::Float(v, d),
-        _ => Cell::Empty,
-    }
-}
-
-fn compare_table(c: &Comparison) -> Result<Table, Error> {
-    let mut t = Table::new([
-        "datapath",
-        "supported",
-        "goodput_gbps",
-        "goodput_x_host",
-        "p50_us",
-        "p99_us",
-        "p999_us",
-        "latency_x_host",
-        "cpu_s_per_gbit",
-        "cpu_x_host",
-        "mtu",
-        "bottleneck",
-        "flow_level_gbps",
-    ]);
-    for r in &c.datapaths {
-        let lat = r.latency_us.as_ref();
-        t.push(vec![
-            r.name.clone().into(),
-            if r.supported { "yes" } else { "no" }.into(),
-            opt(r.goodput_gbps, 3),
-            opt(r.goodput_ratio_to_host, 3),
-            opt(lat.map(|l| l.p50), 1),
-            opt(lat.map(|l| l.p99), 1),
-            opt(lat.map(|l| l.p999), 1),
-            opt(r.latency_ratio_to_host, 3),
-            opt(r.cpu_s_per_gbit, 4),
-            opt(r.cpu_ratio_to_host, 2),
-            Cell::UInt(r.mtu as u64),
-            r.bottleneck.clone().map_or(Cell::Empty, Cell::from),
-            opt(r.flow_level_goodput_gbps, 3),
-        ])?;
-    }
-    Ok(t)
-}
-
-fn compare_cmd(a: CompareArgs) -> Result<(), Error> {
-    let profile = load_profile(a.common.profile.as_ref())?;
-    let (platform, opts) = setup(&profile, &a.common)?;
-    if !(1..=256).contains(&a.flows) {
-        return Err(Error::bad_input(format!(
-            "--flows: expected 1 to 256, found {}",
-            a.flows
-        )));
-    }
-    if !(1..=1_000_000).contains(&a.transactions) {
-        return Err(Error::bad_input(format!(
-            "--transactions: expected 1 to 1000000, found {}",
-            a.transactions
-        )));
-    }
-    let requirements = a
-        .require
-        .iter()
-        .map(|r| {
-            r.trim()
-                .parse::<Requirement>()
-                .map_err(|e| Error::bad_input(format!("--require: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let spec = CompareSpec {
-        platform,
-        datapaths: datapaths(&a.datapaths)?,
-        flows: a.flows,
-        msg_size: opts.msg_size,
-        requirements,
-        transactions: a.transactions,
-        app_ns_per_byte: opts.app_ns_per_byte,
-    };
-    if a.jobs == Some(0) {
-        return Err(Error::bad_input("--jobs: expected at least 1"));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()?;
-    let c = pool.install(|| compare::compare(&profile, &spec));
-    let json = serde_json::to_string_pretty(&c)?;
-    let mut text = String::new();
-    let p = &spec.platform;
-    writeln!(text,
-        "profile {}, platform {} ({} Gb/s link{}, MTU {}, {} threads, CPU ×{}); {} flow(s), {}-byte messages",
-        c.profile,
-        c.platform,
-        p.link_gbps,
-        if p.link_gbps == 0.0 { ": none, veth" } else { "" },
-        p.mtu,
-        p.threads,
-        p.cpu_factor,
-        c.flows,
-        c.msg_size
-    )?;
-    let table = compare_table(&c)?;
-    write!(text, "{}", table.to_text())?;
-    for r in c.datapaths.iter().filter(|r| !r.supported) {
-        for why in &r.unsupported {
-            writeln!(
-                text,
-                "{}: cannot meet `{}`: {}",
-                r.name, why.requirement, why.reason
-            )?;
-        }
-    }
-    writeln!(text,
-        "latency: {}-byte request/response on an idle path; the model has no scheduler noise, so the percentiles coincide",
-        c.msg_size
-    )?;
-    writeln!(text, "digest {}", c.digest)?;
-
-    let mut view = View::of(table);
-    view.json_text = Some(json);
-    view.text = Some(text);
-    orchsim_app::render::print(&view, a.format.into())?;
-    Ok(())
-}
-
-fn explain_cmd(a: ExplainArgs) -> Result<(), Error> {
-    let profile = load_profile(a.common.profile.as_ref())?;
-    let (platform, opts) = setup(&profile, &a.common)?;
-    let d: Datapath = a
-        .datapath
-        .parse()
-        .map_err(|e| Error::bad_input(format!("--datapath: {e}")))?;
-    let e = compare::explain(&profile, &platform, d, &opts);
-    let mut stages = Table::new([
-        "stage",
-        "cpu",
-        "unit",
-        "ns_per_packet",
-        "share",
-        "on_path",
-        "constants",
-    ]);
-    for s in &e.stages {
-        stages.push(vec![
-            s.stage.into(),
-            s.role.name().into(),
-            format!("{:?}", s.trigger).to_lowercase().into(),
-            Cell::Float(s.ns_per_packet, 1),
-            Cell::Float(s.share * 100.0, 1),
-            Cell::Float(s.on_path, 2),
-            s.params.clone().into(),
-        ])?;
-    }
-    let json = serde_json::to_string_pretty(&e)?;
-    let mut text = String::new();
-    writeln!(text,
-        "{} on {} (profile {}): pod MTU {}, MSS {}, {} header bytes; segments of {} B = {} packets, {:.2} ACKs each",
-        e.datapath,
-        e.platform,
-        e.profile,
-        e.mtu,
-        e.mss,
-        e.overhead_bytes,
-        e.segment_bytes,
-        e.packets_per_segment,
-        e.acks_per_segment
-    )?;
-    writeln!(
-        text,
-        "\nBulk stream: CPU per wire packet of payload, {:.0} ns in all (share in %):",
-        e.ns_per_packet
-    )?;
-    write!(text, "{}", stages.to_text())?;
-    let cores: Vec<String> = e
-        .cores
-        .iter()
-        .map(|(r, ns)| format!("{} {:.0} ns", r.name(), ns))
-        .collect();
-    writeln!(text, "per CPU and packet: {}", cores.join(", "))?;
-    writeln!(
-        text,
-        "one flow: {:.2} Gb/s, limited by {}",
-        e.steady_goodput_gbps, e.bottleneck
-    )?;
-    let mut lat = Table::new(["stage", "cpu", "ns", "share"]);
-    for s in &e.latency_stages {
-        lat.push(vec![
-            s.stage.into(),
-            s.role.map_or("nic + wire", orchsim_net::Role::name).into(),
-            Cell::Float(s.ns, 0),
-            Cell::Float(s.share * 100.0, 1),
-        ])?;
-    }
-    writeln!(
-        text,
-        "\nOne {}-byte message, one way (round trip {:.1} µs):",
-        a.common.msg_size, e.rtt_us
-    )?;
-    write!(text, "{}", lat.to_text())?;
-    let c = &e.capabilities;
-    let protos: Vec<String> = c
-        .protocols
-        .iter()
-        .map(|(p, ok)| format!("{p} {}", if *ok { "yes" } else { "no" }))
-        .collect();
-    writeln!(text, "\ncarries: {}", protos.join(", "))?;
-    writeln!(text, "isolation: {}", c.isolation.unwrap_or("none"))?;
-    writeln!(text, "encryption: {}", c.encryption.unwrap_or("none"))?;
-    writeln!(
-        text,
-        "hosts in different subnets: {}",
-        c.same_subnet_only
-            .map_or("yes".to_string(), |why| format!("no: {why}"))
-    )?;
-
-    let mut view = View::of(stages);
-    view.json_text = Some(json);
-    view.text = Some(text);
-    orchsim_app::render::print(&view, a.format.into())?;
-    Ok(())
-}
-
-fn profile_cmd(a: ProfileArgs) -> Result<(), Error> {
-    let profile = load_profile(a.profile.as_ref())?;
-    let mut t = Table::new(["constant", "value", "unit", "kind", "source"]);
-    for (name, p) in &profile.entries {
-        t.push(vec![
-            name.clone().into(),
-            Cell::Float(p.value, 4),
-            p.unit.clone().into(),
-            format!("{:?}", p.kind).to_lowercase().into(),
-            p.source.clone().into(),
-        ])?;
-    }
-    let mut plats = Table::new([
-        "platform",
-        "cpu_factor",
-        "link_gbps",
-        "mtu",
-        "threads",
-        "rx_llc",
-        "underlay",
-        "description",
-    ]);
-    for p in profile.platforms.values() {
-        plats.push(vec![
-            p.name.clone().into(),
-            Cell::Float(p.cpu_factor, 4),
-            Cell::Float(p.link_gbps, 1),
-            Cell::UInt(p.mtu as u64),
-            Cell::UInt(p.threads as u64),
-            if p.rx_llc { "yes" } else { "no" }.into(),
-            format!("{:?}", p.underlay).to_lowercase().into(),
-            p.description.clone().into(),
-        ])?;
-    }
-    let json = serde_json::json!({
-        "profile": profile.name,
-        "description": profile.description,
-        "default_platform": profile.default_platform,
-        "constants": t.to_json_rows(),
-        "platforms": plats.to_json_rows(),
-    });
-    let mut text = String::new();
-    writeln!(text, "profile {}: {}", profile.name, profile.description)?;
-    writeln!(
-        text,
-        "CPU costs are ns on the reference CPU; a platform's cpu_factor scales them.\n"
-    )?;
-    write!(text, "{}", t.to_text())?;
-    writeln!(text, "\nplatforms (default {}):", profile.default_platform)?;
-    write!(text, "{}", plats.to_text())?;
-
-    let mut view = View::of(t);
-    view.json = Some(json);
-    view.text = Some(text);
-    orchsim_app::render::print(&view, a.format.into())?;
-    Ok(())
-}
-
-/// `orchsim bench` rows: the packet-level engine over every datapath (one flow, 100 GbE, 25 ms
-/// simulated each; `events` counts stage traversals) and one flow-level recomputation of
-/// 10,000 flows on 1,000 hosts; best of `repeat`.
-pub fn bench_rows(repeat: usize, t: &mut Table) -> Result<(), Error> {
-    use orchsim_net::flow::{allocate, random_flows};
-    use orchsim_net::packet::{stream, StreamConfig};
-    use orchsim_net::{Options, Pipeline};
-    use std::time::Instant;
-
-    let profile = Profile::default_profile();
-    let fast = profile
-        .platform("cilium-bench")
-        .map_err(Error::bad_input)?
-        .clone();
-    let cfg = StreamConfig {
-        flows: 1,
-        warmup_ns: Some(5_000_000),
-        measure_ns: Some(20_000_000),
-    };
-    let pipes: Vec<Pipeline> = Datapath::all()
-        .map(|d| Pipeline::new(&profile, &fast, d, &Options::default()))
-        .collect();
-    let mut best = f64::MAX;
-    let mut events = 0;
-    for _ in 0..repeat {
-        let started = Instant::now();
-        events = pipes
-            .iter()
-            .map(|p| stream(p, &cfg).stage_events)
-            .sum::<u64>();
-        best = best.min(started.elapsed().as_secs_f64());
-    }
-    let row = |name: &str, wall: f64, events: Option<u64>| -> Vec<Cell> {
-        vec![
-            name.into(),
-            Cell::Float(wall, 6),
-            events.map_or(Cell::Empty, Cell::UInt),
-            events.map_or(Cell::Empty, |e| Cell::Float(e as f64 / wall, 0)),
-            Cell::Empty,
-            Cell::Empty,
-            Cell::Empty,
-        ]
-    };
-    t.push(row("net/packet-stream-all-datapaths", best, Some(events)))?;
-    let ten_g = profile
-        .platform(&profile.default_platform)
-        .map_err(Error::bad_input)?
-        .clone();
-    let all: Vec<Datapath> = Datapath::all().collect();
-    let flows = random_flows(1000, 10_000, &all, 7);
-    let mut best = f64::MAX;
-    for _ in 0..repeat {
-        let started = Instant::now();
-        allocate(&profile, &ten_g, 1000, &flows, &Options::default())?;
-        best = best.min(started.elapsed().as_secs_f64());
-    }
-    t.push(row("net/flow-level-10k-flows-1k-hosts", best, None))?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_rates_parse() {
-        assert_eq!(parse_link("10g").ok(), Some(10.0));
-        assert_eq!(parse_link("100G").ok(), Some(100.0));
-        assert_eq!(parse_link("2.5g").ok(), Some(2.5));
-        assert_eq!(parse_link("500m").ok(), Some(0.5));
-        assert_eq!(parse_link("25").ok(), Some(25.0));
-        for bad in ["", "fast", "-1g", "0", "nan", "1e9g", "0.5m"] {
-            assert!(parse_link(bad).is_err(), "{bad}");
+impl From<Common> for NetSetup {
+    fn from(c: Common) -> Self {
+        NetSetup {
+            profile: c.profile,
+            platform: c.platform,
+            link: c.link,
+            msg_size: c.msg_size,
+            no_tunnel_offload: c.no_tunnel_offload,
+            app_ns_per_byte: c.app_ns_per_byte,
         }
     }
 }

@@ -198,9 +198,14 @@ fn a_profile_file_is_loaded_and_its_errors_located() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("fast.toml");
     // A CPU twice as fast as the reference: encrypted goodput must rise.
-    let text = orchsim_net::profile::DEFAULT_PROFILE
-        .replace("name = \"default\"", "name = \"fast\"")
-        .replacen("cpu_factor = 1.0", "cpu_factor = 0.5", 1);
+    // The compiled-in profile, read as a user would copy it.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/netmodel/profiles/default.toml"
+    ))
+    .unwrap()
+    .replace("name = \"default\"", "name = \"fast\"")
+    .replacen("cpu_factor = 1.0", "cpu_factor = 0.5", 1);
     std::fs::write(&good, &text).unwrap();
     let base = json(&[
         "net",

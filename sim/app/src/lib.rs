@@ -16,10 +16,13 @@
 //! ```
 
 pub mod architectures;
+pub mod bench;
 pub mod catalog;
+pub mod compare;
 pub mod error;
 pub mod explain;
 pub mod gpu_study;
+pub mod net;
 pub mod outputs;
 pub mod plan;
 pub mod render;
