@@ -48,8 +48,29 @@ impl fmt::Display for PlanError {
 
 impl std::error::Error for PlanError {}
 
-/// Parses `unschedulable_pct<1 && wait_p99_s<30`.
+/// Parses `unschedulable_pct<1 && wait_p99_s<30`, on a simulation's summary metrics.
 pub fn parse_target(text: &str) -> Result<Vec<Condition>, PlanError> {
+    let known = |metric: &str| {
+        DERIVED.contains(&metric)
+            || Summary::columns().contains(&metric)
+                && !matches!(metric, "scenario" | "algorithm" | "datapath" | "digest")
+    };
+    parse_target_on(
+        text,
+        &known,
+        &format!(
+            "a numeric summary.csv column or one of {}",
+            DERIVED.join(", ")
+        ),
+    )
+}
+
+/// Parses a target on the metrics `known` accepts; `expected` says which those are.
+pub fn parse_target_on(
+    text: &str,
+    known: &dyn Fn(&str) -> bool,
+    expected: &str,
+) -> Result<Vec<Condition>, PlanError> {
     let mut out = Vec::new();
     for part in text.split("&&") {
         let part = part.trim();
@@ -77,16 +98,9 @@ pub fn parse_target(text: &str) -> Result<Vec<Condition>, PlanError> {
                 "target `{part}`: expected a number after the comparison"
             ))
         })?;
-        let known = DERIVED.contains(&metric.as_str())
-            || Summary::columns().contains(&metric.as_str())
-                && !matches!(
-                    metric.as_str(),
-                    "scenario" | "algorithm" | "datapath" | "digest"
-                );
-        if !known {
+        if !known(&metric) {
             return Err(PlanError(format!(
-                "target `{part}`: unknown metric `{metric}`; use a numeric summary.csv column or one of {}",
-                DERIVED.join(", ")
+                "target `{part}`: unknown metric `{metric}`; use {expected}"
             )));
         }
         out.push(Condition { metric, op, value });
@@ -117,14 +131,30 @@ pub fn metric(s: &Summary, name: &str) -> Option<f64> {
 
 /// Whether `s` meets every condition; an undefined metric fails.
 pub fn meets(s: &Summary, target: &[Condition]) -> bool {
-    target.iter().all(|c| {
-        metric(s, &c.metric).is_some_and(|v| match c.op {
-            Op::Lt => v < c.value,
-            Op::Le => v <= c.value,
-            Op::Gt => v > c.value,
-            Op::Ge => v >= c.value,
-        })
-    })
+    target
+        .iter()
+        .all(|c| metric(s, &c.metric).is_some_and(|v| c.holds(v)))
+}
+
+impl Condition {
+    /// Whether `v` satisfies this condition.
+    pub fn holds(&self, v: f64) -> bool {
+        match self.op {
+            Op::Lt => v < self.value,
+            Op::Le => v <= self.value,
+            Op::Gt => v > self.value,
+            Op::Ge => v >= self.value,
+        }
+    }
+
+    /// The worse of two values for this condition: the larger for `<`, `<=`; the smaller for
+    /// `>`, `>=`.
+    pub fn worse(&self, a: f64, b: f64) -> f64 {
+        match self.op {
+            Op::Lt | Op::Le => a.max(b),
+            Op::Gt | Op::Ge => a.min(b),
+        }
+    }
 }
 
 /// Removes the `k` largest hosts (by cpu, then memory, then GPUs), as if they had failed
@@ -182,31 +212,31 @@ pub fn lose_domain(sc: &mut Scenario, domain: &str) -> Result<u64, PlanError> {
     Ok(lost)
 }
 
-/// One evaluated candidate.
+/// One evaluated candidate: per seed, what the run measured (a simulation's [`Summary`], or
+/// whatever a caller measures), or why it failed.
 #[derive(Clone, Debug)]
-pub struct Point {
+pub struct Point<M = Summary> {
     pub value: i64,
-    /// Per seed: the summary, or why the run failed.
-    pub runs: Vec<Result<Summary, String>>,
+    pub runs: Vec<Result<M, String>>,
     pub pass: bool,
 }
 
 /// What the search found.
 #[derive(Clone, Debug)]
-pub struct PlanResult {
+pub struct PlanResult<M = Summary> {
     /// The smallest passing value, if any value in the range passes.
     pub answer: Option<i64>,
     /// Every evaluated point, by value.
-    pub points: Vec<Point>,
+    pub points: Vec<Point<M>>,
     /// (answer, a larger value that fails): the target is not monotone there.
     pub non_monotone: Option<(i64, i64)>,
 }
 
 /// Finds the smallest `value` in `lo..=hi` for which `eval(value)` passes by bisection, then
 /// checks two values above the answer and reports one that fails (not monotone).
-pub fn search(lo: i64, hi: i64, eval: &mut dyn FnMut(i64) -> Point) -> PlanResult {
-    let mut points: Vec<Point> = Vec::new();
-    let mut get = |v: i64, points: &mut Vec<Point>| -> bool {
+pub fn search<M>(lo: i64, hi: i64, eval: &mut dyn FnMut(i64) -> Point<M>) -> PlanResult<M> {
+    let mut points: Vec<Point<M>> = Vec::new();
+    let mut get = |v: i64, points: &mut Vec<Point<M>>| -> bool {
         if let Some(p) = points.iter().find(|p| p.value == v) {
             return p.pass;
         }

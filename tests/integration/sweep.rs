@@ -488,3 +488,53 @@ fn a_failing_study_run_is_partial_not_fatal() {
         }
     }
 }
+
+/// `plan` on a study: a candidate passes only if every row of the study's table does. Far
+/// below the cluster's GPU capacity every arriving task is placed, so the allocated share
+/// follows the arrived one: the smallest `target_pct` whose allocation reaches 30% lies just
+/// above 30 (the curve is read at discrete arrivals).
+#[test]
+fn plan_searches_a_study_parameter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = small_gpu_study(tmp.path());
+    let plan = |target: &str, extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            study.to_str().unwrap(),
+            "--vary",
+            "study.target_pct=20..40",
+            "--target",
+            target,
+            "--seeds",
+            "1",
+            "--format",
+            "json",
+            "--out",
+        ];
+        let out = tmp.path().join("plan");
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        orchsim().args(&args).output().unwrap()
+    };
+    let o = plan("alloc_pct_mean>=30", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let answer = v["answer"].as_i64().unwrap();
+    assert!((30..=32).contains(&answer), "{v}");
+    assert!(v["cost_per_hour"].is_null(), "a study has no price: {v}");
+    let worst = v["margins"][0]["worst"].as_f64().unwrap();
+    assert!(worst >= 30.0, "{v}");
+    // Every evaluated value below the answer fails, every one at or above passes.
+    for r in v["runs"].as_array().unwrap() {
+        let value = r["study.target_pct"].as_i64().unwrap();
+        assert_eq!(r["pass"] == "yes", value >= answer, "{r}");
+    }
+
+    assert_eq!(plan("alloc_pct_mean>=200", &[]).status.code(), Some(1), "no answer");
+    let bad = plan("wait_p99_s<1", &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("alloc_pct_mean") && err.contains("diff_pp"), "{err}");
+    let failures = plan("alloc_pct_mean>=30", &["--failures", "1"]);
+    assert_eq!(failures.status.code(), Some(2));
+}

@@ -13,6 +13,35 @@ use crate::render::View;
 use crate::run::{threads, OnProgress, Outcome, Progress, Report, RunOptions};
 use crate::source::Source;
 
+/// curve.csv's columns: the headline table of the architectures study.
+pub const CURVE_COLUMNS: [&str; 25] = [
+    "architecture",
+    "t_job_s",
+    "workload",
+    "jobs",
+    "scheduled",
+    "abandoned",
+    "pending",
+    "tasks_placed",
+    "queue_mean_s",
+    "queue_p90_s",
+    "wait_first_mean_s",
+    "wait_first_p90_s",
+    "wait_last_mean_s",
+    "wait_last_p90_s",
+    "dominant_share_mean",
+    "scheduler",
+    "busyness",
+    "transactions",
+    "conflicts",
+    "conflict_fraction",
+    "no_room",
+    "retries",
+    "offers_received",
+    "offers_declined",
+    "offers_rescinded",
+];
+
 /// The columns of curve.csv that name a row rather than measure it: a sweep aggregates over
 /// seeds per value of these.
 pub const KEY_COLUMNS: &[&str] = &["architecture", "t_job_s", "workload", "scheduler"];
@@ -136,33 +165,7 @@ fn float(x: Option<f64>, d: usize) -> Cell {
 
 /// One row per (architecture, t_job, workload) with the workload's scheduler's counters.
 fn curve_table(study: &architectures::Study, results: &[RunStats]) -> Result<Table> {
-    let mut t = Table::new([
-        "architecture",
-        "t_job_s",
-        "workload",
-        "jobs",
-        "scheduled",
-        "abandoned",
-        "pending",
-        "tasks_placed",
-        "queue_mean_s",
-        "queue_p90_s",
-        "wait_first_mean_s",
-        "wait_first_p90_s",
-        "wait_last_mean_s",
-        "wait_last_p90_s",
-        "dominant_share_mean",
-        "scheduler",
-        "busyness",
-        "transactions",
-        "conflicts",
-        "conflict_fraction",
-        "no_room",
-        "retries",
-        "offers_received",
-        "offers_declined",
-        "offers_rescinded",
-    ]);
+    let mut t = Table::new(CURVE_COLUMNS);
     let duration_ns = study.setup.duration_s * 1e9;
     for r in results {
         for (w, ws) in r.workloads.iter().enumerate() {

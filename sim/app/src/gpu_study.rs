@@ -15,6 +15,20 @@ use crate::render::View;
 use crate::run::{threads, OnProgress, Outcome, Progress, Report, RunOptions};
 use crate::source::{Kind, Source};
 
+/// summary.csv's columns: the headline table of a GPU study.
+pub const SUMMARY_COLUMNS: [&str; 7] = [
+    "policy",
+    "arrived_pct",
+    "seeds",
+    "alloc_pct_mean",
+    "published_pct",
+    "diff_pp",
+    "within_tolerance",
+];
+
+/// The numeric columns a plan's target may name.
+pub const METRICS: &[&str] = &["alloc_pct_mean", "diff_pp"];
+
 /// The columns of the summary table that name a row rather than measure it: a sweep
 /// aggregates over seeds per value of these.
 pub const KEY_COLUMNS: &[&str] = &["policy", "arrived_pct"];
@@ -123,15 +137,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
 
 fn summary_table(study: &Study, result: &StudyResult) -> Result<Table> {
     let tol = study.published.as_ref().map(|p| p.tolerance_pp);
-    let mut t = Table::new([
-        "policy",
-        "arrived_pct",
-        "seeds",
-        "alloc_pct_mean",
-        "published_pct",
-        "diff_pp",
-        "within_tolerance",
-    ]);
+    let mut t = Table::new(SUMMARY_COLUMNS);
     for c in result.comparisons(study) {
         let diff = c.diff_pp();
         t.push(vec![

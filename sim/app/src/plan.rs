@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::render::View;
 use crate::run::Report;
-use crate::source::Source;
+use crate::source::{Kind, Source};
 
 /// What to plan.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +70,18 @@ impl PlanOutcome {
     }
 }
 
+/// A target on a study's table: each condition names one of `metrics`.
+fn study_target(text: &str, metrics: &[&str]) -> Result<Vec<plan::Condition>> {
+    Ok(plan::parse_target_on(
+        text,
+        &|m| metrics.contains(&m),
+        &format!(
+            "a numeric column of the study's table: {}",
+            metrics.join(", ")
+        ),
+    )?)
+}
+
 /// Most values of the first parameter a two-parameter plan scans.
 const MAX_OUTER: i64 = 500;
 
@@ -91,19 +103,86 @@ fn parse_vary(s: &str) -> Result<(String, i64, i64), Error> {
     Ok((path.trim().to_string(), lo, hi))
 }
 
+/// What one run of a candidate measured: a simulation's summary, or a study's table (one
+/// row per policy and share, or per architecture, decision time and workload).
+#[derive(Clone, Debug)]
+enum Measured {
+    Summary(Box<orchsim_sim::Summary>),
+    Rows(Table),
+}
+
+impl Measured {
+    /// The value condition `c` is judged on: the summary's metric, or the worst over the
+    /// study's rows that have it (none: undefined).
+    fn value(&self, c: &plan::Condition) -> Option<f64> {
+        match self {
+            Measured::Summary(s) => plan::metric(s, &c.metric),
+            Measured::Rows(t) => {
+                let col = t.columns.iter().position(|x| *x == c.metric)?;
+                t.rows
+                    .iter()
+                    .filter_map(|r| r[col].text().parse::<f64>().ok())
+                    .reduce(|a, b| c.worse(a, b))
+            }
+        }
+    }
+
+    /// Whether every condition holds; an undefined metric fails.
+    fn meets(&self, target: &[plan::Condition]) -> bool {
+        target
+            .iter()
+            .all(|c| self.value(c).is_some_and(|v| c.holds(v)))
+    }
+}
+
 /// One evaluated candidate with every varied value.
 struct Evaluated {
     values: Vec<i64>,
-    point: Point,
+    point: Point<Measured>,
     cost_per_hour: f64,
     hosts: u64,
 }
 
-/// Searches the plan `req` on `source`.
+/// Searches the plan `req` on `source`: a simulation scenario, or a study, whose candidate
+/// passes only if every row of its table does (worst over the policies and shares of a GPU
+/// study, over the architectures, decision times and workloads of the architectures study).
 pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
-    let scenario = source.simulation("plan")?;
+    let kind = source.kind();
+    let study = kind != Kind::Simulation;
+    if study && (req.failures > 0 || req.lose.is_some()) {
+        return Err(Error::bad_input(format!(
+            "--failures and --lose remove hosts of a simulation scenario's host groups; {} is {}",
+            source.origin,
+            kind.describe()
+        )));
+    }
+    let (name, base_seed, scenario) = match kind {
+        Kind::Simulation => {
+            let sc = source.simulation("plan")?;
+            (sc.name.clone(), sc.seed, Some(sc))
+        }
+        Kind::GpuStudy => {
+            let (st, _) = crate::gpu_study::load(source)?;
+            (st.name, st.seeds[0], None)
+        }
+        Kind::Architectures => {
+            let st = orchsim_sim::architectures::parse(&source.origin, &source.text)?;
+            (st.name, st.seed, None)
+        }
+    };
     let (file, text) = (&source.origin, &source.text);
-    let target = plan::parse_target(&req.target)?;
+    let target = match kind {
+        Kind::Simulation => plan::parse_target(&req.target)?,
+        Kind::GpuStudy => study_target(&req.target, crate::gpu_study::METRICS)?,
+        Kind::Architectures => {
+            let metrics: Vec<&str> = crate::architectures::CURVE_COLUMNS
+                .iter()
+                .filter(|c| !crate::architectures::KEY_COLUMNS.contains(c))
+                .copied()
+                .collect();
+            study_target(&req.target, &metrics)?
+        }
+    };
     let vary = req
         .vary
         .iter()
@@ -128,17 +207,15 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
         sweep::override_text(&base, &[(path.as_str(), toml::Value::Integer(*lo))])
             .map_err(|e| Error::bad_input(format!("--vary {e}")))?;
     }
-    if let Some(d) = &req.lose {
-        plan::lose_domain(&mut scenario.clone(), d)?;
+    if let (Some(d), Some(sc)) = (&req.lose, &scenario) {
+        plan::lose_domain(&mut sc.clone(), d)?;
     }
-    if req.failures > 0 {
-        plan::refuse_trace_nodes(&scenario, "--failures")?;
+    if let (true, Some(sc)) = (req.failures > 0, &scenario) {
+        plan::refuse_trace_nodes(sc, "--failures")?;
     }
-    let seeds: Vec<u64> = (0..req.seeds)
-        .map(|k| scenario.seed.wrapping_add(k))
-        .collect();
+    let seeds: Vec<u64> = (0..req.seeds).map(|k| base_seed.wrapping_add(k)).collect();
     let mut evaluated: Vec<Evaluated> = Vec::new();
-    let mut eval = |values: &[i64]| -> Point {
+    let mut eval = |values: &[i64]| -> Point<Measured> {
         let overrides: Vec<(&str, toml::Value)> = vary
             .iter()
             .zip(values)
@@ -160,12 +237,34 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
             sc.seed = seed;
             Ok(sc)
         };
-        let (cost, hosts) = build(seeds[0]).map_or((f64::INFINITY, u64::MAX), |sc| {
-            (sc.cost_per_hour(), sc.host_count())
-        });
-        let runs: Vec<Result<orchsim_sim::Summary, String>> = seeds
+        // A study has no host groups to price: its candidates tie, and the smaller wins.
+        let (cost, hosts) = if study {
+            (0.0, 0)
+        } else {
+            build(seeds[0]).map_or((f64::INFINITY, u64::MAX), |sc| {
+                (sc.cost_per_hour(), sc.host_count())
+            })
+        };
+        let run_study = |seed: u64| -> std::result::Result<Measured, String> {
+            let text = sweep::override_text(&base, &overrides)?;
+            let source = Source {
+                origin: source.origin.clone(),
+                text,
+            };
+            let opts = crate::run::RunOptions {
+                seed: Some(seed),
+                jobs: Some(1),
+                ..Default::default()
+            };
+            let o = crate::run::run(&source, &opts, &|_| {}).map_err(|e| e.message)?;
+            Ok(Measured::Rows(o.headline.table))
+        };
+        let runs: Vec<std::result::Result<Measured, String>> = seeds
             .par_iter()
             .map(|&seed| {
+                if study {
+                    return run_study(seed);
+                }
                 let mut sc = build(seed)?;
                 if let Some(d) = &req.lose {
                     plan::lose_domain(&mut sc, d).map_err(|e| e.to_string())?;
@@ -179,13 +278,13 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                     Some(e) => Err(format!(
                         "internal error (a bug in orchsim): the audit found {e}"
                     )),
-                    None => Ok(r.summary),
+                    None => Ok(Measured::Summary(Box::new(r.summary))),
                 }
             })
             .collect();
         let pass = runs
             .iter()
-            .all(|r| r.as_ref().is_ok_and(|s| plan::meets(s, &target)));
+            .all(|r| r.as_ref().is_ok_and(|m| m.meets(&target)));
         let point = Point {
             value: *values.last().unwrap_or(&0),
             runs,
@@ -202,7 +301,7 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
 
     // One parameter: bisect it. Two: for each value of the first, bisect the second.
     let (last_path, lo, hi) = vary.last().cloned().unwrap_or_default();
-    let mut frontier: Vec<(i64, Option<i64>, plan::PlanResult)> = Vec::new();
+    let mut frontier: Vec<(i64, Option<i64>, plan::PlanResult<Measured>)> = Vec::new();
     if vary.len() == 1 {
         let r = plan::search(lo, hi, &mut |v| eval(&[v]));
         frontier.push((0, r.answer, r));
@@ -255,15 +354,21 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
             row.extend([
                 Cell::UInt(*seed),
                 Cell::UInt(req.failures),
-                Cell::Float(e.cost_per_hour, 4),
+                if study {
+                    Cell::Empty
+                } else {
+                    Cell::Float(e.cost_per_hour, 4)
+                },
             ]);
             match r {
-                Ok(s) => {
-                    row.push((if plan::meets(s, &target) { "yes" } else { "no" }).into());
+                Ok(m) => {
+                    row.push((if m.meets(&target) { "yes" } else { "no" }).into());
                     row.push("ok".into());
-                    row.extend(target.iter().map(|c| {
-                        plan::metric(s, &c.metric).map_or(Cell::Empty, |x| Cell::Float(x, 6))
-                    }));
+                    row.extend(
+                        target
+                            .iter()
+                            .map(|c| m.value(c).map_or(Cell::Empty, |x| Cell::Float(x, 6))),
+                    );
                 }
                 Err(e) => {
                     row.push("no".into());
@@ -277,7 +382,7 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
     let report = req
         .report
         .then(|| -> Result<Report> {
-            let title = format!("orchsim plan: {} for `{}`", scenario.name, req.target);
+            let title = format!("orchsim plan: {name} for `{}`", req.target);
             Ok(if vary.len() == 1 {
                 // The one-parameter frontier chart reads the varied values from a `value` column.
                 let mut runs = t.clone();
@@ -317,16 +422,14 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
             target
                 .iter()
                 .map(|c| {
-                    let vals = e
+                    let worst = e
                         .point
                         .runs
                         .iter()
                         .filter_map(|r| r.as_ref().ok())
-                        .filter_map(|s| plan::metric(s, &c.metric));
-                    let worst = match c.op {
-                        plan::Op::Lt | plan::Op::Le => vals.fold(f64::MIN, f64::max),
-                        plan::Op::Gt | plan::Op::Ge => vals.fold(f64::MAX, f64::min),
-                    };
+                        .filter_map(|m| m.value(c))
+                        .reduce(|a, b| c.worse(a, b))
+                        .unwrap_or(f64::NAN);
                     (c.metric.clone(), worst, c.value)
                 })
                 .collect()
@@ -356,7 +459,7 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
         "seeds": req.seeds,
         "answer": if vary.len() == 1 { best.map(|b| serde_json::json!(b.1)).unwrap_or(serde_json::Value::Null) } else { assignment.clone().unwrap_or(serde_json::Value::Null) },
         "assignment": assignment,
-        "cost_per_hour": best.map(|(v1, v2)| price(&key(v1, v2)).0),
+        "cost_per_hour": best.filter(|_| !study).map(|(v1, v2)| price(&key(v1, v2)).0),
         "monotone_checked": non_monotone.is_empty(),
         "non_monotone": non_monotone.iter().map(|(v1, (a, b))| serde_json::json!({"first": v1, "answer": a, "fails_at": b})).collect::<Vec<_>>(),
         "margins": margins.iter().map(|(m, v, lim)| serde_json::json!({"metric": m, "worst": v, "limit": lim})).collect::<Vec<_>>(),
@@ -371,8 +474,13 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                 .map(|((p, _, _), v)| format!("{p} = {v}"))
                 .collect();
             let (cost, hosts) = price(&key(v1, v2));
+            let priced = if study {
+                String::new()
+            } else {
+                format!(" ({hosts} hosts, {cost:.2} per hour)")
+            };
             after.push(format!(
-                "answer: {} ({hosts} hosts, {cost:.2} per hour) meets `{}` on all {} seeds{}",
+                "answer: {}{priced} meets `{}` on all {} seeds{}",
                 parts.join(", "),
                 req.target,
                 req.seeds,
@@ -407,7 +515,7 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
     view.json = Some(json);
     view.after = after;
     Ok(PlanOutcome {
-        name: scenario.name.clone(),
+        name,
         view,
         report,
         answered: best.is_some(),
