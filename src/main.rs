@@ -227,6 +227,9 @@ impl Bar {
 
 fn run(args: RunArgs) -> Result<(), Error> {
     let source = Source::resolve(args.scenario.as_deref())?;
+    if let Some(out) = &args.out {
+        orchsim_app::outputs::check_not_input(out, &source.path().into_iter().collect::<Vec<_>>())?;
+    }
     let opts = RunOptions {
         seed: args.seed,
         scheduler: args.scheduler.clone(),

@@ -39,6 +39,9 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> Result<u8, Error> {
     let source = Source::resolve(args.scenario.as_deref())?;
+    if let Some(out) = &args.out {
+        orchsim_app::outputs::check_not_input(out, &source.path().into_iter().collect::<Vec<_>>())?;
+    }
     let req = PlanRequest {
         target: args.target,
         vary: args.vary,

@@ -48,6 +48,9 @@ pub struct MergeArgs {
 
 pub fn sweep(args: SweepArgs) -> Result<u8, Error> {
     let source = Source::resolve(args.scenario.as_deref())?;
+    if let Some(out) = &args.out {
+        orchsim_app::outputs::check_not_input(out, &source.path().into_iter().collect::<Vec<_>>())?;
+    }
     let req = SweepRequest {
         sets: args.sets,
         seeds: args.seeds,
@@ -72,6 +75,8 @@ pub fn sweep(args: SweepArgs) -> Result<u8, Error> {
 }
 
 pub fn merge(args: MergeArgs) -> Result<(), Error> {
+    let inputs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
+    orchsim_app::outputs::check_not_input(&args.out, &inputs)?;
     let merged = sweep::merge(&args.dirs, args.report)?;
     merged.write(&args.out)?;
     outln!(

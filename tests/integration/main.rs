@@ -8,6 +8,7 @@ mod control_planes;
 mod explain;
 mod fgd_atc23;
 mod net;
+mod outputs;
 mod report_browser;
 mod sweep;
 

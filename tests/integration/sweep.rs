@@ -530,11 +530,18 @@ fn plan_searches_a_study_parameter() {
         assert_eq!(r["pass"] == "yes", value >= answer, "{r}");
     }
 
-    assert_eq!(plan("alloc_pct_mean>=200", &[]).status.code(), Some(1), "no answer");
+    assert_eq!(
+        plan("alloc_pct_mean>=200", &[]).status.code(),
+        Some(1),
+        "no answer"
+    );
     let bad = plan("wait_p99_s<1", &[]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("alloc_pct_mean") && err.contains("diff_pp"), "{err}");
+    assert!(
+        err.contains("alloc_pct_mean") && err.contains("diff_pp"),
+        "{err}"
+    );
     let failures = plan("alloc_pct_mean>=30", &["--failures", "1"]);
     assert_eq!(failures.status.code(), Some(2));
 }

@@ -78,8 +78,8 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(seed) = opts.seed {
         study.seed = seed;
     }
-    let jobs = threads(opts.jobs);
     let runs = study.architectures.len() * study.t_job_s.len();
+    let jobs = threads(opts.jobs, runs);
     progress(Progress::Start {
         total: runs as u64,
         unit: "runs",

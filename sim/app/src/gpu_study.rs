@@ -64,8 +64,8 @@ fn configure(study: &mut Study, opts: &RunOptions) -> Result<()> {
 pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> Result<Outcome> {
     let (mut study, input) = load(source)?;
     configure(&mut study, opts)?;
-    let jobs = threads(opts.jobs);
     let runs = study.policies.len() * study.seeds.len();
+    let jobs = threads(opts.jobs, runs);
     progress(Progress::Start {
         total: runs as u64,
         unit: "experiments",

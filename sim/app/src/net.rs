@@ -229,7 +229,7 @@ pub fn compare(a: &CompareRequest) -> Result<View, Error> {
         return Err(Error::bad_input("--jobs: expected at least 1"));
     }
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
+        .num_threads(crate::run::threads(a.jobs, spec.datapaths.len()))
         .build()?;
     let c = pool.install(|| compare::compare(&profile, &spec));
     let json = serde_json::to_string_pretty(&c)?;

@@ -82,6 +82,9 @@ fn study_target(text: &str, metrics: &[&str]) -> Result<Vec<plan::Condition>> {
     )?)
 }
 
+/// Most seeds a candidate is run with: each costs a whole run per evaluation.
+const MAX_SEEDS: u64 = 1000;
+
 /// Most values of the first parameter a two-parameter plan scans.
 const MAX_OUTER: i64 = 500;
 
@@ -197,8 +200,11 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
             vary[0].0
         )));
     }
-    if req.seeds == 0 {
-        return Err(Error::bad_input("--seeds: expected at least 1"));
+    if !(1..=MAX_SEEDS).contains(&req.seeds) {
+        return Err(Error::bad_input(format!(
+            "--seeds: expected 1 to {MAX_SEEDS}, found {}",
+            req.seeds
+        )));
     }
     let base: toml::Value =
         toml::from_str(text).map_err(|e| Error::bad_input(format!("{file}: {e}")))?;

@@ -144,7 +144,10 @@ pub fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> Result<O
     }
 }
 
-/// Worker threads: `jobs`, or every core.
-pub fn threads(jobs: Option<usize>) -> usize {
-    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// Worker threads for `work` independent pieces: `jobs` (default every core), never more
+/// than the cores or the pieces — more threads only cost memory, and results do not depend on
+/// the count.
+pub fn threads(jobs: Option<usize>, work: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    jobs.unwrap_or(cores).min(cores).min(work).max(1)
 }

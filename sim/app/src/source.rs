@@ -75,6 +75,11 @@ impl Source {
         }
     }
 
+    /// The scenario's file, unless it is embedded.
+    pub fn path(&self) -> Option<&Path> {
+        (!self.origin.starts_with("<embedded>/")).then(|| Path::new(&self.origin))
+    }
+
     /// Which kind of scenario this is. A `[study]` table of an unknown kind is a GPU study
     /// here; its parser then says which kinds exist.
     pub fn kind(&self) -> Kind {

@@ -146,7 +146,7 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             .collect(),
         None => all.clone(),
     };
-    let jobs = threads(req.jobs);
+    let jobs = threads(req.jobs, runs.len());
     progress(Progress::Start {
         total: runs.len() as u64,
         unit: "runs",

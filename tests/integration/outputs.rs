@@ -1,0 +1,182 @@
+//! Output directories as an unattended user relies on them: complete and from one run, never
+//! replacing what a command reads or files orchsim did not write, and bounded in the threads
+//! and seeds a number on the command line can ask for.
+
+use std::path::Path;
+
+use crate::orchsim;
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A rerun replaces the whole output set: a report from an earlier run does not stay beside
+/// outputs it does not describe, and no staging directory is left behind.
+#[test]
+fn a_rerun_leaves_only_its_own_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("q");
+    orchsim()
+        .args(["run", "quickstart", "--quiet", "--report", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("report.html").exists());
+    orchsim()
+        .args(["run", "quickstart", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(
+        names(&out),
+        [
+            "digest.txt",
+            "pods.csv",
+            "schedulers.csv",
+            "summary.csv",
+            "timeseries.csv",
+            "workloads.csv"
+        ]
+    );
+    assert_eq!(names(tmp.path()), ["q"], "no staging directory left");
+}
+
+/// An output directory that holds the scenario, or files orchsim did not write, is refused
+/// before anything is replaced.
+#[test]
+fn outputs_never_replace_inputs_or_foreign_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    let scenario = d.join("mine.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"mine\"\nduration_s = 10\n[[hosts]]\nname = \"w\"\ncount = 1\ncpu_milli = 1000\nmemory_mib = 1024\n",
+    )
+    .unwrap();
+    for cmd in [
+        vec!["run", scenario.to_str().unwrap()],
+        vec![
+            "sweep",
+            scenario.to_str().unwrap(),
+            "--set",
+            "duration_s=5,10",
+        ],
+    ] {
+        let o = orchsim()
+            .args(&cmd)
+            .args(["--quiet", "--out"])
+            .arg(&d)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("holds the input"), "{err}");
+    }
+    assert_eq!(names(&d), ["mine.toml"], "nothing written or removed");
+
+    // A directory with someone's notes in it is not an output directory.
+    let notes = tmp.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("plan.md"), "mine").unwrap();
+    let o = orchsim()
+        .args(["run", "quickstart", "--quiet", "--out"])
+        .arg(&notes)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did not write"));
+    assert_eq!(names(&notes), ["plan.md"]);
+
+    // A file where the directory should go is refused before the sweep runs.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let o = orchsim()
+        .args([
+            "sweep",
+            "quickstart",
+            "--set",
+            "seed=1,2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a file"));
+}
+
+/// `merge` into one of its own shard directories is refused.
+#[test]
+fn merge_never_writes_over_a_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shard = |i: u32| {
+        let d = tmp.path().join(format!("s{i}"));
+        orchsim()
+            .args(["sweep", "quickstart", "--set", "seed=1,2", "--quiet"])
+            .args(["--shard", &format!("{i}/2"), "--out"])
+            .arg(&d)
+            .assert()
+            .success();
+        d
+    };
+    let (s1, s2) = (shard(1), shard(2));
+    let before = std::fs::read(s1.join("sweep.csv")).unwrap();
+    let o = orchsim()
+        .arg("merge")
+        .args([&s1, &s2])
+        .arg("--out")
+        .arg(&s1)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(s1.join("sweep.csv")).unwrap(), before);
+    assert!(s1.join("shard.txt").exists());
+}
+
+/// Numbers on the command line cannot ask for unbounded threads or seeds: threads are capped
+/// at the cores and the work, and a seed count past the limit is refused (it used to panic
+/// with a capacity overflow).
+#[test]
+fn threads_and_seeds_are_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = orchsim()
+        .args(["sweep", "quickstart", "--set", "seed=1,2", "--quiet"])
+        .args(["--jobs", "100000000", "--out"])
+        .arg(tmp.path().join("s"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = String::from_utf8_lossy(&o.stdout);
+    let threads: usize = line
+        .split(" on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        (1..=2).contains(&threads),
+        "two runs need at most two threads: {line}"
+    );
+
+    let o = orchsim()
+        .args(["plan", "quickstart", "--vary", "hosts.worker.count=1..5"])
+        .args([
+            "--target",
+            "unschedulable_pct<1",
+            "--seeds",
+            "18446744073709551615",
+        ])
+        .arg("--out")
+        .arg(tmp.path().join("p"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--seeds: expected 1 to 1000"));
+}
