@@ -5,6 +5,7 @@
 //! bisects; it then checks the assumption above the answer (the next value, and halfway to the
 //! top of the range) and reports any larger value that fails.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::results::Summary;
@@ -172,20 +173,28 @@ pub fn refuse_trace_nodes(sc: &Scenario, what: &str) -> Result<(), PlanError> {
 }
 
 /// before the run: planning for N − K healthy hosts.
-pub fn lose_largest_hosts(sc: &mut Scenario, mut k: u64) {
+pub fn lose_largest_hosts(sc: &mut Scenario, k: u64) -> Result<(), PlanError> {
+    let hosts = sc.host_count();
+    if k > 0 && k >= hosts {
+        return Err(PlanError(format!(
+            "cannot lose {k} hosts: the cluster has {hosts}, and at least one must remain"
+        )));
+    }
+    let mut left = k;
     let mut order: Vec<usize> = (0..sc.hosts.len()).collect();
     order.sort_by_key(|&i| {
         let c = &sc.hosts[i].capacity;
         std::cmp::Reverse((c.cpu_milli, c.memory_bytes, c.gpu_milli))
     });
     for i in order {
-        let take = k.min(sc.hosts[i].count);
-        sc.hosts[i].count -= take;
-        k -= take;
-        if k == 0 {
+        if left == 0 {
             break;
         }
+        let take = left.min(sc.hosts[i].count);
+        sc.hosts[i].count -= take;
+        left -= take;
     }
+    Ok(())
 }
 
 /// Removes every host group in a failure domain: `site=NAME`, or any host label
@@ -198,6 +207,7 @@ pub fn lose_domain(sc: &mut Scenario, domain: &str) -> Result<u64, PlanError> {
         ))
     })?;
     let mut lost = 0;
+    let mut matched = false;
     for g in &mut sc.hosts {
         let hit = if key == "site" {
             g.site == value
@@ -205,9 +215,27 @@ pub fn lose_domain(sc: &mut Scenario, domain: &str) -> Result<u64, PlanError> {
             g.labels.get(key).is_some_and(|v| v == value)
         };
         if hit {
+            matched = true;
             lost += g.count;
             g.count = 0;
         }
+    }
+    if !matched {
+        // A typo must not plan for losing nothing.
+        let mut known: BTreeSet<String> = sc
+            .hosts
+            .iter()
+            .map(|g| format!("site={}", g.site))
+            .collect();
+        known.extend(
+            sc.hosts
+                .iter()
+                .flat_map(|g| g.labels.iter().map(|(k, v)| format!("{k}={v}"))),
+        );
+        return Err(PlanError(format!(
+            "--lose `{domain}`: no host group is in that domain; the scenario has {}",
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        )));
     }
     Ok(lost)
 }

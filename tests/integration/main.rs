@@ -7,6 +7,7 @@ mod cli;
 mod control_planes;
 mod explain;
 mod fgd_atc23;
+mod inputs;
 mod net;
 mod outputs;
 mod report_browser;

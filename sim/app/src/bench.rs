@@ -64,6 +64,16 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
 /// bench.csv: every embedded scenario (best of `repeat` runs), the network rows and, from
 /// `criterion` (e.g. target/criterion), every benchmark's mean.
 pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
+    if repeat == 0 {
+        return Err(Error::bad_input("--repeat: expected at least 1"));
+    }
+    // Checked before minutes of timing, not after.
+    if let Some(dir) = criterion.filter(|d| !d.is_dir()) {
+        return Err(Error::bad_input(format!(
+            "--criterion {}: not a directory (expected criterion's output, e.g. target/criterion)",
+            dir.display()
+        )));
+    }
     let mut t = Table::new([
         "name",
         "wall_s",

@@ -275,7 +275,7 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                 if let Some(d) = &req.lose {
                     plan::lose_domain(&mut sc, d).map_err(|e| e.to_string())?;
                 }
-                plan::lose_largest_hosts(&mut sc, req.failures);
+                plan::lose_largest_hosts(&mut sc, req.failures).map_err(|e| e.to_string())?;
                 if sc.host_count() == 0 {
                     return Err("no host left after the failures".to_string());
                 }

@@ -50,6 +50,15 @@ impl Source {
         // A directory is never a scenario: `dual-orchestration/` in the working directory
         // must not hide the embedded scenario of that name.
         if path.exists() && !path.is_dir() {
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                return Err(Error::bad_input(format!(
+                    "{}: scenarios are TOML files; Kubernetes objects go to `orchsim explain --nodes/--pods/--pod`",
+                    path.display()
+                )));
+            }
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::bad_input(format!("cannot read scenario {}: {e}", path.display()))
             })?;
@@ -57,6 +66,23 @@ impl Source {
                 origin: path.display().to_string(),
                 text,
             });
+        }
+        // Something written as a path names a file: running an embedded scenario of a
+        // similar name instead would answer a question nobody asked.
+        let looks_like_path = arg.contains('/') || path.extension().is_some();
+        if looks_like_path && !path.is_dir() {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let hint = match ext {
+                "yaml" | "yml" | "json" => " (scenarios are TOML files; Kubernetes objects go to `orchsim explain --nodes/--pods/--pod`)".to_string(),
+                _ => match catalog::find(arg.rsplit('/').next().unwrap_or(arg)) {
+                    Some((file, _)) => format!(
+                        " (the embedded scenario of that name is `{}`)",
+                        file.trim_end_matches(".toml")
+                    ),
+                    None => String::new(),
+                },
+            };
+            return Err(Error::bad_input(format!("no scenario file `{arg}`{hint}")));
         }
         match catalog::find(arg) {
             Some((file, text)) => Ok(Source::embedded(file, text)),
@@ -192,6 +218,21 @@ mod tests {
         assert_eq!(kind("architectures"), Kind::Architectures);
         let e = Source::resolve(Some("no-such-scenario")).unwrap_err();
         assert!(e.message.contains("quickstart"), "{e}");
+    }
+
+    /// A name written as a file is a file: `quickstart.toml` with no such file is an error
+    /// that points at the embedded `quickstart`, not a silent run of it; YAML is told apart.
+    #[test]
+    fn a_missing_file_is_never_an_embedded_scenario() {
+        let e = Source::resolve(Some("quickstart.toml")).unwrap_err();
+        assert!(
+            e.message
+                .contains("embedded scenario of that name is `quickstart`"),
+            "{e}"
+        );
+        let e = Source::resolve(Some("dir/cluster.yaml")).unwrap_err();
+        assert!(e.message.contains("scenarios are TOML"), "{e}");
+        assert!(Source::resolve(Some("quickstart")).is_ok());
     }
 
     #[test]

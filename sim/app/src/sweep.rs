@@ -129,6 +129,22 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         .iter()
         .map(|s| sweep::parse_set(s))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    // A path given twice would label runs with values another --set overrode; a path the
+    // scenario lacks would fail every run: both are refused once, before any run.
+    let base: toml::Value = toml::from_str(&source.text)
+        .map_err(|e| Error::bad_input(format!("{}: {e}", source.origin)))?;
+    for (i, p) in params.iter().enumerate() {
+        if params[..i].iter().any(|q| q.path == p.path) {
+            return Err(Error::bad_input(format!(
+                "--set {}: given twice; list every value in one --set",
+                p.path
+            )));
+        }
+        if let Some(v) = p.values.first() {
+            sweep::override_text(&base, &[(p.path.as_str(), v.clone())])
+                .map_err(|e| Error::bad_input(format!("--set {e}")))?;
+        }
+    }
     if req.seeds == 0 {
         return Err(Error::bad_input("--seeds: expected at least 1"));
     }

@@ -1,0 +1,93 @@
+//! Inputs that cannot mean two things: a failure domain or a sweep path that matches nothing,
+//! more failures than hosts, a parameter given twice, a file name that is not there — each an
+//! error before any work, never an answer to a question nobody asked.
+
+use crate::orchsim;
+
+fn fails(args: &[&str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = orchsim()
+        .args(args)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        !tmp.path().join("out").exists(),
+        "{args:?} wrote outputs before failing"
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn plan_refuses_losses_it_cannot_take() {
+    let plan = ["plan", "quickstart", "--vary", "hosts.worker.count=1..30"];
+    let target = ["--target", "unschedulable_pct<5", "--seeds", "1"];
+    // quickstart's hosts are in site `default`: a typo used to plan for losing nothing.
+    let err = fails(&[&plan[..], &target[..], &["--lose", "site=dc-1"]].concat());
+    assert!(err.contains("no host group is in that domain"), "{err}");
+    assert!(
+        err.contains("site="),
+        "the sites on offer are listed: {err}"
+    );
+}
+
+#[test]
+fn more_failures_than_hosts_fail_every_candidate_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = orchsim()
+        .args(["plan", "quickstart", "--vary", "hosts.worker.count=1..4"])
+        .args(["--target", "unschedulable_pct<5", "--seeds", "1"])
+        .args(["--failures", "10", "--format", "csv", "--out"])
+        .arg(tmp.path().join("p"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "no answer");
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert!(csv.contains("cannot lose 10 hosts"), "{csv}");
+}
+
+#[test]
+fn sweep_paths_are_checked_once_before_any_run() {
+    let err = fails(&[
+        "sweep",
+        "quickstart",
+        "--set",
+        "seed=1,2",
+        "--set",
+        "seed=3",
+        "--quiet",
+    ]);
+    assert!(err.contains("--set seed: given twice"), "{err}");
+    let err = fails(&[
+        "sweep",
+        "quickstart",
+        "--set",
+        "setup.machines=1,2",
+        "--quiet",
+    ]);
+    assert!(err.contains("--set") && err.contains("setup"), "{err}");
+}
+
+#[test]
+fn a_file_name_that_is_not_there_is_an_error() {
+    let err = fails(&["run", "quickstart.toml", "--quiet"]);
+    assert!(err.contains("no scenario file `quickstart.toml`"), "{err}");
+    assert!(err.contains("`quickstart`"), "{err}");
+    let err = fails(&["run", "cluster.yaml", "--quiet"]);
+    assert!(err.contains("scenarios are TOML"), "{err}");
+}
+
+#[test]
+fn bench_checks_its_arguments_before_timing() {
+    let err = fails(&["bench", "--repeat", "0"]);
+    assert!(err.contains("--repeat: expected at least 1"), "{err}");
+    let err = fails(&["bench", "--criterion", "/nonexistent/criterion"]);
+    assert!(err.contains("not a directory"), "{err}");
+}
