@@ -47,6 +47,15 @@ pub const MAX_TASKS_PER_JOB: i64 = 10_000;
 /// `ClusterSimulator.scala`: a job is dropped after more than 1,000 attempts, or more than 100
 /// with nothing scheduled).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 1000;
+
+/// Default budgets (`[limits]`): what one run may ask of the machine before it is refused up
+/// front instead of exhausting memory. Each is far above the project's scale target (a
+/// 12,500-machine cell, tens of millions of pods over 30 days, samples every 10 s).
+pub const DEFAULT_BUDGET_HOSTS: u64 = 1_000_000;
+/// Pods a run is expected to submit (arrival rate × time × tasks per job, or `max_pods`).
+pub const DEFAULT_BUDGET_PODS: u64 = 100_000_000;
+/// Samples of the time series (duration ÷ sample interval).
+pub const DEFAULT_BUDGET_SAMPLES: u64 = 10_000_000;
 pub const DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS: u32 = 100;
 
 /// Most GPU devices one host may have: devices are numbered `0..=255`.
@@ -831,6 +840,17 @@ fn validate(
         }
         _ => false,
     };
+    check_budgets(
+        loc,
+        &raw.limits,
+        &raw,
+        duration,
+        sample_interval,
+        &hosts,
+        trace_nodes.len(),
+        &workloads,
+    )?;
+
     Ok(Scenario {
         observers: Observers {
             gpu_fragmentation,
@@ -887,15 +907,99 @@ fn unique_name(
 
 /// Generated names are `<name>-<i>`; `web` and `web-1` would both make `web-11`. Returns the
 /// pair that can clash, if any.
+/// Refuses a scenario whose hosts, expected pods or samples exceed its budgets, naming what
+/// it would need and the `[limits]` key that raises the budget.
+#[allow(clippy::too_many_arguments)]
+fn check_budgets(
+    loc: &Locator,
+    limits: &RawLimits,
+    raw: &RawScenario,
+    duration: SimDuration,
+    sample_interval: SimDuration,
+    hosts: &[HostGroup],
+    trace_nodes: usize,
+    workloads: &[Workload],
+) -> Result<(), ScenarioError> {
+    let limit = |v: &Option<Spanned<i64>>, key: &str, default: u64| -> Result<u64, ScenarioError> {
+        match v {
+            Some(v) => positive(v, &format!("limits.{key}"), "a count", loc),
+            None => Ok(default),
+        }
+    };
+    let over = |span: Option<Range<usize>>,
+                field: &str,
+                what: &str,
+                needed: f64,
+                max: u64,
+                key: &str| {
+        loc.error(
+            span,
+            field,
+            format!(
+                "this run needs about {needed:.0} {what}, over the budget of {max}; raise `[limits] {key}` if the machine has the memory"
+            ),
+        )
+    };
+    let max_hosts = limit(&limits.max_hosts, "max_hosts", DEFAULT_BUDGET_HOSTS)?;
+    let host_count = hosts.iter().map(|h| h.count).sum::<u64>() + trace_nodes as u64;
+    if host_count > max_hosts {
+        return Err(over(
+            raw.hosts.span().into(),
+            "hosts",
+            "hosts",
+            host_count as f64,
+            max_hosts,
+            "max_hosts",
+        ));
+    }
+    let max_samples = limit(&limits.max_samples, "max_samples", DEFAULT_BUDGET_SAMPLES)?;
+    let samples = duration.as_nanos() as f64 / sample_interval.as_nanos().max(1) as f64;
+    if samples > max_samples as f64 {
+        let span = raw
+            .sample_interval_s
+            .as_ref()
+            .map_or(raw.duration_s.span(), |s| s.span());
+        return Err(over(
+            Some(span),
+            "sample_interval_s",
+            "samples",
+            samples,
+            max_samples,
+            "max_samples",
+        ));
+    }
+    let max_pods = limit(&limits.max_pods, "max_pods", DEFAULT_BUDGET_PODS)?;
+    let mut pods = 0.0;
+    for (i, w) in workloads.iter().enumerate() {
+        let active = (duration.as_secs_f64() - w.start.as_secs_f64()).max(0.0);
+        let expected = w.arrival_rate_per_s * active * f64::from(w.tasks.1);
+        pods += w.max_pods.map_or(expected, |m| expected.min(m as f64));
+        if pods > max_pods as f64 {
+            let span = raw.workloads.get(i).map(|r| r.arrival_rate_per_s.span());
+            return Err(over(
+                span,
+                &format!("workloads[{i}].arrival_rate_per_s"),
+                "pods",
+                pods,
+                max_pods,
+                "max_pods",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn clashing<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Option<(&'n str, &'n str)> {
-    for a in names.clone() {
-        for b in names.clone() {
-            let clash = b
-                .strip_prefix(a)
-                .and_then(|rest| rest.strip_prefix('-'))
-                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-            if clash {
-                return Some((a, b));
+    // `b` clashes with `a` when `b` is `a-<digit>…`: look up each such prefix of every name,
+    // so many groups cost n log n, not n².
+    let all: BTreeSet<&str> = names.clone().collect();
+    for b in names {
+        for (i, _) in b.match_indices('-') {
+            let rest = &b[i + 1..];
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                if let Some(a) = all.get(&b[..i]) {
+                    return Some((a, b));
+                }
             }
         }
     }

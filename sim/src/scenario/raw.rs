@@ -28,6 +28,16 @@ pub(super) struct RawScenario {
     pub(super) trace: Option<RawTrace>,
     #[serde(default)]
     pub(super) control_plane: crate::control_plane::RawControlPlane,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub(super) max_hosts: Option<Spanned<i64>>,
+    pub(super) max_pods: Option<Spanned<i64>>,
+    pub(super) max_samples: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

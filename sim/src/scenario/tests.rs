@@ -242,3 +242,63 @@ fn errors_far_along_a_line_render() {
     assert!(caret_line.ends_with('^'));
     assert_eq!(caret_line.len(), "  | ".len() + e.column);
 }
+
+/// Numbers that multiply work or memory are refused up front with what the run would need and
+/// the `[limits]` key that raises the budget (each of these used to abort on allocation).
+#[test]
+fn budgets_refuse_runs_the_machine_cannot_hold() {
+    let cases = [
+        (
+            MINIMAL.replace("count = 2", "count = 1000000000"),
+            "hosts",
+            "max_hosts",
+        ),
+        (
+            MINIMAL.replace("arrival_rate_per_s = 1", "arrival_rate_per_s = 1e12"),
+            "workloads[0].arrival_rate_per_s",
+            "max_pods",
+        ),
+        (
+            MINIMAL.replace(
+                "duration_s = 60",
+                "duration_s = 60\nsample_interval_s = 1e-9",
+            ),
+            "sample_interval_s",
+            "max_samples",
+        ),
+        (
+            MINIMAL.replace("duration_s = 60", "duration_s = 1e10"),
+            "duration_s",
+            "max_samples",
+        ),
+    ];
+    for (text, field, key) in cases {
+        let e = parse_err(&text);
+        assert!(e.message.contains(key), "{e}");
+        assert!(e.message.contains("over the budget"), "{e}");
+        // Located at the number that asked for it.
+        assert!(
+            e.field == field || (field == "duration_s" && e.field == "sample_interval_s"),
+            "{e}"
+        );
+    }
+    // Raising the budget lets a big cluster through (validation only; nothing is run).
+    let big = MINIMAL.replace("count = 2", "count = 1500000") + "[limits]\nmax_hosts = 2000000\n";
+    assert_eq!(parse("s.toml", &big).unwrap().host_count(), 1_500_000);
+    let e = parse_err(&(MINIMAL.to_string() + "[limits]\nmax_pods = 0\n"));
+    assert_eq!(e.field, "limits.max_pods");
+}
+
+/// Name clashes are found among many groups without comparing every pair.
+#[test]
+fn clashes_are_found_among_many_names() {
+    let mut names: Vec<String> = (0..5000).map(|i| format!("group{i}")).collect();
+    assert!(clashing(names.iter().map(String::as_str)).is_none());
+    names.push("group17-3x".into());
+    assert_eq!(
+        clashing(names.iter().map(String::as_str)),
+        Some(("group17", "group17-3x"))
+    );
+    // A dash not followed by a digit is no clash.
+    assert!(clashing(["a", "a-b", "a-"].into_iter()).is_none());
+}
