@@ -15,8 +15,8 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-/// A rerun replaces the whole output set: a report from an earlier run does not stay beside
-/// outputs it does not describe, and no staging directory is left behind.
+/// A rerun replaces the output set it wrote before: a report from an earlier run does not
+/// stay beside outputs it does not describe, and no temporary file is left behind.
 #[test]
 fn a_rerun_leaves_only_its_own_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -35,6 +35,7 @@ fn a_rerun_leaves_only_its_own_files() {
     assert_eq!(
         names(&out),
         [
+            ".orchsim-outputs",
             "digest.txt",
             "pods.csv",
             "schedulers.csv",
@@ -43,7 +44,7 @@ fn a_rerun_leaves_only_its_own_files() {
             "workloads.csv"
         ]
     );
-    assert_eq!(names(tmp.path()), ["q"], "no staging directory left");
+    assert_eq!(names(tmp.path()), ["q"]);
 }
 
 /// An output directory that holds the scenario, or files orchsim did not write, is refused
@@ -80,18 +81,33 @@ fn outputs_never_replace_inputs_or_foreign_files() {
     }
     assert_eq!(names(&d), ["mine.toml"], "nothing written or removed");
 
-    // A directory with someone's notes in it is not an output directory.
-    let notes = tmp.path().join("notes");
-    std::fs::create_dir(&notes).unwrap();
-    std::fs::write(notes.join("plan.md"), "mine").unwrap();
-    let o = orchsim()
-        .args(["run", "quickstart", "--quiet", "--out"])
-        .arg(&notes)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("did not write"));
-    assert_eq!(names(&notes), ["plan.md"]);
+    // Files orchsim did not write are never touched, even CSVs like an output's (a
+    // directory of baselines), and `--out .` works.
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("baseline.csv"), "kept").unwrap();
+    std::fs::write(mine.join("notes.md"), "kept").unwrap();
+    for _ in 0..2 {
+        orchsim()
+            .current_dir(&mine)
+            .args(["run", "quickstart", "--quiet", "--report", "--out", "."])
+            .assert()
+            .success();
+    }
+    orchsim()
+        .current_dir(&mine)
+        .args(["run", "quickstart", "--quiet", "--out", "."])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(mine.join("baseline.csv")).unwrap(),
+        "kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.md")).unwrap(),
+        "kept"
+    );
+    assert!(mine.join("summary.csv").exists() && !mine.join("report.html").exists());
 
     // A file where the directory should go is refused before the sweep runs.
     let file = tmp.path().join("file");

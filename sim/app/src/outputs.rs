@@ -1,48 +1,22 @@
 //! Output directories and the CSV files orchsim reads back (shards, baselines).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use orchsim_report::{Cell, Table};
 
 use crate::error::{Error, Result};
 
-/// What an output directory orchsim wrote holds: file names of these kinds and nothing else
-/// (no subdirectory). A directory holding anything more is the user's, never replaced.
-const OUTPUT_EXTENSIONS: &[&str] = &["csv", "txt", "svg", "png", "html"];
+/// The file in an output directory that lists what orchsim wrote there, one name per line:
+/// the only files a later run into the same directory removes.
+pub const MANIFEST: &str = ".orchsim-outputs";
 
-/// Whether `dir` is absent, empty, or holds only files orchsim writes: the only directories
-/// an output may replace.
-fn replaceable(dir: &Path) -> Result<bool> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => {
-            return Err(Error::bad_input(format!(
-                "cannot read output directory {}: {e}",
-                dir.display()
-            )))
-        }
-    };
-    for e in entries {
-        let e = e.map_err(|e| Error::bad_input(format!("{}: {e}", dir.display())))?;
-        let is_file = e.file_type().is_ok_and(|t| t.is_file());
-        let ours = Path::new(&e.file_name())
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| OUTPUT_EXTENSIONS.contains(&x));
-        if !(is_file && ours) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Refuses an output directory that is, or would replace, one of the command's `inputs` (a
-/// scenario file, a shard directory): replacing it would destroy what the command reads.
+/// Refuses an output directory that is, or holds, one of the command's `inputs` (a scenario
+/// file, a shard directory), or that is a file: writing the outputs there could overwrite
+/// what the command reads. Checked before any work.
 pub fn check_not_input(dir: &Path, inputs: &[&Path]) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::bad_input(format!(
-            "--out {}: is a file, expected a directory (it would be replaced)",
+            "--out {}: is a file, expected a directory",
             dir.display()
         )));
     }
@@ -51,9 +25,9 @@ pub fn check_not_input(dir: &Path, inputs: &[&Path]) -> Result<()> {
     };
     for input in inputs {
         let Ok(i) = absolute(input) else { continue };
-        if i.starts_with(&out) || out == i {
+        if i.starts_with(&out) {
             return Err(Error::bad_input(format!(
-                "--out {}: holds the input {}, which writing the outputs would replace; choose another directory",
+                "--out {}: holds the input {}, which the outputs could overwrite; choose another directory",
                 dir.display(),
                 input.display()
             )));
@@ -64,7 +38,7 @@ pub fn check_not_input(dir: &Path, inputs: &[&Path]) -> Result<()> {
 
 /// `p` with symbolic links resolved as far as the path exists (an output directory may not
 /// exist yet).
-fn absolute(p: &Path) -> std::io::Result<std::path::PathBuf> {
+fn absolute(p: &Path) -> std::io::Result<PathBuf> {
     if let Ok(c) = p.canonicalize() {
         return Ok(c);
     }
@@ -76,13 +50,28 @@ fn absolute(p: &Path) -> std::io::Result<std::path::PathBuf> {
     Ok(base.join(p.file_name().unwrap_or_default()))
 }
 
-/// Writes `files` and, if there is one, the report page (with the scenario text `source`) as
-/// the complete contents of `dir`.
+/// Writes `bytes` to `path` through a temporary file beside it and a rename, so the file is
+/// either the old one or the complete new one, never a truncated mix.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.orchsim-{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::bad_input(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
+/// Writes `files` and, if there is one, the report page (with the scenario text `source`)
+/// into `dir`.
 ///
-/// Everything is written into a new directory beside `dir` first and renamed into place, so
-/// a reader (or a run that dies mid-write) sees the previous complete set or the new one,
-/// never a mix, and no file of an earlier run stays beside the new ones. A `dir` holding
-/// anything but orchsim's output files is refused, not replaced.
+/// Each file is written whole (a temporary file renamed into place). The directory's
+/// manifest ([`MANIFEST`]) lists what orchsim wrote: files an earlier run listed that this
+/// run does not write (a `report.html`, a `sweep-summary.csv`) are removed, so nothing stale
+/// stays beside new outputs; a file orchsim did not write is never touched.
 pub fn write_with_report(
     dir: &Path,
     files: &[(&str, Vec<u8>)],
@@ -95,71 +84,43 @@ pub fn write_with_report(
             dir.display()
         )));
     }
-    if !replaceable(dir)? {
-        return Err(Error::bad_input(format!(
-            "--out {}: holds files orchsim did not write (only .csv, .txt, .svg, .png and .html files are replaced); choose a new or empty directory",
-            dir.display()
-        )));
-    }
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| {
+    std::fs::create_dir_all(dir).map_err(|e| {
         Error::bad_input(format!(
             "cannot create output directory {}: {e}",
-            parent.display()
+            dir.display()
         ))
     })?;
-    // Beside the target, so the renames stay on one file system.
-    let staging = parent.join(format!(".{name}.orchsim-new-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let written = (|| -> Result<()> {
-        std::fs::create_dir(&staging)
-            .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", staging.display())))?;
-        for (file, bytes) in files {
-            let path = staging.join(file);
-            std::fs::write(&path, bytes)
-                .map_err(|e| Error::bad_input(format!("cannot write {}: {e}", path.display())))?;
+    let manifest = dir.join(MANIFEST);
+    let previous: Vec<String> = std::fs::read_to_string(&manifest)
+        .map(|t| t.lines().map(String::from).collect())
+        .unwrap_or_default();
+    let mut names: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+    if let Some(r) = report {
+        names.push("report.html".into());
+        for c in &r.charts {
+            names.extend([format!("{}.svg", c.name), format!("{}.png", c.name)]);
         }
-        if let Some(r) = report {
-            r.write(&staging, source)?;
+    }
+    // The stale files go first: a run that dies after this leaves a manifest naming only
+    // files that are either still there or about to be rewritten.
+    for old in previous.iter().filter(|o| !names.contains(o)) {
+        // Only plain names orchsim wrote: never a path out of the directory.
+        if !old.contains('/') && !old.starts_with('.') && !old.is_empty() {
+            let _ = std::fs::remove_file(dir.join(old));
         }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
     }
-    let old = parent.join(format!(".{name}.orchsim-old-{}", std::process::id()));
-    let had_old = dir.exists();
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old)
-            .map_err(|e| Error::bad_input(format!("cannot replace {}: {e}", dir.display())))?;
+    for (file, bytes) in files {
+        write_atomically(&dir.join(file), bytes)?;
     }
-    if let Err(e) = std::fs::rename(&staging, dir) {
-        // Put the previous outputs back rather than leave nothing.
-        if had_old {
-            let _ = std::fs::rename(&old, dir);
-        }
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(Error::bad_input(format!(
-            "cannot move the outputs into {}: {e}",
-            dir.display()
-        )));
+    if let Some(r) = report {
+        r.write(dir, source)?;
     }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
-    }
-    Ok(())
+    let mut listing = names.join("\n");
+    listing.push('\n');
+    write_atomically(&manifest, listing.as_bytes())
 }
 
-/// Writes `files` as the complete contents of `dir` (see [`write_with_report`]).
+/// Writes `files` into `dir` (see [`write_with_report`]).
 pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
     write_with_report(dir, files, None, "")
 }

@@ -116,16 +116,22 @@ enum Measured {
 
 impl Measured {
     /// The value condition `c` is judged on: the summary's metric, or the worst over the
-    /// study's rows that have it (none: undefined).
+    /// study's rows (undefined if any row lacks it).
     fn value(&self, c: &plan::Condition) -> Option<f64> {
         match self {
             Measured::Summary(s) => plan::metric(s, &c.metric),
             Measured::Rows(t) => {
+                // Every row must have the value: a workload that never got that far (an
+                // empty cell) fails the condition rather than being skipped.
                 let col = t.columns.iter().position(|x| *x == c.metric)?;
                 t.rows
                     .iter()
-                    .filter_map(|r| r[col].text().parse::<f64>().ok())
-                    .reduce(|a, b| c.worse(a, b))
+                    .map(|r| r[col].text().parse::<f64>().ok())
+                    .try_fold(None, |worst: Option<f64>, v| {
+                        let v = v?;
+                        Some(Some(worst.map_or(v, |w| c.worse(w, v))))
+                    })
+                    .flatten()
             }
         }
     }

@@ -42,8 +42,9 @@ impl Kind {
 }
 
 impl Source {
-    /// `arg` as a scenario file, or the embedded scenario of that name when no such file
-    /// exists; the default scenario when `arg` is `None`.
+    /// `arg` as a scenario file, or — for a bare name with no such file — the embedded
+    /// scenario of that name; the default scenario when `arg` is `None`. A name written as a
+    /// file (`x.toml`, `dir/x`) must exist.
     pub fn resolve(arg: Option<&str>) -> Result<Source> {
         let arg = arg.unwrap_or(catalog::DEFAULT);
         let path = Path::new(arg);

@@ -141,8 +141,22 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             )));
         }
         if let Some(v) = p.values.first() {
-            sweep::override_text(&base, &[(p.path.as_str(), v.clone())])
+            let text = sweep::override_text(&base, &[(p.path.as_str(), v.clone())])
                 .map_err(|e| Error::bad_input(format!("--set {e}")))?;
+            // A misspelt last key is a field the scenario schema does not have. Other errors
+            // (a value the scenario rejects) are failed runs, reported per run.
+            let parsed = match kind {
+                Kind::Simulation => {
+                    orchsim_sim::parse_with_files(&source.origin, &text, &source.files()).err()
+                }
+                Kind::GpuStudy => orchsim_sim::gpu_study::parse(&source.origin, &text).err(),
+                Kind::Architectures => {
+                    orchsim_sim::architectures::parse(&source.origin, &text).err()
+                }
+            };
+            if let Some(e) = parsed.filter(|e| e.message.contains("unknown field")) {
+                return Err(Error::bad_input(format!("--set {}: {e}", p.path)));
+            }
         }
     }
     if req.seeds == 0 {

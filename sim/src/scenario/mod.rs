@@ -905,8 +905,6 @@ fn unique_name(
     Ok(n)
 }
 
-/// Generated names are `<name>-<i>`; `web` and `web-1` would both make `web-11`. Returns the
-/// pair that can clash, if any.
 /// Refuses a scenario whose hosts, expected pods or samples exceed its budgets, naming what
 /// it would need and the `[limits]` key that raises the budget.
 #[allow(clippy::too_many_arguments)]
@@ -941,7 +939,10 @@ fn check_budgets(
         )
     };
     let max_hosts = limit(&limits.max_hosts, "max_hosts", DEFAULT_BUDGET_HOSTS)?;
-    let host_count = hosts.iter().map(|h| h.count).sum::<u64>() + trace_nodes as u64;
+    // Saturating: counts are user numbers, and their sum must not wrap past the budget.
+    let host_count = hosts
+        .iter()
+        .fold(trace_nodes as u64, |n, h| n.saturating_add(h.count));
     if host_count > max_hosts {
         return Err(over(
             raw.hosts.span().into(),
@@ -955,13 +956,13 @@ fn check_budgets(
     let max_samples = limit(&limits.max_samples, "max_samples", DEFAULT_BUDGET_SAMPLES)?;
     let samples = duration.as_nanos() as f64 / sample_interval.as_nanos().max(1) as f64;
     if samples > max_samples as f64 {
-        let span = raw
-            .sample_interval_s
-            .as_ref()
-            .map_or(raw.duration_s.span(), |s| s.span());
+        let (span, field) = match &raw.sample_interval_s {
+            Some(s) => (s.span(), "sample_interval_s"),
+            None => (raw.duration_s.span(), "duration_s"),
+        };
         return Err(over(
             Some(span),
-            "sample_interval_s",
+            field,
             "samples",
             samples,
             max_samples,
@@ -972,7 +973,9 @@ fn check_budgets(
     let mut pods = 0.0;
     for (i, w) in workloads.iter().enumerate() {
         let active = (duration.as_secs_f64() - w.start.as_secs_f64()).max(0.0);
-        let expected = w.arrival_rate_per_s * active * f64::from(w.tasks.1);
+        // A job's size is drawn uniformly from `tasks`: its mean is the middle of the range.
+        let tasks = (f64::from(w.tasks.0) + f64::from(w.tasks.1)) / 2.0;
+        let expected = w.arrival_rate_per_s * active * tasks;
         pods += w.max_pods.map_or(expected, |m| expected.min(m as f64));
         if pods > max_pods as f64 {
             let span = raw.workloads.get(i).map(|r| r.arrival_rate_per_s.span());
@@ -989,6 +992,8 @@ fn check_budgets(
     Ok(())
 }
 
+/// Generated names are `<name>-<i>`; `web` and `web-1` would both make `web-11`. Returns the
+/// pair that can clash, if any.
 fn clashing<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Option<(&'n str, &'n str)> {
     // `b` clashes with `a` when `b` is `a-<digit>…`: look up each such prefix of every name,
     // so many groups cost n log n, not n².
