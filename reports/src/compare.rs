@@ -224,7 +224,8 @@ pub fn compare(
                 });
                 continue;
             };
-            let diff = vx - bx;
+            // Equal values are no change, infinities included (inf − inf is NaN).
+            let diff = if bx == vx { 0.0 } else { vx - bx };
             let pct = if bx != 0.0 {
                 diff / bx.abs() * 100.0
             } else if diff == 0.0 {
@@ -387,5 +388,20 @@ mod tests {
             .contains("not the same experiment"));
         assert!(parse_thresholds("wait=5x").is_err());
         assert!(parse_thresholds("wait").is_err());
+    }
+
+    /// Two equal infinite values are the same, not `better` with a NaN change.
+    #[test]
+    fn equal_infinities_are_the_same() {
+        let d = compare(
+            &table("inf", "80.0", "abc", "1.0"),
+            &table("inf", "80.0", "abc", "1.0"),
+            &[],
+        )
+        .unwrap();
+        assert!(
+            d.iter().all(|d| d.verdict == "same" && !d.regression),
+            "{d:?}"
+        );
     }
 }

@@ -91,3 +91,18 @@ fn bench_checks_its_arguments_before_timing() {
     let err = fails(&["bench", "--criterion", "/nonexistent/criterion"]);
     assert!(err.contains("not a directory"), "{err}");
 }
+
+/// A study file with a syntax error is reported as one, even with study-only options.
+#[test]
+fn a_broken_study_reports_its_syntax_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = tmp.path().join("broken.toml");
+    std::fs::write(
+        &study,
+        "name = \"b\"\n[study]\nkind = \"gpu-fragmentation\"\nx = \n",
+    )
+    .unwrap();
+    let err = fails(&["run", study.to_str().unwrap(), "--jobs", "1", "--quiet"]);
+    assert!(err.contains("broken.toml:4:"), "{err}");
+    assert!(!err.contains("is a simulation scenario"), "{err}");
+}

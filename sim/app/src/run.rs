@@ -125,6 +125,9 @@ pub fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> Result<O
     match kind {
         Kind::Simulation => {
             if opts.jobs.is_some() || !opts.policies.is_empty() {
+                // A study with a syntax error reads as no study at all: say what is wrong
+                // with the file before saying the options do not apply to it.
+                source.simulation("run")?;
                 return Err(Error::bad_input(format!(
                     "--jobs and --policy apply to study scenarios (with a [study] table); {} is a simulation scenario",
                     source.origin

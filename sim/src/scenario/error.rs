@@ -179,7 +179,10 @@ pub(crate) fn non_negative_scaled(
         loc.error(
             Some(v.span()),
             field,
-            format!("expected a non-negative, finite time, found {x}"),
+            format!(
+                "expected a non-negative time of at most {:.0} (about 584 years: simulated time is 64-bit nanoseconds), found {x}",
+                u64::MAX as f64 / 1e9 / scale
+            ),
         )
     })
 }

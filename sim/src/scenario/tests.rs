@@ -299,3 +299,11 @@ fn clashes_are_found_among_many_names() {
     // A dash not followed by a digit is no clash.
     assert!(clashing(["a", "a-b", "a-"].into_iter()).is_none());
 }
+
+/// A time past what 64-bit nanoseconds hold says the limit.
+#[test]
+fn a_time_too_long_says_the_limit() {
+    let e = parse_err(&MINIMAL.replace("duration_s = 60", "duration_s = 1e15"));
+    assert_eq!(e.field, "duration_s");
+    assert!(e.message.contains("584 years"), "{e}");
+}
