@@ -279,6 +279,12 @@ pub fn execute(
     }))
 }
 
+/// The `status` cell of a failed run: `failed: ` and the error's first line, so the CSV stays
+/// one row per run.
+pub fn failed_status(error: &str) -> Cell {
+    format!("failed: {}", error.lines().next().unwrap_or("")).into()
+}
+
 /// A parameter value as a table cell.
 pub fn value_cell(v: &Value) -> Cell {
     match v {
@@ -306,7 +312,7 @@ pub fn runs_table(params: &[Param], runs: &[Run], outcomes: &[Outcome]) -> Table
             }
             Err(e) => {
                 // One line, so the CSV stays one row per run.
-                row.push(format!("failed: {}", e.lines().next().unwrap_or("")).into());
+                row.push(failed_status(e));
                 row.extend(summary_cols.iter().map(|c| {
                     if *c == "seed" {
                         Cell::UInt(run.seed)

@@ -257,19 +257,9 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                 (sc.cost_per_hour(), sc.host_count())
             })
         };
-        let run_study = |seed: u64| -> std::result::Result<Measured, String> {
-            let text = sweep::override_text(&base, &overrides)?;
-            let source = Source {
-                origin: source.origin.clone(),
-                text,
-            };
-            let opts = crate::run::RunOptions {
-                seed: Some(seed),
-                jobs: Some(1),
-                ..Default::default()
-            };
-            let o = crate::run::run(&source, &opts, &|_| {}).map_err(|e| e.message)?;
-            Ok(Measured::Rows(o.headline.table))
+        let run_study = |seed: u64| {
+            crate::run::study_at(source, &base, &overrides, seed)
+                .map(|(table, _)| Measured::Rows(table))
         };
         let runs: Vec<std::result::Result<Measured, String>> = seeds
             .par_iter()
@@ -384,7 +374,7 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                 }
                 Err(e) => {
                     row.push("no".into());
-                    row.push(format!("failed: {}", e.lines().next().unwrap_or("")).into());
+                    row.push(sweep::failed_status(e));
                     row.extend(target.iter().map(|_| Cell::Empty));
                 }
             }

@@ -147,6 +147,35 @@ pub fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> Result<O
     }
 }
 
+/// A study (`base`, its parsed TOML) with `overrides` applied, run at `seed` with its
+/// experiments on one thread (the caller runs several in parallel): its headline table and
+/// digest, or why it failed. The overridden study keeps `source`'s origin, so the traces it
+/// names resolve as before; messages name the file without its directory, so runs started
+/// elsewhere (shards) give the same bytes.
+pub fn study_at(
+    source: &Source,
+    base: &toml::Value,
+    overrides: &[(&str, toml::Value)],
+    seed: u64,
+) -> std::result::Result<(Table, String), String> {
+    let text = orchsim_sim::sweep::override_text(base, overrides)?;
+    let variant = Source {
+        origin: source.origin.clone(),
+        text,
+    };
+    let opts = RunOptions {
+        seed: Some(seed),
+        jobs: Some(1),
+        ..RunOptions::default()
+    };
+    let file_name = Path::new(&source.origin)
+        .file_name()
+        .map_or(source.origin.clone(), |n| n.to_string_lossy().into_owned());
+    let o =
+        run(&variant, &opts, &|_| {}).map_err(|e| e.message.replace(&source.origin, &file_name))?;
+    Ok((o.headline.table, o.digest))
+}
+
 /// Worker threads for `work` independent pieces: `jobs` (default every core), never more
 /// than the cores or the pieces — more threads only cost memory, and results do not depend on
 /// the count.

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::outputs::{read_table, write_with_report};
 use rayon::prelude::*;
 
-use crate::run::{threads, OnProgress, Progress, Report, RunOptions};
+use crate::run::{threads, OnProgress, Progress, Report};
 use crate::source::{Kind, Source};
 
 /// What to sweep.
@@ -201,7 +201,7 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             outcomes.iter().map(|o| o.as_ref().err().cloned()).collect();
         (sweep::runs_table(&params, &runs, &outcomes), errors)
     } else {
-        study_runs(source, &params, &runs, jobs, progress)?
+        study_runs(source, &base, &params, &runs, jobs, progress)?
     };
     let wall_s = started.elapsed().as_secs_f64();
 
@@ -264,39 +264,19 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
 /// error, if it failed.
 fn study_runs(
     source: &Source,
+    base: &toml::Value,
     params: &[sweep::Param],
     runs: &[sweep::Run],
     jobs: usize,
     progress: OnProgress,
 ) -> Result<(Table, Vec<Option<String>>)> {
-    let base: toml::Value = toml::from_str(&source.text)
-        .map_err(|e| Error::bad_input(format!("{}: {e}", source.origin)))?;
-    let file_name = std::path::Path::new(&source.origin)
-        .file_name()
-        .map_or(source.origin.clone(), |n| n.to_string_lossy().into_owned());
-    let file_name = file_name.as_str();
-    let one = |run: &sweep::Run| -> std::result::Result<(Table, String), String> {
+    let one = |run: &sweep::Run| {
         let overrides: Vec<(&str, toml::Value)> = params
             .iter()
             .zip(&run.values)
             .map(|(p, v)| (p.path.as_str(), v.clone()))
             .collect();
-        // The overridden study keeps the origin, so the traces it names resolve as before.
-        let text = sweep::override_text(&base, &overrides)?;
-        let opts = RunOptions {
-            seed: Some(run.seed),
-            jobs: Some(1),
-            ..RunOptions::default()
-        };
-        let source = Source {
-            origin: source.origin.clone(),
-            text,
-        };
-        // Messages name the file without its directory: shards run elsewhere must write the
-        // same rows.
-        let o = crate::run::run(&source, &opts, &|_| {})
-            .map_err(|e| e.message.replace(&source.origin, file_name))?;
-        Ok((o.headline.table, o.digest))
+        crate::run::study_at(source, base, &overrides, run.seed)
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -352,7 +332,7 @@ fn study_runs(
             }
             Err(e) => {
                 // One line, so the CSV stays one row per failure.
-                let mut row = lead(format!("failed: {}", e.lines().next().unwrap_or("")).into());
+                let mut row = lead(sweep::failed_status(&e));
                 row.extend(columns.iter().map(|_| Cell::Empty));
                 row.push(Cell::Empty);
                 t.push(row)?;
