@@ -46,6 +46,9 @@ use crate::scenario::{
 };
 
 const MIB: u64 = 1 << 20;
+/// Tasks one run of the study may create (each is a pod record of a few hundred bytes, so
+/// this keeps a run to a few GiB).
+const MAX_TASKS_PER_RUN: f64 = 10_000_000.0;
 /// Retry delay for a job that did not fit (the simulator's `afterDelay(1)`).
 const RETRY: SimDuration = SimDuration::from_secs(1);
 
@@ -280,6 +283,8 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         start_latency_s: Dist::Constant(0.0),
         datapath: Datapath::plain(Base::Host),
         underlay_mtu: 1500,
+        // The study bounds its own work (jobs, tasks): no event budget.
+        max_events: u64::MAX,
     }
 }
 
@@ -541,6 +546,7 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
         1_000_000,
     )? as usize;
     let mut workloads = Vec::new();
+    let mut expected_tasks = 0.0;
     for (i, w) in raw.workloads.get_ref().iter().enumerate() {
         let f = |k: &str| format!("workloads[{i}].{k}");
         let wname = w.name.get_ref().trim().to_string();
@@ -595,6 +601,17 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
                 w.interarrival_s.span(),
                 &f("interarrival_s"),
                 format!("expected at most ten million jobs per run; {duration_s} s / {interarrival} s is more"),
+            ));
+        }
+        // Every task is a pod record: bound the whole run's tasks, not just its jobs.
+        expected_tasks += duration_s / interarrival * (lo as f64 + hi as f64) / 2.0;
+        if expected_tasks > MAX_TASKS_PER_RUN {
+            return Err(err(
+                w.interarrival_s.span(),
+                &f("interarrival_s"),
+                format!(
+                    "expected at most {MAX_TASKS_PER_RUN:.0} tasks per run (jobs × mean tasks per job, over all workloads); this run needs about {expected_tasks:.0}"
+                ),
             ));
         }
         workloads.push(Workload {
@@ -779,6 +796,24 @@ mod tests {
             transaction: Transaction::Incremental,
             sample_interval_s: 10.0,
         }
+    }
+
+    #[test]
+    fn a_study_whose_jobs_times_tasks_exceed_the_budget_is_refused_up_front() {
+        let text = include_str!("../../scenarios/architectures.toml");
+        let mut doc: toml::Table = text.parse().unwrap();
+        let w = doc["workloads"].as_array_mut().unwrap()[0]
+            .as_table_mut()
+            .unwrap();
+        // Well under ten million jobs, but 100,000 tasks each: the 3 GB abort of issue 14.
+        w.insert("interarrival_s".into(), toml::Value::Float(1.0));
+        w.insert(
+            "tasks".into(),
+            toml::Value::Array(vec![100_000.into(), 100_000.into()]),
+        );
+        let e = parse("big.toml", &doc.to_string()).unwrap_err();
+        assert!(e.field.ends_with("interarrival_s"), "{e}");
+        assert!(e.message.contains("tasks per run"), "{e}");
     }
 
     #[test]

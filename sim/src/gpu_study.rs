@@ -464,6 +464,8 @@ impl Replay {
             start_latency_s: Dist::Constant(0.0),
             datapath: Datapath::plain(Base::Host),
             underlay_mtu: 1500,
+            // The study bounds its own work (tasks, inflation): no event budget.
+            max_events: u64::MAX,
         }
     }
 

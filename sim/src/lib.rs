@@ -60,11 +60,51 @@ pub fn study_kind(text: &str) -> Option<String> {
 use orchsim_sched::UnknownAlgorithm;
 use rand::RngCore;
 
+/// Why a run did not complete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunError {
+    /// The scenario names an algorithm `orchsim-sched` does not have ([`parse`] already
+    /// rejects it; scenarios built in code can still get it wrong).
+    UnknownAlgorithm(UnknownAlgorithm),
+    /// The run handled its `[limits] max_events` (`events`) before its end.
+    EventBudget {
+        events: u64,
+        at: SimTime,
+        duration: orchsim_kernel::SimDuration,
+    },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::UnknownAlgorithm(e) => e.fmt(f),
+            RunError::EventBudget {
+                events,
+                at,
+                duration,
+            } => write!(
+                f,
+                "the run stopped after its budget of {events} events, at simulated time {:.3} s of {:.3} s; raise `[limits] max_events` to let it finish (an event costs about a microsecond)",
+                at.as_secs_f64(),
+                duration.as_secs_f64()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<UnknownAlgorithm> for RunError {
+    fn from(e: UnknownAlgorithm) -> Self {
+        RunError::UnknownAlgorithm(e)
+    }
+}
+
 /// Simulates `scenario` from time zero to its duration.
 ///
-/// Fails only if the scenario names an algorithm `orchsim-sched` does not have, which
-/// [`parse`] already rejects; scenarios built in code can still get it wrong.
-pub fn run(scenario: &Scenario) -> Result<RunResult, UnknownAlgorithm> {
+/// Fails if the run reaches its event budget, or if the scenario names an algorithm
+/// `orchsim-sched` does not have (which [`parse`] already rejects).
+pub fn run(scenario: &Scenario) -> Result<RunResult, RunError> {
     run_with_progress(scenario, &mut |_| {})
 }
 
@@ -76,7 +116,7 @@ const PROGRESS_STEPS: u64 = 100;
 pub fn run_with_progress(
     scenario: &Scenario,
     progress: &mut dyn FnMut(SimTime),
-) -> Result<RunResult, UnknownAlgorithm> {
+) -> Result<RunResult, RunError> {
     Ok(simulate(scenario, None, progress)?.0)
 }
 
@@ -86,7 +126,7 @@ pub fn run_with_progress(
 pub fn cluster_at(
     scenario: &Scenario,
     at: orchsim_kernel::SimDuration,
-) -> Result<orchsim_sched::Cluster, UnknownAlgorithm> {
+) -> Result<orchsim_sched::Cluster, RunError> {
     let mut until = scenario.clone();
     until.duration = at.min(scenario.duration);
     // Sampling does not change the run; one sample at each end keeps it cheap.
@@ -116,7 +156,7 @@ pub fn run_with_scheduler(
     scenario: &Scenario,
     scheduler: &mut (dyn orchsim_sched::Scheduler + Send),
     progress: &mut dyn FnMut(SimTime),
-) -> Result<(RunResult, orchsim_sched::Cluster), UnknownAlgorithm> {
+) -> Result<(RunResult, orchsim_sched::Cluster), RunError> {
     simulate(scenario, Some(scheduler), progress)
 }
 
@@ -124,7 +164,7 @@ fn simulate<'a>(
     scenario: &'a Scenario,
     first: Option<&'a mut (dyn orchsim_sched::Scheduler + Send)>,
     progress: &mut dyn FnMut(SimTime),
-) -> Result<(RunResult, orchsim_sched::Cluster), UnknownAlgorithm> {
+) -> Result<(RunResult, orchsim_sched::Cluster), RunError> {
     let mut kernel = Kernel::with_capacity(1024);
     let mut world = world::World::new(scenario, first, &mut kernel)?;
     let until = SimTime::ZERO + scenario.duration;
@@ -138,6 +178,13 @@ fn simulate<'a>(
         };
         let outcome = kernel.run(&mut world, slice_end);
         end = outcome.end;
+        if outcome.reason == StopReason::Stopped {
+            return Err(RunError::EventBudget {
+                events: scenario.max_events,
+                at: kernel.now(),
+                duration: scenario.duration,
+            });
+        }
         progress(end);
         if outcome.reason == StopReason::Drained {
             break;

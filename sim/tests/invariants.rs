@@ -127,6 +127,7 @@ fn scenario_with(
         start_latency_s: Dist::Uniform { min: 0.0, max: 2.0 },
         datapath: Datapath::plain(Base::Host),
         underlay_mtu: 1500,
+        max_events: u64::MAX,
     }
 }
 

@@ -106,3 +106,19 @@ fn a_broken_study_reports_its_syntax_error() {
     assert!(err.contains("broken.toml:4:"), "{err}");
     assert!(!err.contains("is a simulation scenario"), "{err}");
 }
+
+#[test]
+fn a_run_past_its_event_budget_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small-budget.toml");
+    let text = format!(
+        "{}\n[limits]\nmax_events = 2000\n",
+        include_str!("../../scenarios/quickstart.toml")
+    );
+    std::fs::write(&file, text).unwrap();
+    let err = fails(&["run", file.to_str().unwrap()]);
+    assert!(
+        err.contains("budget of 2000 events") && err.contains("[limits] max_events"),
+        "{err}"
+    );
+}

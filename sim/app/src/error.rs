@@ -98,6 +98,7 @@ bad_input_from!(
     orchsim_sim::ScenarioError,
     orchsim_sim::sweep::SweepError,
     orchsim_sim::plan::PlanError,
+    orchsim_sim::RunError,
     orchsim_sched::UnknownAlgorithm,
     orchsim_sched::gpu::policy::UnknownPolicy,
     orchsim_sched::kube::config::ConfigError,

@@ -56,6 +56,11 @@ pub const DEFAULT_BUDGET_HOSTS: u64 = 1_000_000;
 pub const DEFAULT_BUDGET_PODS: u64 = 100_000_000;
 /// Samples of the time series (duration ÷ sample interval).
 pub const DEFAULT_BUDGET_SAMPLES: u64 = 10_000_000;
+/// Events one run may handle before it stops with an error: unlike the others this cannot be
+/// known up front (a saturated cluster retries), so the run checks it as it goes. The scale
+/// target needs about 150 M (25 M pods × arrival, decision, start, finish, plus samples);
+/// 2 G is tens of minutes of one core.
+pub const DEFAULT_BUDGET_EVENTS: u64 = 2_000_000_000;
 pub const DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS: u32 = 100;
 
 /// Most GPU devices one host may have: devices are numbered `0..=255`.
@@ -112,6 +117,9 @@ pub struct Scenario {
     pub start_latency_s: Dist,
     pub datapath: Datapath,
     pub underlay_mtu: u32,
+    /// The run stops with [`crate::RunError::EventBudget`] after handling this many events
+    /// (`[limits] max_events`).
+    pub max_events: u64,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -840,7 +848,7 @@ fn validate(
         }
         _ => false,
     };
-    check_budgets(
+    let max_events = check_budgets(
         loc,
         &raw.limits,
         &raw,
@@ -876,6 +884,7 @@ fn validate(
         start_latency_s,
         datapath,
         underlay_mtu,
+        max_events,
     })
 }
 
@@ -906,7 +915,8 @@ fn unique_name(
 }
 
 /// Refuses a scenario whose hosts, expected pods or samples exceed its budgets, naming what
-/// it would need and the `[limits]` key that raises the budget.
+/// it would need and the `[limits]` key that raises the budget; returns the event budget,
+/// which the run itself checks.
 #[allow(clippy::too_many_arguments)]
 fn check_budgets(
     loc: &Locator,
@@ -917,7 +927,7 @@ fn check_budgets(
     hosts: &[HostGroup],
     trace_nodes: usize,
     workloads: &[Workload],
-) -> Result<(), ScenarioError> {
+) -> Result<u64, ScenarioError> {
     let limit = |v: &Option<Spanned<i64>>, key: &str, default: u64| -> Result<u64, ScenarioError> {
         match v {
             Some(v) => positive(v, &format!("limits.{key}"), "a count", loc),
@@ -938,6 +948,7 @@ fn check_budgets(
             ),
         )
     };
+    let max_events = limit(&limits.max_events, "max_events", DEFAULT_BUDGET_EVENTS)?;
     let max_hosts = limit(&limits.max_hosts, "max_hosts", DEFAULT_BUDGET_HOSTS)?;
     // Saturating: counts are user numbers, and their sum must not wrap past the budget.
     let host_count = hosts
@@ -989,7 +1000,7 @@ fn check_budgets(
             ));
         }
     }
-    Ok(())
+    Ok(max_events)
 }
 
 /// Generated names are `<name>-<i>`; `web` and `web-1` would both make `web-11`. Returns the

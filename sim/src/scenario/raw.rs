@@ -38,6 +38,7 @@ pub(super) struct RawLimits {
     pub(super) max_hosts: Option<Spanned<i64>>,
     pub(super) max_pods: Option<Spanned<i64>>,
     pub(super) max_samples: Option<Spanned<i64>>,
+    pub(super) max_events: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

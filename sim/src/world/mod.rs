@@ -24,6 +24,7 @@
 //! `[orchestrator] retry_after_s`, retried after that delay and abandoned past the attempt
 //! limits, as the Omega simulator does.
 
+mod parked;
 mod two_level;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +40,7 @@ use crate::control_plane::{ConflictMode, ControlPlaneKind, Transaction};
 use crate::dist::Dist;
 use crate::observers::{GpuFragmentation, GpuStep};
 use crate::scenario::{DecisionCost, Scenario, WorkloadKind};
+use parked::{ParkKey, Parked};
 
 /// Where a pod is in its life. At the end of a run every pod is in exactly one state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,8 +119,8 @@ enum JobPlace {
     Idle,
     Queued,
     Deciding,
-    /// Waiting for freed resources.
-    Parked,
+    /// Waiting for freed resources, filed under this key.
+    Parked(ParkKey),
     /// Waiting out its retry delay.
     Retrying,
 }
@@ -271,7 +273,7 @@ struct Slot<'s> {
     priority_queue: bool,
     /// Jobs waiting for a decision, ordered by (key, tie) — see [`World::enqueue`].
     queue: BTreeSet<(i64, u64, usize)>,
-    parked: Vec<usize>,
+    parked: Parked,
     busy: bool,
     started: SimTime,
     /// Decision time booked so far, the running decision's in full.
@@ -323,6 +325,8 @@ pub struct World<'s> {
     pub(crate) pods_running: u64,
     pub(crate) pods_pending: u64,
     pub(crate) evictions: u64,
+    /// The lowest priority of any pod submitted so far: a pod above it may preempt.
+    lowest_priority: i32,
     /// Pod key (`namespace/name`) → index, for preemption victims; built at the first
     /// preemption (most runs never preempt) and kept from then on.
     by_key: Option<BTreeMap<String, usize>>,
@@ -459,6 +463,7 @@ impl<'s> World<'s> {
             pods_running: 0,
             pods_pending: 0,
             evictions: 0,
+            lowest_priority: i32::MAX,
             by_key: None,
             samples: Vec::new(),
             fragmentation: (scenario.observers.gpu_fragmentation
@@ -639,6 +644,7 @@ impl<'s> World<'s> {
             let pod = self.pods.len();
             let requests = spec.requests;
             self.arrived_gpu_milli += requests.gpu_milli;
+            self.lowest_priority = self.lowest_priority.min(spec.priority);
             if let Some(by_key) = self.by_key.as_mut() {
                 by_key.insert(spec.key(), pod);
             }
@@ -1005,8 +1011,10 @@ impl<'s> World<'s> {
                 if retry_now || self.allocator.is_some() {
                     self.enqueue(job);
                 } else {
-                    j.place = JobPlace::Parked;
-                    self.slots[s].parked.push(job);
+                    let spec = &self.pods[left[0]].spec;
+                    let cpu = (!self.wakes_on_any_release(spec)).then_some(spec.requests.cpu_milli);
+                    let key = self.slots[s].parked.park(job, cpu);
+                    self.jobs[job].place = JobPlace::Parked(key);
                 }
             }
             Some(r) => {
@@ -1147,12 +1155,44 @@ impl<'s> World<'s> {
         }
         self.requested = self.requested.saturating_sub(&rec.spec.requests);
         self.release_epoch += 1;
-        // Freed room may fit parked jobs: retry them, oldest first.
-        for s in 0..self.slots.len() {
-            for job in std::mem::take(&mut self.slots[s].parked) {
-                self.enqueue(job);
+        // Freed room may fit parked jobs: retry those it may fit, oldest first. A released pod
+        // with anti-affinity kept pods off every node of its topology domain: wake them all.
+        let all = !rec.spec.pod_anti_affinity.required.is_empty();
+        if let Some(node) = rec.node {
+            for s in 0..self.slots.len() {
+                if self.slots[s].parked.is_empty() {
+                    continue;
+                }
+                let node = &self.cluster.nodes()[node.0];
+                let free_cpu = node.free().cpu_milli;
+                let (jobs, pods) = (&self.jobs, &self.pods);
+                // The job's first waiting pod blocks it: a decision stops at the first pod
+                // that finds no node.
+                let woken = self.slots[s].parked.wake(free_cpu, all, |job| {
+                    jobs[job]
+                        .pods
+                        .iter()
+                        .find(|&&p| {
+                            matches!(pods[p].state, PodState::Pending | PodState::Unschedulable)
+                        })
+                        .is_some_and(|&p| node.fits(&pods[p].spec))
+                });
+                for job in woken {
+                    self.enqueue(job);
+                }
             }
         }
+    }
+
+    /// Whether a job waiting for `spec` must be woken by every release: its placement depends
+    /// on other pods (anti-affinity, topology spread, Marathon constraints), which a release on
+    /// one node can change on others, or it may preempt lower-priority pods, which needs no
+    /// free room to fit.
+    fn wakes_on_any_release(&self, spec: &PodSpec) -> bool {
+        !spec.pod_anti_affinity.required.is_empty()
+            || !spec.topology_spread.is_empty()
+            || !spec.marathon.constraints.is_empty()
+            || (!spec.never_preempt && spec.priority > self.lowest_priority)
     }
 
     /// Preemption victim: removed from its node at once (no termination grace period) and
@@ -1176,8 +1216,14 @@ impl<'s> World<'s> {
         self.evictions += 1;
         self.pods_pending += 1;
         let job = rec.job;
-        if self.jobs[job].place == JobPlace::Idle {
-            self.enqueue(job);
+        match self.jobs[job].place {
+            JobPlace::Idle => self.enqueue(job),
+            JobPlace::Parked(key) => {
+                let s = self.path[self.jobs[job].workload];
+                self.slots[s].parked.remove(job, key);
+                self.enqueue(job);
+            }
+            _ => {}
         }
         self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
     }
@@ -1294,7 +1340,7 @@ impl Slot<'_> {
             cost,
             priority_queue: algorithm == "kubernetes",
             queue: BTreeSet::new(),
-            parked: Vec::new(),
+            parked: Parked::default(),
             busy: false,
             started: SimTime::ZERO,
             booked_ns: 0,
@@ -1315,6 +1361,11 @@ impl Slot<'_> {
 
 impl Handler<Event> for World<'_> {
     fn handle(&mut self, k: &mut Kernel<Event>, event: Event) {
+        // Counted before this one is handled: `processed` includes it.
+        if k.processed() > self.scenario.max_events {
+            k.stop();
+            return;
+        }
         match event {
             Event::Arrival { workload } => self.arrive(k, workload),
             Event::TraceArrival { index } => self.arrive_from_trace(k, index),
