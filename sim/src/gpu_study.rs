@@ -47,6 +47,10 @@ use crate::scenario::{
 };
 use crate::trace::{self, NamedTask};
 
+/// Tasks one experiment may replay after inflation: each is a task and a step of the curve in
+/// memory (about 100 bytes), and the published study replays about 10,000.
+pub const MAX_STUDY_TASKS: u64 = 10_000_000;
+
 /// A validated study scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Study {
@@ -298,6 +302,33 @@ impl StudyInput {
         }
         if task_list.iter().all(|t| t.task.gpu.count() == 0) {
             return Err(empty(tasks.0, "task requesting a GPU"));
+        }
+        // Inflation appends tasks until the target: bound the count up front (the study
+        // holds every task and a step per task in memory), from the tasks' mean GPU request.
+        let capacity: u64 = node_list
+            .iter()
+            .map(|n| u64::from(n.gpus) * u64::from(MILLI_PER_GPU))
+            .sum();
+        let mean_milli = task_list
+            .iter()
+            .map(|t| t.task.gpu.total_milli() as f64)
+            .sum::<f64>()
+            / task_list.len() as f64;
+        let needed =
+            (study.target_pct / 100.0 * capacity as f64 / mean_milli).max(task_list.len() as f64);
+        if needed > MAX_STUDY_TASKS as f64 {
+            return Err(ScenarioError {
+                file: tasks.0.to_string(),
+                line: 1,
+                column: 1,
+                field: "study.target_pct".into(),
+                message: format!(
+                    "inflating to {}% of {} GPUs with tasks of {mean_milli:.1} milli-GPU on average needs about {needed:.0} tasks, over the study's limit of {MAX_STUDY_TASKS}; lower study.target_pct or use a task list with larger requests",
+                    study.target_pct,
+                    capacity / u64::from(MILLI_PER_GPU),
+                ),
+                source_line: String::new(),
+            });
         }
         task_list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(StudyInput {
@@ -738,6 +769,26 @@ seeds = [1, 2]
         let bad = STUDY.replace("seeds = [1, 2]", "seeds = [1, 2]\nsed = 3");
         let e = parse("s.toml", &bad).unwrap_err();
         assert!(e.message.contains("unknown field `sed`"), "{e}");
+    }
+
+    #[test]
+    fn an_inflation_past_the_task_limit_is_refused_before_any_task_is_made() {
+        let s = parse(
+            "s.toml",
+            &STUDY.replace("target_pct = 130", "target_pct = 1000"),
+        )
+        .unwrap();
+        // 1,000% of 1,600 GPUs with 1-milli tasks: 16 million tasks.
+        let mut nodes = String::from("sn,cpu_milli,memory_mib,gpu,model\n");
+        for i in 0..200 {
+            nodes.push_str(&format!("n{i},64000,262144,8,A\n"));
+        }
+        let tiny = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\nt0,1,1,1,1,\n";
+        let e = StudyInput::load(&s, ("nodes.csv", &nodes), ("tasks.csv", tiny)).unwrap_err();
+        assert_eq!(e.field, "study.target_pct");
+        assert!(e.message.contains("about 16000000 tasks"), "{e}");
+        // The study's own inputs are far inside the limit.
+        assert!(StudyInput::load(&s, ("nodes.csv", NODES), ("tasks.csv", TASKS)).is_ok());
     }
 
     #[test]

@@ -90,6 +90,23 @@ fn bench_checks_its_arguments_before_timing() {
     assert!(err.contains("--repeat: expected at least 1"), "{err}");
     let err = fails(&["bench", "--criterion", "/nonexistent/criterion"]);
     assert!(err.contains("not a directory"), "{err}");
+    // A symlink loop is not followed, and a broken estimates file is named, at once: before
+    // the minutes of timing, whose results it used to discard.
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("group/bench/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("group/loop")).unwrap();
+    std::fs::write(new.join("estimates.json"), "{\"mean\": garbage").unwrap();
+    let started = std::time::Instant::now();
+    let err = fails(&["bench", "--criterion", dir.path().to_str().unwrap()]);
+    assert!(
+        err.contains("group/bench/new/estimates.json:1:") && err.contains("estimates JSON"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "the estimates are read before timing"
+    );
 }
 
 /// A study file with a syntax error is reported as one, even with study-only options.

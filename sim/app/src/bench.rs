@@ -32,10 +32,15 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
     while let Some(d) = stack.pop() {
         let entries =
             std::fs::read_dir(&d).map_err(|e| Error::bad_input(format!("{}: {e}", d.display())))?;
-        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        // The entry's own type, not its target's: a symlink to a parent directory must not
+        // walk forever.
+        let mut entries: Vec<(PathBuf, bool)> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+            .collect();
         entries.sort();
-        for p in entries {
-            if p.is_dir()
+        for (p, is_dir) in entries {
+            if is_dir
                 && p.file_name()
                     .is_some_and(|n| n != "report" && n != "base" && n != "change")
             {
@@ -43,7 +48,14 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
             } else if p.ends_with("new/estimates.json") {
                 let text = std::fs::read_to_string(&p)
                     .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
-                let v: serde_json::Value = serde_json::from_str(&text)?;
+                let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    Error::bad_input(format!(
+                        "{}:{}:{}: expected criterion's estimates JSON: {e}",
+                        p.display(),
+                        e.line(),
+                        e.column()
+                    ))
+                })?;
                 let Some(mean) = v["mean"]["point_estimate"].as_f64() else {
                     continue;
                 };
@@ -67,13 +79,15 @@ pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
     if repeat == 0 {
         return Err(Error::bad_input("--repeat: expected at least 1"));
     }
-    // Checked before minutes of timing, not after.
-    if let Some(dir) = criterion.filter(|d| !d.is_dir()) {
-        return Err(Error::bad_input(format!(
+    // Read before minutes of timing, so a bad directory or file fails at once.
+    let criterion = match criterion {
+        Some(dir) if !dir.is_dir() => return Err(Error::bad_input(format!(
             "--criterion {}: not a directory (expected criterion's output, e.g. target/criterion)",
             dir.display()
-        )));
-    }
+        ))),
+        Some(dir) => criterion_results(dir)?,
+        None => Vec::new(),
+    };
     let mut t = Table::new([
         "name",
         "wall_s",
@@ -119,18 +133,16 @@ pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
         ])?;
     }
     crate::net::bench_rows(repeat, &mut t)?;
-    if let Some(dir) = criterion {
-        for (name, mean) in criterion_results(dir)? {
-            t.push(vec![
-                format!("criterion/{name}").into(),
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Float(mean, 1),
-            ])?;
-        }
+    for (name, mean) in criterion {
+        t.push(vec![
+            format!("criterion/{name}").into(),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Float(mean, 1),
+        ])?;
     }
     Ok(t)
 }
