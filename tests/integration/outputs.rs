@@ -196,3 +196,48 @@ fn threads_and_seeds_are_bounded() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--seeds: expected 1 to 1000"));
 }
+
+/// The manifest records who wrote a directory and each file's hash; `compare` refuses a
+/// results file changed or truncated since.
+#[test]
+fn the_manifest_records_provenance_and_compare_checks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("q");
+    let o = orchsim()
+        .args(["run", "quickstart", "--seed", "3", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let manifest = std::fs::read_to_string(out.join(".orchsim-outputs")).unwrap();
+    assert!(manifest.contains(&format!("orchsim {}\n", env!("CARGO_PKG_VERSION"))));
+    assert!(
+        manifest.contains("command orchsim run quickstart --seed 3 --out "),
+        "{manifest}"
+    );
+    let hash = |b: &[u8]| format!("blake3:{}", blake3::hash(b).to_hex());
+    let scenario = include_str!("../../scenarios/quickstart.toml");
+    assert!(manifest.contains(&format!("scenario {}\n", hash(scenario.as_bytes()))));
+    let summary = std::fs::read(out.join("summary.csv")).unwrap();
+    assert!(manifest.contains(&format!("file {} summary.csv\n", hash(&summary))));
+    // No staging directory is left behind.
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("staging")));
+
+    std::fs::write(out.join("summary.csv"), &summary[..summary.len() - 10]).unwrap();
+    let o = orchsim()
+        .arg("compare")
+        .arg(&out)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("summary.csv: differs from what `orchsim run quickstart"),
+        "{err}"
+    );
+}

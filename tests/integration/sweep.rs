@@ -320,6 +320,112 @@ fn shards_of_different_sweeps_do_not_merge() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("shard of a different sweep"));
 }
 
+/// Two shards of a small quickstart sweep into `dir/a` and `dir/b`, from the scenario file
+/// `scenario` (the embedded quickstart if `None`).
+fn two_shards(dir: &Path, scenario: &[Option<&Path>; 2]) -> [std::path::PathBuf; 2] {
+    let out = [dir.join("a"), dir.join("b")];
+    for (k, which) in ["1/2", "2/2"].iter().enumerate() {
+        let mut cmd = orchsim();
+        cmd.arg("sweep");
+        match scenario[k] {
+            Some(p) => cmd.arg(p),
+            None => cmd.arg("quickstart"),
+        };
+        let o = cmd
+            .args([
+                "--quiet",
+                "--set",
+                "hosts.worker.count=18,20",
+                "--shard",
+                which,
+            ])
+            .arg("--out")
+            .arg(&out[k])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    out
+}
+
+fn merge_fails(dir: &Path, shards: &[std::path::PathBuf]) -> String {
+    let out = orchsim()
+        .arg("merge")
+        .args(shards)
+        .arg("--out")
+        .arg(dir.join("merged"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!dir.join("merged").exists());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn merge_refuses_a_shard_of_another_scenario_file_with_the_same_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let edited = tmp.path().join("quickstart.toml");
+    let text = include_str!("../../scenarios/quickstart.toml")
+        .replace("duration_s = 3600", "duration_s = 3000");
+    std::fs::write(&edited, text).unwrap();
+    let shards = two_shards(tmp.path(), &[None, Some(&edited)]);
+    let err = merge_fails(tmp.path(), &shards);
+    assert!(
+        err.contains("shard of a different sweep") && err.contains("scenario blake3:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn merge_refuses_changed_truncated_and_corrupted_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = two_shards(tmp.path(), &[None, None]);
+    let csv = shards[1].join("sweep.csv");
+    let good = std::fs::read_to_string(&csv).unwrap();
+    // Truncated: the manifest's hash no longer matches.
+    std::fs::write(&csv, &good[..good.len() / 2]).unwrap();
+    let err = merge_fails(tmp.path(), &shards);
+    assert!(err.contains("b/sweep.csv: differs from what"), "{err}");
+    // Without a manifest (a shard from before hashes, or one copied without it), the cells
+    // themselves are checked.
+    std::fs::remove_file(shards[1].join(".orchsim-outputs")).unwrap();
+    let header: Vec<&str> = good.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    for (name, bad, expected) in [
+        ("cpu_util_mean_pct", "garbage", "a finite number"),
+        ("cpu_util_mean_pct", "NaN", "a finite number"),
+        ("digest", "d12c07f0", "32 hex digits"),
+    ] {
+        let mut lines: Vec<String> = good.lines().map(String::from).collect();
+        let mut cells: Vec<String> = lines[1].split(',').map(String::from).collect();
+        cells[column(name)] = bad.into();
+        lines[1] = cells.join(",");
+        std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+        let err = merge_fails(tmp.path(), &shards);
+        let at = format!("b/sweep.csv:2:{}: `{name}`", column(name) + 1);
+        assert!(err.contains(&at) && err.contains(expected), "{err}");
+    }
+    // Restored, the shards merge.
+    std::fs::write(&csv, &good).unwrap();
+    let out = orchsim()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(tmp.path().join("merged"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A small GPU study (one policy, part of the trace) beside the repository's trace files.
 fn small_gpu_study(dir: &Path) -> std::path::PathBuf {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/alibaba-gpu-v2023");

@@ -81,10 +81,12 @@ pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
     }
     // Read before minutes of timing, so a bad directory or file fails at once.
     let criterion = match criterion {
-        Some(dir) if !dir.is_dir() => return Err(Error::bad_input(format!(
+        Some(dir) if !dir.is_dir() => {
+            return Err(Error::bad_input(format!(
             "--criterion {}: not a directory (expected criterion's output, e.g. target/criterion)",
             dir.display()
-        ))),
+        )))
+        }
         Some(dir) => criterion_results(dir)?,
         None => Vec::new(),
     };

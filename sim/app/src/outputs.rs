@@ -52,7 +52,7 @@ fn absolute(p: &Path) -> std::io::Result<PathBuf> {
 
 /// Writes `bytes` to `path` through a temporary file beside it and a rename, so the file is
 /// either the old one or the complete new one, never a truncated mix.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -65,13 +65,129 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// A content hash as the manifest records it.
+pub fn content_hash(bytes: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(bytes).to_hex())
+}
+
+/// What an output directory's manifest says: who wrote it, from what, and each file's hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// `orchsim <version>`.
+    pub version: String,
+    /// The command line that wrote the directory.
+    pub command: String,
+    /// The scenario's [`content_hash`], if the outputs came from one.
+    pub scenario: Option<String>,
+    /// (file name, content hash; empty in manifests older than hashes).
+    pub files: Vec<(String, String)>,
+}
+
+impl Manifest {
+    /// Reads `dir`'s manifest; `None` if it has none.
+    pub fn read(dir: &Path) -> Result<Option<Manifest>> {
+        let path = dir.join(MANIFEST);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::bad_input(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let mut m = Manifest::default();
+        for line in text.lines() {
+            if let Some(v) = line.strip_prefix("orchsim ") {
+                m.version = v.to_string();
+            } else if let Some(v) = line.strip_prefix("command ") {
+                m.command = v.to_string();
+            } else if let Some(v) = line.strip_prefix("scenario ") {
+                m.scenario = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("file ") {
+                let (hash, name) = v.split_once(' ').unwrap_or(("", v));
+                m.files.push((name.to_string(), hash.to_string()));
+            } else if !line.is_empty() && !line.starts_with('#') && !line.contains(' ') {
+                // Manifests before hashes: one bare name per line.
+                m.files.push((line.to_string(), String::new()));
+            }
+        }
+        Ok(Some(m))
+    }
+
+    fn text(&self) -> String {
+        let mut t = String::from(
+            "# orchsim outputs: the files below are orchsim's, and a rerun into this directory replaces them\n",
+        );
+        t.push_str(&format!(
+            "orchsim {}\ncommand {}\n",
+            self.version, self.command
+        ));
+        if let Some(s) = &self.scenario {
+            t.push_str(&format!("scenario {s}\n"));
+        }
+        for (name, hash) in &self.files {
+            t.push_str(&format!("file {hash} {name}\n"));
+        }
+        t
+    }
+
+    /// Checks that `file` in `dir` is the one orchsim wrote: a file changed, truncated or
+    /// written by another run since the manifest was is refused. Files of manifests older
+    /// than hashes are not checked.
+    pub fn verify(&self, dir: &Path, file: &str) -> Result<()> {
+        let Some((_, hash)) = self.files.iter().find(|(n, _)| n == file) else {
+            return Err(Error::bad_input(format!(
+                "{}: not among the files orchsim wrote there ({})",
+                dir.join(file).display(),
+                MANIFEST
+            )));
+        };
+        if hash.is_empty() {
+            return Ok(());
+        }
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::bad_input(format!("cannot read {}: {e}", path.display())))?;
+        if content_hash(&bytes) != *hash {
+            return Err(Error::bad_input(format!(
+                "{}: differs from what `{}` wrote (its hash in {MANIFEST}): the file was changed or truncated since, or another run wrote over part of the directory; rerun that command",
+                path.display(),
+                self.command
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The command line this process was started with, as the manifest records it.
+fn command_line() -> String {
+    let mut args = std::env::args();
+    let _ = args.next();
+    std::iter::once("orchsim".to_string())
+        .chain(args.map(|a| {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("'{a}'")
+            } else {
+                a
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Writes `files` and, if there is one, the report page (with the scenario text `source`)
 /// into `dir`.
 ///
-/// Each file is written whole (a temporary file renamed into place). The directory's
-/// manifest ([`MANIFEST`]) lists what orchsim wrote: files an earlier run listed that this
-/// run does not write (a `report.html`, a `sweep-summary.csv`) are removed, so nothing stale
-/// stays beside new outputs; a file orchsim did not write is never touched.
+/// Everything is first written into a staging directory inside `dir`; only when all of it is
+/// there are the files renamed into place, and the manifest ([`MANIFEST`]) is written last:
+/// a run that dies before leaves the previous outputs untouched, and a reader that checks
+/// the manifest ([`Manifest::verify`]) never takes a mix of two runs for one. The manifest
+/// records the orchsim version, the command line, the scenario's hash and each file's hash.
+/// Files an earlier run listed that this run does not write (a `report.html`, a
+/// `sweep-summary.csv`) are removed, so nothing stale stays beside new outputs; a file
+/// orchsim did not write is never touched.
 pub fn write_with_report(
     dir: &Path,
     files: &[(&str, Vec<u8>)],
@@ -90,34 +206,81 @@ pub fn write_with_report(
             dir.display()
         ))
     })?;
-    let manifest = dir.join(MANIFEST);
-    let previous: Vec<String> = std::fs::read_to_string(&manifest)
-        .map(|t| t.lines().map(String::from).collect())
-        .unwrap_or_default();
-    let mut names: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
-    if let Some(r) = report {
-        names.push("report.html".into());
-        for c in &r.charts {
-            names.extend([format!("{}.svg", c.name), format!("{}.png", c.name)]);
+    remove_abandoned_staging(dir);
+    let staging = dir.join(format!("{STAGING}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let cannot = |e: &dyn std::fmt::Display| {
+        Error::bad_input(format!("cannot write into {}: {e}", dir.display()))
+    };
+    std::fs::create_dir(&staging).map_err(|e| cannot(&e))?;
+    let staged = (|| -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (file, bytes) in files {
+            std::fs::write(staging.join(file), bytes).map_err(|e| cannot(&e))?;
+            names.push(file.to_string());
         }
+        if let Some(r) = report {
+            r.write(&staging, source)?;
+            names.push("report.html".into());
+            for c in &r.charts {
+                names.extend([format!("{}.svg", c.name), format!("{}.png", c.name)]);
+            }
+        }
+        Ok(names)
+    })();
+    let names = match staged {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let mut manifest = Manifest {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        command: command_line(),
+        scenario: (!source.is_empty()).then(|| content_hash(source.as_bytes())),
+        files: Vec::new(),
+    };
+    for name in &names {
+        let bytes = std::fs::read(staging.join(name)).map_err(|e| cannot(&e))?;
+        manifest.files.push((name.clone(), content_hash(&bytes)));
     }
+    let previous = Manifest::read(dir).ok().flatten().unwrap_or_default();
     // The stale files go first: a run that dies after this leaves a manifest naming only
     // files that are either still there or about to be rewritten.
-    for old in previous.iter().filter(|o| !names.contains(o)) {
+    for (old, _) in previous.files.iter().filter(|(o, _)| !names.contains(o)) {
         // Only plain names orchsim wrote: never a path out of the directory.
         if !old.contains('/') && !old.starts_with('.') && !old.is_empty() {
             let _ = std::fs::remove_file(dir.join(old));
         }
     }
-    for (file, bytes) in files {
-        write_atomically(&dir.join(file), bytes)?;
+    for name in &names {
+        std::fs::rename(staging.join(name), dir.join(name)).map_err(|e| cannot(&e))?;
     }
-    if let Some(r) = report {
-        r.write(dir, source)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    write_atomically(&dir.join(MANIFEST), manifest.text().as_bytes())
+}
+
+/// Staging directories are `<dir>/.orchsim-staging-<pid>`.
+const STAGING: &str = ".orchsim-staging-";
+
+/// Removes staging directories left by runs that died (their process is gone).
+fn remove_abandoned_staging(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(STAGING) else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
-    let mut listing = names.join("\n");
-    listing.push('\n');
-    write_atomically(&manifest, listing.as_bytes())
 }
 
 /// Writes `files` into `dir` (see [`write_with_report`]).
@@ -139,8 +302,22 @@ pub fn wrote_line(dir: &Path, files: &[&str], report: bool) -> String {
     )
 }
 
-/// Reads a CSV written by orchsim into a table of text cells.
+/// Reads a CSV written by orchsim into a table of text cells, first checking it against its
+/// directory's manifest when it has one (a file changed, truncated or overwritten since is
+/// refused).
 pub fn read_table(path: &Path) -> Result<Table> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    if let (Some(m), Some(name)) = (Manifest::read(dir)?, path.file_name()) {
+        let name = name.to_string_lossy();
+        if m.files.iter().any(|(n, _)| *n == name) {
+            m.verify(dir, &name)?;
+        }
+    }
+    read_table_unchecked(path)
+}
+
+fn read_table_unchecked(path: &Path) -> Result<Table> {
     let located = |e: &dyn std::fmt::Display| Error::bad_input(format!("{}: {e}", path.display()));
     let mut r = csv::Reader::from_path(path)
         .map_err(|e| Error::bad_input(format!("cannot read {}: {e}", path.display())))?;

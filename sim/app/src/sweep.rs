@@ -209,12 +209,14 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
     let mut report = None;
     if let Some((i, n)) = shard {
         let manifest = format!(
-            "shard {i}/{n}\nruns {}\nparams {}\nkeys {}\nsweep {name} | {} | seeds {} from {base_seed}\n",
+            "shard {i}/{n}\nruns {}\nparams {}\nkeys {}\nsweep {name} | {} | seeds {} from {base_seed} | scenario {} | orchsim {}\n",
             all.len(),
             params.len(),
             keys.join(","),
             req.sets.join(" "),
             req.seeds,
+            crate::outputs::content_hash(source.text.as_bytes()),
+            env!("CARGO_PKG_VERSION"),
         );
         files.push(("shard.txt", manifest.into_bytes()));
     } else {
@@ -395,6 +397,55 @@ fn reshape(t: &Table, columns: &[String]) -> Table {
     }
 }
 
+/// Refuses shard cells that no run writes: in a column the successful runs fill with numbers,
+/// a cell that is not a finite number (`garbage` used to drop the metric from the summary, a
+/// `NaN` to make its means NaN), and a digest that is not 32 hex digits. Located by file,
+/// line and column.
+fn check_cells(shards: &[(PathBuf, Table)], merged: &Table, params: usize) -> Result<()> {
+    let ok_rows = |t: &'_ Table| -> Vec<(usize, Vec<Cell>)> {
+        let status = t.columns.iter().position(|c| c == "status");
+        t.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| status.is_some_and(|s| r[s].text() == "ok"))
+            .map(|(i, r)| (i, r.clone()))
+            .collect()
+    };
+    let finite = |s: &str| s.parse::<f64>().is_ok_and(f64::is_finite);
+    // Past run, the parameters, status and seed.
+    let lead = params + 3;
+    let numeric: Vec<&String> = merged
+        .columns
+        .iter()
+        .enumerate()
+        .skip(lead)
+        .filter(|&(c, _)| ok_rows(merged).iter().any(|(_, r)| finite(&r[c].text())))
+        .map(|(_, n)| n)
+        .collect();
+    for (path, t) in shards {
+        for (i, row) in ok_rows(t) {
+            for (c, name) in t.columns.iter().enumerate().skip(lead) {
+                let v = row[c].text();
+                let bad = if name == "digest" {
+                    !(v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+                } else {
+                    numeric.contains(&name) && !v.is_empty() && !finite(&v)
+                };
+                if bad {
+                    return Err(Error::bad_input(format!(
+                        "{}:{}:{}: `{name}`: expected {}, found `{v}`; the shard was changed after its sweep wrote it",
+                        path.display(),
+                        i + 2,
+                        c + 1,
+                        if name == "digest" { "a digest of 32 hex digits" } else { "a finite number, as the other runs have" },
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Joins the outputs of `sweep --shard I/N` runs (each directory with sweep.csv and
 /// shard.txt) into one sweep, refusing shards of different sweeps, a shard given twice and
 /// missing shards.
@@ -404,7 +455,17 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
     let mut seen_shards = Vec::new();
     let mut expect_identity: Option<String> = None;
     let mut keys: Vec<String> = Vec::new();
+    let mut read: Vec<(PathBuf, Table)> = Vec::new();
     for dir in dirs {
+        // The shard's files are the ones its sweep wrote: not changed, truncated or mixed
+        // with another run's since.
+        if let Some(m) = crate::outputs::Manifest::read(dir)? {
+            for file in ["shard.txt", "sweep.csv"] {
+                if m.files.iter().any(|(n, _)| n == file) {
+                    m.verify(dir, file)?;
+                }
+            }
+        }
         let manifest = std::fs::read_to_string(dir.join("shard.txt")).map_err(|e| {
             Error::bad_input(format!(
                 "{}: not a shard output (shard.txt: {e})",
@@ -451,10 +512,23 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
         match &expect_identity {
             None => expect_identity = Some(identity),
             Some(id) if *id != identity => {
+                // Name the part that differs: the scenario's content, orchsim's version, or
+                // the sweep itself.
+                let differs: Vec<String> = identity
+                    .split(" | ")
+                    .zip(id.split(" | "))
+                    .filter(|(a, b)| a != b)
+                    .map(|(a, b)| format!("`{a}` where the first has `{b}`"))
+                    .collect();
+                let differs = if differs.is_empty() {
+                    format!("`{identity}` where the first has `{id}`")
+                } else {
+                    differs.join(", ")
+                };
                 return Err(Error::bad_input(format!(
-                    "{}: shard of a different sweep (`{identity}`) than the first (`{id}`)",
-                    dir.display()
-                )))
+                    "{}/shard.txt: shard of a different sweep than the first: {differs}",
+                    dir.display(),
+                )));
             }
             _ => {}
         }
@@ -476,6 +550,7 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
         }
         seen_shards.push(i);
         let t = read_table(&dir.join("sweep.csv"))?;
+        read.push((dir.join("sweep.csv"), t.clone()));
         if t.columns.len() < params + 2 || t.columns[params + 1] != "status" {
             return Err(Error::bad_input(format!(
                 "{}/sweep.csv: expected `run`, {params} parameter column(s) and `status` first",
@@ -528,6 +603,7 @@ pub fn merge(dirs: &[PathBuf], report: bool) -> Result<Merged> {
             seen.len()
         )));
     }
+    check_cells(&read, &table, params)?;
     let agg = sweep::aggregate(&table, params, &keys);
     let files = vec![
         ("sweep.csv", table.to_csv()),
