@@ -22,9 +22,15 @@ pub struct SweepArgs {
     /// Run only the I-th of N deterministic slices (1-based), e.g. `--shard 2/8`.
     #[arg(long)]
     shard: Option<String>,
-    /// Output directory. Default: out/<scenario>-sweep (or …-shard-I-of-N).
+    /// Output directory. Default: out/<scenario>-sweep (or …-shard-I-of-N). Finished runs
+    /// are journaled there as they finish.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Resume an interrupted sweep: keep the runs its journal in the output directory says
+    /// finished and run only the others (the result is the same bytes as an uninterrupted
+    /// sweep). A journal of a different sweep is refused.
+    #[arg(long)]
+    resume: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -57,12 +63,14 @@ pub fn sweep(args: SweepArgs) -> Result<u8, Error> {
         jobs: args.jobs,
         shard: args.shard,
         report: args.report,
+        out: args.out,
+        resume: args.resume,
     };
     let bar = crate::Bar::new(args.quiet);
     let outcome = sweep::sweep(&source, &req, &|p| bar.show(p))?;
     bar.finish();
-    let out = args.out.unwrap_or_else(|| outcome.default_dir());
-    outcome.write(&out)?;
+    let out = outcome.dir.clone();
+    outcome.write()?;
     for f in &outcome.failures {
         eprintln!("orchsim: {f}");
     }

@@ -224,7 +224,8 @@ pub fn override_text(base: &Value, overrides: &[(&str, Value)]) -> Result<String
 /// The result of one run: its summary, or why it failed.
 pub type Outcome = Result<Summary, String>;
 
-/// Runs every run on `jobs` threads; `done` is called after each run (for progress).
+/// Runs every run on `jobs` threads; `done` is called with each run and its outcome as it
+/// finishes (for progress, and for a journal of finished runs).
 pub fn execute(
     file: &str,
     text: &str,
@@ -232,7 +233,7 @@ pub fn execute(
     params: &[Param],
     runs: &[Run],
     jobs: usize,
-    done: &(dyn Fn(bool) + Sync),
+    done: &(dyn Fn(&Run, &Outcome) + Sync),
 ) -> Result<Vec<Outcome>, SweepError> {
     let base: Value = toml::from_str(text).map_err(|e| SweepError(format!("{file}: {e}")))?;
     let one = |run: &Run| -> Outcome {
@@ -272,7 +273,7 @@ pub fn execute(
         runs.par_iter()
             .map(|r| {
                 let o = one(r);
-                done(o.is_ok());
+                done(r, &o);
                 o
             })
             .collect()

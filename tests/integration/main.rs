@@ -11,6 +11,7 @@ mod inputs;
 mod net;
 mod outputs;
 mod report_browser;
+mod resume;
 mod sweep;
 
 /// The `orchsim` binary cargo built for this test run.

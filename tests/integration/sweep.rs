@@ -142,8 +142,11 @@ fn compare_flags_regressions_and_accepts_identical_results() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    // Inject a regression: a longer p99 wait.
+    // Inject a regression: a longer p99 wait, in a copy outside the results directory (whose
+    // manifest refuses an edited file).
     let text = String::from_utf8(read(&b.join("summary.csv"))).unwrap();
+    let b = tmp.path().join("edited");
+    std::fs::create_dir(&b).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     let header: Vec<&str> = lines[0].split(',').collect();
     let col = header.iter().position(|c| *c == "wait_p99_ms").unwrap();

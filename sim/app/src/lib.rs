@@ -22,6 +22,7 @@ pub mod compare;
 pub mod error;
 pub mod explain;
 pub mod gpu_study;
+pub mod journal;
 pub mod net;
 pub mod outputs;
 pub mod plan;

@@ -3,12 +3,14 @@
 //! outputs into one sweep.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use orchsim_report::{Cell, Table};
 use orchsim_sim::sweep;
 
 use crate::error::{Error, Result};
+use crate::journal::{Entry, Journal};
 use crate::outputs::{read_table, write_with_report};
 use rayon::prelude::*;
 
@@ -28,6 +30,19 @@ pub struct SweepRequest {
     pub shard: Option<String>,
     /// Build the report's charts (not for a shard: report the merge instead).
     pub report: bool,
+    /// The output directory (default: [`default_dir`]); its journal records finished runs.
+    pub out: Option<PathBuf>,
+    /// Keep the runs the journal in the output directory says an earlier start of the same
+    /// sweep finished, and run only the others.
+    pub resume: bool,
+}
+
+/// The default output directory: `out/<name>-sweep` or `…-sweep-shard-I-of-N`.
+pub fn default_dir(name: &str, shard: Option<(usize, usize)>) -> PathBuf {
+    PathBuf::from("out").join(match shard {
+        Some((i, n)) => format!("{name}-sweep-shard-{i}-of-{n}"),
+        None => format!("{name}-sweep"),
+    })
 }
 
 /// A finished sweep (or shard of one).
@@ -44,20 +59,21 @@ pub struct SweepOutcome {
     pub source_text: String,
     pub jobs: usize,
     pub wall_s: f64,
+    /// Where the outputs go ([`SweepRequest::out`] or the default).
+    pub dir: PathBuf,
+    /// Runs taken from the journal instead of run again.
+    pub resumed: usize,
 }
 
 impl SweepOutcome {
-    /// The default output directory: `out/<name>-sweep` or `…-sweep-shard-I-of-N`.
-    pub fn default_dir(&self) -> PathBuf {
-        PathBuf::from("out").join(match self.shard {
-            Some((i, n)) => format!("{}-sweep-shard-{i}-of-{n}", self.name),
-            None => format!("{}-sweep", self.name),
-        })
-    }
-
-    /// Writes the files (and the report, if built) into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        write_with_report(dir, &self.files, self.report.as_ref(), &self.source_text)
+    /// Writes the files (and the report, if built) into its directory.
+    pub fn write(&self) -> Result<()> {
+        write_with_report(
+            &self.dir,
+            &self.files,
+            self.report.as_ref(),
+            &self.source_text,
+        )
     }
 
     /// The line that says what ran and where it went.
@@ -69,8 +85,13 @@ impl SweepOutcome {
                 names.extend(["*.svg", "*.png"]);
             }
         }
+        let resumed = if self.resumed > 0 {
+            format!(", {} of them from the journal", self.resumed)
+        } else {
+            String::new()
+        };
         format!(
-            "{} runs ({} failed) on {} threads in {:.2} s; wrote {}/{{{}}}",
+            "{} runs ({} failed{resumed}) on {} threads in {:.2} s; wrote {}/{{{}}}",
             self.runs,
             self.failures.len(),
             self.jobs,
@@ -176,33 +197,78 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             .collect(),
         None => all.clone(),
     };
-    let jobs = threads(req.jobs, runs.len());
+    // The journal is kept in the output directory from the first finished run on.
+    let dir = req.out.clone().unwrap_or_else(|| default_dir(&name, shard));
+    let identity = format!(
+        "{name} | {} | seeds {} from {base_seed} | shard {} | scenario {} | orchsim {}",
+        req.sets.join(" "),
+        req.seeds,
+        shard.map_or("all".to_string(), |(i, n)| format!("{i}/{n}")),
+        crate::outputs::content_hash(source.text.as_bytes()),
+        env!("CARGO_PKG_VERSION"),
+    );
+    let (journal, finished) = Journal::open(&dir, &identity, req.resume)?;
+    let finished: Vec<Entry> = finished
+        .into_iter()
+        .filter(|e| runs.iter().any(|r| r.index == e.run))
+        .collect();
+    let resumed = finished.len();
+    let todo: Vec<sweep::Run> = runs
+        .iter()
+        .filter(|r| !finished.iter().any(|e| e.run == r.index))
+        .cloned()
+        .collect();
+    let jobs = threads(req.jobs, todo.len());
     progress(Progress::Start {
         total: runs.len() as u64,
         unit: "runs",
     });
+    progress(Progress::Advance(resumed as u64));
     let started = Instant::now();
-    let (table, errors) = if kind == Kind::Simulation {
-        let outcomes = sweep::execute(
+    let entries: Mutex<Vec<Entry>> = Mutex::new(finished);
+    let journal_error: Mutex<Option<Error>> = Mutex::new(None);
+    let finish = |entry: Entry| {
+        if entry.error.is_some() {
+            progress(Progress::Failed(1));
+        }
+        progress(Progress::Advance(1));
+        if let Err(e) = journal.record(&entry) {
+            if let Ok(mut first) = journal_error.lock() {
+                first.get_or_insert(e);
+            }
+        }
+        if let Ok(mut all) = entries.lock() {
+            all.push(entry);
+        }
+    };
+    if kind == Kind::Simulation {
+        sweep::execute(
             &source.origin,
             &source.text,
             &source.files(),
             &params,
-            &runs,
+            &todo,
             jobs,
-            &|ok| {
-                if !ok {
-                    progress(Progress::Failed(1));
-                }
-                progress(Progress::Advance(1));
+            &|run, outcome| {
+                let one = sweep::runs_table(
+                    &params,
+                    std::slice::from_ref(run),
+                    std::slice::from_ref(outcome),
+                );
+                finish(Entry::new(run.index, &one, outcome.as_ref().err().cloned()));
             },
         )?;
-        let errors: Vec<Option<String>> =
-            outcomes.iter().map(|o| o.as_ref().err().cloned()).collect();
-        (sweep::runs_table(&params, &runs, &outcomes), errors)
     } else {
-        study_runs(source, &base, &params, &runs, jobs, progress)?
-    };
+        study_runs(source, &base, &params, &todo, jobs, &finish)?;
+    }
+    if let Some(e) = journal_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let mut entries = entries
+        .into_inner()
+        .map_err(|_| Error::internal("a sweep worker panicked"))?;
+    entries.sort_by_key(|e| e.run);
+    let (table, errors) = assemble(&entries, kind == Kind::Simulation)?;
     let wall_s = started.elapsed().as_secs_f64();
 
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![("sweep.csv", table.to_csv())];
@@ -258,89 +324,108 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         source_text: source.text.clone(),
         jobs,
         wall_s,
+        dir,
+        resumed,
     })
 }
 
 /// A study's runs: each the study with the run's overrides at the run's seed, its experiments
-/// on one thread (the runs are what runs in parallel). Returns `sweep.csv` and each run's
-/// error, if it failed.
+/// on one thread (the runs are what runs in parallel). Each finished run goes to `finish` as
+/// its table: a run column, the parameters, status and seed, the study's columns and the
+/// digest (a failed run: no study columns).
 fn study_runs(
     source: &Source,
     base: &toml::Value,
     params: &[sweep::Param],
     runs: &[sweep::Run],
     jobs: usize,
-    progress: OnProgress,
-) -> Result<(Table, Vec<Option<String>>)> {
+    finish: &(dyn Fn(Entry) + Sync),
+) -> Result<()> {
     let one = |run: &sweep::Run| {
         let overrides: Vec<(&str, toml::Value)> = params
             .iter()
             .zip(&run.values)
             .map(|(p, v)| (p.path.as_str(), v.clone()))
             .collect();
-        crate::run::study_at(source, base, &overrides, run.seed)
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::bad_input(format!("cannot start {jobs} worker threads: {e}")))?;
-    let outcomes: Vec<std::result::Result<(Table, String), String>> = pool.install(|| {
-        runs.par_iter()
-            .map(|r| {
-                let o = one(r);
-                if o.is_err() {
-                    progress(Progress::Failed(1));
-                }
-                progress(Progress::Advance(1));
-                o
-            })
-            .collect()
-    });
-    // The study's columns, from the first run that has them.
-    let columns: Vec<String> = outcomes
-        .iter()
-        .find_map(|o| o.as_ref().ok().map(|(t, _)| t.columns.clone()))
-        .unwrap_or_default();
-    let mut cols = vec!["run".to_string()];
-    cols.extend(params.iter().map(|p| p.path.clone()));
-    cols.extend(["status".to_string(), "seed".into()]);
-    cols.extend(columns.iter().cloned());
-    cols.push("digest".into());
-    let mut t = Table::new(cols);
-    let mut errors = Vec::new();
-    for (run, o) in runs.iter().zip(outcomes) {
+        let outcome = crate::run::study_at(source, base, &overrides, run.seed);
+        let mut cols = vec!["run".to_string()];
+        cols.extend(params.iter().map(|p| p.path.clone()));
+        cols.extend(["status".to_string(), "seed".into()]);
         let lead = |status: Cell| -> Vec<Cell> {
             let mut row = vec![Cell::UInt(run.index as u64)];
             row.extend(run.values.iter().map(sweep::value_cell));
             row.extend([status, Cell::UInt(run.seed)]);
             row
         };
-        let o = o.and_then(|(table, digest)| {
-            if table.columns == columns {
-                Ok((table, digest))
-            } else {
-                Err("its table has other columns than the first run's".to_string())
-            }
-        });
-        match o {
+        let (table, error) = match outcome {
             Ok((table, digest)) => {
+                cols.extend(table.columns.iter().cloned());
+                cols.push("digest".into());
+                let mut t = Table::new(cols);
                 for r in table.rows {
                     let mut row = lead("ok".into());
                     row.extend(r);
                     row.push(digest.as_str().into());
                     t.push(row)?;
                 }
-                errors.push(None);
+                (t, None)
             }
             Err(e) => {
-                // One line, so the CSV stays one row per failure.
+                cols.push("digest".into());
+                let mut t = Table::new(cols);
                 let mut row = lead(sweep::failed_status(&e));
-                row.extend(columns.iter().map(|_| Cell::Empty));
                 row.push(Cell::Empty);
                 t.push(row)?;
-                errors.push(Some(e));
+                (t, Some(e))
             }
+        };
+        finish(Entry::new(run.index, &table, error));
+        Ok(())
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::bad_input(format!("cannot start {jobs} worker threads: {e}")))?;
+    pool.install(|| runs.par_iter().map(one).collect::<Result<Vec<()>>>())?;
+    Ok(())
+}
+
+/// `sweep.csv` from the finished runs in run order, and each run's error. Every simulation run
+/// has the same columns. A study's columns are those of its first successful run; a failed
+/// run's row has them empty, and a run whose study table has other columns is failed.
+fn assemble(entries: &[Entry], simulation: bool) -> Result<(Table, Vec<Option<String>>)> {
+    let columns = entries
+        .iter()
+        .find(|e| e.error.is_none() || simulation)
+        .or(entries.first())
+        .map(|e| e.columns.clone())
+        .unwrap_or_default();
+    let mut t = Table::new(columns.clone());
+    let mut errors = Vec::new();
+    for e in entries {
+        let mut error = e.error.clone();
+        let mut rows = Table {
+            columns: e.columns.clone(),
+            rows: e.cells(),
+        };
+        if e.columns != columns {
+            if error.is_none() {
+                error = Some("its table has other columns than the first run's".to_string());
+                // Only the lead (run, parameters, status, seed) stays, marked failed.
+                let status = e.columns.iter().position(|c| c == "status");
+                rows.rows.truncate(1);
+                if let (Some(row), Some(s)) = (rows.rows.first_mut(), status) {
+                    row[s] = sweep::failed_status(error.as_deref().unwrap_or_default());
+                    row.truncate(s + 2);
+                }
+                rows.columns.truncate(status.map_or(0, |s| s + 2));
+            }
+            rows = reshape(&rows, &columns);
         }
+        for r in rows.rows {
+            t.push(r)?;
+        }
+        errors.push(error);
     }
     Ok((t, errors))
 }
