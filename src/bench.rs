@@ -19,10 +19,18 @@ pub struct BenchArgs {
     out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Error> {
-    let t = orchsim_app::bench::table(args.repeat as usize, args.criterion.as_deref())?;
+    let bar = crate::Bar::new(args.quiet);
+    let t = orchsim_app::bench::table(args.repeat as usize, args.criterion.as_deref(), &|p| {
+        bar.show(p)
+    });
+    bar.finish();
+    let t = t?;
     let out = args
         .out
         .clone()

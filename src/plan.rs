@@ -35,6 +35,9 @@ pub struct PlanArgs {
     /// Also write report.html with the capacity frontier.
     #[arg(long)]
     report: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: PlanArgs) -> Result<u8, Error> {
@@ -50,7 +53,10 @@ pub fn run(args: PlanArgs) -> Result<u8, Error> {
         seeds: args.seeds,
         report: args.report,
     };
-    let outcome = plan::plan(&source, &req)?;
+    let bar = crate::Bar::new(args.quiet);
+    let outcome = plan::plan(&source, &req, &|p| bar.show(p));
+    bar.finish();
+    let outcome = outcome?;
     let out = args.out.unwrap_or_else(|| outcome.default_dir());
     outcome.write(&out)?;
     orchsim_app::render::print(&outcome.view(&out), args.format.into())?;

@@ -37,6 +37,10 @@ pub struct SweepArgs {
     /// Also write report.html with sweep curves (not for shards: report the merge instead).
     #[arg(long)]
     report: bool,
+    /// How to print the result on stdout: in text the parameters and the means that vary;
+    /// in JSON and CSV every column of sweep-summary.csv (a shard: sweep.csv).
+    #[arg(long, value_enum, default_value_t = crate::Format::Table)]
+    format: crate::Format,
 }
 
 #[derive(clap::Args)]
@@ -69,12 +73,11 @@ pub fn sweep(args: SweepArgs) -> Result<u8, Error> {
     let bar = crate::Bar::new(args.quiet);
     let outcome = sweep::sweep(&source, &req, &|p| bar.show(p))?;
     bar.finish();
-    let out = outcome.dir.clone();
     outcome.write()?;
     for f in &outcome.failures {
         eprintln!("orchsim: {f}");
     }
-    outln!("{}", outcome.summary_line(&out))?;
+    orchsim_app::render::print(&outcome.view(), args.format.into())?;
     Ok(if outcome.failures.is_empty() {
         0
     } else {

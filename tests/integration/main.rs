@@ -10,6 +10,7 @@ mod fgd_atc23;
 mod inputs;
 mod net;
 mod outputs;
+mod readme;
 mod report_browser;
 mod resume;
 mod sweep;

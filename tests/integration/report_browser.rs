@@ -1,7 +1,8 @@
 //! The HTML report opens in headless Chromium without errors and shows every chart.
 //!
 //! Needs Chromium (`apt-get install chromium`; .ci/run installs it). Without it the test
-//! fails under CI=true and otherwise prints a loud SKIPPED notice.
+//! fails, unless `ORCHSIM_SKIP_BROWSER_TEST=1` asks to skip it (as the README says), and
+//! under CI=true it fails even then: CI never skips it.
 
 use std::path::PathBuf;
 use std::process::Command as Process;
@@ -24,11 +25,12 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn report_renders_every_chart_in_headless_chromium() {
     let Some(browser) = chromium() else {
-        let msg = "Chromium not found (apt-get install chromium): the HTML report browser test did not run";
-        if std::env::var_os("CI").is_some() {
-            panic!("{msg}");
+        let msg = "Chromium not found: install it (apt-get install chromium) or skip this test explicitly with ORCHSIM_SKIP_BROWSER_TEST=1";
+        let skip = std::env::var_os("ORCHSIM_SKIP_BROWSER_TEST").is_some_and(|v| v == "1");
+        if !skip || std::env::var_os("CI").is_some() {
+            panic!("{msg} (never skipped under CI=true)");
         }
-        eprintln!("\n*** SKIPPED: {msg} ***\n");
+        eprintln!("\n*** SKIPPED (ORCHSIM_SKIP_BROWSER_TEST=1): {msg} ***\n");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

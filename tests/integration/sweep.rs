@@ -654,3 +654,43 @@ fn plan_searches_a_study_parameter() {
     let failures = plan("alloc_pct_mean>=30", &["--failures", "1"]);
     assert_eq!(failures.status.code(), Some(2));
 }
+
+/// A sweep prints its result: in text the means that vary, in JSON every aggregate column.
+#[test]
+fn a_sweep_prints_its_results_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |format: &str| {
+        let o = orchsim()
+            .args([
+                "sweep",
+                "quickstart",
+                "--quiet",
+                "--set",
+                "hosts.worker.count=16,20",
+            ])
+            .args(["--format", format, "--out"])
+            .arg(tmp.path().join(format))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = run("table");
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("hosts.worker.count") && first.contains("wait_p99_ms_mean"),
+        "{text}"
+    );
+    // Constant columns (the MTU) are left to the file.
+    assert!(!first.contains("pod_mtu_bytes"), "{text}");
+    assert!(text.contains("2 runs (0 failed)"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].get("pod_mtu_bytes_mean").is_some());
+    let csv = run("csv");
+    assert_eq!(
+        csv.as_bytes(),
+        std::fs::read(tmp.path().join("csv/sweep-summary.csv")).unwrap()
+    );
+}

@@ -9,6 +9,7 @@ use orchsim_report::{Cell, Table};
 
 use crate::catalog;
 use crate::error::{Error, Result};
+use crate::run::{OnProgress, Progress};
 use crate::source::{Kind, Source};
 
 /// Peak resident memory of this process so far (VmHWM), in MiB; Linux only.
@@ -75,7 +76,7 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
 
 /// bench.csv: every embedded scenario (best of `repeat` runs), the network rows and, from
 /// `criterion` (e.g. target/criterion), every benchmark's mean.
-pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
+pub fn table(repeat: usize, criterion: Option<&Path>, progress: OnProgress) -> Result<Table> {
     if repeat == 0 {
         return Err(Error::bad_input("--repeat: expected at least 1"));
     }
@@ -100,7 +101,13 @@ pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
         "mean_ns",
     ]);
     let repeat = repeat.max(1);
+    // Every embedded scenario, then the network rows.
+    progress(Progress::Start {
+        total: catalog::CATALOG.len() as u64 + 1,
+        unit: "benchmarks",
+    });
     for (file, text) in catalog::CATALOG {
+        progress(Progress::Advance(1));
         let source = Source::embedded(file, text);
         let sc = match source.kind() {
             Kind::Architectures => {
@@ -135,6 +142,7 @@ pub fn table(repeat: usize, criterion: Option<&Path>) -> Result<Table> {
         ])?;
     }
     crate::net::bench_rows(repeat, &mut t)?;
+    progress(Progress::Advance(1));
     for (name, mean) in criterion {
         t.push(vec![
             format!("criterion/{name}").into(),

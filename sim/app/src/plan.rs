@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::render::View;
-use crate::run::Report;
+use crate::run::{OnProgress, Progress, Report};
 use crate::source::{Kind, Source};
 
 /// What to plan.
@@ -155,7 +155,7 @@ struct Evaluated {
 /// Searches the plan `req` on `source`: a simulation scenario, or a study, whose candidate
 /// passes only if every row of its table does (worst over the policies and shares of a GPU
 /// study, over the architectures, decision times and workloads of the architectures study).
-pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
+pub fn plan(source: &Source, req: &PlanRequest, progress: OnProgress) -> Result<PlanOutcome> {
     let kind = source.kind();
     let study = kind != Kind::Simulation;
     if study && (req.failures > 0 || req.lose.is_some()) {
@@ -226,6 +226,20 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
         plan::refuse_trace_nodes(sc, "--failures")?;
     }
     let seeds: Vec<u64> = (0..req.seeds).map(|k| base_seed.wrapping_add(k)).collect();
+    // Bisection tries about log2(range) + 2 candidates per value of the outer parameter; the
+    // count is an estimate, so the bar's end is set when the search ends.
+    let (_, lo, hi) = vary.last().cloned().unwrap_or_default();
+    let steps = 2 + (64 - (hi.saturating_sub(lo).max(1) as u64).leading_zeros()) as u64;
+    let outer = if vary.len() == 2 {
+        (vary[0].2 - vary[0].1 + 1) as u64
+    } else {
+        1
+    };
+    progress(Progress::Start {
+        total: outer * steps * req.seeds,
+        unit: "runs",
+    });
+    let mut done = 0u64;
     let mut evaluated: Vec<Evaluated> = Vec::new();
     let mut eval = |values: &[i64]| -> Point<Measured> {
         let overrides: Vec<(&str, toml::Value)> = vary
@@ -265,7 +279,9 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
             .par_iter()
             .map(|&seed| {
                 if study {
-                    return run_study(seed);
+                    let r = run_study(seed);
+                    progress(Progress::Advance(1));
+                    return r;
                 }
                 let mut sc = build(seed)?;
                 if let Some(d) = &req.lose {
@@ -275,7 +291,9 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                 if sc.host_count() == 0 {
                     return Err("no host left after the failures".to_string());
                 }
-                let r = orchsim_sim::run(&sc).map_err(|e| e.to_string())?;
+                let r = orchsim_sim::run(&sc).map_err(|e| e.to_string());
+                progress(Progress::Advance(1));
+                let r = r?;
                 match r.audit_error {
                     Some(e) => Err(format!(
                         "internal error (a bug in orchsim): the audit found {e}"
@@ -284,6 +302,8 @@ pub fn plan(source: &Source, req: &PlanRequest) -> Result<PlanOutcome> {
                 }
             })
             .collect();
+        done += seeds.len() as u64;
+        progress(Progress::At(done));
         let pass = runs
             .iter()
             .all(|r| r.as_ref().is_ok_and(|m| m.meets(&target)));

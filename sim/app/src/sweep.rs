@@ -14,7 +14,21 @@ use crate::journal::{Entry, Journal};
 use crate::outputs::{read_table, write_with_report};
 use rayon::prelude::*;
 
+use crate::render::View;
 use crate::run::{threads, OnProgress, Progress, Report};
+
+/// Metric columns the text view of a sweep shows at most (the files have all).
+const MAX_TEXT_METRICS: usize = 6;
+
+/// The metrics a sweep's text shows first when they vary.
+const HEADLINE: [&str; 6] = [
+    "wait_p99_ms",
+    "pods_unschedulable",
+    "cpu_util_mean_pct",
+    "wait_p50_ms",
+    "scheduler_busy_pct",
+    "gpu_util_mean_pct",
+];
 use crate::source::{Kind, Source};
 
 /// What to sweep.
@@ -63,6 +77,11 @@ pub struct SweepOutcome {
     pub dir: PathBuf,
     /// Runs taken from the journal instead of run again.
     pub resumed: usize,
+    /// What the sweep prints: `sweep-summary.csv`'s aggregates (a shard: its runs).
+    pub table: Table,
+    /// The columns at the front of [`SweepOutcome::table`] that say what a row is: the
+    /// parameters, study keys and run counts (a shard: run, parameters, status).
+    pub lead: usize,
 }
 
 impl SweepOutcome {
@@ -74,6 +93,60 @@ impl SweepOutcome {
             self.report.as_ref(),
             &self.source_text,
         )
+    }
+
+    /// The result as printed: the whole table in JSON and CSV; in text, the parameters, the
+    /// run counts and the means that differ between rows (all of them are in the file), then
+    /// the summary line.
+    pub fn view(&self) -> View {
+        let t = &self.table;
+        let lead = self.lead;
+        let varies = |c: usize| {
+            let first = t.rows.first().map(|r| r[c].text());
+            t.rows.iter().any(|r| Some(r[c].text()) != first)
+        };
+        let mean_or_metric = |name: &str| {
+            if self.shard.is_some() {
+                !name.ends_with("digest")
+            } else {
+                name.ends_with("_mean")
+            }
+        };
+        // The headline metrics first (a capacity question's answers), then the others in
+        // column order.
+        let mut metrics: Vec<usize> = (lead..t.columns.len())
+            .filter(|&c| mean_or_metric(&t.columns[c]) && varies(c))
+            .collect();
+        metrics.sort_by_key(|&c| {
+            HEADLINE
+                .iter()
+                .position(|h| t.columns[c].starts_with(h))
+                .unwrap_or(HEADLINE.len())
+        });
+        let mut keep: Vec<usize> = (0..lead.min(t.columns.len())).collect();
+        keep.extend(metrics.into_iter().take(MAX_TEXT_METRICS));
+        let compact = Table {
+            columns: keep.iter().map(|&c| t.columns[c].clone()).collect(),
+            rows: t
+                .rows
+                .iter()
+                .map(|r| keep.iter().map(|&c| r[c].clone()).collect())
+                .collect(),
+        };
+        let shown = keep.len() - lead.min(keep.len());
+        let mut text = compact.to_text();
+        let file = if self.shard.is_some() {
+            "sweep.csv"
+        } else {
+            "sweep-summary.csv"
+        };
+        text.push_str(&format!(
+            "({shown} of the metrics that vary between rows; every column is in {file})\n{}\n",
+            self.summary_line(&self.dir)
+        ));
+        let mut v = View::of(t.clone());
+        v.text = Some(text);
+        v
     }
 
     /// The line that says what ran and where it went.
@@ -273,6 +346,12 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
 
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![("sweep.csv", table.to_csv())];
     let mut report = None;
+    let (shown, lead) = if shard.is_some() {
+        (table.clone(), params.len() + 2)
+    } else {
+        let agg = sweep::aggregate(&table, params.len(), &keys);
+        (agg, params.len() + keys.len() + 2)
+    };
     if let Some((i, n)) = shard {
         let manifest = format!(
             "shard {i}/{n}\nruns {}\nparams {}\nkeys {}\nsweep {name} | {} | seeds {} from {base_seed} | scenario {} | orchsim {}\n",
@@ -286,12 +365,11 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         );
         files.push(("shard.txt", manifest.into_bytes()));
     } else {
-        let agg = sweep::aggregate(&table, params.len(), &keys);
-        files.push(("sweep-summary.csv", agg.to_csv()));
+        files.push(("sweep-summary.csv", shown.to_csv()));
         if req.report {
             report = Some(sweep_report(
                 format!("orchsim sweep: {name}"),
-                agg,
+                shown.clone(),
                 params.len(),
             ));
         }
@@ -326,6 +404,8 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         wall_s,
         dir,
         resumed,
+        table: shown,
+        lead,
     })
 }
 

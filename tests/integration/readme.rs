@@ -1,0 +1,154 @@
+//! The README keeps its promises: its quickstart output is what the run prints, and every
+//! TOML block in it is a scenario (or a fragment of one) that orchsim accepts.
+
+use std::path::Path;
+
+use crate::orchsim;
+
+const README: &str = include_str!("../../README.md");
+
+/// The fenced blocks of `lang` in the README, in order.
+fn blocks(lang: &str) -> Vec<&'static str> {
+    let fence = format!("```{lang}\n");
+    README
+        .split(&fence)
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn the_quickstart_output_in_the_readme_is_what_the_run_prints() {
+    let shown = blocks("text")[0];
+    assert!(shown.starts_with("orchsim run: quickstart"), "{shown}");
+    let tmp = tempfile::tempdir().unwrap();
+    let o = orchsim()
+        .arg("run")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let printed = String::from_utf8(o.stdout).unwrap();
+    // Wall-clock lines vary; every other line is exact.
+    let exact = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with("simulated") && !l.starts_with("wrote"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        exact(shown),
+        exact(&printed),
+        "update the README's quickstart output"
+    );
+}
+
+/// Runs `text` as a scenario file in `dir`, expecting success.
+fn runs(dir: &Path, file: &str, text: &str) {
+    std::fs::write(dir.join(file), text).unwrap();
+    let o = orchsim()
+        .args(["run", file, "--quiet", "--out", "out"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "README block `{file}` is rejected:\n{}\n{text}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn every_toml_block_in_the_readme_is_accepted() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let tmp = tempfile::tempdir().unwrap();
+    // Scenario files live in scenarios/, beside data/ (the trace fragment's paths).
+    let dir = tmp.path().join("scenarios");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(Path::new(repo).join("data"), tmp.path().join("data")).unwrap();
+    std::fs::copy(
+        Path::new(repo).join("tests/k8s/most-allocated.yaml"),
+        dir.join("kube-config.yaml"),
+    )
+    .unwrap();
+    let trace = std::fs::read_to_string(
+        Path::new(repo).join("data/alibaba-gpu-v2023/openb_pod_list_default.csv"),
+    )
+    .unwrap();
+    let head: Vec<&str> = trace.lines().take(3).collect();
+    std::fs::write(dir.join("pods.csv"), head.join("\n") + "\n").unwrap();
+
+    let toml = blocks("toml");
+    assert!(toml.len() >= 3, "{} TOML blocks", toml.len());
+    let base = "name = \"fragment\"\nduration_s = 60\n";
+    let hosts = "[[hosts]]\nname = \"h\"\ncount = 4\ncpu_milli = 16000\nmemory_mib = 65536\n";
+    let workload = |name: &str| {
+        format!(
+            "[[workloads]]\nname = \"{name}\"\nkind = \"batch\"\narrival_rate_per_s = 1\n\
+             cpu_milli = 500\nmemory_mib = 512\nduration_s = 10\n"
+        )
+    };
+    for (i, block) in toml.iter().enumerate() {
+        let file = format!("readme-{i}.toml");
+        if block.starts_with("name =") {
+            runs(&dir, &file, block);
+        } else if block.starts_with("[trace]") {
+            runs(&dir, &file, &format!("{base}{block}"));
+        } else if block.starts_with("[control_plane]") {
+            let ws: String = ["web", "api", "batch"]
+                .iter()
+                .map(|w| workload(w))
+                .collect();
+            runs(&dir, &file, &format!("{base}{hosts}{ws}{block}"));
+        } else {
+            panic!(
+                "README TOML block {i} is of no known kind; teach this test to check it:\n{block}"
+            );
+        }
+    }
+}
+
+/// The calibration paragraph's CLI commands print the numbers it quotes.
+#[test]
+fn the_readme_calibration_commands_print_its_numbers() {
+    let rows = |args: &[&str]| -> Vec<Vec<String>> {
+        let o = orchsim()
+            .args(["net", "compare", "--format", "csv"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect()
+    };
+    for (args, quoted) in [
+        (
+            "--platform cilium-bench --msg-size 16384 --datapaths host,calico-bgp",
+            &[
+                ("host", "41.600", "1.000"),
+                ("calico-bgp", "32.606", "0.784"),
+            ][..],
+        ),
+        (
+            "--platform infrabuilder --msg-size 131072 --datapaths host",
+            &[("host", "31.042", "1.000")][..],
+        ),
+    ] {
+        let flat = README.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains(&format!("`orchsim net compare {args}`")),
+            "the README no longer shows `{args}`"
+        );
+        let got = rows(&args.split(' ').collect::<Vec<_>>());
+        for ((dp, gbps, ratio), row) in quoted.iter().zip(&got) {
+            assert_eq!(
+                (row[0].as_str(), row[2].as_str(), row[3].as_str()),
+                (*dp, *gbps, *ratio)
+            );
+        }
+    }
+}
