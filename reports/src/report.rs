@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::charts::{self, Chart, ChartError, Series};
+use crate::charts::{self, Axis, Chart, ChartError, Series, Style};
 use crate::Table;
 
 fn col(t: &Table, name: &str) -> Option<usize> {
@@ -44,24 +44,29 @@ pub fn run_charts(pods: &Table, timeseries: &Table, fragmentation: Option<&Table
             .collect();
         waits.sort_by(f64::total_cmp);
         let n = waits.len() as f64;
+        // One point per distinct wait with the share of pods that waited at most that long
+        // (the steps of the CDF, so its first point is the share placed at once, not 1/n);
         // log10 of the wait, floored at 1 µs so immediate binds stay on the chart.
-        let points = waits
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.max(1e-3).log10(), (i + 1) as f64 / n))
-            .collect();
-        charts.push(Chart {
-            name: "wait-cdf".into(),
-            title: "CDF of pod wait (queued to bind)".into(),
-            x_label: "wait, log10(ms): 0 = 1 ms, 3 = 1 s".into(),
-            y_label: "fraction of bound pods".into(),
-            series: vec![Series {
-                label: "pods".into(),
-                points,
-                band: vec![],
-            }],
-            legend_lower_right: true,
-        });
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        for (i, v) in waits.iter().enumerate() {
+            let x = v.max(1e-3).log10();
+            let y = (i + 1) as f64 / n;
+            match points.last_mut() {
+                Some(last) if last.0 == x => last.1 = y,
+                _ => points.push((x, y)),
+            }
+        }
+        charts.push(
+            Chart::new(
+                "wait-cdf",
+                "CDF of pod wait (queued to bind)",
+                "wait, queued to bind (log scale)",
+                "fraction of bound pods",
+                vec![Series::line("bound pods", points)],
+            )
+            .with_x_axis(Axis::LogMs)
+            .fit_y(),
+        );
     }
     let over_time = |table: &Table, cols: &[(&str, &str)]| -> Vec<Series> {
         let Some(t) = col(table, "time_s") else {
@@ -73,50 +78,46 @@ pub fn run_charts(pods: &Table, timeseries: &Table, fragmentation: Option<&Table
                 let points: Vec<(f64, f64)> = (0..table.rows.len())
                     .filter_map(|r| Some((num(table, r, t)?, num(table, r, c)?)))
                     .collect();
-                (!points.is_empty()).then(|| Series {
-                    label: label.to_string(),
-                    points,
-                    band: vec![],
-                })
+                (!points.is_empty()).then(|| Series::line(*label, points))
             })
             .collect()
     };
     let series = |cols: &[(&str, &str)]| over_time(timeseries, cols);
-    charts.push(Chart {
-        name: "utilisation".into(),
-        title: "Requested share of allocatable resources".into(),
-        x_label: "simulated time (s)".into(),
-        y_label: "requested / allocatable (%)".into(),
-        series: series(&[
+    charts.push(Chart::new(
+        "utilisation",
+        "Requested share of allocatable resources",
+        "simulated time (s)",
+        "requested / allocatable (%)",
+        series(&[
             ("cpu_alloc_pct", "cpu"),
             ("memory_alloc_pct", "memory"),
             ("gpu_alloc_pct", "gpu"),
         ]),
-        legend_lower_right: true,
-    });
-    charts.push(Chart {
-        name: "pods".into(),
-        title: "Pending and running pods".into(),
-        x_label: "simulated time (s)".into(),
-        y_label: "pods".into(),
-        series: series(&[("pods_pending", "pending"), ("pods_running", "running")]),
-        legend_lower_right: true,
-    });
+    ));
+    charts.push(
+        Chart::new(
+            "pods",
+            "Pending and running pods",
+            "simulated time (s)",
+            "pods",
+            series(&[("pods_pending", "pending"), ("pods_running", "running")]),
+        )
+        .with_y_axis(Axis::Integer),
+    );
     if let Some(f) = fragmentation {
-        charts.push(Chart {
-            name: "gpu-fragmentation".into(),
-            title: "GPU allocated and fragmented (ATC'23 measure)".into(),
-            x_label: "simulated time (s)".into(),
-            y_label: "share of GPU capacity (%)".into(),
-            series: over_time(
+        charts.push(Chart::new(
+            "gpu-fragmentation",
+            "GPU allocated and fragmented (ATC'23 measure)",
+            "simulated time (s)",
+            "share of GPU capacity (%)",
+            over_time(
                 f,
                 &[
                     ("gpu_alloc_pct", "allocated"),
                     ("gpu_fragment_pct", "fragmented"),
                 ],
             ),
-            legend_lower_right: true,
-        });
+        ));
     }
     charts
 }
@@ -160,14 +161,7 @@ pub fn sweep_charts(aggregate: &Table, n_params: usize) -> Vec<Chart> {
                         } else {
                             label.to_string()
                         };
-                        groups.push((
-                            key.clone(),
-                            Series {
-                                label,
-                                points: vec![],
-                                band: vec![],
-                            },
-                        ));
+                        groups.push((key.clone(), Series::line(label, vec![])));
                         &mut groups.last_mut().expect("just pushed").1
                     }
                 };
@@ -182,14 +176,21 @@ pub fn sweep_charts(aggregate: &Table, n_params: usize) -> Vec<Chart> {
                 s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
                 s.band.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
-            charts.push(Chart {
-                name: format!("sweep-{metric}"),
-                title: format!("{label} against {x_name} (mean, 95% CI)"),
-                x_label: x_name.clone(),
-                y_label: label.into(),
-                series: groups.into_iter().map(|(_, s)| s).collect(),
-                legend_lower_right: false,
-            });
+            // A parameter that only takes whole values (a host count) gets whole ticks.
+            let whole = groups
+                .iter()
+                .flat_map(|(_, s)| &s.points)
+                .all(|p| p.0.fract() == 0.0);
+            charts.push(
+                Chart::new(
+                    format!("sweep-{metric}"),
+                    format!("{label} against {x_name} (mean, 95% CI)"),
+                    x_name.clone(),
+                    label,
+                    groups.into_iter().map(|(_, s)| s).collect(),
+                )
+                .with_x_axis(if whole { Axis::Integer } else { Axis::Linear }),
+            );
         }
     }
     charts
@@ -218,25 +219,47 @@ pub fn plan_charts(parameter: &str, runs: &Table, metrics: &[(String, f64)]) -> 
             worst.first().map_or(0.0, |p| p.0),
             worst.last().map_or(1.0, |p| p.0),
         );
-        charts.push(Chart {
-            name: format!("plan-{metric}"),
-            title: format!("Capacity frontier: {metric} (worst seed)"),
-            x_label: parameter.to_string(),
-            y_label: metric.clone(),
-            series: vec![
-                Series {
-                    label: format!("{metric} (worst over seeds)"),
-                    points: worst,
-                    band: vec![],
-                },
-                Series {
-                    label: format!("limit {limit}"),
-                    points: vec![(lo, *limit), (hi, *limit)],
-                    band: vec![],
-                },
-            ],
-            legend_lower_right: false,
-        });
+        // A time spanning decades (a p99 wait from seconds to half an hour) is drawn on a
+        // log scale, so a limit of a few seconds does not lie flat on the axis.
+        let (min, max) = worst
+            .iter()
+            .map(|p| p.1)
+            .chain([*limit])
+            .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        let log = match metric.rsplit('_').next() {
+            Some("s") if min > 0.0 && max / min > 100.0 => Some(Axis::LogS),
+            Some("ms") if min > 0.0 && max / min > 100.0 => Some(Axis::LogMs),
+            _ => None,
+        };
+        let y = |v: f64| if log.is_some() { v.log10() } else { v };
+        let probes = Series {
+            label: format!("{metric}, worst over seeds, at each value tried"),
+            points: worst.iter().map(|&(x, v)| (x, y(v))).collect(),
+            band: vec![],
+            style: Style::Points,
+        };
+        let line = Series {
+            label: format!("limit {limit}"),
+            points: vec![(lo, y(*limit)), (hi, y(*limit))],
+            band: vec![],
+            style: Style::Limit,
+        };
+        let mut chart = Chart::new(
+            format!("plan-{metric}"),
+            format!("Capacity search: {metric} against {parameter}"),
+            parameter,
+            if log.is_some() {
+                format!("{metric} (log scale)")
+            } else {
+                metric.clone()
+            },
+            vec![probes, line],
+        )
+        .with_x_axis(Axis::Integer);
+        if let Some(axis) = log {
+            chart = chart.with_y_axis(axis).fit_y();
+        }
+        charts.push(chart);
     }
     charts
 }
@@ -251,29 +274,22 @@ pub fn frontier_charts(frontier: &Table) -> Vec<Chart> {
     };
     let (p1, p2) = (frontier.columns[0].clone(), frontier.columns[1].clone());
     vec![
-        Chart {
-            name: "plan-frontier".into(),
-            title: format!("Capacity frontier: smallest {p2} for each {p1}"),
-            x_label: p1.clone(),
-            y_label: p2.clone(),
-            series: vec![Series {
-                label: format!("smallest passing {p2}"),
-                points: points(1),
-                band: vec![],
-            }],
-            legend_lower_right: false,
-        },
-        Chart {
-            name: "plan-cost".into(),
-            title: "Price of each frontier point".into(),
-            x_label: p1,
-            y_label: "cluster price per hour".into(),
-            series: vec![Series {
-                label: "cost_per_hour".into(),
-                points: points(2),
-                band: vec![],
-            }],
-            legend_lower_right: false,
-        },
+        Chart::new(
+            "plan-frontier",
+            format!("Capacity frontier: smallest {p2} for each {p1}"),
+            p1.clone(),
+            p2.clone(),
+            vec![Series::line(format!("smallest passing {p2}"), points(1))],
+        )
+        .with_x_axis(Axis::Integer)
+        .with_y_axis(Axis::Integer),
+        Chart::new(
+            "plan-cost",
+            "Price of each frontier point",
+            p1,
+            "cluster price per hour",
+            vec![Series::line("cost_per_hour", points(2))],
+        )
+        .with_x_axis(Axis::Integer),
     ]
 }

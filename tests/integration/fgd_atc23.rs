@@ -267,8 +267,8 @@ fn report_draws_allocation_and_fragmentation_curves() {
     for chart in ["gpu-alloc", "gpu-frag"] {
         let svg = std::fs::read_to_string(tmp.path().join(format!("{chart}.svg"))).unwrap();
         assert!(
-            svg.contains("FGD") && svg.contains("Random"),
-            "{chart}: one curve per policy"
+            svg.contains("\nfgd\n") && svg.contains("\nrandom\n"),
+            "{chart}: one curve per policy, named as the CLI names it"
         );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use orchsim_report::charts::{Chart, Series};
+use orchsim_report::charts::{Axis, Chart, Series};
 use orchsim_report::{Cell, Table};
 use orchsim_sim::architectures::{self, RunStats};
 
@@ -258,59 +258,74 @@ fn charts(study: &architectures::Study, results: &[RunStats]) -> Vec<Chart> {
         study
             .architectures
             .iter()
-            .map(|&a| Series {
-                label: a.name().into(),
-                points: results
-                    .iter()
-                    .filter(|r| r.architecture == a && r.t_job_s > 0.0)
-                    .filter_map(|r| y(r).map(|v| (r.t_job_s.log10(), v)))
-                    .collect(),
-                band: vec![],
+            .map(|&a| {
+                Series::line(
+                    a.name(),
+                    results
+                        .iter()
+                        .filter(|r| r.architecture == a && r.t_job_s > 0.0)
+                        .filter_map(|r| y(r).map(|v| (r.t_job_s.log10(), v)))
+                        .collect(),
+                )
             })
             .filter(|s| !s.points.is_empty())
             .collect()
     };
     let mut charts = Vec::new();
+    let x_label = format!(
+        "{} decision time t_job (log scale)",
+        study.setup.workloads[swept].name
+    );
     for (w, wl) in study.setup.workloads.iter().enumerate() {
-        charts.push(Chart {
-            name: format!("wait-{}", wl.name),
-            title: format!("{} jobs: mean wait to last task placed", wl.name),
-            x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
-            y_label: "log10 wait (s)".into(),
-            series: series(&|r| {
-                let v = r.workloads[w].wait_last_mean_s?;
-                (v.is_finite() && v > 0.0).then(|| v.log10())
-            }),
-            legend_lower_right: true,
-        });
+        charts.push(
+            Chart::new(
+                format!("wait-{}", wl.name),
+                format!("{} jobs: mean wait to last task placed", wl.name),
+                x_label.clone(),
+                "mean wait (log scale)",
+                series(&|r| {
+                    let v = r.workloads[w].wait_last_mean_s?;
+                    (v.is_finite() && v > 0.0).then(|| v.log10())
+                }),
+            )
+            .with_x_axis(Axis::LogS)
+            .with_y_axis(Axis::LogS)
+            .fit_y(),
+        );
     }
     let duration = study.setup.duration_s * 1e9;
-    charts.push(Chart {
-        name: "busyness".into(),
-        title: format!("{} scheduler busyness", study.setup.workloads[swept].name),
-        x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
-        y_label: "fraction of time deciding".into(),
-        series: series(&|r| {
-            let s = &r.schedulers[if r.schedulers.len() == 1 { 0 } else { swept }];
-            Some(s.busy_ns as f64 / duration)
-        }),
-        legend_lower_right: true,
-    });
-    charts.push(Chart {
-        name: "conflicts".into(),
-        title: "shared state: conflicts per successful transaction".into(),
-        x_label: format!("log10 {} t_job (s)", study.setup.workloads[swept].name),
-        y_label: "conflicts per successful transaction".into(),
-        series: series(&|r| {
-            if r.architecture != architectures::Architecture::SharedState {
-                return None;
-            }
-            let s = &r.schedulers[swept];
-            let ok = s.transactions.saturating_sub(s.conflicts);
-            (ok > 0).then(|| s.conflicts as f64 / ok as f64)
-        }),
-        legend_lower_right: false,
-    });
+    charts.push(
+        Chart::new(
+            "busyness",
+            format!("{} scheduler busyness", study.setup.workloads[swept].name),
+            x_label.clone(),
+            "fraction of time deciding",
+            series(&|r| {
+                let s = &r.schedulers[if r.schedulers.len() == 1 { 0 } else { swept }];
+                Some(s.busy_ns as f64 / duration)
+            }),
+        )
+        .with_x_axis(Axis::LogS),
+    );
+    // Past the decision time at which no transaction succeeds the ratio has no value: the
+    // curve ends there (the table's cells are empty for the same reason).
+    charts.push(
+        Chart::new(
+            "conflicts",
+            "shared state: conflicts per successful transaction (ends where none succeeds)",
+            x_label,
+            "conflicts per successful transaction",
+            series(&|r| {
+                if r.architecture != architectures::Architecture::SharedState {
+                    return None;
+                }
+                let s = &r.schedulers[swept];
+                let ok = s.transactions.saturating_sub(s.conflicts);
+                (ok > 0).then(|| s.conflicts as f64 / ok as f64)
+            }),
+        )
+        .with_x_axis(Axis::LogS),
+    );
     charts.retain(|c| !c.series.is_empty());
     charts
 }

@@ -231,34 +231,37 @@ fn charts(study: &Study, result: &StudyResult) -> Vec<Chart> {
                         slot.1 += 1;
                     }
                 }
-                Series {
-                    label: policy.paper_name().into(),
-                    points: by_pct
+                // The CLI's name first, the paper's beside it where they differ.
+                let label = if policy.name().eq_ignore_ascii_case(policy.paper_name()) {
+                    policy.name().to_string()
+                } else {
+                    format!("{} ({})", policy.name(), policy.paper_name())
+                };
+                Series::line(
+                    label,
+                    by_pct
                         .into_iter()
                         .map(|(x, (sum, n))| (f64::from(x), sum / n as f64))
                         .collect(),
-                    band: vec![],
-                }
+                )
             })
             .collect()
     };
     vec![
-        Chart {
-            name: "gpu-alloc".into(),
-            title: "GPU allocation ratio against arrived workload (mean over seeds)".into(),
-            x_label: "arrived workload (% of GPU capacity)".into(),
-            y_label: "GPU allocation ratio (%)".into(),
-            series: mean_series(|p| p.alloc_pct),
-            legend_lower_right: true,
-        },
-        Chart {
-            name: "gpu-frag".into(),
-            title: "Fragmented GPU against arrived workload (mean over seeds)".into(),
-            x_label: "arrived workload (% of GPU capacity)".into(),
-            y_label: "fragment GPU (% of capacity)".into(),
-            series: mean_series(|p| p.frag_pct),
-            legend_lower_right: false,
-        },
+        Chart::new(
+            "gpu-alloc",
+            "GPU allocation ratio against arrived workload (mean over seeds)",
+            "arrived workload (% of GPU capacity)",
+            "GPU allocation ratio (%)",
+            mean_series(|p| p.alloc_pct),
+        ),
+        Chart::new(
+            "gpu-frag",
+            "Fragmented GPU against arrived workload (mean over seeds)",
+            "arrived workload (% of GPU capacity)",
+            "fragment GPU (% of capacity)",
+            mean_series(|p| p.frag_pct),
+        ),
     ]
 }
 
