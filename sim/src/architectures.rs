@@ -480,15 +480,11 @@ pub fn parse(file: &str, text: &str) -> Result<Study, ScenarioError> {
         }
     };
     let name = raw.name.get_ref().trim().to_string();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !crate::scenario::is_output_name(&name) {
         return Err(err(
             raw.name.span(),
             "name",
-            "expected a non-empty name of letters, digits, `-`, `_` or `.`".into(),
+            format!("{}, found {name:?}", crate::scenario::OUTPUT_NAME),
         ));
     }
     let duration_s = positive(&raw.duration_s, "duration_s")?;

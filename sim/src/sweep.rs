@@ -212,6 +212,43 @@ fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
     Ok(())
 }
 
+/// `path` with every array element named by its index (`hosts.worker.count` is
+/// `hosts.0.count` when `worker` is the first host group), so that two spellings of one setting
+/// compare equal. Errors as [`override_text`] would for a path the scenario lacks.
+pub fn canonical_path(doc: &Value, path: &str) -> Result<String, String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = Some(doc);
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        match cur {
+            Some(Value::Array(a)) => {
+                let idx = match part.parse::<usize>() {
+                    Ok(i) => Some(i),
+                    Err(_) => a
+                        .iter()
+                        .position(|e| e.get("name").and_then(Value::as_str) == Some(*part)),
+                };
+                let idx = idx.filter(|i| *i < a.len()).ok_or_else(|| {
+                    format!("`{path}`: no element `{part}` (an index or a `name`)")
+                })?;
+                out.push(idx.to_string());
+                cur = a.get(idx);
+            }
+            Some(Value::Table(t)) => {
+                out.push(part.to_string());
+                cur = t.get(*part);
+                if cur.is_none() && !last {
+                    return Err(format!("`{path}`: the scenario has no `{part}`"));
+                }
+            }
+            Some(_) => return Err(format!("`{path}`: `{part}` is inside a value, not a table")),
+            None => return Err(format!("`{path}`: the scenario has no `{part}`")),
+        }
+    }
+    Ok(out.join("."))
+}
+
 /// The scenario text with `overrides` applied (dotted paths, see the module documentation).
 pub fn override_text(base: &Value, overrides: &[(&str, Value)]) -> Result<String, String> {
     let mut doc = base.clone();

@@ -226,3 +226,29 @@ fn explain_at_a_time_of_a_scenario_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--at needs a scenario"));
 }
+
+/// Two objects of one name are two dumps mixed, not a cluster: refused, naming the object.
+#[test]
+fn a_node_listed_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = std::fs::read_to_string(k8s("cluster.yaml")).unwrap();
+    let first_node = cluster
+        .split("\n- apiVersion")
+        .nth(1)
+        .expect("cluster.yaml lists items");
+    let file = dir.path().join("twice.yaml");
+    std::fs::write(&file, format!("{cluster}\n- apiVersion{first_node}")).unwrap();
+    let o = orchsim()
+        .args(["explain", "--nodes"])
+        .arg(&file)
+        .arg("--pod")
+        .arg(k8s("pending-pod.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("expected each Node once, `cp-1` appears twice"),
+        "{err}"
+    );
+}

@@ -139,3 +139,48 @@ fn a_run_past_its_event_budget_fails_and_writes_nothing() {
         "{err}"
     );
 }
+
+#[test]
+fn two_spellings_of_one_setting_are_refused() {
+    // `hosts.0` is the host group named `worker`: the second --set would override the first
+    // while the rows said otherwise.
+    let err = fails(&[
+        "sweep",
+        "quickstart",
+        "--set",
+        "hosts.0.count=10,12",
+        "--set",
+        "hosts.worker.count=14",
+    ]);
+    assert!(
+        err.contains("given twice") && err.contains("both are `hosts.0.count`"),
+        "{err}"
+    );
+    let err = fails(&[
+        "plan",
+        "quickstart",
+        "--target",
+        "unschedulable_pct<5",
+        "--vary",
+        "hosts.worker.count=1..3",
+        "--vary",
+        "hosts.0.count=1..30",
+        "--seeds",
+        "1",
+    ]);
+    assert!(err.contains("the same setting"), "{err}");
+}
+
+#[test]
+fn a_scenario_name_that_leaves_out_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dots.toml");
+    let text = include_str!("../../scenarios/quickstart.toml")
+        .replace("name = \"quickstart\"", "name = \"..\"");
+    std::fs::write(&file, text).unwrap();
+    let err = fails(&["run", file.to_str().unwrap()]);
+    assert!(
+        err.contains("`name`") && err.contains("out/<name>"),
+        "{err}"
+    );
+}

@@ -269,6 +269,7 @@ fn apply_profile(
                 }
             }
             if let Some(en) = get(set, "enabled") {
+                let mut seen: Vec<&str> = Vec::new();
                 for (k, e) in as_seq(en, &join(&spath, "enabled"))?.iter().enumerate() {
                     let epath = format!("{spath}.enabled[{k}]");
                     let em = as_map(e, &epath)?;
@@ -276,6 +277,17 @@ fn apply_profile(
                         get(em, "name").ok_or_else(|| err(&epath, "expected `name`"))?,
                         &join(&epath, "name"),
                     )?;
+                    // kube-scheduler refuses it too ("plugin already registered"): which
+                    // weight would count is not for us to guess.
+                    if seen.contains(&name) {
+                        return Err(err(
+                            &join(&epath, "name"),
+                            format!(
+                                "expected each plugin once per list, `{name}` is enabled twice"
+                            ),
+                        ));
+                    }
+                    seen.push(name);
                     let weight = match get(em, "weight") {
                         Some(w) => Some(as_int(w, &join(&epath, "weight"), 0, 100)?),
                         None => None,
@@ -287,6 +299,7 @@ fn apply_profile(
     }
     if let Some(configs) = get(pm, "pluginConfig") {
         let cpath = join(path, "pluginConfig");
+        let mut seen: Vec<&str> = Vec::new();
         for (k, c) in as_seq(configs, &cpath)?.iter().enumerate() {
             let epath = format!("{cpath}[{k}]");
             let cm = as_map(c, &epath)?;
@@ -295,6 +308,14 @@ fn apply_profile(
                 get(cm, "name").ok_or_else(|| err(&epath, "expected `name`"))?,
                 &join(&epath, "name"),
             )?;
+            // Upstream validation rejects a duplicate pluginConfig entry.
+            if seen.contains(&name) {
+                return Err(err(
+                    &join(&epath, "name"),
+                    format!("expected one pluginConfig entry per plugin, `{name}` has two"),
+                ));
+            }
+            seen.push(name);
             let Some(args) = get(cm, "args") else {
                 continue;
             };

@@ -241,11 +241,24 @@ impl Ctx {
             }
             "Node" => {
                 let n = self.node(m)?;
+                // The API server holds one object per name: two would be two dumps mixed.
+                if out.nodes.iter().any(|x| x.name == n.name) {
+                    return Err(self.err(
+                        "metadata.name",
+                        format!("expected each Node once, `{}` appears twice", n.name),
+                    ));
+                }
                 out.nodes.push(n);
                 Ok(())
             }
             "Pod" => {
                 let (p, node) = self.pod(m)?;
+                if out.pods.iter().any(|x| x.key() == p.key()) {
+                    return Err(self.err(
+                        "metadata.name",
+                        format!("expected each Pod once, `{}` appears twice", p.key()),
+                    ));
+                }
                 // Terminated pods hold no resources.
                 let phase = get(m, "status")
                     .and_then(|s| s.as_mapping())

@@ -1052,3 +1052,21 @@ fn preemption_respects_hard_constraints() {
         d => panic!("{d:?}"),
     }
 }
+
+/// A plugin enabled twice in one list, or configured twice, is refused as kube-scheduler
+/// refuses it: which weight or args would count is ambiguous.
+#[test]
+fn a_plugin_listed_twice_is_refused() {
+    let head =
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n";
+    let twice = format!("{head}- plugins:\n    score:\n      enabled:\n      - {{name: NodeResourcesFit, weight: 5}}\n      - {{name: NodeResourcesFit, weight: 3}}\n");
+    let e = config::parse(&twice, None).err().unwrap();
+    assert_eq!(e.field, "profiles[0].plugins.score.enabled[1].name", "{e}");
+    assert!(e.message.contains("enabled twice"), "{e}");
+    let configured = format!("{head}- pluginConfig:\n  - {{name: NodeResourcesFit, args: {{}}}}\n  - {{name: NodeResourcesFit, args: {{}}}}\n");
+    let e = config::parse(&configured, None).err().unwrap();
+    assert_eq!(e.field, "profiles[0].pluginConfig[1].name", "{e}");
+    // Once in each of two extension points is fine.
+    let both = format!("{head}- plugins:\n    score:\n      enabled:\n      - {{name: NodeResourcesFit, weight: 5}}\n    filter:\n      enabled:\n      - {{name: NodeResourcesFit}}\n");
+    assert!(config::parse(&both, None).is_ok());
+}

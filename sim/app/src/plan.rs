@@ -219,6 +219,18 @@ pub fn plan(source: &Source, req: &PlanRequest, progress: OnProgress) -> Result<
         sweep::override_text(&base, &[(path.as_str(), toml::Value::Integer(*lo))])
             .map_err(|e| Error::bad_input(format!("--vary {e}")))?;
     }
+    // Two spellings of one setting (`hosts.0.count`, `hosts.worker.count`) would search one
+    // parameter as if it were two.
+    if let [(a, _, _), (b, _, _)] = &vary[..] {
+        let canonical = |p: &str| {
+            sweep::canonical_path(&base, p).map_err(|e| Error::bad_input(format!("--vary {e}")))
+        };
+        if canonical(a)? == canonical(b)? {
+            return Err(Error::bad_input(format!(
+                "--vary {b}: the same setting as --vary {a}; vary two different parameters"
+            )));
+        }
+    }
     if let (Some(d), Some(sc)) = (&req.lose, &scenario) {
         plan::lose_domain(&mut sc.clone(), d)?;
     }

@@ -227,10 +227,22 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
     // scenario lacks would fail every run: both are refused once, before any run.
     let base: toml::Value = toml::from_str(&source.text)
         .map_err(|e| Error::bad_input(format!("{}: {e}", source.origin)))?;
+    let canonical: Vec<String> = params
+        .iter()
+        .map(|p| {
+            sweep::canonical_path(&base, &p.path)
+                .map_err(|e| Error::bad_input(format!("--set {e}")))
+        })
+        .collect::<Result<_>>()?;
     for (i, p) in params.iter().enumerate() {
-        if params[..i].iter().any(|q| q.path == p.path) {
+        if let Some(q) = (0..i).find(|&j| canonical[j] == canonical[i]) {
+            let same = if params[q].path == p.path {
+                String::new()
+            } else {
+                format!(" (as `{}`: both are `{}`)", params[q].path, canonical[i])
+            };
             return Err(Error::bad_input(format!(
-                "--set {}: given twice; list every value in one --set",
+                "--set {}: given twice{same}; list every value in one --set",
                 p.path
             )));
         }

@@ -310,18 +310,11 @@ fn validate(
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
 
     let name = raw.name.get_ref().trim().to_string();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !is_output_name(&name) {
         return Err(err(
             raw.name.span(),
             "name",
-            format!(
-                "expected a non-empty name of letters, digits, `-`, `_` or `.` (it names the output directory), found {:?}",
-                raw.name.get_ref()
-            ),
+            format!("{OUTPUT_NAME}, found {:?}", raw.name.get_ref()),
         ));
     }
     let duration = positive_secs(&raw.duration_s, "duration_s", loc)?;
@@ -886,6 +879,19 @@ fn validate(
         underlay_mtu,
         max_events,
     })
+}
+
+/// What a scenario's name must be, as an error message says it.
+pub const OUTPUT_NAME: &str = "expected a name of letters, digits, `-`, `_` and `.`, not starting with `.` (it names the output directory out/<name>)";
+
+/// Whether `name` can name an output directory: nothing that leaves `out/` (`..`, `/`), is
+/// hidden or empty.
+pub fn is_output_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// A trimmed, non-empty name not seen before among `what`s.

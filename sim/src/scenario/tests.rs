@@ -307,3 +307,18 @@ fn a_time_too_long_says_the_limit() {
     assert_eq!(e.field, "duration_s");
     assert!(e.message.contains("584 years"), "{e}");
 }
+
+#[test]
+fn a_name_that_would_leave_the_output_directory_is_refused() {
+    for bad in ["..", ".", ".hidden", "a/b", "", "a b"] {
+        let text = MINIMAL.replacen("name = \"t\"", &format!("name = {bad:?}"), 1);
+        assert_ne!(text, MINIMAL);
+        let e = parse_err(&text);
+        assert_eq!(e.field, "name", "{bad:?}: {e}");
+        assert!(e.message.contains("out/<name>"), "{e}");
+    }
+    for good in ["web-1", "a.b", "x_y"] {
+        let text = MINIMAL.replacen("name = \"t\"", &format!("name = {good:?}"), 1);
+        assert!(parse("s.toml", &text).is_ok(), "{good}");
+    }
+}
