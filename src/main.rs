@@ -242,6 +242,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
     bar.finish();
     let out = args.out.clone().unwrap_or_else(|| outcome.default_dir());
     outcome.write(&out)?;
+    for w in &outcome.warnings {
+        eprintln!("orchsim: warning: {w}");
+    }
     orchsim_app::render::print(&outcome.view(&out), args.format.into())
 }
 

@@ -272,3 +272,46 @@ fn report_draws_allocation_and_fragmentation_curves() {
         );
     }
 }
+
+/// A trace whose tasks are large for the cluster jumps past the compared shares: the study
+/// says so instead of writing an empty comparison as if all were well.
+#[test]
+fn a_curve_that_jumps_past_the_compared_shares_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One node of 3 GPUs, tasks of 2 GPUs: arrivals at 67% and 133% of capacity.
+    std::fs::write(
+        tmp.path().join("nodes.csv"),
+        "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,3,A\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("tasks.csv"),
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\nt0,1000,1024,2,1000,\n",
+    )
+    .unwrap();
+    let study = tmp.path().join("jumpy.toml");
+    std::fs::write(
+        &study,
+        "name = \"jumpy\"\n[study]\nkind = \"gpu-fragmentation\"\nnodes = \"nodes.csv\"\n\
+         tasks = \"tasks.csv\"\ntarget_pct = 130\npolicies = [\"fgd\"]\nseeds = [1]\n",
+    )
+    .unwrap();
+    let out = orchsim()
+        .arg("run")
+        .arg(&study)
+        .args(["--quiet", "--out"])
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for pct in [100, 130] {
+        assert!(
+            err.contains(&format!(
+                "warning: no curve point at {pct}% arrived for fgd"
+            )),
+            "{err}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no comparison"));
+}

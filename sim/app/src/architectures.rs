@@ -154,6 +154,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
         digest,
         report,
         source_text: source.text.clone(),
+        warnings: Vec::new(),
     })
 }
 

@@ -105,6 +105,34 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
         input.tasks.len(),
         study.target_pct
     ));
+    // The authors' reduction has a point at a share only where some task arrived within 1% of
+    // it: a trace whose tasks are large for the cluster jumps past it, and that comparison
+    // would silently be missing.
+    let mut warnings = Vec::new();
+    let wanted: Vec<u32> = match &study.published {
+        Some(p) => p.alloc_pct.keys().copied().collect(),
+        None => vec![100, study.target_pct.floor() as u32],
+    };
+    for pct in wanted {
+        let missing: Vec<&str> = study
+            .policies
+            .iter()
+            .filter(|&&p| result.mean_alloc(p, pct).is_none())
+            .map(|p| p.name())
+            .collect();
+        if !missing.is_empty() {
+            warnings.push(format!(
+                "no curve point at {pct}% arrived for {}: no task arrived within 1% of it (the tasks are large for this cluster, or the target is below it), so that comparison is left out",
+                missing.join(", ")
+            ));
+        }
+    }
+    if headline.table.rows.is_empty() {
+        headline.empty = Some(
+            "no comparison: the curves have no point at the compared shares (see the warnings)"
+                .into(),
+        );
+    }
     if let Some(p) = &study.published {
         for &pct in p.alloc_pct.keys() {
             if let Some(same) = result.same_order_as_published(&study, pct) {
@@ -132,6 +160,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
         digest,
         report,
         source_text: source.text.clone(),
+        warnings,
     })
 }
 

@@ -72,6 +72,9 @@ pub struct Outcome {
     pub report: Option<Report>,
     /// The scenario text, shown in the report.
     pub source_text: String,
+    /// What the reader must know about the result that the tables cannot say (a comparison
+    /// left out, and why); the CLI prints them on stderr.
+    pub warnings: Vec<String>,
 }
 
 impl Outcome {

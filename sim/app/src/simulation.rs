@@ -105,6 +105,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
         digest: result.digest().to_string(),
         report,
         source_text: source.text.clone(),
+        warnings: Vec::new(),
     })
 }
 
