@@ -162,7 +162,13 @@ fn range(lo: f64, hi: f64, axis: Axis, from_zero: bool) -> (f64, f64) {
                 lo = lo.min(0.0);
             }
             if hi - lo < 1e-12 {
-                hi = lo + 1.0;
+                // One value: show it inside a unit range (below it, when fitted, so a CDF
+                // of equal waits sits at the top of 0–1).
+                if from_zero {
+                    hi = lo + 1.0;
+                } else {
+                    lo = hi - 1.0;
+                }
             }
             // A margin above (and below data that does not start at zero) so nothing sits
             // on the frame.
@@ -248,9 +254,9 @@ fn ticks(axis: Axis, (lo, hi): (f64, f64)) -> usize {
     match axis {
         Axis::Linear => 10,
         _ => {
-            let n = (hi - lo).round() as usize + 1;
-            if n <= 12 {
-                n
+            let span = (hi - lo).round();
+            if span.is_finite() && span <= 11.0 {
+                span as usize + 1
             } else {
                 // Every k-th whole number: plotters picks round steps.
                 10

@@ -198,7 +198,7 @@ pub fn sweep_charts(aggregate: &Table, n_params: usize) -> Vec<Chart> {
 
 /// `plan`: each target metric (worst over seeds) against the varied parameter, with its limit.
 pub fn plan_charts(parameter: &str, runs: &Table, metrics: &[(String, f64)]) -> Vec<Chart> {
-    let mut charts = Vec::new();
+    let mut charts: Vec<Chart> = Vec::new();
     let v = col(runs, "value");
     for (metric, limit) in metrics {
         let (Some(v), Some(m)) = (v, col(runs, metric)) else {
@@ -244,8 +244,20 @@ pub fn plan_charts(parameter: &str, runs: &Table, metrics: &[(String, f64)]) -> 
             band: vec![],
             style: Style::Limit,
         };
+        // Two conditions on one metric (a band) get two charts, each its own file.
+        let same = charts
+            .iter()
+            .filter(|c| {
+                c.name == format!("plan-{metric}") || c.name.starts_with(&format!("plan-{metric}-"))
+            })
+            .count();
+        let name = if same == 0 {
+            format!("plan-{metric}")
+        } else {
+            format!("plan-{metric}-{}", same + 1)
+        };
         let mut chart = Chart::new(
-            format!("plan-{metric}"),
+            name,
             format!("Capacity search: {metric} against {parameter}"),
             parameter,
             if log.is_some() {
@@ -292,4 +304,28 @@ pub fn frontier_charts(frontier: &Table) -> Vec<Chart> {
         )
         .with_x_axis(Axis::Integer),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cell;
+
+    #[test]
+    fn two_limits_on_one_metric_draw_two_charts_with_their_own_files() {
+        let mut runs = Table::new(["value", "cpu_util_mean_pct"]);
+        for (v, y) in [(1u64, 99.0), (10, 70.0), (20, 40.0)] {
+            runs.push(vec![Cell::UInt(v), Cell::Float(y, 3)]).unwrap();
+        }
+        let limits = vec![
+            ("cpu_util_mean_pct".to_string(), 50.0),
+            ("cpu_util_mean_pct".to_string(), 90.0),
+        ];
+        let charts = plan_charts("hosts.w.count", &runs, &limits);
+        let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["plan-cpu_util_mean_pct", "plan-cpu_util_mean_pct-2"]
+        );
+    }
 }

@@ -84,3 +84,61 @@ fn a_run_stops_at_its_event_budget_with_an_error_that_says_how_to_raise_it() {
     let sc = parse("parked.toml", &saturated(240, "")).unwrap();
     assert!(run(&sc).is_ok());
 }
+
+/// A job parked when no lower priority existed is woken when one arrives: it may now preempt,
+/// which no release on a node it does not fit would ever wake it for.
+#[test]
+fn a_parked_job_that_may_now_preempt_is_retried() {
+    let text = r#"
+name = "preempt-later"
+seed = 1
+duration_s = 600
+[[hosts]]
+name = "h"
+count = 1
+cpu_milli = 4000
+memory_mib = 8192
+[[workloads]]
+name = "fill"
+kind = "batch"
+priority = 10
+arrival_rate_per_s = 100
+max_pods = 4
+cpu_milli = 1000
+memory_mib = 10
+duration_s = 60
+[[workloads]]
+name = "big"
+kind = "service"
+priority = 10
+start_s = 1
+arrival_rate_per_s = 1
+max_pods = 1
+cpu_milli = 3000
+memory_mib = 10
+[[workloads]]
+name = "low"
+kind = "service"
+priority = 0
+start_s = 2
+arrival_rate_per_s = 5
+max_pods = 50
+cpu_milli = 1000
+memory_mib = 10
+[scheduler]
+algorithm = "kubernetes"
+"#;
+    let sc = parse("preempt-later.toml", text).unwrap();
+    let r = run(&sc).unwrap();
+    let big = r
+        .records
+        .iter()
+        .find(|p| p.spec.name.starts_with("big"))
+        .unwrap();
+    let bound = big.placements.first().map(|p| p.bound.as_secs_f64());
+    // The node fills with priority-0 pods as the fill pods finish; the big pod preempts them.
+    assert!(
+        bound.is_some_and(|t| t < 120.0),
+        "the big pod waited for the whole run: {bound:?}"
+    );
+}

@@ -694,3 +694,38 @@ fn a_sweep_prints_its_results_in_every_format() {
         std::fs::read(tmp.path().join("csv/sweep-summary.csv")).unwrap()
     );
 }
+
+/// More shards than runs: a shard with no runs still writes the header, and the shards merge.
+#[test]
+fn a_shard_with_no_runs_still_merges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (1..=3).map(|i| tmp.path().join(format!("s{i}"))).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        let o = orchsim()
+            .args([
+                "sweep",
+                "quickstart",
+                "--quiet",
+                "--set",
+                "hosts.worker.count=18,20",
+            ])
+            .args(["--shard", &format!("{}/3", i + 1), "--out"])
+            .arg(d)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let empty = std::fs::read_to_string(dirs[2].join("sweep.csv")).unwrap();
+    assert!(
+        empty.starts_with("run,hosts.worker.count,status,"),
+        "{empty}"
+    );
+    let o = orchsim()
+        .arg("merge")
+        .args(&dirs)
+        .arg("--out")
+        .arg(tmp.path().join("m"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -167,6 +167,8 @@ fn command_line() -> String {
     let _ = args.next();
     std::iter::once("orchsim".to_string())
         .chain(args.map(|a| {
+            // One line in the manifest, whatever the argument holds.
+            let a = a.replace('\n', "\\n").replace('\r', "\\r");
             if a.is_empty() || a.contains(char::is_whitespace) {
                 format!("'{a}'")
             } else {
@@ -228,13 +230,16 @@ pub fn write_with_report(
         }
         Ok(names)
     })();
-    let names = match staged {
+    let mut names = match staged {
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
+    // A name written twice is one file (the last write): list and move it once.
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     let mut manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         command: command_line(),
@@ -242,7 +247,13 @@ pub fn write_with_report(
         files: Vec::new(),
     };
     for name in &names {
-        let bytes = std::fs::read(staging.join(name)).map_err(|e| cannot(&e))?;
+        let bytes = match std::fs::read(staging.join(name)) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(cannot(&e));
+            }
+        };
         manifest.files.push((name.clone(), content_hash(&bytes)));
     }
     let previous = Manifest::read(dir).ok().flatten().unwrap_or_default();
@@ -254,10 +265,11 @@ pub fn write_with_report(
             let _ = std::fs::remove_file(dir.join(old));
         }
     }
-    for name in &names {
-        std::fs::rename(staging.join(name), dir.join(name)).map_err(|e| cannot(&e))?;
-    }
+    let moved = names
+        .iter()
+        .try_for_each(|name| std::fs::rename(staging.join(name), dir.join(name)));
     let _ = std::fs::remove_dir_all(&staging);
+    moved.map_err(|e| cannot(&e))?;
     write_atomically(&dir.join(MANIFEST), manifest.text().as_bytes())
 }
 

@@ -353,7 +353,16 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
         .into_inner()
         .map_err(|_| Error::internal("a sweep worker panicked"))?;
     entries.sort_by_key(|e| e.run);
-    let (table, errors) = assemble(&entries, kind == Kind::Simulation)?;
+    // The header of a table with no runs (a shard that got none): what the runs would have.
+    let header: Vec<String> = if kind == Kind::Simulation {
+        sweep::runs_table(&params, &[], &[]).columns
+    } else {
+        let mut h = vec!["run".to_string()];
+        h.extend(params.iter().map(|p| p.path.clone()));
+        h.extend(["status".to_string(), "seed".into(), "digest".into()]);
+        h
+    };
+    let (table, errors) = assemble(&entries, kind == Kind::Simulation, header)?;
     let wall_s = started.elapsed().as_secs_f64();
 
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![("sweep.csv", table.to_csv())];
@@ -485,13 +494,16 @@ fn study_runs(
 /// `sweep.csv` from the finished runs in run order, and each run's error. Every simulation run
 /// has the same columns. A study's columns are those of its first successful run; a failed
 /// run's row has them empty, and a run whose study table has other columns is failed.
-fn assemble(entries: &[Entry], simulation: bool) -> Result<(Table, Vec<Option<String>>)> {
+fn assemble(
+    entries: &[Entry],
+    simulation: bool,
+    header: Vec<String>,
+) -> Result<(Table, Vec<Option<String>>)> {
     let columns = entries
         .iter()
         .find(|e| e.error.is_none() || simulation)
         .or(entries.first())
-        .map(|e| e.columns.clone())
-        .unwrap_or_default();
+        .map_or(header, |e| e.columns.clone());
     let mut t = Table::new(columns.clone());
     let mut errors = Vec::new();
     for e in entries {

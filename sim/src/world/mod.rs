@@ -640,11 +640,23 @@ impl<'s> World<'s> {
         }
         let job = self.jobs.len();
         let mut ids = Vec::with_capacity(pods.len());
+        let mut woken = false;
         for (spec, run_for) in pods {
             let pod = self.pods.len();
             let requests = spec.requests;
             self.arrived_gpu_milli += requests.gpu_milli;
-            self.lowest_priority = self.lowest_priority.min(spec.priority);
+            if spec.priority < self.lowest_priority {
+                // Parked jobs above the new lowest priority may now preempt, which a release
+                // on a node they do not fit would never wake them for: retry them all.
+                self.lowest_priority = spec.priority;
+                for s in 0..self.slots.len() {
+                    let parked = self.slots[s].parked.wake(0, true, |_| true);
+                    woken |= !parked.is_empty();
+                    for job in parked {
+                        self.enqueue(job);
+                    }
+                }
+            }
             if let Some(by_key) = self.by_key.as_mut() {
                 by_key.insert(spec.key(), pod);
             }
@@ -687,6 +699,9 @@ impl<'s> World<'s> {
             bound_pods: 0,
         });
         self.enqueue(job);
+        if woken {
+            self.kick_all(k);
+        }
     }
 
     /// The job's pods that wait for a node.
