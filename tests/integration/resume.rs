@@ -182,3 +182,44 @@ fn a_run_killed_while_writing_leaves_the_previous_outputs_whole() {
     assert_eq!(staged, 0, "staging directories of killed runs were left");
     eprintln!("{replaced} of 10 killed runs had finished writing");
 }
+
+/// The journal's identity covers the files a scenario reads: a trace changed between a
+/// killed sweep and its resume would mix runs of two traces.
+#[test]
+fn resume_refuses_a_journal_whose_trace_has_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/alibaba-gpu-v2023/openb_pod_list_default.csv"
+    ))
+    .unwrap();
+    let head = |n: usize| trace.lines().take(n).collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(tmp.path().join("pods.csv"), head(20)).unwrap();
+    let scenario = tmp.path().join("replay.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"replay\"\nduration_s = 600\n[[hosts]]\nname = \"g\"\ncount = 4\n\
+         cpu_milli = 96000\nmemory_mib = 524288\ngpus = 8\n\
+         [trace]\npods = \"pods.csv\"\narrivals = \"file-order\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let sweep = |resume: bool| {
+        let mut c = orchsim();
+        c.arg("sweep")
+            .arg(&scenario)
+            .args(["--quiet", "--set", "hosts.g.count=4,5", "--out"])
+            .arg(&out);
+        if resume {
+            c.arg("--resume");
+        }
+        c.output().unwrap()
+    };
+    let o = sweep(false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(tmp.path().join("pods.csv"), head(15)).unwrap();
+    let o = sweep(true);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("journal of another sweep"), "{err}");
+}

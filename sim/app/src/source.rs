@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path};
 
-use orchsim_sim::Scenario;
+use orchsim_sim::{Scenario, ScenarioFiles};
 
 use crate::catalog;
 use crate::error::{Error, Result};
@@ -147,6 +147,57 @@ impl Source {
     pub fn read_beside(&self, rel: &str) -> Result<(String, String)> {
         read_beside(&self.origin, rel)
     }
+
+    /// A hash of everything a run of this scenario reads: its text and the contents of the
+    /// files it names (a trace, a scheduler profile, a study's node and task lists), in the
+    /// order it reads them. Paths are left out, so a copy of the same inputs elsewhere (a
+    /// shard on another machine) hashes the same. What a sweep's journal and shards compare.
+    pub fn inputs_hash(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.text.as_bytes());
+        let mut read: Vec<String> = Vec::new();
+        match self.kind() {
+            Kind::Simulation => {
+                let rec = Recording {
+                    inner: self.files(),
+                    read: std::sync::Mutex::new(Vec::new()),
+                };
+                let _ = orchsim_sim::parse_with_files(&self.origin, &self.text, &rec);
+                read = rec.read.into_inner().unwrap_or_default();
+            }
+            Kind::GpuStudy => {
+                if let Ok(st) = orchsim_sim::gpu_study::parse(&self.origin, &self.text) {
+                    for rel in [&st.nodes, &st.tasks] {
+                        if let Ok((_, text)) = self.read_beside(rel) {
+                            read.push(text);
+                        }
+                    }
+                }
+            }
+            Kind::Architectures => {}
+        }
+        for text in read {
+            h.update(&(text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+        format!("blake3:{}", h.finalize().to_hex())
+    }
+}
+
+/// The files a parse read, in order (their contents).
+struct Recording<'a> {
+    inner: Beside<'a>,
+    read: std::sync::Mutex<Vec<String>>,
+}
+
+impl ScenarioFiles for Recording<'_> {
+    fn read(&self, path: &str) -> Result<(String, String), String> {
+        let r = self.inner.read(path)?;
+        if let Ok(mut read) = self.read.lock() {
+            read.push(r.1.clone());
+        }
+        Ok(r)
+    }
 }
 
 /// Reads a file named in the scenario shown as `scenario`, relative to the scenario's
@@ -201,7 +252,7 @@ pub struct Beside<'a> {
     pub scenario: &'a str,
 }
 
-impl orchsim_sim::ScenarioFiles for Beside<'_> {
+impl ScenarioFiles for Beside<'_> {
     fn read(&self, path: &str) -> Result<(String, String), String> {
         read_beside(self.scenario, path).map_err(|e| e.message)
     }

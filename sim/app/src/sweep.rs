@@ -282,14 +282,16 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             .collect(),
         None => all.clone(),
     };
-    // The journal is kept in the output directory from the first finished run on.
+    // The journal is kept in the output directory from the first finished run on. Its
+    // identity, and a shard's, covers the files the scenario reads, not just its text.
+    let inputs = source.inputs_hash();
     let dir = req.out.clone().unwrap_or_else(|| default_dir(&name, shard));
     let identity = format!(
         "{name} | {} | seeds {} from {base_seed} | shard {} | scenario {} | orchsim {}",
         req.sets.join(" "),
         req.seeds,
         shard.map_or("all".to_string(), |(i, n)| format!("{i}/{n}")),
-        crate::outputs::content_hash(source.text.as_bytes()),
+        inputs,
         env!("CARGO_PKG_VERSION"),
     );
     let (journal, finished) = Journal::open(&dir, &identity, req.resume)?;
@@ -381,7 +383,7 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
             keys.join(","),
             req.sets.join(" "),
             req.seeds,
-            crate::outputs::content_hash(source.text.as_bytes()),
+            inputs,
             env!("CARGO_PKG_VERSION"),
         );
         files.push(("shard.txt", manifest.into_bytes()));
