@@ -35,6 +35,7 @@ fn a_rerun_leaves_only_its_own_files() {
     assert_eq!(
         names(&out),
         [
+            ".orchsim",
             ".orchsim-outputs",
             "digest.txt",
             "pods.csv",
@@ -45,6 +46,13 @@ fn a_rerun_leaves_only_its_own_files() {
         ]
     );
     assert_eq!(names(tmp.path()), ["q"]);
+    // The run's files, and the link saying which run the directory shows.
+    assert_eq!(
+        names(&out.join(".orchsim")).len(),
+        2,
+        "{:?}",
+        names(&out.join(".orchsim"))
+    );
 }
 
 /// An output directory that holds the scenario, or files orchsim did not write, is refused

@@ -179,17 +179,25 @@ fn command_line() -> String {
         .join(" ")
 }
 
+/// Where an output directory keeps each run's files: `<dir>/.orchsim/run-…/`, with
+/// `<dir>/.orchsim/current` a symbolic link to the run the directory shows. The names a user
+/// reads (`summary.csv`, `.orchsim-outputs`, …) are links into `current`.
+const STORE: &str = ".orchsim";
+
+/// The manifest's name inside a run's directory.
+const RUN_MANIFEST: &str = "manifest";
+
 /// Writes `files` and, if there is one, the report page (with the scenario text `source`)
 /// into `dir`.
 ///
-/// Everything is first written into a staging directory inside `dir`; only when all of it is
-/// there are the files renamed into place, and the manifest ([`MANIFEST`]) is written last:
-/// a run that dies before leaves the previous outputs untouched, and a reader that checks
-/// the manifest ([`Manifest::verify`]) never takes a mix of two runs for one. The manifest
-/// records the orchsim version, the command line, the scenario's hash and each file's hash.
-/// Files an earlier run listed that this run does not write (a `report.html`, a
-/// `sweep-summary.csv`) are removed, so nothing stale stays beside new outputs; a file
-/// orchsim did not write is never touched.
+/// Everything is written into a new run directory under `<dir>/.orchsim/`, with its manifest
+/// ([`MANIFEST`]: the orchsim version, the command line, the scenario's hash and each file's
+/// hash). Then one atomic step — renaming a new `current` link over the old one — switches the
+/// directory from the previous run's files to the new ones: a run killed at any point leaves
+/// either the previous complete set or the new complete set, never a mix. The names in `dir`
+/// are links into `current`, created before the switch; names of the previous set that this
+/// run does not write (a `report.html`, a `sweep-summary.csv`) are removed after it, so nothing
+/// stale stays beside new outputs. A file orchsim did not write is never touched.
 pub fn write_with_report(
     dir: &Path,
     files: &[(&str, Vec<u8>)],
@@ -202,95 +210,132 @@ pub fn write_with_report(
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| {
+    let cannot = |e: &dyn std::fmt::Display| {
+        Error::bad_input(format!("cannot write into {}: {e}", dir.display()))
+    };
+    let store = dir.join(STORE);
+    std::fs::create_dir_all(&store).map_err(|e| {
         Error::bad_input(format!(
             "cannot create output directory {}: {e}",
             dir.display()
         ))
     })?;
-    remove_abandoned_staging(dir);
-    let staging = dir.join(format!("{STAGING}{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let cannot = |e: &dyn std::fmt::Display| {
-        Error::bad_input(format!("cannot write into {}: {e}", dir.display()))
-    };
-    std::fs::create_dir(&staging).map_err(|e| cannot(&e))?;
-    let staged = (|| -> Result<Vec<String>> {
+    let current = store.join("current");
+    let previous_run = std::fs::read_link(&current).ok();
+    remove_abandoned_runs(&store, previous_run.as_deref());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let id = format!("run-{}-{nanos}", std::process::id());
+    let run = store.join(&id);
+    std::fs::create_dir(&run).map_err(|e| cannot(&e))?;
+    let staged = (|| -> Result<Vec<(String, String)>> {
         let mut names = Vec::new();
         for (file, bytes) in files {
-            std::fs::write(staging.join(file), bytes).map_err(|e| cannot(&e))?;
+            std::fs::write(run.join(file), bytes).map_err(|e| cannot(&e))?;
             names.push(file.to_string());
         }
         if let Some(r) = report {
-            r.write(&staging, source)?;
+            r.write(&run, source)?;
             names.push("report.html".into());
             for c in &r.charts {
                 names.extend([format!("{}.svg", c.name), format!("{}.png", c.name)]);
             }
         }
-        Ok(names)
+        // A name written twice is one file (the last write): list it once.
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        let mut hashed = Vec::new();
+        for name in names {
+            let bytes = std::fs::read(run.join(&name)).map_err(|e| cannot(&e))?;
+            hashed.push((name, content_hash(&bytes)));
+        }
+        let manifest = Manifest {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command_line(),
+            scenario: (!source.is_empty()).then(|| content_hash(source.as_bytes())),
+            files: hashed.clone(),
+        };
+        std::fs::write(run.join(RUN_MANIFEST), manifest.text()).map_err(|e| cannot(&e))?;
+        Ok(hashed)
     })();
-    let mut names = match staged {
-        Ok(n) => n,
+    let files = match staged {
+        Ok(f) => f,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
+            let _ = std::fs::remove_dir_all(&run);
             return Err(e);
         }
     };
-    // A name written twice is one file (the last write): list and move it once.
-    let mut seen = std::collections::BTreeSet::new();
-    names.retain(|n| seen.insert(n.clone()));
-    let mut manifest = Manifest {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        command: command_line(),
-        scenario: (!source.is_empty()).then(|| content_hash(source.as_bytes())),
-        files: Vec::new(),
-    };
-    for name in &names {
-        let bytes = match std::fs::read(staging.join(name)) {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&staging);
-                return Err(cannot(&e));
-            }
-        };
-        manifest.files.push((name.clone(), content_hash(&bytes)));
-    }
     let previous = Manifest::read(dir).ok().flatten().unwrap_or_default();
-    // The stale files go first: a run that dies after this leaves a manifest naming only
-    // files that are either still there or about to be rewritten.
-    for (old, _) in previous.files.iter().filter(|(o, _)| !names.contains(o)) {
+    // 1. A link for every name of the new set, into `current`: before the switch it shows the
+    //    previous run's file of that name, or nothing.
+    let mut links: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, _)| (n.clone(), format!("{STORE}/current/{n}")))
+        .collect();
+    links.push((MANIFEST.into(), format!("{STORE}/current/{RUN_MANIFEST}")));
+    for (name, target) in &links {
+        link(dir, name, target).map_err(|e| cannot(&e))?;
+    }
+    // 2. The switch: one rename.
+    let switch = store.join(format!("current.{}", std::process::id()));
+    let _ = std::fs::remove_file(&switch);
+    std::os::unix::fs::symlink(&id, &switch)
+        .and_then(|()| std::fs::rename(&switch, &current))
+        .map_err(|e| cannot(&e))?;
+    // 3. The previous set's names this run does not have, and its files.
+    for (old, _) in &previous.files {
         // Only plain names orchsim wrote: never a path out of the directory.
-        if !old.contains('/') && !old.starts_with('.') && !old.is_empty() {
+        let plain = !old.contains('/') && !old.starts_with('.') && !old.is_empty();
+        if plain && !files.iter().any(|(n, _)| n == old) {
             let _ = std::fs::remove_file(dir.join(old));
         }
     }
-    let moved = names
-        .iter()
-        .try_for_each(|name| std::fs::rename(staging.join(name), dir.join(name)));
-    let _ = std::fs::remove_dir_all(&staging);
-    moved.map_err(|e| cannot(&e))?;
-    write_atomically(&dir.join(MANIFEST), manifest.text().as_bytes())
+    if let Some(prev) = previous_run.filter(|p| p.as_os_str() != id.as_str()) {
+        let _ = std::fs::remove_dir_all(store.join(prev));
+    }
+    Ok(())
 }
 
-/// Staging directories are `<dir>/.orchsim-staging-<pid>`.
-const STAGING: &str = ".orchsim-staging-";
+/// Makes `dir/name` a symbolic link to `target` (relative to `dir`), replacing what was there
+/// in one rename.
+fn link(dir: &Path, name: &str, target: &str) -> std::io::Result<()> {
+    let path = dir.join(name);
+    if std::fs::read_link(&path).is_ok_and(|t| t == Path::new(target)) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".{name}.orchsim-link-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, &path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
 
-/// Removes staging directories left by runs that died (their process is gone).
-fn remove_abandoned_staging(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// Removes run directories and switch links left by runs that died (their process is gone),
+/// never the run `current` shows.
+fn remove_abandoned_runs(store: &Path, current: Option<&Path>) {
+    let Ok(entries) = std::fs::read_dir(store) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(STAGING) else {
+        if current.is_some_and(|c| c.as_os_str() == name.as_str()) {
             continue;
-        };
+        }
+        let pid = name
+            .strip_prefix("run-")
+            .and_then(|r| r.split('-').next())
+            .or_else(|| name.strip_prefix("current."));
+        let Some(pid) = pid else { continue };
         let alive = pid
             .parse::<u32>()
             .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = std::fs::remove_dir_all(e.path());
+        if !alive {
+            let _ = match e.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(e.path()),
+                _ => std::fs::remove_file(e.path()),
+            };
         }
     }
 }

@@ -101,9 +101,11 @@ impl SweepOutcome {
     pub fn view(&self) -> View {
         let t = &self.table;
         let lead = self.lead;
+        // With one row nothing varies: show the headline metrics themselves.
+        let one = t.rows.len() <= 1;
         let varies = |c: usize| {
             let first = t.rows.first().map(|r| r[c].text());
-            t.rows.iter().any(|r| Some(r[c].text()) != first)
+            one || t.rows.iter().any(|r| Some(r[c].text()) != first)
         };
         let mean_or_metric = |name: &str| {
             if self.shard.is_some() {
@@ -140,8 +142,13 @@ impl SweepOutcome {
         } else {
             "sweep-summary.csv"
         };
+        let which = if one {
+            "metrics"
+        } else {
+            "of the metrics that vary between rows"
+        };
         text.push_str(&format!(
-            "({shown} of the metrics that vary between rows; every column is in {file})\n{}\n",
+            "({shown} {which}; every column is in {file})\n{}\n",
             self.summary_line(&self.dir)
         ));
         let mut v = View::of(t.clone());
