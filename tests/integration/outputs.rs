@@ -228,12 +228,16 @@ fn the_manifest_records_provenance_and_compare_checks_it() {
     assert!(manifest.contains(&format!("scenario {}\n", hash(scenario.as_bytes()))));
     let summary = std::fs::read(out.join("summary.csv")).unwrap();
     assert!(manifest.contains(&format!("file {} summary.csv\n", hash(&summary))));
-    // No staging directory is left behind.
+    // The names are links into the run `current` shows, and no temporary link is left.
+    assert_eq!(
+        std::fs::read_link(out.join("summary.csv")).unwrap(),
+        Path::new(".orchsim/current/summary.csv")
+    );
     assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
         .unwrap()
         .file_name()
         .to_string_lossy()
-        .contains("staging")));
+        .contains("orchsim-link")));
 
     std::fs::write(out.join("summary.csv"), &summary[..summary.len() - 10]).unwrap();
     let o = orchsim()

@@ -6,8 +6,9 @@ use orchsim_report::{Cell, Table};
 
 use crate::error::{Error, Result};
 
-/// The file in an output directory that lists what orchsim wrote there, one name per line:
-/// the only files a later run into the same directory removes.
+/// The file in an output directory that says what orchsim wrote there — its version, the
+/// command line, the scenario's hash and each file with its hash — and so the only files a
+/// later run into the same directory removes.
 pub const MANIFEST: &str = ".orchsim-outputs";
 
 /// Refuses an output directory that is, or holds, one of the command's `inputs` (a scenario
