@@ -175,6 +175,18 @@ pub fn plan(params: &[Param], seeds: u64, base_seed: u64) -> Vec<Run> {
     runs
 }
 
+/// The index of the element `part` of an array on `path`: a number, or an element's `name`.
+fn element(a: &[Value], part: &str, path: &str) -> Result<usize, String> {
+    let idx = match part.parse::<usize>() {
+        Ok(i) => Some(i),
+        Err(_) => a
+            .iter()
+            .position(|e| e.get("name").and_then(Value::as_str) == Some(part)),
+    };
+    idx.filter(|i| *i < a.len())
+        .ok_or_else(|| format!("`{path}`: no element `{part}` (an index or a `name`)"))
+}
+
 /// Sets `path` in a parsed scenario to `value`.
 fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
@@ -191,15 +203,7 @@ fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
                     .ok_or_else(|| format!("`{path}`: the scenario has no `{part}`"))?
             }
             Value::Array(a) => {
-                let idx = match part.parse::<usize>() {
-                    Ok(i) => Some(i),
-                    Err(_) => a
-                        .iter()
-                        .position(|e| e.get("name").and_then(Value::as_str) == Some(*part)),
-                };
-                let idx = idx.filter(|i| *i < a.len()).ok_or_else(|| {
-                    format!("`{path}`: no element `{part}` (an index or a `name`)")
-                })?;
+                let idx = element(a, part, path)?;
                 if last {
                     a[idx] = value;
                     return Ok(());
@@ -223,15 +227,7 @@ pub fn canonical_path(doc: &Value, path: &str) -> Result<String, String> {
         let last = i + 1 == parts.len();
         match cur {
             Some(Value::Array(a)) => {
-                let idx = match part.parse::<usize>() {
-                    Ok(i) => Some(i),
-                    Err(_) => a
-                        .iter()
-                        .position(|e| e.get("name").and_then(Value::as_str) == Some(*part)),
-                };
-                let idx = idx.filter(|i| *i < a.len()).ok_or_else(|| {
-                    format!("`{path}`: no element `{part}` (an index or a `name`)")
-                })?;
+                let idx = element(a, part, path)?;
                 out.push(idx.to_string());
                 cur = a.get(idx);
             }
