@@ -152,3 +152,52 @@ fn the_readme_calibration_commands_print_its_numbers() {
         }
     }
 }
+
+/// The dual-orchestration paragraph's numbers are what the three scenarios print.
+#[test]
+fn the_readme_dual_orchestration_numbers_are_what_the_runs_print() {
+    let flat = README.split_whitespace().collect::<Vec<_>>().join(" ");
+    for quoted in [
+        "batch jobs wait 35 s on average instead of 7 s",
+        "busy 2.4% of the time instead of 4.3%",
+        "5 of Marathon's 120 instances never find a host and batch waits 11 s on average",
+    ] {
+        assert!(
+            flat.contains(quoted),
+            "the README no longer says `{quoted}`"
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let table = |scenario: &str, file: &str| -> Vec<Vec<String>> {
+        let out = tmp.path().join(scenario);
+        let o = orchsim()
+            .args(["run", scenario, "--quiet", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect()
+    };
+    let cell = |t: &[Vec<String>], row: &str, col: &str| -> f64 {
+        let c = t[0].iter().position(|x| x == col).unwrap();
+        let r = t.iter().find(|r| r[0] == row).unwrap();
+        r[c].parse().unwrap()
+    };
+    let offers = table("dual-orchestration", "workloads.csv");
+    let one = table("dual-orchestration-kubernetes", "workloads.csv");
+    let split = table("dual-orchestration-split", "workloads.csv");
+    assert_eq!(cell(&offers, "batch", "wait_last_mean_s").round(), 35.0);
+    assert_eq!(cell(&one, "batch", "wait_last_mean_s").round(), 7.0);
+    assert_eq!(cell(&split, "batch", "wait_last_mean_s").round(), 11.0);
+    assert_eq!(cell(&split, "web", "pods_placed"), 115.0);
+    let busy = |scenario: &str| {
+        let t = table(scenario, "schedulers.csv");
+        (cell(&t, "kubernetes", "busy_pct") * 10.0).round() / 10.0
+    };
+    assert_eq!(busy("dual-orchestration"), 2.4);
+    assert_eq!(busy("dual-orchestration-kubernetes"), 4.3);
+}
