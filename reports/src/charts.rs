@@ -224,6 +224,8 @@ fn time_label(ms: f64) -> String {
 
 /// A tick's label on `axis`; empty for a tick between whole numbers or decades.
 fn tick_label(v: f64, axis: Axis) -> String {
+    // A tick at -0 reads as 0.
+    let v = if v == 0.0 { 0.0 } else { v };
     let whole = (v - v.round()).abs() < 1e-6;
     match axis {
         Axis::LogMs if whole => time_label(10f64.powf(v.round())),
@@ -553,6 +555,8 @@ mod tests {
         assert_eq!(tick_label(10.0, Axis::Integer), "10");
         assert_eq!(tick_label(0.25, Axis::Linear), "0.25");
         assert_eq!(tick_label(1500.0, Axis::Linear), "1500");
+        assert_eq!(tick_label(-0.0, Axis::Linear), "0");
+        assert_eq!(tick_label(-0.0, Axis::Integer), "0");
         // Decades whole; a CDF near one is fitted, not squashed into the top of 0–1.
         assert_eq!(range(-0.3, 4.2, Axis::LogMs, false), (-1.0, 5.0));
         let (lo, hi) = range(0.94, 1.0, Axis::Linear, false);

@@ -71,6 +71,20 @@ pub struct Study {
     pub published: Option<Published>,
 }
 
+impl Study {
+    /// The arrived shares (%) the results are compared at: the published ones, or 100% and
+    /// the target; only those up to the target, which the curve can reach.
+    pub fn compared_shares(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = match &self.published {
+            Some(p) => p.alloc_pct.keys().copied().collect(),
+            None => vec![100, self.target_pct.floor() as u32],
+        };
+        v.retain(|&p| f64::from(p) <= self.target_pct.ceil());
+        v.dedup();
+        v
+    }
+}
+
 /// Published values to set the results beside.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Published {
@@ -660,16 +674,8 @@ impl StudyResult {
     /// Every policy at each published percentage (or at 100% and the target if nothing is
     /// published), in the study's policy order.
     pub fn comparisons(&self, study: &Study) -> Vec<Comparison> {
-        let points: Vec<u32> = match &study.published {
-            Some(p) => p.alloc_pct.keys().copied().collect(),
-            None => {
-                let mut v = vec![100, study.target_pct.floor() as u32];
-                v.dedup();
-                v
-            }
-        };
         let mut out = Vec::new();
-        for &pct in &points {
+        for pct in study.compared_shares() {
             for &policy in &study.policies {
                 if let Some((mean, seeds)) = self.mean_alloc(policy, pct) {
                     out.push(Comparison {

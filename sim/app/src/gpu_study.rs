@@ -109,14 +109,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     // it: a trace whose tasks are large for the cluster jumps past it, and that comparison
     // would silently be missing.
     let mut warnings = Vec::new();
-    let mut wanted: Vec<u32> = match &study.published {
-        Some(p) => p.alloc_pct.keys().copied().collect(),
-        None => vec![100, study.target_pct.floor() as u32],
-    };
-    // Shares past the target are never reached: nothing to warn about there.
-    wanted.retain(|&p| f64::from(p) <= study.target_pct.ceil());
-    wanted.dedup();
-    for pct in wanted {
+    for pct in study.compared_shares() {
         let missing: Vec<&str> = study
             .policies
             .iter()

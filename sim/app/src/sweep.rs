@@ -293,15 +293,19 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
     // identity, and a shard's, covers the files the scenario reads, not just its text.
     let inputs = source.inputs_hash();
     let dir = req.out.clone().unwrap_or_else(|| default_dir(&name, shard));
+    // The sweep's identity: what shards must share to merge; a journal adds its shard.
     let identity = format!(
-        "{name} | {} | seeds {} from {base_seed} | shard {} | scenario {} | orchsim {}",
+        "{name} | {} | seeds {} from {base_seed} | scenario {inputs} | orchsim {}",
         req.sets.join(" "),
         req.seeds,
-        shard.map_or("all".to_string(), |(i, n)| format!("{i}/{n}")),
-        inputs,
         env!("CARGO_PKG_VERSION"),
     );
-    let (journal, finished) = Journal::open(&dir, &identity, req.resume)?;
+    let shard_name = shard.map_or("all".to_string(), |(i, n)| format!("{i}/{n}"));
+    let (journal, finished) = Journal::open(
+        &dir,
+        &format!("{identity} | shard {shard_name}"),
+        req.resume,
+    )?;
     let finished: Vec<Entry> = finished
         .into_iter()
         .filter(|e| runs.iter().any(|r| r.index == e.run))
@@ -384,14 +388,10 @@ pub fn sweep(source: &Source, req: &SweepRequest, progress: OnProgress) -> Resul
     };
     if let Some((i, n)) = shard {
         let manifest = format!(
-            "shard {i}/{n}\nruns {}\nparams {}\nkeys {}\nsweep {name} | {} | seeds {} from {base_seed} | scenario {} | orchsim {}\n",
+            "shard {i}/{n}\nruns {}\nparams {}\nkeys {}\nsweep {identity}\n",
             all.len(),
             params.len(),
             keys.join(","),
-            req.sets.join(" "),
-            req.seeds,
-            inputs,
-            env!("CARGO_PKG_VERSION"),
         );
         files.push(("shard.txt", manifest.into_bytes()));
     } else {
@@ -612,12 +612,13 @@ fn check_cells(shards: &[(PathBuf, Table)], merged: &Table, params: usize) -> Re
     let finite = |s: &str| s.parse::<f64>().is_ok_and(f64::is_finite);
     // Past run, the parameters, status and seed.
     let lead = params + 3;
+    let merged_ok = ok_rows(merged);
     let numeric: Vec<&String> = merged
         .columns
         .iter()
         .enumerate()
         .skip(lead)
-        .filter(|&(c, _)| ok_rows(merged).iter().any(|(_, r)| finite(&r[c].text())))
+        .filter(|&(c, _)| merged_ok.iter().any(|(_, r)| finite(&r[c].text())))
         .map(|(_, n)| n)
         .collect();
     for (path, t) in shards {
