@@ -219,6 +219,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             constraints: w.constraints.clone(),
             cost: Some(workload_cost(i)),
             node_selector: BTreeMap::new(),
+            image_mib: 0.0,
         })
         .collect();
     let per_workload = || {
@@ -285,6 +286,9 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         underlay_mtu: 1500,
         // The study bounds its own work (jobs, tasks): no event budget.
         max_events: u64::MAX,
+        lifecycle: None,
+        faults: Vec::new(),
+        registry_mbit_s: crate::scenario::DEFAULT_REGISTRY_MBIT_S,
     }
 }
 

@@ -507,6 +507,9 @@ impl Replay {
             underlay_mtu: 1500,
             // The study bounds its own work (tasks, inflation): no event budget.
             max_events: u64::MAX,
+            lifecycle: None,
+            faults: Vec::new(),
+            registry_mbit_s: crate::scenario::DEFAULT_REGISTRY_MBIT_S,
         }
     }
 

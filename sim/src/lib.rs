@@ -9,8 +9,10 @@
 pub mod architectures;
 pub mod control_plane;
 pub mod dist;
+pub mod faults;
 pub mod gpu_study;
 mod observers;
+pub mod orchestrator;
 pub mod plan;
 mod results;
 pub mod scenario;
@@ -21,7 +23,7 @@ mod world;
 pub use observers::GpuStep;
 pub use results::{RunResult, Summary, WorkloadStats};
 pub use scenario::{parse, parse_with_files, NoFiles, Scenario, ScenarioError, ScenarioFiles};
-pub use world::{JobRecord, Placement, PodRecord, PodState, SchedulerStats};
+pub use world::{JobRecord, OutageRecord, Placement, PodRecord, PodState, SchedulerStats};
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};
 

@@ -31,6 +31,21 @@ pub struct Summary {
     pub pods_abandoned: u64,
     /// Evictions by preemption (a pod evicted twice counts twice).
     pub evictions: u64,
+    /// Pods whose host failed under them and that were neither given up nor restarted by
+    /// the end (state `lost`).
+    pub pods_lost: u64,
+    /// Containers killed by host failures over the run (a pod lost twice counts twice).
+    pub pod_losses: u64,
+    /// Lost containers restarted in place when their host came back before they were given
+    /// up.
+    pub restarts_in_place: u64,
+    /// Image pulls (a host pulls a workload's image once).
+    pub image_pulls: u64,
+    /// Longest time from a host failure to the last of its lost pods running again, over the
+    /// outages that recovered; `None` without such outages.
+    pub recovery_max: Option<SimDuration>,
+    /// Outages whose lost pods were not all running again by the end.
+    pub outages_unrecovered: u64,
     /// Queueing → bind (submission, or the last eviction, to the current bind), over pods that
     /// are bound; `None` if none is.
     pub wait_p50: Option<SimDuration>,
@@ -84,6 +99,8 @@ pub struct RunResult {
     /// An inconsistency the end-of-run audit found between the allocator and the cluster
     /// (a bug, never an input problem).
     pub audit_error: Option<String>,
+    /// Every host outage and what it did (`faults.csv` when the scenario has faults).
+    pub outages: Vec<crate::world::OutageRecord>,
 }
 
 /// One workload's jobs: how many were placed, abandoned or are still waiting, and how long
@@ -281,6 +298,47 @@ impl RunResult {
         &self.summary.digest
     }
 
+    /// `faults.csv`: one row per host outage, in time order — when the host failed, was
+    /// declared failed, had its pods given up and came back; its pods lost, restarted in
+    /// place and replaced; and when the last of them ran again.
+    pub fn faults_table(&self) -> Table {
+        let mut t = Table::new([
+            "fault",
+            "host",
+            "down_s",
+            "detected_s",
+            "evicted_s",
+            "up_s",
+            "pods_lost",
+            "restarted_in_place",
+            "replaced",
+            "recovered_s",
+            "recovery_s",
+            "overlapped",
+        ]);
+        let at = |t: Option<SimTime>| t.map_or(Cell::Empty, |t| Cell::Decimal(secs(t)));
+        for o in &self.outages {
+            let row = vec![
+                o.fault.as_str().into(),
+                self.node_names[o.node.0].as_str().into(),
+                at(Some(o.down)),
+                at(o.detected),
+                at(o.evicted),
+                at(o.up),
+                u64::from(o.pods_lost).into(),
+                u64::from(o.restarted_in_place).into(),
+                u64::from(o.replaced).into(),
+                at(o.recovered),
+                o.recovered.map_or(Cell::Empty, |r| {
+                    Cell::Decimal(secs(SimTime::ZERO + r.since(o.down)))
+                }),
+                u64::from(o.overlapped).into(),
+            ];
+            t.push(row).expect("faults row matches its header");
+        }
+        t
+    }
+
     /// `pods.csv`: every pod, in submission order (built on demand: a study that reads only
     /// the summaries never pays for it).
     pub fn pods_table(&self) -> Table {
@@ -398,6 +456,20 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         pods_unschedulable: count(PodState::Unschedulable),
         pods_abandoned: count(PodState::Abandoned),
         evictions: w.evictions,
+        pods_lost: count(PodState::Lost),
+        pod_losses: w.pods_lost,
+        restarts_in_place: w.restarts_in_place,
+        image_pulls: w.image_pulls,
+        recovery_max: w
+            .outages
+            .iter()
+            .filter_map(|o| o.recovered.map(|r| r.since(o.down)))
+            .max(),
+        outages_unrecovered: w
+            .outages
+            .iter()
+            .filter(|o| o.pods_lost > 0 && o.recovered.is_none())
+            .count() as u64,
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),
@@ -450,6 +522,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
             Vec::new()
         },
         audit_error: w.audit_error.clone(),
+        outages: std::mem::take(&mut w.outages),
     }
 }
 
@@ -482,6 +555,12 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "pods_unschedulable",
     "pods_abandoned",
     "evictions",
+    "pods_lost",
+    "pod_losses",
+    "restarts_in_place",
+    "image_pulls",
+    "recovery_max_ms",
+    "outages_unrecovered",
     "wait_p50_ms",
     "wait_p95_ms",
     "wait_p99_ms",
@@ -524,6 +603,12 @@ impl Summary {
             self.pods_unschedulable.into(),
             self.pods_abandoned.into(),
             self.evictions.into(),
+            self.pods_lost.into(),
+            self.pod_losses.into(),
+            self.restarts_in_place.into(),
+            self.image_pulls.into(),
+            ms(self.recovery_max),
+            self.outages_unrecovered.into(),
             ms(self.wait_p50),
             ms(self.wait_p95),
             ms(self.wait_p99),

@@ -11,6 +11,7 @@ use orchsim_sim::control_plane::{
     ConflictMode, ControlPlane, ControlPlaneKind, SchedulerSpec, SharedState, Transaction, TwoLevel,
 };
 use orchsim_sim::dist::Dist;
+use orchsim_sim::faults::{Fault, FaultTiming};
 use orchsim_sim::scenario::{
     DecisionCost, HostGroup, Observers, Retry, SchedulerConfig, TracePod, TraceReplay, Workload,
     WorkloadKind,
@@ -80,6 +81,7 @@ fn workload(
         constraints: Vec::new(),
         cost: None,
         node_selector: BTreeMap::new(),
+        image_mib: 0.0,
     }
 }
 
@@ -128,6 +130,9 @@ fn scenario_with(
         datapath: Datapath::plain(Base::Host),
         underlay_mtu: 1500,
         max_events: u64::MAX,
+        lifecycle: None,
+        faults: Vec::new(),
+        registry_mbit_s: orchsim_sim::scenario::DEFAULT_REGISTRY_MBIT_S,
     }
 }
 
@@ -270,7 +275,8 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
             + s.pods_starting
             + s.pods_pending
             + s.pods_unschedulable
-            + s.pods_abandoned,
+            + s.pods_abandoned
+            + s.pods_lost,
         s.pods_submitted
     );
     prop_assert_eq!(
@@ -285,6 +291,9 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
             PodState::Running => p.started.is_some() && p.finished.is_none(),
             PodState::Finished => p.finished.is_some(),
             PodState::Abandoned => p.bound.is_none() && p.node.is_none(),
+            PodState::Lost => {
+                p.bound.is_some() && p.node.is_some() && p.started.is_none() && p.losses > 0
+            }
         };
         prop_assert!(
             ok,
@@ -468,8 +477,68 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 });
             }
             sc.control_plane = control_plane(&sc, kind, algo, algo2);
+            // Four cases in five: hosts fail at random (each about every 300 s, back after
+            // 20–120 s) under one of the presets, and the first workload pulls an image.
+            if seed % 5 != 0 {
+                let preset = ["kubernetes", "swarm", "mesos-marathon"][(seed / 5 % 3) as usize];
+                sc.lifecycle = orchsim_sim::orchestrator::Lifecycle::builtin(preset);
+                sc.faults = vec![Fault {
+                    name: "wear".into(),
+                    hosts: Vec::new(),
+                    labels: BTreeMap::new(),
+                    site: None,
+                    timing: FaultTiming::Random {
+                        mtbf: SimDuration::from_secs(300),
+                        mttr_s: Dist::Uniform {
+                            min: 20.0,
+                            max: 120.0,
+                        },
+                    },
+                }];
+                if let Some(w) = sc.workloads.first_mut() {
+                    w.image_mib = 100.0;
+                }
+            }
             sc
         })
+}
+
+/// Host failures: nothing runs on a host that is down at the end, and every container a
+/// failure killed was restarted in place, replaced, or is still lost — each counted once.
+fn assert_failures_accounted(r: &RunResult) -> Result<(), TestCaseError> {
+    let down_at_end: std::collections::BTreeSet<usize> = r
+        .outages
+        .iter()
+        .filter(|o| o.up.is_none())
+        .map(|o| o.node.0)
+        .collect();
+    for p in &r.records {
+        if p.state == PodState::Running {
+            let node = p.node.unwrap().0;
+            prop_assert!(
+                !down_at_end.contains(&node),
+                "{} runs on {}, which is down",
+                p.spec.name,
+                r.node_names[node]
+            );
+        }
+    }
+    let lost: u64 = r.outages.iter().map(|o| u64::from(o.pods_lost)).sum();
+    prop_assert_eq!(lost, r.summary.pod_losses);
+    prop_assert_eq!(
+        lost,
+        r.records.iter().map(|p| u64::from(p.losses)).sum::<u64>()
+    );
+    for o in &r.outages {
+        prop_assert!(o.restarted_in_place + o.replaced <= o.pods_lost, "{:?}", o);
+    }
+    let restarted: u64 = r
+        .outages
+        .iter()
+        .map(|o| u64::from(o.restarted_in_place))
+        .sum();
+    prop_assert_eq!(restarted, r.summary.restarts_in_place);
+    Ok(())
 }
 
 proptest! {
@@ -486,6 +555,7 @@ proptest! {
         let r = run(&sc).unwrap();
         assert_accounted(&r)?;
         assert_constraints_and_audit(&sc, &r)?;
+        assert_failures_accounted(&r)?;
     }
 
     #[test]

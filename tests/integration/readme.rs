@@ -100,6 +100,13 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 .map(|w| workload(w))
                 .collect();
             runs(&dir, &file, &format!("{base}{hosts}{ws}{block}"));
+        } else if block.starts_with("[orchestrator]") {
+            // The faults select hosts by a zone label.
+            let zoned = format!(
+                "{hosts}labels = {{ \"topology.kubernetes.io/zone\" = \"dc1-a\" }}\n{}",
+                workload("web")
+            );
+            runs(&dir, &file, &format!("{base}{zoned}{block}"));
         } else {
             panic!(
                 "README TOML block {i} is of no known kind; teach this test to check it:\n{block}"
@@ -200,4 +207,45 @@ fn the_readme_dual_orchestration_numbers_are_what_the_runs_print() {
     };
     assert_eq!(busy("dual-orchestration"), 2.4);
     assert_eq!(busy("dual-orchestration-kubernetes"), 4.3);
+}
+
+/// The host-failure paragraph's sweep prints the recovery times it quotes.
+#[test]
+fn the_readme_host_failure_numbers_are_what_the_sweep_prints() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = orchsim()
+        .args([
+            "sweep",
+            "scenarios/host-failure.toml",
+            "--set",
+            "orchestrator.preset=kubernetes,swarm,mesos-marathon",
+            "--quiet",
+            "--format",
+            "csv",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for line in lines {
+        let row: Vec<&str> = line.split(',').collect();
+        let quoted = format!(
+            "{:<20} …  {:>15}  {:>20}",
+            row[col("orchestrator.preset")],
+            row[col("pod_losses_mean")],
+            row[col("recovery_max_ms_mean")]
+        );
+        assert!(
+            readme.contains(quoted.trim_end()),
+            "README does not quote the sweep's row:\n{quoted}"
+        );
+    }
 }

@@ -85,6 +85,8 @@ pub struct Allocator {
     total: Vec<Vector>,
     /// Neither offered nor used.
     free: Vec<Vector>,
+    /// Agents the master considers reachable; an unreachable one is never offered.
+    reachable: Vec<bool>,
     frameworks: BTreeMap<String, Framework>,
     roles: DrfSorter,
     per_role: BTreeMap<String, DrfSorter>,
@@ -124,6 +126,7 @@ impl Allocator {
         Allocator {
             total: agents.to_vec(),
             free: agents.to_vec(),
+            reachable: vec![true; agents.len()],
             frameworks: BTreeMap::new(),
             roles: DrfSorter::new(total),
             per_role: BTreeMap::new(),
@@ -191,6 +194,16 @@ impl Allocator {
             .map_or(0.0, |s| s.share(framework))
     }
 
+    /// Marks `agent` unreachable (the master's health checks failed: `markUnreachable`) or
+    /// reachable again (it re-registered). An unreachable agent is offered to no one; its
+    /// outstanding offers are the caller's to [`Allocator::rescind`], its tasks' resources
+    /// to [`Allocator::release`] as they are given up.
+    pub fn set_reachable(&mut self, agent: usize, reachable: bool) {
+        if let Some(r) = self.reachable.get_mut(agent) {
+            *r = reachable;
+        }
+    }
+
     /// Resources neither offered nor used on `agent`.
     pub fn free(&self, agent: usize) -> Vector {
         self.free[agent]
@@ -256,6 +269,9 @@ impl Allocator {
         agents.shuffle(&mut self.rng);
         let mut made = Vec::new();
         for agent in agents {
+            if !self.reachable[agent] {
+                continue;
+            }
             let candidate = self.free[agent];
             if !(candidate[0] >= MIN_ALLOCATABLE[0] || candidate[1] >= MIN_ALLOCATABLE[1]) {
                 continue;
@@ -305,7 +321,8 @@ impl Allocator {
         let mut made = Vec::new();
         for agent in 0..self.total.len() {
             let candidate = self.free[agent];
-            if !(candidate[0] >= MIN_ALLOCATABLE[0] || candidate[1] >= MIN_ALLOCATABLE[1])
+            if !self.reachable[agent]
+                || !(candidate[0] >= MIN_ALLOCATABLE[0] || candidate[1] >= MIN_ALLOCATABLE[1])
                 || self.filtered(&framework, agent, &candidate, now_ns)
             {
                 continue;
@@ -667,5 +684,20 @@ mod tests {
                 prop_assert_eq!(a.check(), Ok(()));
             }
         }
+    }
+
+    #[test]
+    fn an_unreachable_agent_is_never_offered() {
+        let mut a = Allocator::new(&[[4000, 8 << 30, 0], [4000, 8 << 30, 0]], 1, 7);
+        a.add_framework("marathon", "marathon");
+        a.set_reachable(1, false);
+        let offers = a.allocate(0);
+        assert_eq!(offers.iter().map(|o| o.agent).collect::<Vec<_>>(), [0]);
+        for o in offers {
+            a.decline(o.id, Some(0), 0).unwrap();
+        }
+        assert!(a.allocate_cell(1).iter().all(|o| o.agent == 0));
+        a.set_reachable(1, true);
+        assert!(a.allocate(2).iter().any(|o| o.agent == 1));
     }
 }

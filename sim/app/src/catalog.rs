@@ -48,6 +48,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "dual-orchestration-split.toml",
         include_str!("../../../scenarios/dual-orchestration-split.toml"),
     ),
+    (
+        "host-failure.toml",
+        include_str!("../../../scenarios/host-failure.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -70,6 +70,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(f) = &result.shares {
         files.push(("shares.csv", f.to_csv()));
     }
+    if !scenario.faults.is_empty() {
+        files.push(("faults.csv", result.faults_table().to_csv()));
+    }
     files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
 
     let report = pods.map(|pods| Report {
@@ -181,6 +184,23 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
     }
     if s.evictions > 0 {
         o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
+    }
+    if !sc.faults.is_empty() {
+        o += &format!(
+            "faults     {} containers lost to host failures, {} restarted in place, {} still lost; slowest recovery {}{} (per outage: faults.csv)\n",
+            s.pod_losses,
+            s.restarts_in_place,
+            s.pods_lost,
+            s.recovery_max.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+            if s.outages_unrecovered > 0 {
+                format!(", {} outages not recovered by the end", s.outages_unrecovered)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if s.image_pulls > 0 {
+        o += &format!("images     {} pulls\n", s.image_pulls);
     }
     o += &format!(
         "simulated  {:.1} s in {:.3} s wall: {} events, {:.2} M events/s\n",

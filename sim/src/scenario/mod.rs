@@ -29,6 +29,7 @@ pub(crate) use error::{
     deserialize_located, non_negative, non_negative_scaled, non_negative_secs, positive,
     positive_secs, Locator,
 };
+pub(crate) use raw::RawDist;
 use raw::*;
 use trace_table::trace_source;
 
@@ -62,6 +63,11 @@ pub const DEFAULT_BUDGET_SAMPLES: u64 = 10_000_000;
 /// 2 G is tens of minutes of one core.
 pub const DEFAULT_BUDGET_EVENTS: u64 = 2_000_000_000;
 pub const DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS: u32 = 100;
+
+/// Default registry → host bandwidth for image pulls, in Mbit/s: a host's 1 GbE link
+/// (IEEE 802.3ab), the registry assumed not to be the bottleneck. A prior; override it with
+/// `[orchestrator] registry_mbit_s` for a measured registry.
+pub const DEFAULT_REGISTRY_MBIT_S: f64 = 1000.0;
 
 /// Most GPU devices one host may have: devices are numbered `0..=255`.
 const MAX_GPUS_PER_HOST: u64 = 256;
@@ -120,6 +126,15 @@ pub struct Scenario {
     /// The run stops with [`crate::RunError::EventBudget`] after handling this many events
     /// (`[limits] max_events`).
     pub max_events: u64,
+    /// The orchestrator preset with the scenario's overrides (`[orchestrator] preset`): node
+    /// failure detection, eviction, replacement and restart timing. `None`: no preset, and
+    /// then no faults.
+    pub lifecycle: Option<crate::orchestrator::Lifecycle>,
+    /// Faults injected (`[[faults]]`).
+    pub faults: Vec<crate::faults::Fault>,
+    /// Bandwidth from the image registry to each host, in Mbit/s: a pod whose image its host
+    /// lacks waits `image_mib × 8 / registry_mbit_s` seconds before it starts.
+    pub registry_mbit_s: f64,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -223,6 +238,8 @@ pub struct Workload {
     pub cost: Option<DecisionCost>,
     /// Kubernetes `nodeSelector` of its pods (`kubernetes` placement only).
     pub node_selector: BTreeMap<String, String>,
+    /// Size of its container image in MiB; 0: no pull is modeled.
+    pub image_mib: f64,
 }
 
 /// Retrying jobs that found no room, as the Omega simulator does: back to the end of the
@@ -269,8 +286,17 @@ impl Scenario {
     /// The empty cluster: host groups in file order, hosts named `<group>-<i>`, then the
     /// trace's nodes.
     pub fn nodes(&self) -> Vec<orchsim_sched::NodeInfo> {
+        nodes_of(&self.hosts, &self.trace_nodes)
+    }
+}
+
+fn nodes_of(
+    hosts: &[HostGroup],
+    trace_nodes: &[orchsim_sched::NodeInfo],
+) -> Vec<orchsim_sched::NodeInfo> {
+    {
         let mut nodes = Vec::new();
-        for g in &self.hosts {
+        for g in hosts {
             for i in 0..g.count {
                 let mut n = orchsim_sched::NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
                 n.labels = g.labels.clone();
@@ -281,7 +307,7 @@ impl Scenario {
                 nodes.push(n);
             }
         }
-        nodes.extend(self.trace_nodes.iter().cloned());
+        nodes.extend(trace_nodes.iter().cloned());
         nodes
     }
 }
@@ -597,6 +623,20 @@ fn validate(
                 .as_ref()
                 .map(|n| n.get_ref().clone())
                 .unwrap_or_default(),
+            image_mib: match &w.image_mib {
+                Some(m) => {
+                    let x = *m.get_ref();
+                    if !(x.is_finite() && x >= 0.0) {
+                        return Err(err(
+                            m.span(),
+                            &f("image_mib"),
+                            format!("expected a non-negative image size in MiB, found {x}"),
+                        ));
+                    }
+                    x
+                }
+                None => 0.0,
+            },
         });
     }
 
@@ -609,6 +649,15 @@ fn validate(
         return Err(err(span, "workloads", format!("workload names `{a}` and `{b}` can generate the same pod name; expected names that are not `<other>-<number>…`")));
     }
 
+    let lifecycle = crate::orchestrator::resolve(
+        loc,
+        crate::orchestrator::RawChoice {
+            preset: raw.orchestrator.preset.as_ref(),
+            overrides: &raw.orchestrator.overrides,
+        },
+        files,
+    )?;
+
     // Scheduler.
     let algorithm = match &raw.scheduler.algorithm {
         Some(a) => {
@@ -617,7 +666,10 @@ fn validate(
             }
             a.get_ref().clone()
         }
-        None => "first-fit".to_string(),
+        None => lifecycle
+            .as_ref()
+            .map_or("first-fit", |l| l.scheduler.as_str())
+            .to_string(),
     };
     let profile = match &raw.scheduler.profile {
         None => None,
@@ -841,6 +893,28 @@ fn validate(
         }
         _ => false,
     };
+    let faults = crate::faults::validate(loc, &raw.faults, &nodes_of(&hosts, &trace_nodes))?;
+    if let (Some(first), None) = (raw.faults.first(), &lifecycle) {
+        return Err(loc.error(
+            Some(first.name.span()),
+            "faults[0]",
+            "faults need an orchestrator preset to say how failures are detected and handled: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\")".into(),
+        ));
+    }
+    let registry_mbit_s = match &raw.orchestrator.registry_mbit_s {
+        Some(r) => {
+            let x = *r.get_ref();
+            if !(x.is_finite() && x > 0.0) {
+                return Err(err(
+                    r.span(),
+                    "orchestrator.registry_mbit_s",
+                    format!("expected a positive bandwidth in Mbit/s, found {x}"),
+                ));
+            }
+            x
+        }
+        None => DEFAULT_REGISTRY_MBIT_S,
+    };
     let max_events = check_budgets(
         loc,
         &raw.limits,
@@ -878,6 +952,9 @@ fn validate(
         datapath,
         underlay_mtu,
         max_events,
+        lifecycle,
+        faults,
+        registry_mbit_s,
     })
 }
 
@@ -1063,7 +1140,7 @@ fn resource_dist(
     Ok(d)
 }
 
-fn dist(
+pub(crate) fn dist(
     v: &Spanned<RawDist>,
     field: &str,
     unit: &str,

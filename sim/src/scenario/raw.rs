@@ -30,6 +30,8 @@ pub(super) struct RawScenario {
     pub(super) control_plane: crate::control_plane::RawControlPlane,
     #[serde(default)]
     pub(super) limits: RawLimits,
+    #[serde(default)]
+    pub(super) faults: Vec<crate::faults::RawFault>,
 }
 
 #[derive(Deserialize, Default)]
@@ -148,6 +150,8 @@ pub(super) struct RawWorkload {
     pub(super) cost: Option<RawCost>,
     /// Kubernetes `nodeSelector`: node labels the pods require.
     pub(super) node_selector: Option<Spanned<BTreeMap<String, String>>>,
+    /// Size of the workload's container image, in MiB (pulled once per host).
+    pub(super) image_mib: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -168,6 +172,13 @@ pub(super) struct RawOrchestrator {
     pub(super) retry_after_s: Option<Spanned<f64>>,
     pub(super) max_attempts: Option<Spanned<i64>>,
     pub(super) max_attempts_without_progress: Option<Spanned<i64>>,
+    /// An orchestrator preset (`crate::orchestrator`) by name or file.
+    pub(super) preset: Option<Spanned<String>>,
+    /// Preset values this scenario changes.
+    #[serde(default, rename = "override")]
+    pub(super) overrides: BTreeMap<String, Spanned<toml::Value>>,
+    /// Image registry bandwidth to each host, in Mbit/s.
+    pub(super) registry_mbit_s: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -178,14 +189,14 @@ pub(super) struct RawNetwork {
 }
 
 /// A distribution as written: a bare number (constant) or a table with a `dist` key.
-pub(super) enum RawDist {
+pub(crate) enum RawDist {
     Number(f64),
     Table(RawDistTable),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawDistTable {
+pub(crate) struct RawDistTable {
     pub(super) dist: String,
     pub(super) value: Option<f64>,
     pub(super) min: Option<f64>,

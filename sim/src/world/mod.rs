@@ -24,8 +24,11 @@
 //! `[orchestrator] retry_after_s`, retried after that delay and abandoned past the attempt
 //! limits, as the Omega simulator does.
 
+mod lifecycle;
 mod parked;
 mod two_level;
+
+pub use lifecycle::OutageRecord;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -55,6 +58,9 @@ pub enum PodState {
     Finished,
     /// Its job was given up after the retry limits (`[orchestrator] retry_after_s`).
     Abandoned,
+    /// Its host failed under it: still bound there, not running, not yet given up by its
+    /// controller (nor restarted in place).
+    Lost,
 }
 
 impl PodState {
@@ -66,6 +72,7 @@ impl PodState {
             PodState::Running => "running",
             PodState::Finished => "finished",
             PodState::Abandoned => "abandoned",
+            PodState::Lost => "lost",
         }
     }
 }
@@ -104,6 +111,12 @@ pub struct PodRecord {
     pub placements: Vec<Placement>,
     /// Times the pod was evicted by preemption and re-queued.
     pub evictions: u32,
+    /// Times its host failed under it.
+    pub losses: u32,
+    /// Times its container restarted in place after its host came back.
+    pub restarts_in_place: u32,
+    /// The outage it was lost in, until it runs again.
+    lost_in: Option<usize>,
     /// Bumped on eviction so that the evicted stay's pending Started/Finished events are
     /// recognised as stale.
     incarnation: u32,
@@ -225,6 +238,22 @@ pub enum Event {
         incarnation: u32,
     },
     Sample,
+    /// A host outage (`[[faults]]`) begins or ends.
+    HostDown {
+        outage: usize,
+    },
+    HostUp {
+        outage: usize,
+    },
+    /// The control plane declares a host failed, or gives up its pods.
+    HostDetected {
+        node: NodeId,
+        epoch: u64,
+    },
+    HostEvicted {
+        node: NodeId,
+        epoch: u64,
+    },
 }
 
 // Digest record kinds, one per event type; part of the digest contract.
@@ -336,6 +365,17 @@ pub struct World<'s> {
     pub(crate) audit_error: Option<String>,
     pub(crate) digest: Digest,
     until: SimTime,
+    /// Every host outage of the run, in time order, and what it did.
+    pub(crate) outages: Vec<OutageRecord>,
+    /// Each host as the control plane sees it.
+    health: Vec<lifecycle::Health>,
+    /// Pods bound to each host (a failure must find them).
+    on_node: Vec<BTreeSet<usize>>,
+    /// Images on each host: workload → when its pull is done.
+    images: Vec<BTreeMap<usize, SimTime>>,
+    pub(crate) image_pulls: u64,
+    pub(crate) restarts_in_place: u64,
+    pub(crate) pods_lost: u64,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -438,6 +478,8 @@ impl<'s> World<'s> {
             _ => None,
         };
         let node_count = nodes.len();
+        let until = SimTime::ZERO + scenario.duration;
+        let outages = crate::faults::outages(&scenario.faults, &nodes, scenario.seed, until);
         let mut world = World {
             scenario,
             arrived_gpu_milli: 0,
@@ -471,8 +513,24 @@ impl<'s> World<'s> {
                 .then(|| GpuFragmentation::new(scenario)),
             audit_error: None,
             digest: Digest::new(),
-            until: SimTime::ZERO + scenario.duration,
+            until,
+            outages: outages
+                .iter()
+                .map(|o| OutageRecord::new(&scenario.faults[o.fault].name, NodeId(o.node), o.down))
+                .collect(),
+            health: vec![Default::default(); node_count],
+            on_node: vec![BTreeSet::new(); node_count],
+            images: vec![BTreeMap::new(); node_count],
+            image_pulls: 0,
+            restarts_in_place: 0,
+            pods_lost: 0,
         };
+        for (i, o) in outages.iter().enumerate() {
+            kernel.schedule_at(o.down, Event::HostDown { outage: i });
+            if let Some(up) = o.up.filter(|&up| up <= until) {
+                kernel.schedule_at(up, Event::HostUp { outage: i });
+            }
+        }
         for (i, w) in scenario.workloads.iter().enumerate() {
             if w.max_pods != Some(0) {
                 let first = SimTime::ZERO + w.start + world.interarrival(i);
@@ -674,6 +732,9 @@ impl<'s> World<'s> {
                 node: None,
                 placements: Vec::new(),
                 evictions: 0,
+                losses: 0,
+                restarts_in_place: 0,
+                lost_in: None,
                 incarnation: 0,
                 attempts: 0,
                 last_failure: None,
@@ -1132,17 +1193,18 @@ impl<'s> World<'s> {
                 j.all_bound = Some(now);
             }
         }
-        let delay = self
-            .scenario
-            .start_latency_s
-            .sample(&mut self.start_latency);
-        let delay = SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX));
-        k.schedule_in(delay, Event::Started { pod, incarnation });
+        self.on_node[node.0].insert(pod);
         // Devices join the record only when there are any, so runs without GPUs keep the
         // digests they had before devices were modelled.
         let mut rec = vec![pod as u64, node.0 as u64];
         rec.extend(devices.iter().map(|&d| u64::from(d)));
         self.digest.record(now, TAG_DECISION, &rec);
+        if self.health[node.0].is_down() {
+            self.bound_to_down_host(k, pod, node);
+        } else {
+            let delay = self.pull_and_start(now, pod, node);
+            k.schedule_in(delay, Event::Started { pod, incarnation });
+        }
     }
 
     /// Frees `pod`'s requests on its node and ends its current placement.
@@ -1150,6 +1212,7 @@ impl<'s> World<'s> {
         self.account(k.now());
         let rec = &mut self.pods[pod];
         if let Some(node) = rec.node {
+            self.on_node[node.0].remove(&pod);
             self.cluster.unbind_pod(node, &rec.spec);
             if let Some(a) = self.allocator.as_mut() {
                 let framework =
@@ -1213,11 +1276,20 @@ impl<'s> World<'s> {
     /// Preemption victim: removed from its node at once (no termination grace period) and
     /// re-queued as its controller would re-create it.
     fn evict(&mut self, k: &mut Kernel<Event>, pod: usize) {
-        if !matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
+        if !matches!(
+            self.pods[pod].state,
+            PodState::Starting | PodState::Running | PodState::Lost
+        ) {
             return;
         }
         self.release(k, pod);
         let rec = &mut self.pods[pod];
+        if rec.state == PodState::Lost {
+            // Deleted while its host is down: its controller replaces it now.
+            if let Some(o) = rec.lost_in {
+                self.outages[o].replaced += 1;
+            }
+        }
         if rec.state == PodState::Running {
             self.pods_running -= 1;
         }
@@ -1255,6 +1327,7 @@ impl<'s> World<'s> {
             k.schedule_in(d, Event::Finished { pod, incarnation });
         }
         self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
+        self.recovered(k.now(), pod);
     }
 
     fn finished(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
@@ -1397,6 +1470,10 @@ impl Handler<Event> for World<'_> {
             Event::Started { pod, incarnation } => self.started(k, pod, incarnation),
             Event::Finished { pod, incarnation } => self.finished(k, pod, incarnation),
             Event::Sample => self.sample(k),
+            Event::HostDown { outage } => self.host_down(k, outage),
+            Event::HostUp { outage } => self.host_up(k, outage),
+            Event::HostDetected { node, epoch } => self.host_detected(k, node, epoch),
+            Event::HostEvicted { node, epoch } => self.host_evicted(k, node, epoch),
         }
     }
 }

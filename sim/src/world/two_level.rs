@@ -306,6 +306,12 @@ impl World<'_> {
 
     /// An offer not answered in time is rescinded (Mesos `--offer_timeout`).
     pub(super) fn offer_timeout(&mut self, id: u64) {
+        self.rescind(id);
+    }
+
+    /// Takes an outstanding offer back from the framework holding it (offer timeout, agent
+    /// unreachable).
+    pub(super) fn rescind(&mut self, id: u64) {
         let Some(&s) = self.offer_of.get(&id) else {
             return;
         };

@@ -1,0 +1,370 @@
+//! Hosts that fail and come back, as the orchestrator preset says the control plane sees
+//! them (`crate::orchestrator::Lifecycle`), and image pulls on the way to a container start.
+//!
+//! A host outage (from `[[faults]]`) stops the host at once: its containers die, but the
+//! control plane does not know yet — its pods stay bound and their resources held, and a
+//! scheduler may still place pods there (they never start). At the preset's detection time
+//! the host is declared failed: tainted `node.kubernetes.io/unreachable` (NoSchedule and
+//! NoExecute, as the node lifecycle controller does) and, for schedulers that read only
+//! cordons, marked unschedulable; a Mesos agent becomes unreachable and its outstanding offers
+//! are rescinded. `eviction_delay` later its pods are given up: their resources are freed and,
+//! `replacement_delay` after that, each goes back to its scheduler's queue as its controller's
+//! replacement — through the same scheduler code as every other pod. A host that comes back
+//! before its pods were given up restarts them in place (the kubelet's `restartPolicy:
+//! Always`), with the image still there.
+
+use orchsim_kernel::{Kernel, SimDuration, SimTime};
+use orchsim_sched::labels::{Taint, TaintEffect};
+use orchsim_sched::NodeId;
+
+use super::{Event, JobPlace, PodState, World, TAG_EVICTED};
+
+// Digest record kinds of the lifecycle (continuing the world's).
+const TAG_HOST_DOWN: u8 = 8;
+const TAG_HOST_UP: u8 = 9;
+const TAG_POD_LOST: u8 = 10;
+const TAG_HOST_DETECTED: u8 = 11;
+
+/// The taint key the node lifecycle controller puts on a node whose heartbeats stopped
+/// (k8s.io/api core/v1 well_known_taints.go: TaintNodeUnreachable).
+const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+
+/// What one host outage did, for `faults.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutageRecord {
+    /// The fault's name.
+    pub fault: String,
+    pub node: NodeId,
+    pub down: SimTime,
+    /// When the host came back (`None`: not within the run, or never).
+    pub up: Option<SimTime>,
+    /// When the control plane declared it failed, and when it gave up its pods.
+    pub detected: Option<SimTime>,
+    pub evicted: Option<SimTime>,
+    /// Pods that were on the host (or bound to it before detection), and what became of them.
+    pub pods_lost: u32,
+    pub restarted_in_place: u32,
+    pub replaced: u32,
+    /// When the last of its lost pods was running again (`None`: some never were, or none
+    /// was lost).
+    pub recovered: Option<SimTime>,
+    /// Lost pods not running again yet.
+    waiting: u32,
+    /// Another outage of the same host was already in progress: this one changed nothing.
+    pub overlapped: bool,
+}
+
+/// A host as the control plane sees it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Health {
+    /// Outages in progress.
+    down: u32,
+    /// The outage that took it down, while it is down.
+    outage: Option<usize>,
+    /// Bumped whenever it goes down or comes back, so that stale detection and eviction
+    /// events are recognised.
+    epoch: u64,
+    detected: bool,
+    evicted: bool,
+}
+
+impl OutageRecord {
+    pub(super) fn new(fault: &str, node: NodeId, down: SimTime) -> Self {
+        OutageRecord {
+            fault: fault.to_string(),
+            node,
+            down,
+            up: None,
+            detected: None,
+            evicted: None,
+            pods_lost: 0,
+            restarted_in_place: 0,
+            replaced: 0,
+            recovered: None,
+            waiting: 0,
+            overlapped: false,
+        }
+    }
+}
+
+impl Health {
+    pub(super) fn is_down(&self) -> bool {
+        self.down > 0
+    }
+}
+
+impl World<'_> {
+    /// An outage begins: the host's containers die, unbeknown to the control plane.
+    pub(super) fn host_down(&mut self, k: &mut Kernel<Event>, outage: usize) {
+        let now = k.now();
+        let node = self.outages[outage].node;
+        let h = &mut self.health[node.0];
+        h.down += 1;
+        if h.down > 1 {
+            self.outages[outage].overlapped = true;
+            return;
+        }
+        h.epoch += 1;
+        h.outage = Some(outage);
+        let epoch = h.epoch;
+        self.digest
+            .record(now, TAG_HOST_DOWN, &[node.0 as u64, outage as u64]);
+        let on: Vec<usize> = self.on_node[node.0].iter().copied().collect();
+        for pod in on {
+            if matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
+                self.lose(now, pod, outage);
+            }
+        }
+        let lifecycle = self
+            .scenario
+            .lifecycle
+            .as_ref()
+            .expect("faults need a lifecycle (checked by the scenario)");
+        k.schedule_at(
+            lifecycle.detected_at(now).max(now),
+            Event::HostDetected { node, epoch },
+        );
+    }
+
+    /// `pod`'s container died with its host in `outage`.
+    pub(super) fn lose(&mut self, now: SimTime, pod: usize, outage: usize) {
+        let rec = &mut self.pods[pod];
+        if rec.state == PodState::Running {
+            self.pods_running -= 1;
+        }
+        rec.state = PodState::Lost;
+        // Its container is gone; a restart in place starts a new one.
+        rec.started = None;
+        rec.incarnation += 1;
+        rec.losses += 1;
+        rec.lost_in = Some(outage);
+        let o = &mut self.outages[outage];
+        o.pods_lost += 1;
+        o.waiting += 1;
+        self.pods_lost += 1;
+        self.digest.record(now, TAG_POD_LOST, &[pod as u64]);
+    }
+
+    /// The control plane declares the host failed.
+    pub(super) fn host_detected(&mut self, k: &mut Kernel<Event>, node: NodeId, epoch: u64) {
+        let h = &mut self.health[node.0];
+        if h.epoch != epoch || !h.is_down() {
+            return;
+        }
+        h.detected = true;
+        let now = k.now();
+        if let Some(o) = h.outage {
+            self.outages[o].detected = Some(now);
+        }
+        self.digest.record(now, TAG_HOST_DETECTED, &[node.0 as u64]);
+        // Kubernetes filters the node by its taints; the other schedulers read only the cordon
+        // (swarm's ReadyFilter and Marathon's offers stand in for the node's status).
+        let cordon = self.slots.iter().any(|s| s.stats.algorithm != "kubernetes");
+        self.cluster.update_node(node, |n| {
+            for effect in [TaintEffect::NoSchedule, TaintEffect::NoExecute] {
+                n.taints.push(Taint {
+                    key: UNREACHABLE.into(),
+                    value: String::new(),
+                    effect,
+                });
+            }
+            n.unschedulable |= cordon;
+        });
+        if let Some(a) = self.allocator.as_mut() {
+            a.set_reachable(node.0, false);
+            let ids: Vec<u64> = a
+                .outstanding()
+                .filter(|o| o.agent == node.0)
+                .map(|o| o.id)
+                .collect();
+            for id in ids {
+                self.rescind(id);
+            }
+        }
+        let delay = self.lifecycle().eviction_delay;
+        if delay == SimDuration::ZERO {
+            self.host_evicted(k, node, epoch);
+        } else {
+            k.schedule_in(delay, Event::HostEvicted { node, epoch });
+        }
+    }
+
+    fn lifecycle(&self) -> &crate::orchestrator::Lifecycle {
+        self.scenario
+            .lifecycle
+            .as_ref()
+            .expect("host events come from faults, which need a lifecycle")
+    }
+
+    /// The pods of a failed host are given up and replaced.
+    pub(super) fn host_evicted(&mut self, k: &mut Kernel<Event>, node: NodeId, epoch: u64) {
+        let h = &mut self.health[node.0];
+        if h.epoch != epoch || !h.is_down() {
+            return;
+        }
+        h.evicted = true;
+        if let Some(o) = h.outage {
+            self.outages[o].evicted = Some(k.now());
+        }
+        let lost: Vec<usize> = self.on_node[node.0]
+            .iter()
+            .copied()
+            .filter(|&p| self.pods[p].state == PodState::Lost)
+            .collect();
+        for pod in lost {
+            self.give_up(k, pod);
+        }
+        self.kick_all(k);
+    }
+
+    /// A lost pod's controller gives it up: its resources are freed and its replacement
+    /// queued after the preset's replacement delay.
+    pub(super) fn give_up(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        self.release(k, pod);
+        let now = k.now();
+        let rec = &mut self.pods[pod];
+        rec.state = PodState::Pending;
+        rec.queued = now;
+        rec.bound = None;
+        rec.started = None;
+        rec.node = None;
+        if let Some(o) = rec.lost_in {
+            self.outages[o].replaced += 1;
+        }
+        self.pods_pending += 1;
+        self.digest.record(now, TAG_EVICTED, &[pod as u64]);
+        let job = rec.job;
+        let delay = self.lifecycle().replacement_delay;
+        let requeue = match self.jobs[job].place {
+            JobPlace::Idle => true,
+            JobPlace::Parked(key) => {
+                let s = self.path[self.jobs[job].workload];
+                self.slots[s].parked.remove(job, key);
+                true
+            }
+            // Already on its way to a decision, which will take this pod too.
+            JobPlace::Queued | JobPlace::Deciding | JobPlace::Retrying => false,
+        };
+        if requeue {
+            if delay == SimDuration::ZERO {
+                self.enqueue(job);
+            } else {
+                self.jobs[job].place = JobPlace::Retrying;
+                k.schedule_in(delay, Event::Retry { job });
+            }
+        }
+    }
+
+    /// An outage ends; when it was the host's last, the host is back: cordon and taints
+    /// lifted, and pods not given up yet restart in place.
+    pub(super) fn host_up(&mut self, k: &mut Kernel<Event>, outage: usize) {
+        let now = k.now();
+        let node = self.outages[outage].node;
+        self.outages[outage].up = Some(now);
+        let h = &mut self.health[node.0];
+        h.down -= 1;
+        if h.down > 0 {
+            return;
+        }
+        h.epoch += 1;
+        h.outage = None;
+        h.evicted = false;
+        let was_detected = std::mem::take(&mut h.detected);
+        self.digest.record(now, TAG_HOST_UP, &[node.0 as u64]);
+        if was_detected {
+            self.cluster.update_node(node, |n| {
+                n.taints.retain(|t| t.key != UNREACHABLE);
+                n.unschedulable = false;
+            });
+            if let Some(a) = self.allocator.as_mut() {
+                a.set_reachable(node.0, true);
+            }
+        }
+        let lost: Vec<usize> = self.on_node[node.0]
+            .iter()
+            .copied()
+            .filter(|&p| self.pods[p].state == PodState::Lost)
+            .collect();
+        for pod in lost {
+            let rec = &mut self.pods[pod];
+            rec.state = PodState::Starting;
+            rec.restarts_in_place += 1;
+            if let Some(o) = rec.lost_in {
+                self.outages[o].restarted_in_place += 1;
+            }
+            self.restarts_in_place += 1;
+            let incarnation = rec.incarnation;
+            let delay = self.start_delay();
+            k.schedule_in(delay, Event::Started { pod, incarnation });
+        }
+        // Parked jobs may fit on the host again.
+        for s in 0..self.slots.len() {
+            for job in self.slots[s].parked.wake(0, true, |_| true) {
+                self.enqueue(job);
+            }
+        }
+        self.kick_all(k);
+    }
+
+    /// A pod was just bound to `node`: on a host that is down it never starts (lost at
+    /// once, and given up at once if the host's pods already were).
+    pub(super) fn bound_to_down_host(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId) {
+        let h = &self.health[node.0];
+        let (outage, evicted) = (h.outage, h.evicted);
+        if let Some(o) = outage {
+            self.lose(k.now(), pod, o);
+            if evicted {
+                self.give_up(k, pod);
+            }
+        }
+    }
+
+    /// A container of `pod` started: a lost pod counts towards its outage's recovery.
+    pub(super) fn recovered(&mut self, now: SimTime, pod: usize) {
+        if let Some(o) = self.pods[pod].lost_in.take() {
+            let rec = &mut self.outages[o];
+            rec.waiting -= 1;
+            if rec.waiting == 0 {
+                rec.recovered = Some(now);
+            }
+        }
+    }
+
+    /// Delay from a bind on `node` to the container running: the image pull if the host
+    /// lacks the pod's image (or waits for one in progress), then the container start.
+    pub(super) fn pull_and_start(&mut self, now: SimTime, pod: usize, node: NodeId) -> SimDuration {
+        let workload = self.pods[pod].workload;
+        let image_mib = self
+            .scenario
+            .workloads
+            .get(workload)
+            .map_or(0.0, |w| w.image_mib);
+        let pull = if image_mib > 0.0 {
+            let images = &mut self.images[node.0];
+            let ready = match images.get(&workload) {
+                Some(&ready) => ready,
+                None => {
+                    let secs = image_mib * 8.0 * 1.048_576 / self.scenario.registry_mbit_s;
+                    let ready =
+                        now + SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX));
+                    images.insert(workload, ready);
+                    self.image_pulls += 1;
+                    ready
+                }
+            };
+            ready.since(now.min(ready))
+        } else {
+            SimDuration::ZERO
+        };
+        pull + self.start_delay()
+    }
+
+    /// A container start (`[orchestrator] start_latency_s`).
+    pub(super) fn start_delay(&mut self) -> SimDuration {
+        let delay = self
+            .scenario
+            .start_latency_s
+            .sample(&mut self.start_latency);
+        SimDuration::try_from_secs_f64(delay).unwrap_or(SimDuration(u64::MAX))
+    }
+}

@@ -1,0 +1,218 @@
+//! Host failures under each orchestrator preset: the time from a failure to every lost
+//! replica running again is derived here from the preset file's own values (detection on the
+//! heartbeat and monitor grids, eviction, replacement, one decision per pod, the start), and
+//! the replacements go through the scheduler like every other pod.
+
+use orchsim_sim::orchestrator::builtin;
+use orchsim_sim::{parse, run, PodState, RunResult};
+
+/// 4 hosts with room for everything twice over, 12 replicas placed in the first seconds, a
+/// host failing at `FAIL_AT_S` (off every grid) for good. Decisions take 10 ms each, starts
+/// 0.8 s, no image pulls, so the expected times are exact.
+fn scenario(preset: &str, extra: &str) -> String {
+    format!(
+        r#"
+name = "lifecycle"
+seed = 3
+duration_s = 2000
+[[hosts]]
+name = "w"
+count = 4
+cpu_milli = 16000
+memory_mib = 65536
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 10
+max_pods = 12
+cpu_milli = 1000
+memory_mib = 1024
+labels = {{ app = "web" }}
+[scheduler]
+cost = {{ t_job_ms = 10, t_task_ms = 0 }}
+[orchestrator]
+preset = "{preset}"
+start_latency_s = 0.8
+{extra}
+[[faults]]
+name = "lose-w-1"
+hosts = ["w-1"]
+at_s = {FAIL_AT_S}
+"#
+    )
+}
+
+const FAIL_AT_S: f64 = 607.3;
+
+fn secs(preset: &str, key: &str) -> f64 {
+    let p = builtin(preset).unwrap();
+    let (v, _) = &p.values[key];
+    v.as_float()
+        .or_else(|| v.as_integer().map(|i| i as f64))
+        .unwrap()
+}
+
+/// When the preset's control plane declares a host failed at `t` failed: its last heartbeat
+/// is the last multiple of the heartbeat interval not after `t`; a per-node timer fires at
+/// heartbeat + grace, a periodic monitor at its first tick strictly after that.
+fn detection(preset: &str, t: f64) -> f64 {
+    let hb = secs(preset, "heartbeat_interval_s");
+    let deadline = (t / hb).floor() * hb + secs(preset, "failure_grace_s");
+    match secs(preset, "monitor_interval_s") {
+        m if m > 0.0 => ((deadline / m).floor() + 1.0) * m,
+        _ => deadline,
+    }
+}
+
+fn lost_pods(r: &RunResult) -> Vec<usize> {
+    (0..r.records.len())
+        .filter(|&i| r.records[i].losses > 0)
+        .collect()
+}
+
+#[test]
+fn recovery_after_a_host_failure_follows_from_each_preset() {
+    for preset in ["kubernetes", "swarm", "mesos-marathon"] {
+        let r = run(&parse("lifecycle.toml", &scenario(preset, "")).unwrap()).unwrap();
+        let lost = lost_pods(&r);
+        assert!(
+            lost.len() >= 2,
+            "{preset}: the failed host held {} replicas",
+            lost.len()
+        );
+        let detected = detection(preset, FAIL_AT_S);
+        let queued =
+            detected + secs(preset, "eviction_delay_s") + secs(preset, "replacement_delay_s");
+        // The replacements are decided one after another, 10 ms each, then start in 0.8 s.
+        let expected = queued + lost.len() as f64 * 0.010 + 0.8 - FAIL_AT_S;
+        let o = &r.outages[0];
+        let got = o.recovered.unwrap().since(o.down).as_secs_f64();
+        assert!(
+            (got - expected).abs() < 1e-6,
+            "{preset}: recovery {got} s, expected {expected} s (detected at {detected} s)"
+        );
+        assert_eq!(o.detected.unwrap().as_secs_f64(), detected, "{preset}");
+        assert_eq!(
+            (o.pods_lost, o.replaced, o.restarted_in_place),
+            (lost.len() as u32, lost.len() as u32, 0),
+            "{preset}"
+        );
+        assert_eq!(
+            r.summary.recovery_max.unwrap().as_secs_f64(),
+            got,
+            "{preset}"
+        );
+        for &p in &lost {
+            let rec = &r.records[p];
+            // Through the scheduler again: a second stay, elsewhere, after a new attempt.
+            assert_eq!(rec.state, PodState::Running, "{preset}");
+            assert_eq!(rec.placements.len(), 2, "{preset}");
+            assert_ne!(rec.placements[1].node, rec.placements[0].node, "{preset}");
+            assert_eq!(r.node_names[rec.placements[0].node.0], "w-1");
+            assert!(rec.attempts >= 2, "{preset}");
+        }
+        // Each preset brings its orchestrator's scheduler.
+        let scheduler = builtin(preset).unwrap().values["scheduler"].0.clone();
+        assert_eq!(Some(r.summary.algorithm.as_str()), scheduler.as_str());
+    }
+}
+
+#[test]
+fn a_host_back_before_its_pods_are_given_up_restarts_them_in_place() {
+    // Kubernetes gives pods on an unreachable node 300 s: back after 120 s, they restart on
+    // the same node, without a new decision.
+    let text =
+        scenario("kubernetes", "").replace("at_s = 607.3", "at_s = 607.3\nrecover_after_s = 120");
+    let r = run(&parse("lifecycle.toml", &text).unwrap()).unwrap();
+    let lost = lost_pods(&r);
+    let o = &r.outages[0];
+    assert_eq!(o.restarted_in_place as usize, lost.len());
+    assert_eq!((o.replaced, o.evicted), (0, None));
+    let back = FAIL_AT_S + 120.0;
+    assert!((o.recovered.unwrap().as_secs_f64() - (back + 0.8)).abs() < 1e-6);
+    for &p in &lost {
+        let rec = &r.records[p];
+        assert_eq!(rec.placements.len(), 1, "kept its one stay on w-1");
+        assert_eq!(rec.restarts_in_place, 1);
+        assert_eq!(rec.state, PodState::Running);
+    }
+    assert_eq!(r.summary.restarts_in_place, lost.len() as u64);
+}
+
+#[test]
+fn a_host_that_never_returns_leaves_nothing_lost_once_replaced() {
+    let r = run(&parse("lifecycle.toml", &scenario("swarm", "")).unwrap()).unwrap();
+    assert_eq!(r.summary.pods_lost, 0);
+    assert_eq!(r.summary.pod_losses, lost_pods(&r).len() as u64);
+    assert_eq!(r.summary.outages_unrecovered, 0);
+    // Nothing is placed on the failed host once it is declared failed.
+    let detected = orchsim_kernel::SimTime::ZERO
+        + orchsim_kernel::SimDuration::try_from_secs_f64(detection("swarm", FAIL_AT_S)).unwrap();
+    for rec in &r.records {
+        for p in &rec.placements {
+            assert!(
+                !(r.node_names[p.node.0] == "w-1" && p.bound >= detected),
+                "{} bound to the failed host",
+                rec.spec.name
+            );
+        }
+    }
+}
+
+#[test]
+fn overrides_change_the_timing_and_unknown_keys_are_refused() {
+    let text = scenario(
+        "kubernetes",
+        "[orchestrator.override]\neviction_delay_s = 30",
+    );
+    let r = run(&parse("lifecycle.toml", &text).unwrap()).unwrap();
+    let o = &r.outages[0];
+    assert_eq!(
+        o.evicted.unwrap().since(o.detected.unwrap()).as_secs_f64(),
+        30.0
+    );
+    let bad = scenario("kubernetes", "[orchestrator.override]\neviction_s = 30");
+    let e = parse("lifecycle.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("orchestrator.override.eviction_s"), "{e}");
+    assert!(e.contains("eviction_delay_s"), "{e}");
+    let bad = scenario("kubernetes", "").replace("preset = \"kubernetes\"", "preset = \"k8s\"");
+    let e = parse("lifecycle.toml", &bad).unwrap_err().to_string();
+    assert!(
+        e.contains("orchestrator.preset") && e.contains("`swarm`"),
+        "{e}"
+    );
+    let bad = scenario("kubernetes", "").replace("preset = \"kubernetes\"\n", "");
+    let e = parse("lifecycle.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("faults need an orchestrator preset"), "{e}");
+}
+
+#[test]
+fn marathon_replaces_lost_tasks_through_mesos_offers() {
+    // Two-level: the agent becomes unreachable, its offers are rescinded, and the
+    // replacements wait for the allocator's next offers (every second, on the second).
+    let text = scenario("mesos-marathon", "").replace(
+        "[scheduler]\ncost = { t_job_ms = 10, t_task_ms = 0 }",
+        "[control_plane]\nkind = \"two-level\"\n[[control_plane.schedulers]]\nname = \"marathon\"\nalgorithm = \"marathon\"\nworkloads = [\"web\"]\ncost = { t_job_ms = 10, t_task_ms = 0 }",
+    );
+    let r = run(&parse("lifecycle.toml", &text).unwrap()).unwrap();
+    assert!(r.audit_error.is_none(), "{:?}", r.audit_error);
+    let lost = lost_pods(&r);
+    assert!(lost.len() >= 2);
+    let detected = detection("mesos-marathon", FAIL_AT_S);
+    // Detected on a whole second, before that second's allocation (scheduled earlier): the
+    // replacements are queued in time for its offers and decided one after another.
+    assert_eq!(detected.fract(), 0.0);
+    let expected = detected + lost.len() as f64 * 0.010 + 0.8 - FAIL_AT_S;
+    let o = &r.outages[0];
+    let got = o.recovered.unwrap().since(o.down).as_secs_f64();
+    assert!(
+        (got - expected).abs() < 1e-6,
+        "recovery {got} s, expected {expected} s"
+    );
+    for &p in &lost {
+        let rec = &r.records[p];
+        assert_eq!(rec.placements.len(), 2);
+        assert_ne!(r.node_names[rec.placements[1].node.0], "w-1");
+    }
+    assert!(r.schedulers[0].offers_received > 0);
+}
