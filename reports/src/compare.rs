@@ -35,6 +35,7 @@ pub fn direction(metric: &str) -> Direction {
         "recovery",
         "unrecovered",
         "image_pulls",
+        "crash",
         "busy",
         "wall_s",
         "failed",

@@ -1,4 +1,5 @@
-//! Fault injection: the `[[faults]]` of a scenario and the host outages they expand into.
+//! Fault injection: the `[[faults]]` of a scenario — host outages (expanded here before the
+//! run) and container crashes (drawn by the world as containers start).
 //!
 //! ```toml
 //! [[faults]]
@@ -13,10 +14,17 @@
 //! name = "wear"
 //! mtbf_s = 2592000              # or: each host fails independently, exponential gaps (mean)
 //! mttr_s = { dist = "lognormal", median = 3600, sigma = 1 }   # and is repaired after this
+//!
+//! [[faults]]
+//! name = "web-crashes"
+//! workload = "web"              # containers of a workload exit instead (a crash loop, a bug):
+//! mtbf_s = 600                  # each after an exponential run time of this mean, or all
+//! # at_s = 900                  # of them at once; the preset's restart policy takes over
 //! ```
 //!
-//! Without a selector a fault covers every host. Random outages draw from the stream
-//! `faults/<name>`, host by host in cluster order, so adding a fault never moves another's.
+//! Without a selector a host fault covers every host. Random outages draw from the stream
+//! `faults/<name>`, host by host in cluster order, so adding a fault never moves another's;
+//! random crashes draw from the same stream as containers start.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +34,10 @@ use toml::Spanned;
 
 use crate::dist::Dist;
 use crate::scenario::{dist, non_negative_secs, positive_secs, Locator, RawDist, ScenarioError};
+
+/// Most host outages a scenario's random faults may make on average (they are drawn before
+/// the run).
+pub const MAX_OUTAGES: u64 = 10_000_000;
 
 /// When a fault strikes.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +56,9 @@ pub enum FaultTiming {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub name: String,
+    /// A container fault: the index of the workload whose containers exit (its selectors
+    /// are then empty and `Random` has no repair time).
+    pub workload: Option<usize>,
     /// Host names; empty with no label and no site: every host.
     pub hosts: Vec<String>,
     pub labels: BTreeMap<String, String>,
@@ -82,6 +97,9 @@ pub fn outages(
     let streams = RngStreams::new(seed);
     let mut out = Vec::new();
     for (f, fault) in faults.iter().enumerate() {
+        if fault.workload.is_some() {
+            continue;
+        }
         let mut rng = streams.stream(&format!("faults/{}", fault.name));
         for (node, n) in nodes.iter().enumerate() {
             if !fault.selects(&n.name, &n.labels, &n.site) {
@@ -137,17 +155,20 @@ pub(crate) struct RawFault {
     #[serde(default)]
     labels: BTreeMap<String, String>,
     site: Option<Spanned<String>>,
+    workload: Option<Spanned<String>>,
     at_s: Option<Spanned<f64>>,
     recover_after_s: Option<Spanned<f64>>,
     mtbf_s: Option<Spanned<f64>>,
     mttr_s: Option<Spanned<RawDist>>,
 }
 
-/// Validates `[[faults]]` against the cluster's hosts.
+/// Validates `[[faults]]` against the cluster's hosts and the workloads' names.
 pub(crate) fn validate(
     loc: &Locator,
     raw: &[RawFault],
     nodes: &[orchsim_sched::NodeInfo],
+    workloads: &[String],
+    duration: SimDuration,
 ) -> Result<Vec<Fault>, ScenarioError> {
     let mut faults: Vec<Fault> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
@@ -176,6 +197,37 @@ pub(crate) fn validate(
                 ));
             }
         }
+        let workload = match &r.workload {
+            None => None,
+            Some(w) => {
+                let Some(i) = workloads.iter().position(|x| x == w.get_ref()) else {
+                    return Err(err(
+                        w.span(),
+                        "workload",
+                        format!(
+                            "expected the name of a workload ({}), found `{}`",
+                            workloads.join(", "),
+                            w.get_ref()
+                        ),
+                    ));
+                };
+                if !(r.hosts.is_empty() && r.labels.is_empty() && r.site.is_none()) {
+                    return Err(err(w.span(), "workload", "a container fault names a workload, a host fault its hosts; expected `workload` or `hosts`/`labels`/`site`, not both".into()));
+                }
+                for (key, v) in [
+                    ("mttr_s", r.mttr_s.as_ref().map(|m| m.span())),
+                    (
+                        "recover_after_s",
+                        r.recover_after_s.as_ref().map(|m| m.span()),
+                    ),
+                ] {
+                    if let Some(span) = v {
+                        return Err(err(span, key, "a crashed container is restarted by the orchestrator's restart policy (the preset's restart_* values), not repaired; expected no repair time".into()));
+                    }
+                }
+                Some(i)
+            }
+        };
         let timing = match (&r.at_s, &r.mtbf_s) {
             (Some(at), None) => {
                 if let Some(m) = &r.mttr_s {
@@ -193,12 +245,16 @@ pub(crate) fn validate(
                 if let Some(x) = &r.recover_after_s {
                     return Err(err(x.span(), "recover_after_s", "random failures recover after `mttr_s`; expected no `recover_after_s`".into()));
                 }
-                let Some(mttr) = &r.mttr_s else {
-                    return Err(err(mtbf.span(), "mttr_s", "expected `mttr_s` (seconds to repair, a number or a distribution) with `mtbf_s`".into()));
+                let mttr_s = match (&r.mttr_s, workload) {
+                    (Some(mttr), _) => dist(mttr, &f("mttr_s"), "seconds", loc)?,
+                    (None, Some(_)) => Dist::Constant(0.0),
+                    (None, None) => {
+                        return Err(err(mtbf.span(), "mttr_s", "expected `mttr_s` (seconds to repair, a number or a distribution) with `mtbf_s`".into()));
+                    }
                 };
                 FaultTiming::Random {
                     mtbf: positive_secs(mtbf, &f("mtbf_s"), loc)?,
-                    mttr_s: dist(mttr, &f("mttr_s"), "seconds", loc)?,
+                    mttr_s,
                 }
             }
             (Some(_), Some(m)) => {
@@ -218,14 +274,16 @@ pub(crate) fn validate(
         };
         let fault = Fault {
             name,
+            workload,
             hosts: r.hosts.iter().map(|h| h.get_ref().clone()).collect(),
             labels: r.labels.clone(),
             site: r.site.as_ref().map(|s| s.get_ref().clone()),
             timing,
         };
-        if !nodes
-            .iter()
-            .any(|n| fault.selects(&n.name, &n.labels, &n.site))
+        if workload.is_none()
+            && !nodes
+                .iter()
+                .any(|n| fault.selects(&n.name, &n.labels, &n.site))
         {
             return Err(err(
                 r.name.span(),
@@ -233,6 +291,21 @@ pub(crate) fn validate(
                 "expected the fault to select at least one host: no host has these labels and site"
                     .into(),
             ));
+        }
+        // Host outages are drawn before the run: bound how many.
+        if let (None, FaultTiming::Random { mtbf, .. }) = (fault.workload, &fault.timing) {
+            let hosts = nodes
+                .iter()
+                .filter(|n| fault.selects(&n.name, &n.labels, &n.site))
+                .count() as f64;
+            let expected = hosts * duration.as_secs_f64() / mtbf.as_secs_f64();
+            if expected > MAX_OUTAGES as f64 {
+                return Err(err(
+                    r.mtbf_s.as_ref().map_or(r.name.span(), |m| m.span()),
+                    "mtbf_s",
+                    format!("{hosts} hosts failing every {} s on average over {} s make about {expected:.0} outages; expected at most {MAX_OUTAGES} (a longer mtbf_s)", mtbf.as_secs_f64(), duration.as_secs_f64()),
+                ));
+            }
         }
         faults.push(fault);
     }
@@ -259,6 +332,7 @@ mod tests {
     fn fault(hosts: &[&str], zone: Option<&str>, timing: FaultTiming) -> Fault {
         Fault {
             name: "f".into(),
+            workload: None,
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             labels: zone
                 .map(|z| [("zone".to_string(), z.to_string())].into())

@@ -143,13 +143,19 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     /// When a node that failed at `failed` is declared failed: its last heartbeat is the
-    /// latest multiple of the heartbeat interval not after the failure; a timer per node fires
+    /// latest multiple of the heartbeat interval before the failure (a node failing at a
+    /// heartbeat's instant does not send it); a timer per node fires
     /// at that heartbeat + the grace period, a periodic check declares it at the first tick
     /// strictly after (kube-controller-manager tests `now.After(probe + grace)`).
     pub fn detected_at(&self, failed: SimTime) -> SimTime {
         let t = failed.since(SimTime::ZERO).as_nanos();
         let hb = self.heartbeat_interval.as_nanos().max(1);
-        let deadline = (t / hb * hb).saturating_add(self.failure_grace.as_nanos());
+        let last = if t > 0 && t.is_multiple_of(hb) {
+            t - hb
+        } else {
+            t / hb * hb
+        };
+        let deadline = last.saturating_add(self.failure_grace.as_nanos());
         let detected = match self.monitor_interval.as_nanos() {
             0 => deadline,
             m => (deadline / m).saturating_add(1).saturating_mul(m),
@@ -487,6 +493,8 @@ mod tests {
         // A timer per node fires at the deadline itself.
         let l = lifecycle(5.0, 15.0, 0.0);
         assert_eq!(l.detected_at(at(607)), at(620));
+        // Failing at a heartbeat's instant, it never sent that one.
+        assert_eq!(l.detected_at(at(610)), at(620));
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub struct Summary {
     pub recovery_max: Option<SimDuration>,
     /// Outages whose lost pods were not all running again by the end.
     pub outages_unrecovered: u64,
+    /// Container crashes (container faults), those replaced by a new task through the
+    /// scheduler instead of restarted in place, and the mean time from a crash to the
+    /// container running again (over those that did).
+    pub crashes: u64,
+    pub crash_reschedules: u64,
+    pub crash_recovery_mean: Option<SimDuration>,
     /// Queueing → bind (submission, or the last eviction, to the current bind), over pods that
     /// are bound; `None` if none is.
     pub wait_p50: Option<SimDuration>,
@@ -470,6 +476,10 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
             .iter()
             .filter(|o| o.pods_lost > 0 && o.recovered.is_none())
             .count() as u64,
+        crashes: w.crashes,
+        crash_reschedules: w.crash_reschedules,
+        crash_recovery_mean: (w.crash_recoveries > 0)
+            .then(|| SimDuration((w.crash_recovery_ns / u128::from(w.crash_recoveries)) as u64)),
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),
@@ -561,6 +571,9 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "image_pulls",
     "recovery_max_ms",
     "outages_unrecovered",
+    "crashes",
+    "crash_reschedules",
+    "crash_recovery_mean_ms",
     "wait_p50_ms",
     "wait_p95_ms",
     "wait_p99_ms",
@@ -609,6 +622,9 @@ impl Summary {
             self.image_pulls.into(),
             ms(self.recovery_max),
             self.outages_unrecovered.into(),
+            self.crashes.into(),
+            self.crash_reschedules.into(),
+            ms(self.crash_recovery_mean),
             ms(self.wait_p50),
             ms(self.wait_p95),
             ms(self.wait_p99),

@@ -478,12 +478,14 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
             }
             sc.control_plane = control_plane(&sc, kind, algo, algo2);
             // Four cases in five: hosts fail at random (each about every 300 s, back after
-            // 20–120 s) under one of the presets, and the first workload pulls an image.
+            // 20–120 s) under one of the presets, and the first workload pulls an image and
+            // crashes.
             if seed % 5 != 0 {
                 let preset = ["kubernetes", "swarm", "mesos-marathon"][(seed / 5 % 3) as usize];
                 sc.lifecycle = orchsim_sim::orchestrator::Lifecycle::builtin(preset);
                 sc.faults = vec![Fault {
                     name: "wear".into(),
+                    workload: None,
                     hosts: Vec::new(),
                     labels: BTreeMap::new(),
                     site: None,
@@ -497,6 +499,18 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 }];
                 if let Some(w) = sc.workloads.first_mut() {
                     w.image_mib = 100.0;
+                    // And its containers crash about every 200 s.
+                    sc.faults.push(Fault {
+                        name: "crash".into(),
+                        workload: Some(0),
+                        hosts: Vec::new(),
+                        labels: BTreeMap::new(),
+                        site: None,
+                        timing: FaultTiming::Random {
+                            mtbf: SimDuration::from_secs(200),
+                            mttr_s: Dist::Constant(0.0),
+                        },
+                    });
                 }
             }
             sc
@@ -537,7 +551,12 @@ fn assert_failures_accounted(r: &RunResult) -> Result<(), TestCaseError> {
         .iter()
         .map(|o| u64::from(o.restarted_in_place))
         .sum();
-    prop_assert_eq!(restarted, r.summary.restarts_in_place);
+    // Every crash restarts in place or goes back through the scheduler.
+    prop_assert!(r.summary.crash_reschedules <= r.summary.crashes);
+    prop_assert_eq!(
+        restarted + r.summary.crashes - r.summary.crash_reschedules,
+        r.summary.restarts_in_place
+    );
     Ok(())
 }
 

@@ -52,11 +52,12 @@ fn secs(preset: &str, key: &str) -> f64 {
         .unwrap()
 }
 
-/// When the preset's control plane declares a host failed at `t` failed: its last heartbeat
-/// is the last multiple of the heartbeat interval not after `t`; a per-node timer fires at
-/// heartbeat + grace, a periodic monitor at its first tick strictly after that.
+/// When the preset's control plane declares a host failed at `t` (off every grid) failed: its
+/// last heartbeat is the last multiple of the heartbeat interval before `t`; a per-node timer
+/// fires at heartbeat + grace, a periodic monitor at its first tick strictly after that.
 fn detection(preset: &str, t: f64) -> f64 {
     let hb = secs(preset, "heartbeat_interval_s");
+    assert_ne!((t / hb).fract(), 0.0);
     let deadline = (t / hb).floor() * hb + secs(preset, "failure_grace_s");
     match secs(preset, "monitor_interval_s") {
         m if m > 0.0 => ((deadline / m).floor() + 1.0) * m,
@@ -216,3 +217,191 @@ fn marathon_replaces_lost_tasks_through_mesos_offers() {
     }
     assert!(r.schedulers[0].offers_received > 0);
 }
+
+/// 30 hosts, 12 replicas of an 800 MiB image crashing every 10 minutes on average, under
+/// Swarm, with container reuse (`restart_in_place`) on or off.
+fn crash_loop(reuse: bool) -> RunResult {
+    let text = format!(
+        r#"
+name = "crashes"
+seed = 5
+duration_s = 7200
+[[hosts]]
+name = "n"
+count = 30
+cpu_milli = 8000
+memory_mib = 32768
+[[workloads]]
+name = "api"
+kind = "service"
+arrival_rate_per_s = 1
+max_pods = 12
+cpu_milli = 1000
+memory_mib = 2048
+image_mib = 800
+[orchestrator]
+preset = "swarm"
+start_latency_s = 0.8
+[orchestrator.override]
+restart_in_place = {reuse}
+[[faults]]
+name = "crash-loop"
+workload = "api"
+mtbf_s = 600
+"#
+    );
+    run(&parse("crashes.toml", &text).unwrap()).unwrap()
+}
+
+#[test]
+fn container_reuse_restarts_in_place_and_pulls_no_image() {
+    let (off, on) = (crash_loop(false), crash_loop(true));
+    let s = (&off.summary, &on.summary);
+    assert!(s.0.crashes > 50, "{} crashes", s.0.crashes);
+    // Without reuse every crash is a new task through the scheduler; spread sends some to
+    // hosts without the image, which pull it.
+    assert_eq!(s.0.crash_reschedules, s.0.crashes);
+    assert_eq!(s.0.restarts_in_place, 0);
+    assert!(s.0.image_pulls > 12, "{} pulls", s.0.image_pulls);
+    assert!(off.records.iter().any(|p| p.placements.len() > 1));
+    // With reuse: restarted where they were, one pull per host that ever ran a replica, and
+    // back sooner on average.
+    assert_eq!(s.1.crash_reschedules, 0);
+    assert_eq!(s.1.restarts_in_place, s.1.crashes);
+    assert_eq!(s.1.image_pulls, 12);
+    assert!(on.records.iter().all(|p| p.placements.len() == 1));
+    assert!(
+        s.1.crash_recovery_mean.unwrap() < s.0.crash_recovery_mean.unwrap(),
+        "reuse {:?} vs reschedule {:?}",
+        s.1.crash_recovery_mean,
+        s.0.crash_recovery_mean
+    );
+    // Swarm restarts after its 5 s delay, then the start: never sooner.
+    assert!(s.1.crash_recovery_mean.unwrap().as_secs_f64() >= 5.8);
+}
+
+#[test]
+fn kubernetes_crash_loop_back_off_restarts_at_once_then_after_10_s() {
+    // Every container of `web` exits at 100 s and again at 200 s: the kubelet restarts the
+    // first exit at once, the second after 10 s (CrashLoopBackOff), in place.
+    let text = scenario("kubernetes", "")
+        .replace(
+            "[[faults]]\nname = \"lose-w-1\"\nhosts = [\"w-1\"]\nat_s = 607.3",
+            "[[faults]]\nname = \"c1\"\nworkload = \"web\"\nat_s = 100\n\n[[faults]]\nname = \"c2\"\nworkload = \"web\"\nat_s = 200",
+        );
+    let r = run(&parse("lifecycle.toml", &text).unwrap()).unwrap();
+    assert_eq!(r.summary.crashes, 24);
+    assert_eq!(r.summary.restarts_in_place, 24);
+    for p in &r.records {
+        assert_eq!(p.crashes, 2);
+        assert_eq!(p.placements.len(), 1, "restarted in place");
+        assert!((p.started.unwrap().as_secs_f64() - 210.8).abs() < 1e-9);
+    }
+    // (0 + 0.8 s after the first, 10 + 0.8 s after the second) / 2
+    let mean = r.summary.crash_recovery_mean.unwrap().as_secs_f64();
+    assert!((mean - 5.8).abs() < 1e-6, "{mean}");
+}
+
+/// Regressions from review: a decision that commits onto a host declared failed while it
+/// was being made, and a job whose pods are given up while it is being decided, are both
+/// decided again at once — neither is left waiting for a release that never comes.
+#[test]
+fn decisions_overtaken_by_a_failure_are_retried() {
+    for (name, text) in [("stuck", STUCK), ("deciding", DECIDING)] {
+        let r = run(&parse(name, text).unwrap()).unwrap();
+        let s = &r.summary;
+        assert_eq!(
+            (s.pods_pending, s.pods_unschedulable, s.pods_lost),
+            (0, 0, 0),
+            "{name}: every pod placed again"
+        );
+        assert!(s.pod_losses > 0, "{name}");
+    }
+}
+
+/// A 1-pod service whose decision (3 s) runs while w-0 is declared failed at 115 s.
+const STUCK: &str = r#"name = "stuck"
+seed = 1
+duration_s = 600
+[[hosts]]
+name = "w"
+count = 2
+cpu_milli = 16000
+memory_mib = 65536
+[[workloads]]
+name = "a"
+kind = "service"
+arrival_rate_per_s = 1000
+max_pods = 1
+cpu_milli = 1000
+memory_mib = 1024
+[[workloads]]
+name = "b"
+kind = "service"
+arrival_rate_per_s = 1000
+start_s = 114
+max_pods = 1
+cpu_milli = 1000
+memory_mib = 1024
+cost = { t_job_ms = 3000, t_task_ms = 0 }
+[scheduler]
+algorithm = "first-fit"
+cost = { t_job_ms = 1, t_task_ms = 0 }
+[orchestrator]
+preset = "swarm"
+start_latency_s = 0.5
+[[faults]]
+name = "lose-w-0"
+hosts = ["w-0"]
+at_s = 100
+"#;
+
+/// A 5-pod job re-decided from 114 s while w-0, holding three of its pods, has them given up
+/// at 115 s.
+const DECIDING: &str = r#"name = "deciding"
+seed = 1
+duration_s = 600
+[[hosts]]
+name = "w"
+count = 1
+cpu_milli = 3000
+memory_mib = 65536
+[[hosts]]
+name = "x"
+count = 1
+cpu_milli = 1000
+memory_mib = 65536
+[[hosts]]
+name = "y"
+count = 1
+cpu_milli = 4000
+memory_mib = 65536
+[[workloads]]
+name = "f"
+kind = "batch"
+arrival_rate_per_s = 1000
+max_pods = 1
+cpu_milli = 4000
+memory_mib = 1024
+duration_s = 113.5
+[[workloads]]
+name = "j"
+kind = "service"
+arrival_rate_per_s = 1000
+start_s = 1
+max_pods = 5
+tasks = [5, 5]
+cpu_milli = 1000
+memory_mib = 1024
+cost = { t_job_ms = 3000, t_task_ms = 0 }
+[scheduler]
+algorithm = "first-fit"
+cost = { t_job_ms = 1, t_task_ms = 0 }
+[orchestrator]
+preset = "swarm"
+start_latency_s = 0.5
+[[faults]]
+name = "lose-w-0"
+hosts = ["w-0"]
+at_s = 100
+"#;

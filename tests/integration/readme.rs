@@ -209,43 +209,56 @@ fn the_readme_dual_orchestration_numbers_are_what_the_runs_print() {
     assert_eq!(busy("dual-orchestration-kubernetes"), 4.3);
 }
 
-/// The host-failure paragraph's sweep prints the recovery times it quotes.
+/// The host-failure and container-reuse paragraphs' sweeps print the numbers they quote.
 #[test]
-fn the_readme_host_failure_numbers_are_what_the_sweep_prints() {
+fn the_readme_failure_sweeps_print_its_numbers() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let o = orchsim()
-        .args([
-            "sweep",
+    for (scenario, set, key, a, b) in [
+        (
             "scenarios/host-failure.toml",
-            "--set",
             "orchestrator.preset=kubernetes,swarm,mesos-marathon",
-            "--quiet",
-            "--format",
-            "csv",
-            "--out",
-        ])
-        .arg(tmp.path())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let csv = String::from_utf8(o.stdout).unwrap();
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    for line in lines {
-        let row: Vec<&str> = line.split(',').collect();
-        let quoted = format!(
-            "{:<20} …  {:>15}  {:>20}",
-            row[col("orchestrator.preset")],
-            row[col("pod_losses_mean")],
-            row[col("recovery_max_ms_mean")]
-        );
-        assert!(
-            readme.contains(quoted.trim_end()),
-            "README does not quote the sweep's row:\n{quoted}"
-        );
+            ("orchestrator.preset", 20),
+            ("pod_losses_mean", 15),
+            ("recovery_max_ms_mean", 20),
+        ),
+        (
+            "scenarios/reuse-vs-reschedule.toml",
+            "orchestrator.override.restart_in_place=false,true",
+            ("orchestrator.override.restart_in_place", 38),
+            ("restarts_in_place_mean", 22),
+            ("image_pulls_mean", 16),
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = orchsim()
+            .args([
+                "sweep", scenario, "--set", set, "--quiet", "--format", "csv", "--out",
+            ])
+            .arg(tmp.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let csv = String::from_utf8(o.stdout).unwrap();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        for line in lines {
+            let row: Vec<&str> = line.split(',').collect();
+            let quoted = format!(
+                "{:<w0$} …  {:>w1$}  {:>w2$}",
+                row[col(key.0)],
+                row[col(a.0)],
+                row[col(b.0)],
+                w0 = key.1,
+                w1 = a.1,
+                w2 = b.1
+            );
+            assert!(
+                readme.contains(&quoted),
+                "README does not quote the sweep's row:\n{quoted}"
+            );
+        }
     }
 }

@@ -52,6 +52,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "host-failure.toml",
         include_str!("../../../scenarios/host-failure.toml"),
     ),
+    (
+        "reuse-vs-reschedule.toml",
+        include_str!("../../../scenarios/reuse-vs-reschedule.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -70,7 +70,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(f) = &result.shares {
         files.push(("shares.csv", f.to_csv()));
     }
-    if !scenario.faults.is_empty() {
+    if scenario.faults.iter().any(|f| f.workload.is_none()) {
         files.push(("faults.csv", result.faults_table().to_csv()));
     }
     files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
@@ -185,11 +185,10 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
     if s.evictions > 0 {
         o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
     }
-    if !sc.faults.is_empty() {
+    if sc.faults.iter().any(|f| f.workload.is_none()) {
         o += &format!(
-            "faults     {} containers lost to host failures, {} restarted in place, {} still lost; slowest recovery {}{} (per outage: faults.csv)\n",
+            "faults     {} containers lost to host failures, {} still lost; slowest recovery {}{} (per outage: faults.csv)\n",
             s.pod_losses,
-            s.restarts_in_place,
             s.pods_lost,
             s.recovery_max.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64())),
             if s.outages_unrecovered > 0 {
@@ -197,6 +196,20 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
             } else {
                 String::new()
             }
+        );
+    }
+    if s.crashes > 0 {
+        o += &format!(
+            "crashes    {} containers exited, {} replaced through the scheduler; back running after {} on average\n",
+            s.crashes,
+            s.crash_reschedules,
+            s.crash_recovery_mean.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+        );
+    }
+    if s.restarts_in_place > 0 {
+        o += &format!(
+            "restarts   {} containers restarted in place (after a crash, or on their host's return)\n",
+            s.restarts_in_place
         );
     }
     if s.image_pulls > 0 {

@@ -893,14 +893,6 @@ fn validate(
         }
         _ => false,
     };
-    let faults = crate::faults::validate(loc, &raw.faults, &nodes_of(&hosts, &trace_nodes))?;
-    if let (Some(first), None) = (raw.faults.first(), &lifecycle) {
-        return Err(loc.error(
-            Some(first.name.span()),
-            "faults[0]",
-            "faults need an orchestrator preset to say how failures are detected and handled: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\")".into(),
-        ));
-    }
     let registry_mbit_s = match &raw.orchestrator.registry_mbit_s {
         Some(r) => {
             let x = *r.get_ref();
@@ -925,6 +917,25 @@ fn validate(
         trace_nodes.len(),
         &workloads,
     )?;
+    // After the budgets: the faults read the host list, which the budgets bound.
+    let faults = if raw.faults.is_empty() {
+        Vec::new()
+    } else {
+        crate::faults::validate(
+            loc,
+            &raw.faults,
+            &nodes_of(&hosts, &trace_nodes),
+            &workloads.iter().map(|w| w.name.clone()).collect::<Vec<_>>(),
+            duration,
+        )?
+    };
+    if let (Some(first), None) = (raw.faults.first(), &lifecycle) {
+        return Err(loc.error(
+            Some(first.name.span()),
+            "faults[0]",
+            "faults need an orchestrator preset to say how failures are detected and handled: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\")".into(),
+        ));
+    }
 
     Ok(Scenario {
         observers: Observers {

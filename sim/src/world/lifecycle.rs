@@ -12,6 +12,11 @@
 //! replacement — through the same scheduler code as every other pod. A host that comes back
 //! before its pods were given up restarts them in place (the kubelet's `restartPolicy:
 //! Always`), with the image still there.
+//!
+//! A container that crashes (a container fault) is restarted after the preset's back-off:
+//! in place on its node, image and state kept (Kubernetes; any preset with
+//! `restart_in_place = true`, which is the seed platform's *container reuse*), or as a new
+//! task through the scheduler, which may land on a host without its image (Swarm, Marathon).
 
 use orchsim_kernel::{Kernel, SimDuration, SimTime};
 use orchsim_sched::labels::{Taint, TaintEffect};
@@ -24,6 +29,7 @@ const TAG_HOST_DOWN: u8 = 8;
 const TAG_HOST_UP: u8 = 9;
 const TAG_POD_LOST: u8 = 10;
 const TAG_HOST_DETECTED: u8 = 11;
+const TAG_CRASH: u8 = 12;
 
 /// The taint key the node lifecycle controller puts on a node whose heartbeats stopped
 /// (k8s.io/api core/v1 well_known_taints.go: TaintNodeUnreachable).
@@ -91,6 +97,11 @@ impl Health {
     pub(super) fn is_down(&self) -> bool {
         self.down > 0
     }
+
+    /// Declared failed by the control plane and not back since.
+    pub(super) fn declared_failed(&self) -> bool {
+        self.detected
+    }
 }
 
 impl World<'_> {
@@ -107,6 +118,8 @@ impl World<'_> {
         h.epoch += 1;
         h.outage = Some(outage);
         let epoch = h.epoch;
+        // A pull in progress dies with the host.
+        self.images[node.0].retain(|_, ready| *ready <= now);
         self.digest
             .record(now, TAG_HOST_DOWN, &[node.0 as u64, outage as u64]);
         let on: Vec<usize> = self.on_node[node.0].iter().copied().collect();
@@ -137,11 +150,14 @@ impl World<'_> {
         rec.started = None;
         rec.incarnation += 1;
         rec.losses += 1;
-        rec.lost_in = Some(outage);
-        let o = &mut self.outages[outage];
-        o.pods_lost += 1;
-        o.waiting += 1;
         self.pods_lost += 1;
+        // Lost again before it ran: it counts once per outage, and for each until it runs.
+        if !rec.lost_in.contains(&outage) {
+            rec.lost_in.push(outage);
+            let o = &mut self.outages[outage];
+            o.pods_lost += 1;
+            o.waiting += 1;
+        }
         self.digest.record(now, TAG_POD_LOST, &[pod as u64]);
     }
 
@@ -228,13 +244,19 @@ impl World<'_> {
         rec.bound = None;
         rec.started = None;
         rec.node = None;
-        if let Some(o) = rec.lost_in {
+        if let Some(&o) = rec.lost_in.last() {
             self.outages[o].replaced += 1;
         }
         self.pods_pending += 1;
         self.digest.record(now, TAG_EVICTED, &[pod as u64]);
         let job = rec.job;
         let delay = self.lifecycle().replacement_delay;
+        self.requeue_after(k, job, delay);
+    }
+
+    /// Queues `job` for a decision `delay` from now (its controller's replacement), unless it
+    /// is on its way to one already, which will take its waiting pods too.
+    fn requeue_after(&mut self, k: &mut Kernel<Event>, job: usize, delay: SimDuration) {
         let requeue = match self.jobs[job].place {
             JobPlace::Idle => true,
             JobPlace::Parked(key) => {
@@ -242,8 +264,14 @@ impl World<'_> {
                 self.slots[s].parked.remove(job, key);
                 true
             }
+            // Being decided on the pods that waited when the decision began: back in the
+            // queue once it ends.
+            JobPlace::Deciding => {
+                self.jobs[job].requeue = true;
+                false
+            }
             // Already on its way to a decision, which will take this pod too.
-            JobPlace::Queued | JobPlace::Deciding | JobPlace::Retrying => false,
+            JobPlace::Queued | JobPlace::Retrying => false,
         };
         if requeue {
             if delay == SimDuration::ZERO {
@@ -285,16 +313,25 @@ impl World<'_> {
             .copied()
             .filter(|&p| self.pods[p].state == PodState::Lost)
             .collect();
+        let in_place = self.lifecycle().restart_in_place;
         for pod in lost {
+            if !in_place {
+                // Swarm and Marathon hear from the returning agent that its tasks died and
+                // replace them as new tasks through the scheduler.
+                self.give_up(k, pod);
+                continue;
+            }
             let rec = &mut self.pods[pod];
             rec.state = PodState::Starting;
             rec.restarts_in_place += 1;
-            if let Some(o) = rec.lost_in {
+            if let Some(&o) = rec.lost_in.last() {
                 self.outages[o].restarted_in_place += 1;
             }
             self.restarts_in_place += 1;
             let incarnation = rec.incarnation;
-            let delay = self.start_delay();
+            // The image may not be there: the pod may have been bound while the host was
+            // down, or its pull died with the host.
+            let delay = self.pull_and_start(now, pod, node);
             k.schedule_in(delay, Event::Started { pod, incarnation });
         }
         // Parked jobs may fit on the host again.
@@ -321,7 +358,7 @@ impl World<'_> {
 
     /// A container of `pod` started: a lost pod counts towards its outage's recovery.
     pub(super) fn recovered(&mut self, now: SimTime, pod: usize) {
-        if let Some(o) = self.pods[pod].lost_in.take() {
+        for o in std::mem::take(&mut self.pods[pod].lost_in) {
             let rec = &mut self.outages[o];
             rec.waiting -= 1;
             if rec.waiting == 0 {
@@ -357,6 +394,94 @@ impl World<'_> {
             SimDuration::ZERO
         };
         pull + self.start_delay()
+    }
+
+    /// A container just started: containers of a workload with random crashes get their
+    /// crash time (drawn from the fault's stream); a restarted one counts its recovery.
+    pub(super) fn container_started(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        let now = k.now();
+        let (workload, incarnation) = (self.pods[pod].workload, self.pods[pod].incarnation);
+        for (f, fault) in self.scenario.faults.iter().enumerate() {
+            if let (Some(w), crate::faults::FaultTiming::Random { mtbf, .. }) =
+                (fault.workload, &fault.timing)
+            {
+                if w == workload {
+                    let mean = mtbf.as_secs_f64();
+                    let draw =
+                        crate::dist::Dist::Exponential { mean }.sample(&mut self.crash_streams[f]);
+                    let at =
+                        now + SimDuration::try_from_secs_f64(draw).unwrap_or(SimDuration(u64::MAX));
+                    if at <= self.until {
+                        k.schedule_at(at, Event::Crash { pod, incarnation });
+                    }
+                }
+            }
+        }
+        if let Some(crashed) = self.pods[pod].crashed_at.take() {
+            self.crash_recovery_ns += u128::from(now.since(crashed).as_nanos());
+            self.crash_recoveries += 1;
+        }
+    }
+
+    /// Every running container of the fault's workload crashes now.
+    pub(super) fn crash_all(&mut self, k: &mut Kernel<Event>, fault: usize) {
+        let Some(w) = self.scenario.faults[fault].workload else {
+            return;
+        };
+        let running: Vec<(usize, u32)> = (0..self.pods.len())
+            .filter(|&p| self.pods[p].workload == w && self.pods[p].state == PodState::Running)
+            .map(|p| (p, self.pods[p].incarnation))
+            .collect();
+        for (pod, incarnation) in running {
+            self.crash(k, pod, incarnation);
+        }
+    }
+
+    /// `pod`'s container exits: restarted after the preset's back-off, in place or as a new
+    /// task through the scheduler.
+    pub(super) fn crash(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
+        let now = k.now();
+        let l = self.lifecycle();
+        let (in_place, reset) = (l.restart_in_place, l.restart_reset);
+        let rec = &mut self.pods[pod];
+        if rec.incarnation != incarnation || rec.state != PodState::Running {
+            return;
+        }
+        // A container that ran long enough starts its back-off over (the kubelet after 10
+        // minutes; 0: never).
+        if reset > SimDuration::ZERO && rec.started.is_some_and(|s| now.since(s) >= reset) {
+            rec.backoff = 0;
+        }
+        rec.backoff += 1;
+        rec.crashes += 1;
+        rec.crashed_at = Some(now);
+        rec.incarnation += 1;
+        rec.started = None;
+        let (n, job) = (rec.backoff, rec.job);
+        self.pods_running -= 1;
+        self.crashes += 1;
+        self.digest.record(now, TAG_CRASH, &[pod as u64]);
+        let delay = self.lifecycle().restart_backoff(n);
+        if in_place {
+            let rec = &mut self.pods[pod];
+            rec.state = PodState::Starting;
+            rec.restarts_in_place += 1;
+            self.restarts_in_place += 1;
+            let incarnation = rec.incarnation;
+            let start = self.start_delay();
+            k.schedule_in(delay + start, Event::Started { pod, incarnation });
+        } else {
+            self.release(k, pod);
+            let rec = &mut self.pods[pod];
+            rec.state = PodState::Pending;
+            rec.queued = now;
+            rec.bound = None;
+            rec.node = None;
+            self.pods_pending += 1;
+            self.crash_reschedules += 1;
+            self.requeue_after(k, job, delay);
+            self.kick_all(k);
+        }
     }
 
     /// A container start (`[orchestrator] start_latency_s`).

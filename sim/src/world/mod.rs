@@ -115,8 +115,14 @@ pub struct PodRecord {
     pub losses: u32,
     /// Times its container restarted in place after its host came back.
     pub restarts_in_place: u32,
-    /// The outage it was lost in, until it runs again.
-    lost_in: Option<usize>,
+    /// The outages it was lost in, until it runs again.
+    lost_in: Vec<usize>,
+    /// Times its container crashed (container faults).
+    pub crashes: u32,
+    /// Crashes since its restart back-off last reset.
+    backoff: u32,
+    /// When its container last crashed, until it runs again.
+    crashed_at: Option<SimTime>,
     /// Bumped on eviction so that the evicted stay's pending Started/Finished events are
     /// recognised as stale.
     incarnation: u32,
@@ -153,6 +159,9 @@ pub struct JobRecord {
     pub attempts: u32,
     pub abandoned: bool,
     place: JobPlace,
+    /// One of its pods went back to waiting while it was being decided (evicted, given up):
+    /// the decision did not include it, so the job goes back to the queue after it.
+    requeue: bool,
     /// Pods bound at least once.
     bound_pods: u32,
 }
@@ -253,6 +262,15 @@ pub enum Event {
     HostEvicted {
         node: NodeId,
         epoch: u64,
+    },
+    /// A container of a workload with a container fault exits.
+    Crash {
+        pod: usize,
+        incarnation: u32,
+    },
+    /// Every running container of a container fault's workload exits.
+    CrashAll {
+        fault: usize,
     },
 }
 
@@ -376,6 +394,14 @@ pub struct World<'s> {
     pub(crate) image_pulls: u64,
     pub(crate) restarts_in_place: u64,
     pub(crate) pods_lost: u64,
+    /// One stream per fault (`faults/<name>`), for container crash times.
+    crash_streams: Vec<StreamRng>,
+    pub(crate) crashes: u64,
+    /// Crashed containers replaced by a new task through the scheduler.
+    pub(crate) crash_reschedules: u64,
+    /// Crash → running again, summed over the restarts that got there, and their count.
+    pub(crate) crash_recovery_ns: u128,
+    pub(crate) crash_recoveries: u64,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -524,7 +550,25 @@ impl<'s> World<'s> {
             image_pulls: 0,
             restarts_in_place: 0,
             pods_lost: 0,
+            crash_streams: scenario
+                .faults
+                .iter()
+                .map(|f| streams.stream(&format!("faults/{}", f.name)))
+                .collect(),
+            crashes: 0,
+            crash_reschedules: 0,
+            crash_recovery_ns: 0,
+            crash_recoveries: 0,
         };
+        for (f, fault) in scenario.faults.iter().enumerate() {
+            if let (Some(_), crate::faults::FaultTiming::At { at, .. }) =
+                (fault.workload, &fault.timing)
+            {
+                if SimTime::ZERO + *at <= until {
+                    kernel.schedule_at(SimTime::ZERO + *at, Event::CrashAll { fault: f });
+                }
+            }
+        }
         for (i, o) in outages.iter().enumerate() {
             kernel.schedule_at(o.down, Event::HostDown { outage: i });
             if let Some(up) = o.up.filter(|&up| up <= until) {
@@ -734,7 +778,10 @@ impl<'s> World<'s> {
                 evictions: 0,
                 losses: 0,
                 restarts_in_place: 0,
-                lost_in: None,
+                lost_in: Vec::new(),
+                crashes: 0,
+                backoff: 0,
+                crashed_at: None,
                 incarnation: 0,
                 attempts: 0,
                 last_failure: None,
@@ -757,6 +804,7 @@ impl<'s> World<'s> {
             attempts: 0,
             abandoned: false,
             place: JobPlace::Idle,
+            requeue: false,
             bound_pods: 0,
         });
         self.enqueue(job);
@@ -954,6 +1002,8 @@ impl<'s> World<'s> {
         let mut no_node = false;
         let mut any_choice = false;
         let mut preempted = false;
+        // A placement on a host cordoned or declared failed during the decision.
+        let mut node_gone = false;
         let mut preemption: Option<(usize, NodeId, Vec<String>)> = None;
         for p in plan {
             match p.decision {
@@ -974,6 +1024,13 @@ impl<'s> World<'s> {
                     }
                     match self.commit_to_cluster(now, p.pod, node, Some(devices)) {
                         Ok(devices) => committed.push((p.pod, node, devices)),
+                        Err(why)
+                            if self.cluster.nodes()[node.0].unschedulable
+                                || self.health[node.0].declared_failed() =>
+                        {
+                            node_gone = true;
+                            failed.push((p.pod, format!("bind rejected: {why}"), REJECTED))
+                        }
                         Err(why) if shared.is_some() => {
                             failed.push((p.pod, format!("conflict: {why}"), CONFLICT))
                         }
@@ -1059,9 +1116,10 @@ impl<'s> World<'s> {
             st.wasted_ns += spent;
         }
         // Back in the queue at once when the cluster changed under the decision: resources
-        // freed meanwhile, a conflict with another scheduler's commit, or the job's own
-        // preemption (its other pods were not tried).
-        let retry_now = (no_node && epoch != self.release_epoch) || conflicted || preempted;
+        // freed meanwhile, a conflict with another scheduler's commit, a host cordoned or
+        // declared failed, or the job's own preemption (its other pods were not tried).
+        let retry_now =
+            (no_node && epoch != self.release_epoch) || conflicted || preempted || node_gone;
         self.after_attempt(k, job, retry_now);
         self.observe_decision();
         // Evictions may have re-queued other schedulers' parked jobs.
@@ -1073,6 +1131,7 @@ impl<'s> World<'s> {
     /// freed, or, with a retry policy, retried after its delay or abandoned.
     fn after_attempt(&mut self, k: &mut Kernel<Event>, job: usize, retry_now: bool) {
         let left = self.unplaced(job);
+        let retry_now = retry_now || std::mem::take(&mut self.jobs[job].requeue);
         let j = &mut self.jobs[job];
         if left.is_empty() {
             j.place = JobPlace::Idle;
@@ -1144,6 +1203,9 @@ impl<'s> World<'s> {
         let devices = devices.unwrap_or_else(|| n.fit_devices(&spec).unwrap_or_default());
         if n.unschedulable {
             return Err(format!("{} is cordoned", n.name));
+        }
+        if self.health[node.0].declared_failed() {
+            return Err(format!("{} was declared failed (unreachable)", n.name));
         }
         self.account(now);
         self.cluster
@@ -1286,7 +1348,7 @@ impl<'s> World<'s> {
         let rec = &mut self.pods[pod];
         if rec.state == PodState::Lost {
             // Deleted while its host is down: its controller replaces it now.
-            if let Some(o) = rec.lost_in {
+            if let Some(&o) = rec.lost_in.last() {
                 self.outages[o].replaced += 1;
             }
         }
@@ -1310,7 +1372,8 @@ impl<'s> World<'s> {
                 self.slots[s].parked.remove(job, key);
                 self.enqueue(job);
             }
-            _ => {}
+            JobPlace::Deciding => self.jobs[job].requeue = true,
+            JobPlace::Queued | JobPlace::Retrying => {}
         }
         self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
     }
@@ -1328,6 +1391,7 @@ impl<'s> World<'s> {
         }
         self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
         self.recovered(k.now(), pod);
+        self.container_started(k, pod);
     }
 
     fn finished(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
@@ -1474,6 +1538,8 @@ impl Handler<Event> for World<'_> {
             Event::HostUp { outage } => self.host_up(k, outage),
             Event::HostDetected { node, epoch } => self.host_detected(k, node, epoch),
             Event::HostEvicted { node, epoch } => self.host_evicted(k, node, epoch),
+            Event::Crash { pod, incarnation } => self.crash(k, pod, incarnation),
+            Event::CrashAll { fault } => self.crash_all(k, fault),
         }
     }
 }
