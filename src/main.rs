@@ -60,6 +60,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Show the orchestrator presets (`[orchestrator] preset`): every value with its upstream
+    /// source.
+    Presets {
+        /// Only this preset: kubernetes, swarm or mesos-marathon.
+        name: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -146,6 +154,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Net(args)) => net::run(args),
         Some(Command::Scenarios { format }) => scenarios(format),
+        Some(Command::Presets { name, format }) => presets(name.as_deref(), format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -246,6 +255,13 @@ fn run(args: RunArgs) -> Result<(), Error> {
         eprintln!("orchsim: warning: {w}");
     }
     orchsim_app::render::print(&outcome.view(&out), args.format.into())
+}
+
+fn presets(name: Option<&str>, format: Format) -> Result<(), Error> {
+    orchsim_app::render::print(
+        &View::of(orchsim_app::catalog::presets(name)?),
+        format.into(),
+    )
 }
 
 fn scenarios(format: Format) -> Result<(), Error> {

@@ -446,3 +446,40 @@ fn exit_statuses_follow_the_documented_contract() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `orchsim presets` lists every preset value with a source; one preset by name; an unknown
+/// name is bad input.
+#[test]
+fn presets_list_their_values_and_sources() {
+    let o = orchsim()
+        .args(["presets", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        csv.starts_with("preset,version,key,value,source\n"),
+        "{csv}"
+    );
+    for row in [
+        "kubernetes,v1.33,failure_grace_s,50,",
+        "kubernetes,v1.33,eviction_delay_s,300,",
+        "swarm,swarmkit v2.1.2,failure_grace_s,15,",
+        "mesos-marathon,\"Mesos 1.11.0, Marathon 1.10.26\",restart_backoff_factor,1.15,",
+    ] {
+        assert!(csv.contains(row), "missing {row} in\n{csv}");
+    }
+    let one = orchsim()
+        .args(["presets", "swarm", "--format", "csv"])
+        .output()
+        .unwrap();
+    let one = String::from_utf8(one.stdout).unwrap();
+    assert!(
+        one.lines().skip(1).all(|l| l.starts_with("swarm,")),
+        "{one}"
+    );
+    let bad = orchsim().args(["presets", "nomad"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("expected one of kubernetes, swarm, mesos-marathon"));
+}

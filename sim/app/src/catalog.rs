@@ -86,6 +86,38 @@ pub fn names() -> Vec<&'static str> {
         .collect()
 }
 
+/// `orchsim presets [NAME]`: every value of the orchestrator presets (or of one), with its
+/// source.
+pub fn presets(name: Option<&str>) -> Result<Table> {
+    let names: Vec<&str> = orchsim_sim::orchestrator::PRESETS
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    if let Some(n) = name {
+        if !names.contains(&n) {
+            return Err(crate::Error::bad_input(format!(
+                "no orchestrator preset `{n}`; expected one of {}",
+                names.join(", ")
+            )));
+        }
+    }
+    let mut t = Table::new(["preset", "version", "key", "value", "source"]);
+    for n in names.into_iter().filter(|n| name.is_none_or(|x| x == *n)) {
+        let p = orchsim_sim::orchestrator::builtin(n)
+            .ok_or_else(|| crate::Error::internal(format!("preset {n} is not compiled in")))?;
+        for (key, (value, source)) in &p.values {
+            t.push(vec![
+                n.into(),
+                p.version.as_str().into(),
+                key.as_str().into(),
+                value.to_string().trim_matches('"').into(),
+                source.as_str().into(),
+            ])?;
+        }
+    }
+    Ok(t)
+}
+
 /// `orchsim scenarios`: one row per embedded scenario with its size and the question it
 /// answers.
 pub fn listing() -> Result<Table> {
