@@ -405,3 +405,61 @@ name = "lose-w-0"
 hosts = ["w-0"]
 at_s = 100
 "#;
+
+/// A replacement pod is a new pod: its kubelet back-off starts over. Four crashes (restarts
+/// after 0, 10, 20, 40 s), its host lost for good at 500 s and the pod replaced elsewhere, then
+/// a crash at 1000 s restarts at once: (0 + 10 + 20 + 40 + 0) / 5 + 0.5 s start = 14.5 s.
+#[test]
+fn a_replaced_pod_starts_its_back_off_over() {
+    let r = run(&parse("kubebackoff.toml", KUBE_BACKOFF).unwrap()).unwrap();
+    assert_eq!(r.summary.crashes, 5);
+    assert_eq!(r.records[0].placements.len(), 2, "replaced once");
+    let mean = r.summary.crash_recovery_mean.unwrap().as_secs_f64();
+    assert!((mean - 14.5).abs() < 1e-6, "{mean}");
+}
+
+const KUBE_BACKOFF: &str = r#"name = "kubebackoff"
+seed = 1
+duration_s = 1500
+[[hosts]]
+name = "w"
+count = 2
+cpu_milli = 2000
+memory_mib = 65536
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 1000
+max_pods = 1
+cpu_milli = 1000
+memory_mib = 1024
+[scheduler]
+cost = { t_job_ms = 1, t_task_ms = 0 }
+[orchestrator]
+preset = "kubernetes"
+start_latency_s = 0.5
+[[faults]]
+name = "c1"
+workload = "web"
+at_s = 100
+[[faults]]
+name = "c2"
+workload = "web"
+at_s = 200
+[[faults]]
+name = "c3"
+workload = "web"
+at_s = 300
+[[faults]]
+name = "c4"
+workload = "web"
+at_s = 400
+[[faults]]
+name = "host"
+hosts = ["w-1"]
+at_s = 500
+[[faults]]
+name = "c5"
+workload = "web"
+at_s = 1000
+"#;

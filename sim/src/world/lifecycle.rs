@@ -71,6 +71,8 @@ pub(super) struct Health {
     /// events are recognised.
     epoch: u64,
     detected: bool,
+    /// When it was last declared failed.
+    detected_at: SimTime,
     evicted: bool,
 }
 
@@ -101,6 +103,11 @@ impl Health {
     /// Declared failed by the control plane and not back since.
     pub(super) fn declared_failed(&self) -> bool {
         self.detected
+    }
+
+    /// Declared failed after `t` (while a decision that began at `t` was being made).
+    pub(super) fn declared_failed_since(&self, t: SimTime) -> bool {
+        self.detected && self.detected_at > t
     }
 }
 
@@ -146,8 +153,10 @@ impl World<'_> {
             self.pods_running -= 1;
         }
         rec.state = PodState::Lost;
-        // Its container is gone; a restart in place starts a new one.
+        // Its container is gone; a restart in place starts a new one. A crash it was
+        // restarting from is now a loss, measured as one.
         rec.started = None;
+        rec.crashed_at = None;
         rec.incarnation += 1;
         rec.losses += 1;
         self.pods_lost += 1;
@@ -168,6 +177,7 @@ impl World<'_> {
             return;
         }
         h.detected = true;
+        h.detected_at = k.now();
         let now = k.now();
         if let Some(o) = h.outage {
             self.outages[o].detected = Some(now);
@@ -244,8 +254,19 @@ impl World<'_> {
         rec.bound = None;
         rec.started = None;
         rec.node = None;
+        rec.crashed_at = None;
         if let Some(&o) = rec.lost_in.last() {
             self.outages[o].replaced += 1;
+        }
+        // Its replacement is a new pod: the kubelet's back-off is per pod (a preset that
+        // restarts in place); Marathon keeps its launch delay (per app).
+        if self
+            .scenario
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.restart_in_place)
+        {
+            rec.backoff = 0;
         }
         self.pods_pending += 1;
         self.digest.record(now, TAG_EVICTED, &[pod as u64]);

@@ -1024,9 +1024,11 @@ impl<'s> World<'s> {
                     }
                     match self.commit_to_cluster(now, p.pod, node, Some(devices)) {
                         Ok(devices) => committed.push((p.pod, node, devices)),
+                        // Only a host declared failed during this decision: one the scheduler
+                        // chose although it was already declared failed (a profile without
+                        // TaintToleration) would be chosen again at once, for ever.
                         Err(why)
-                            if self.cluster.nodes()[node.0].unschedulable
-                                || self.health[node.0].declared_failed() =>
+                            if self.health[node.0].declared_failed_since(self.slots[s].started) =>
                         {
                             node_gone = true;
                             failed.push((p.pod, format!("bind rejected: {why}"), REJECTED))
@@ -1064,6 +1066,17 @@ impl<'s> World<'s> {
                     pod,
                     "rolled back: another pod of its job conflicted".into(),
                     CONFLICT,
+                ));
+            } else if self.health[node.0].declared_failed() {
+                // Evict nobody for a host that can no longer take the preemptor.
+                node_gone |= self.health[node.0].declared_failed_since(self.slots[s].started);
+                failed.push((
+                    pod,
+                    format!(
+                        "bind rejected: {} was declared failed (unreachable)",
+                        self.cluster.nodes()[node.0].name
+                    ),
+                    REJECTED,
                 ));
             } else {
                 for key in &victims {
@@ -1346,6 +1359,7 @@ impl<'s> World<'s> {
         }
         self.release(k, pod);
         let rec = &mut self.pods[pod];
+        rec.crashed_at = None;
         if rec.state == PodState::Lost {
             // Deleted while its host is down: its controller replaces it now.
             if let Some(&o) = rec.lost_in.last() {
