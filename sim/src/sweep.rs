@@ -62,6 +62,12 @@ pub fn parse_set(arg: &str) -> Result<Param, SweepError> {
             "expected a dotted path such as `workloads.batch.arrival_rate_per_s`",
         ));
     }
+    if path == "seed" {
+        // Every run's seed is the sweep's (`--seeds`), which would silently replace it.
+        return Err(err(
+            "the seed is the sweep's: use `--seeds N` (N seeds from the scenario's own)",
+        ));
+    }
     let values = values.trim();
     if let Some((range, step)) = values.split_once(':').filter(|(r, _)| r.contains("..")) {
         let (a, b) = range.split_once("..").unwrap_or((range, ""));
@@ -649,5 +655,11 @@ mod tests {
                 ["v", "a", "2", "1", "2.000000"]
             ]
         );
+    }
+
+    #[test]
+    fn setting_the_seed_is_refused_for_seeds() {
+        let e = parse_set("seed=3,4,5").unwrap_err().to_string();
+        assert!(e.contains("--seeds"), "{e}");
     }
 }

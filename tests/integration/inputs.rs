@@ -59,12 +59,15 @@ fn sweep_paths_are_checked_once_before_any_run() {
         "sweep",
         "quickstart",
         "--set",
-        "seed=1,2",
+        "workloads.web.max_pods=100,101",
         "--set",
-        "seed=3",
+        "workloads.web.max_pods=3",
         "--quiet",
     ]);
-    assert!(err.contains("--set seed: given twice"), "{err}");
+    assert!(
+        err.contains("--set workloads.web.max_pods: given twice"),
+        "{err}"
+    );
     let err = fails(&[
         "sweep",
         "quickstart",

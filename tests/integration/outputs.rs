@@ -125,7 +125,7 @@ fn outputs_never_replace_inputs_or_foreign_files() {
             "sweep",
             "quickstart",
             "--set",
-            "seed=1,2",
+            "workloads.web.max_pods=100,101",
             "--quiet",
             "--out",
         ])
@@ -143,7 +143,13 @@ fn merge_never_writes_over_a_shard() {
     let shard = |i: u32| {
         let d = tmp.path().join(format!("s{i}"));
         orchsim()
-            .args(["sweep", "quickstart", "--set", "seed=1,2", "--quiet"])
+            .args([
+                "sweep",
+                "quickstart",
+                "--set",
+                "workloads.web.max_pods=100,101",
+                "--quiet",
+            ])
             .args(["--shard", &format!("{i}/2"), "--out"])
             .arg(&d)
             .assert()
@@ -171,7 +177,13 @@ fn merge_never_writes_over_a_shard() {
 fn threads_and_seeds_are_bounded() {
     let tmp = tempfile::tempdir().unwrap();
     let o = orchsim()
-        .args(["sweep", "quickstart", "--set", "seed=1,2", "--quiet"])
+        .args([
+            "sweep",
+            "quickstart",
+            "--set",
+            "workloads.web.max_pods=100,101",
+            "--quiet",
+        ])
         .args(["--jobs", "100000000", "--out"])
         .arg(tmp.path().join("s"))
         .output()
