@@ -1068,8 +1068,12 @@ impl<'s> World<'s> {
                     CONFLICT,
                 ));
             } else if self.health[node.0].declared_failed() {
-                // Evict nobody for a host that can no longer take the preemptor.
-                node_gone |= self.health[node.0].declared_failed_since(self.slots[s].started);
+                // Evict nobody for a host that can no longer take the preemptor, and retry
+                // at once only if it failed during this decision (a scheduler that chose it
+                // anyway would choose it again, for ever).
+                let during = self.health[node.0].declared_failed_since(self.slots[s].started);
+                node_gone |= during;
+                preempted = during;
                 failed.push((
                     pod,
                     format!(
