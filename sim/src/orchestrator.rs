@@ -178,6 +178,7 @@ impl Lifecycle {
             n.max(1)
         };
         let base = self.restart_delay.as_nanos() as f64;
+        // Past a thousand doublings the cap has long won; the bound keeps the exponent an i32.
         let grown = base * self.restart_backoff_factor.powi((k - 1).min(1000) as i32);
         let capped = grown.min(self.restart_delay_max.as_nanos() as f64);
         SimDuration(capped.round() as u64)

@@ -294,22 +294,20 @@ fn nodes_of(
     hosts: &[HostGroup],
     trace_nodes: &[orchsim_sched::NodeInfo],
 ) -> Vec<orchsim_sched::NodeInfo> {
-    {
-        let mut nodes = Vec::new();
-        for g in hosts {
-            for i in 0..g.count {
-                let mut n = orchsim_sched::NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
-                n.labels = g.labels.clone();
-                n.site = g.site.clone();
-                if let Some(m) = &g.gpu_model {
-                    n.gpus = orchsim_sched::DeviceSet::of_model(m.clone());
-                }
-                nodes.push(n);
+    let mut nodes = Vec::new();
+    for g in hosts {
+        for i in 0..g.count {
+            let mut n = orchsim_sched::NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
+            n.labels = g.labels.clone();
+            n.site = g.site.clone();
+            if let Some(m) = &g.gpu_model {
+                n.gpus = orchsim_sched::DeviceSet::of_model(m.clone());
             }
+            nodes.push(n);
         }
-        nodes.extend(trace_nodes.iter().cloned());
-        nodes
     }
+    nodes.extend(trace_nodes.iter().cloned());
+    nodes
 }
 
 /// Parses and validates a scenario. `file` names the source in error messages.

@@ -35,6 +35,9 @@ const TAG_CRASH: u8 = 12;
 /// (k8s.io/api core/v1 well_known_taints.go: TaintNodeUnreachable).
 const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 
+/// Megabits (10⁶ bits, as link rates count) in a MiB (2²⁰ bytes): 8 × 1.048576.
+const MBIT_PER_MIB: f64 = 8.388_608;
+
 /// What one host outage did, for `faults.csv`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutageRecord {
@@ -222,6 +225,15 @@ impl World<'_> {
             .expect("host events come from faults, which need a lifecycle")
     }
 
+    /// The pods bound to `node` whose containers died with it.
+    fn lost_on(&self, node: NodeId) -> Vec<usize> {
+        self.on_node[node.0]
+            .iter()
+            .copied()
+            .filter(|&p| self.pods[p].state == PodState::Lost)
+            .collect()
+    }
+
     /// The pods of a failed host are given up and replaced.
     pub(super) fn host_evicted(&mut self, k: &mut Kernel<Event>, node: NodeId, epoch: u64) {
         let h = &mut self.health[node.0];
@@ -232,11 +244,7 @@ impl World<'_> {
         if let Some(o) = h.outage {
             self.outages[o].evicted = Some(k.now());
         }
-        let lost: Vec<usize> = self.on_node[node.0]
-            .iter()
-            .copied()
-            .filter(|&p| self.pods[p].state == PodState::Lost)
-            .collect();
+        let lost = self.lost_on(node);
         for pod in lost {
             self.give_up(k, pod);
         }
@@ -246,6 +254,7 @@ impl World<'_> {
     /// A lost pod's controller gives it up: its resources are freed and its replacement
     /// queued after the preset's replacement delay.
     pub(super) fn give_up(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        let restarts_in_place = self.lifecycle().restart_in_place;
         self.release(k, pod);
         let now = k.now();
         let rec = &mut self.pods[pod];
@@ -260,12 +269,7 @@ impl World<'_> {
         }
         // Its replacement is a new pod: the kubelet's back-off is per pod (a preset that
         // restarts in place); Marathon keeps its launch delay (per app).
-        if self
-            .scenario
-            .lifecycle
-            .as_ref()
-            .is_some_and(|l| l.restart_in_place)
-        {
+        if restarts_in_place {
             rec.backoff = 0;
         }
         self.pods_pending += 1;
@@ -329,11 +333,7 @@ impl World<'_> {
                 a.set_reachable(node.0, true);
             }
         }
-        let lost: Vec<usize> = self.on_node[node.0]
-            .iter()
-            .copied()
-            .filter(|&p| self.pods[p].state == PodState::Lost)
-            .collect();
+        let lost = self.lost_on(node);
         let in_place = self.lifecycle().restart_in_place;
         for pod in lost {
             if !in_place {
@@ -402,7 +402,7 @@ impl World<'_> {
             let ready = match images.get(&workload) {
                 Some(&ready) => ready,
                 None => {
-                    let secs = image_mib * 8.0 * 1.048_576 / self.scenario.registry_mbit_s;
+                    let secs = image_mib * MBIT_PER_MIB / self.scenario.registry_mbit_s;
                     let ready =
                         now + SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX));
                     images.insert(workload, ready);

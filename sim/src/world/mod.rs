@@ -387,7 +387,8 @@ pub struct World<'s> {
     pub(crate) outages: Vec<OutageRecord>,
     /// Each host as the control plane sees it.
     health: Vec<lifecycle::Health>,
-    /// Pods bound to each host (a failure must find them).
+    /// Pods bound to each host (a failure must find them); kept only when the scenario
+    /// has faults, so runs without them pay nothing on every bind.
     on_node: Vec<BTreeSet<usize>>,
     /// Images on each host: workload → when its pull is done.
     images: Vec<BTreeMap<usize, SimTime>>,
@@ -545,7 +546,11 @@ impl<'s> World<'s> {
                 .map(|o| OutageRecord::new(&scenario.faults[o.fault].name, NodeId(o.node), o.down))
                 .collect(),
             health: vec![Default::default(); node_count],
-            on_node: vec![BTreeSet::new(); node_count],
+            on_node: if scenario.faults.is_empty() {
+                Vec::new()
+            } else {
+                vec![BTreeSet::new(); node_count]
+            },
             images: vec![BTreeMap::new(); node_count],
             image_pulls: 0,
             restarts_in_place: 0,
@@ -1272,7 +1277,9 @@ impl<'s> World<'s> {
                 j.all_bound = Some(now);
             }
         }
-        self.on_node[node.0].insert(pod);
+        if let Some(on) = self.on_node.get_mut(node.0) {
+            on.insert(pod);
+        }
         // Devices join the record only when there are any, so runs without GPUs keep the
         // digests they had before devices were modelled.
         let mut rec = vec![pod as u64, node.0 as u64];
@@ -1291,7 +1298,9 @@ impl<'s> World<'s> {
         self.account(k.now());
         let rec = &mut self.pods[pod];
         if let Some(node) = rec.node {
-            self.on_node[node.0].remove(&pod);
+            if let Some(on) = self.on_node.get_mut(node.0) {
+                on.remove(&pod);
+            }
             self.cluster.unbind_pod(node, &rec.spec);
             if let Some(a) = self.allocator.as_mut() {
                 let framework =
