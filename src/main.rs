@@ -60,10 +60,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Show the orchestrator presets (`[orchestrator] preset`): every value with its upstream
-    /// source.
+    /// Show the orchestrator presets (`[orchestrator] preset`) and the API server model's
+    /// defaults (`[api_server]`): every value with its upstream source.
     Presets {
-        /// Only this preset: kubernetes, swarm or mesos-marathon.
+        /// Only this one: kubernetes, swarm, mesos-marathon or api-server.
         name: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

@@ -510,6 +510,7 @@ impl Replay {
             lifecycle: None,
             faults: Vec::new(),
             registry_mbit_s: crate::scenario::DEFAULT_REGISTRY_MBIT_S,
+            api_server: None,
         }
     }
 

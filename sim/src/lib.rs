@@ -6,6 +6,7 @@
 //! run digest. Everything here is deterministic: the same scenario and seed give the same
 //! bytes and digest on every machine (DESIGN.md §3).
 
+pub mod api_server;
 pub mod architectures;
 pub mod control_plane;
 pub mod dist;
@@ -18,6 +19,7 @@ mod results;
 pub mod scenario;
 pub mod sweep;
 pub mod trace;
+pub mod values_file;
 mod world;
 
 pub use observers::GpuStep;

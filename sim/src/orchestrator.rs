@@ -23,10 +23,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use orchsim_kernel::{SimDuration, SimTime};
-use serde::Deserialize;
 use toml::Spanned;
 
-use crate::scenario::{deserialize_located, Locator, ScenarioError, ScenarioFiles};
+use crate::scenario::{Locator, ScenarioError, ScenarioFiles};
+use crate::values_file::{self, check_value, key_list, number, Key, Unit, ValuesFile};
 
 /// The compiled-in presets, by name.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -38,28 +38,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
 ];
 
-/// What a preset value measures: checked against the `unit` a preset file writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Unit {
-    Seconds,
-    Factor,
-    Bool,
-    Algorithm,
-}
-
-impl Unit {
-    fn name(self) -> &'static str {
-        match self {
-            Unit::Seconds => "s",
-            Unit::Factor => "factor",
-            Unit::Bool => "bool",
-            Unit::Algorithm => "algorithm",
-        }
-    }
-}
-
 /// Every preset key, its unit and what it means (the messages list them).
-const KEYS: &[(&str, Unit, &str)] = &[
+const KEYS: &[Key] = &[
     (
         "heartbeat_interval_s",
         Unit::Seconds,
@@ -185,87 +165,12 @@ impl Lifecycle {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPreset {
-    /// The orchestrator the preset describes, as a sentence's subject.
-    orchestrator: String,
-    /// The upstream versions its values were read at.
-    version: String,
-    values: BTreeMap<String, Spanned<RawEntry>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEntry {
-    value: Spanned<toml::Value>,
-    unit: Spanned<String>,
-    source: Spanned<String>,
-}
-
 /// A preset file checked: every key present once with its unit and a source.
-#[derive(Clone, Debug)]
-pub struct Preset {
-    pub name: String,
-    pub orchestrator: String,
-    pub version: String,
-    /// Key → (value, source), in key order.
-    pub values: BTreeMap<String, (toml::Value, String)>,
-}
+pub type Preset = ValuesFile;
 
 /// Reads and checks a preset file; `file` names it in errors.
 pub fn parse_preset(name: &str, file: &str, text: &str) -> Result<Preset, ScenarioError> {
-    let loc = Locator { file, text };
-    let raw: RawPreset = deserialize_located(&loc)?;
-    let mut values = BTreeMap::new();
-    for (key, entry) in &raw.values {
-        let field = format!("values.{key}");
-        let Some(&(_, unit, _)) = KEYS.iter().find(|k| k.0 == key) else {
-            return Err(loc.error(
-                Some(entry.span()),
-                &field,
-                format!("unknown preset key; expected one of {}", key_list()),
-            ));
-        };
-        let e = entry.get_ref();
-        if e.unit.get_ref() != unit.name() {
-            return Err(loc.error(
-                Some(e.unit.span()),
-                &format!("{field}.unit"),
-                format!(
-                    "expected unit `{}`, found `{}`",
-                    unit.name(),
-                    e.unit.get_ref()
-                ),
-            ));
-        }
-        if e.source.get_ref().trim().is_empty() {
-            return Err(loc.error(
-                Some(e.source.span()),
-                &format!("{field}.source"),
-                "expected where the value comes from (upstream file and version, or a paper)"
-                    .into(),
-            ));
-        }
-        check_value(&loc, key, unit, &e.value, &format!("{field}.value"))?;
-        values.insert(
-            key.clone(),
-            (e.value.get_ref().clone(), e.source.get_ref().clone()),
-        );
-    }
-    if let Some((key, ..)) = KEYS.iter().find(|k| !values.contains_key(k.0)) {
-        return Err(loc.error(
-            None,
-            "values",
-            format!("expected a value for every preset key; `{key}` is missing"),
-        ));
-    }
-    Ok(Preset {
-        name: name.to_string(),
-        orchestrator: raw.orchestrator,
-        version: raw.version,
-        values,
-    })
+    values_file::parse(name, file, text, KEYS)
 }
 
 /// A compiled-in preset by name.
@@ -274,57 +179,6 @@ pub fn builtin(name: &str) -> Option<Preset> {
         parse_preset(n, &format!("presets/{n}.toml"), text)
             .unwrap_or_else(|e| panic!("compiled-in preset {n} is broken: {e}"))
     })
-}
-
-fn key_list() -> String {
-    KEYS.iter()
-        .map(|k| format!("`{}`", k.0))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Checks a value's type and range for its unit.
-fn check_value(
-    loc: &Locator,
-    key: &str,
-    unit: Unit,
-    v: &Spanned<toml::Value>,
-    field: &str,
-) -> Result<(), ScenarioError> {
-    let bad = |what: String| Err(loc.error(Some(v.span()), field, what));
-    match (unit, v.get_ref()) {
-        (Unit::Seconds, value) => match number(value) {
-            Some(x) if x.is_finite() && x >= 0.0 && SimDuration::try_from_secs_f64(x).is_some() => {
-                Ok(())
-            }
-            _ => bad(format!(
-                "expected a non-negative number of seconds for `{key}`, found {value}"
-            )),
-        },
-        (Unit::Factor, value) => match number(value) {
-            Some(x) if x.is_finite() && x >= 1.0 => Ok(()),
-            _ => bad(format!(
-                "expected a factor of at least 1 for `{key}` (1: the delay never grows), found {value}"
-            )),
-        },
-        (Unit::Bool, toml::Value::Boolean(_)) => Ok(()),
-        (Unit::Bool, value) => bad(format!("expected true or false for `{key}`, found {value}")),
-        (Unit::Algorithm, toml::Value::String(s)) => match orchsim_sched::by_name(s, 0) {
-            Ok(_) => Ok(()),
-            Err(e) => bad(e.to_string()),
-        },
-        (Unit::Algorithm, value) => bad(format!(
-            "expected a scheduler name (in quotes) for `{key}`, found {value}"
-        )),
-    }
-}
-
-fn number(v: &toml::Value) -> Option<f64> {
-    match v {
-        toml::Value::Integer(i) => Some(*i as f64),
-        toml::Value::Float(f) => Some(*f),
-        _ => None,
-    }
 }
 
 /// The `[orchestrator]` keys this module reads.
@@ -385,7 +239,7 @@ pub(crate) fn resolve(
             return Err(loc.error(
                 Some(v.span()),
                 &field,
-                format!("unknown preset key; expected one of {}", key_list()),
+                format!("unknown preset key; expected one of {}", key_list(KEYS)),
             ));
         };
         check_value(loc, key, unit, v, &field)?;
@@ -408,9 +262,7 @@ impl Lifecycle {
 
     /// From checked values (every key present, each of its unit's type).
     fn from_values(preset: &str, values: &BTreeMap<String, toml::Value>) -> Lifecycle {
-        let secs = |k: &str| {
-            SimDuration::try_from_secs_f64(number(&values[k]).unwrap_or(0.0)).unwrap_or_default()
-        };
+        let secs = |k: &str| values_file::seconds(&values[k]);
         Lifecycle {
             preset: preset.to_string(),
             heartbeat_interval: secs("heartbeat_interval_s"),
@@ -434,9 +286,9 @@ impl Lifecycle {
     }
 }
 
-impl fmt::Display for Preset {
+impl fmt::Display for ValuesFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} ({}), {}", self.name, self.orchestrator, self.version)?;
+        writeln!(f, "{} ({}), {}", self.name, self.system, self.version)?;
         for (key, (value, source)) in &self.values {
             writeln!(f, "  {key} = {value}    # {source}")?;
         }
@@ -521,7 +373,7 @@ mod tests {
     fn a_preset_missing_a_key_or_a_source_is_refused() {
         let text = builtin_text("swarm").replace("[values.restart_reset_s]", "[values.ignored]");
         let e = parse_preset("x", "x.toml", &text).unwrap_err();
-        assert!(e.to_string().contains("unknown preset key"), "{e}");
+        assert!(e.to_string().contains("unknown key"), "{e}");
         let text = builtin_text("swarm");
         let start = text.find("[values.restart_reset_s]").unwrap();
         let end = start + text[start..].find("\n\n").unwrap();

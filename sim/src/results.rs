@@ -52,6 +52,18 @@ pub struct Summary {
     pub crashes: u64,
     pub crash_reschedules: u64,
     pub crash_recovery_mean: Option<SimDuration>,
+    /// Where a pod's time went on its way to running, as means over the pods that got there
+    /// (a container restarted in place left out): queued → bound by its scheduler, → Bind
+    /// answered by the API server (`None` without `[api_server]`), → container running.
+    pub time_scheduler_mean: Option<SimDuration>,
+    pub time_api_bind_mean: Option<SimDuration>,
+    pub time_kubelet_mean: Option<SimDuration>,
+    /// With `[api_server]`: requests answered, their mean wait for a client token and mean
+    /// latency (issue → answer), and etcd's busy time over the run in percent.
+    pub api_requests: Option<u64>,
+    pub api_throttled_mean: Option<SimDuration>,
+    pub api_latency_mean: Option<SimDuration>,
+    pub etcd_busy_pct: Option<f64>,
     /// Queueing → bind (submission, or the last eviction, to the current bind), over pods that
     /// are bound; `None` if none is.
     pub wait_p50: Option<SimDuration>,
@@ -107,6 +119,8 @@ pub struct RunResult {
     pub audit_error: Option<String>,
     /// Every host outage and what it did (`faults.csv` when the scenario has faults).
     pub outages: Vec<crate::world::OutageRecord>,
+    /// Per client kind (schedulers, controllers, kubelets, users), with `[api_server]`.
+    pub api_clients: Option<Vec<(&'static str, crate::world::ClientStats)>>,
 }
 
 /// One workload's jobs: how many were placed, abandoned or are still waiting, and how long
@@ -345,6 +359,46 @@ impl RunResult {
         t
     }
 
+    /// `api.csv`, with `[api_server]`: per client kind, its requests and where their time went
+    /// — waiting for the client's rate limiter, for a seat in the API server, in etcd.
+    pub fn api_table(&self) -> Option<Table> {
+        let clients = self.api_clients.as_ref()?;
+        let mut t = Table::new([
+            "client",
+            "requests",
+            "reads",
+            "writes",
+            "throttled_total_s",
+            "throttled_mean_ms",
+            "throttled_max_ms",
+            "queued_mean_ms",
+            "served_mean_ms",
+            "latency_mean_ms",
+            "latency_max_ms",
+        ]);
+        for (name, c) in clients {
+            let n = c.reads + c.writes;
+            let mean = |total: u128| ms(mean_of(total, n));
+            let row = vec![
+                (*name).into(),
+                n.into(),
+                c.reads.into(),
+                c.writes.into(),
+                Cell::Decimal(secs(
+                    SimTime::ZERO + SimDuration(c.throttled_ns.min(u128::from(u64::MAX)) as u64),
+                )),
+                mean(c.throttled_ns),
+                ms((n > 0).then_some(SimDuration(c.throttled_max_ns))),
+                mean(c.queued_ns),
+                mean(c.served_ns),
+                mean(c.latency_ns),
+                ms((n > 0).then_some(SimDuration(c.latency_max_ns))),
+            ];
+            t.push(row).expect("api row matches its header");
+        }
+        Some(t)
+    }
+
     /// `pods.csv`: every pod, in submission order (built on demand: a study that reads only
     /// the summaries never pays for it).
     pub fn pods_table(&self) -> Table {
@@ -360,6 +414,7 @@ impl RunResult {
             "node",
             "submit_ms",
             "bind_ms",
+            "bind_answered_ms",
             "start_ms",
             "finish_ms",
             "wait_ms",
@@ -387,6 +442,7 @@ impl RunResult {
                     .map_or(Cell::Empty, |n| self.node_names[n.0].as_str().into()),
                 time_ms(Some(p.submitted)),
                 time_ms(p.bound),
+                time_ms(p.bind_answered),
                 time_ms(p.started),
                 time_ms(p.finished),
                 ms(p.bound.map(|b| b.since(p.queued))),
@@ -413,6 +469,19 @@ fn percentile(sorted: &[u64], p: u64) -> Option<SimDuration> {
     Some(SimDuration(sorted[rank - 1]))
 }
 
+/// `total / n` as a duration; `None` for no values.
+fn mean_of(total: u128, n: u64) -> Option<SimDuration> {
+    (n > 0).then(|| SimDuration((total / u128::from(n)).min(u128::from(u64::MAX)) as u64))
+}
+
+/// Mean of the durations; `None` for none.
+fn mean_duration(v: impl Iterator<Item = SimDuration>) -> Option<SimDuration> {
+    let (total, n) = v.fold((0u128, 0u64), |(t, n), d| {
+        (t + u128::from(d.as_nanos()), n + 1)
+    });
+    mean_of(total, n)
+}
+
 fn pct(part: u128, whole: u128) -> Option<f64> {
     (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }
@@ -436,6 +505,17 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
 
     let workloads = workload_stats(sc, w);
     let schedulers = w.scheduler_stats(end);
+    // Pods whose current container is their stay's first: no restart in place since its bind.
+    let first_starts = || {
+        w.pods
+            .iter()
+            .filter(|p| p.restarts_in_place == 0 && p.losses == 0 && p.crashes == 0)
+    };
+    let api_totals = w.api.as_ref().map(|a| {
+        a.stats().iter().fold((0u64, 0u128, 0u128), |(n, t, l), c| {
+            (n + c.reads + c.writes, t + c.throttled_ns, l + c.latency_ns)
+        })
+    });
     let summary = Summary {
         scenario: sc.name.clone(),
         seed: sc.seed,
@@ -480,6 +560,26 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         crash_reschedules: w.crash_reschedules,
         crash_recovery_mean: (w.crash_recoveries > 0)
             .then(|| SimDuration((w.crash_recovery_ns / u128::from(w.crash_recoveries)) as u64)),
+        time_scheduler_mean: mean_duration(
+            w.pods
+                .iter()
+                .filter_map(|p| p.bound.map(|b| b.since(p.queued))),
+        ),
+        time_api_bind_mean: w.api.as_ref().and_then(|_| {
+            mean_duration(
+                w.pods
+                    .iter()
+                    .filter_map(|p| Some(p.bind_answered?.since(p.bound?))),
+            )
+        }),
+        time_kubelet_mean: mean_duration(first_starts().filter_map(|p| {
+            let from = p.bind_answered.or(p.bound)?;
+            Some(p.started?.since(from))
+        })),
+        api_requests: api_totals.map(|t| t.0),
+        api_throttled_mean: api_totals.and_then(|t| mean_of(t.1, t.0)),
+        api_latency_mean: api_totals.and_then(|t| mean_of(t.2, t.0)),
+        etcd_busy_pct: w.api.as_ref().and_then(|a| pct(a.etcd_busy_ns(), span)),
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),
@@ -533,6 +633,13 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         },
         audit_error: w.audit_error.clone(),
         outages: std::mem::take(&mut w.outages),
+        api_clients: w.api.as_ref().map(|a| {
+            crate::world::CLIENT_KINDS
+                .iter()
+                .copied()
+                .zip(a.stats().iter().cloned())
+                .collect()
+        }),
     }
 }
 
@@ -574,6 +681,13 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "crashes",
     "crash_reschedules",
     "crash_recovery_mean_ms",
+    "time_scheduler_mean_ms",
+    "time_api_bind_mean_ms",
+    "time_kubelet_mean_ms",
+    "api_requests",
+    "api_throttled_mean_ms",
+    "api_latency_mean_ms",
+    "etcd_busy_pct",
     "wait_p50_ms",
     "wait_p95_ms",
     "wait_p99_ms",
@@ -625,6 +739,13 @@ impl Summary {
             self.crashes.into(),
             self.crash_reschedules.into(),
             ms(self.crash_recovery_mean),
+            ms(self.time_scheduler_mean),
+            ms(self.time_api_bind_mean),
+            ms(self.time_kubelet_mean),
+            self.api_requests.map_or(Cell::Empty, Cell::from),
+            ms(self.api_throttled_mean),
+            ms(self.api_latency_mean),
+            percent(self.etcd_busy_pct),
             ms(self.wait_p50),
             ms(self.wait_p95),
             ms(self.wait_p99),

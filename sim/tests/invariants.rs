@@ -133,6 +133,7 @@ fn scenario_with(
         lifecycle: None,
         faults: Vec::new(),
         registry_mbit_s: orchsim_sim::scenario::DEFAULT_REGISTRY_MBIT_S,
+        api_server: None,
     }
 }
 
@@ -477,6 +478,24 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 });
             }
             sc.control_plane = control_plane(&sc, kind, algo, algo2);
+            // One case in three outside Mesos: the control plane modeled, with limits tight
+            // enough that clients wait for tokens and requests for seats.
+            if seed % 3 == 1 && !matches!(sc.control_plane.kind, ControlPlaneKind::TwoLevel(_)) {
+                let up = orchsim_sim::api_server::ApiConfig::upstream();
+                let tight = orchsim_sim::api_server::Limit {
+                    qps: Some(5.0),
+                    burst: 2,
+                };
+                sc.api_server = Some(orchsim_sim::api_server::ApiConfig {
+                    scheduler: tight,
+                    controller: tight,
+                    kubelet: tight,
+                    max_mutating_inflight: 2,
+                    max_requests_inflight: 1,
+                    watch_cache: seed % 2 == 0,
+                    ..up
+                });
+            }
             // Four cases in five: hosts fail at random (each about every 300 s, back after
             // 20–120 s) under one of the presets, and the first workload pulls an image and
             // crashes.
@@ -560,6 +579,43 @@ fn assert_failures_accounted(r: &RunResult) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// With the control plane modeled, a container never starts before the API server answered
+/// its Bind, and every bound pod's Bind was answered no earlier than it was sent.
+fn assert_api_ordering(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseError> {
+    if sc.api_server.is_none() {
+        prop_assert!(r.records.iter().all(|p| p.bind_answered.is_none()));
+        return Ok(());
+    }
+    for p in &r.records {
+        if let (Some(bound), Some(answered)) = (p.bound, p.bind_answered) {
+            prop_assert!(answered >= bound, "{}: answered before bound", p.spec.name);
+        }
+        if p.restarts_in_place == 0 && p.losses == 0 && p.crashes == 0 {
+            if let Some(started) = p.started {
+                let answered = p.bind_answered;
+                prop_assert!(
+                    answered.is_some_and(|a| a <= started),
+                    "{} started at {} before its Bind was answered ({:?})",
+                    p.spec.name,
+                    started,
+                    answered
+                );
+            }
+        }
+    }
+    let clients = r.api_clients.as_ref().unwrap();
+    let binds = clients[0].1.writes;
+    prop_assert!(
+        binds
+            <= r.records
+                .iter()
+                .map(|p| p.placements.len() as u64)
+                .sum::<u64>()
+                + r.summary.evictions
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -575,6 +631,7 @@ proptest! {
         assert_accounted(&r)?;
         assert_constraints_and_audit(&sc, &r)?;
         assert_failures_accounted(&r)?;
+        assert_api_ordering(&sc, &r)?;
     }
 
     #[test]

@@ -100,6 +100,12 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 .map(|w| workload(w))
                 .collect();
             runs(&dir, &file, &format!("{base}{hosts}{ws}{block}"));
+        } else if block.starts_with("[api_server]") {
+            runs(
+                &dir,
+                &file,
+                &format!("{base}{hosts}{}{block}", workload("web")),
+            );
         } else if block.starts_with("[orchestrator]") {
             // The faults select hosts by a zone label.
             let zoned = format!(
@@ -221,6 +227,20 @@ fn the_readme_failure_sweeps_print_its_numbers() {
             ("orchestrator.preset", 20),
             ("pod_losses_mean", 15),
             ("recovery_max_ms_mean", 20),
+        ),
+        (
+            "scenarios/control-plane.toml",
+            "api_server.scheduler_qps=50,-1",
+            ("api_server.scheduler_qps", 24),
+            ("time_scheduler_mean_ms_mean", 27),
+            ("time_api_bind_mean_ms_mean", 26),
+        ),
+        (
+            "scenarios/control-plane.toml",
+            "api_server.watch_cache=true,false",
+            ("api_server.watch_cache", 22),
+            ("time_api_bind_mean_ms_mean", 26),
+            ("etcd_busy_pct_mean", 18),
         ),
         (
             "scenarios/reuse-vs-reschedule.toml",

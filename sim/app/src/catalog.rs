@@ -56,6 +56,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "reuse-vs-reschedule.toml",
         include_str!("../../../scenarios/reuse-vs-reschedule.toml"),
     ),
+    (
+        "control-plane.toml",
+        include_str!("../../../scenarios/control-plane.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.
@@ -86,28 +90,28 @@ pub fn names() -> Vec<&'static str> {
         .collect()
 }
 
-/// `orchsim presets [NAME]`: every value of the orchestrator presets (or of one), with its
-/// source.
+/// `orchsim presets [NAME]`: every value of the orchestrator presets and of the API server
+/// model's defaults (`api-server`), or of one of them, with its source.
 pub fn presets(name: Option<&str>) -> Result<Table> {
-    let names: Vec<&str> = orchsim_sim::orchestrator::PRESETS
+    let mut files: Vec<orchsim_sim::values_file::ValuesFile> = orchsim_sim::orchestrator::PRESETS
         .iter()
-        .map(|p| p.0)
+        .filter_map(|p| orchsim_sim::orchestrator::builtin(p.0))
         .collect();
+    files.push(orchsim_sim::api_server::defaults());
     if let Some(n) = name {
-        if !names.contains(&n) {
+        if !files.iter().any(|f| f.name == n) {
+            let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
             return Err(crate::Error::bad_input(format!(
-                "no orchestrator preset `{n}`; expected one of {}",
+                "no preset `{n}`; expected one of {}",
                 names.join(", ")
             )));
         }
     }
     let mut t = Table::new(["preset", "version", "key", "value", "source"]);
-    for n in names.into_iter().filter(|n| name.is_none_or(|x| x == *n)) {
-        let p = orchsim_sim::orchestrator::builtin(n)
-            .ok_or_else(|| crate::Error::internal(format!("preset {n} is not compiled in")))?;
+    for p in files.iter().filter(|f| name.is_none_or(|x| x == f.name)) {
         for (key, (value, source)) in &p.values {
             t.push(vec![
-                n.into(),
+                p.name.as_str().into(),
                 p.version.as_str().into(),
                 key.as_str().into(),
                 value.to_string().trim_matches('"').into(),

@@ -73,6 +73,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if scenario.faults.iter().any(|f| f.workload.is_none()) {
         files.push(("faults.csv", result.faults_table().to_csv()));
     }
+    if let Some(t) = result.api_table() {
+        files.push(("api.csv", t.to_csv()));
+    }
     files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
 
     let report = pods.map(|pods| Report {
@@ -184,6 +187,23 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
     }
     if s.evictions > 0 {
         o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
+    }
+    if let Some(requests) = s.api_requests {
+        let ms = |d: Option<SimDuration>| {
+            d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+        };
+        o += &format!(
+            "api        {requests} requests, {} mean wait for a client token, {} mean latency; etcd busy {:.2}% (per client: api.csv)\n",
+            ms(s.api_throttled_mean),
+            ms(s.api_latency_mean),
+            s.etcd_busy_pct.unwrap_or(0.0)
+        );
+        o += &format!(
+            "pod time   {} in the scheduler, {} for the Bind, {} to start on the node (means)\n",
+            ms(s.time_scheduler_mean),
+            ms(s.time_api_bind_mean),
+            ms(s.time_kubelet_mean)
+        );
     }
     if sc.faults.iter().any(|f| f.workload.is_none()) {
         o += &format!(

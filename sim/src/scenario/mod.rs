@@ -135,6 +135,9 @@ pub struct Scenario {
     /// Bandwidth from the image registry to each host, in Mbit/s: a pod whose image its host
     /// lacks waits `image_mib × 8 / registry_mbit_s` seconds before it starts.
     pub registry_mbit_s: f64,
+    /// The control plane as a modeled resource (`[api_server]`): `None`, binds and status
+    /// updates are free and instant.
+    pub api_server: Option<crate::api_server::ApiConfig>,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -935,6 +938,20 @@ fn validate(
         ));
     }
 
+    let api_server = match &raw.api_server {
+        None => None,
+        Some(table) => {
+            if let crate::control_plane::ControlPlaneKind::TwoLevel(_) = control_plane.kind {
+                return Err(loc.error(
+                    Some(table.span()),
+                    "api_server",
+                    "the API server model is Kubernetes' control plane; a two-level control plane is Mesos', whose master has no client rate limits or etcd: expected no `[api_server]` with `[control_plane] kind = \"two-level\"`".into(),
+                ));
+            }
+            Some(crate::api_server::ApiConfig::resolve(loc, table.get_ref())?)
+        }
+    };
+
     Ok(Scenario {
         observers: Observers {
             gpu_fragmentation,
@@ -964,6 +981,7 @@ fn validate(
         lifecycle,
         faults,
         registry_mbit_s,
+        api_server,
     })
 }
 

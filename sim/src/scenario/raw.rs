@@ -32,6 +32,10 @@ pub(super) struct RawScenario {
     pub(super) limits: RawLimits,
     #[serde(default)]
     pub(super) faults: Vec<crate::faults::RawFault>,
+    /// `[api_server]`: present, the control plane is modeled (its values override the
+    /// defaults).
+    pub(super) api_server:
+        Option<Spanned<std::collections::BTreeMap<String, Spanned<toml::Value>>>>,
 }
 
 #[derive(Deserialize, Default)]

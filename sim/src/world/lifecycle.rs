@@ -218,7 +218,7 @@ impl World<'_> {
         }
     }
 
-    fn lifecycle(&self) -> &crate::orchestrator::Lifecycle {
+    pub(super) fn lifecycle(&self) -> &crate::orchestrator::Lifecycle {
         self.scenario
             .lifecycle
             .as_ref()
@@ -261,6 +261,7 @@ impl World<'_> {
         rec.state = PodState::Pending;
         rec.queued = now;
         rec.bound = None;
+        rec.bind_answered = None;
         rec.started = None;
         rec.node = None;
         rec.crashed_at = None;
@@ -275,13 +276,24 @@ impl World<'_> {
         self.pods_pending += 1;
         self.digest.record(now, TAG_EVICTED, &[pod as u64]);
         let job = rec.job;
+        if self.api.is_some() {
+            // The taint-eviction controller deletes it; the ReplicaSet controller creates the
+            // replacement once the deletion is answered (`api.rs`).
+            self.api_request(
+                k,
+                super::api::Client::TaintEviction,
+                crate::api_server::Verb::Write,
+                super::api::Then::Deleted { job },
+            );
+            return;
+        }
         let delay = self.lifecycle().replacement_delay;
         self.requeue_after(k, job, delay);
     }
 
     /// Queues `job` for a decision `delay` from now (its controller's replacement), unless it
     /// is on its way to one already, which will take its waiting pods too.
-    fn requeue_after(&mut self, k: &mut Kernel<Event>, job: usize, delay: SimDuration) {
+    pub(super) fn requeue_after(&mut self, k: &mut Kernel<Event>, job: usize, delay: SimDuration) {
         let requeue = match self.jobs[job].place {
             JobPlace::Idle => true,
             JobPlace::Parked(key) => {
@@ -497,6 +509,7 @@ impl World<'_> {
             rec.state = PodState::Pending;
             rec.queued = now;
             rec.bound = None;
+            rec.bind_answered = None;
             rec.node = None;
             self.pods_pending += 1;
             self.crash_reschedules += 1;

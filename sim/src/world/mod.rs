@@ -24,10 +24,13 @@
 //! `[orchestrator] retry_after_s`, retried after that delay and abandoned past the attempt
 //! limits, as the Omega simulator does.
 
+mod api;
 mod lifecycle;
 mod parked;
 mod two_level;
 
+pub use api::ClientStats;
+pub(crate) use api::CLIENT_KINDS;
 pub use lifecycle::OutageRecord;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,6 +107,8 @@ pub struct PodRecord {
     /// When the pod last entered the queue: its submission, or its last eviction.
     pub queued: SimTime,
     pub bound: Option<SimTime>,
+    /// When the API server answered its Bind (with `[api_server]`; `None` without).
+    pub bind_answered: Option<SimTime>,
     pub started: Option<SimTime>,
     pub finished: Option<SimTime>,
     pub node: Option<NodeId>,
@@ -164,6 +169,8 @@ pub struct JobRecord {
     requeue: bool,
     /// Pods bound at least once.
     bound_pods: u32,
+    /// Its pods' creations the API server has not answered yet: it is queued once they are.
+    creating: u32,
 }
 
 /// What one scheduler (a framework, in two-level) did over the run.
@@ -271,6 +278,14 @@ pub enum Event {
     /// Every running container of a container fault's workload exits.
     CrashAll {
         fault: usize,
+    },
+    /// An API request got its client's token and reaches the API server.
+    ApiSend {
+        id: u64,
+    },
+    /// The API server answers a request.
+    ApiDone {
+        id: u64,
     },
 }
 
@@ -403,6 +418,8 @@ pub struct World<'s> {
     /// Crash → running again, summed over the restarts that got there, and their count.
     pub(crate) crash_recovery_ns: u128,
     pub(crate) crash_recoveries: u64,
+    /// The control plane's requests (`[api_server]`).
+    pub(crate) api: Option<api::Api>,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -564,7 +581,12 @@ impl<'s> World<'s> {
             crash_reschedules: 0,
             crash_recovery_ns: 0,
             crash_recoveries: 0,
+            api: None,
         };
+        world.api = scenario
+            .api_server
+            .as_ref()
+            .map(|c| api::Api::new(c, world.slots.len(), node_count));
         for (f, fault) in scenario.faults.iter().enumerate() {
             if let (Some(_), crate::faults::FaultTiming::At { at, .. }) =
                 (fault.workload, &fault.timing)
@@ -776,6 +798,7 @@ impl<'s> World<'s> {
                 submitted: k.now(),
                 queued: k.now(),
                 bound: None,
+                bind_answered: None,
                 started: None,
                 finished: None,
                 node: None,
@@ -811,8 +834,22 @@ impl<'s> World<'s> {
             place: JobPlace::Idle,
             requeue: false,
             bound_pods: 0,
+            creating: 0,
         });
-        self.enqueue(job);
+        if self.api.is_some() {
+            // Queued once the API server has created every pod of it.
+            self.jobs[job].creating = self.jobs[job].pods.len() as u32;
+            for _ in 0..self.jobs[job].pods.len() {
+                self.api_request(
+                    k,
+                    api::Client::User,
+                    crate::api_server::Verb::Write,
+                    api::Then::Created { job },
+                );
+            }
+        } else {
+            self.enqueue(job);
+        }
         if woken {
             self.kick_all(k);
         }
@@ -1098,6 +1135,12 @@ impl<'s> World<'s> {
                     });
                     if let Some(&victim) = by_key.get(key) {
                         self.evict(k, victim);
+                        self.api_request(
+                            k,
+                            api::Client::Scheduler(s),
+                            crate::api_server::Verb::Write,
+                            api::Then::Nothing,
+                        );
                     }
                 }
                 match self.commit_to_cluster(now, pod, node, None) {
@@ -1285,10 +1328,26 @@ impl<'s> World<'s> {
         let mut rec = vec![pod as u64, node.0 as u64];
         rec.extend(devices.iter().map(|&d| u64::from(d)));
         self.digest.record(now, TAG_DECISION, &rec);
+        if self.api.is_some() {
+            let s = self.path[self.pods[pod].workload];
+            self.api_request(
+                k,
+                api::Client::Scheduler(s),
+                crate::api_server::Verb::Write,
+                api::Then::Bound { pod, incarnation },
+            );
+        } else {
+            self.start_on(k, pod, node, incarnation);
+        }
+    }
+
+    /// `pod` is bound to `node` as its kubelet sees it: its container starts after the image
+    /// pull and the start latency (on a host that is down it never does).
+    fn start_on(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId, incarnation: u32) {
         if self.health[node.0].is_down() {
             self.bound_to_down_host(k, pod, node);
         } else {
-            let delay = self.pull_and_start(now, pod, node);
+            let delay = self.pull_and_start(k.now(), pod, node);
             k.schedule_in(delay, Event::Started { pod, incarnation });
         }
     }
@@ -1385,6 +1444,7 @@ impl<'s> World<'s> {
         rec.state = PodState::Pending;
         rec.queued = k.now();
         rec.bound = None;
+        rec.bind_answered = None;
         rec.started = None;
         rec.node = None;
         rec.evictions += 1;
@@ -1417,6 +1477,9 @@ impl<'s> World<'s> {
             k.schedule_in(d, Event::Finished { pod, incarnation });
         }
         self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
+        if let (Some(node), true) = (self.pods[pod].node, self.api.is_some()) {
+            self.kubelet_status(k, node.0);
+        }
         self.recovered(k.now(), pod);
         self.container_started(k, pod);
     }
@@ -1426,6 +1489,9 @@ impl<'s> World<'s> {
             return;
         }
         let now = k.now();
+        if let (Some(node), true) = (self.pods[pod].node, self.api.is_some()) {
+            self.kubelet_status(k, node.0);
+        }
         self.release(k, pod);
         let rec = &mut self.pods[pod];
         rec.state = PodState::Finished;
@@ -1567,6 +1633,8 @@ impl Handler<Event> for World<'_> {
             Event::HostEvicted { node, epoch } => self.host_evicted(k, node, epoch),
             Event::Crash { pod, incarnation } => self.crash(k, pod, incarnation),
             Event::CrashAll { fault } => self.crash_all(k, fault),
+            Event::ApiSend { id } => self.api_arrive(k, id),
+            Event::ApiDone { id } => self.api_done(k, id),
         }
     }
 }
