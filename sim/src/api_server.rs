@@ -9,8 +9,8 @@
 //! ```
 //!
 //! A request waits for a token of its client's bucket (client-go's token bucket: `burst`
-//! tokens at start, one more every 1/`qps`, waiters served in order), then for a seat in the
-//! API server's mutating or read-only pool (FIFO), then for etcd: a single server that each
+//! tokens at start, one more every 1/`qps`, waiters served in order), then for one of the API
+//! server's seats (FIFO), then for etcd: a single server that each
 //! write holds 1/`etcd_write_qps` and each read 1/`etcd_read_qps`, and that answers an
 //! operation `etcd_*_latency_ms` after it began (or when it is done, if later) — which gives
 //! the documented single-client latency and many-client throughput at once (tested against
@@ -36,8 +36,8 @@ const KEYS: &[Key] = &[
     ("controller_burst", Unit::Count, "each controller's client: burst"),
     ("kubelet_qps", Unit::PerSecond, "each node's kubelet: requests per second"),
     ("kubelet_burst", Unit::Count, "each node's kubelet: burst"),
-    ("max_mutating_inflight", Unit::Count, "writes the API server serves at once; more queue"),
-    ("max_requests_inflight", Unit::Count, "reads the API server serves at once; more queue"),
+    ("max_mutating_inflight", Unit::Count, "with max_requests_inflight: requests the API server serves at once; more queue"),
+    ("max_requests_inflight", Unit::Count, "with max_mutating_inflight: requests the API server serves at once; more queue"),
     ("etcd_write_latency_ms", Unit::Milliseconds, "a lone write's commit time"),
     ("etcd_write_qps", Unit::PerSecond, "writes per second etcd commits at most"),
     ("etcd_read_latency_ms", Unit::Milliseconds, "a lone linearizable read's time"),
@@ -194,60 +194,55 @@ impl TokenBucket {
     }
 }
 
-/// Reads and writes: the API server's two seat pools and etcd's two costs.
+/// Reads and writes: etcd's two costs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
     Read,
     Write,
 }
 
-/// The API server's seats and etcd behind them.
+/// The API server's seats and etcd behind them. With API Priority and Fairness (on by default
+/// since v1.20, GA in v1.29) the server's concurrency limit is the sum of
+/// `--max-requests-inflight` and `--max-mutating-requests-inflight`, shared by its priority
+/// levels, and requests beyond it queue; one FIFO over all the seats stands in for the
+/// levels and their fair queues.
 #[derive(Clone, Debug)]
 pub struct Server {
     cfg: ApiConfig,
-    /// Free seats: reads, writes.
-    free: [u32; 2],
-    /// Requests waiting for a seat: (id, etcd watch deliveries if a write).
-    waiting: [VecDeque<(u64, u32)>; 2],
+    free: u64,
+    /// Requests waiting for a seat: (id, verb, etcd watch deliveries if a write).
+    waiting: VecDeque<(u64, Verb, u32)>,
     etcd_free: SimTime,
-    /// Time etcd was busy, in ns.
-    pub etcd_busy_ns: u128,
+    /// Time etcd was booked, in ns (work running past a time included).
+    etcd_booked_ns: u128,
     /// Watch events etcd sent.
     pub etcd_watch_events: u64,
-}
-
-fn pool(v: Verb) -> usize {
-    match v {
-        Verb::Read => 0,
-        Verb::Write => 1,
-    }
 }
 
 impl Server {
     pub fn new(cfg: &ApiConfig) -> Server {
         Server {
-            free: [cfg.max_requests_inflight, cfg.max_mutating_inflight],
+            free: u64::from(cfg.max_requests_inflight) + u64::from(cfg.max_mutating_inflight),
             cfg: cfg.clone(),
-            waiting: [VecDeque::new(), VecDeque::new()],
+            waiting: VecDeque::new(),
             etcd_free: SimTime::ZERO,
-            etcd_busy_ns: 0,
+            etcd_booked_ns: 0,
             etcd_watch_events: 0,
         }
     }
 
     /// Request `id` reaches the API server at `now`; `watchers` are the pod watchers a write
     /// notifies. Returns when it is answered if it got a seat, `None` if it waits for one
-    /// (then [`Server::finish`] starts it).
+    /// (then [`Server::finish`] starts it). A read served from the cache takes no seat.
     pub fn arrive(&mut self, now: SimTime, verb: Verb, id: u64, watchers: u32) -> Option<SimTime> {
         if verb == Verb::Read && self.cfg.cache_reads {
             return Some(now);
         }
-        let p = pool(verb);
-        if self.free[p] == 0 {
-            self.waiting[p].push_back((id, watchers));
+        if self.free == 0 {
+            self.waiting.push_back((id, verb, watchers));
             return None;
         }
-        self.free[p] -= 1;
+        self.free -= 1;
         Some(self.etcd(now, verb, watchers))
     }
 
@@ -257,14 +252,19 @@ impl Server {
         if verb == Verb::Read && self.cfg.cache_reads {
             return None;
         }
-        let p = pool(verb);
-        match self.waiting[p].pop_front() {
-            Some((id, watchers)) => Some((id, self.etcd(now, verb, watchers))),
+        match self.waiting.pop_front() {
+            Some((id, verb, watchers)) => Some((id, self.etcd(now, verb, watchers))),
             None => {
-                self.free[p] += 1;
+                self.free += 1;
                 None
             }
         }
+    }
+
+    /// Time etcd was busy up to `end`, in ns.
+    pub fn etcd_busy_ns(&self, end: SimTime) -> u128 {
+        let overhang = self.etcd_free.since(end.min(self.etcd_free)).as_nanos();
+        self.etcd_booked_ns.saturating_sub(u128::from(overhang))
     }
 
     /// One operation on etcd from `now`: when it is answered.
@@ -284,7 +284,7 @@ impl Server {
         self.etcd_watch_events += u64::from(events);
         let busy = cost.service + self.cfg.etcd_watch_event.saturating_mul(u64::from(events));
         self.etcd_free = begin + busy;
-        self.etcd_busy_ns += u128::from(busy.as_nanos());
+        self.etcd_booked_ns += u128::from(busy.as_nanos());
         begin + cost.latency.max(cost.service)
     }
 }
@@ -400,15 +400,20 @@ mod tests {
     fn seats_are_handed_on_in_order() {
         let cfg = ApiConfig {
             max_mutating_inflight: 1,
+            max_requests_inflight: 1,
             ..ApiConfig::upstream()
         };
         let mut s = Server::new(&cfg);
         let first = s.arrive(SimTime::ZERO, Verb::Write, 1, 0).unwrap();
-        assert_eq!(s.arrive(SimTime::ZERO, Verb::Write, 2, 0), None);
-        assert_eq!(s.arrive(SimTime::ZERO, Verb::Write, 3, 0), None);
-        let (id, second) = s.finish(first, Verb::Write).unwrap();
-        assert_eq!((id, second), (2, first + cfg.etcd_write.latency));
-        assert_eq!(s.finish(second, Verb::Write).unwrap().0, 3);
+        s.arrive(SimTime::ZERO, Verb::Write, 2, 0).unwrap();
+        assert_eq!(s.arrive(SimTime::ZERO, Verb::Read, 3, 0), None);
+        assert_eq!(s.arrive(SimTime::ZERO, Verb::Write, 4, 0), None);
+        let (id, third) = s.finish(first, Verb::Write).unwrap();
+        assert_eq!(id, 3);
+        assert_eq!(third, first + cfg.etcd_read.latency);
+        assert_eq!(s.finish(third, Verb::Read).unwrap().0, 4);
+        // etcd's busy time up to a moment leaves out what runs past it.
+        assert!(s.etcd_busy_ns(SimTime::ZERO) == 0);
     }
 
     /// Without the watch cache every watcher's etcd watch gets each write's event, so etcd's
@@ -428,6 +433,7 @@ mod tests {
         }
         assert_eq!(a.etcd_watch_events, 100);
         assert_eq!(b.etcd_watch_events, 100_200);
-        assert!(b.etcd_busy_ns > 100 * a.etcd_busy_ns);
+        let end = SimTime::ZERO + SimDuration::from_secs(10);
+        assert!(b.etcd_busy_ns(end) > 100 * a.etcd_busy_ns(end));
     }
 }

@@ -26,7 +26,7 @@ use orchsim_kernel::{SimDuration, SimTime};
 use toml::Spanned;
 
 use crate::scenario::{Locator, ScenarioError, ScenarioFiles};
-use crate::values_file::{self, check_value, key_list, number, Key, Unit, ValuesFile};
+use crate::values_file::{self, check_value, key_list, number, Key, Replicas, Unit, ValuesFile};
 
 /// The compiled-in presets, by name.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -100,6 +100,16 @@ const KEYS: &[Key] = &[
         Unit::Algorithm,
         "the scheduler a scenario gets when it names none",
     ),
+    (
+        "upgrade_max_surge",
+        Unit::Replicas,
+        "a rolling upgrade runs at most this many pods above the desired count",
+    ),
+    (
+        "upgrade_max_unavailable",
+        Unit::Replicas,
+        "a rolling upgrade keeps at least the desired count minus this many pods ready",
+    ),
 ];
 
 /// A preset resolved with a scenario's overrides: what the world runs with.
@@ -119,6 +129,8 @@ pub struct Lifecycle {
     pub restart_reset: SimDuration,
     pub restart_in_place: bool,
     pub scheduler: String,
+    pub upgrade_max_surge: Replicas,
+    pub upgrade_max_unavailable: Replicas,
 }
 
 impl Lifecycle {
@@ -282,6 +294,10 @@ impl Lifecycle {
                 .as_str()
                 .unwrap_or("first-fit")
                 .to_string(),
+            upgrade_max_surge: Replicas::from_value(&values["upgrade_max_surge"])
+                .unwrap_or(Replicas::Count(0)),
+            upgrade_max_unavailable: Replicas::from_value(&values["upgrade_max_unavailable"])
+                .unwrap_or(Replicas::Count(1)),
         }
     }
 }
@@ -330,6 +346,8 @@ mod tests {
             restart_reset: s(600.0),
             restart_in_place: true,
             scheduler: "kubernetes".into(),
+            upgrade_max_surge: Replicas::Percent(25),
+            upgrade_max_unavailable: Replicas::Percent(25),
         }
     }
 

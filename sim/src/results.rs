@@ -52,14 +52,17 @@ pub struct Summary {
     pub crashes: u64,
     pub crash_reschedules: u64,
     pub crash_recovery_mean: Option<SimDuration>,
-    /// Where a pod's time went on its way to running, as means over the pods that got there
-    /// (a container restarted in place left out): queued → bound by its scheduler, → Bind
-    /// answered by the API server (`None` without `[api_server]`), → container running.
+    /// Where a pod's time went on its way to running, as means over the pods bound now that
+    /// were never restarted in place, lost or crashed: queued (created, with `[api_server]`)
+    /// → bound by its scheduler, → Bind answered by the API server (`None` without
+    /// `[api_server]`; one still waiting counts until the end), → container running (over
+    /// those running).
     pub time_scheduler_mean: Option<SimDuration>,
     pub time_api_bind_mean: Option<SimDuration>,
     pub time_kubelet_mean: Option<SimDuration>,
     /// With `[api_server]`: requests answered, their mean wait for a client token and mean
-    /// latency (issue → answer), and etcd's busy time over the run in percent.
+    /// latency (issue → answer; requests still in flight at the end are not in them), and
+    /// etcd's busy time over the run in percent.
     pub api_requests: Option<u64>,
     pub api_throttled_mean: Option<SimDuration>,
     pub api_latency_mean: Option<SimDuration>,
@@ -505,11 +508,12 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
 
     let workloads = workload_stats(sc, w);
     let schedulers = w.scheduler_stats(end);
-    // Pods whose current container is their stay's first: no restart in place since its bind.
-    let first_starts = || {
-        w.pods
-            .iter()
-            .filter(|p| p.restarts_in_place == 0 && p.losses == 0 && p.crashes == 0)
+    // The pods the time split is over: bound now, and never restarted in place, lost or
+    // crashed (whose start is not their bind's).
+    let split = || {
+        w.pods.iter().filter(|p| {
+            p.bound.is_some() && p.restarts_in_place == 0 && p.losses == 0 && p.crashes == 0
+        })
     };
     let api_totals = w.api.as_ref().map(|a| {
         a.stats().iter().fold((0u64, 0u128, 0u128), |(n, t, l), c| {
@@ -560,26 +564,21 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         crash_reschedules: w.crash_reschedules,
         crash_recovery_mean: (w.crash_recoveries > 0)
             .then(|| SimDuration((w.crash_recovery_ns / u128::from(w.crash_recoveries)) as u64)),
-        time_scheduler_mean: mean_duration(
-            w.pods
-                .iter()
-                .filter_map(|p| p.bound.map(|b| b.since(p.queued))),
-        ),
+        time_scheduler_mean: mean_duration(split().filter_map(|p| Some(p.bound?.since(p.queued)))),
+        // A Bind still waiting at the end counts until the end.
         time_api_bind_mean: w.api.as_ref().and_then(|_| {
             mean_duration(
-                w.pods
-                    .iter()
-                    .filter_map(|p| Some(p.bind_answered?.since(p.bound?))),
+                split().filter_map(|p| Some(p.bind_answered.unwrap_or(end).since(p.bound?))),
             )
         }),
-        time_kubelet_mean: mean_duration(first_starts().filter_map(|p| {
+        time_kubelet_mean: mean_duration(split().filter_map(|p| {
             let from = p.bind_answered.or(p.bound)?;
             Some(p.started?.since(from))
         })),
         api_requests: api_totals.map(|t| t.0),
         api_throttled_mean: api_totals.and_then(|t| mean_of(t.1, t.0)),
         api_latency_mean: api_totals.and_then(|t| mean_of(t.2, t.0)),
-        etcd_busy_pct: w.api.as_ref().and_then(|a| pct(a.etcd_busy_ns(), span)),
+        etcd_busy_pct: w.api.as_ref().and_then(|a| pct(a.etcd_busy_ns(end), span)),
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),

@@ -20,6 +20,9 @@ pub(crate) enum Unit {
     PerSecond,
     /// A whole number of at least 1.
     Count,
+    /// A number of replicas, or a percentage of the desired count as a string (`"25%"`), as
+    /// Kubernetes' IntOrString.
+    Replicas,
     Factor,
     Bool,
     Algorithm,
@@ -32,6 +35,7 @@ impl Unit {
             Unit::Milliseconds => "ms",
             Unit::PerSecond => "1/s",
             Unit::Count => "count",
+            Unit::Replicas => "replicas",
             Unit::Factor => "factor",
             Unit::Bool => "bool",
             Unit::Algorithm => "algorithm",
@@ -174,6 +178,12 @@ pub(crate) fn check_value(
         (Unit::Count, value) => bad(format!(
             "expected a whole number of at least 1 for `{key}`, found {value}"
         )),
+        (Unit::Replicas, value) => match Replicas::from_value(value) {
+            Some(_) => Ok(()),
+            None => bad(format!(
+                "expected a number of replicas (0 or more) or a percentage such as \"25%\" for `{key}`, found {value}"
+            )),
+        },
         (Unit::Factor, value) => match number(value) {
             Some(x) if x.is_finite() && x >= 1.0 => Ok(()),
             _ => bad(format!(
@@ -189,6 +199,51 @@ pub(crate) fn check_value(
         (Unit::Algorithm, value) => bad(format!(
             "expected a scheduler name (in quotes) for `{key}`, found {value}"
         )),
+    }
+}
+
+/// A number of replicas, or a percentage of a desired count (Kubernetes' IntOrString).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replicas {
+    Count(u64),
+    Percent(u64),
+}
+
+impl Replicas {
+    /// A whole number ≥ 0, or a string of one followed by `%`.
+    pub fn from_value(v: &toml::Value) -> Option<Replicas> {
+        match v {
+            toml::Value::Integer(i) if *i >= 0 => Some(Replicas::Count(*i as u64)),
+            toml::Value::String(s) => {
+                let digits = s.strip_suffix('%')?;
+                (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| digits.parse().ok().map(Replicas::Percent))
+                    .flatten()
+            }
+            _ => None,
+        }
+    }
+
+    /// Of `desired` replicas, rounding a percentage up or down (apimachinery
+    /// `intstr.GetScaledValueFromIntOrPercent`).
+    pub fn of(self, desired: u64, round_up: bool) -> u64 {
+        match self {
+            Replicas::Count(n) => n,
+            Replicas::Percent(p) => {
+                let x = u128::from(desired) * u128::from(p);
+                let v = if round_up { x.div_ceil(100) } else { x / 100 };
+                v.min(u128::from(u64::MAX)) as u64
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Replicas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Replicas::Count(n) => write!(f, "{n}"),
+            Replicas::Percent(p) => write!(f, "{p}%"),
+        }
     }
 }
 

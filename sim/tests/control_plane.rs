@@ -134,3 +134,64 @@ fn without_the_watch_cache_etcd_becomes_the_bottleneck() {
     assert!(secs(last(&direct)) > 1.5 * secs(last(&cached)));
     assert!(direct.summary.etcd_busy_pct.unwrap() > 20.0 * cached.summary.etcd_busy_pct.unwrap());
 }
+
+/// A host that fails while Binds to it wait for tokens, and comes back before its pods are
+/// given up: its pods start only once their Binds are answered, never before.
+#[test]
+fn a_pod_never_starts_before_its_bind_is_answered() {
+    let text = r#"
+name = "slow-binds"
+seed = 5
+duration_s = 600
+[[hosts]]
+name = "w"
+count = 4
+cpu_milli = 16000
+memory_mib = 65536
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 1000
+max_pods = 12
+cpu_milli = 1000
+memory_mib = 1024
+[scheduler]
+cost = { t_job_ms = 1, t_task_ms = 0 }
+[orchestrator]
+preset = "kubernetes"
+start_latency_s = 0.5
+[api_server]
+scheduler_qps = 0.1
+scheduler_burst = 1
+[[faults]]
+name = "blip"
+hosts = ["w-1"]
+at_s = 5
+recover_after_s = 25
+"#;
+    let sc = parse("slow-binds.toml", text).unwrap();
+    let r = run(&sc).unwrap();
+    assert!(r.records.iter().all(|p| p.state == PodState::Running));
+    let mut restarted = 0;
+    for p in &r.records {
+        let (answered, started) = (p.bind_answered.unwrap(), p.started.unwrap());
+        assert!(
+            answered <= started,
+            "{} started before its Bind",
+            p.spec.name
+        );
+        restarted += p.restarts_in_place;
+    }
+    // Binds one every 10 s: the last answered at 110 s, long after the host's return at 30 s.
+    let last = r
+        .records
+        .iter()
+        .map(|p| p.bind_answered.unwrap())
+        .max()
+        .unwrap();
+    assert!((secs(last) - 110.0).abs() < 0.1, "{}", secs(last));
+    assert!(
+        restarted > 0,
+        "no pod of w-1 was waiting for its Bind when it failed"
+    );
+}

@@ -941,14 +941,32 @@ fn validate(
     let api_server = match &raw.api_server {
         None => None,
         Some(table) => {
+            // A span to point at: the table's first value, or (an empty table) the preset.
+            let span = table
+                .values()
+                .next()
+                .map(|v| v.span())
+                .or_else(|| raw.orchestrator.preset.as_ref().map(|p| p.span()));
             if let crate::control_plane::ControlPlaneKind::TwoLevel(_) = control_plane.kind {
                 return Err(loc.error(
-                    Some(table.span()),
+                    span,
                     "api_server",
                     "the API server model is Kubernetes' control plane; a two-level control plane is Mesos', whose master has no client rate limits or etcd: expected no `[api_server]` with `[control_plane] kind = \"two-level\"`".into(),
                 ));
             }
-            Some(crate::api_server::ApiConfig::resolve(loc, table.get_ref())?)
+            if let Some(p) = raw
+                .orchestrator
+                .preset
+                .as_ref()
+                .filter(|p| matches!(p.get_ref().as_str(), "swarm" | "mesos-marathon"))
+            {
+                return Err(loc.error(
+                    Some(p.span()),
+                    "orchestrator.preset",
+                    format!("the API server model is Kubernetes' control plane (its controllers replace failed pods); expected the `kubernetes` preset (or your own) with `[api_server]`, found `{}`", p.get_ref()),
+                ));
+            }
+            Some(crate::api_server::ApiConfig::resolve(loc, table)?)
         }
     };
 

@@ -34,8 +34,7 @@ pub(super) struct RawScenario {
     pub(super) faults: Vec<crate::faults::RawFault>,
     /// `[api_server]`: present, the control plane is modeled (its values override the
     /// defaults).
-    pub(super) api_server:
-        Option<Spanned<std::collections::BTreeMap<String, Spanned<toml::Value>>>>,
+    pub(super) api_server: Option<std::collections::BTreeMap<String, Spanned<toml::Value>>>,
 }
 
 #[derive(Deserialize, Default)]

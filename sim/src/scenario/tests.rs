@@ -322,3 +322,32 @@ fn a_name_that_would_leave_the_output_directory_is_refused() {
         assert!(parse("s.toml", &text).is_ok(), "{good}");
     }
 }
+
+#[test]
+fn api_server_values_are_checked_where_they_are_written() {
+    let with = |extra: &str| format!("{MINIMAL}\n{extra}\n");
+    let s = parse("s.toml", &with("[api_server]\nscheduler_qps = -1")).unwrap();
+    let api = s.api_server.unwrap();
+    assert_eq!(api.scheduler.qps, None);
+    assert_eq!(api.kubelet.qps, Some(50.0));
+    // Dotted keys at the root are the same table.
+    let text = MINIMAL.replacen("\n", "\napi_server.cache_reads = true\n", 1);
+    assert!(
+        parse("s.toml", &text)
+            .unwrap()
+            .api_server
+            .unwrap()
+            .cache_reads
+    );
+    let e = parse_err(&with("[api_server]\nscheduler_qpz = 3"));
+    assert_eq!(e.field, "api_server.scheduler_qpz");
+    assert!(e.to_string().contains("unknown key"), "{e}");
+    let e = parse_err(&with("[api_server]\nscheduler_qps = 0"));
+    assert!(e.to_string().contains("its default of 5"), "{e}");
+    let e = parse_err(&with("[api_server]\netcd_write_qps = -1"));
+    assert!(e.to_string().contains("no unlimited mode"), "{e}");
+    let e = parse_err(&with(
+        "[orchestrator]\npreset = \"mesos-marathon\"\n[api_server]",
+    ));
+    assert_eq!(e.field, "orchestrator.preset");
+}

@@ -3,14 +3,17 @@
 //!
 //! With `[api_server]`, a pod's life costs these requests (Kubernetes v1.33):
 //! - its creation, by the user's client (no client limit) — it reaches the scheduler's queue
-//!   when created (the scheduler's informer sees it);
+//!   when created (the scheduler's informer sees it), and its wait is counted from then;
 //! - its Bind, by the scheduler, after the decision (kube-scheduler binds asynchronously, so
 //!   the next decision does not wait) — the kubelet starts it once the Bind is answered;
 //! - a status update by its node's kubelet when its container starts and when it ends: a GET
 //!   of the pod then a PATCH (pkg/kubelet/status/status_manager.go syncPod);
 //! - when its host fails, its deletion by the taint-eviction controller and, once that is
 //!   answered, its replacement's creation by the ReplicaSet controller;
-//! - a preemption victim's deletion by the scheduler.
+//! - a preemption victim's deletion by the scheduler and its replacement's creation by the
+//!   ReplicaSet controller.
+//!
+//! A deleted pod waits (`held`, invisible to its scheduler) until its replacement is created.
 //!
 //! Not modeled: a crashed container replaced as a new task (Swarm and Marathon presets) skips
 //! the API; Events objects, node heartbeats and leases are not sent.
@@ -54,23 +57,27 @@ pub(super) enum Then {
     Nothing,
     /// A new pod of this job exists.
     Created {
+        pod: usize,
         job: usize,
     },
-    /// The pod is bound: its node's kubelet starts it.
+    /// The pod's Bind for its `stay`-th placement (0-based) is answered: its node's kubelet
+    /// starts it.
     Bound {
         pod: usize,
-        incarnation: u32,
+        stay: usize,
     },
     /// A kubelet read the pod: it patches its status now.
     Patch {
         node: usize,
     },
-    /// A lost pod is deleted: its controller creates the replacement.
+    /// A pod is deleted: its controller creates the replacement.
     Deleted {
+        pod: usize,
         job: usize,
     },
     /// The replacement exists: it goes to its scheduler's queue.
     Replaced {
+        pod: usize,
         job: usize,
     },
 }
@@ -127,9 +134,9 @@ impl Api {
         }
     }
 
-    /// Time etcd was busy, in ns.
-    pub(crate) fn etcd_busy_ns(&self) -> u128 {
-        self.server.etcd_busy_ns
+    /// Time etcd was busy up to `end`, in ns.
+    pub(crate) fn etcd_busy_ns(&self, end: SimTime) -> u128 {
+        self.server.etcd_busy_ns(end)
     }
 
     /// Each client kind's statistics, in [`CLIENT_KINDS`] order.
@@ -229,7 +236,8 @@ impl World<'_> {
         s.latency_max_ns = s.latency_max_ns.max(latency);
         match r.then {
             Then::Nothing => {}
-            Then::Created { job } => {
+            Then::Created { pod, job } => {
+                self.pods[pod].queued = now;
                 let j = &mut self.jobs[job];
                 j.creating -= 1;
                 if j.creating == 0 && j.place == JobPlace::Idle {
@@ -237,15 +245,28 @@ impl World<'_> {
                     self.kick(k, self.path[self.jobs[job].workload]);
                 }
             }
-            Then::Bound { pod, incarnation } => self.bind_answered(k, pod, incarnation),
+            Then::Bound { pod, stay } => self.bind_answered(k, pod, stay),
             Then::Patch { node } => {
-                self.api_request(k, Client::Kubelet(node), Verb::Write, Then::Nothing)
+                // A kubelet whose host went down meanwhile sends nothing.
+                if !self.health[node].is_down() {
+                    self.api_request(k, Client::Kubelet(node), Verb::Write, Then::Nothing)
+                }
             }
-            Then::Deleted { job } => {
-                self.api_request(k, Client::ReplicaSet, Verb::Write, Then::Replaced { job })
-            }
-            Then::Replaced { job } => {
-                let delay = self.lifecycle().replacement_delay;
+            Then::Deleted { pod, job } => self.api_request(
+                k,
+                Client::ReplicaSet,
+                Verb::Write,
+                Then::Replaced { pod, job },
+            ),
+            Then::Replaced { pod, job } => {
+                let rec = &mut self.pods[pod];
+                rec.held = false;
+                rec.queued = now;
+                let delay = self
+                    .scenario
+                    .lifecycle
+                    .as_ref()
+                    .map_or(orchsim_kernel::SimDuration::ZERO, |l| l.replacement_delay);
                 self.requeue_after(k, job, delay);
                 self.kick_all(k);
             }
@@ -257,16 +278,27 @@ impl World<'_> {
         self.api_request(k, Client::Kubelet(node), Verb::Read, Then::Patch { node });
     }
 
-    /// The API server answered `pod`'s Bind: its node's kubelet starts it (a host that is
-    /// down never does).
-    fn bind_answered(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
+    /// A pod is deleted by `client` and replaced by its ReplicaSet controller; it waits,
+    /// invisible to its scheduler, until the replacement is created.
+    pub(super) fn delete_and_replace(&mut self, k: &mut Kernel<Event>, client: Client, pod: usize) {
+        let job = self.pods[pod].job;
+        self.pods[pod].held = true;
+        self.api_request(k, client, Verb::Write, Then::Deleted { pod, job });
+    }
+
+    /// The API server answered the Bind of `pod`'s `stay`-th placement: if that stay is still
+    /// its current one, the kubelet starts it (a host that is down never does; a pod lost
+    /// meanwhile starts when its host is back, now that it is bound).
+    fn bind_answered(&mut self, k: &mut Kernel<Event>, pod: usize, stay: usize) {
         let now = k.now();
         let rec = &mut self.pods[pod];
-        if rec.incarnation != incarnation || rec.state != PodState::Starting {
+        if rec.node.is_none() || rec.placements.len() != stay + 1 {
             return;
         }
         rec.bind_answered = Some(now);
-        let Some(node) = rec.node else { return };
-        self.start_on(k, pod, node, incarnation);
+        if let (PodState::Starting, Some(node)) = (rec.state, rec.node) {
+            let incarnation = rec.incarnation;
+            self.start_on(k, pod, node, incarnation);
+        }
     }
 }

@@ -279,12 +279,7 @@ impl World<'_> {
         if self.api.is_some() {
             // The taint-eviction controller deletes it; the ReplicaSet controller creates the
             // replacement once the deletion is answered (`api.rs`).
-            self.api_request(
-                k,
-                super::api::Client::TaintEviction,
-                crate::api_server::Verb::Write,
-                super::api::Then::Deleted { job },
-            );
+            self.delete_and_replace(k, super::api::Client::TaintEviction, pod);
             return;
         }
         let delay = self.lifecycle().replacement_delay;
@@ -362,6 +357,10 @@ impl World<'_> {
             }
             self.restarts_in_place += 1;
             let incarnation = rec.incarnation;
+            if self.api.is_some() && rec.bind_answered.is_none() {
+                // Its Bind is still on its way: the kubelet starts it once it is answered.
+                continue;
+            }
             // The image may not be there: the pod may have been bound while the host was
             // down, or its pull died with the host.
             let delay = self.pull_and_start(now, pod, node);

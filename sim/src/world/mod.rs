@@ -131,6 +131,9 @@ pub struct PodRecord {
     /// Bumped on eviction so that the evicted stay's pending Started/Finished events are
     /// recognised as stale.
     incarnation: u32,
+    /// Deleted, waiting for the API server to create its replacement: not for its scheduler
+    /// yet (`api.rs`).
+    held: bool,
     pub attempts: u32,
     /// kube-scheduler-style message of the last failed attempt.
     pub last_failure: Option<String>,
@@ -811,6 +814,7 @@ impl<'s> World<'s> {
                 backoff: 0,
                 crashed_at: None,
                 incarnation: 0,
+                held: false,
                 attempts: 0,
                 last_failure: None,
             });
@@ -839,12 +843,13 @@ impl<'s> World<'s> {
         if self.api.is_some() {
             // Queued once the API server has created every pod of it.
             self.jobs[job].creating = self.jobs[job].pods.len() as u32;
-            for _ in 0..self.jobs[job].pods.len() {
+            for i in 0..self.jobs[job].pods.len() {
+                let pod = self.jobs[job].pods[i];
                 self.api_request(
                     k,
                     api::Client::User,
                     crate::api_server::Verb::Write,
-                    api::Then::Created { job },
+                    api::Then::Created { pod, job },
                 );
             }
         } else {
@@ -865,7 +870,7 @@ impl<'s> World<'s> {
                 matches!(
                     self.pods[p].state,
                     PodState::Pending | PodState::Unschedulable
-                )
+                ) && !self.pods[p].held
             })
             .collect()
     }
@@ -1134,13 +1139,10 @@ impl<'s> World<'s> {
                             .collect()
                     });
                     if let Some(&victim) = by_key.get(key) {
-                        self.evict(k, victim);
-                        self.api_request(
-                            k,
-                            api::Client::Scheduler(s),
-                            crate::api_server::Verb::Write,
-                            api::Then::Nothing,
-                        );
+                        if self.evict(k, victim) && self.api.is_some() {
+                            // The scheduler deletes it; its controller replaces it.
+                            self.delete_and_replace(k, api::Client::Scheduler(s), victim);
+                        }
                     }
                 }
                 match self.commit_to_cluster(now, pod, node, None) {
@@ -1330,11 +1332,12 @@ impl<'s> World<'s> {
         self.digest.record(now, TAG_DECISION, &rec);
         if self.api.is_some() {
             let s = self.path[self.pods[pod].workload];
+            let stay = self.pods[pod].placements.len() - 1;
             self.api_request(
                 k,
                 api::Client::Scheduler(s),
                 crate::api_server::Verb::Write,
-                api::Then::Bound { pod, incarnation },
+                api::Then::Bound { pod, stay },
             );
         } else {
             self.start_on(k, pod, node, incarnation);
@@ -1421,13 +1424,14 @@ impl<'s> World<'s> {
     }
 
     /// Preemption victim: removed from its node at once (no termination grace period) and
-    /// re-queued as its controller would re-create it.
-    fn evict(&mut self, k: &mut Kernel<Event>, pod: usize) {
+    /// re-queued as its controller would re-create it (with `[api_server]`, once the caller's
+    /// delete and the re-creation are answered). Whether there was anything to evict.
+    fn evict(&mut self, k: &mut Kernel<Event>, pod: usize) -> bool {
         if !matches!(
             self.pods[pod].state,
             PodState::Starting | PodState::Running | PodState::Lost
         ) {
-            return;
+            return false;
         }
         self.release(k, pod);
         let rec = &mut self.pods[pod];
@@ -1452,6 +1456,10 @@ impl<'s> World<'s> {
         self.evictions += 1;
         self.pods_pending += 1;
         let job = rec.job;
+        self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
+        if self.api.is_some() {
+            return true;
+        }
         match self.jobs[job].place {
             JobPlace::Idle => self.enqueue(job),
             JobPlace::Parked(key) => {
@@ -1462,7 +1470,7 @@ impl<'s> World<'s> {
             JobPlace::Deciding => self.jobs[job].requeue = true,
             JobPlace::Queued | JobPlace::Retrying => {}
         }
-        self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
+        true
     }
 
     fn started(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
