@@ -511,6 +511,7 @@ impl Replay {
             faults: Vec::new(),
             registry_mbit_s: crate::scenario::DEFAULT_REGISTRY_MBIT_S,
             api_server: None,
+            upgrades: Vec::new(),
         }
     }
 

@@ -19,13 +19,16 @@ mod results;
 pub mod scenario;
 pub mod sweep;
 pub mod trace;
+pub mod upgrades;
 pub mod values_file;
 mod world;
 
 pub use observers::GpuStep;
 pub use results::{RunResult, Summary, WorkloadStats};
 pub use scenario::{parse, parse_with_files, NoFiles, Scenario, ScenarioError, ScenarioFiles};
-pub use world::{JobRecord, OutageRecord, Placement, PodRecord, PodState, SchedulerStats};
+pub use world::{
+    JobRecord, OutageRecord, Placement, PodRecord, PodState, RolloutRecord, SchedulerStats,
+};
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};
 

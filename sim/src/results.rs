@@ -36,6 +36,13 @@ pub struct Summary {
     pub pods_lost: u64,
     /// Containers killed by host failures over the run (a pod lost twice counts twice).
     pub pod_losses: u64,
+    /// Pods deleted by an upgrade that replaced them (state `deleted`).
+    pub pods_deleted: u64,
+    /// With `[[upgrades]]`: the longest upgrade (start to every old pod gone and the desired
+    /// count of new ones ready; `None` if none finished), and the time services spent below
+    /// their desired ready count during upgrades, summed.
+    pub upgrade_duration_max: Option<SimDuration>,
+    pub upgrade_below_desired: Option<SimDuration>,
     /// Lost containers restarted in place when their host came back before they were given
     /// up.
     pub restarts_in_place: u64,
@@ -124,6 +131,8 @@ pub struct RunResult {
     pub outages: Vec<crate::world::OutageRecord>,
     /// Per client kind (schedulers, controllers, kubelets, users), with `[api_server]`.
     pub api_clients: Option<Vec<(&'static str, crate::world::ClientStats)>>,
+    /// Every upgrade and how available its service stayed (`upgrades.csv`).
+    pub upgrades: Vec<crate::world::RolloutRecord>,
 }
 
 /// One workload's jobs: how many were placed, abandoned or are still waiting, and how long
@@ -402,6 +411,75 @@ impl RunResult {
         Some(t)
     }
 
+    /// `upgrades.csv`: one row per upgrade — its limits, when it ran, the fewest ready and the
+    /// most pods alive during it, the time below the desired ready count and the missing
+    /// replica-seconds, pods created, deleted and rebuilt, volumes copied or reattached.
+    pub fn upgrades_table(&self) -> Table {
+        let mut t = Table::new([
+            "workload",
+            "strategy",
+            "desired",
+            "max_surge",
+            "max_unavailable",
+            "started_s",
+            "finished_s",
+            "duration_s",
+            "ready_at_start",
+            "min_ready",
+            "max_pods",
+            "below_desired_s",
+            "missing_replica_s",
+            "created",
+            "deleted",
+            "rebuilt",
+            "volume_copies",
+            "volume_reattached",
+            "copied_gib",
+        ]);
+        let at = |t: Option<SimTime>| t.map_or(Cell::Empty, |t| Cell::Decimal(secs(t)));
+        let ns = |n: u128| {
+            Cell::Decimal(secs(
+                SimTime::from_nanos(n.min(u128::from(u64::MAX)) as u64),
+            ))
+        };
+        for u in &self.upgrades {
+            let row = vec![
+                u.workload.as_str().into(),
+                match u.strategy {
+                    crate::upgrades::Strategy::Rolling => "rolling",
+                    crate::upgrades::Strategy::RebuildInPlace => "rebuild-in-place",
+                }
+                .into(),
+                u.desired.into(),
+                u.max_surge.into(),
+                u.max_unavailable.into(),
+                at(u.started),
+                at(u.finished),
+                match (u.started, u.finished) {
+                    (Some(s), Some(f)) => Cell::Decimal(secs(SimTime::ZERO + f.since(s))),
+                    _ => Cell::Empty,
+                },
+                u.ready_at_start.into(),
+                if u.started.is_some() {
+                    u.min_ready.into()
+                } else {
+                    Cell::Empty
+                },
+                u.max_pods.into(),
+                ns(u.below_desired_ns),
+                ns(u.deficit_replica_ns),
+                u.created.into(),
+                u.deleted.into(),
+                u.rebuilt.into(),
+                u.volume_copies.into(),
+                u.volume_reattached.into(),
+                Cell::Float(u.copied_gib, 3),
+            ];
+            t.push(row).expect("upgrades row matches its header");
+        }
+        t
+    }
+
     /// `pods.csv`: every pod, in submission order (built on demand: a study that reads only
     /// the summaries never pays for it).
     pub fn pods_table(&self) -> Table {
@@ -425,6 +503,7 @@ impl RunResult {
             "evictions",
             "last_failure",
             "job",
+            "version",
         ]);
         for p in &self.records {
             let (workload, kind) = self
@@ -456,6 +535,7 @@ impl RunResult {
                     _ => Cell::Empty,
                 },
                 (p.job as u64).into(),
+                u64::from(p.version).into(),
             ];
             t.push(row).expect("pods row matches its header");
         }
@@ -490,6 +570,7 @@ fn pct(part: u128, whole: u128) -> Option<f64> {
 }
 
 pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -> RunResult {
+    let upgrades = w.rollout_records(end);
     let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
     let mut waits: Vec<u64> = w
         .pods
@@ -548,6 +629,20 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         evictions: w.evictions,
         pods_lost: count(PodState::Lost),
         pod_losses: w.pods_lost,
+        pods_deleted: count(PodState::Deleted),
+        upgrade_duration_max: upgrades
+            .iter()
+            .filter_map(|u| Some(u.finished?.since(u.started?)))
+            .max(),
+        upgrade_below_desired: (!upgrades.is_empty()).then(|| {
+            SimDuration(
+                upgrades
+                    .iter()
+                    .map(|u| u.below_desired_ns)
+                    .sum::<u128>()
+                    .min(u128::from(u64::MAX)) as u64,
+            )
+        }),
         restarts_in_place: w.restarts_in_place,
         image_pulls: w.image_pulls,
         recovery_max: w
@@ -632,6 +727,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         },
         audit_error: w.audit_error.clone(),
         outages: std::mem::take(&mut w.outages),
+        upgrades,
         api_clients: w.api.as_ref().map(|a| {
             crate::world::CLIENT_KINDS
                 .iter()
@@ -673,6 +769,9 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "evictions",
     "pods_lost",
     "pod_losses",
+    "pods_deleted",
+    "upgrade_duration_max_ms",
+    "upgrade_below_desired_ms",
     "restarts_in_place",
     "image_pulls",
     "recovery_max_ms",
@@ -731,6 +830,9 @@ impl Summary {
             self.evictions.into(),
             self.pods_lost.into(),
             self.pod_losses.into(),
+            self.pods_deleted.into(),
+            ms(self.upgrade_duration_max),
+            ms(self.upgrade_below_desired),
             self.restarts_in_place.into(),
             self.image_pulls.into(),
             ms(self.recovery_max),

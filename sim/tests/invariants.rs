@@ -134,6 +134,7 @@ fn scenario_with(
         faults: Vec::new(),
         registry_mbit_s: orchsim_sim::scenario::DEFAULT_REGISTRY_MBIT_S,
         api_server: None,
+        upgrades: Vec::new(),
     }
 }
 
@@ -277,7 +278,8 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
             + s.pods_pending
             + s.pods_unschedulable
             + s.pods_abandoned
-            + s.pods_lost,
+            + s.pods_lost
+            + s.pods_deleted,
         s.pods_submitted
     );
     prop_assert_eq!(
@@ -295,6 +297,7 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
             PodState::Lost => {
                 p.bound.is_some() && p.node.is_some() && p.started.is_none() && p.losses > 0
             }
+            PodState::Deleted => p.finished.is_some() && p.version == 0,
         };
         prop_assert!(
             ok,

@@ -100,6 +100,10 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 .map(|w| workload(w))
                 .collect();
             runs(&dir, &file, &format!("{base}{hosts}{ws}{block}"));
+        } else if block.starts_with("[[upgrades]]") {
+            let service = "[[workloads]]\nname = \"web\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n[orchestrator]\npreset = \"kubernetes\"\n";
+            let base = base.replace("duration_s = 60", "duration_s = 900");
+            runs(&dir, &file, &format!("{base}{hosts}{service}{block}"));
         } else if block.starts_with("[api_server]") {
             runs(
                 &dir,
@@ -227,6 +231,20 @@ fn the_readme_failure_sweeps_print_its_numbers() {
             ("orchestrator.preset", 20),
             ("pod_losses_mean", 15),
             ("recovery_max_ms_mean", 20),
+        ),
+        (
+            "scenarios/rolling-upgrade.toml",
+            "upgrades.0.strategy=rolling,rebuild-in-place",
+            ("upgrades.0.strategy", 19),
+            ("upgrade_duration_max_ms_mean", 28),
+            ("upgrade_below_desired_ms_mean", 29),
+        ),
+        (
+            "scenarios/rolling-upgrade.toml",
+            "orchestrator.preset=kubernetes,swarm,mesos-marathon",
+            ("orchestrator.preset", 19),
+            ("upgrade_duration_max_ms_mean", 28),
+            ("upgrade_below_desired_ms_mean", 29),
         ),
         (
             "scenarios/control-plane.toml",

@@ -60,6 +60,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "control-plane.toml",
         include_str!("../../../scenarios/control-plane.toml"),
     ),
+    (
+        "rolling-upgrade.toml",
+        include_str!("../../../scenarios/rolling-upgrade.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

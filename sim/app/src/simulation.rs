@@ -76,6 +76,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(t) = result.api_table() {
         files.push(("api.csv", t.to_csv()));
     }
+    if !result.upgrades.is_empty() {
+        files.push(("upgrades.csv", result.upgrades_table().to_csv()));
+    }
     files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
 
     let report = pods.map(|pods| Report {
@@ -103,7 +106,13 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     }
     let mut headline = View::of(summary);
     headline.json = Some(json);
-    headline.text = Some(human_summary(s, &scenario, wall, events_per_s));
+    headline.text = Some(human_summary(
+        s,
+        &result.upgrades,
+        &scenario,
+        wall,
+        events_per_s,
+    ));
     Ok(Outcome {
         name: scenario.name.clone(),
         files,
@@ -128,7 +137,13 @@ fn pct(v: Option<f64>) -> String {
 }
 
 /// The summary a person reads, one line per aspect.
-fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> String {
+fn human_summary(
+    s: &Summary,
+    upgrades: &[orchsim_sim::RolloutRecord],
+    sc: &Scenario,
+    wall: f64,
+    events_per_s: f64,
+) -> String {
     let mut o = format!(
         "orchsim run: {} (seed {}): {} on {} hosts, datapath {} (pod MTU {})\n",
         s.scenario, s.seed, s.algorithm, s.hosts, s.datapath, s.pod_mtu
@@ -187,6 +202,32 @@ fn human_summary(s: &Summary, sc: &Scenario, wall: f64, events_per_s: f64) -> St
     }
     if s.evictions > 0 {
         o += &format!("preemption {} evictions (victims re-queued)\n", s.evictions);
+    }
+    for u in upgrades {
+        o += &format!(
+            "upgrade    {} ({}): {}; ready replicas never below {} of {}, below desired for {:.1} s; {} created, {} deleted, {} rebuilt in place{} (upgrades.csv)\n",
+            u.workload,
+            match u.strategy {
+                orchsim_sim::upgrades::Strategy::Rolling => "rolling",
+                orchsim_sim::upgrades::Strategy::RebuildInPlace => "rebuild in place",
+            },
+            match (u.started, u.finished) {
+                (Some(s), Some(f)) => format!("done in {:.1} s", f.since(s).as_secs_f64()),
+                (Some(_), None) => "not finished by the end".into(),
+                _ => "not started by the end".into(),
+            },
+            if u.started.is_some() { u.min_ready } else { 0 },
+            u.desired,
+            u.below_desired_ns as f64 / 1e9,
+            u.created,
+            u.deleted,
+            u.rebuilt,
+            if u.volume_copies > 0 {
+                format!(", {:.1} GiB of volumes copied", u.copied_gib)
+            } else {
+                String::new()
+            }
+        );
     }
     if let Some(requests) = s.api_requests {
         let ms = |d: Option<SimDuration>| {

@@ -138,6 +138,8 @@ pub struct Scenario {
     /// The control plane as a modeled resource (`[api_server]`): `None`, binds and status
     /// updates are free and instant.
     pub api_server: Option<crate::api_server::ApiConfig>,
+    /// Upgrades of services to a new version (`[[upgrades]]`).
+    pub upgrades: Vec<crate::upgrades::Upgrade>,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -938,6 +940,28 @@ fn validate(
         ));
     }
 
+    let upgrades = crate::upgrades::validate(
+        loc,
+        &raw.upgrades,
+        &workloads
+            .iter()
+            .map(|w| (w.name.clone(), w.kind.clone(), w.max_pods, w.image_mib))
+            .collect::<Vec<_>>(),
+        duration,
+    )?;
+    if let (Some(first), None, true) = (
+        raw.upgrades.first(),
+        &lifecycle,
+        upgrades
+            .iter()
+            .any(|u| u.max_surge.is_none() || u.max_unavailable.is_none()),
+    ) {
+        return Err(loc.error(
+            Some(first.workload_span()),
+            "upgrades[0]",
+            "an upgrade takes its surge and unavailability limits from the orchestrator preset: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\"), or `max_surge` and `max_unavailable` in every upgrade".into(),
+        ));
+    }
     let api_server = match &raw.api_server {
         None => None,
         Some(table) => {
@@ -1000,6 +1024,7 @@ fn validate(
         faults,
         registry_mbit_s,
         api_server,
+        upgrades,
     })
 }
 

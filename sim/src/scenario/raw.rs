@@ -35,6 +35,8 @@ pub(super) struct RawScenario {
     /// `[api_server]`: present, the control plane is modeled (its values override the
     /// defaults).
     pub(super) api_server: Option<std::collections::BTreeMap<String, Spanned<toml::Value>>>,
+    #[serde(default)]
+    pub(super) upgrades: Vec<crate::upgrades::RawUpgrade>,
 }
 
 #[derive(Deserialize, Default)]

@@ -402,21 +402,30 @@ impl World<'_> {
     /// Delay from a bind on `node` to the container running: the image pull if the host
     /// lacks the pod's image (or waits for one in progress), then the container start.
     pub(super) fn pull_and_start(&mut self, now: SimTime, pod: usize, node: NodeId) -> SimDuration {
-        let workload = self.pods[pod].workload;
-        let image_mib = self
-            .scenario
-            .workloads
-            .get(workload)
-            .map_or(0.0, |w| w.image_mib);
+        let (workload, version) = (self.pods[pod].workload, self.pods[pod].version);
+        // The new version's image is its upgrade's.
+        let image_mib = match version {
+            0 => self
+                .scenario
+                .workloads
+                .get(workload)
+                .map_or(0.0, |w| w.image_mib),
+            _ => self
+                .scenario
+                .upgrades
+                .iter()
+                .find(|u| u.workload == workload)
+                .map_or(0.0, |u| u.image_mib),
+        };
         let pull = if image_mib > 0.0 {
             let images = &mut self.images[node.0];
-            let ready = match images.get(&workload) {
+            let ready = match images.get(&(workload, version)) {
                 Some(&ready) => ready,
                 None => {
                     let secs = image_mib * MBIT_PER_MIB / self.scenario.registry_mbit_s;
                     let ready =
                         now + SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX));
-                    images.insert(workload, ready);
+                    images.insert((workload, version), ready);
                     self.image_pulls += 1;
                     ready
                 }

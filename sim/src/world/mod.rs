@@ -28,10 +28,12 @@ mod api;
 mod lifecycle;
 mod parked;
 mod two_level;
+mod upgrade;
 
 pub use api::ClientStats;
 pub(crate) use api::CLIENT_KINDS;
 pub use lifecycle::OutageRecord;
+pub use upgrade::RolloutRecord;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -64,6 +66,8 @@ pub enum PodState {
     /// Its host failed under it: still bound there, not running, not yet given up by its
     /// controller (nor restarted in place).
     Lost,
+    /// Deleted by its controller: an upgrade replaced it with a pod of the new version.
+    Deleted,
 }
 
 impl PodState {
@@ -76,6 +80,7 @@ impl PodState {
             PodState::Finished => "finished",
             PodState::Abandoned => "abandoned",
             PodState::Lost => "lost",
+            PodState::Deleted => "deleted",
         }
     }
 }
@@ -124,6 +129,10 @@ pub struct PodRecord {
     lost_in: Vec<usize>,
     /// Times its container crashed (container faults).
     pub crashes: u32,
+    /// Its version: 0, or the upgrade's (1) once created by it or rebuilt to it.
+    pub version: u32,
+    /// Times its container was rebuilt in place with a new version.
+    pub rebuilds: u32,
     /// Crashes since its restart back-off last reset.
     backoff: u32,
     /// When its container last crashed, until it runs again.
@@ -273,6 +282,12 @@ pub enum Event {
         node: NodeId,
         epoch: u64,
     },
+    /// An upgrade (`[[upgrades]]`) begins.
+    UpgradeStart {
+        rollout: usize,
+    },
+    /// A pod of a workload being upgraded becomes ready (the rollout looks after every event).
+    PodReady,
     /// A container of a workload with a container fault exits.
     Crash {
         pod: usize,
@@ -301,6 +316,9 @@ const TAG_SAMPLE: u8 = 4;
 const TAG_EVICTED: u8 = 5;
 const TAG_OFFER: u8 = 6;
 const TAG_ABANDONED: u8 = 7;
+// Rollouts (lifecycle.rs has 8–12).
+const TAG_DELETED: u8 = 13;
+const TAG_REBUILT: u8 = 14;
 // Second words of a TAG_DECISION record that placed nothing.
 const NO_NODE: u64 = u64::MAX;
 const REJECTED: u64 = u64::MAX - 1;
@@ -408,8 +426,8 @@ pub struct World<'s> {
     /// Pods bound to each host (a failure must find them); kept only when the scenario
     /// has faults, so runs without them pay nothing on every bind.
     on_node: Vec<BTreeSet<usize>>,
-    /// Images on each host: workload → when its pull is done.
-    images: Vec<BTreeMap<usize, SimTime>>,
+    /// Images on each host: (workload, version) → when its pull is done.
+    images: Vec<BTreeMap<(usize, u32), SimTime>>,
     pub(crate) image_pulls: u64,
     pub(crate) restarts_in_place: u64,
     pub(crate) pods_lost: u64,
@@ -423,6 +441,13 @@ pub struct World<'s> {
     pub(crate) crash_recoveries: u64,
     /// The control plane's requests (`[api_server]`).
     pub(crate) api: Option<api::Api>,
+    /// Upgrades (`[[upgrades]]`), the one of each workload, and the pods of each upgraded
+    /// workload (empty for the others); set while a rollout acts, so that what it changes
+    /// is not acted on again within.
+    rollouts: Vec<upgrade::Rollout>,
+    rollout_of: Vec<Option<usize>>,
+    workload_pods: Vec<Vec<usize>>,
+    reconciling: bool,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -585,7 +610,12 @@ impl<'s> World<'s> {
             crash_recovery_ns: 0,
             crash_recoveries: 0,
             api: None,
+            rollouts: Vec::new(),
+            rollout_of: vec![None; paths],
+            workload_pods: vec![Vec::new(); paths],
+            reconciling: false,
         };
+        world.plan_rollouts(kernel);
         world.api = scenario
             .api_server
             .as_ref()
@@ -767,6 +797,18 @@ impl<'s> World<'s> {
         pods: Vec<(PodSpec, Option<SimDuration>)>,
         workload: usize,
     ) {
+        self.submit_as(k, pods, workload, 0, api::Client::User);
+    }
+
+    /// [`World::submit`] of pods of `version`, created by `creator` (with `[api_server]`).
+    fn submit_as(
+        &mut self,
+        k: &mut Kernel<Event>,
+        pods: Vec<(PodSpec, Option<SimDuration>)>,
+        workload: usize,
+        version: u32,
+        creator: api::Client,
+    ) {
         if pods.is_empty() {
             return;
         }
@@ -811,6 +853,8 @@ impl<'s> World<'s> {
                 restarts_in_place: 0,
                 lost_in: Vec::new(),
                 crashes: 0,
+                version,
+                rebuilds: 0,
                 backoff: 0,
                 crashed_at: None,
                 incarnation: 0,
@@ -819,6 +863,9 @@ impl<'s> World<'s> {
                 last_failure: None,
             });
             self.pods_pending += 1;
+            if self.rollout_of[workload].is_some() {
+                self.workload_pods[workload].push(pod);
+            }
             self.digest.record(
                 k.now(),
                 TAG_ARRIVAL,
@@ -847,7 +894,7 @@ impl<'s> World<'s> {
                 let pod = self.jobs[job].pods[i];
                 self.api_request(
                     k,
-                    api::Client::User,
+                    creator,
                     crate::api_server::Verb::Write,
                     api::Then::Created { pod, job },
                 );
@@ -1350,7 +1397,7 @@ impl<'s> World<'s> {
         if self.health[node.0].is_down() {
             self.bound_to_down_host(k, pod, node);
         } else {
-            let delay = self.pull_and_start(k.now(), pod, node);
+            let delay = self.pull_and_start(k.now(), pod, node) + self.claim_volume(pod, node);
             k.schedule_in(delay, Event::Started { pod, incarnation });
         }
     }
@@ -1490,6 +1537,7 @@ impl<'s> World<'s> {
         }
         self.recovered(k.now(), pod);
         self.container_started(k, pod);
+        self.schedule_ready(k, pod);
     }
 
     fn finished(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
@@ -1643,6 +1691,11 @@ impl Handler<Event> for World<'_> {
             Event::CrashAll { fault } => self.crash_all(k, fault),
             Event::ApiSend { id } => self.api_arrive(k, id),
             Event::ApiDone { id } => self.api_done(k, id),
+            Event::UpgradeStart { rollout } => self.upgrade_start(k, rollout),
+            Event::PodReady => {}
+        }
+        if !self.rollouts.is_empty() {
+            self.poke_rollouts(k);
         }
     }
 }
