@@ -291,6 +291,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         registry_mbit_s: crate::scenario::DEFAULT_REGISTRY_MBIT_S,
         api_server: None,
         upgrades: Vec::new(),
+        ipam: None,
     }
 }
 

@@ -512,6 +512,7 @@ impl Replay {
             registry_mbit_s: crate::scenario::DEFAULT_REGISTRY_MBIT_S,
             api_server: None,
             upgrades: Vec::new(),
+            ipam: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod control_plane;
 pub mod dist;
 pub mod faults;
 pub mod gpu_study;
+pub mod ipam;
 mod observers;
 pub mod orchestrator;
 pub mod plan;

@@ -43,6 +43,14 @@ pub struct Summary {
     /// their desired ready count during upgrades, summed.
     pub upgrade_duration_max: Option<SimDuration>,
     pub upgrade_below_desired: Option<SimDuration>,
+    /// Upgrades not finished by the end of the run (started or not).
+    pub upgrades_unfinished: u64,
+    /// With `[ipam]`: times a pod found no free address (in its host's subnet or its
+    /// application's pool), addresses a pool handed out again to its application, and hosts
+    /// the cluster range had no subnet for.
+    pub ip_exhaustions: Option<u64>,
+    pub ips_reused: Option<u64>,
+    pub hosts_without_subnet: Option<u64>,
     /// Lost containers restarted in place when their host came back before they were given
     /// up.
     pub restarts_in_place: u64,
@@ -60,7 +68,7 @@ pub struct Summary {
     pub crash_reschedules: u64,
     pub crash_recovery_mean: Option<SimDuration>,
     /// Where a pod's time went on its way to running, as means over the pods bound now that
-    /// were never restarted in place, lost or crashed: queued (created, with `[api_server]`)
+    /// were never restarted in place, lost, crashed or rebuilt: queued (created, with `[api_server]`)
     /// → bound by its scheduler, → Bind answered by the API server (`None` without
     /// `[api_server]`; one still waiting counts until the end), → container running (over
     /// those running).
@@ -133,6 +141,10 @@ pub struct RunResult {
     pub api_clients: Option<Vec<(&'static str, crate::world::ClientStats)>>,
     /// Every upgrade and how available its service stayed (`upgrades.csv`).
     pub upgrades: Vec<crate::world::RolloutRecord>,
+    /// With `[ipam]`: every host subnet and pool (`ipam.csv`), and every pod's hold on an
+    /// address.
+    pub address_scopes: Vec<crate::world::AddressScope>,
+    pub ip_leases: Vec<crate::world::Lease>,
 }
 
 /// One workload's jobs: how many were placed, abandoned or are still waiting, and how long
@@ -411,6 +423,32 @@ impl RunResult {
         Some(t)
     }
 
+    /// `ipam.csv`, with `[ipam]`: every host subnet and application pool — its first
+    /// address, how many it holds, the most in use at once, the times a pod found none free,
+    /// and (pools) addresses handed out again to the same application.
+    pub fn ipam_table(&self) -> Table {
+        let mut t = Table::new([
+            "scope",
+            "first_address",
+            "capacity",
+            "peak_used",
+            "exhaustions",
+            "reused",
+        ]);
+        for s in &self.address_scopes {
+            let row = vec![
+                s.scope.as_str().into(),
+                s.first.to_string().into(),
+                u64::from(s.capacity).into(),
+                u64::from(s.peak).into(),
+                s.exhaustions.into(),
+                s.reused.into(),
+            ];
+            t.push(row).expect("ipam row matches its header");
+        }
+        t
+    }
+
     /// `upgrades.csv`: one row per upgrade — its limits, when it ran, the fewest ready and the
     /// most pods alive during it, the time below the desired ready count and the missing
     /// replica-seconds, pods created, deleted and rebuilt, volumes copied or reattached.
@@ -593,7 +631,11 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
     // crashed (whose start is not their bind's).
     let split = || {
         w.pods.iter().filter(|p| {
-            p.bound.is_some() && p.restarts_in_place == 0 && p.losses == 0 && p.crashes == 0
+            p.bound.is_some()
+                && p.restarts_in_place == 0
+                && p.losses == 0
+                && p.crashes == 0
+                && p.rebuilds == 0
         })
     };
     let api_totals = w.api.as_ref().map(|a| {
@@ -630,10 +672,14 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         pods_lost: count(PodState::Lost),
         pod_losses: w.pods_lost,
         pods_deleted: count(PodState::Deleted),
+        ip_exhaustions: w.addresses.as_ref().map(|a| a.exhaustions()),
+        ips_reused: w.addresses.as_ref().map(|a| a.reused()),
+        hosts_without_subnet: w.addresses.as_ref().map(|a| a.hosts_without_subnet),
         upgrade_duration_max: upgrades
             .iter()
             .filter_map(|u| Some(u.finished?.since(u.started?)))
             .max(),
+        upgrades_unfinished: upgrades.iter().filter(|u| u.finished.is_none()).count() as u64,
         upgrade_below_desired: (!upgrades.is_empty()).then(|| {
             SimDuration(
                 upgrades
@@ -728,6 +774,15 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         audit_error: w.audit_error.clone(),
         outages: std::mem::take(&mut w.outages),
         upgrades,
+        address_scopes: w.addresses.as_ref().map_or_else(Vec::new, |a| {
+            let nodes: Vec<String> = w.cluster.nodes().iter().map(|n| n.name.clone()).collect();
+            let names: Vec<String> = sc.workloads.iter().map(|x| x.name.clone()).collect();
+            a.scopes(&nodes, &names)
+        }),
+        ip_leases: w
+            .addresses
+            .as_mut()
+            .map_or_else(Vec::new, |a| std::mem::take(&mut a.leases)),
         api_clients: w.api.as_ref().map(|a| {
             crate::world::CLIENT_KINDS
                 .iter()
@@ -772,6 +827,10 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "pods_deleted",
     "upgrade_duration_max_ms",
     "upgrade_below_desired_ms",
+    "upgrades_unfinished",
+    "ip_exhaustions",
+    "ips_reused",
+    "hosts_without_subnet",
     "restarts_in_place",
     "image_pulls",
     "recovery_max_ms",
@@ -833,6 +892,10 @@ impl Summary {
             self.pods_deleted.into(),
             ms(self.upgrade_duration_max),
             ms(self.upgrade_below_desired),
+            self.upgrades_unfinished.into(),
+            self.ip_exhaustions.map_or(Cell::Empty, Cell::from),
+            self.ips_reused.map_or(Cell::Empty, Cell::from),
+            self.hosts_without_subnet.map_or(Cell::Empty, Cell::from),
             self.restarts_in_place.into(),
             self.image_pulls.into(),
             ms(self.recovery_max),

@@ -135,6 +135,7 @@ fn scenario_with(
         registry_mbit_s: orchsim_sim::scenario::DEFAULT_REGISTRY_MBIT_S,
         api_server: None,
         upgrades: Vec::new(),
+        ipam: None,
     }
 }
 
@@ -481,6 +482,16 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 });
             }
             sc.control_plane = control_plane(&sc, kind, algo, algo2);
+            // One case in four: pod addresses from /28 host subnets (13 pods each), which
+            // full hosts exhaust.
+            if seed % 4 == 3 {
+                sc.ipam = Some(orchsim_sim::ipam::Ipam {
+                    cluster: std::net::Ipv4Addr::new(10, 244, 0, 0),
+                    cluster_prefix: 16,
+                    host_prefix: 28,
+                    pools: BTreeMap::new(),
+                });
+            }
             // One case in three outside Mesos: the control plane modeled, with limits tight
             // enough that clients wait for tokens and requests for seats.
             if seed % 3 == 1 && !matches!(sc.control_plane.kind, ControlPlaneKind::TwoLevel(_)) {
@@ -582,6 +593,44 @@ fn assert_failures_accounted(r: &RunResult) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// With `[ipam]`: no address is held by two pods at once, and every running pod holds one.
+fn assert_no_address_held_twice(r: &RunResult) -> Result<(), TestCaseError> {
+    let mut by_ip: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for l in &r.ip_leases {
+        by_ip.entry(l.ip).or_default().push(l);
+    }
+    for (ip, mut leases) in by_ip {
+        leases.sort_by_key(|l| l.from);
+        for w in leases.windows(2) {
+            prop_assert!(
+                w[0].to.is_some_and(|end| end <= w[1].from),
+                "{} held by pods {} and {} at once",
+                ip,
+                w[0].pod,
+                w[1].pod
+            );
+        }
+    }
+    if r.summary.ip_exhaustions.is_some() {
+        let holding: std::collections::BTreeSet<usize> = r
+            .ip_leases
+            .iter()
+            .filter(|l| l.to.is_none())
+            .map(|l| l.pod)
+            .collect();
+        for (i, p) in r.records.iter().enumerate() {
+            if p.state == PodState::Running {
+                prop_assert!(
+                    holding.contains(&i),
+                    "{} runs without an address",
+                    p.spec.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// With the control plane modeled, a container never starts before the API server answered
 /// its Bind, and every bound pod's Bind was answered no earlier than it was sent.
 fn assert_api_ordering(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseError> {
@@ -634,6 +683,7 @@ proptest! {
         assert_constraints_and_audit(&sc, &r)?;
         assert_failures_accounted(&r)?;
         assert_api_ordering(&sc, &r)?;
+        assert_no_address_held_twice(&r)?;
     }
 
     #[test]

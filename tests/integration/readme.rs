@@ -100,6 +100,13 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 .map(|w| workload(w))
                 .collect();
             runs(&dir, &file, &format!("{base}{hosts}{ws}{block}"));
+        } else if block.starts_with("[ipam]") {
+            let calico = "[network]\ndatapath = \"calico-bgp\"\n";
+            runs(
+                &dir,
+                &file,
+                &format!("{base}{hosts}{}{calico}{block}", workload("web")),
+            );
         } else if block.starts_with("[[upgrades]]") {
             let service = "[[workloads]]\nname = \"web\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n[orchestrator]\npreset = \"kubernetes\"\n";
             let base = base.replace("duration_s = 60", "duration_s = 900");
@@ -231,6 +238,13 @@ fn the_readme_failure_sweeps_print_its_numbers() {
             ("orchestrator.preset", 20),
             ("pod_losses_mean", 15),
             ("recovery_max_ms_mean", 20),
+        ),
+        (
+            "scenarios/ip-pools.toml",
+            "ipam.pools.web=20,25",
+            ("ipam.pools.web", 14),
+            ("upgrade_duration_max_ms_mean", 28),
+            ("ip_exhaustions_mean", 19),
         ),
         (
             "scenarios/rolling-upgrade.toml",

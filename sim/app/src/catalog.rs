@@ -64,6 +64,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "rolling-upgrade.toml",
         include_str!("../../../scenarios/rolling-upgrade.toml"),
     ),
+    (
+        "ip-pools.toml",
+        include_str!("../../../scenarios/ip-pools.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -76,6 +76,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(t) = result.api_table() {
         files.push(("api.csv", t.to_csv()));
     }
+    if scenario.ipam.is_some() {
+        files.push(("ipam.csv", result.ipam_table().to_csv()));
+    }
     if !result.upgrades.is_empty() {
         files.push(("upgrades.csv", result.upgrades_table().to_csv()));
     }
@@ -226,6 +229,15 @@ fn human_summary(
                 format!(", {:.1} GiB of volumes copied", u.copied_gib)
             } else {
                 String::new()
+            }
+        );
+    }
+    if let (Some(exhausted), Some(reused)) = (s.ip_exhaustions, s.ips_reused) {
+        o += &format!(
+            "addresses  {exhausted} times a pod found no free address, {reused} pool addresses reused by their application{} (per subnet and pool: ipam.csv)\n",
+            match s.hosts_without_subnet {
+                Some(n) if n > 0 => format!(", {n} hosts without a subnet (the cluster range ran out)"),
+                _ => String::new(),
             }
         );
     }

@@ -140,6 +140,8 @@ pub struct Scenario {
     pub api_server: Option<crate::api_server::ApiConfig>,
     /// Upgrades of services to a new version (`[[upgrades]]`).
     pub upgrades: Vec<crate::upgrades::Upgrade>,
+    /// Pod addresses (`[ipam]`): `None`, not modeled.
+    pub ipam: Option<crate::ipam::Ipam>,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -962,6 +964,15 @@ fn validate(
             "an upgrade takes its surge and unavailability limits from the orchestrator preset: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\"), or `max_surge` and `max_unavailable` in every upgrade".into(),
         ));
     }
+    let ipam = match &raw.ipam {
+        None => None,
+        Some(r) => Some(crate::ipam::validate(
+            loc,
+            r,
+            &workloads.iter().map(|w| w.name.clone()).collect::<Vec<_>>(),
+            datapath,
+        )?),
+    };
     let api_server = match &raw.api_server {
         None => None,
         Some(table) => {
@@ -1025,6 +1036,7 @@ fn validate(
         registry_mbit_s,
         api_server,
         upgrades,
+        ipam,
     })
 }
 

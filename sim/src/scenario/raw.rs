@@ -37,6 +37,7 @@ pub(super) struct RawScenario {
     pub(super) api_server: Option<std::collections::BTreeMap<String, Spanned<toml::Value>>>,
     #[serde(default)]
     pub(super) upgrades: Vec<crate::upgrades::RawUpgrade>,
+    pub(super) ipam: Option<crate::ipam::RawIpam>,
 }
 
 #[derive(Deserialize, Default)]

@@ -171,6 +171,7 @@ impl World<'_> {
             o.waiting += 1;
         }
         self.digest.record(now, TAG_POD_LOST, &[pod as u64]);
+        self.touched(pod);
     }
 
     /// The control plane declares the host failed.
@@ -361,6 +362,11 @@ impl World<'_> {
                 // Its Bind is still on its way: the kubelet starts it once it is answered.
                 continue;
             }
+            // A pod bound while the host was down never had its sandbox: it needs an
+            // address (and may wait for one).
+            if !self.address_for(k, pod, node) {
+                continue;
+            }
             // The image may not be there: the pod may have been bound while the host was
             // down, or its pull died with the host.
             let delay = self.pull_and_start(now, pod, node);
@@ -501,6 +507,7 @@ impl World<'_> {
         let (n, job) = (rec.backoff, rec.job);
         self.pods_running -= 1;
         self.crashes += 1;
+        self.touched(pod);
         self.digest.record(now, TAG_CRASH, &[pod as u64]);
         let delay = self.lifecycle().restart_backoff(n);
         if in_place {

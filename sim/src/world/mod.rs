@@ -25,6 +25,7 @@
 //! limits, as the Omega simulator does.
 
 mod api;
+mod ipam;
 mod lifecycle;
 mod parked;
 mod two_level;
@@ -32,6 +33,7 @@ mod upgrade;
 
 pub use api::ClientStats;
 pub(crate) use api::CLIENT_KINDS;
+pub use ipam::{AddressScope, Lease};
 pub use lifecycle::OutageRecord;
 pub use upgrade::RolloutRecord;
 
@@ -286,8 +288,10 @@ pub enum Event {
     UpgradeStart {
         rollout: usize,
     },
-    /// A pod of a workload being upgraded becomes ready (the rollout looks after every event).
-    PodReady,
+    /// A pod of a workload being upgraded becomes ready.
+    PodReady {
+        workload: usize,
+    },
     /// A container of a workload with a container fault exits.
     Crash {
         pod: usize,
@@ -442,12 +446,14 @@ pub struct World<'s> {
     /// The control plane's requests (`[api_server]`).
     pub(crate) api: Option<api::Api>,
     /// Upgrades (`[[upgrades]]`), the one of each workload, and the pods of each upgraded
-    /// workload (empty for the others); set while a rollout acts, so that what it changes
-    /// is not acted on again within.
+    /// workload (empty for the others).
     rollouts: Vec<upgrade::Rollout>,
     rollout_of: Vec<Option<usize>>,
     workload_pods: Vec<Vec<usize>>,
-    reconciling: bool,
+    /// A pod of the workload changed during the current event: its rollout looks after it.
+    upgrade_dirty: Vec<bool>,
+    /// Pod addresses (`[ipam]`).
+    pub(crate) addresses: Option<ipam::Addresses>,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -613,9 +619,22 @@ impl<'s> World<'s> {
             rollouts: Vec::new(),
             rollout_of: vec![None; paths],
             workload_pods: vec![Vec::new(); paths],
-            reconciling: false,
+            upgrade_dirty: vec![false; paths],
+            addresses: scenario
+                .ipam
+                .as_ref()
+                .map(|c| ipam::Addresses::new(c, node_count)),
         };
         world.plan_rollouts(kernel);
+        // A host the cluster range has no subnet for never gets its network: nothing runs
+        // there (flannel leaves it without a lease; the node stays NetworkUnavailable).
+        for i in 0..node_count {
+            if world.addresses.as_ref().is_some_and(|a| !a.has_subnet(i)) {
+                world
+                    .cluster
+                    .update_node(NodeId(i), |n| n.unschedulable = true);
+            }
+        }
         world.api = scenario
             .api_server
             .as_ref()
@@ -865,6 +884,7 @@ impl<'s> World<'s> {
             self.pods_pending += 1;
             if self.rollout_of[workload].is_some() {
                 self.workload_pods[workload].push(pod);
+                self.upgrade_dirty[workload] = true;
             }
             self.digest.record(
                 k.now(),
@@ -1275,6 +1295,7 @@ impl<'s> World<'s> {
                     for pod in left {
                         self.pods[pod].state = PodState::Abandoned;
                         self.pods_pending -= 1;
+                        self.touched(pod);
                     }
                     self.digest.record(k.now(), TAG_ABANDONED, &[job as u64]);
                 } else {
@@ -1396,15 +1417,24 @@ impl<'s> World<'s> {
     fn start_on(&mut self, k: &mut Kernel<Event>, pod: usize, node: NodeId, incarnation: u32) {
         if self.health[node.0].is_down() {
             self.bound_to_down_host(k, pod, node);
-        } else {
+        } else if self.address_for(k, pod, node) {
             let delay = self.pull_and_start(k.now(), pod, node) + self.claim_volume(pod, node);
             k.schedule_in(delay, Event::Started { pod, incarnation });
+        }
+    }
+
+    /// A pod changed in a way an upgrade of its workload counts (alive, ready).
+    fn touched(&mut self, pod: usize) {
+        if let Some(d) = self.upgrade_dirty.get_mut(self.pods[pod].workload) {
+            *d = true;
         }
     }
 
     /// Frees `pod`'s requests on its node and ends its current placement.
     fn release(&mut self, k: &Kernel<Event>, pod: usize) {
         self.account(k.now());
+        self.touched(pod);
+        self.address_released(k.now(), pod);
         let rec = &mut self.pods[pod];
         if let Some(node) = rec.node {
             if let Some(on) = self.on_node.get_mut(node.0) {
@@ -1532,6 +1562,7 @@ impl<'s> World<'s> {
             k.schedule_in(d, Event::Finished { pod, incarnation });
         }
         self.digest.record(k.now(), TAG_STARTED, &[pod as u64]);
+        self.touched(pod);
         if let (Some(node), true) = (self.pods[pod].node, self.api.is_some()) {
             self.kubelet_status(k, node.0);
         }
@@ -1692,10 +1723,13 @@ impl Handler<Event> for World<'_> {
             Event::ApiSend { id } => self.api_arrive(k, id),
             Event::ApiDone { id } => self.api_done(k, id),
             Event::UpgradeStart { rollout } => self.upgrade_start(k, rollout),
-            Event::PodReady => {}
+            Event::PodReady { workload } => self.upgrade_dirty[workload] = true,
         }
         if !self.rollouts.is_empty() {
             self.poke_rollouts(k);
+        }
+        if self.addresses.is_some() {
+            self.serve_address_waiters(k);
         }
     }
 }

@@ -127,10 +127,11 @@ impl World<'_> {
         let now = k.now();
         let w = self.scenario.upgrades[self.rollouts[rollout].upgrade].workload;
         let (live, ready) = self.census(w, now, u32::MAX);
+        // Volumes with data: those of the pods placed somewhere.
         let unclaimed = self.workload_pods[w]
             .iter()
             .copied()
-            .filter(|&p| self.is_live(p))
+            .filter(|&p| self.is_live(p) && self.pods[p].node.is_some())
             .collect();
         let r = &mut self.rollouts[rollout];
         r.unclaimed = unclaimed;
@@ -190,17 +191,21 @@ impl World<'_> {
         (live, ready)
     }
 
-    /// After every event while upgrades are in progress: each accounts for the time since
-    /// the last change (nothing changes between events) and acts on the pods as they are.
+    /// After an event that touched a pod of a workload being upgraded (`upgrade_dirty`): its
+    /// rollout accounts for the time since the last change (nothing changes between such
+    /// events) and acts on the pods as they are.
     pub(super) fn poke_rollouts(&mut self, k: &mut Kernel<Event>) {
         for r in 0..self.rollouts.len() {
             let w = self.scenario.upgrades[self.rollouts[r].upgrade].workload;
-            self.workload_changed(k, w);
+            if std::mem::take(&mut self.upgrade_dirty[w]) {
+                self.workload_changed(k, w);
+            }
         }
     }
 
     /// A pod of workload `w` may have changed: an upgrade in progress accounts for the time
-    /// since the last change and acts.
+    /// since the last change and acts — step after step, as the controller resyncs on its own
+    /// changes, until a step changes nothing.
     pub(super) fn workload_changed(&mut self, k: &mut Kernel<Event>, w: usize) {
         let Some(r) = self.rollout_of.get(w).copied().flatten() else {
             return;
@@ -210,15 +215,24 @@ impl World<'_> {
             return;
         }
         self.observe(k.now(), r);
-        if self.reconciling {
-            return;
+        let mut changed = false;
+        // Each step creates or deletes at least one pod or rebuilds one, so the loop ends;
+        // the bound only guards against a bug turning into a hang.
+        for _ in 0..4 * self.rollouts[r].record.desired + 4 {
+            let step = match self.rollouts[r].record.strategy {
+                Strategy::Rolling => self.reconcile_rolling(k, r),
+                Strategy::RebuildInPlace => self.reconcile_rebuild(k, r),
+            };
+            if !step {
+                break;
+            }
+            changed = true;
         }
-        self.reconciling = true;
-        match self.rollouts[r].record.strategy {
-            Strategy::Rolling => self.reconcile_rolling(k, r),
-            Strategy::RebuildInPlace => self.reconcile_rebuild(k, r),
+        self.upgrade_dirty[w] = false;
+        if changed {
+            // Deletions freed room that parked pods may take.
+            self.kick_all(k);
         }
-        self.reconciling = false;
         self.observe(k.now(), r);
         let w = self.scenario.upgrades[self.rollouts[r].upgrade].workload;
         let version = self.rollouts[r].version;
@@ -247,8 +261,8 @@ impl World<'_> {
         ro.record.max_pods = ro.record.max_pods.max(live.0 + live.1);
     }
 
-    /// Kubernetes' rolling update, one step.
-    fn reconcile_rolling(&mut self, k: &mut Kernel<Event>, r: usize) {
+    /// Kubernetes' rolling update, one step; whether it changed anything.
+    fn reconcile_rolling(&mut self, k: &mut Kernel<Event>, r: usize) -> bool {
         let now = k.now();
         let (upgrade, version) = (self.rollouts[r].upgrade, self.rollouts[r].version);
         let w = self.scenario.upgrades[upgrade].workload;
@@ -271,10 +285,11 @@ impl World<'_> {
             .saturating_sub(min_available)
             .saturating_sub(new_unavailable);
         if budget == 0 {
-            return;
+            return up > 0;
         }
-        // cleanupUnhealthyReplicas: old pods that are not ready go first, the least far along
-        // first (unscheduled, then starting), the newest first among equals.
+        // cleanupUnhealthyReplicas: old pods that are not ready go first, in the order of
+        // controller.ActivePods: unassigned, then by phase (Pending, Unknown, Running), the
+        // newest first among equals.
         let delay = self.scenario.upgrades[upgrade].ready_delay;
         let mut unready: Vec<usize> = self.workload_pods[w]
             .iter()
@@ -286,15 +301,20 @@ impl World<'_> {
                     && self.jobs[self.pods[p].job].place != JobPlace::Deciding
             })
             .collect();
+        let phase = |s: PodState| match s {
+            PodState::Starting => 0,
+            PodState::Lost => 1,
+            _ => 2,
+        };
         unready.sort_by_key(|&p| {
-            (
-                self.pods[p].state != PodState::Pending,
-                std::cmp::Reverse(p),
-            )
+            let rec = &self.pods[p];
+            (rec.node.is_some(), phase(rec.state), std::cmp::Reverse(p))
         });
+        let mut deleted = 0;
         for p in unready.into_iter().take(budget as usize) {
             self.delete_pod(k, p);
             budget -= 1;
+            deleted += 1;
         }
         // scaleDownOldReplicaSetsForRollingUpdate: ready old pods while more than
         // minAvailable are ready.
@@ -308,14 +328,16 @@ impl World<'_> {
             .filter(|&p| self.pods[p].version < version && self.is_ready(p, now, delay))
             .take(down as usize)
             .collect();
+        deleted += victims.len();
         for p in victims {
             self.delete_pod(k, p);
         }
+        up > 0 || deleted > 0
     }
 
     /// Rebuild in place, one step: running old containers replaced on their nodes while
-    /// enough stay ready.
-    fn reconcile_rebuild(&mut self, k: &mut Kernel<Event>, r: usize) {
+    /// enough stay ready; whether it changed anything.
+    fn reconcile_rebuild(&mut self, k: &mut Kernel<Event>, r: usize) -> bool {
         let now = k.now();
         let (upgrade, version) = (self.rollouts[r].upgrade, self.rollouts[r].version);
         let w = self.scenario.upgrades[upgrade].workload;
@@ -333,8 +355,11 @@ impl World<'_> {
                     )
             })
             .collect();
+        let bumped = !unplaced.is_empty();
         for p in unplaced {
+            // It starts as the new version with a volume of its own.
             self.pods[p].version = version;
+            self.rollouts[r].claimed.insert(p);
         }
         let (_, ready) = self.census(w, now, version);
         let can = (ready.0 + ready.1).saturating_sub(min_available);
@@ -344,9 +369,11 @@ impl World<'_> {
             .filter(|&p| self.pods[p].version < version && self.pods[p].state == PodState::Running)
             .take(can as usize)
             .collect();
+        let rebuilt = !victims.is_empty();
         for p in victims {
             self.rebuild(k, r, p);
         }
+        bumped || rebuilt
     }
 
     /// The new version's pod, created by the workload's controller, to its scheduler.
@@ -384,6 +411,13 @@ impl World<'_> {
         ) {
             self.release(k, pod);
         }
+        if state == PodState::Lost {
+            // Its outage no longer waits for it: it is replaced, by the new version.
+            for o in self.pods[pod].lost_in.clone() {
+                self.outages[o].replaced += 1;
+            }
+            self.recovered(now, pod);
+        }
         match state {
             PodState::Running => self.pods_running -= 1,
             PodState::Pending | PodState::Unschedulable => self.pods_pending -= 1,
@@ -403,6 +437,15 @@ impl World<'_> {
         if let Some(r) = self.rollout_of[self.pods[pod].workload] {
             self.rollouts[r].record.deleted += 1;
         }
+        // A parked job left with nothing to place leaves the parked index.
+        let job = self.pods[pod].job;
+        if let JobPlace::Parked(key) = self.jobs[job].place {
+            if self.unplaced(job).is_empty() {
+                let s = self.path[self.jobs[job].workload];
+                self.slots[s].parked.remove(job, key);
+                self.jobs[job].place = JobPlace::Idle;
+            }
+        }
         self.digest.record(now, super::TAG_DELETED, &[pod as u64]);
     }
 
@@ -421,7 +464,9 @@ impl World<'_> {
         let incarnation = rec.incarnation;
         self.pods_running -= 1;
         self.rollouts[r].record.rebuilt += 1;
+        // Its volume stays its own.
         self.rollouts[r].unclaimed.remove(&pod);
+        self.rollouts[r].claimed.insert(pod);
         self.digest.record(now, super::TAG_REBUILT, &[pod as u64]);
         let delay = self.pull_and_start(now, pod, node);
         k.schedule_in(delay, Event::Started { pod, incarnation });
@@ -447,10 +492,18 @@ impl World<'_> {
             .iter()
             .copied()
             .find(|&p| self.pods[p].node == Some(node));
+        // A volume on a host that is down cannot be read.
+        let elsewhere = || {
+            unclaimed.iter().copied().find(|&p| {
+                self.pods[p]
+                    .node
+                    .is_some_and(|n| !self.health[n.0].is_down())
+            })
+        };
         let (taken, moved) = match same {
             Some(p) => (p, false),
-            None => match unclaimed.first() {
-                Some(&p) => (p, true),
+            None => match elsewhere() {
+                Some(p) => (p, true),
                 None => return SimDuration::ZERO,
             },
         };
@@ -491,9 +544,14 @@ impl World<'_> {
     pub(super) fn schedule_ready(&mut self, k: &mut Kernel<Event>, pod: usize) {
         let w = self.pods[pod].workload;
         if let Some(r) = self.rollout_of.get(w).copied().flatten() {
-            let delay = self.scenario.upgrades[self.rollouts[r].upgrade].ready_delay;
-            if delay > SimDuration::ZERO {
-                k.schedule_in(delay, Event::PodReady);
+            let u = &self.scenario.upgrades[self.rollouts[r].upgrade];
+            let ready = k.now() + u.ready_delay;
+            // Only readiness the rollout can see: not before it starts, not after it ends.
+            if u.ready_delay > SimDuration::ZERO
+                && ready > SimTime::ZERO + u.at
+                && self.rollouts[r].record.finished.is_none()
+            {
+                k.schedule_at(ready, Event::PodReady { workload: w });
             }
         }
     }
