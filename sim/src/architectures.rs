@@ -292,6 +292,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         api_server: None,
         upgrades: Vec::new(),
         ipam: None,
+        autoscalers: Vec::new(),
     }
 }
 

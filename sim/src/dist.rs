@@ -90,6 +90,14 @@ impl Dist {
         }
     }
 
+    /// The value of a constant distribution, `None` for any other.
+    pub fn sample_constant(&self) -> Option<f64> {
+        match self {
+            Dist::Constant(v) => Some(*v),
+            _ => None,
+        }
+    }
+
     /// The smallest value the distribution can produce.
     pub fn min(&self) -> f64 {
         match self {

@@ -513,6 +513,7 @@ impl Replay {
             api_server: None,
             upgrades: Vec::new(),
             ipam: None,
+            autoscalers: Vec::new(),
         }
     }
 

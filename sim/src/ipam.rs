@@ -15,7 +15,9 @@
 //! back when its container stops for good; a container restarted in place keeps it. A pod that
 //! finds no free address waits, as a kubelet retries a failed CNI ADD, and takes the next one
 //! freed. Application pools need a datapath that routes each pod's address wherever it runs
-//! (Calico's /32 routes); flannel and Docker's overlay route a host's subnet to its host.
+//! (Calico's /32 routes); flannel routes a host's subnet to its host. The pools' last-in
+//! first-out reuse is the seed platform's; Calico's own IPAM defers reuse as host-local does.
+//! Docker's overlay hands out one network-wide subnet, which host subnets do not model.
 //! [`HostSubnet`] and [`Pool`] are the allocators, pure.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,12 +82,12 @@ impl Ipam {
 
     /// Each pool's addresses, in workload order, packed from the pools' region.
     pub fn pool_ranges(&self) -> BTreeMap<usize, (u32, u32)> {
-        let mut next = self.pools_base();
+        let mut next = u64::from(self.pools_base());
         self.pools
             .iter()
             .map(|(&w, &n)| {
-                let r = (next, n);
-                next += n;
+                let r = (next as u32, n);
+                next += u64::from(n);
                 (w, r)
             })
             .collect()
@@ -129,7 +131,9 @@ pub(crate) fn validate(
         return Err(bad_cidr());
     }
     let host_prefix = match &raw.host_prefix {
-        None => DEFAULT_HOST_PREFIX.max(cluster_prefix),
+        // flannel: SubnetLen 24, or the Network's prefix + 2 for a Network smaller than /22.
+        None if cluster_prefix <= 22 => DEFAULT_HOST_PREFIX,
+        None => (cluster_prefix + 2).min(30),
         Some(p) => {
             let v = *p.get_ref();
             if !(i64::from(cluster_prefix)..=30).contains(&v) {
@@ -198,44 +202,47 @@ pub(crate) fn validate(
 
 /// A host's subnet as CNI host-local allocates it: round robin from the address after the
 /// last one handed out (its `lastReservedIP`), so a freed address is not handed out again
-/// until the others have been.
+/// until the others have been. Only the addresses in use are stored.
 #[derive(Clone, Debug)]
 pub struct HostSubnet {
-    /// Offsets from the subnet base that are free; offsets 2 ..= size − 2 are usable.
-    free: BTreeSet<u32>,
+    /// Offsets from the subnet base in use; offsets 2 ..= size − 2 are usable.
+    taken: BTreeSet<u32>,
     last: u32,
+    first: u32,
+    end: u32,
     pub capacity: u32,
     pub peak: u32,
 }
 
 impl HostSubnet {
     pub fn new(size_bits: u8) -> HostSubnet {
-        let size = 1u32 << size_bits;
-        let free: BTreeSet<u32> = (2..size.saturating_sub(1)).collect();
+        let size = 1u64 << size_bits;
+        let end = size.saturating_sub(2).max(1) as u32;
         HostSubnet {
-            capacity: free.len() as u32,
-            free,
+            taken: BTreeSet::new(),
             last: 1,
+            first: 2,
+            end,
+            capacity: end.saturating_sub(1),
             peak: 0,
         }
     }
 
-    /// The next address after the last one given, wrapping; `None` when all are taken.
+    /// The next free address after the last one given, wrapping; `None` when all are taken.
     pub fn take(&mut self) -> Option<u32> {
-        let next = self
-            .free
-            .range(self.last + 1..)
-            .next()
-            .or_else(|| self.free.iter().next())
-            .copied()?;
-        self.free.remove(&next);
+        if self.taken.len() as u32 >= self.capacity {
+            return None;
+        }
+        let after = (self.last + 1..=self.end).find(|o| !self.taken.contains(o));
+        let next = after.or_else(|| (self.first..=self.last).find(|o| !self.taken.contains(o)))?;
+        self.taken.insert(next);
         self.last = next;
-        self.peak = self.peak.max(self.capacity - self.free.len() as u32);
+        self.peak = self.peak.max(self.taken.len() as u32);
         Some(next)
     }
 
     pub fn give_back(&mut self, offset: u32) {
-        self.free.insert(offset);
+        self.taken.remove(&offset);
     }
 }
 
@@ -244,8 +251,9 @@ impl HostSubnet {
 /// the pool is for: firewall rules and allowlists keyed by address stay valid).
 #[derive(Clone, Debug)]
 pub struct Pool {
-    /// Never used yet, lowest first; and given back, most recent last.
-    fresh: std::collections::VecDeque<u32>,
+    /// The next address never used yet (from `first` up to `first + capacity`), and those
+    /// given back, most recent last.
+    fresh: u32,
     returned: Vec<u32>,
     pub capacity: u32,
     pub peak: u32,
@@ -258,7 +266,7 @@ pub struct Pool {
 impl Pool {
     pub fn new(base: u32, size: u32) -> Pool {
         Pool {
-            fresh: (0..size).map(|i| base + i).collect(),
+            fresh: 0,
             returned: Vec::new(),
             capacity: size,
             peak: 0,
@@ -274,7 +282,11 @@ impl Pool {
                 self.reused += 1;
                 ip
             }
-            None => self.fresh.pop_front()?,
+            None if self.fresh < self.capacity => {
+                self.fresh += 1;
+                self.first + self.fresh - 1
+            }
+            None => return None,
         };
         self.in_use += 1;
         self.peak = self.peak.max(self.in_use);

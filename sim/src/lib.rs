@@ -8,6 +8,7 @@
 
 pub mod api_server;
 pub mod architectures;
+pub mod autoscale;
 pub mod control_plane;
 pub mod dist;
 pub mod faults;
@@ -28,7 +29,8 @@ pub use observers::GpuStep;
 pub use results::{RunResult, Summary, WorkloadStats};
 pub use scenario::{parse, parse_with_files, NoFiles, Scenario, ScenarioError, ScenarioFiles};
 pub use world::{
-    JobRecord, OutageRecord, Placement, PodRecord, PodState, RolloutRecord, SchedulerStats,
+    AutoscaleRecord, JobRecord, OutageRecord, Placement, PodRecord, PodState, RolloutRecord,
+    SchedulerStats,
 };
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};

@@ -45,6 +45,12 @@ pub struct Summary {
     pub upgrade_below_desired: Option<SimDuration>,
     /// Upgrades not finished by the end of the run (started or not).
     pub upgrades_unfinished: u64,
+    /// With `[[autoscalers]]`: scale-ups plus scale-downs, ready replicas on average, and the
+    /// time the demand exceeded what the ready replicas request (sampled every sync), summed
+    /// over the autoscalers.
+    pub autoscale_actions: Option<u64>,
+    pub replicas_mean: Option<f64>,
+    pub overloaded: Option<SimDuration>,
     /// With `[ipam]`: times a pod found no free address (in its host's subnet or its
     /// application's pool), addresses a pool handed out again to its application, and hosts
     /// the cluster range had no subnet for.
@@ -141,6 +147,8 @@ pub struct RunResult {
     pub api_clients: Option<Vec<(&'static str, crate::world::ClientStats)>>,
     /// Every upgrade and how available its service stayed (`upgrades.csv`).
     pub upgrades: Vec<crate::world::RolloutRecord>,
+    /// Every autoscaler and what it did (`autoscale.csv`).
+    pub autoscalers: Vec<crate::world::AutoscaleRecord>,
     /// With `[ipam]`: every host subnet and pool (`ipam.csv`), and every pod's hold on an
     /// address.
     pub address_scopes: Vec<crate::world::AddressScope>,
@@ -449,6 +457,50 @@ impl RunResult {
         t
     }
 
+    /// `autoscale.csv`: one row per autoscaler — its limits, syncs, scale-ups and downs,
+    /// pods created and deleted, the fewest and most replicas seen, ready replica-seconds, the
+    /// time overloaded and the peak demand.
+    pub fn autoscale_table(&self) -> Table {
+        let mut t = Table::new([
+            "workload",
+            "min_replicas",
+            "max_replicas",
+            "syncs",
+            "scale_ups",
+            "scale_downs",
+            "created",
+            "deleted",
+            "replicas_min",
+            "replicas_max",
+            "ready_replica_s",
+            "overloaded_s",
+            "load_peak_cores",
+        ]);
+        for a in &self.autoscalers {
+            let row = vec![
+                a.workload.as_str().into(),
+                a.min_replicas.into(),
+                a.max_replicas.into(),
+                a.syncs.into(),
+                a.scale_ups.into(),
+                a.scale_downs.into(),
+                a.created.into(),
+                a.deleted.into(),
+                if a.syncs > 0 {
+                    a.replicas_min.into()
+                } else {
+                    Cell::Empty
+                },
+                a.replicas_max.into(),
+                Cell::Float(a.ready_replica_s, 3),
+                Cell::Float(a.overloaded_s, 3),
+                Cell::Float(a.load_peak_cores, 3),
+            ];
+            t.push(row).expect("autoscale row matches its header");
+        }
+        t
+    }
+
     /// `upgrades.csv`: one row per upgrade — its limits, when it ran, the fewest ready and the
     /// most pods alive during it, the time below the desired ready count and the missing
     /// replica-seconds, pods created, deleted and rebuilt, volumes copied or reattached.
@@ -609,6 +661,7 @@ fn pct(part: u128, whole: u128) -> Option<f64> {
 
 pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -> RunResult {
     let upgrades = w.rollout_records(end);
+    let autoscalers = w.autoscale_records();
     let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
     let mut waits: Vec<u64> = w
         .pods
@@ -680,6 +733,19 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
             .filter_map(|u| Some(u.finished?.since(u.started?)))
             .max(),
         upgrades_unfinished: upgrades.iter().filter(|u| u.finished.is_none()).count() as u64,
+        autoscale_actions: (!autoscalers.is_empty()).then(|| {
+            autoscalers
+                .iter()
+                .map(|a| a.scale_ups + a.scale_downs)
+                .sum()
+        }),
+        replicas_mean: (!autoscalers.is_empty() && span > 0).then(|| {
+            autoscalers.iter().map(|a| a.ready_replica_s).sum::<f64>() / end.as_secs_f64()
+        }),
+        overloaded: (!autoscalers.is_empty()).then(|| {
+            SimDuration::try_from_secs_f64(autoscalers.iter().map(|a| a.overloaded_s).sum())
+                .unwrap_or_default()
+        }),
         upgrade_below_desired: (!upgrades.is_empty()).then(|| {
             SimDuration(
                 upgrades
@@ -774,6 +840,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         audit_error: w.audit_error.clone(),
         outages: std::mem::take(&mut w.outages),
         upgrades,
+        autoscalers,
         address_scopes: w.addresses.as_ref().map_or_else(Vec::new, |a| {
             let nodes: Vec<String> = w.cluster.nodes().iter().map(|n| n.name.clone()).collect();
             let names: Vec<String> = sc.workloads.iter().map(|x| x.name.clone()).collect();
@@ -828,6 +895,9 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "upgrade_duration_max_ms",
     "upgrade_below_desired_ms",
     "upgrades_unfinished",
+    "autoscale_actions",
+    "replicas_mean",
+    "overloaded_ms",
     "ip_exhaustions",
     "ips_reused",
     "hosts_without_subnet",
@@ -893,6 +963,10 @@ impl Summary {
             ms(self.upgrade_duration_max),
             ms(self.upgrade_below_desired),
             self.upgrades_unfinished.into(),
+            self.autoscale_actions.map_or(Cell::Empty, Cell::from),
+            self.replicas_mean
+                .map_or(Cell::Empty, |v| Cell::Float(v, 3)),
+            ms(self.overloaded),
             self.ip_exhaustions.map_or(Cell::Empty, Cell::from),
             self.ips_reused.map_or(Cell::Empty, Cell::from),
             self.hosts_without_subnet.map_or(Cell::Empty, Cell::from),

@@ -136,6 +136,7 @@ fn scenario_with(
         api_server: None,
         upgrades: Vec::new(),
         ipam: None,
+        autoscalers: Vec::new(),
     }
 }
 

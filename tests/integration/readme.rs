@@ -100,6 +100,9 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 .map(|w| workload(w))
                 .collect();
             runs(&dir, &file, &format!("{base}{hosts}{ws}{block}"));
+        } else if block.starts_with("[[autoscalers]]") {
+            let service = "[[workloads]]\nname = \"web\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n";
+            runs(&dir, &file, &format!("{base}{hosts}{service}{block}"));
         } else if block.starts_with("[ipam]") {
             let calico = "[network]\ndatapath = \"calico-bgp\"\n";
             runs(
@@ -238,6 +241,13 @@ fn the_readme_failure_sweeps_print_its_numbers() {
             ("orchestrator.preset", 20),
             ("pod_losses_mean", 15),
             ("recovery_max_ms_mean", 20),
+        ),
+        (
+            "scenarios/autoscale-diurnal.toml",
+            "autoscalers.0.target_cpu_pct=50,60,80,100",
+            ("autoscalers.0.target_cpu_pct", 28),
+            ("replicas_mean_mean", 18),
+            ("overloaded_ms_mean", 18),
         ),
         (
             "scenarios/ip-pools.toml",

@@ -68,6 +68,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "ip-pools.toml",
         include_str!("../../../scenarios/ip-pools.toml"),
     ),
+    (
+        "autoscale-diurnal.toml",
+        include_str!("../../../scenarios/autoscale-diurnal.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -76,6 +76,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(t) = result.api_table() {
         files.push(("api.csv", t.to_csv()));
     }
+    if !result.autoscalers.is_empty() {
+        files.push(("autoscale.csv", result.autoscale_table().to_csv()));
+    }
     if scenario.ipam.is_some() {
         files.push(("ipam.csv", result.ipam_table().to_csv()));
     }
@@ -170,6 +173,12 @@ fn human_summary(
             s.pods_abandoned
         );
     }
+    if s.pods_deleted > 0 {
+        o += &format!(
+            "deleted    {} pods deleted by their controller (an upgrade or an autoscaler)\n",
+            s.pods_deleted
+        );
+    }
     o += &format!(
         "wait       p50 {}, p95 {}, p99 {}, max {} (queued to bind)\n",
         ms(s.wait_p50),
@@ -230,6 +239,14 @@ fn human_summary(
             } else {
                 String::new()
             }
+        );
+    }
+    if let (Some(actions), Some(mean), Some(over)) =
+        (s.autoscale_actions, s.replicas_mean, s.overloaded)
+    {
+        o += &format!(
+            "autoscale  {actions} scalings, {mean:.1} ready replicas on average, demand above the ready replicas' requests for {:.0} s (autoscale.csv)\n",
+            over.as_secs_f64()
         );
     }
     if let (Some(exhausted), Some(reused)) = (s.ip_exhaustions, s.ips_reused) {

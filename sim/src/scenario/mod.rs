@@ -142,6 +142,8 @@ pub struct Scenario {
     pub upgrades: Vec<crate::upgrades::Upgrade>,
     /// Pod addresses (`[ipam]`): `None`, not modeled.
     pub ipam: Option<crate::ipam::Ipam>,
+    /// Horizontal pod autoscalers (`[[autoscalers]]`).
+    pub autoscalers: Vec<crate::autoscale::Autoscaler>,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -964,6 +966,28 @@ fn validate(
             "an upgrade takes its surge and unavailability limits from the orchestrator preset: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\"), or `max_surge` and `max_unavailable` in every upgrade".into(),
         ));
     }
+    let autoscalers = crate::autoscale::validate(
+        loc,
+        &raw.autoscalers,
+        &workloads
+            .iter()
+            .map(|w| {
+                let request = w.cpu_milli.sample_constant();
+                (w.name.clone(), w.kind.clone(), w.max_pods, request)
+            })
+            .collect::<Vec<_>>(),
+    )?;
+    if let Some((i, a)) = autoscalers
+        .iter()
+        .enumerate()
+        .find(|(_, a)| upgrades.iter().any(|u| u.workload == a.workload))
+    {
+        return Err(loc.error(
+            Some(raw.autoscalers[i].workload_span()),
+            &format!("autoscalers[{i}].workload"),
+            format!("`{}` has an upgrade too; expected an autoscaler and an upgrade on different workloads (both changing its replicas at once is not modeled)", workloads[a.workload].name),
+        ));
+    }
     let ipam = match &raw.ipam {
         None => None,
         Some(r) => Some(crate::ipam::validate(
@@ -1037,6 +1061,7 @@ fn validate(
         api_server,
         upgrades,
         ipam,
+        autoscalers,
     })
 }
 

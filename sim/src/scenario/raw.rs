@@ -38,6 +38,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) upgrades: Vec<crate::upgrades::RawUpgrade>,
     pub(super) ipam: Option<crate::ipam::RawIpam>,
+    #[serde(default)]
+    pub(super) autoscalers: Vec<crate::autoscale::RawAutoscaler>,
 }
 
 #[derive(Deserialize, Default)]

@@ -170,7 +170,9 @@ impl World<'_> {
         if a.lease_of.contains_key(&pod) {
             return true;
         }
-        let source = if a.pools.contains_key(&workload) {
+        // A host without a subnet has no pod network at all (it is cordoned; this is for a
+        // pod that got there anyway): it waits there, for ever.
+        let source = if a.pools.contains_key(&workload) && a.has_subnet(node.0) {
             Source::Pool(workload)
         } else {
             Source::Host(node.0)

@@ -333,12 +333,14 @@ impl World<'_> {
         let was_detected = std::mem::take(&mut h.detected);
         self.digest.record(now, TAG_HOST_UP, &[node.0 as u64]);
         if was_detected {
+            // A host without a pod subnet stays out of reach: it never had a network.
+            let networked = self.addresses.as_ref().is_none_or(|a| a.has_subnet(node.0));
             self.cluster.update_node(node, |n| {
                 n.taints.retain(|t| t.key != UNREACHABLE);
-                n.unschedulable = false;
+                n.unschedulable = !networked;
             });
             if let Some(a) = self.allocator.as_mut() {
-                a.set_reachable(node.0, true);
+                a.set_reachable(node.0, networked);
             }
         }
         let lost = self.lost_on(node);

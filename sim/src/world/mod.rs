@@ -25,6 +25,7 @@
 //! limits, as the Omega simulator does.
 
 mod api;
+mod autoscale;
 mod ipam;
 mod lifecycle;
 mod parked;
@@ -33,6 +34,7 @@ mod upgrade;
 
 pub use api::ClientStats;
 pub(crate) use api::CLIENT_KINDS;
+pub use autoscale::AutoscaleRecord;
 pub use ipam::{AddressScope, Lease};
 pub use lifecycle::OutageRecord;
 pub use upgrade::RolloutRecord;
@@ -68,7 +70,8 @@ pub enum PodState {
     /// Its host failed under it: still bound there, not running, not yet given up by its
     /// controller (nor restarted in place).
     Lost,
-    /// Deleted by its controller: an upgrade replaced it with a pod of the new version.
+    /// Deleted by its controller: an upgrade replaced it with a pod of the new version, or an
+    /// autoscaler scaled its service in.
     Deleted,
 }
 
@@ -288,6 +291,10 @@ pub enum Event {
     UpgradeStart {
         rollout: usize,
     },
+    /// An autoscaler's sync period comes round.
+    HpaSync {
+        hpa: usize,
+    },
     /// A pod of a workload being upgraded becomes ready.
     PodReady {
         workload: usize,
@@ -452,6 +459,10 @@ pub struct World<'s> {
     workload_pods: Vec<Vec<usize>>,
     /// A pod of the workload changed during the current event: its rollout looks after it.
     upgrade_dirty: Vec<bool>,
+    /// Workloads whose pods are listed in `workload_pods` (upgraded or autoscaled).
+    tracked: Vec<bool>,
+    /// Horizontal pod autoscalers (`[[autoscalers]]`).
+    hpas: Vec<autoscale::Hpa>,
     /// Pod addresses (`[ipam]`).
     pub(crate) addresses: Option<ipam::Addresses>,
 }
@@ -620,12 +631,15 @@ impl<'s> World<'s> {
             rollout_of: vec![None; paths],
             workload_pods: vec![Vec::new(); paths],
             upgrade_dirty: vec![false; paths],
+            tracked: vec![false; paths],
+            hpas: Vec::new(),
             addresses: scenario
                 .ipam
                 .as_ref()
                 .map(|c| ipam::Addresses::new(c, node_count)),
         };
         world.plan_rollouts(kernel);
+        world.plan_autoscalers(kernel);
         // A host the cluster range has no subnet for never gets its network: nothing runs
         // there (flannel leaves it without a lease; the node stays NetworkUnavailable).
         for i in 0..node_count {
@@ -633,6 +647,9 @@ impl<'s> World<'s> {
                 world
                     .cluster
                     .update_node(NodeId(i), |n| n.unschedulable = true);
+                if let Some(a) = world.allocator.as_mut() {
+                    a.set_reachable(i, false);
+                }
             }
         }
         world.api = scenario
@@ -882,7 +899,7 @@ impl<'s> World<'s> {
                 last_failure: None,
             });
             self.pods_pending += 1;
-            if self.rollout_of[workload].is_some() {
+            if self.tracked[workload] {
                 self.workload_pods[workload].push(pod);
                 self.upgrade_dirty[workload] = true;
             }
@@ -1264,6 +1281,10 @@ impl<'s> World<'s> {
     /// (`retry_now`: resources were freed while it was decided), parked until resources are
     /// freed, or, with a retry policy, retried after its delay or abandoned.
     fn after_attempt(&mut self, k: &mut Kernel<Event>, job: usize, retry_now: bool) {
+        // A rollout skips pods being decided: it looks again once the decision is over.
+        if let Some(d) = self.upgrade_dirty.get_mut(self.jobs[job].workload) {
+            *d = true;
+        }
         let left = self.unplaced(job);
         let retry_now = retry_now || std::mem::take(&mut self.jobs[job].requeue);
         let j = &mut self.jobs[job];
@@ -1723,6 +1744,7 @@ impl Handler<Event> for World<'_> {
             Event::ApiSend { id } => self.api_arrive(k, id),
             Event::ApiDone { id } => self.api_done(k, id),
             Event::UpgradeStart { rollout } => self.upgrade_start(k, rollout),
+            Event::HpaSync { hpa } => self.hpa_sync(k, hpa),
             Event::PodReady { workload } => self.upgrade_dirty[workload] = true,
         }
         if !self.rollouts.is_empty() {

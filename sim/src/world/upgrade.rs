@@ -90,6 +90,7 @@ impl World<'_> {
                 unavailable = unavailable.max(1);
             }
             self.rollout_of[u.workload] = Some(self.rollouts.len());
+            self.tracked[u.workload] = true;
             self.rollouts.push(Rollout {
                 upgrade: i,
                 record: RolloutRecord {
@@ -144,7 +145,7 @@ impl World<'_> {
         self.workload_changed(k, w);
     }
 
-    fn is_live(&self, p: usize) -> bool {
+    pub(super) fn is_live(&self, p: usize) -> bool {
         matches!(
             self.pods[p].state,
             PodState::Pending
@@ -155,13 +156,13 @@ impl World<'_> {
         )
     }
 
-    fn is_ready(&self, p: usize, now: SimTime, delay: SimDuration) -> bool {
+    pub(super) fn is_ready(&self, p: usize, now: SimTime, delay: SimDuration) -> bool {
         let rec = &self.pods[p];
         rec.state == PodState::Running && rec.started.is_some_and(|s| s + delay <= now)
     }
 
     /// Live and ready pods of workload `w`, each as (older than `version`, the rest).
-    fn census(&self, w: usize, now: SimTime, version: u32) -> ((u64, u64), (u64, u64)) {
+    pub(super) fn census(&self, w: usize, now: SimTime, version: u32) -> ((u64, u64), (u64, u64)) {
         let delay = self
             .rollout_of
             .get(w)
@@ -274,9 +275,15 @@ impl World<'_> {
         let up = (desired + surge)
             .saturating_sub(all)
             .min(desired.saturating_sub(live.1));
+        let mut created = 0;
         for _ in 0..up {
-            self.create_new_version(k, r);
+            if !self.create_new_version(k, r) {
+                // No pod to take the template from yet: nothing to do before one exists.
+                break;
+            }
+            created += 1;
         }
+        let up = created;
         let all = all + up;
         let new_unavailable = (live.1 + up).saturating_sub(ready.1);
         // reconcileOldReplicaSets: maxScaledDown = all − minAvailable − newUnavailable.
@@ -377,12 +384,23 @@ impl World<'_> {
     }
 
     /// The new version's pod, created by the workload's controller, to its scheduler.
-    fn create_new_version(&mut self, k: &mut Kernel<Event>, r: usize) {
+    fn create_new_version(&mut self, k: &mut Kernel<Event>, r: usize) -> bool {
         let upgrade = self.rollouts[r].upgrade;
         let w = self.scenario.upgrades[upgrade].workload;
         let version = self.rollouts[r].version;
+        let created = self.create_replica(k, w, version);
+        if created {
+            self.rollouts[r].record.created += 1;
+        }
+        created
+    }
+
+    /// A pod of `version` of service `w`, created by its ReplicaSet controller from the pod
+    /// template (the service's first pod: a Deployment's pods share one template); false if
+    /// the service has no pod yet to take it from.
+    pub(super) fn create_replica(&mut self, k: &mut Kernel<Event>, w: usize, version: u32) -> bool {
         let Some(&template) = self.workload_pods[w].first() else {
-            return;
+            return false;
         };
         let index = self.generators[w].submitted;
         self.generators[w].submitted += 1;
@@ -390,7 +408,6 @@ impl World<'_> {
         let mut spec = (*old.spec).clone();
         spec.name = format!("{}-{index}", self.scenario.workloads[w].name);
         let run_for = old.run_for;
-        self.rollouts[r].record.created += 1;
         self.submit_as(
             k,
             vec![(spec, run_for)],
@@ -399,10 +416,11 @@ impl World<'_> {
             super::api::Client::ReplicaSet,
         );
         self.kick(k, self.path[w]);
+        true
     }
 
     /// An old pod deleted by its controller: its container stops, its resources are freed.
-    fn delete_pod(&mut self, k: &mut Kernel<Event>, pod: usize) {
+    pub(super) fn delete_pod(&mut self, k: &mut Kernel<Event>, pod: usize) {
         let now = k.now();
         let state = self.pods[pod].state;
         if matches!(
@@ -411,11 +429,14 @@ impl World<'_> {
         ) {
             self.release(k, pod);
         }
+        // Its outages no longer wait for it: it is replaced, by the new version (counted as
+        // a replacement of the outage it was last lost in, if it was still lost).
         if state == PodState::Lost {
-            // Its outage no longer waits for it: it is replaced, by the new version.
-            for o in self.pods[pod].lost_in.clone() {
+            if let Some(&o) = self.pods[pod].lost_in.last() {
                 self.outages[o].replaced += 1;
             }
+        }
+        if !self.pods[pod].lost_in.is_empty() {
             self.recovered(now, pod);
         }
         match state {

@@ -1,0 +1,360 @@
+//! `[[autoscalers]]`: Kubernetes' HorizontalPodAutoscaler on CPU utilisation, driven by a load
+//! curve — how many replicas a service runs over a day, and when its demand outruns them.
+//!
+//! ```toml
+//! [[autoscalers]]
+//! workload = "web"            # a service with max_pods: its replicas at the start
+//! min_replicas = 2            # default 1
+//! max_replicas = 40
+//! target_cpu_pct = 60         # averageUtilization of the pods' CPU requests
+//! # the service's CPU demand in cores: a day's sine …
+//! load_cores = { kind = "diurnal", mean = 12, amplitude = 0.8, period_s = 86400, peak_s = 50400 }
+//! # … or steps: load_cores = { kind = "steps", at_s = [0, 600], cores = [4, 20] }
+//! ```
+//!
+//! Every sync period the controller computes (v1.33 pkg/controller/podautoscaler
+//! replica_calculator.go and horizontal.go): the utilisation of the ready pods (the demand
+//! spread over them, over their CPU requests); within the tolerance of the target, no change;
+//! otherwise `ceil(ratio × ready)`, recomputed with unready pods at 0% before a scale-up and
+//! dropped if that no longer scales up; then the default behaviour — a scale-down only to the
+//! highest recommendation of the stabilisation window, a scale-up by at most
+//! `max(100%, 4 pods)` per period — clamped to min and max.
+//! [`recommend`] and [`Behavior`] are pure.
+
+use std::collections::VecDeque;
+
+use orchsim_kernel::{SimDuration, SimTime};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::scenario::{Locator, ScenarioError, WorkloadKind};
+
+/// kube-controller-manager `--horizontal-pod-autoscaler-sync-period` default 15 s
+/// (pkg/controller/podautoscaler/config/v1alpha1/defaults.go).
+pub const SYNC_PERIOD: SimDuration = SimDuration(15_000_000_000);
+/// `--horizontal-pod-autoscaler-tolerance` default 0.1 (same file).
+pub const TOLERANCE: f64 = 0.1;
+/// Default `behavior.scaleDown.stabilizationWindowSeconds` 300 (= the former
+/// `--horizontal-pod-autoscaler-downscale-stabilization` 5m; pkg/apis/autoscaling/v2
+/// defaults.go GenerateHPAScaleDownRules).
+pub const DOWNSCALE_STABILIZATION: SimDuration = SimDuration(300_000_000_000);
+/// Default scale-up policies (GenerateHPAScaleUpRules): 100% or 4 pods per 15 s, the larger.
+pub const SCALE_UP_PERCENT: u64 = 100;
+pub const SCALE_UP_PODS: u64 = 4;
+/// HPA `minReplicas` default 1 (autoscaling/v2 defaults.go).
+pub const DEFAULT_MIN_REPLICAS: u64 = 1;
+
+/// A service's CPU demand over time, in cores.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Load {
+    /// `mean × (1 + amplitude × cos(2π (t − peak) / period))`.
+    Diurnal {
+        mean: f64,
+        amplitude: f64,
+        period: SimDuration,
+        peak: SimDuration,
+    },
+    /// `cores[i]` from `at[i]` on (0 before the first).
+    Steps {
+        at: Vec<SimDuration>,
+        cores: Vec<f64>,
+    },
+}
+
+impl Load {
+    /// Demand at `t`, in cores.
+    pub fn cores(&self, t: SimTime) -> f64 {
+        let s = t.as_secs_f64();
+        match self {
+            Load::Diurnal {
+                mean,
+                amplitude,
+                period,
+                peak,
+            } => {
+                let phase = (s - peak.as_secs_f64()) / period.as_secs_f64();
+                mean * (1.0 + amplitude * (std::f64::consts::TAU * phase).cos())
+            }
+            Load::Steps { at, cores } => at
+                .iter()
+                .zip(cores)
+                .take_while(|(a, _)| a.as_secs_f64() <= s)
+                .last()
+                .map_or(0.0, |(_, c)| *c),
+        }
+    }
+}
+
+/// One validated autoscaler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaler {
+    pub workload: usize,
+    pub min_replicas: u64,
+    pub max_replicas: u64,
+    /// Target utilisation of the CPU request, in percent.
+    pub target_cpu_pct: f64,
+    pub load: Load,
+}
+
+/// The replica calculator: the replicas the metric asks for, before behaviour and limits.
+/// `usage_milli` is the pods' total CPU use, `request_milli` each pod's request; unready pods
+/// have no usable metric (they count as 0% when a scale-up is checked).
+pub fn recommend(
+    current: u64,
+    ready: u64,
+    unready: u64,
+    usage_milli: f64,
+    request_milli: f64,
+    target_pct: f64,
+) -> u64 {
+    if ready == 0 || request_milli <= 0.0 {
+        return current;
+    }
+    let ratio = |pods: u64| usage_milli / (pods as f64 * request_milli) * 100.0 / target_pct;
+    let r = ratio(ready);
+    if (r - 1.0).abs() <= TOLERANCE {
+        return current;
+    }
+    if r > 1.0 && unready > 0 {
+        // Unready pods at 0% may turn the scale-up into nothing (or a scale-down, which is
+        // then not done either).
+        let r2 = ratio(ready + unready);
+        if (r2 - 1.0).abs() <= TOLERANCE || r2 < 1.0 {
+            return current;
+        }
+        return (r2 * (ready + unready) as f64).ceil() as u64;
+    }
+    (r * ready as f64).ceil() as u64
+}
+
+/// The default scaling behaviour: recommendations kept for the stabilisation window.
+#[derive(Clone, Debug, Default)]
+pub struct Behavior {
+    history: VecDeque<(SimTime, u64)>,
+}
+
+impl Behavior {
+    /// What to scale to at `now` from `current`, given the calculator's `rec`.
+    pub fn decide(&mut self, now: SimTime, current: u64, rec: u64, min: u64, max: u64) -> u64 {
+        self.history.push_back((now, rec));
+        while self
+            .history
+            .front()
+            .is_some_and(|&(t, _)| now.since(t.min(now)) > DOWNSCALE_STABILIZATION)
+        {
+            self.history.pop_front();
+        }
+        let desired = if rec < current {
+            // The highest recommendation of the window, never above the current count.
+            self.history
+                .iter()
+                .map(|&(_, r)| r)
+                .max()
+                .unwrap_or(rec)
+                .min(current)
+        } else {
+            let limit = (current + current * SCALE_UP_PERCENT / 100).max(current + SCALE_UP_PODS);
+            rec.min(limit)
+        };
+        desired.clamp(min, max)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAutoscaler {
+    workload: Spanned<String>,
+    min_replicas: Option<Spanned<i64>>,
+    max_replicas: Spanned<i64>,
+    target_cpu_pct: Spanned<f64>,
+    load_cores: Spanned<RawLoad>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    kind: String,
+    mean: Option<f64>,
+    amplitude: Option<f64>,
+    period_s: Option<f64>,
+    peak_s: Option<f64>,
+    at_s: Option<Vec<f64>>,
+    cores: Option<Vec<f64>>,
+}
+
+impl RawAutoscaler {
+    pub(crate) fn workload_span(&self) -> std::ops::Range<usize> {
+        self.workload.span()
+    }
+}
+
+/// Validates `[[autoscalers]]` against the workloads (`(name, kind, max_pods, cpu request
+/// when constant)`).
+pub(crate) fn validate(
+    loc: &Locator,
+    raw: &[RawAutoscaler],
+    workloads: &[(String, WorkloadKind, Option<u64>, Option<f64>)],
+) -> Result<Vec<Autoscaler>, ScenarioError> {
+    let mut out: Vec<Autoscaler> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let f = |k: &str| format!("autoscalers[{i}].{k}");
+        let err =
+            |span: std::ops::Range<usize>, k: &str, m: String| loc.error(Some(span), &f(k), m);
+        let name = r.workload.get_ref();
+        let Some(w) = workloads.iter().position(|x| &x.0 == name) else {
+            let names: Vec<&str> = workloads.iter().map(|x| x.0.as_str()).collect();
+            return Err(err(
+                r.workload.span(),
+                "workload",
+                format!(
+                    "expected the name of a workload ({}), found `{name}`",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let (_, kind, max_pods, request) = &workloads[w];
+        if *kind != WorkloadKind::Service || max_pods.is_none() || request.is_none() {
+            return Err(err(
+                r.workload.span(),
+                "workload",
+                format!("expected a service with `max_pods` (its replicas at the start) and a constant `cpu_milli` (the request utilisation is measured against): `{name}` is not one"),
+            ));
+        }
+        if out.iter().any(|a| a.workload == w) {
+            return Err(err(
+                r.workload.span(),
+                "workload",
+                format!("expected one autoscaler per workload; `{name}` already has one"),
+            ));
+        }
+        let min = match &r.min_replicas {
+            Some(m) if *m.get_ref() >= 1 => *m.get_ref() as u64,
+            Some(m) => {
+                return Err(err(
+                    m.span(),
+                    "min_replicas",
+                    format!("expected at least 1, found {}", m.get_ref()),
+                ))
+            }
+            None => DEFAULT_MIN_REPLICAS,
+        };
+        let max = *r.max_replicas.get_ref();
+        if max < min as i64 {
+            return Err(err(
+                r.max_replicas.span(),
+                "max_replicas",
+                format!("expected at least min_replicas ({min}), found {max}"),
+            ));
+        }
+        let target = *r.target_cpu_pct.get_ref();
+        if !(target.is_finite() && target > 0.0) {
+            return Err(err(
+                r.target_cpu_pct.span(),
+                "target_cpu_pct",
+                format!("expected a positive percentage of the CPU request, found {target}"),
+            ));
+        }
+        let l = r.load_cores.get_ref();
+        let bad = |what: &str| err(r.load_cores.span(), "load_cores", what.to_string());
+        let load = match l.kind.as_str() {
+            "diurnal" => {
+                let (Some(mean), Some(period)) = (l.mean, l.period_s) else {
+                    return Err(bad("a diurnal load needs `mean` (cores) and `period_s`"));
+                };
+                let amplitude = l.amplitude.unwrap_or(0.0);
+                if !(mean >= 0.0 && mean.is_finite() && (0.0..=1.0).contains(&amplitude)) {
+                    return Err(bad("expected mean ≥ 0 cores and an amplitude from 0 to 1"));
+                }
+                let secs = |x: f64| SimDuration::try_from_secs_f64(x).filter(|_| x >= 0.0);
+                let (Some(period), Some(peak)) = (
+                    secs(period).filter(|p| *p > SimDuration::ZERO),
+                    secs(l.peak_s.unwrap_or(0.0)),
+                ) else {
+                    return Err(bad(
+                        "expected a positive period_s and a non-negative peak_s",
+                    ));
+                };
+                Load::Diurnal {
+                    mean,
+                    amplitude,
+                    period,
+                    peak,
+                }
+            }
+            "steps" => {
+                let (Some(at), Some(cores)) = (&l.at_s, &l.cores) else {
+                    return Err(bad("a steps load needs `at_s` and `cores` lists"));
+                };
+                if at.len() != cores.len()
+                    || at.is_empty()
+                    || at.windows(2).any(|w| w[0] >= w[1])
+                    || at
+                        .iter()
+                        .any(|&a| SimDuration::try_from_secs_f64(a).is_none() || a < 0.0)
+                    || cores.iter().any(|&c| !(c.is_finite() && c >= 0.0))
+                {
+                    return Err(bad("expected `at_s` increasing times and `cores` non-negative, as many of each"));
+                }
+                Load::Steps {
+                    at: at
+                        .iter()
+                        .map(|&a| SimDuration::try_from_secs_f64(a).unwrap_or_default())
+                        .collect(),
+                    cores: cores.clone(),
+                }
+            }
+            other => {
+                return Err(bad(&format!(
+                    "expected kind \"diurnal\" or \"steps\", found \"{other}\""
+                )))
+            }
+        };
+        out.push(Autoscaler {
+            workload: w,
+            min_replicas: min,
+            max_replicas: max as u64,
+            target_cpu_pct: target,
+            load,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Upstream's replica calculator tests (v1.33 pkg/controller/podautoscaler
+    /// replica_calculator_test.go), requests of 1 core unless said:
+    /// - TestReplicaCalcScaleUp: 3 pods using 300, 500, 700 m, target 30% → 5;
+    /// - TestReplicaCalcScaleDown: 5 pods using 100, 300, 500, 250, 250 m, target 50% → 3;
+    /// - TestReplicaCalcTolerance: 3 pods using 1010, 1030, 1020 m of 0.9, 1.0, 1.1 cores,
+    ///   target 100% (102%, within 10%) → 3;
+    /// - TestReplicaCalcScaleUpUnreadyLessScale: the first of 300, 500, 700 m unready, target
+    ///   30%: 60% on the ready two, 40% with the unready one at 0 → 4;
+    /// - TestReplicaCalcScaleDownIgnoresUnreadyPods: 100, 300, 500 m ready, two unready,
+    ///   target 50% → 2.
+    #[test]
+    fn the_replica_calculator_matches_upstreams_cases() {
+        assert_eq!(recommend(3, 3, 0, 1500.0, 1000.0, 30.0), 5);
+        assert_eq!(recommend(5, 5, 0, 1400.0, 1000.0, 50.0), 3);
+        assert_eq!(recommend(3, 3, 0, 3060.0, 1000.0, 100.0), 3);
+        assert_eq!(recommend(3, 2, 1, 1200.0, 1000.0, 30.0), 4);
+        assert_eq!(recommend(5, 3, 2, 900.0, 1000.0, 50.0), 2);
+    }
+
+    #[test]
+    fn scale_down_waits_for_the_stabilisation_window_and_scale_up_is_rate_limited() {
+        let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+        let mut b = Behavior::default();
+        assert_eq!(b.decide(t(0), 10, 10, 1, 100), 10);
+        // A lower recommendation is held off by the higher one still in the window.
+        assert_eq!(b.decide(t(15), 10, 4, 1, 100), 10);
+        assert_eq!(b.decide(t(290), 10, 4, 1, 100), 10);
+        assert_eq!(b.decide(t(301), 10, 4, 1, 100), 4);
+        // Up: at most double, or 4 more.
+        assert_eq!(b.decide(t(316), 4, 50, 1, 100), 8);
+        assert_eq!(b.decide(t(331), 1, 50, 1, 100), 5);
+        assert_eq!(b.decide(t(346), 30, 500, 1, 40), 40);
+    }
+}
