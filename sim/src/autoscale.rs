@@ -6,19 +6,20 @@
 //! workload = "web"            # a service with max_pods: its replicas at the start
 //! min_replicas = 2            # default 1
 //! max_replicas = 40
-//! target_cpu_pct = 60         # averageUtilization of the pods' CPU requests
+//! target_cpu_pct = 60         # averageUtilization of the pods' CPU requests (whole percent)
 //! # the service's CPU demand in cores: a day's sine …
 //! load_cores = { kind = "diurnal", mean = 12, amplitude = 0.8, period_s = 86400, peak_s = 50400 }
 //! # … or steps: load_cores = { kind = "steps", at_s = [0, 600], cores = [4, 20] }
 //! ```
 //!
 //! Every sync period the controller computes (v1.33 pkg/controller/podautoscaler
-//! replica_calculator.go and horizontal.go): the utilisation of the ready pods (the demand
-//! spread over them, over their CPU requests); within the tolerance of the target, no change;
-//! otherwise `ceil(ratio × ready)`, recomputed with unready pods at 0% before a scale-up and
-//! dropped if that no longer scales up; then the default behaviour — a scale-down only to the
-//! highest recommendation of the stabilisation window, a scale-up by at most
-//! `max(100%, 4 pods)` per period — clamped to min and max.
+//! replica_calculator.go and horizontal.go, an HPA without `behavior`): the utilisation of the
+//! ready pods in whole percent (the demand spread over them, over their CPU requests); within
+//! the tolerance of the target, no change; otherwise `ceil(ratio × ready)`, recomputed with
+//! unready pods at 0% before a scale-up and dropped if that no longer scales up; then
+//! `normalizeDesiredReplicas` — the highest recommendation of the stabilisation window (the
+//! replicas at the first sync recorded first), at most `max(2 × current, 4)`, clamped to min
+//! and max.
 //! [`recommend`] and [`Behavior`] are pure.
 
 use std::collections::VecDeque;
@@ -38,11 +39,15 @@ pub const TOLERANCE: f64 = 0.1;
 /// `--horizontal-pod-autoscaler-downscale-stabilization` 5m; pkg/apis/autoscaling/v2
 /// defaults.go GenerateHPAScaleDownRules).
 pub const DOWNSCALE_STABILIZATION: SimDuration = SimDuration(300_000_000_000);
-/// Default scale-up policies (GenerateHPAScaleUpRules): 100% or 4 pods per 15 s, the larger.
-pub const SCALE_UP_PERCENT: u64 = 100;
-pub const SCALE_UP_PODS: u64 = 4;
+/// Scale-up limit of an HPA without `behavior` (horizontal.go calculateScaleUpLimit:
+/// `max(scaleUpLimitFactor × current, scaleUpLimitMinimum)`, factor 2.0, minimum 4).
+pub const SCALE_UP_FACTOR: u64 = 2;
+pub const SCALE_UP_MINIMUM: u64 = 4;
 /// HPA `minReplicas` default 1 (autoscaling/v2 defaults.go).
 pub const DEFAULT_MIN_REPLICAS: u64 = 1;
+/// Most replicas an autoscaler may ask for: a bound of ours (one event creates them), far
+/// above any service this simulator runs; upstream's field is an int32.
+pub const MAX_REPLICAS: i64 = 1_000_000;
 
 /// A service's CPU demand over time, in cores.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,8 +96,8 @@ pub struct Autoscaler {
     pub workload: usize,
     pub min_replicas: u64,
     pub max_replicas: u64,
-    /// Target utilisation of the CPU request, in percent.
-    pub target_cpu_pct: f64,
+    /// Target utilisation of the CPU request, in whole percent (autoscaling/v2's int32).
+    pub target_cpu_pct: u32,
     pub load: Load,
 }
 
@@ -105,21 +110,27 @@ pub fn recommend(
     unready: u64,
     usage_milli: f64,
     request_milli: f64,
-    target_pct: f64,
+    target_pct: u32,
 ) -> u64 {
     if ready == 0 || request_milli <= 0.0 {
         return current;
     }
-    let ratio = |pods: u64| usage_milli / (pods as f64 * request_milli) * 100.0 / target_pct;
+    // metrics/utilization.go GetResourceUtilizationRatio: int32(usage × 100 / requests), then
+    // over the target as float64.
+    let ratio = |pods: u64| {
+        let util = (usage_milli * 100.0 / (pods as f64 * request_milli)).floor();
+        util / f64::from(target_pct)
+    };
+    let within = |r: f64| (1.0 - TOLERANCE..=1.0 + TOLERANCE).contains(&r);
     let r = ratio(ready);
-    if (r - 1.0).abs() <= TOLERANCE {
+    if within(r) {
         return current;
     }
     if r > 1.0 && unready > 0 {
         // Unready pods at 0% may turn the scale-up into nothing (or a scale-down, which is
         // then not done either).
         let r2 = ratio(ready + unready);
-        if (r2 - 1.0).abs() <= TOLERANCE || r2 < 1.0 {
+        if within(r2) || r2 < 1.0 {
             return current;
         }
         return (r2 * (ready + unready) as f64).ceil() as u64;
@@ -134,9 +145,15 @@ pub struct Behavior {
 }
 
 impl Behavior {
-    /// What to scale to at `now` from `current`, given the calculator's `rec`.
+    /// What to scale to at `now` from `current`, given the calculator's `rec`
+    /// (normalizeDesiredReplicas: stabilizeRecommendation, then
+    /// convertDesiredReplicasWithRules).
     pub fn decide(&mut self, now: SimTime, current: u64, rec: u64, min: u64, max: u64) -> u64 {
-        self.history.push_back((now, rec));
+        if self.history.is_empty() {
+            // recordInitialRecommendation: the replicas the HPA found.
+            self.history.push_back((now, current));
+        }
+        // Older than the window (`timestamp.Before(now − window)`) drops out.
         while self
             .history
             .front()
@@ -144,19 +161,14 @@ impl Behavior {
         {
             self.history.pop_front();
         }
-        let desired = if rec < current {
-            // The highest recommendation of the window, never above the current count.
-            self.history
-                .iter()
-                .map(|&(_, r)| r)
-                .max()
-                .unwrap_or(rec)
-                .min(current)
+        let stabilized = self.history.iter().map(|&(_, r)| r).fold(rec, u64::max);
+        self.history.push_back((now, rec));
+        let limit = (SCALE_UP_FACTOR * current).max(SCALE_UP_MINIMUM).min(max);
+        if stabilized < min {
+            min
         } else {
-            let limit = (current + current * SCALE_UP_PERCENT / 100).max(current + SCALE_UP_PODS);
-            rec.min(limit)
-        };
-        desired.clamp(min, max)
+            stabilized.min(limit).max(min)
+        }
     }
 }
 
@@ -166,7 +178,7 @@ pub(crate) struct RawAutoscaler {
     workload: Spanned<String>,
     min_replicas: Option<Spanned<i64>>,
     max_replicas: Spanned<i64>,
-    target_cpu_pct: Spanned<f64>,
+    target_cpu_pct: Spanned<i64>,
     load_cores: Spanned<RawLoad>,
 }
 
@@ -194,6 +206,7 @@ pub(crate) fn validate(
     loc: &Locator,
     raw: &[RawAutoscaler],
     workloads: &[(String, WorkloadKind, Option<u64>, Option<f64>)],
+    duration: SimDuration,
 ) -> Result<Vec<Autoscaler>, ScenarioError> {
     let mut out: Vec<Autoscaler> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
@@ -213,11 +226,14 @@ pub(crate) fn validate(
             ));
         };
         let (_, kind, max_pods, request) = &workloads[w];
-        if *kind != WorkloadKind::Service || max_pods.is_none() || request.is_none() {
+        if *kind != WorkloadKind::Service
+            || max_pods.is_none_or(|m| m == 0)
+            || request.is_none_or(|r| r <= 0.0)
+        {
             return Err(err(
                 r.workload.span(),
                 "workload",
-                format!("expected a service with `max_pods` (its replicas at the start) and a constant `cpu_milli` (the request utilisation is measured against): `{name}` is not one"),
+                format!("expected a service with `max_pods` of at least 1 (its replicas at the start) and a constant, positive `cpu_milli` (the request utilisation is measured against): `{name}` is not one"),
             ));
         }
         if out.iter().any(|a| a.workload == w) {
@@ -228,32 +244,33 @@ pub(crate) fn validate(
             ));
         }
         let min = match &r.min_replicas {
-            Some(m) if *m.get_ref() >= 1 => *m.get_ref() as u64,
+            Some(m) if (1..=MAX_REPLICAS).contains(m.get_ref()) => *m.get_ref() as u64,
             Some(m) => {
                 return Err(err(
                     m.span(),
                     "min_replicas",
-                    format!("expected at least 1, found {}", m.get_ref()),
+                    format!("expected from 1 to {MAX_REPLICAS}, found {}", m.get_ref()),
                 ))
             }
             None => DEFAULT_MIN_REPLICAS,
         };
         let max = *r.max_replicas.get_ref();
-        if max < min as i64 {
+        if max < min as i64 || max > MAX_REPLICAS {
             return Err(err(
                 r.max_replicas.span(),
                 "max_replicas",
-                format!("expected at least min_replicas ({min}), found {max}"),
+                format!("expected at least min_replicas ({min}) and at most {MAX_REPLICAS}, found {max}"),
             ));
         }
         let target = *r.target_cpu_pct.get_ref();
-        if !(target.is_finite() && target > 0.0) {
+        if !(1..=i64::from(i32::MAX)).contains(&target) {
             return Err(err(
                 r.target_cpu_pct.span(),
                 "target_cpu_pct",
-                format!("expected a positive percentage of the CPU request, found {target}"),
+                format!("expected a positive whole percentage of the CPU request, found {target}"),
             ));
         }
+        let target = target as u32;
         let l = r.load_cores.get_ref();
         let bad = |what: &str| err(r.load_cores.span(), "load_cores", what.to_string());
         let load = match l.kind.as_str() {
@@ -287,13 +304,14 @@ pub(crate) fn validate(
                 };
                 if at.len() != cores.len()
                     || at.is_empty()
+                    || at.iter().any(|&a| a > duration.as_secs_f64())
                     || at.windows(2).any(|w| w[0] >= w[1])
                     || at
                         .iter()
                         .any(|&a| SimDuration::try_from_secs_f64(a).is_none() || a < 0.0)
                     || cores.iter().any(|&c| !(c.is_finite() && c >= 0.0))
                 {
-                    return Err(bad("expected `at_s` increasing times and `cores` non-negative, as many of each"));
+                    return Err(bad("expected `at_s` increasing times within the run and `cores` non-negative, as many of each"));
                 }
                 Load::Steps {
                     at: at
@@ -336,25 +354,35 @@ mod tests {
     ///   target 50% → 2.
     #[test]
     fn the_replica_calculator_matches_upstreams_cases() {
-        assert_eq!(recommend(3, 3, 0, 1500.0, 1000.0, 30.0), 5);
-        assert_eq!(recommend(5, 5, 0, 1400.0, 1000.0, 50.0), 3);
-        assert_eq!(recommend(3, 3, 0, 3060.0, 1000.0, 100.0), 3);
-        assert_eq!(recommend(3, 2, 1, 1200.0, 1000.0, 30.0), 4);
-        assert_eq!(recommend(5, 3, 2, 900.0, 1000.0, 50.0), 2);
+        assert_eq!(recommend(3, 3, 0, 1500.0, 1000.0, 30), 5);
+        assert_eq!(recommend(5, 5, 0, 1400.0, 1000.0, 50), 3);
+        assert_eq!(recommend(3, 3, 0, 3060.0, 1000.0, 100), 3);
+        assert_eq!(recommend(3, 2, 1, 1200.0, 1000.0, 30), 4);
+        assert_eq!(recommend(5, 3, 2, 900.0, 1000.0, 50), 2);
     }
 
     #[test]
     fn scale_down_waits_for_the_stabilisation_window_and_scale_up_is_rate_limited() {
         let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
         let mut b = Behavior::default();
-        assert_eq!(b.decide(t(0), 10, 10, 1, 100), 10);
-        // A lower recommendation is held off by the higher one still in the window.
+        // The replicas found at the first sync are a recommendation of the window.
+        assert_eq!(b.decide(t(0), 10, 4, 1, 100), 10);
         assert_eq!(b.decide(t(15), 10, 4, 1, 100), 10);
-        assert_eq!(b.decide(t(290), 10, 4, 1, 100), 10);
+        assert_eq!(b.decide(t(300), 10, 4, 1, 100), 10);
         assert_eq!(b.decide(t(301), 10, 4, 1, 100), 4);
-        // Up: at most double, or 4 more.
+        // Up: at most max(2 × current, 4), and max_replicas.
         assert_eq!(b.decide(t(316), 4, 50, 1, 100), 8);
-        assert_eq!(b.decide(t(331), 1, 50, 1, 100), 5);
+        assert_eq!(b.decide(t(331), 1, 50, 1, 100), 4);
         assert_eq!(b.decide(t(346), 30, 500, 1, 40), 40);
+        // min_replicas wins over everything.
+        assert_eq!(Behavior::default().decide(t(0), 1, 0, 3, 40), 3);
+    }
+
+    /// Utilisation is whole percent before it meets the tolerance: 1,990 m on 3 pods of
+    /// 1,000 m is 66%, and 66/60 is within 10% of the target (1.1 floored would not be).
+    #[test]
+    fn utilisation_is_truncated_to_whole_percent() {
+        assert_eq!(recommend(3, 3, 0, 1990.0, 1000.0, 60), 3);
+        assert_eq!(recommend(3, 3, 0, 2010.0, 1000.0, 60), 4);
     }
 }

@@ -119,13 +119,14 @@ pub(crate) fn validate(
         loc.error(
             cidr_span.clone(),
             "ipam.cluster_cidr",
-            format!("expected an IPv4 range such as \"10.244.0.0/16\" (address/prefix, the address aligned to the prefix), found \"{cidr}\""),
+            format!("expected an IPv4 range such as \"10.244.0.0/16\" (address/prefix up to /28, the address aligned to the prefix), found \"{cidr}\""),
         )
     };
     let (addr, prefix) = cidr.split_once('/').ok_or_else(bad_cidr)?;
     let addr: Ipv4Addr = addr.parse().map_err(|_| bad_cidr())?;
     let cluster_prefix: u8 = prefix.parse().map_err(|_| bad_cidr())?;
-    if !(1..=30).contains(&cluster_prefix)
+    // flannel refuses a Network smaller than /28.
+    if !(1..=28).contains(&cluster_prefix)
         || u32::from(addr) & !(u32::MAX << (32 - cluster_prefix)) != 0
     {
         return Err(bad_cidr());

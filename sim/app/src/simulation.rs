@@ -245,7 +245,7 @@ fn human_summary(
         (s.autoscale_actions, s.replicas_mean, s.overloaded)
     {
         o += &format!(
-            "autoscale  {actions} scalings, {mean:.1} ready replicas on average, demand above the ready replicas' requests for {:.0} s (autoscale.csv)\n",
+            "autoscale  {actions} scalings, {mean:.1} ready replicas on average (all autoscaled services), demand above the ready replicas' requests for {:.0} s (autoscale.csv)\n",
             over.as_secs_f64()
         );
     }

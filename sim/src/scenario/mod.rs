@@ -976,6 +976,7 @@ fn validate(
                 (w.name.clone(), w.kind.clone(), w.max_pods, request)
             })
             .collect::<Vec<_>>(),
+        duration,
     )?;
     if let Some((i, a)) = autoscalers
         .iter()

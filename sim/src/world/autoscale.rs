@@ -79,6 +79,15 @@ impl World<'_> {
         let (live, ready) = self.census(w, now, u32::MAX);
         let (current, ready) = (live.0 + live.1, ready.0 + ready.1);
         let usage = cores * 1000.0;
+        let next = now + SYNC_PERIOD;
+        if next <= self.until {
+            k.schedule_at(next, Event::HpaSync { hpa: h });
+        }
+        // No replicas yet (the service's pods have not arrived): nothing to scale, as
+        // upstream disables scaling at 0. No ready pod: no metrics, nothing recorded.
+        if current == 0 || ready == 0 {
+            return;
+        }
         let rec = recommend(
             current,
             ready,
@@ -99,28 +108,28 @@ impl World<'_> {
         }
         r.load_peak_cores = r.load_peak_cores.max(cores);
         if desired > current {
-            r.scale_ups += 1;
+            let mut created = 0;
             for _ in current..desired {
-                if self.create_replica(k, w, 0) {
-                    self.hpas[h].record.created += 1;
+                if self.create_replica(k, w, 0, true) {
+                    created += 1;
                 }
             }
+            let r = &mut self.hpas[h].record;
+            r.created += created;
+            r.scale_ups += u64::from(created > 0);
         } else if desired < current {
-            r.scale_downs += 1;
             let victims: Vec<usize> = self
                 .deletion_order(w, now)
                 .into_iter()
                 .take((current - desired) as usize)
                 .collect();
-            self.hpas[h].record.deleted += victims.len() as u64;
+            let r = &mut self.hpas[h].record;
+            r.deleted += victims.len() as u64;
+            r.scale_downs += u64::from(!victims.is_empty());
             for p in victims {
                 self.delete_pod(k, p);
             }
             self.kick_all(k);
-        }
-        let next = now + SYNC_PERIOD;
-        if next <= self.until {
-            k.schedule_at(next, Event::HpaSync { hpa: h });
         }
     }
 

@@ -341,6 +341,8 @@ struct Generator {
     tasks: StreamRng,
     submitted: u64,
     jobs: u64,
+    /// Pods an autoscaler added.
+    scaled: u64,
 }
 
 /// A scheduler the caller lent, or one the world built.
@@ -512,6 +514,7 @@ impl<'s> World<'s> {
                 tasks: streams.stream(&format!("workload/{}/tasks", w.name)),
                 submitted: 0,
                 jobs: 0,
+                scaled: 0,
             })
             .collect();
         let paths = scenario.workloads.len() + 1;

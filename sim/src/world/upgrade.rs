@@ -388,7 +388,7 @@ impl World<'_> {
         let upgrade = self.rollouts[r].upgrade;
         let w = self.scenario.upgrades[upgrade].workload;
         let version = self.rollouts[r].version;
-        let created = self.create_replica(k, w, version);
+        let created = self.create_replica(k, w, version, false);
         if created {
             self.rollouts[r].record.created += 1;
         }
@@ -397,16 +397,30 @@ impl World<'_> {
 
     /// A pod of `version` of service `w`, created by its ReplicaSet controller from the pod
     /// template (the service's first pod: a Deployment's pods share one template); false if
-    /// the service has no pod yet to take it from.
-    pub(super) fn create_replica(&mut self, k: &mut Kernel<Event>, w: usize, version: u32) -> bool {
+    /// the service has no pod yet to take it from. An autoscaler's pods are named apart
+    /// (`<service>-h<n>`, which no generator makes) and leave the service's own arrivals, up
+    /// to its `max_pods`, alone.
+    pub(super) fn create_replica(
+        &mut self,
+        k: &mut Kernel<Event>,
+        w: usize,
+        version: u32,
+        by_autoscaler: bool,
+    ) -> bool {
         let Some(&template) = self.workload_pods[w].first() else {
             return false;
         };
-        let index = self.generators[w].submitted;
-        self.generators[w].submitted += 1;
+        let g = &mut self.generators[w];
+        let name = if by_autoscaler {
+            g.scaled += 1;
+            format!("{}-h{}", self.scenario.workloads[w].name, g.scaled - 1)
+        } else {
+            g.submitted += 1;
+            format!("{}-{}", self.scenario.workloads[w].name, g.submitted - 1)
+        };
         let old = &self.pods[template];
         let mut spec = (*old.spec).clone();
-        spec.name = format!("{}-{index}", self.scenario.workloads[w].name);
+        spec.name = name;
         let run_for = old.run_for;
         self.submit_as(
             k,
