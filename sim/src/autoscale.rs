@@ -28,7 +28,7 @@ use orchsim_kernel::{SimDuration, SimTime};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::scenario::{Locator, ScenarioError, WorkloadKind};
+use crate::scenario::{workload_index, Locator, ScenarioError, WorkloadKind};
 
 /// kube-controller-manager `--horizontal-pod-autoscaler-sync-period` default 15 s
 /// (pkg/controller/podautoscaler/config/v1alpha1/defaults.go).
@@ -214,17 +214,12 @@ pub(crate) fn validate(
         let err =
             |span: std::ops::Range<usize>, k: &str, m: String| loc.error(Some(span), &f(k), m);
         let name = r.workload.get_ref();
-        let Some(w) = workloads.iter().position(|x| &x.0 == name) else {
-            let names: Vec<&str> = workloads.iter().map(|x| x.0.as_str()).collect();
-            return Err(err(
-                r.workload.span(),
-                "workload",
-                format!(
-                    "expected the name of a workload ({}), found `{name}`",
-                    names.join(", ")
-                ),
-            ));
-        };
+        let w = workload_index(
+            loc,
+            &f("workload"),
+            &r.workload,
+            workloads.iter().map(|x| x.0.as_str()),
+        )?;
         let (_, kind, max_pods, request) = &workloads[w];
         if *kind != WorkloadKind::Service
             || max_pods.is_none_or(|m| m == 0)

@@ -22,7 +22,7 @@ use orchsim_kernel::SimDuration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::scenario::{non_negative_secs, Locator, ScenarioError, WorkloadKind};
+use crate::scenario::{non_negative_secs, workload_index, Locator, ScenarioError, WorkloadKind};
 use crate::values_file::Replicas;
 
 /// Default bandwidth of a volume copy between hosts, in Mbit/s: a host's 1 GbE link (IEEE
@@ -100,17 +100,12 @@ pub(crate) fn validate(
         let err =
             |span: std::ops::Range<usize>, k: &str, m: String| loc.error(Some(span), &f(k), m);
         let name = r.workload.get_ref();
-        let Some(w) = workloads.iter().position(|x| &x.0 == name) else {
-            let names: Vec<&str> = workloads.iter().map(|x| x.0.as_str()).collect();
-            return Err(err(
-                r.workload.span(),
-                "workload",
-                format!(
-                    "expected the name of a workload ({}), found `{name}`",
-                    names.join(", ")
-                ),
-            ));
-        };
+        let w = workload_index(
+            loc,
+            &f("workload"),
+            &r.workload,
+            workloads.iter().map(|x| x.0.as_str()),
+        )?;
         let (_, kind, max_pods, image_mib) = &workloads[w];
         if *kind != WorkloadKind::Service || max_pods.is_none() {
             return Err(err(

@@ -140,6 +140,30 @@ pub(crate) fn non_negative(
     Ok(x as u64)
 }
 
+/// The index of the workload `name` names among `names`, or an error at its place listing
+/// them (for tables that refer to a workload: upgrades, autoscalers).
+pub(crate) fn workload_index<'a>(
+    loc: &Locator,
+    field: &str,
+    name: &Spanned<String>,
+    names: impl Iterator<Item = &'a str> + Clone,
+) -> Result<usize, ScenarioError> {
+    names
+        .clone()
+        .position(|n| n == name.get_ref())
+        .ok_or_else(|| {
+            loc.error(
+                Some(name.span()),
+                field,
+                format!(
+                    "expected the name of a workload ({}), found `{}`",
+                    names.collect::<Vec<_>>().join(", "),
+                    name.get_ref()
+                ),
+            )
+        })
+}
+
 pub(crate) fn positive_secs(
     v: &Spanned<f64>,
     field: &str,

@@ -27,7 +27,7 @@ mod trace_table;
 pub use error::ScenarioError;
 pub(crate) use error::{
     deserialize_located, non_negative, non_negative_scaled, non_negative_secs, positive,
-    positive_secs, Locator,
+    positive_secs, workload_index, Locator,
 };
 pub(crate) use raw::RawDist;
 use raw::*;

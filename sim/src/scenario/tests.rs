@@ -351,3 +351,20 @@ fn api_server_values_are_checked_where_they_are_written() {
     ));
     assert_eq!(e.field, "orchestrator.preset");
 }
+
+#[test]
+fn upgrades_and_autoscalers_name_a_workload_that_exists() {
+    let with = |extra: &str| format!("{MINIMAL}\n{extra}\n");
+    let e = parse_err(&with("[[upgrades]]\nworkload = \"api\"\nat_s = 10"));
+    assert_eq!(e.field, "upgrades[0].workload");
+    assert!(e.to_string().contains("expected the name of a workload (web)"), "{e}");
+    let e = parse_err(&with(
+        "[[autoscalers]]\nworkload = \"api\"\nmax_replicas = 4\ntarget_cpu_pct = 50\nload_cores = { kind = \"steps\", at_s = [0], cores = [1] }",
+    ));
+    assert_eq!(e.field, "autoscalers[0].workload");
+    // A service without max_pods has no replica count to start from.
+    let e = parse_err(&with(
+        "[[autoscalers]]\nworkload = \"web\"\nmax_replicas = 4\ntarget_cpu_pct = 50\nload_cores = { kind = \"steps\", at_s = [0], cores = [1] }",
+    ));
+    assert!(e.to_string().contains("max_pods"), "{e}");
+}
