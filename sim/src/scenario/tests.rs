@@ -357,7 +357,11 @@ fn upgrades_and_autoscalers_name_a_workload_that_exists() {
     let with = |extra: &str| format!("{MINIMAL}\n{extra}\n");
     let e = parse_err(&with("[[upgrades]]\nworkload = \"api\"\nat_s = 10"));
     assert_eq!(e.field, "upgrades[0].workload");
-    assert!(e.to_string().contains("expected the name of a workload (web)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("expected the name of a workload (web)"),
+        "{e}"
+    );
     let e = parse_err(&with(
         "[[autoscalers]]\nworkload = \"api\"\nmax_replicas = 4\ntarget_cpu_pct = 50\nload_cores = { kind = \"steps\", at_s = [0], cores = [1] }",
     ));

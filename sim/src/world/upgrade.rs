@@ -235,7 +235,6 @@ impl World<'_> {
             self.kick_all(k);
         }
         self.observe(k.now(), r);
-        let w = self.scenario.upgrades[self.rollouts[r].upgrade].workload;
         let version = self.rollouts[r].version;
         let (live, ready) = self.census(w, k.now(), version);
         let desired = self.rollouts[r].record.desired;
