@@ -184,6 +184,8 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             labels: [("rack".to_string(), format!("rack-{r}"))].into(),
             gpu_model: None,
             cost_per_hour: 0.0,
+            scaling: None,
+            spot: false,
         })
         .collect();
     let swept = &setup.workloads[setup.swept];
@@ -293,6 +295,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         upgrades: Vec::new(),
         ipam: None,
         autoscalers: Vec::new(),
+        provisioning: None,
     }
 }
 

@@ -514,6 +514,7 @@ impl Replay {
             upgrades: Vec::new(),
             ipam: None,
             autoscalers: Vec::new(),
+            provisioning: None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod ipam;
 mod observers;
 pub mod orchestrator;
 pub mod plan;
+pub mod provisioning;
 mod results;
 pub mod scenario;
 pub mod sweep;
@@ -29,8 +30,8 @@ pub use observers::GpuStep;
 pub use results::{RunResult, Summary, WorkloadStats};
 pub use scenario::{parse, parse_with_files, NoFiles, Scenario, ScenarioError, ScenarioFiles};
 pub use world::{
-    AutoscaleRecord, JobRecord, OutageRecord, Placement, PodRecord, PodState, RolloutRecord,
-    SchedulerStats,
+    AutoscaleRecord, JobRecord, OutageRecord, Placement, PodRecord, PodState, ProvisionRecord,
+    ProvisionTotals, RolloutRecord, SchedulerStats,
 };
 
 use orchsim_kernel::{Kernel, RngStreams, SimTime, StopReason};

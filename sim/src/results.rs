@@ -57,6 +57,18 @@ pub struct Summary {
     pub ip_exhaustions: Option<u64>,
     pub ips_reused: Option<u64>,
     pub hosts_without_subnet: Option<u64>,
+    /// With `[provisioning]`: hosts billed on average and at most, hosts launched and removed
+    /// by the provisioner, spot hosts reclaimed, and pods evicted from drained hosts.
+    pub hosts_mean: Option<f64>,
+    pub hosts_peak: Option<u64>,
+    pub hosts_launched: Option<u64>,
+    pub hosts_removed: Option<u64>,
+    pub spot_interruptions: Option<u64>,
+    pub pods_drained: Option<u64>,
+    /// What the hosts cost over the run (their `cost_per_hour` × hours billed), in all and on
+    /// spot hosts; `None` when no host group has a price and there is no provisioner.
+    pub cost: Option<f64>,
+    pub cost_spot: Option<f64>,
     /// Lost containers restarted in place when their host came back before they were given
     /// up.
     pub restarts_in_place: u64,
@@ -117,6 +129,8 @@ pub struct RunResult {
     pub records: Vec<PodRecord>,
     /// Node names in cluster order (host groups in file order, `<group>-<i>`).
     pub node_names: Vec<String>,
+    /// Host group names, in scenario order.
+    pub host_groups: Vec<String>,
     /// Name and `service` or `batch` per generated workload, for `pods.csv` (trace pods are
     /// `trace`).
     workload_kinds: Vec<(String, &'static str)>,
@@ -149,6 +163,9 @@ pub struct RunResult {
     pub upgrades: Vec<crate::world::RolloutRecord>,
     /// Every autoscaler and what it did (`autoscale.csv`).
     pub autoscalers: Vec<crate::world::AutoscaleRecord>,
+    /// With `[provisioning]`: every launch, removal and spot interruption
+    /// (`provisioning.csv`).
+    pub provisioning: Option<Vec<crate::world::ProvisionRecord>>,
     /// With `[ipam]`: every host subnet and pool (`ipam.csv`), and every pod's hold on an
     /// address.
     pub address_scopes: Vec<crate::world::AddressScope>,
@@ -457,6 +474,33 @@ impl RunResult {
         t
     }
 
+    /// `provisioning.csv`: one row per thing the provisioner did — launch, ready, remove,
+    /// spot-notice, gone — with the host, its group, capacity type and price, and why.
+    pub fn provisioning_table(&self) -> Table {
+        let mut t = Table::new([
+            "time_s",
+            "action",
+            "host",
+            "group",
+            "capacity_type",
+            "price_per_hour",
+            "reason",
+        ]);
+        for r in self.provisioning.iter().flatten() {
+            let row = vec![
+                Cell::Decimal(secs(r.time)),
+                r.action.into(),
+                self.node_names[r.node.0].as_str().into(),
+                self.host_groups[r.group].as_str().into(),
+                if r.spot { "spot" } else { "on-demand" }.into(),
+                Cell::Float(r.price_per_hour, 4),
+                r.reason.as_str().into(),
+            ];
+            t.push(row).expect("provisioning row matches its header");
+        }
+        t
+    }
+
     /// `autoscale.csv`: one row per autoscaler — its limits, syncs, scale-ups and downs,
     /// pods created and deleted, the fewest and most replicas seen, ready replica-seconds, the
     /// time overloaded and the peak demand.
@@ -655,6 +699,10 @@ fn mean_duration(v: impl Iterator<Item = SimDuration>) -> Option<SimDuration> {
     mean_of(total, n)
 }
 
+fn vector_of(r: &Resources) -> [u64; 3] {
+    [r.cpu_milli, r.memory_bytes, r.gpu_milli]
+}
+
 fn pct(part: u128, whole: u128) -> Option<f64> {
     (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }
@@ -662,6 +710,7 @@ fn pct(part: u128, whole: u128) -> Option<f64> {
 pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -> RunResult {
     let upgrades = w.rollout_records(end);
     let autoscalers = w.autoscale_records();
+    let provision = w.provision_totals(end);
     let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
     let mut waits: Vec<u64> = w
         .pods
@@ -671,9 +720,28 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
     waits.sort_unstable();
 
     let span = end.as_nanos() as u128;
-    let cap = &w.total_capacity;
-    let mean = |i: usize, c: u64| pct(w.requested_integral[i], c as u128 * span);
-    let peak = |v: u64, c: u64| pct(v as u128, c as u128);
+    let mean = |i: usize| pct(w.requested_integral[i], w.capacity_integral[i]);
+    // No bind ever counted a peak: none, over the capacity at the end.
+    let cap = vector_of(&w.total_capacity);
+    let peak = |i: usize| match w.util_peak[i] {
+        (_, 0) => pct(0, cap[i] as u128),
+        (v, c) => pct(v as u128, c as u128),
+    };
+    let cost = match &provision {
+        Some(p) => Some((p.cost_on_demand + p.cost_spot, p.cost_spot)),
+        None if sc.hosts.iter().any(|h| h.cost_per_hour > 0.0) => {
+            let hours = end.as_nanos() as f64 / 3600e9;
+            let of = |spot: bool| {
+                sc.hosts
+                    .iter()
+                    .filter(|h| h.spot == spot)
+                    .map(|h| h.count as f64 * h.cost_per_hour * hours)
+                    .sum::<f64>()
+            };
+            Some((of(false) + of(true), of(true)))
+        }
+        None => None,
+    };
     let finished = count(PodState::Finished);
     let running = count(PodState::Running);
     let starting = count(PodState::Starting);
@@ -712,7 +780,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         },
         datapath: sc.datapath.to_string(),
         pod_mtu: sc.datapath.pod_mtu(sc.underlay_mtu),
-        hosts: w.cluster.nodes().len() as u64,
+        hosts: sc.host_count(),
         pods_submitted: w.pods.len() as u64,
         pods_scheduled: finished + running + starting,
         pods_finished: finished,
@@ -790,12 +858,20 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),
         wait_max: waits.last().map(|&w| SimDuration(w)),
-        cpu_util_mean_pct: mean(0, cap.cpu_milli),
-        cpu_util_peak_pct: peak(w.requested_peak.cpu_milli, cap.cpu_milli),
-        mem_util_mean_pct: mean(1, cap.memory_bytes),
-        mem_util_peak_pct: peak(w.requested_peak.memory_bytes, cap.memory_bytes),
-        gpu_util_mean_pct: mean(2, cap.gpu_milli),
-        gpu_util_peak_pct: peak(w.requested_peak.gpu_milli, cap.gpu_milli),
+        cpu_util_mean_pct: mean(0),
+        cpu_util_peak_pct: peak(0),
+        mem_util_mean_pct: mean(1),
+        mem_util_peak_pct: peak(1),
+        gpu_util_mean_pct: mean(2),
+        gpu_util_peak_pct: peak(2),
+        hosts_mean: provision.map(|p| p.hosts_mean),
+        hosts_peak: provision.map(|p| p.hosts_peak),
+        hosts_launched: provision.map(|p| p.launches),
+        hosts_removed: provision.map(|p| p.removals),
+        spot_interruptions: provision.map(|p| p.interruptions),
+        pods_drained: provision.map(|p| p.drained),
+        cost: cost.map(|c| c.0),
+        cost_spot: cost.map(|c| c.1),
         scheduler_busy_pct: pct(w.busiest_booked_ns().min(end.as_nanos()) as u128, span)
             .unwrap_or(0.0),
         sim_time: end,
@@ -805,6 +881,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
     RunResult {
         summary,
         node_names: w.cluster.nodes().iter().map(|n| n.name.clone()).collect(),
+        host_groups: sc.hosts.iter().map(|h| h.name.clone()).collect(),
         workload_kinds: sc
             .workloads
             .iter()
@@ -841,6 +918,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         outages: std::mem::take(&mut w.outages),
         upgrades,
         autoscalers,
+        provisioning: w.provision.as_mut().map(|p| std::mem::take(&mut p.records)),
         address_scopes: w.addresses.as_ref().map_or_else(Vec::new, |a| {
             let nodes: Vec<String> = w.cluster.nodes().iter().map(|n| n.name.clone()).collect();
             let names: Vec<String> = sc.workloads.iter().map(|x| x.name.clone()).collect();
@@ -901,6 +979,14 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "ip_exhaustions",
     "ips_reused",
     "hosts_without_subnet",
+    "hosts_mean",
+    "hosts_peak",
+    "hosts_launched",
+    "hosts_removed",
+    "spot_interruptions",
+    "pods_drained",
+    "cost",
+    "cost_spot",
     "restarts_in_place",
     "image_pulls",
     "recovery_max_ms",
@@ -970,6 +1056,14 @@ impl Summary {
             self.ip_exhaustions.map_or(Cell::Empty, Cell::from),
             self.ips_reused.map_or(Cell::Empty, Cell::from),
             self.hosts_without_subnet.map_or(Cell::Empty, Cell::from),
+            self.hosts_mean.map_or(Cell::Empty, |v| Cell::Float(v, 3)),
+            self.hosts_peak.map_or(Cell::Empty, Cell::from),
+            self.hosts_launched.map_or(Cell::Empty, Cell::from),
+            self.hosts_removed.map_or(Cell::Empty, Cell::from),
+            self.spot_interruptions.map_or(Cell::Empty, Cell::from),
+            self.pods_drained.map_or(Cell::Empty, Cell::from),
+            self.cost.map_or(Cell::Empty, |v| Cell::Float(v, 4)),
+            self.cost_spot.map_or(Cell::Empty, |v| Cell::Float(v, 4)),
             self.restarts_in_place.into(),
             self.image_pulls.into(),
             ms(self.recovery_max),
@@ -1025,11 +1119,11 @@ fn fragmentation_table(w: &World) -> Table {
         "gpu_fragment_pct",
         "gpu_fragment_of_idle_pct",
     ]);
-    let cap = w.total_capacity.gpu_milli;
     for s in &w.samples {
         let Some(fragment) = s.gpu_fragment_milli else {
             continue;
         };
+        let cap = s.capacity.gpu_milli;
         let used = s.requested.gpu_milli;
         let idle = cap.saturating_sub(used);
         let of = |part: f64, whole: u64| (whole > 0).then(|| part * 100.0 / whole as f64);
@@ -1058,10 +1152,10 @@ fn timeseries_table(w: &World) -> Table {
         "gpu_alloc_pct",
         "pods_running",
         "pods_pending",
+        "hosts",
     ]);
-    let cap = &w.total_capacity;
     for s in &w.samples {
-        let r = &s.requested;
+        let (r, cap) = (&s.requested, &s.capacity);
         let row = vec![
             Cell::Decimal(secs(s.time)),
             r.cpu_milli.into(),
@@ -1072,6 +1166,7 @@ fn timeseries_table(w: &World) -> Table {
             percent(pct(r.gpu_milli as u128, cap.gpu_milli as u128)),
             s.pods_running.into(),
             s.pods_pending.into(),
+            s.hosts.into(),
         ];
         t.push(row).expect("timeseries row matches its header");
     }

@@ -24,8 +24,12 @@ pub(crate) enum Unit {
     /// Kubernetes' IntOrString.
     Replicas,
     Factor,
+    /// A share between 0 and 1 inclusive.
+    Fraction,
     Bool,
     Algorithm,
+    /// A word from a list the reader checks (an expander, a policy).
+    Word,
 }
 
 impl Unit {
@@ -37,8 +41,10 @@ impl Unit {
             Unit::Count => "count",
             Unit::Replicas => "replicas",
             Unit::Factor => "factor",
+            Unit::Fraction => "fraction",
             Unit::Bool => "bool",
             Unit::Algorithm => "algorithm",
+            Unit::Word => "word",
         }
     }
 }
@@ -190,7 +196,15 @@ pub(crate) fn check_value(
                 "expected a factor of at least 1 for `{key}` (1: the delay never grows), found {value}"
             )),
         },
+        (Unit::Fraction, value) => match number(value) {
+            Some(x) if (0.0..=1.0).contains(&x) => Ok(()),
+            _ => bad(format!(
+                "expected a fraction between 0 and 1 for `{key}`, found {value}"
+            )),
+        },
         (Unit::Bool, toml::Value::Boolean(_)) => Ok(()),
+        (Unit::Word, toml::Value::String(_)) => Ok(()),
+        (Unit::Word, value) => bad(format!("expected a word in quotes for `{key}`, found {value}")),
         (Unit::Bool, value) => bad(format!("expected true or false for `{key}`, found {value}")),
         (Unit::Algorithm, toml::Value::String(s)) => match orchsim_sched::by_name(s, 0) {
             Ok(_) => Ok(()),

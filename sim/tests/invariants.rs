@@ -37,6 +37,8 @@ fn host_group(i: usize, count: u64, cpu: u64, mem_mib: u64, gpus: u64, pods: u64
         // Two GPU models, so model constraints have something to choose between.
         gpu_model: (gpus > 0).then(|| if i.is_multiple_of(2) { "A" } else { "B" }.to_string()),
         cost_per_hour: 0.0,
+        scaling: None,
+        spot: false,
     }
 }
 
@@ -137,6 +139,7 @@ fn scenario_with(
         upgrades: Vec::new(),
         ipam: None,
         autoscalers: Vec::new(),
+        provisioning: None,
     }
 }
 

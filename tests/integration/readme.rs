@@ -120,6 +120,9 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 &file,
                 &format!("{base}{hosts}{}{block}", workload("web")),
             );
+        } else if block.starts_with("[[hosts]]") {
+            // A resizable host group with its provisioner.
+            runs(&dir, &file, &format!("{base}{}{block}", workload("web")));
         } else if block.starts_with("[orchestrator]") {
             // The faults select hosts by a zone label.
             let zoned = format!(
@@ -283,6 +286,13 @@ fn the_readme_failure_sweeps_print_its_numbers() {
             ("api_server.watch_cache", 22),
             ("time_api_bind_mean_ms_mean", 26),
             ("etcd_busy_pct_mean", 18),
+        ),
+        (
+            "scenarios/spot-provisioning.toml",
+            "provisioning.provisioner=cluster-autoscaler,karpenter",
+            ("provisioning.provisioner", 24),
+            ("cost_mean", 12),
+            ("hosts_mean_mean", 16),
         ),
         (
             "scenarios/reuse-vs-reschedule.toml",

@@ -72,6 +72,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "autoscale-diurnal.toml",
         include_str!("../../../scenarios/autoscale-diurnal.toml"),
     ),
+    (
+        "spot-provisioning.toml",
+        include_str!("../../../scenarios/spot-provisioning.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.
@@ -102,14 +106,16 @@ pub fn names() -> Vec<&'static str> {
         .collect()
 }
 
-/// `orchsim presets [NAME]`: every value of the orchestrator presets and of the API server
-/// model's defaults (`api-server`), or of one of them, with its source.
+/// `orchsim presets [NAME]`: every value of the orchestrator presets, of the API server
+/// model's defaults (`api-server`) and of the provisioners' (`provisioning`), or of one of
+/// them, with its source.
 pub fn presets(name: Option<&str>) -> Result<Table> {
     let mut files: Vec<orchsim_sim::values_file::ValuesFile> = orchsim_sim::orchestrator::PRESETS
         .iter()
         .filter_map(|p| orchsim_sim::orchestrator::builtin(p.0))
         .collect();
     files.push(orchsim_sim::api_server::defaults());
+    files.push(orchsim_sim::provisioning::defaults());
     if let Some(n) = name {
         if !files.iter().any(|f| f.name == n) {
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();

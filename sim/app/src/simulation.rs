@@ -85,6 +85,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if !result.upgrades.is_empty() {
         files.push(("upgrades.csv", result.upgrades_table().to_csv()));
     }
+    if result.provisioning.is_some() {
+        files.push(("provisioning.csv", result.provisioning_table().to_csv()));
+    }
     files.push(("digest.txt", format!("{}\n", result.digest()).into_bytes()));
 
     let report = pods.map(|pods| Report {
@@ -247,6 +250,24 @@ fn human_summary(
         o += &format!(
             "autoscale  {actions} scalings, {mean:.1} ready replicas on average (all autoscaled services), demand above the ready replicas' requests for {:.0} s (autoscale.csv)\n",
             over.as_secs_f64()
+        );
+    }
+    if let (Some(mean), Some(peak), Some(up), Some(down), Some(spot)) = (
+        s.hosts_mean,
+        s.hosts_peak,
+        s.hosts_launched,
+        s.hosts_removed,
+        s.spot_interruptions,
+    ) {
+        o += &format!(
+            "hosts      {mean:.1} billed on average, {peak} at most; {up} launched, {down} removed by the provisioner, {spot} spot hosts reclaimed (provisioning.csv)\n"
+        );
+    }
+    if let (Some(cost), Some(spot)) = (s.cost, s.cost_spot) {
+        o += &format!(
+            "cost       {cost:.2} for the run ({:.2} on-demand, {spot:.2} spot), {:.2} per hour\n",
+            cost - spot,
+            cost / (s.sim_time.as_nanos().max(1) as f64 / 3600e9)
         );
     }
     if let (Some(exhausted), Some(reused)) = (s.ip_exhaustions, s.ips_reused) {

@@ -144,6 +144,8 @@ pub struct Scenario {
     pub ipam: Option<crate::ipam::Ipam>,
     /// Horizontal pod autoscalers (`[[autoscalers]]`).
     pub autoscalers: Vec<crate::autoscale::Autoscaler>,
+    /// A provisioner adding and removing hosts (`[provisioning]`).
+    pub provisioning: Option<crate::provisioning::Provisioning>,
 }
 
 /// `count` identical hosts named `<name>-<i>`.
@@ -158,6 +160,24 @@ pub struct HostGroup {
     pub gpu_model: Option<String>,
     /// Price of one host per hour (currency of the user's choice); 0 when not given.
     pub cost_per_hour: f64,
+    /// With `[provisioning]`: the group's size limits (`None`: fixed at `count`).
+    pub scaling: Option<Scaling>,
+    /// Spot capacity, which the cloud may reclaim.
+    pub spot: bool,
+}
+
+/// The fewest and most hosts a provisioner may leave a host group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scaling {
+    pub min: u64,
+    pub max: u64,
+}
+
+impl HostGroup {
+    /// The most hosts the group may ever have: `count`, or more with a provisioner.
+    pub fn max_count(&self) -> u64 {
+        self.scaling.map_or(self.count, |s| s.max)
+    }
 }
 
 /// The observers a scenario turns on (see [`crate::observers`]).
@@ -292,7 +312,8 @@ impl Scenario {
             .sum()
     }
 
-    /// The empty cluster: host groups in file order, hosts named `<group>-<i>`, then the
+    /// The empty cluster: host groups in file order, hosts named `<group>-<i>` (every host the
+    /// group may ever have: with a provisioner, those past `count` start absent), then the
     /// trace's nodes.
     pub fn nodes(&self) -> Vec<orchsim_sched::NodeInfo> {
         nodes_of(&self.hosts, &self.trace_nodes)
@@ -305,7 +326,7 @@ fn nodes_of(
 ) -> Vec<orchsim_sched::NodeInfo> {
     let mut nodes = Vec::new();
     for g in hosts {
-        for i in 0..g.count {
+        for i in 0..g.max_count() {
             let mut n = orchsim_sched::NodeInfo::new(format!("{}-{i}", g.name), g.capacity);
             n.labels = g.labels.clone();
             n.site = g.site.clone();
@@ -431,6 +452,18 @@ fn validate(
                 }
                 c
             },
+            scaling: scaling(loc, h, count, &f)?,
+            spot: match h.capacity_type.as_ref().map(|c| (c, c.get_ref().as_str())) {
+                None | Some((_, "on-demand")) => false,
+                Some((_, "spot")) => true,
+                Some((c, other)) => {
+                    return Err(err(
+                        c.span(),
+                        &f("capacity_type"),
+                        format!("expected `on-demand` or `spot`, found `{other}`"),
+                    ))
+                }
+            },
         });
     }
     if let Some((a, b)) = clashing(hosts.iter().map(|h| h.name.as_str())) {
@@ -442,7 +475,7 @@ fn validate(
             .map_or(raw.hosts.span(), |h| h.name.span());
         return Err(err(span, "hosts", format!("host group names `{a}` and `{b}` can generate the same host name (`{a}-1` + `1` = `{b}1`); expected names that are not `<other>-<number>…`")));
     }
-    if hosts.iter().all(|h| h.count == 0) && trace_nodes.is_empty() {
+    if hosts.iter().all(|h| h.max_count() == 0) && trace_nodes.is_empty() {
         return Err(err(
             raw.hosts.span(),
             "hosts",
@@ -453,7 +486,7 @@ fn validate(
     let capacities = || {
         hosts
             .iter()
-            .filter(|h| h.count > 0)
+            .filter(|h| h.max_count() > 0)
             .map(|h| h.capacity)
             .chain(trace_nodes.iter().map(|n| n.allocatable))
     };
@@ -881,7 +914,7 @@ fn validate(
         Some(on) if *on.get_ref() => {
             let has_gpus = hosts
                 .iter()
-                .any(|h| h.count > 0 && h.capacity.gpu_milli > 0)
+                .any(|h| h.max_count() > 0 && h.capacity.gpu_milli > 0)
                 || trace_nodes.iter().any(|n| n.allocatable.gpu_milli > 0);
             let asks_gpus = workloads
                 .iter()
@@ -1030,6 +1063,8 @@ fn validate(
         }
     };
 
+    let provisioning = provisioning(loc, &raw, &hosts, &control_plane, &algorithm)?;
+
     Ok(Scenario {
         observers: Observers {
             gpu_fragmentation,
@@ -1063,7 +1098,111 @@ fn validate(
         upgrades,
         ipam,
         autoscalers,
+        provisioning,
     })
+}
+
+/// Schedulers that keep pods off a cordoned host, which is how hosts not (or no longer) there
+/// are kept out of placement.
+const PROVISIONED_ALGORITHMS: &[&str] = &[
+    "kubernetes",
+    "swarm",
+    "first-fit",
+    "best-fit",
+    "worst-fit",
+    "dot-product",
+];
+
+/// `[provisioning]` checked against the hosts and the control plane it needs.
+fn provisioning(
+    loc: &Locator,
+    raw: &RawScenario,
+    hosts: &[HostGroup],
+    control_plane: &ControlPlane,
+    algorithm: &str,
+) -> Result<Option<crate::provisioning::Provisioning>, ScenarioError> {
+    let managed = hosts.iter().position(|h| h.scaling.is_some());
+    let Some(table) = &raw.provisioning else {
+        if let Some(i) = managed {
+            let h = &raw.hosts.get_ref()[i];
+            let span = h
+                .max_count
+                .as_ref()
+                .or(h.min_count.as_ref())
+                .map(|s| s.span());
+            return Err(loc.error(
+                span,
+                &format!("hosts[{i}].max_count"),
+                "a host group's min_count and max_count are a provisioner's limits: expected a `[provisioning]` table (provisioner = \"cluster-autoscaler\" or \"karpenter\") or no min_count/max_count".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let p = crate::provisioning::Provisioning::resolve(loc, table)?;
+    let here = Some(table.span());
+    if !matches!(
+        control_plane.kind,
+        crate::control_plane::ControlPlaneKind::Monolithic
+    ) || !control_plane.schedulers.is_empty()
+    {
+        return Err(loc.error(
+            here,
+            "provisioning",
+            format!("a provisioner works with one scheduler over the whole cluster: expected the monolithic control plane with `[scheduler]`, found `{}`", control_plane.kind.name()),
+        ));
+    }
+    if !PROVISIONED_ALGORITHMS.contains(&algorithm) {
+        return Err(loc.error(
+            here,
+            "provisioning",
+            format!("hosts not yet launched are cordoned, and `{algorithm}` does not read cordons: expected one of {}", PROVISIONED_ALGORITHMS.join(", ")),
+        ));
+    }
+    if !hosts.iter().any(|h| {
+        h.scaling
+            .is_some_and(|s| s.max > h.count || s.min < h.count)
+    }) {
+        return Err(loc.error(
+            here,
+            "provisioning",
+            "expected at least one host group the provisioner may resize: give a group `max_count` above its `count` (or `min_count` below it)".into(),
+        ));
+    }
+    Ok(Some(p))
+}
+
+/// A host group's `min_count` and `max_count`: absent both, a fixed group; one of them, the
+/// other defaults to 0 (min) or `count` (max).
+fn scaling(
+    loc: &Locator,
+    h: &raw::RawHostGroup,
+    count: u64,
+    f: &dyn Fn(&str) -> String,
+) -> Result<Option<Scaling>, ScenarioError> {
+    if h.min_count.is_none() && h.max_count.is_none() {
+        return Ok(None);
+    }
+    let min = match &h.min_count {
+        Some(m) => non_negative(m, &f("min_count"), "hosts", loc)?,
+        None => 0,
+    };
+    let max = match &h.max_count {
+        Some(m) => non_negative(m, &f("max_count"), "hosts", loc)?,
+        None => count,
+    };
+    let span = h
+        .max_count
+        .as_ref()
+        .or(h.min_count.as_ref())
+        .map(|s| s.span());
+    if !(min <= count && count <= max) {
+        return Err(loc.error(
+            span,
+            &f("max_count"),
+            format!("expected min_count ≤ count ≤ max_count, found {min} ≤ {count} ≤ {max}"),
+        ));
+    }
+    Ok(Some(Scaling { min, max }))
 }
 
 /// What a scenario's name must be, as an error message says it.
@@ -1144,7 +1283,7 @@ fn check_budgets(
     // Saturating: counts are user numbers, and their sum must not wrap past the budget.
     let host_count = hosts
         .iter()
-        .fold(trace_nodes as u64, |n, h| n.saturating_add(h.count));
+        .fold(trace_nodes as u64, |n, h| n.saturating_add(h.max_count()));
     if host_count > max_hosts {
         return Err(over(
             raw.hosts.span().into(),

@@ -40,6 +40,10 @@ pub(super) struct RawScenario {
     pub(super) ipam: Option<crate::ipam::RawIpam>,
     #[serde(default)]
     pub(super) autoscalers: Vec<crate::autoscale::RawAutoscaler>,
+    /// `[provisioning]`: present, a provisioner adds and removes hosts (its values override
+    /// the defaults).
+    pub(super) provisioning:
+        Option<Spanned<std::collections::BTreeMap<String, Spanned<toml::Value>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -106,6 +110,11 @@ pub(super) struct RawHostGroup {
     /// Price of one host, in currency units per hour (for capacity planning).
     #[serde(default = "zero_f64")]
     pub(super) cost_per_hour: Spanned<f64>,
+    /// With `[provisioning]`: the fewest and most hosts the provisioner may leave the group.
+    pub(super) min_count: Option<Spanned<i64>>,
+    pub(super) max_count: Option<Spanned<i64>>,
+    /// `on-demand` (the default) or `spot`.
+    pub(super) capacity_type: Option<Spanned<String>>,
 }
 
 pub(super) fn no_hosts() -> Spanned<Vec<RawHostGroup>> {

@@ -32,6 +32,8 @@ pub(super) enum Client {
     Scheduler(usize),
     TaintEviction,
     ReplicaSet,
+    /// The Cluster Autoscaler or Karpenter, draining a host.
+    Provisioner,
     /// The kubelet of this node.
     Kubelet(usize),
     User,
@@ -44,7 +46,7 @@ impl Client {
     fn kind(self) -> usize {
         match self {
             Client::Scheduler(_) => 0,
-            Client::TaintEviction | Client::ReplicaSet => 1,
+            Client::TaintEviction | Client::ReplicaSet | Client::Provisioner => 1,
             Client::Kubelet(_) => 2,
             Client::User => 3,
         }
@@ -160,7 +162,9 @@ impl World<'_> {
         };
         let limit = match client {
             Client::Scheduler(_) => api.cfg.scheduler,
-            Client::TaintEviction | Client::ReplicaSet => api.cfg.controller,
+            // The provisioner's own client limits (CA --kube-client-qps, Karpenter
+            // KUBE_CLIENT_QPS) are not modeled: it gets a controller's.
+            Client::TaintEviction | Client::ReplicaSet | Client::Provisioner => api.cfg.controller,
             Client::Kubelet(_) => api.cfg.kubelet,
             Client::User => crate::api_server::Limit {
                 qps: None,

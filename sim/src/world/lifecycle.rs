@@ -335,9 +335,11 @@ impl World<'_> {
         if was_detected {
             // A host without a pod subnet stays out of reach: it never had a network.
             let networked = self.addresses.as_ref().is_none_or(|a| a.has_subnet(node.0));
+            // A host a provisioner has not launched (or removed) stays out of placement.
+            let absent = self.absent(node.0);
             self.cluster.update_node(node, |n| {
                 n.taints.retain(|t| t.key != UNREACHABLE);
-                n.unschedulable = !networked;
+                n.unschedulable = !networked || absent;
             });
             if let Some(a) = self.allocator.as_mut() {
                 a.set_reachable(node.0, networked);

@@ -29,6 +29,7 @@ mod autoscale;
 mod ipam;
 mod lifecycle;
 mod parked;
+mod provision;
 mod two_level;
 mod upgrade;
 
@@ -37,6 +38,7 @@ pub(crate) use api::CLIENT_KINDS;
 pub use autoscale::AutoscaleRecord;
 pub use ipam::{AddressScope, Lease};
 pub use lifecycle::OutageRecord;
+pub use provision::{ProvisionRecord, ProvisionTotals};
 pub use upgrade::RolloutRecord;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -217,6 +219,9 @@ pub struct SchedulerStats {
 pub struct Sample {
     pub time: SimTime,
     pub requested: Resources,
+    /// The cluster's capacity and its hosts (without those a provisioner has not launched).
+    pub capacity: Resources,
+    pub hosts: u64,
     pub pods_pending: u64,
     pub pods_running: u64,
     /// Fragment milli-GPU, when the fragmentation observer is on.
@@ -307,6 +312,28 @@ pub enum Event {
     /// Every running container of a container fault's workload exits.
     CrashAll {
         fault: usize,
+    },
+    /// The Cluster Autoscaler's scan interval comes round.
+    ProvisionScan,
+    /// Karpenter's batch window may be over.
+    BatchCheck,
+    /// Karpenter's disruption controller looks for hosts to remove or replace, and carries
+    /// out what it decided after the validation wait.
+    DisruptionPoll,
+    DisruptionValidate,
+    /// A launched host becomes Ready.
+    NodeReady {
+        node: NodeId,
+        epoch: u64,
+    },
+    /// The cloud gives notice that it reclaims a spot host, and takes it.
+    SpotNotice {
+        node: NodeId,
+        epoch: u64,
+    },
+    NodeGone {
+        node: NodeId,
+        epoch: u64,
     },
     /// An API request got its client's token and reaches the API server.
     ApiSend {
@@ -414,7 +441,12 @@ pub struct World<'s> {
     pub(crate) requested: Resources,
     /// Integral of cluster-wide requested resources over time (resource·ns), per dimension.
     pub(crate) requested_integral: [u128; 3],
-    pub(crate) requested_peak: Resources,
+    /// Integral of the cluster's capacity over time, per dimension (hosts come and go with a
+    /// provisioner).
+    pub(crate) capacity_integral: [u128; 3],
+    /// The highest requested/capacity seen, as (requested, capacity) per dimension
+    /// (capacity 0: none yet).
+    pub(crate) util_peak: [(u64, u64); 3],
     last_change: SimTime,
     /// CPU, memory and GPU bound per workload (the trace last), for dominant shares.
     in_use: Vec<Vector>,
@@ -467,6 +499,8 @@ pub struct World<'s> {
     hpas: Vec<autoscale::Hpa>,
     /// Pod addresses (`[ipam]`).
     pub(crate) addresses: Option<ipam::Addresses>,
+    /// Hosts launched and removed (`[provisioning]`).
+    pub(crate) provision: Option<provision::Provision>,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -591,7 +625,8 @@ impl<'s> World<'s> {
             total_capacity,
             requested: Resources::ZERO,
             requested_integral: [0; 3],
-            requested_peak: Resources::ZERO,
+            capacity_integral: [0; 3],
+            util_peak: [(0, 0); 3],
             last_change: SimTime::ZERO,
             in_use: vec![[0; RESOURCES]; paths],
             pods_running: 0,
@@ -611,7 +646,7 @@ impl<'s> World<'s> {
                 .map(|o| OutageRecord::new(&scenario.faults[o.fault].name, NodeId(o.node), o.down))
                 .collect(),
             health: vec![Default::default(); node_count],
-            on_node: if scenario.faults.is_empty() {
+            on_node: if scenario.faults.is_empty() && scenario.provisioning.is_none() {
                 Vec::new()
             } else {
                 vec![BTreeSet::new(); node_count]
@@ -640,7 +675,9 @@ impl<'s> World<'s> {
                 .ipam
                 .as_ref()
                 .map(|c| ipam::Addresses::new(c, node_count)),
+            provision: None,
         };
+        world.plan_provisioning(kernel, &streams);
         world.plan_rollouts(kernel);
         world.plan_autoscalers(kernel);
         // A host the cluster range has no subnet for never gets its network: nothing runs
@@ -734,7 +771,26 @@ impl<'s> World<'s> {
         self.requested_integral[0] += r.cpu_milli as u128 * dt;
         self.requested_integral[1] += r.memory_bytes as u128 * dt;
         self.requested_integral[2] += r.gpu_milli as u128 * dt;
+        let c = vector(&self.total_capacity);
+        for (i, c) in self.capacity_integral.iter_mut().zip(c) {
+            *i += c as u128 * dt;
+        }
         self.last_change = now;
+    }
+
+    /// Keeps the highest requested/capacity ratio; call after `requested` grows or the
+    /// capacity shrinks.
+    fn note_peak(&mut self) {
+        let (r, c) = (vector(&self.requested), vector(&self.total_capacity));
+        for ((peak, r), c) in self.util_peak.iter_mut().zip(r).zip(c) {
+            // r / c > peak.0 / peak.1, in integers.
+            if c > 0
+                && (peak.1 == 0
+                    || u128::from(r) * u128::from(peak.1) > u128::from(peak.0) * u128::from(c))
+            {
+                *peak = (r, c);
+            }
+        }
     }
 
     /// A job of the workload arrives: one pod, or `tasks` pods that form one app.
@@ -1226,7 +1282,7 @@ impl<'s> World<'s> {
                             .collect()
                     });
                     if let Some(&victim) = by_key.get(key) {
-                        if self.evict(k, victim) && self.api.is_some() {
+                        if self.evict(k, victim, true) && self.api.is_some() {
                             // The scheduler deletes it; its controller replaces it.
                             self.delete_and_replace(k, api::Client::Scheduler(s), victim);
                         }
@@ -1308,6 +1364,7 @@ impl<'s> World<'s> {
                     let cpu = (!self.wakes_on_any_release(spec)).then_some(spec.requests.cpu_milli);
                     let key = self.slots[s].parked.park(job, cpu);
                     self.jobs[job].place = JobPlace::Parked(key);
+                    self.provision_pending(k);
                 }
             }
             Some(r) => {
@@ -1379,15 +1436,7 @@ impl<'s> World<'s> {
         let now = k.now();
         let requests = self.pods[pod].spec.requests;
         self.requested = self.requested.saturating_add(&requests);
-        self.requested_peak = Resources {
-            cpu_milli: self.requested_peak.cpu_milli.max(self.requested.cpu_milli),
-            memory_bytes: self
-                .requested_peak
-                .memory_bytes
-                .max(self.requested.memory_bytes),
-            gpu_milli: self.requested_peak.gpu_milli.max(self.requested.gpu_milli),
-            ..self.requested_peak
-        };
+        self.note_peak();
         self.node_seq[node.0] += 1;
         self.pods_pending -= 1;
         let rec = &mut self.pods[pod];
@@ -1417,6 +1466,7 @@ impl<'s> World<'s> {
         if let Some(on) = self.on_node.get_mut(node.0) {
             on.insert(pod);
         }
+        self.provision_pods_changed(now, node);
         // Devices join the record only when there are any, so runs without GPUs keep the
         // digests they had before devices were modelled.
         let mut rec = vec![pod as u64, node.0 as u64];
@@ -1463,6 +1513,9 @@ impl<'s> World<'s> {
         if let Some(node) = rec.node {
             if let Some(on) = self.on_node.get_mut(node.0) {
                 on.remove(&pod);
+            }
+            if let Some(p) = self.provision.as_mut() {
+                p.pods_changed(k.now(), node);
             }
             self.cluster.unbind_pod(node, &rec.spec);
             if let Some(a) = self.allocator.as_mut() {
@@ -1524,10 +1577,11 @@ impl<'s> World<'s> {
             || (!spec.never_preempt && spec.priority > self.lowest_priority)
     }
 
-    /// Preemption victim: removed from its node at once (no termination grace period) and
-    /// re-queued as its controller would re-create it (with `[api_server]`, once the caller's
-    /// delete and the re-creation are answered). Whether there was anything to evict.
-    fn evict(&mut self, k: &mut Kernel<Event>, pod: usize) -> bool {
+    /// A preemption victim (`preempted`) or a pod of a host being drained: removed from its
+    /// node at once (no termination grace period) and re-queued as its controller would
+    /// re-create it (with `[api_server]`, once the caller's delete and the re-creation are
+    /// answered). Whether there was anything to evict.
+    fn evict(&mut self, k: &mut Kernel<Event>, pod: usize, preempted: bool) -> bool {
         if !matches!(
             self.pods[pod].state,
             PodState::Starting | PodState::Running | PodState::Lost
@@ -1554,7 +1608,9 @@ impl<'s> World<'s> {
         rec.node = None;
         rec.evictions += 1;
         rec.incarnation += 1;
-        self.evictions += 1;
+        if preempted {
+            self.evictions += 1;
+        }
         self.pods_pending += 1;
         let job = rec.job;
         self.digest.record(k.now(), TAG_EVICTED, &[pod as u64]);
@@ -1634,9 +1690,12 @@ impl<'s> World<'s> {
         } else {
             Vec::new()
         };
+        let hosts = self.hosts_up();
         self.samples.push(Sample {
             time: now,
             requested: self.requested,
+            capacity: self.total_capacity,
+            hosts,
             pods_pending: self.pods_pending,
             pods_running: self.pods_running,
             gpu_fragment_milli: self
@@ -1749,6 +1808,13 @@ impl Handler<Event> for World<'_> {
             Event::UpgradeStart { rollout } => self.upgrade_start(k, rollout),
             Event::HpaSync { hpa } => self.hpa_sync(k, hpa),
             Event::PodReady { workload } => self.upgrade_dirty[workload] = true,
+            Event::ProvisionScan => self.ca_scan(k),
+            Event::BatchCheck => self.batch_check(k),
+            Event::DisruptionPoll => self.disruption_poll(k),
+            Event::DisruptionValidate => self.disruption_validate(k),
+            Event::NodeReady { node, epoch } => self.node_ready(k, node, epoch),
+            Event::SpotNotice { node, epoch } => self.spot_notice(k, node, epoch),
+            Event::NodeGone { node, epoch } => self.node_gone(k, node, epoch),
         }
         if !self.rollouts.is_empty() {
             self.poke_rollouts(k);

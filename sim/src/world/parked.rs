@@ -89,6 +89,14 @@ impl Parked {
         woken.into_iter().map(|(_, job)| job).collect()
     }
 
+    /// Every parked job, those woken by any release first, each group oldest first.
+    pub(super) fn jobs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.always
+            .iter()
+            .map(|&(_, job)| job)
+            .chain(self.by_cpu.iter().map(|&(_, _, job)| job))
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.by_cpu.is_empty() && self.always.is_empty()
     }
