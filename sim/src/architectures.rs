@@ -222,6 +222,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             cost: Some(workload_cost(i)),
             node_selector: BTreeMap::new(),
             image_mib: 0.0,
+            job: None,
         })
         .collect();
     let per_workload = || {

@@ -1,5 +1,5 @@
 //! Fault injection: the `[[faults]]` of a scenario — host outages (expanded here before the
-//! run) and container crashes (drawn by the world as containers start).
+//! run), container crashes (drawn by the world as containers start) and slow registries.
 //!
 //! ```toml
 //! [[faults]]
@@ -20,6 +20,12 @@
 //! workload = "web"              # containers of a workload exit instead (a crash loop, a bug):
 //! mtbf_s = 600                  # each after an exponential run time of this mean, or all
 //! # at_s = 900                  # of them at once; the preset's restart policy takes over
+//!
+//! [[faults]]
+//! name = "slow-registry"
+//! registry_mbit_s = 20          # image pulls that start from at_s (until recover_after_s)
+//! at_s = 600                    # fetch at this rate instead of [orchestrator] registry_mbit_s
+//! recover_after_s = 1800
 //! ```
 //!
 //! Without a selector a host fault covers every host. Random outages draw from the stream
@@ -59,6 +65,9 @@ pub struct Fault {
     /// A container fault: the index of the workload whose containers exit (its selectors
     /// are then empty and `Random` has no repair time).
     pub workload: Option<usize>,
+    /// A slow image registry: pulls that start while it lasts fetch at this rate (Mbit/s);
+    /// its selectors are then empty and its timing `At`.
+    pub registry_mbit_s: Option<f64>,
     /// Host names; empty with no label and no site: every host.
     pub hosts: Vec<String>,
     pub labels: BTreeMap<String, String>,
@@ -67,6 +76,23 @@ pub struct Fault {
 }
 
 impl Fault {
+    /// Whether the fault takes hosts down (not a container or registry fault).
+    pub fn is_host_fault(&self) -> bool {
+        self.workload.is_none() && self.registry_mbit_s.is_none()
+    }
+
+    /// A registry fault's rate at `now`, if it is in effect then.
+    pub fn registry_rate_at(&self, now: SimTime) -> Option<f64> {
+        let rate = self.registry_mbit_s?;
+        match self.timing {
+            FaultTiming::At { at, recover_after } => {
+                let from = SimTime::ZERO + at;
+                (now >= from && recover_after.is_none_or(|r| now < from + r)).then_some(rate)
+            }
+            FaultTiming::Random { .. } => None,
+        }
+    }
+
     /// Whether the fault covers a host of this name, labels and site.
     pub fn selects(&self, name: &str, labels: &BTreeMap<String, String>, site: &str) -> bool {
         let everything = self.hosts.is_empty() && self.labels.is_empty() && self.site.is_none();
@@ -97,7 +123,7 @@ pub fn outages(
     let streams = RngStreams::new(seed);
     let mut out = Vec::new();
     for (f, fault) in faults.iter().enumerate() {
-        if fault.workload.is_some() {
+        if !fault.is_host_fault() {
             continue;
         }
         let mut rng = streams.stream(&format!("faults/{}", fault.name));
@@ -156,6 +182,7 @@ pub(crate) struct RawFault {
     labels: BTreeMap<String, String>,
     site: Option<Spanned<String>>,
     workload: Option<Spanned<String>>,
+    registry_mbit_s: Option<Spanned<f64>>,
     at_s: Option<Spanned<f64>>,
     recover_after_s: Option<Spanned<f64>>,
     mtbf_s: Option<Spanned<f64>>,
@@ -228,6 +255,28 @@ pub(crate) fn validate(
                 Some(i)
             }
         };
+        let registry_mbit_s = match &r.registry_mbit_s {
+            None => None,
+            Some(rate) => {
+                let x = *rate.get_ref();
+                if !(x.is_finite() && x > 0.0) {
+                    return Err(err(
+                        rate.span(),
+                        "registry_mbit_s",
+                        format!("expected a positive rate in Mbit/s, found {x}"),
+                    ));
+                }
+                if r.workload.is_some()
+                    || !(r.hosts.is_empty() && r.labels.is_empty() && r.site.is_none())
+                {
+                    return Err(err(rate.span(), "registry_mbit_s", "a slow registry slows every image pull; expected no `workload`, `hosts`, `labels` or `site` with `registry_mbit_s`".into()));
+                }
+                if let Some(m) = &r.mtbf_s {
+                    return Err(err(m.span(), "mtbf_s", "a slow registry is a period: expected `at_s` (and `recover_after_s`), not `mtbf_s`".into()));
+                }
+                Some(x)
+            }
+        };
         let timing = match (&r.at_s, &r.mtbf_s) {
             (Some(at), None) => {
                 if let Some(m) = &r.mttr_s {
@@ -275,12 +324,13 @@ pub(crate) fn validate(
         let fault = Fault {
             name,
             workload,
+            registry_mbit_s,
             hosts: r.hosts.iter().map(|h| h.get_ref().clone()).collect(),
             labels: r.labels.clone(),
             site: r.site.as_ref().map(|s| s.get_ref().clone()),
             timing,
         };
-        if workload.is_none()
+        if fault.is_host_fault()
             && !nodes
                 .iter()
                 .any(|n| fault.selects(&n.name, &n.labels, &n.site))
@@ -293,7 +343,7 @@ pub(crate) fn validate(
             ));
         }
         // Host outages are drawn before the run: bound how many.
-        if let (None, FaultTiming::Random { mtbf, .. }) = (fault.workload, &fault.timing) {
+        if let (true, FaultTiming::Random { mtbf, .. }) = (fault.is_host_fault(), &fault.timing) {
             let hosts = nodes
                 .iter()
                 .filter(|n| fault.selects(&n.name, &n.labels, &n.site))
@@ -333,6 +383,7 @@ mod tests {
         Fault {
             name: "f".into(),
             workload: None,
+            registry_mbit_s: None,
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             labels: zone
                 .map(|z| [("zone".to_string(), z.to_string())].into())

@@ -14,6 +14,7 @@ pub mod dist;
 pub mod faults;
 pub mod gpu_study;
 pub mod ipam;
+pub mod jobs;
 mod observers;
 pub mod orchestrator;
 pub mod plan;

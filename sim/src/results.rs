@@ -36,8 +36,16 @@ pub struct Summary {
     pub pods_lost: u64,
     /// Containers killed by host failures over the run (a pod lost twice counts twice).
     pub pod_losses: u64,
-    /// Pods deleted by an upgrade that replaced them (state `deleted`).
+    /// Pods deleted by their controller (state `deleted`): an upgrade or an autoscaler, or
+    /// their Job ended.
     pub pods_deleted: u64,
+    /// Job pods failed under restart policy `Never` (state `failed`).
+    pub pods_failed: u64,
+    /// With Jobs (`job`): Jobs complete and failed by the end, and the mean time from a
+    /// Job's arrival to its completion.
+    pub jobs_succeeded: Option<u64>,
+    pub jobs_failed: Option<u64>,
+    pub job_duration_mean: Option<SimDuration>,
     /// With `[[upgrades]]`: the longest upgrade (start to every old pod gone and the desired
     /// count of new ones ready; `None` if none finished), and the time services spent below
     /// their desired ready count during upgrades, summed.
@@ -711,6 +719,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
     let upgrades = w.rollout_records(end);
     let autoscalers = w.autoscale_records();
     let provision = w.provision_totals(end);
+    let jobs = w.job_totals();
     let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
     let mut waits: Vec<u64> = w
         .pods
@@ -793,6 +802,10 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         pods_lost: count(PodState::Lost),
         pod_losses: w.pods_lost,
         pods_deleted: count(PodState::Deleted),
+        pods_failed: count(PodState::Failed),
+        jobs_succeeded: jobs.map(|j| j.0),
+        jobs_failed: jobs.map(|j| j.1),
+        job_duration_mean: jobs.and_then(|j| j.2),
         ip_exhaustions: w.addresses.as_ref().map(|a| a.exhaustions()),
         ips_reused: w.addresses.as_ref().map(|a| a.reused()),
         hosts_without_subnet: w.addresses.as_ref().map(|a| a.hosts_without_subnet),
@@ -970,6 +983,10 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "pods_lost",
     "pod_losses",
     "pods_deleted",
+    "pods_failed",
+    "jobs_succeeded",
+    "jobs_failed",
+    "job_duration_mean_ms",
     "upgrade_duration_max_ms",
     "upgrade_below_desired_ms",
     "upgrades_unfinished",
@@ -1046,6 +1063,10 @@ impl Summary {
             self.pods_lost.into(),
             self.pod_losses.into(),
             self.pods_deleted.into(),
+            self.pods_failed.into(),
+            self.jobs_succeeded.map_or(Cell::Empty, Cell::from),
+            self.jobs_failed.map_or(Cell::Empty, Cell::from),
+            ms(self.job_duration_mean),
             ms(self.upgrade_duration_max),
             ms(self.upgrade_below_desired),
             self.upgrades_unfinished.into(),

@@ -84,6 +84,7 @@ fn workload(
         cost: None,
         node_selector: BTreeMap::new(),
         image_mib: 0.0,
+        job: None,
     }
 }
 
@@ -303,6 +304,7 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
                 p.bound.is_some() && p.node.is_some() && p.started.is_none() && p.losses > 0
             }
             PodState::Deleted => p.finished.is_some() && p.version == 0,
+            PodState::Failed => p.finished.is_some() && p.started.is_some(),
         };
         prop_assert!(
             ok,
@@ -523,6 +525,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 sc.faults = vec![Fault {
                     name: "wear".into(),
                     workload: None,
+                    registry_mbit_s: None,
                     hosts: Vec::new(),
                     labels: BTreeMap::new(),
                     site: None,
@@ -540,6 +543,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                     sc.faults.push(Fault {
                         name: "crash".into(),
                         workload: Some(0),
+                        registry_mbit_s: None,
                         hosts: Vec::new(),
                         labels: BTreeMap::new(),
                         site: None,

@@ -463,3 +463,65 @@ name = "c5"
 workload = "web"
 at_s = 1000
 "#;
+
+/// A slow registry: a pull that starts while it lasts fetches the image at its rate, one that
+/// starts after it at the scenario's; the container starts once its pull is done.
+#[test]
+fn a_slow_registry_slows_the_pulls_that_start_while_it_lasts() {
+    let text = r#"
+name = "slow-registry"
+seed = 1
+duration_s = 3000
+[[hosts]]
+name = "w"
+count = 2
+cpu_milli = 4000
+memory_mib = 16384
+[[workloads]]
+name = "early"
+kind = "service"
+arrival_rate_per_s = 1000
+start_s = 10
+max_pods = 1
+cpu_milli = 1000
+memory_mib = 1024
+image_mib = 100
+[[workloads]]
+name = "late"
+kind = "service"
+arrival_rate_per_s = 1000
+start_s = 1000
+max_pods = 1
+cpu_milli = 1000
+memory_mib = 1024
+image_mib = 100
+[scheduler]
+algorithm = "kubernetes"
+cost = { t_job_ms = 0, t_task_ms = 0, t_node_us = 0 }
+[orchestrator]
+registry_mbit_s = 100
+[[faults]]
+name = "slow-registry"
+registry_mbit_s = 10
+at_s = 0
+recover_after_s = 500
+"#;
+    let r = orchsim_sim::run(&orchsim_sim::parse("slow.toml", text).unwrap()).unwrap();
+    // 100 MiB = 838.8608 Mbit: 83.89 s at 10 Mbit/s, 8.39 s at 100 Mbit/s; no start latency.
+    let pull = |name: &str| {
+        let p = r
+            .records
+            .iter()
+            .find(|p| p.spec.name.starts_with(name))
+            .expect("the pod exists");
+        p.started.unwrap().since(p.bound.unwrap()).as_secs_f64()
+    };
+    assert!(
+        (pull("early") - 83.886_08).abs() < 1e-6,
+        "{}",
+        pull("early")
+    );
+    assert!((pull("late") - 8.388_608).abs() < 1e-6, "{}", pull("late"));
+    // Needs no preset (nothing fails), and writes no faults.csv rows (no host fault).
+    assert!(r.outages.is_empty());
+}

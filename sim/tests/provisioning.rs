@@ -5,7 +5,7 @@
 
 use orchsim_kernel::{SimDuration, SimTime};
 use orchsim_sim::provisioning::defaults;
-use orchsim_sim::{parse, run, RunResult};
+use orchsim_sim::{parse, run, PodState, RunResult};
 use proptest::prelude::*;
 
 /// A default of presets/provisioning.toml, in seconds.
@@ -252,7 +252,7 @@ provisioner = "cluster-autoscaler"
 }
 
 /// A random mix: service and batch pods on fixed and resizable groups, on-demand and spot,
-/// under either provisioner.
+/// under either provisioner, with hosts (launched or not) failing and coming back.
 fn random_scenario(
     karpenter: bool,
     seed: u64,
@@ -303,13 +303,19 @@ memory_mib = 1024
 [[workloads]]
 name = "jobs"
 kind = "batch"
-arrival_rate_per_s = 0.02
+arrival_rate_per_s = 0.05
 max_pods = {pods}
 cpu_milli = {{ dist = "choice", values = [500, 1000, 2000] }}
 memory_mib = 2048
 duration_s = {{ dist = "exponential", mean = {run_s} }}
 [scheduler]
 algorithm = "kubernetes"
+[orchestrator]
+preset = "kubernetes"
+[[faults]]
+name = "wear"
+mtbf_s = 3000
+mttr_s = 100
 [provisioning]
 provisioner = "{provisioner}"
 spot_interruption_mean_s = {spot_mean_s}
@@ -327,7 +333,7 @@ proptest! {
     fn pods_land_only_on_hosts_that_are_there_and_the_bill_adds_up(
         karpenter in any::<bool>(),
         seed in 0u64..1000,
-        pods in 1u64..60,
+        pods in 10u64..80,
         run_s in 50u64..1500,
         spot_mean_s in 200u64..5000,
         cpus in (2000u64..8000, 2000u64..16000),
@@ -392,7 +398,18 @@ proptest! {
                 );
             }
         }
+        // Nothing is left on a host that is not there at the end.
+        for p in &r.records {
+            if let (Some(n), true) = (p.node, matches!(p.state, PodState::Starting | PodState::Running | PodState::Lost)) {
+                prop_assert!(
+                    lives[n.0].iter().any(|&(_, b)| b > end),
+                    "{} still on {}, which is gone", p.spec.name, r.node_names[n.0]
+                );
+            }
+        }
         let count = |a: &str| recs.iter().filter(|p| p.action == a).count() as u64;
+        // A case where nothing was launched checks nothing about provisioning.
+        prop_assume!(count("launch") > 0);
         prop_assert_eq!(r.summary.hosts_launched, Some(count("launch")));
         prop_assert_eq!(r.summary.hosts_removed, Some(count("remove")));
         prop_assert_eq!(r.summary.spot_interruptions, Some(count("spot-notice")));

@@ -120,6 +120,9 @@ fn every_toml_block_in_the_readme_is_accepted() {
                 &file,
                 &format!("{base}{hosts}{}{block}", workload("web")),
             );
+        } else if block.starts_with("[[workloads]]") {
+            // A workload of its own (Jobs).
+            runs(&dir, &file, &format!("{base}{hosts}{block}"));
         } else if block.starts_with("[[hosts]]") {
             // A resizable host group with its provisioner.
             runs(&dir, &file, &format!("{base}{}{block}", workload("web")));

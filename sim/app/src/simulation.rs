@@ -70,7 +70,7 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(f) = &result.shares {
         files.push(("shares.csv", f.to_csv()));
     }
-    if scenario.faults.iter().any(|f| f.workload.is_none()) {
+    if scenario.faults.iter().any(|f| f.is_host_fault()) {
         files.push(("faults.csv", result.faults_table().to_csv()));
     }
     if let Some(t) = result.api_table() {
@@ -252,6 +252,14 @@ fn human_summary(
             over.as_secs_f64()
         );
     }
+    if let (Some(ok), Some(failed)) = (s.jobs_succeeded, s.jobs_failed) {
+        o += &format!(
+            "jobs       {ok} Jobs complete, {failed} failed (past their backoff_limit), {} pods failed; {} from a Job's arrival to its completion on average\n",
+            s.pods_failed,
+            s.job_duration_mean
+                .map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+        );
+    }
     if let (Some(mean), Some(peak), Some(up), Some(down), Some(spot)) = (
         s.hosts_mean,
         s.hosts_peak,
@@ -296,7 +304,7 @@ fn human_summary(
             ms(s.time_kubelet_mean)
         );
     }
-    if sc.faults.iter().any(|f| f.workload.is_none()) {
+    if sc.faults.iter().any(|f| f.is_host_fault()) {
         o += &format!(
             "faults     {} containers lost to host failures, {} still lost; slowest recovery {}{} (per outage: faults.csv)\n",
             s.pod_losses,

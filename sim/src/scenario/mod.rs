@@ -269,6 +269,8 @@ pub struct Workload {
     pub node_selector: BTreeMap<String, String>,
     /// Size of its container image in MiB; 0: no pull is modeled.
     pub image_mib: f64,
+    /// A batch workload whose arrivals are Kubernetes Jobs.
+    pub job: Option<crate::jobs::JobSpec>,
 }
 
 /// Retrying jobs that found no room, as the Omega simulator does: back to the end of the
@@ -677,6 +679,10 @@ fn validate(
                 }
                 None => 0.0,
             },
+            job: match &w.job {
+                None => None,
+                Some(j) => Some(job_spec(loc, w, j, &f("job"), raw.orchestrator.preset.as_ref())?),
+            },
         });
     }
 
@@ -969,10 +975,15 @@ fn validate(
             duration,
         )?
     };
-    if let (Some(first), None) = (raw.faults.first(), &lifecycle) {
+    // A slow registry needs no failure handling; every other fault does.
+    let needs_preset = faults
+        .iter()
+        .position(|f| f.registry_mbit_s.is_none())
+        .map(|i| (i, &raw.faults[i]));
+    if let (Some((i, first)), None) = (needs_preset, &lifecycle) {
         return Err(loc.error(
             Some(first.name.span()),
-            "faults[0]",
+            &format!("faults[{i}]"),
             "faults need an orchestrator preset to say how failures are detected and handled: expected `[orchestrator] preset = \"kubernetes\"` (or \"swarm\", \"mesos-marathon\")".into(),
         ));
     }
@@ -1064,6 +1075,13 @@ fn validate(
     };
 
     let provisioning = provisioning(loc, &raw, &hosts, &control_plane, &algorithm)?;
+    if let (Some(_), Some(_), Some(table)) = (&provisioning, &retry, &raw.provisioning) {
+        return Err(loc.error(
+            Some(table.span()),
+            "provisioning",
+            "a provisioner acts on the pods the scheduler parked as unschedulable; with `[orchestrator] retry_after_s` jobs are retried instead and never park: expected no retry settings with `[provisioning]`".into(),
+        ));
+    }
 
     Ok(Scenario {
         observers: Observers {
@@ -1169,6 +1187,34 @@ fn provisioning(
         ));
     }
     Ok(Some(p))
+}
+
+/// A workload's `job` table: a batch workload, without `tasks` or `max_pods` (its Jobs make
+/// its pods), under the Kubernetes preset or none.
+fn job_spec(
+    loc: &Locator,
+    w: &raw::RawWorkload,
+    j: &Spanned<crate::jobs::RawJob>,
+    field: &str,
+    preset: Option<&Spanned<String>>,
+) -> Result<crate::jobs::JobSpec, ScenarioError> {
+    let here = |what: &str| loc.error(Some(j.span()), field, what.to_string());
+    if w.kind.get_ref() != "batch" {
+        return Err(here(
+            "a Job runs pods to completion: expected `kind = \"batch\"` with `job`",
+        ));
+    }
+    if w.tasks.is_some() || w.max_pods.is_some() {
+        return Err(here("a Job's pods are its completions and parallelism: expected no `tasks` or `max_pods` with `job` (limit the Jobs with `job.max_jobs`)"));
+    }
+    if let Some(p) = preset.filter(|p| matches!(p.get_ref().as_str(), "swarm" | "mesos-marathon")) {
+        return Err(loc.error(
+            Some(p.span()),
+            "orchestrator.preset",
+            format!("`job` is a Kubernetes Job (its controller, back-off and restart policies); expected the `kubernetes` preset (or none) with it, found `{}`", p.get_ref()),
+        ));
+    }
+    crate::jobs::validate(loc, j.get_ref(), field)
 }
 
 /// A host group's `min_count` and `max_count`: absent both, a fixed group; one of them, the
@@ -1314,9 +1360,16 @@ fn check_budgets(
     let mut pods = 0.0;
     for (i, w) in workloads.iter().enumerate() {
         let active = (duration.as_secs_f64() - w.start.as_secs_f64()).max(0.0);
-        // A job's size is drawn uniformly from `tasks`: its mean is the middle of the range.
+        // A job's size is drawn uniformly from `tasks`: its mean is the middle of the range
+        // (a Kubernetes Job: its completions, for at most `max_jobs` jobs).
         let tasks = (f64::from(w.tasks.0) + f64::from(w.tasks.1)) / 2.0;
-        let expected = w.arrival_rate_per_s * active * tasks;
+        let expected = match w.job {
+            Some(j) => {
+                let jobs = w.arrival_rate_per_s * active;
+                j.max_jobs.map_or(jobs, |m| jobs.min(m as f64)) * f64::from(j.completions)
+            }
+            None => w.arrival_rate_per_s * active * tasks,
+        };
         pods += w.max_pods.map_or(expected, |m| expected.min(m as f64));
         if pods > max_pods as f64 {
             let span = raw.workloads.get(i).map(|r| r.arrival_rate_per_s.span());

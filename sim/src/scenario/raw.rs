@@ -169,6 +169,8 @@ pub(super) struct RawWorkload {
     pub(super) node_selector: Option<Spanned<BTreeMap<String, String>>>,
     /// Size of the workload's container image, in MiB (pulled once per host).
     pub(super) image_mib: Option<Spanned<f64>>,
+    /// A batch workload of Kubernetes Jobs (`crate::jobs`).
+    pub(super) job: Option<Spanned<crate::jobs::RawJob>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -34,6 +34,8 @@ pub(super) enum Client {
     ReplicaSet,
     /// The Cluster Autoscaler or Karpenter, draining a host.
     Provisioner,
+    /// The Job controller, creating a Job's pods.
+    JobController,
     /// The kubelet of this node.
     Kubelet(usize),
     User,
@@ -46,7 +48,10 @@ impl Client {
     fn kind(self) -> usize {
         match self {
             Client::Scheduler(_) => 0,
-            Client::TaintEviction | Client::ReplicaSet | Client::Provisioner => 1,
+            Client::TaintEviction
+            | Client::ReplicaSet
+            | Client::Provisioner
+            | Client::JobController => 1,
             Client::Kubelet(_) => 2,
             Client::User => 3,
         }
@@ -164,7 +169,10 @@ impl World<'_> {
             Client::Scheduler(_) => api.cfg.scheduler,
             // The provisioner's own client limits (CA --kube-client-qps, Karpenter
             // KUBE_CLIENT_QPS) are not modeled: it gets a controller's.
-            Client::TaintEviction | Client::ReplicaSet | Client::Provisioner => api.cfg.controller,
+            Client::TaintEviction
+            | Client::ReplicaSet
+            | Client::Provisioner
+            | Client::JobController => api.cfg.controller,
             Client::Kubelet(_) => api.cfg.kubelet,
             Client::User => crate::api_server::Limit {
                 qps: None,

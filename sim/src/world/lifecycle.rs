@@ -336,10 +336,10 @@ impl World<'_> {
             // A host without a pod subnet stays out of reach: it never had a network.
             let networked = self.addresses.as_ref().is_none_or(|a| a.has_subnet(node.0));
             // A host a provisioner has not launched (or removed) stays out of placement.
-            let absent = self.absent(node.0);
+            let held_out = self.held_out(node.0);
             self.cluster.update_node(node, |n| {
                 n.taints.retain(|t| t.key != UNREACHABLE);
-                n.unschedulable = !networked || absent;
+                n.unschedulable = !networked || held_out;
             });
             if let Some(a) = self.allocator.as_mut() {
                 a.set_reachable(node.0, networked);
@@ -432,7 +432,14 @@ impl World<'_> {
             let ready = match images.get(&(workload, version)) {
                 Some(&ready) => ready,
                 None => {
-                    let secs = image_mib * MBIT_PER_MIB / self.scenario.registry_mbit_s;
+                    // A slow-registry fault in effect now slows the whole pull.
+                    let rate = self
+                        .scenario
+                        .faults
+                        .iter()
+                        .filter_map(|f| f.registry_rate_at(now))
+                        .fold(self.scenario.registry_mbit_s, f64::min);
+                    let secs = image_mib * MBIT_PER_MIB / rate;
                     let ready =
                         now + SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX));
                     images.insert((workload, version), ready);
@@ -498,6 +505,10 @@ impl World<'_> {
         if rec.incarnation != incarnation || rec.state != PodState::Running {
             return;
         }
+        if self.job_pod_crashed(k, pod) {
+            return;
+        }
+        let rec = &mut self.pods[pod];
         // A container that ran long enough starts its back-off over (the kubelet after 10
         // minutes; 0: never).
         if reset > SimDuration::ZERO && rec.started.is_some_and(|s| now.since(s) >= reset) {

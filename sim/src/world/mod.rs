@@ -27,6 +27,7 @@
 mod api;
 mod autoscale;
 mod ipam;
+mod jobs;
 mod lifecycle;
 mod parked;
 mod provision;
@@ -72,9 +73,11 @@ pub enum PodState {
     /// Its host failed under it: still bound there, not running, not yet given up by its
     /// controller (nor restarted in place).
     Lost,
-    /// Deleted by its controller: an upgrade replaced it with a pod of the new version, or an
-    /// autoscaler scaled its service in.
+    /// Deleted by its controller: an upgrade replaced it with a pod of the new version, an
+    /// autoscaler scaled its service in, or its Job ended.
     Deleted,
+    /// A Job's pod whose container exited with an error under restart policy `Never`.
+    Failed,
 }
 
 impl PodState {
@@ -88,6 +91,7 @@ impl PodState {
             PodState::Abandoned => "abandoned",
             PodState::Lost => "lost",
             PodState::Deleted => "deleted",
+            PodState::Failed => "failed",
         }
     }
 }
@@ -335,6 +339,10 @@ pub enum Event {
         node: NodeId,
         epoch: u64,
     },
+    /// A Job's back-off is over: its controller syncs.
+    JobSync {
+        job: usize,
+    },
     /// An API request got its client's token and reaches the API server.
     ApiSend {
         id: u64,
@@ -501,6 +509,8 @@ pub struct World<'s> {
     pub(crate) addresses: Option<ipam::Addresses>,
     /// Hosts launched and removed (`[provisioning]`).
     pub(crate) provision: Option<provision::Provision>,
+    /// Kubernetes Jobs (workloads with `job`), by job index.
+    pub(crate) job_runs: BTreeMap<usize, jobs::JobRun>,
 }
 
 /// Decision time for `pods` pods of a job after examining `nodes_filtered` nodes.
@@ -676,6 +686,7 @@ impl<'s> World<'s> {
                 .as_ref()
                 .map(|c| ipam::Addresses::new(c, node_count)),
             provision: None,
+            job_runs: BTreeMap::new(),
         };
         world.plan_provisioning(kernel, &streams);
         world.plan_rollouts(kernel);
@@ -793,66 +804,46 @@ impl<'s> World<'s> {
         }
     }
 
-    /// A job of the workload arrives: one pod, or `tasks` pods that form one app.
+    /// A job of the workload arrives: one pod, or `tasks` pods that form one app, or a
+    /// Kubernetes Job's first pods.
     fn arrive(&mut self, k: &mut Kernel<Event>, workload: usize) {
         let w = &self.scenario.workloads[workload];
         let g = &mut self.generators[workload];
-        let mut tasks = if w.tasks.0 == w.tasks.1 {
-            w.tasks.0
-        } else {
-            g.tasks.random_range(w.tasks.0..=w.tasks.1)
+        let mut tasks = match w.job {
+            Some(j) => j.parallelism.min(j.completions),
+            None if w.tasks.0 == w.tasks.1 => w.tasks.0,
+            None => g.tasks.random_range(w.tasks.0..=w.tasks.1),
         };
         if let Some(m) = w.max_pods {
             tasks = tasks.min(m.saturating_sub(g.submitted).min(u64::from(u32::MAX)) as u32);
         }
         let job_index = g.jobs;
         g.jobs += 1;
-        let owner = if w.tasks == (1, 1) {
+        let owner = if w.tasks == (1, 1) && w.job.is_none() {
             w.name.clone()
         } else {
             format!("{}-job-{job_index}", w.name)
         };
-        let mut specs = Vec::with_capacity(tasks as usize);
-        for _ in 0..tasks {
-            let requests = Resources {
-                cpu_milli: w.cpu_milli.sample_u64(&mut g.sizes),
-                memory_bytes: w
-                    .memory_mib
-                    .sample_u64(&mut g.sizes)
-                    .saturating_mul(1024 * 1024),
-                gpu_milli: w.gpu_milli.sample_u64(&mut g.sizes),
-                ephemeral_storage_bytes: 0,
-                pods: 1,
-            };
-            let run_for = match &w.kind {
-                WorkloadKind::Service => None,
-                WorkloadKind::Batch { duration_s } => Some(
-                    SimDuration::try_from_secs_f64(duration_s.sample(&mut g.sizes))
-                        .unwrap_or(SimDuration(u64::MAX)),
-                ),
-            };
-            let index = g.submitted;
-            g.submitted += 1;
-            let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
-            spec.labels = w.labels.clone();
-            spec.node_selector = w.node_selector.clone();
-            spec.gpu_models = w.gpu_models.clone();
-            spec.owner = owner.clone();
-            spec.priority = w.priority;
-            if !w.constraints.is_empty() {
-                spec.marathon = orchsim_sched::mesos::placement::AppPlacement {
-                    constraints: w.constraints.clone(),
-                    // The app is the job, or, for pods that come alone, the whole workload.
-                    instances: match (w.tasks, w.max_pods) {
-                        ((1, 1), Some(m)) => m.min(u64::from(u32::MAX)) as u32,
-                        _ => tasks,
-                    },
-                };
-            }
-            specs.push((spec, run_for));
-        }
-        let more = w.max_pods.is_none_or(|m| g.submitted < m);
+        // The app is the job, or, for pods that come alone, the whole workload.
+        let instances = match (w.tasks, w.max_pods) {
+            ((1, 1), Some(m)) => m.min(u64::from(u32::MAX)) as u32,
+            _ => tasks,
+        };
+        let more = match w.job {
+            Some(j) => j.max_jobs.is_none_or(|m| g.jobs < m),
+            None => w
+                .max_pods
+                .is_none_or(|m| g.submitted + u64::from(tasks) < m),
+        };
+        let job_spec = w.job;
+        let specs: Vec<_> = (0..tasks)
+            .map(|_| self.draw_pod(workload, &owner, instances))
+            .collect();
         self.submit(k, specs, workload);
+        if let Some(spec) = job_spec {
+            self.job_runs
+                .insert(self.jobs.len() - 1, jobs::JobRun::new(spec));
+        }
         if more {
             let next = k.now() + self.interarrival(workload);
             if next <= self.until {
@@ -860,6 +851,50 @@ impl<'s> World<'s> {
             }
         }
         self.kick(k, self.path[workload]);
+    }
+
+    /// A new pod of a generated workload: its sizes and run time drawn from the workload's
+    /// stream, its name the next of the workload's.
+    fn draw_pod(
+        &mut self,
+        workload: usize,
+        owner: &str,
+        instances: u32,
+    ) -> (PodSpec, Option<SimDuration>) {
+        let w = &self.scenario.workloads[workload];
+        let g = &mut self.generators[workload];
+        let requests = Resources {
+            cpu_milli: w.cpu_milli.sample_u64(&mut g.sizes),
+            memory_bytes: w
+                .memory_mib
+                .sample_u64(&mut g.sizes)
+                .saturating_mul(1024 * 1024),
+            gpu_milli: w.gpu_milli.sample_u64(&mut g.sizes),
+            ephemeral_storage_bytes: 0,
+            pods: 1,
+        };
+        let run_for = match &w.kind {
+            WorkloadKind::Service => None,
+            WorkloadKind::Batch { duration_s } => Some(
+                SimDuration::try_from_secs_f64(duration_s.sample(&mut g.sizes))
+                    .unwrap_or(SimDuration(u64::MAX)),
+            ),
+        };
+        let index = g.submitted;
+        g.submitted += 1;
+        let mut spec = PodSpec::new(format!("{}-{index}", w.name), requests);
+        spec.labels = w.labels.clone();
+        spec.node_selector = w.node_selector.clone();
+        spec.gpu_models = w.gpu_models.clone();
+        spec.owner = owner.to_string();
+        spec.priority = w.priority;
+        if !w.constraints.is_empty() {
+            spec.marathon = orchsim_sched::mesos::placement::AppPlacement {
+                constraints: w.constraints.clone(),
+                instances,
+            };
+        }
+        (spec, run_for)
     }
 
     /// The trace's pod `index` arrives; the next one is scheduled.
@@ -895,6 +930,77 @@ impl<'s> World<'s> {
         self.submit_as(k, pods, workload, 0, api::Client::User);
     }
 
+    /// Records one new pod of `job` (which the caller files it in); whether parked jobs
+    /// were woken (a new lowest priority lets them preempt).
+    fn new_pod(
+        &mut self,
+        k: &mut Kernel<Event>,
+        spec: PodSpec,
+        run_for: Option<SimDuration>,
+        workload: usize,
+        job: usize,
+        version: u32,
+    ) -> (usize, bool) {
+        let pod = self.pods.len();
+        let requests = spec.requests;
+        let mut woken = false;
+        self.arrived_gpu_milli += requests.gpu_milli;
+        if spec.priority < self.lowest_priority {
+            // Parked jobs above the new lowest priority may now preempt, which a release
+            // on a node they do not fit would never wake them for: retry them all.
+            self.lowest_priority = spec.priority;
+            for s in 0..self.slots.len() {
+                let parked = self.slots[s].parked.wake(0, true, |_| true);
+                woken |= !parked.is_empty();
+                for job in parked {
+                    self.enqueue(job);
+                }
+            }
+        }
+        if let Some(by_key) = self.by_key.as_mut() {
+            by_key.insert(spec.key(), pod);
+        }
+        self.pods.push(PodRecord {
+            spec: Arc::new(spec),
+            workload,
+            job,
+            run_for,
+            state: PodState::Pending,
+            submitted: k.now(),
+            queued: k.now(),
+            bound: None,
+            bind_answered: None,
+            started: None,
+            finished: None,
+            node: None,
+            placements: Vec::new(),
+            evictions: 0,
+            losses: 0,
+            restarts_in_place: 0,
+            lost_in: Vec::new(),
+            crashes: 0,
+            version,
+            rebuilds: 0,
+            backoff: 0,
+            crashed_at: None,
+            incarnation: 0,
+            held: false,
+            attempts: 0,
+            last_failure: None,
+        });
+        self.pods_pending += 1;
+        if self.tracked[workload] {
+            self.workload_pods[workload].push(pod);
+            self.upgrade_dirty[workload] = true;
+        }
+        self.digest.record(
+            k.now(),
+            TAG_ARRIVAL,
+            &[pod as u64, requests.cpu_milli, requests.memory_bytes],
+        );
+        (pod, woken)
+    }
+
     /// [`World::submit`] of pods of `version`, created by `creator` (with `[api_server]`).
     fn submit_as(
         &mut self,
@@ -911,62 +1017,8 @@ impl<'s> World<'s> {
         let mut ids = Vec::with_capacity(pods.len());
         let mut woken = false;
         for (spec, run_for) in pods {
-            let pod = self.pods.len();
-            let requests = spec.requests;
-            self.arrived_gpu_milli += requests.gpu_milli;
-            if spec.priority < self.lowest_priority {
-                // Parked jobs above the new lowest priority may now preempt, which a release
-                // on a node they do not fit would never wake them for: retry them all.
-                self.lowest_priority = spec.priority;
-                for s in 0..self.slots.len() {
-                    let parked = self.slots[s].parked.wake(0, true, |_| true);
-                    woken |= !parked.is_empty();
-                    for job in parked {
-                        self.enqueue(job);
-                    }
-                }
-            }
-            if let Some(by_key) = self.by_key.as_mut() {
-                by_key.insert(spec.key(), pod);
-            }
-            self.pods.push(PodRecord {
-                spec: Arc::new(spec),
-                workload,
-                job,
-                run_for,
-                state: PodState::Pending,
-                submitted: k.now(),
-                queued: k.now(),
-                bound: None,
-                bind_answered: None,
-                started: None,
-                finished: None,
-                node: None,
-                placements: Vec::new(),
-                evictions: 0,
-                losses: 0,
-                restarts_in_place: 0,
-                lost_in: Vec::new(),
-                crashes: 0,
-                version,
-                rebuilds: 0,
-                backoff: 0,
-                crashed_at: None,
-                incarnation: 0,
-                held: false,
-                attempts: 0,
-                last_failure: None,
-            });
-            self.pods_pending += 1;
-            if self.tracked[workload] {
-                self.workload_pods[workload].push(pod);
-                self.upgrade_dirty[workload] = true;
-            }
-            self.digest.record(
-                k.now(),
-                TAG_ARRIVAL,
-                &[pod as u64, requests.cpu_milli, requests.memory_bytes],
-            );
+            let (pod, w) = self.new_pod(k, spec, run_for, workload, job, version);
+            woken |= w;
             ids.push(pod);
         }
         self.jobs.push(JobRecord {
@@ -1665,6 +1717,7 @@ impl<'s> World<'s> {
         rec.finished = Some(now);
         self.pods_running -= 1;
         self.digest.record(now, TAG_FINISHED, &[pod as u64]);
+        self.job_pod_finished(k, pod);
         self.kick_all(k);
     }
 
@@ -1808,6 +1861,7 @@ impl Handler<Event> for World<'_> {
             Event::UpgradeStart { rollout } => self.upgrade_start(k, rollout),
             Event::HpaSync { hpa } => self.hpa_sync(k, hpa),
             Event::PodReady { workload } => self.upgrade_dirty[workload] = true,
+            Event::JobSync { job } => self.job_sync(k, job),
             Event::ProvisionScan => self.ca_scan(k),
             Event::BatchCheck => self.batch_check(k),
             Event::DisruptionPoll => self.disruption_poll(k),

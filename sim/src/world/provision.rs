@@ -244,11 +244,22 @@ impl World<'_> {
         }
     }
 
-    /// Whether a provisioner keeps `node` absent (not launched, or removed).
-    pub(super) fn absent(&self, node: usize) -> bool {
+    /// Whether a provisioner keeps `node` out of placement: not launched, still launching,
+    /// removed or drained, or cordoned for its replacement.
+    pub(super) fn held_out(&self, node: usize) -> bool {
+        self.provision.as_ref().is_some_and(|p| {
+            let b = &p.books[node];
+            b.presence != Presence::Ready || b.replaced
+        })
+    }
+
+    /// Whether an absent host may be launched: with `[ipam]`, only one the cluster range
+    /// gave a subnet (a host without one would never run anything).
+    fn launchable(&self, node: usize) -> bool {
         self.provision
             .as_ref()
             .is_some_and(|p| p.books[node].presence == Presence::Absent)
+            && self.addresses.as_ref().is_none_or(|a| a.has_subnet(node))
     }
 
     /// A pod was bound to `node` or left it.
@@ -330,12 +341,17 @@ impl World<'_> {
             .count() as u64
     }
 
-    /// Hosts a group may still launch: below its maximum and with an absent host left.
+    /// Hosts a group may still launch: below its maximum, and no more than it has absent
+    /// hosts that may be launched.
     fn headroom(&self, g: usize) -> u64 {
         let Some(s) = self.scenario.hosts[g].scaling else {
             return 0;
         };
-        s.max.saturating_sub(self.group_size(g))
+        let p = self.provision.as_ref().expect("provisioning is on");
+        let left = (0..p.books.len())
+            .filter(|&i| p.books[i].group == Some(g) && self.launchable(i))
+            .count() as u64;
+        s.max.saturating_sub(self.group_size(g)).min(left)
     }
 
     /// Launches one absent host of group `g`; `replaces`: a host to drain once it is Ready.
@@ -348,14 +364,19 @@ impl World<'_> {
     ) -> bool {
         let now = k.now();
         self.bill(now);
-        let p = self.provision.as_mut().expect("provisioning is on");
-        let Some(node) = p
-            .books
-            .iter()
-            .position(|b| b.group == Some(g) && b.presence == Presence::Absent)
-        else {
+        let Some(node) = (0..self.cluster.nodes().len()).find(|&i| {
+            self.provision.as_ref().expect("provisioning is on").books[i].group == Some(g)
+                && self.launchable(i)
+        }) else {
             return false;
         };
+        if let Some(old) = replaces {
+            // Karpenter taints the host it replaces (karpenter.sh/disrupted:NoSchedule)
+            // before it launches the replacement.
+            self.cluster
+                .update_node(NodeId(old), |n| n.unschedulable = true);
+        }
+        let p = self.provision.as_mut().expect("provisioning is on");
         let b = &mut p.books[node];
         b.presence = Presence::Launching;
         b.epoch += 1;
@@ -550,6 +571,11 @@ impl World<'_> {
         reason: String,
     ) {
         let now = k.now();
+        // Whatever is still bound there (a pod placed while a failed host's cordon was
+        // lifted) goes with the host.
+        if !self.on_node[node].is_empty() {
+            self.drain(k, node);
+        }
         self.bill(now);
         self.account(now);
         let p = self.provision.as_mut().expect("provisioning is on");
@@ -575,6 +601,15 @@ impl World<'_> {
         self.images[node].clear();
         self.record(now, action, node, reason);
         self.digest.record(now, TAG_NODE_GONE, &[node as u64]);
+        // Room under a group's maximum again: pods Karpenter could not place may now get a
+        // host (its batches open only as pods park).
+        let karpenter = self
+            .provision
+            .as_ref()
+            .is_some_and(|p| p.config.provisioner == Provisioner::Karpenter);
+        if karpenter && !self.pending_pods().is_empty() {
+            self.provision_pending(k);
+        }
     }
 
     /// The pods bound to a host, as specs.
