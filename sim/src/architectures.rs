@@ -223,6 +223,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             node_selector: BTreeMap::new(),
             image_mib: 0.0,
             job: None,
+            restart_policy: crate::scenario::RestartPolicy::OnFailure,
         })
         .collect();
     let per_workload = || {

@@ -22,6 +22,13 @@
 //! # at_s = 900                  # of them at once; the preset's restart policy takes over
 //!
 //! [[faults]]
+//! name = "wan-cut"
+//! site = "dc2"                  # a partition: the hosts lose the control plane, not their
+//! partition = true              # containers (which run on, unseen, until it heals)
+//! at_s = 600
+//! recover_after_s = 900
+//!
+//! [[faults]]
 //! name = "slow-registry"
 //! registry_mbit_s = 20          # image pulls that start from at_s (until recover_after_s)
 //! at_s = 600                    # fetch at this rate instead of [orchestrator] registry_mbit_s
@@ -68,6 +75,9 @@ pub struct Fault {
     /// A slow image registry: pulls that start while it lasts fetch at this rate (Mbit/s);
     /// its selectors are then empty and its timing `At`.
     pub registry_mbit_s: Option<f64>,
+    /// A network partition: the selected hosts lose the control plane but keep running their
+    /// containers.
+    pub partition: bool,
     /// Host names; empty with no label and no site: every host.
     pub hosts: Vec<String>,
     pub labels: BTreeMap<String, String>,
@@ -183,6 +193,8 @@ pub(crate) struct RawFault {
     site: Option<Spanned<String>>,
     workload: Option<Spanned<String>>,
     registry_mbit_s: Option<Spanned<f64>>,
+    #[serde(default)]
+    partition: Option<Spanned<bool>>,
     at_s: Option<Spanned<f64>>,
     recover_after_s: Option<Spanned<f64>>,
     mtbf_s: Option<Spanned<f64>>,
@@ -277,6 +289,12 @@ pub(crate) fn validate(
                 Some(x)
             }
         };
+        let partition = r.partition.as_ref().is_some_and(|p| *p.get_ref());
+        if let (true, Some(p)) = (partition, &r.partition) {
+            if r.workload.is_some() || r.registry_mbit_s.is_some() {
+                return Err(err(p.span(), "partition", "a partition cuts hosts off the control plane; expected `hosts`, `labels` or `site` with it, not `workload` or `registry_mbit_s`".into()));
+            }
+        }
         let timing = match (&r.at_s, &r.mtbf_s) {
             (Some(at), None) => {
                 if let Some(m) = &r.mttr_s {
@@ -325,6 +343,7 @@ pub(crate) fn validate(
             name,
             workload,
             registry_mbit_s,
+            partition,
             hosts: r.hosts.iter().map(|h| h.get_ref().clone()).collect(),
             labels: r.labels.clone(),
             site: r.site.as_ref().map(|s| s.get_ref().clone()),
@@ -384,6 +403,7 @@ mod tests {
             name: "f".into(),
             workload: None,
             registry_mbit_s: None,
+            partition: false,
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             labels: zone
                 .map(|z| [("zone".to_string(), z.to_string())].into())

@@ -10,11 +10,13 @@
 //! cpu_milli = 2000
 //! memory_mib = 4096
 //! duration_s = 600
-//! job = { completions = 8, parallelism = 2, backoff_limit = 6, restart_policy = "Never" }
+//! restart_policy = "Never"     # or "OnFailure" (the workload's, as for every pod)
+//! job = { completions = 8, parallelism = 2, backoff_limit = 6, max_jobs = 10 }
 //! ```
 //!
 //! Every value defaults as the Job API does (`completions` 1, `parallelism` 1,
-//! `backoff_limit` 6) and `restart_policy` as `kubectl create job` writes it (`Never`). A pod
+//! `backoff_limit` 6) and the workload's `restart_policy` as `kubectl create job` writes it
+//! (`Never`). A pod
 //! fails when its container exits with an error — a container fault (`[[faults]] workload`)
 //! striking before its run is done. With `Never` the pod is failed and the Job controller
 //! creates a new one after its back-off (10 s, doubled per failure, at most 10 minutes); with
@@ -37,12 +39,7 @@ pub const POD_FAILURE_BACKOFF: SimDuration = SimDuration(10_000_000_000);
 /// MaxJobPodFailureBackOff = 10 minutes (the Job docs still say six).
 pub const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration(600_000_000_000);
 
-/// A Job's pod restart policy (the API allows only these two for Jobs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestartPolicy {
-    Never,
-    OnFailure,
-}
+pub use crate::scenario::RestartPolicy;
 
 /// One workload's Job spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +73,17 @@ pub(crate) struct RawJob {
     completions: Option<Spanned<i64>>,
     parallelism: Option<Spanned<i64>>,
     backoff_limit: Option<Spanned<i64>>,
-    restart_policy: Option<Spanned<String>>,
     max_jobs: Option<Spanned<i64>>,
 }
 
-/// Checks a workload's `job` table; `field` is its path (`workloads[2].job`).
-pub(crate) fn validate(loc: &Locator, raw: &RawJob, field: &str) -> Result<JobSpec, ScenarioError> {
+/// Checks a workload's `job` table; `field` is its path (`workloads[2].job`), `restart_policy`
+/// the workload's (checked: `Never` or `OnFailure`).
+pub(crate) fn validate(
+    loc: &Locator,
+    raw: &RawJob,
+    field: &str,
+    restart_policy: RestartPolicy,
+) -> Result<JobSpec, ScenarioError> {
     let count = |v: &Option<Spanned<i64>>, key: &str, min: i64, default: i64| {
         let Some(v) = v else {
             return Ok(default);
@@ -96,20 +98,6 @@ pub(crate) fn validate(loc: &Locator, raw: &RawJob, field: &str) -> Result<JobSp
                 format!("expected a whole number from {min} to {MAX_TASKS_PER_JOB}, found {x}"),
             ))
         }
-    };
-    let restart_policy = match &raw.restart_policy {
-        None => RestartPolicy::Never,
-        Some(p) => match p.get_ref().as_str() {
-            "Never" => RestartPolicy::Never,
-            "OnFailure" => RestartPolicy::OnFailure,
-            other => {
-                return Err(loc.error(
-                    Some(p.span()),
-                    &format!("{field}.restart_policy"),
-                    format!("expected `Never` or `OnFailure` (a Job's pods may not restart `Always`), found `{other}`"),
-                ))
-            }
-        },
     };
     let max_jobs = match &raw.max_jobs {
         None => None,

@@ -77,9 +77,12 @@ pub struct Summary {
     /// spot hosts; `None` when no host group has a price and there is no provisioner.
     pub cost: Option<f64>,
     pub cost_spot: Option<f64>,
-    /// Lost containers restarted in place when their host came back before they were given
-    /// up.
+    /// Containers restarted in place: lost ones whose host came back before they were given
+    /// up, and crashed ones (container reuse).
     pub restarts_in_place: u64,
+    /// Containers that completed and started again (`restart_policy = "Always"`, in place or
+    /// as a new task).
+    pub restarts_completed: u64,
     /// Image pulls (a host pulls a workload's image once).
     pub image_pulls: u64,
     /// Longest time from a host failure to the last of its lost pods running again, over the
@@ -392,6 +395,8 @@ impl RunResult {
             "recovered_s",
             "recovery_s",
             "overlapped",
+            "partition",
+            "duplicated",
         ]);
         let at = |t: Option<SimTime>| t.map_or(Cell::Empty, |t| Cell::Decimal(secs(t)));
         for o in &self.outages {
@@ -410,6 +415,8 @@ impl RunResult {
                     Cell::Decimal(secs(SimTime::ZERO + r.since(o.down)))
                 }),
                 u64::from(o.overlapped).into(),
+                u64::from(o.partition).into(),
+                u64::from(o.duplicated).into(),
             ];
             t.push(row).expect("faults row matches its header");
         }
@@ -837,6 +844,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
             )
         }),
         restarts_in_place: w.restarts_in_place,
+        restarts_completed: w.restarts_completed,
         image_pulls: w.image_pulls,
         recovery_max: w
             .outages
@@ -1005,6 +1013,7 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "cost",
     "cost_spot",
     "restarts_in_place",
+    "restarts_completed",
     "image_pulls",
     "recovery_max_ms",
     "outages_unrecovered",
@@ -1086,6 +1095,7 @@ impl Summary {
             self.cost.map_or(Cell::Empty, |v| Cell::Float(v, 4)),
             self.cost_spot.map_or(Cell::Empty, |v| Cell::Float(v, 4)),
             self.restarts_in_place.into(),
+            self.restarts_completed.into(),
             self.image_pulls.into(),
             ms(self.recovery_max),
             self.outages_unrecovered.into(),

@@ -85,6 +85,7 @@ fn workload(
         node_selector: BTreeMap::new(),
         image_mib: 0.0,
         job: None,
+        restart_policy: orchsim_sim::scenario::RestartPolicy::OnFailure,
     }
 }
 
@@ -285,7 +286,8 @@ fn assert_accounted(r: &RunResult) -> Result<(), TestCaseError> {
             + s.pods_unschedulable
             + s.pods_abandoned
             + s.pods_lost
-            + s.pods_deleted,
+            + s.pods_deleted
+            + s.pods_failed,
         s.pods_submitted
     );
     prop_assert_eq!(
@@ -526,6 +528,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                     name: "wear".into(),
                     workload: None,
                     registry_mbit_s: None,
+                    partition: false,
                     hosts: Vec::new(),
                     labels: BTreeMap::new(),
                     site: None,
@@ -539,11 +542,19 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 }];
                 if let Some(w) = sc.workloads.first_mut() {
                     w.image_mib = 100.0;
+                    // Under each restart policy: crashed pods fail (`Never`), completed ones
+                    // start again (`Always`).
+                    w.restart_policy = [
+                        orchsim_sim::scenario::RestartPolicy::OnFailure,
+                        orchsim_sim::scenario::RestartPolicy::Never,
+                        orchsim_sim::scenario::RestartPolicy::Always,
+                    ][(seed / 15 % 3) as usize];
                     // And its containers crash about every 200 s.
                     sc.faults.push(Fault {
                         name: "crash".into(),
                         workload: Some(0),
                         registry_mbit_s: None,
+                        partition: false,
                         hosts: Vec::new(),
                         labels: BTreeMap::new(),
                         site: None,
@@ -592,11 +603,13 @@ fn assert_failures_accounted(r: &RunResult) -> Result<(), TestCaseError> {
         .iter()
         .map(|o| u64::from(o.restarted_in_place))
         .sum();
-    // Every crash restarts in place or goes back through the scheduler.
-    prop_assert!(r.summary.crash_reschedules <= r.summary.crashes);
+    // Every crash restarts in place, goes back through the scheduler, or (`Never`) fails
+    // its pod.
+    let s = &r.summary;
+    prop_assert!(s.crash_reschedules + s.pods_failed <= s.crashes);
     prop_assert_eq!(
-        restarted + r.summary.crashes - r.summary.crash_reschedules,
-        r.summary.restarts_in_place
+        restarted + s.crashes - s.crash_reschedules - s.pods_failed,
+        s.restarts_in_place
     );
     Ok(())
 }

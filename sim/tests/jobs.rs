@@ -28,7 +28,7 @@ start_s = 10
 cpu_milli = 1000
 memory_mib = 1024
 duration_s = 100
-job = {job}
+{job}
 [scheduler]
 algorithm = "kubernetes"
 cost = {{ t_job_ms = 0, t_task_ms = 0, t_node_us = 0 }}
@@ -64,7 +64,10 @@ fn peak_running(r: &RunResult) -> usize {
 
 #[test]
 fn a_job_runs_its_completions_in_waves_of_its_parallelism() {
-    let r = one_job("{ completions = 6, parallelism = 2, max_jobs = 1 }", "");
+    let r = one_job(
+        "job = { completions = 6, parallelism = 2, max_jobs = 1 }",
+        "",
+    );
     assert_eq!(r.records.len(), 6);
     assert!(r.records.iter().all(|p| p.state == PodState::Finished));
     assert_eq!(peak_running(&r), 2);
@@ -81,7 +84,7 @@ fn failed_pods_are_replaced_after_the_controllers_backoff() {
     // 10 s × 2 = 20 s before it creates their replacements.
     let crash = "[[faults]]\nname = \"oom\"\nworkload = \"train\"\nat_s = 50\n";
     let r = one_job(
-        "{ completions = 2, parallelism = 2, max_jobs = 1, restart_policy = \"Never\" }",
+        "restart_policy = \"Never\"\njob = { completions = 2, parallelism = 2, max_jobs = 1 }",
         crash,
     );
     assert_eq!(r.summary.pods_failed, 2);
@@ -115,7 +118,7 @@ fn past_its_backoff_limit_a_job_fails_and_its_pods_are_deleted() {
     let crash = "[[faults]]\nname = \"oom\"\nworkload = \"train\"\nat_s = 50\n";
     // Never: two failures against a limit of 1.
     let r = one_job(
-        "{ completions = 4, parallelism = 2, max_jobs = 1, backoff_limit = 1 }",
+        "job = { completions = 4, parallelism = 2, max_jobs = 1, backoff_limit = 1 }",
         crash,
     );
     assert_eq!(r.summary.jobs_failed, Some(1));
@@ -125,7 +128,7 @@ fn past_its_backoff_limit_a_job_fails_and_its_pods_are_deleted() {
     // OnFailure with a limit of 0: the first restart fails the Job; its pods are deleted,
     // none failed.
     let r = one_job(
-        "{ completions = 4, parallelism = 2, max_jobs = 1, backoff_limit = 0, restart_policy = \"OnFailure\" }",
+        "restart_policy = \"OnFailure\"\njob = { completions = 4, parallelism = 2, max_jobs = 1, backoff_limit = 0 }",
         crash,
     );
     assert_eq!(r.summary.jobs_failed, Some(1));
@@ -138,7 +141,7 @@ fn past_its_backoff_limit_a_job_fails_and_its_pods_are_deleted() {
     // OnFailure within the limit: restarted in place at once (the kubelet's first restart),
     // the Job completes 100 s after the restart.
     let r = one_job(
-        "{ completions = 2, parallelism = 2, max_jobs = 1, restart_policy = \"OnFailure\" }",
+        "restart_policy = \"OnFailure\"\njob = { completions = 2, parallelism = 2, max_jobs = 1 }",
         crash,
     );
     assert_eq!(r.summary.jobs_succeeded, Some(1));
@@ -155,8 +158,8 @@ fn a_job_table_is_checked() {
         assert!(e.contains(want), "{e}");
     };
     bad(
-        "job = { restart_policy = \"Always\" }",
-        "`Never` or `OnFailure`",
+        "restart_policy = \"Always\"\njob = {}",
+        "may not restart `Always`",
     );
     bad("job = { completions = 0 }", "workloads[0].job.completions");
     bad("tasks = [2, 2]\njob = {}", "no `tasks` or `max_pods`");

@@ -525,3 +525,163 @@ recover_after_s = 500
     // Needs no preset (nothing fails), and writes no faults.csv rows (no host fault).
     assert!(r.outages.is_empty());
 }
+
+/// Two hosts in two sites with two replicas each; `far` (site dc2) is cut off the control
+/// plane at 100 s for `cut_s` seconds.
+fn partitioned(cut_s: u32) -> RunResult {
+    let text = format!(
+        r#"
+name = "partition"
+seed = 1
+duration_s = 2000
+[[hosts]]
+name = "near"
+site = "dc1"
+cpu_milli = 4000
+memory_mib = 16384
+[[hosts]]
+name = "far"
+site = "dc2"
+cpu_milli = 4000
+memory_mib = 16384
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 1000
+max_pods = 4
+cpu_milli = 1000
+memory_mib = 1024
+[scheduler]
+algorithm = "kubernetes"
+cost = {{ t_job_ms = 0, t_task_ms = 0, t_node_us = 0 }}
+[orchestrator]
+preset = "kubernetes"
+[[faults]]
+name = "wan-cut"
+site = "dc2"
+partition = true
+at_s = 100
+recover_after_s = {cut_s}
+"#
+    );
+    run(&parse("partition.toml", &text).unwrap()).unwrap()
+}
+
+/// A partition is not a failure: the cut-off host's containers keep running; the control
+/// plane declares it failed on its usual timers and, past the eviction delay, replaces its
+/// pods elsewhere — so those pods run twice until the partition heals.
+#[test]
+fn a_partition_replaces_pods_that_still_run_and_a_short_one_changes_nothing() {
+    let preset = builtin("kubernetes").unwrap();
+    let eviction = match &preset.values["eviction_delay_s"].0 {
+        toml::Value::Integer(i) => *i as f64,
+        v => panic!("eviction_delay_s {v}"),
+    };
+    let far_pods = |r: &RunResult| {
+        r.records
+            .iter()
+            .filter(|p| {
+                p.placements
+                    .first()
+                    .is_some_and(|pl| r.node_names[pl.node.0] == "far-0")
+            })
+            .count() as u32
+    };
+    let r = partitioned(900);
+    let o = &r.outages[0];
+    assert!(o.partition);
+    let (detected, evicted) = (o.detected.unwrap(), o.evicted.unwrap());
+    assert!((evicted.since(detected).as_secs_f64() - eviction).abs() < 1e-9);
+    // Nothing was lost at the cut: every pod on `far` ran until the eviction, then was
+    // replaced on `near` — duplicated, not restarted.
+    let on_far = far_pods(&r);
+    assert!(on_far > 0, "the spread put pods on far");
+    assert_eq!(
+        (o.pods_lost, o.replaced, o.duplicated),
+        (on_far, on_far, on_far)
+    );
+    assert_eq!(o.restarted_in_place, 0);
+    assert_eq!(r.summary.pod_losses, 0, "no container died");
+    assert!(r.records.iter().all(|p| p.state == PodState::Running));
+    for p in r.records.iter().filter(|p| p.placements.len() == 2) {
+        assert_eq!(p.placements[1].bound, evicted);
+        assert_eq!(r.node_names[p.placements[1].node.0], "near-0");
+    }
+    // Healed before the eviction delay ran out: the pods never moved.
+    let r = partitioned(60);
+    assert_eq!(r.outages[0].duplicated, 0);
+    assert!(r
+        .records
+        .iter()
+        .all(|p| p.placements.len() == 1 && p.state == PodState::Running));
+}
+
+/// One 100-s batch pod at 10 s under `preset` with `restart_policy`; `extra`: more TOML.
+fn one_batch_pod(preset: &str, policy: &str, extra: &str) -> RunResult {
+    let text = format!(
+        r#"
+name = "restart"
+seed = 1
+duration_s = 400
+[[hosts]]
+name = "w"
+count = 2
+cpu_milli = 4000
+memory_mib = 16384
+[[workloads]]
+name = "task"
+kind = "batch"
+arrival_rate_per_s = 1000
+start_s = 10
+max_pods = 1
+cpu_milli = 1000
+memory_mib = 1024
+duration_s = 100
+restart_policy = "{policy}"
+[scheduler]
+cost = {{ t_job_ms = 0, t_task_ms = 0, t_node_us = 0 }}
+[orchestrator]
+preset = "{preset}"
+{extra}
+"#
+    );
+    run(&parse("restart.toml", &text).unwrap()).unwrap()
+}
+
+/// Restart policies: `Never`/`none` leaves a crashed pod failed; `OnFailure`/`on-failure`
+/// lets a completed one finish; `Always`/`any` starts a completed one again — in place at
+/// once (the kubelet's first restart) or as a new task after Swarm's restart delay.
+#[test]
+fn restart_policies_decide_what_an_exit_leads_to() {
+    let crash = "[[faults]]\nname = \"oom\"\nworkload = \"task\"\nat_s = 50\n";
+    for (preset, never) in [("kubernetes", "Never"), ("swarm", "none")] {
+        let r = one_batch_pod(preset, never, crash);
+        assert_eq!(r.records[0].state, PodState::Failed, "{preset}");
+        assert_eq!((r.summary.pods_failed, r.summary.crashes), (1, 1));
+    }
+    for (preset, on_failure) in [("kubernetes", "OnFailure"), ("swarm", "on-failure")] {
+        let r = one_batch_pod(preset, on_failure, "");
+        assert_eq!(r.records[0].state, PodState::Finished, "{preset}");
+    }
+    // Kubernetes `Always`: the container that completed at ~110 s restarts in place at once,
+    // no crash counted; it runs until 400 s in 100-s rounds and back-offs of 0, 10, 20 s.
+    let r = one_batch_pod("kubernetes", "Always", "");
+    let p = &r.records[0];
+    assert_eq!(p.placements.len(), 1);
+    assert_eq!(p.restarts_in_place, 3);
+    assert_eq!(r.summary.crashes, 0);
+    // Swarm `any`: a new task through the scheduler after the 5 s restart delay.
+    let r = one_batch_pod("swarm", "any", "");
+    let p = &r.records[0];
+    assert!(p.placements.len() >= 2);
+    let gap = p.placements[1]
+        .bound
+        .since(p.placements[0].bound)
+        .as_secs_f64();
+    let delay = match &builtin("swarm").unwrap().values["restart_delay_s"].0 {
+        toml::Value::Integer(i) => *i as f64,
+        toml::Value::Float(f) => *f,
+        v => panic!("{v}"),
+    };
+    assert!((gap - (100.0 + delay)).abs() < 1e-6, "{gap}");
+}

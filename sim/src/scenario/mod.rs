@@ -236,6 +236,18 @@ impl TracePod {
     }
 }
 
+/// What happens when a pod's container exits: Kubernetes' `restartPolicy`, Swarm's restart
+/// condition (`any`, `on-failure`, `none`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Restarted whatever its exit (a batch pod that finished starts again).
+    Always,
+    /// Restarted after an error exit (a crash); done after a successful one.
+    OnFailure,
+    /// Never restarted: a crash leaves the pod `failed`.
+    Never,
+}
+
 /// Long-running services run until the end; batch pods run for a sampled duration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkloadKind {
@@ -271,6 +283,9 @@ pub struct Workload {
     pub image_mib: f64,
     /// A batch workload whose arrivals are Kubernetes Jobs.
     pub job: Option<crate::jobs::JobSpec>,
+    /// Its pods' restart policy (services: `Always`; batch pods: `OnFailure`; Jobs: `Never`
+    /// unless given).
+    pub restart_policy: RestartPolicy,
 }
 
 /// Retrying jobs that found no room, as the Omega simulator does: back to the end of the
@@ -681,8 +696,16 @@ fn validate(
             },
             job: match &w.job {
                 None => None,
-                Some(j) => Some(job_spec(loc, w, j, &f("job"), raw.orchestrator.preset.as_ref())?),
+                Some(j) => Some(job_spec(
+                    loc,
+                    w,
+                    j,
+                    &f("job"),
+                    raw.orchestrator.preset.as_ref(),
+                    restart_policy(loc, w, &f("restart_policy"))?,
+                )?),
             },
+            restart_policy: restart_policy(loc, w, &f("restart_policy"))?,
         });
     }
 
@@ -975,6 +998,20 @@ fn validate(
             duration,
         )?
     };
+    // Restarting completed containers takes the preset's restart back-off.
+    if let (None, Some(i)) = (
+        &lifecycle,
+        workloads.iter().position(|w| {
+            matches!(w.kind, WorkloadKind::Batch { .. })
+                && w.restart_policy == RestartPolicy::Always
+        }),
+    ) {
+        return Err(loc.error(
+            raw.workloads[i].restart_policy.as_ref().map(|p| p.span()),
+            &format!("workloads[{i}].restart_policy"),
+            "a batch pod restarted `Always` starts again after the preset's restart back-off: expected `[orchestrator] preset` with it".into(),
+        ));
+    }
     // A slow registry needs no failure handling; every other fault does.
     let needs_preset = faults
         .iter()
@@ -1075,6 +1112,13 @@ fn validate(
     };
 
     let provisioning = provisioning(loc, &raw, &hosts, &control_plane, &algorithm)?;
+    if let (Some(i), Some(_)) = (workloads.iter().position(|w| w.job.is_some()), &retry) {
+        return Err(loc.error(
+            raw.workloads[i].job.as_ref().map(|j| j.span()),
+            &format!("workloads[{i}].job"),
+            "a Job's controller replaces its pods and fails it past its backoff_limit; with `[orchestrator] retry_after_s` its pods would be abandoned instead: expected no retry settings with `job`".into(),
+        ));
+    }
     if let (Some(_), Some(_), Some(table)) = (&provisioning, &retry, &raw.provisioning) {
         return Err(loc.error(
             Some(table.span()),
@@ -1189,6 +1233,43 @@ fn provisioning(
     Ok(Some(p))
 }
 
+/// A workload's `restart_policy`, or its kind's default: `Always` for services, `OnFailure`
+/// for batch pods, `Never` for Jobs (as `kubectl create job` writes it).
+fn restart_policy(
+    loc: &Locator,
+    w: &raw::RawWorkload,
+    field: &str,
+) -> Result<RestartPolicy, ScenarioError> {
+    let Some(p) = &w.restart_policy else {
+        return Ok(match (w.kind.get_ref().as_str(), &w.job) {
+            ("service", _) => RestartPolicy::Always,
+            (_, Some(_)) => RestartPolicy::Never,
+            _ => RestartPolicy::OnFailure,
+        });
+    };
+    let policy = match p.get_ref().as_str() {
+        "Always" | "any" => RestartPolicy::Always,
+        "OnFailure" | "on-failure" => RestartPolicy::OnFailure,
+        "Never" | "none" => RestartPolicy::Never,
+        other => {
+            return Err(loc.error(
+                Some(p.span()),
+                field,
+                format!("expected `Always`, `OnFailure` or `Never` (Swarm's `any`, `on-failure`, `none`), found `{other}`"),
+            ))
+        }
+    };
+    if policy == RestartPolicy::Always && w.job.is_some() {
+        return Err(loc.error(
+            Some(p.span()),
+            field,
+            "a Job's pods may not restart `Always` (the Job API allows `OnFailure` or `Never`)"
+                .into(),
+        ));
+    }
+    Ok(policy)
+}
+
 /// A workload's `job` table: a batch workload, without `tasks` or `max_pods` (its Jobs make
 /// its pods), under the Kubernetes preset or none.
 fn job_spec(
@@ -1197,6 +1278,7 @@ fn job_spec(
     j: &Spanned<crate::jobs::RawJob>,
     field: &str,
     preset: Option<&Spanned<String>>,
+    policy: RestartPolicy,
 ) -> Result<crate::jobs::JobSpec, ScenarioError> {
     let here = |what: &str| loc.error(Some(j.span()), field, what.to_string());
     if w.kind.get_ref() != "batch" {
@@ -1214,7 +1296,7 @@ fn job_spec(
             format!("`job` is a Kubernetes Job (its controller, back-off and restart policies); expected the `kubernetes` preset (or none) with it, found `{}`", p.get_ref()),
         ));
     }
-    crate::jobs::validate(loc, j.get_ref(), field)
+    crate::jobs::validate(loc, j.get_ref(), field, policy)
 }
 
 /// A host group's `min_count` and `max_count`: absent both, a fixed group; one of them, the
@@ -1366,7 +1448,13 @@ fn check_budgets(
         let expected = match w.job {
             Some(j) => {
                 let jobs = w.arrival_rate_per_s * active;
-                j.max_jobs.map_or(jobs, |m| jobs.min(m as f64)) * f64::from(j.completions)
+                // A failed pod (`Never`) is replaced, up to the back-off limit.
+                let replaced = match j.restart_policy {
+                    RestartPolicy::Never => j.backoff_limit,
+                    _ => 0,
+                };
+                j.max_jobs.map_or(jobs, |m| jobs.min(m as f64))
+                    * f64::from(j.completions + replaced)
             }
             None => w.arrival_rate_per_s * active * tasks,
         };

@@ -171,6 +171,9 @@ pub(super) struct RawWorkload {
     pub(super) image_mib: Option<Spanned<f64>>,
     /// A batch workload of Kubernetes Jobs (`crate::jobs`).
     pub(super) job: Option<Spanned<crate::jobs::RawJob>>,
+    /// What happens when a container exits: `Always`/`OnFailure`/`Never` (Kubernetes) or
+    /// `any`/`on-failure`/`none` (Swarm).
+    pub(super) restart_policy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

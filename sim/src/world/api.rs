@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use orchsim_kernel::{Kernel, SimTime};
 
-use super::{Event, JobPlace, PodState, World};
+use super::{Event, PodState, World};
 use crate::api_server::{ApiConfig, Server, TokenBucket, Verb};
 
 /// Who sends a request; each has its own client and rate limit.
@@ -250,10 +250,12 @@ impl World<'_> {
             Then::Nothing => {}
             Then::Created { pod, job } => {
                 self.pods[pod].queued = now;
+                self.pods[pod].held = false;
                 let j = &mut self.jobs[job];
                 j.creating -= 1;
-                if j.creating == 0 && j.place == JobPlace::Idle {
-                    self.enqueue(job);
+                if j.creating == 0 {
+                    // A new job is idle; a Job's added pods join it wherever it is.
+                    self.requeue_after(k, job, orchsim_kernel::SimDuration::ZERO);
                     self.kick(k, self.path[self.jobs[job].workload]);
                 }
             }

@@ -18,8 +18,10 @@ const TAG_JOB_DONE: u8 = 20;
 #[derive(Clone, Debug)]
 pub(crate) struct JobRun {
     pub(crate) spec: JobSpec,
-    /// Failed pods (`Never`) or container restarts (`OnFailure`) so far.
+    /// Failed pods (`Never`) or container restarts (`OnFailure`) so far, and since the last
+    /// pod that succeeded (the back-off counts only those).
     pub(crate) failed: u32,
+    failed_since_success: u32,
     /// No pod is created before this (the back-off after the last failure).
     not_before: SimTime,
     /// When it completed (`true`) or failed (`false`).
@@ -31,6 +33,7 @@ impl JobRun {
         JobRun {
             spec,
             failed: 0,
+            failed_since_success: 0,
             not_before: SimTime::ZERO,
             outcome: None,
         }
@@ -40,7 +43,7 @@ impl JobRun {
 impl World<'_> {
     /// The pods of `job` still to finish: waiting, starting, running, or lost with their
     /// host.
-    fn job_active(&self, job: usize) -> Vec<usize> {
+    pub(super) fn job_active(&self, job: usize) -> Vec<usize> {
         self.jobs[job]
             .pods
             .iter()
@@ -89,10 +92,12 @@ impl World<'_> {
         }
     }
 
-    /// A pod of a Job succeeded.
+    /// A pod of a Job succeeded: the back-off starts over (the Job controller's
+    /// failuresAfterLastSuccess).
     pub(super) fn job_pod_finished(&mut self, k: &mut Kernel<Event>, pod: usize) {
         let job = self.pods[pod].job;
-        if self.job_runs.contains_key(&job) {
+        if let Some(run) = self.job_runs.get_mut(&job) {
+            run.failed_since_success = 0;
             self.job_sync(k, job);
         }
     }
@@ -110,27 +115,25 @@ impl World<'_> {
             return false;
         }
         run.failed += 1;
-        let (spec, failed) = (run.spec, run.failed);
+        run.failed_since_success += 1;
+        let (spec, failed, recent) = (run.spec, run.failed, run.failed_since_success);
         let never = spec.restart_policy == RestartPolicy::Never;
         if never {
-            self.release(k, pod);
-            let rec = &mut self.pods[pod];
-            rec.state = PodState::Failed;
-            rec.finished = Some(now);
-            rec.incarnation += 1;
-            rec.crashes += 1;
-            self.pods_running -= 1;
-            self.crashes += 1;
-            self.digest.record(now, TAG_POD_FAILED, &[pod as u64]);
+            self.fail_pod(k, pod);
         }
         if failed > spec.backoff_limit {
+            if !never {
+                // The exit that ends the Job is a crash like the others.
+                self.pods[pod].crashes += 1;
+                self.crashes += 1;
+            }
             let active = self.job_active(job);
             self.job_done(k, job, false, active);
             self.kick_all(k);
             return true;
         }
         if never {
-            let at = now + JobSpec::backoff(failed);
+            let at = now + JobSpec::backoff(recent);
             if let Some(run) = self.job_runs.get_mut(&job) {
                 run.not_before = at;
             }
@@ -140,7 +143,24 @@ impl World<'_> {
         never
     }
 
-    /// The Job is over: its remaining pods are deleted.
+    /// A running pod whose container exited with an error, under restart policy `Never`: it
+    /// ends `failed`, its resources freed.
+    pub(super) fn fail_pod(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        let now = k.now();
+        self.release(k, pod);
+        let rec = &mut self.pods[pod];
+        rec.state = PodState::Failed;
+        rec.finished = Some(now);
+        rec.incarnation += 1;
+        rec.crashes += 1;
+        self.pods_running -= 1;
+        self.crashes += 1;
+        self.digest.record(now, TAG_POD_FAILED, &[pod as u64]);
+        self.kick_all(k);
+    }
+
+    /// The Job is over: its remaining pods are deleted (once its decision is over, if one
+    /// is being made: `after_attempt` does it).
     fn job_done(&mut self, k: &mut Kernel<Event>, job: usize, complete: bool, active: Vec<usize>) {
         let now = k.now();
         if let Some(run) = self.job_runs.get_mut(&job) {
@@ -148,6 +168,9 @@ impl World<'_> {
         }
         self.digest
             .record(now, TAG_JOB_DONE, &[job as u64, u64::from(complete)]);
+        if self.jobs[job].place == super::JobPlace::Deciding {
+            return;
+        }
         for pod in active {
             self.delete_pod(k, pod);
         }
@@ -164,6 +187,8 @@ impl World<'_> {
             let (pod, _) = self.new_pod(k, spec, run_for, workload, job, 0);
             self.jobs[job].pods.push(pod);
             added.push(pod);
+            // Not schedulable before the API server created it.
+            self.pods[pod].held = self.api.is_some();
         }
         if self.api.is_some() {
             self.jobs[job].creating += n;

@@ -30,6 +30,7 @@ const TAG_HOST_UP: u8 = 9;
 const TAG_POD_LOST: u8 = 10;
 const TAG_HOST_DETECTED: u8 = 11;
 const TAG_CRASH: u8 = 12;
+const TAG_RESTART: u8 = 21;
 
 /// The taint key the node lifecycle controller puts on a node whose heartbeats stopped
 /// (k8s.io/api core/v1 well_known_taints.go: TaintNodeUnreachable).
@@ -61,6 +62,11 @@ pub struct OutageRecord {
     waiting: u32,
     /// Another outage of the same host was already in progress: this one changed nothing.
     pub overlapped: bool,
+    /// A network partition: the host lost the control plane, not its containers.
+    pub partition: bool,
+    /// Partition: pods given up and replaced elsewhere while their containers still ran on
+    /// the cut-off host (each ran twice until the partition healed).
+    pub duplicated: u32,
 }
 
 /// A host as the control plane sees it.
@@ -80,8 +86,10 @@ pub(super) struct Health {
 }
 
 impl OutageRecord {
-    pub(super) fn new(fault: &str, node: NodeId, down: SimTime) -> Self {
+    pub(super) fn new(fault: &str, node: NodeId, down: SimTime, partition: bool) -> Self {
         OutageRecord {
+            partition,
+            duplicated: 0,
             fault: fault.to_string(),
             node,
             down,
@@ -128,14 +136,18 @@ impl World<'_> {
         h.epoch += 1;
         h.outage = Some(outage);
         let epoch = h.epoch;
-        // A pull in progress dies with the host.
-        self.images[node.0].retain(|_, ready| *ready <= now);
         self.digest
             .record(now, TAG_HOST_DOWN, &[node.0 as u64, outage as u64]);
-        let on: Vec<usize> = self.on_node[node.0].iter().copied().collect();
-        for pod in on {
-            if matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
-                self.lose(now, pod, outage);
+        // A partition leaves the host's containers running; only the control plane loses
+        // sight of them.
+        if !self.outages[outage].partition {
+            // A pull in progress dies with the host.
+            self.images[node.0].retain(|_, ready| *ready <= now);
+            let on: Vec<usize> = self.on_node[node.0].iter().copied().collect();
+            for pod in on {
+                if matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
+                    self.lose(now, pod, outage);
+                }
             }
         }
         let lifecycle = self
@@ -242,14 +254,41 @@ impl World<'_> {
             return;
         }
         h.evicted = true;
-        if let Some(o) = h.outage {
+        let outage = h.outage;
+        if let Some(o) = outage {
             self.outages[o].evicted = Some(k.now());
+        }
+        // Behind a partition the pods still run: the controller deletes and replaces them
+        // all the same, and their containers run on, unseen, until the partition heals.
+        if let Some(o) = outage.filter(|&o| self.outages[o].partition) {
+            let running: Vec<usize> = self.on_node[node.0]
+                .iter()
+                .copied()
+                .filter(|&p| matches!(self.pods[p].state, PodState::Starting | PodState::Running))
+                .collect();
+            for pod in running {
+                self.partition_give_up(k, pod, o);
+            }
         }
         let lost = self.lost_on(node);
         for pod in lost {
             self.give_up(k, pod);
         }
         self.kick_all(k);
+    }
+
+    /// A pod still running behind a partition is given up by its controller: replaced
+    /// through the scheduler, its old container counted as running twice.
+    fn partition_give_up(&mut self, k: &mut Kernel<Event>, pod: usize, outage: usize) {
+        let o = &mut self.outages[outage];
+        o.pods_lost += 1;
+        o.waiting += 1;
+        o.replaced += 1;
+        o.duplicated += 1;
+        self.pods[pod].lost_in.push(outage);
+        if self.evict(k, pod, false) && self.api.is_some() {
+            self.delete_and_replace(k, super::api::Client::TaintEviction, pod);
+        }
     }
 
     /// A lost pod's controller gives it up: its resources are freed and its replacement
@@ -498,16 +537,33 @@ impl World<'_> {
     /// `pod`'s container exits: restarted after the preset's back-off, in place or as a new
     /// task through the scheduler.
     pub(super) fn crash(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
-        let now = k.now();
-        let l = self.lifecycle();
-        let (in_place, reset) = (l.restart_in_place, l.restart_reset);
-        let rec = &mut self.pods[pod];
+        let rec = &self.pods[pod];
         if rec.incarnation != incarnation || rec.state != PodState::Running {
             return;
         }
+        let workload = rec.workload;
         if self.job_pod_crashed(k, pod) {
             return;
         }
+        let never = self
+            .scenario
+            .workloads
+            .get(workload)
+            .is_some_and(|w| w.restart_policy == crate::scenario::RestartPolicy::Never);
+        if never {
+            self.fail_pod(k, pod);
+            return;
+        }
+        self.exited(k, pod, true);
+    }
+
+    /// `pod`'s container exited — with an error (`failed`), or after its run under
+    /// `restart_policy = "Always"` — and is restarted after the preset's back-off: in place,
+    /// or as a new task through the scheduler.
+    pub(super) fn exited(&mut self, k: &mut Kernel<Event>, pod: usize, failed: bool) {
+        let now = k.now();
+        let l = self.lifecycle();
+        let (in_place, reset) = (l.restart_in_place, l.restart_reset);
         let rec = &mut self.pods[pod];
         // A container that ran long enough starts its back-off over (the kubelet after 10
         // minutes; 0: never).
@@ -515,21 +571,32 @@ impl World<'_> {
             rec.backoff = 0;
         }
         rec.backoff += 1;
-        rec.crashes += 1;
-        rec.crashed_at = Some(now);
+        if failed {
+            rec.crashes += 1;
+            rec.crashed_at = Some(now);
+        }
         rec.incarnation += 1;
         rec.started = None;
         let (n, job) = (rec.backoff, rec.job);
         self.pods_running -= 1;
-        self.crashes += 1;
         self.touched(pod);
-        self.digest.record(now, TAG_CRASH, &[pod as u64]);
+        if failed {
+            self.crashes += 1;
+            self.digest.record(now, TAG_CRASH, &[pod as u64]);
+        } else {
+            self.digest.record(now, TAG_RESTART, &[pod as u64]);
+        }
         let delay = self.lifecycle().restart_backoff(n);
+        if !failed {
+            self.restarts_completed += 1;
+        }
         if in_place {
             let rec = &mut self.pods[pod];
             rec.state = PodState::Starting;
             rec.restarts_in_place += 1;
-            self.restarts_in_place += 1;
+            if failed {
+                self.restarts_in_place += 1;
+            }
             let incarnation = rec.incarnation;
             let start = self.start_delay();
             k.schedule_in(delay + start, Event::Started { pod, incarnation });
@@ -542,7 +609,9 @@ impl World<'_> {
             rec.bind_answered = None;
             rec.node = None;
             self.pods_pending += 1;
-            self.crash_reschedules += 1;
+            if failed {
+                self.crash_reschedules += 1;
+            }
             self.requeue_after(k, job, delay);
             self.kick_all(k);
         }

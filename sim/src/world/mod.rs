@@ -487,6 +487,8 @@ pub struct World<'s> {
     /// One stream per fault (`faults/<name>`), for container crash times.
     crash_streams: Vec<StreamRng>,
     pub(crate) crashes: u64,
+    /// Containers that completed and started again (`restart_policy = "Always"`).
+    pub(crate) restarts_completed: u64,
     /// Crashed containers replaced by a new task through the scheduler.
     pub(crate) crash_reschedules: u64,
     /// Crash → running again, summed over the restarts that got there, and their count.
@@ -653,7 +655,10 @@ impl<'s> World<'s> {
             until,
             outages: outages
                 .iter()
-                .map(|o| OutageRecord::new(&scenario.faults[o.fault].name, NodeId(o.node), o.down))
+                .map(|o| {
+                    let f = &scenario.faults[o.fault];
+                    OutageRecord::new(&f.name, NodeId(o.node), o.down, f.partition)
+                })
                 .collect(),
             health: vec![Default::default(); node_count],
             on_node: if scenario.faults.is_empty() && scenario.provisioning.is_none() {
@@ -671,6 +676,7 @@ impl<'s> World<'s> {
                 .map(|f| streams.stream(&format!("faults/{}", f.name)))
                 .collect(),
             crashes: 0,
+            restarts_completed: 0,
             crash_reschedules: 0,
             crash_recovery_ns: 0,
             crash_recoveries: 0,
@@ -1392,6 +1398,12 @@ impl<'s> World<'s> {
     /// (`retry_now`: resources were freed while it was decided), parked until resources are
     /// freed, or, with a retry policy, retried after its delay or abandoned.
     fn after_attempt(&mut self, k: &mut Kernel<Event>, job: usize, retry_now: bool) {
+        // A Job that ended while it was decided deletes its pods now.
+        if self.job_runs.get(&job).is_some_and(|r| r.outcome.is_some()) {
+            for pod in self.job_active(job) {
+                self.delete_pod(k, pod);
+            }
+        }
         // A rollout skips pods being decided: it looks again once the decision is over.
         if let Some(d) = self.upgrade_dirty.get_mut(self.jobs[job].workload) {
             *d = true;
@@ -1511,7 +1523,8 @@ impl<'s> World<'s> {
         j.first_bound.get_or_insert(now);
         if first_stay {
             j.bound_pods += 1;
-            if j.bound_pods as usize == j.pods.len() {
+            // A Job's later waves join its record: the first time all were bound counts.
+            if j.bound_pods as usize == j.pods.len() && j.all_bound.is_none() {
                 j.all_bound = Some(now);
             }
         }
@@ -1705,6 +1718,16 @@ impl<'s> World<'s> {
 
     fn finished(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
         if self.pods[pod].incarnation != incarnation {
+            return;
+        }
+        // `restartPolicy: Always` (Swarm's `any`): a container that completed starts again.
+        let always = self
+            .scenario
+            .workloads
+            .get(self.pods[pod].workload)
+            .is_some_and(|w| w.restart_policy == crate::scenario::RestartPolicy::Always);
+        if always {
+            self.exited(k, pod, false);
             return;
         }
         let now = k.now();
