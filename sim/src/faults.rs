@@ -29,6 +29,12 @@
 //! recover_after_s = 900
 //!
 //! [[faults]]
+//! name = "spot-wave"
+//! spot_reclaim = true           # with [provisioning]: the cloud reclaims the selected spot
+//! labels = { zone = "a" }       # hosts Ready at at_s (notice, drain, gone); several such
+//! at_s = 7200                   # faults replay a trace of interruptions
+//!
+//! [[faults]]
 //! name = "slow-registry"
 //! registry_mbit_s = 20          # image pulls that start from at_s (until recover_after_s)
 //! at_s = 600                    # fetch at this rate instead of [orchestrator] registry_mbit_s
@@ -78,6 +84,9 @@ pub struct Fault {
     /// A network partition: the selected hosts lose the control plane but keep running their
     /// containers.
     pub partition: bool,
+    /// Spot interruptions from a trace: the selected spot hosts Ready at `at` are reclaimed
+    /// (its timing `At`, without recovery).
+    pub spot_reclaim: bool,
     /// Host names; empty with no label and no site: every host.
     pub hosts: Vec<String>,
     pub labels: BTreeMap<String, String>,
@@ -88,7 +97,7 @@ pub struct Fault {
 impl Fault {
     /// Whether the fault takes hosts down (not a container or registry fault).
     pub fn is_host_fault(&self) -> bool {
-        self.workload.is_none() && self.registry_mbit_s.is_none()
+        self.workload.is_none() && self.registry_mbit_s.is_none() && !self.spot_reclaim
     }
 
     /// A registry fault's rate at `now`, if it is in effect then.
@@ -195,6 +204,7 @@ pub(crate) struct RawFault {
     registry_mbit_s: Option<Spanned<f64>>,
     #[serde(default)]
     partition: Option<Spanned<bool>>,
+    spot_reclaim: Option<Spanned<bool>>,
     at_s: Option<Spanned<f64>>,
     recover_after_s: Option<Spanned<f64>>,
     mtbf_s: Option<Spanned<f64>>,
@@ -295,6 +305,20 @@ pub(crate) fn validate(
                 return Err(err(p.span(), "partition", "a partition cuts hosts off the control plane; expected `hosts`, `labels` or `site` with it, not `workload` or `registry_mbit_s`".into()));
             }
         }
+        let spot_reclaim = r.spot_reclaim.as_ref().is_some_and(|p| *p.get_ref());
+        if let (true, Some(s)) = (spot_reclaim, &r.spot_reclaim) {
+            if r.workload.is_some() || r.registry_mbit_s.is_some() || partition {
+                return Err(err(s.span(), "spot_reclaim", "a spot reclaim takes spot hosts; expected `hosts`, `labels` or `site` (or none: every spot host) with it, not `workload`, `registry_mbit_s` or `partition`".into()));
+            }
+            if let Some(x) = r
+                .mtbf_s
+                .as_ref()
+                .map(|m| m.span())
+                .or(r.recover_after_s.as_ref().map(|m| m.span()))
+            {
+                return Err(err(x, "spot_reclaim", "a spot reclaim happens at `at_s` and is not repaired (random reclaims: `[provisioning] spot_interruption_mean_s`); expected neither `mtbf_s` nor `recover_after_s`".into()));
+            }
+        }
         let timing = match (&r.at_s, &r.mtbf_s) {
             (Some(at), None) => {
                 if let Some(m) = &r.mttr_s {
@@ -344,12 +368,13 @@ pub(crate) fn validate(
             workload,
             registry_mbit_s,
             partition,
+            spot_reclaim,
             hosts: r.hosts.iter().map(|h| h.get_ref().clone()).collect(),
             labels: r.labels.clone(),
             site: r.site.as_ref().map(|s| s.get_ref().clone()),
             timing,
         };
-        if fault.is_host_fault()
+        if (fault.is_host_fault() || fault.spot_reclaim)
             && !nodes
                 .iter()
                 .any(|n| fault.selects(&n.name, &n.labels, &n.site))
@@ -404,6 +429,7 @@ mod tests {
             workload: None,
             registry_mbit_s: None,
             partition: false,
+            spot_reclaim: false,
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             labels: zone
                 .map(|z| [("zone".to_string(), z.to_string())].into())

@@ -11,6 +11,8 @@
 //! image_mib = 300            # the new version's image (default: the workload's)
 //! max_surge = "25%"          # default: the preset's (Kubernetes 25%, Swarm 0, Marathon 100%)
 //! max_unavailable = "25%"    # default: the preset's (Kubernetes 25%, Swarm 1, Marathon 0%)
+//! # or Swarm's words: parallelism = 2, order = "start-first" (surge 2, unavailable 0) or
+//! # "stop-first" (surge 0, unavailable 2; Swarm's default, with parallelism 1)
 //! ready_delay_s = 10         # a pod is ready this long after its container starts
 //! volume_gib = 50            # each pod's data volume …
 //! volume = "local"           # … on its node's disk, copied to a new node over the network,
@@ -74,6 +76,9 @@ pub(crate) struct RawUpgrade {
     image_mib: Option<Spanned<f64>>,
     max_surge: Option<Spanned<toml::Value>>,
     max_unavailable: Option<Spanned<toml::Value>>,
+    /// Swarm's `--update-parallelism` and `--update-order`, instead of the two above.
+    parallelism: Option<Spanned<i64>>,
+    order: Option<Spanned<String>>,
     ready_delay_s: Option<Spanned<f64>>,
     volume_gib: Option<Spanned<f64>>,
     volume: Option<Spanned<String>>,
@@ -195,6 +200,47 @@ pub(crate) fn validate(
                 "expected a positive bandwidth in Mbit/s, found 0".into(),
             ));
         }
+        // Swarm's update settings: a batch of `parallelism` tasks started before (start-first)
+        // or after (stop-first) the old ones stop (swarmkit api UpdateConfig; its defaults:
+        // parallelism 1, stop-first).
+        let mut max_surge = replicas(&r.max_surge, "max_surge")?;
+        let mut max_unavailable = replicas(&r.max_unavailable, "max_unavailable")?;
+        if r.parallelism.is_some() || r.order.is_some() {
+            let span = r
+                .parallelism
+                .as_ref()
+                .map(|p| p.span())
+                .or(r.order.as_ref().map(|o| o.span()))
+                .unwrap_or(0..0);
+            if max_surge.is_some() || max_unavailable.is_some() {
+                return Err(err(span, "parallelism", "Swarm's `parallelism`/`order` and Kubernetes' `max_surge`/`max_unavailable` say the same thing: expected one pair or the other".into()));
+            }
+            let n = match &r.parallelism {
+                None => 1,
+                Some(p) if (1..=i64::from(u32::MAX)).contains(p.get_ref()) => *p.get_ref() as u64,
+                Some(p) => {
+                    return Err(err(
+                        p.span(),
+                        "parallelism",
+                        format!("expected at least 1 task at a time, found {}", p.get_ref()),
+                    ))
+                }
+            };
+            let start_first = match r.order.as_ref().map(|o| o.get_ref().as_str()) {
+                None | Some("stop-first") => false,
+                Some("start-first") => true,
+                Some(other) => {
+                    return Err(err(
+                        span,
+                        "order",
+                        format!("expected \"stop-first\" or \"start-first\", found \"{other}\""),
+                    ))
+                }
+            };
+            let (surge, unavailable) = if start_first { (n, 0) } else { (0, n) };
+            max_surge = Some(Replicas::Count(surge));
+            max_unavailable = Some(Replicas::Count(unavailable));
+        }
         out.push(Upgrade {
             workload: w,
             at,
@@ -205,8 +251,8 @@ pub(crate) fn validate(
                 *image_mib,
                 "a non-negative size in MiB",
             )?,
-            max_surge: replicas(&r.max_surge, "max_surge")?,
-            max_unavailable: replicas(&r.max_unavailable, "max_unavailable")?,
+            max_surge,
+            max_unavailable,
             ready_delay: match &r.ready_delay_s {
                 Some(v) => non_negative_secs(v, &f("ready_delay_s"), loc)?,
                 None => SimDuration::ZERO,

@@ -417,3 +417,50 @@ proptest! {
         prop_assert!((got - cost).abs() < 1e-6 * cost.max(1.0), "summary {} vs records {}", got, cost);
     }
 }
+
+#[test]
+fn a_traced_spot_reclaim_drains_the_host_and_karpenter_replaces_it() {
+    let sc = parse(
+        "reclaim.toml",
+        &burst(
+            r#"
+[[hosts]]
+name = "spot"
+count = 0
+max_count = 4
+cpu_milli = 16000
+memory_mib = 65536
+capacity_type = "spot"
+cost_per_hour = 0.2
+[provisioning]
+provisioner = "karpenter"
+[[faults]]
+name = "reclaim"
+spot_reclaim = true
+at_s = 300
+"#,
+        ),
+    )
+    .unwrap();
+    let r = run(&sc).unwrap();
+    let (idle, delay, notice) = (
+        default_s("batch_idle_s"),
+        default_s("provision_delay_s"),
+        default_s("spot_notice_s"),
+    );
+    let a = actions(&r);
+    let at = |what: &str| -> Vec<f64> { a.iter().filter(|x| x.1 == what).map(|x| x.0).collect() };
+    assert_eq!(at("spot-notice"), vec![300.0], "{a:?}");
+    assert_eq!(at("gone"), vec![300.0 + notice]);
+    // The drained pods park at once, the batch closes `batch_idle` later and a second spot
+    // host is Ready `provision_delay` after that; every pod is bound there again.
+    let launches = at("launch");
+    assert_eq!(launches.len(), 2, "{a:?}");
+    assert!((launches[1] - (300.0 + idle)).abs() < 1e-9);
+    for p in &r.records {
+        assert_eq!(p.placements.len(), 2, "{}", p.spec.name);
+        assert!((secs(p.placements[1].bound) - (300.0 + idle + delay)).abs() < 1e-6);
+    }
+    assert_eq!(r.summary.pods_drained, Some(10));
+    assert_eq!(r.summary.spot_interruptions, Some(1));
+}

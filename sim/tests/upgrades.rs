@@ -166,3 +166,32 @@ fn a_local_volume_is_copied_when_its_pod_moves() {
     assert_eq!(r.upgrades[0].volume_copies, 0);
     assert_eq!(r.upgrades[0].rebuilt, 4);
 }
+
+/// Swarm's update settings are the Kubernetes limits by other names: `parallelism` tasks at a
+/// time, started before the old ones stop (`start-first`: surge) or after (`stop-first`:
+/// unavailability); giving both pairs is refused.
+#[test]
+fn swarm_parallelism_and_order_are_surge_and_unavailability() {
+    let base = |extra: &str| {
+        format!(
+            "name = \"u\"\nduration_s = 100\n[[hosts]]\nname = \"w\"\ncpu_milli = 8000\nmemory_mib = 8192\n[[workloads]]\nname = \"web\"\nkind = \"service\"\narrival_rate_per_s = 10\nmax_pods = 4\ncpu_milli = 100\nmemory_mib = 100\n[[upgrades]]\nworkload = \"web\"\nat_s = 10\n{extra}\n"
+        )
+    };
+    use orchsim_sim::values_file::Replicas;
+    let limits = |extra: &str| {
+        let sc = orchsim_sim::parse("u.toml", &base(extra)).unwrap();
+        (sc.upgrades[0].max_surge, sc.upgrades[0].max_unavailable)
+    };
+    assert_eq!(
+        limits("parallelism = 2\norder = \"start-first\""),
+        (Some(Replicas::Count(2)), Some(Replicas::Count(0)))
+    );
+    assert_eq!(
+        limits("order = \"stop-first\""),
+        (Some(Replicas::Count(0)), Some(Replicas::Count(1)))
+    );
+    let e = orchsim_sim::parse("u.toml", &base("parallelism = 2\nmax_surge = 1"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("one pair or the other"), "{e}");
+}

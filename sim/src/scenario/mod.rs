@@ -702,10 +702,10 @@ fn validate(
                     j,
                     &f("job"),
                     raw.orchestrator.preset.as_ref(),
-                    restart_policy(loc, w, &f("restart_policy"))?,
+                    restart_policy(loc, w, &f("restart_policy"), raw.orchestrator.preset.as_ref())?,
                 )?),
             },
-            restart_policy: restart_policy(loc, w, &f("restart_policy"))?,
+            restart_policy: restart_policy(loc, w, &f("restart_policy"), raw.orchestrator.preset.as_ref())?,
         });
     }
 
@@ -1015,7 +1015,7 @@ fn validate(
     // A slow registry needs no failure handling; every other fault does.
     let needs_preset = faults
         .iter()
-        .position(|f| f.registry_mbit_s.is_none())
+        .position(|f| f.registry_mbit_s.is_none() && !f.spot_reclaim)
         .map(|i| (i, &raw.faults[i]));
     if let (Some((i, first)), None) = (needs_preset, &lifecycle) {
         return Err(loc.error(
@@ -1112,6 +1112,13 @@ fn validate(
     };
 
     let provisioning = provisioning(loc, &raw, &hosts, &control_plane, &algorithm)?;
+    if let (None, Some(i)) = (&provisioning, faults.iter().position(|f| f.spot_reclaim)) {
+        return Err(loc.error(
+            Some(raw.faults[i].name.span()),
+            &format!("faults[{i}].spot_reclaim"),
+            "spot hosts are launched and reclaimed by a provisioner: expected a `[provisioning]` table with `spot_reclaim`".into(),
+        ));
+    }
     if let (Some(i), Some(_)) = (workloads.iter().position(|w| w.job.is_some()), &retry) {
         return Err(loc.error(
             raw.workloads[i].job.as_ref().map(|j| j.span()),
@@ -1239,6 +1246,7 @@ fn restart_policy(
     loc: &Locator,
     w: &raw::RawWorkload,
     field: &str,
+    preset: Option<&Spanned<String>>,
 ) -> Result<RestartPolicy, ScenarioError> {
     let Some(p) = &w.restart_policy else {
         return Ok(match (w.kind.get_ref().as_str(), &w.job) {
@@ -1259,6 +1267,14 @@ fn restart_policy(
             ))
         }
     };
+    let swarm = preset.is_some_and(|p| p.get_ref() == "swarm");
+    if policy != RestartPolicy::Always && w.kind.get_ref() == "service" && !swarm {
+        return Err(loc.error(
+            Some(p.span()),
+            field,
+            "a Deployment's or a Marathon app's pods restart `Always` (the only policy they allow); a Swarm service may use `on-failure` or `none`: expected `Always` for a service, or the `swarm` preset".into(),
+        ));
+    }
     if policy == RestartPolicy::Always && w.job.is_some() {
         return Err(loc.error(
             Some(p.span()),

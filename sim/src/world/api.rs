@@ -289,7 +289,10 @@ impl World<'_> {
 
     /// The kubelet of `node` reports a pod's status (a GET, then a PATCH).
     pub(super) fn kubelet_status(&mut self, k: &mut Kernel<Event>, node: usize) {
-        self.api_request(k, Client::Kubelet(node), Verb::Read, Then::Patch { node });
+        // A kubelet cut off (its host down or behind a partition) reaches no API server.
+        if !self.health[node].is_down() {
+            self.api_request(k, Client::Kubelet(node), Verb::Read, Then::Patch { node });
+        }
     }
 
     /// A pod is deleted by `client` and replaced by its ReplicaSet controller; it waits,

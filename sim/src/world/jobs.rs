@@ -168,11 +168,17 @@ impl World<'_> {
         }
         self.digest
             .record(now, TAG_JOB_DONE, &[job as u64, u64::from(complete)]);
-        if self.jobs[job].place == super::JobPlace::Deciding {
-            return;
-        }
+        // Pods waiting for the decision under way go once it is over (`after_attempt`); the
+        // others at once.
+        let deciding = self.jobs[job].place == super::JobPlace::Deciding;
         for pod in active {
-            self.delete_pod(k, pod);
+            let waiting = matches!(
+                self.pods[pod].state,
+                PodState::Pending | PodState::Unschedulable
+            );
+            if !(deciding && waiting) {
+                self.delete_pod(k, pod);
+            }
         }
     }
 

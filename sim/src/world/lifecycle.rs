@@ -79,6 +79,8 @@ pub(super) struct Health {
     /// Bumped whenever it goes down or comes back, so that stale detection and eviction
     /// events are recognised.
     epoch: u64,
+    /// Its containers died in the outages in progress (not only a partition).
+    killed: bool,
     detected: bool,
     /// When it was last declared failed.
     detected_at: SimTime,
@@ -127,10 +129,18 @@ impl World<'_> {
     pub(super) fn host_down(&mut self, k: &mut Kernel<Event>, outage: usize) {
         let now = k.now();
         let node = self.outages[outage].node;
+        let partition = self.outages[outage].partition;
         let h = &mut self.health[node.0];
         h.down += 1;
+        // A partition leaves the host's containers running; only the control plane loses
+        // sight of them. A crash during a partition kills them all the same.
+        let kill = !partition && !h.killed;
+        h.killed |= !partition;
         if h.down > 1 {
             self.outages[outage].overlapped = true;
+            if kill {
+                self.kill_containers(now, node, outage);
+            }
             return;
         }
         h.epoch += 1;
@@ -138,17 +148,8 @@ impl World<'_> {
         let epoch = h.epoch;
         self.digest
             .record(now, TAG_HOST_DOWN, &[node.0 as u64, outage as u64]);
-        // A partition leaves the host's containers running; only the control plane loses
-        // sight of them.
-        if !self.outages[outage].partition {
-            // A pull in progress dies with the host.
-            self.images[node.0].retain(|_, ready| *ready <= now);
-            let on: Vec<usize> = self.on_node[node.0].iter().copied().collect();
-            for pod in on {
-                if matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
-                    self.lose(now, pod, outage);
-                }
-            }
+        if kill {
+            self.kill_containers(now, node, outage);
         }
         let lifecycle = self
             .scenario
@@ -159,6 +160,17 @@ impl World<'_> {
             lifecycle.detected_at(now).max(now),
             Event::HostDetected { node, epoch },
         );
+    }
+
+    /// The host's containers die in `outage`, and any image pull in progress.
+    fn kill_containers(&mut self, now: SimTime, node: NodeId, outage: usize) {
+        self.images[node.0].retain(|_, ready| *ready <= now);
+        let on: Vec<usize> = self.on_node[node.0].iter().copied().collect();
+        for pod in on {
+            if matches!(self.pods[pod].state, PodState::Starting | PodState::Running) {
+                self.lose(now, pod, outage);
+            }
+        }
     }
 
     /// `pod`'s container died with its host in `outage`.
@@ -279,16 +291,23 @@ impl World<'_> {
 
     /// A pod still running behind a partition is given up by its controller: replaced
     /// through the scheduler, its old container counted as running twice.
+    /// (Counted as `duplicated`, not as lost or replaced: no container died.)
     fn partition_give_up(&mut self, k: &mut Kernel<Event>, pod: usize, outage: usize) {
         let o = &mut self.outages[outage];
-        o.pods_lost += 1;
         o.waiting += 1;
-        o.replaced += 1;
         o.duplicated += 1;
-        self.pods[pod].lost_in.push(outage);
-        if self.evict(k, pod, false) && self.api.is_some() {
-            self.delete_and_replace(k, super::api::Client::TaintEviction, pod);
+        let rec = &mut self.pods[pod];
+        if rec.state == PodState::Running {
+            self.pods_running -= 1;
         }
+        // Given up as a lost pod is (the same delays), its container left to run unseen.
+        rec.state = PodState::Lost;
+        rec.started = None;
+        rec.crashed_at = None;
+        rec.incarnation += 1;
+        rec.lost_in.push(outage);
+        self.give_up(k, pod);
+        self.touched(pod);
     }
 
     /// A lost pod's controller gives it up: its resources are freed and its replacement
@@ -306,7 +325,11 @@ impl World<'_> {
         rec.node = None;
         rec.crashed_at = None;
         if let Some(&o) = rec.lost_in.last() {
-            self.outages[o].replaced += 1;
+            let o = &mut self.outages[o];
+            // A pod given up behind a partition is duplicated, not replaced after a loss.
+            if !o.partition {
+                o.replaced += 1;
+            }
         }
         // Its replacement is a new pod: the kubelet's back-off is per pod (a preset that
         // restarts in place); Marathon keeps its launch delay (per app).
@@ -369,6 +392,7 @@ impl World<'_> {
         h.epoch += 1;
         h.outage = None;
         h.evicted = false;
+        h.killed = false;
         let was_detected = std::mem::take(&mut h.detected);
         self.digest.record(now, TAG_HOST_UP, &[node.0 as u64]);
         if was_detected {
@@ -593,8 +617,8 @@ impl World<'_> {
         if in_place {
             let rec = &mut self.pods[pod];
             rec.state = PodState::Starting;
-            rec.restarts_in_place += 1;
             if failed {
+                rec.restarts_in_place += 1;
                 self.restarts_in_place += 1;
             }
             let incarnation = rec.incarnation;

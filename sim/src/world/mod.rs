@@ -339,6 +339,10 @@ pub enum Event {
         node: NodeId,
         epoch: u64,
     },
+    /// A spot-reclaim fault (`[[faults]] spot_reclaim`) strikes.
+    SpotReclaim {
+        fault: usize,
+    },
     /// A Job's back-off is over: its controller syncs.
     JobSync {
         job: usize,
@@ -719,6 +723,15 @@ impl<'s> World<'s> {
             {
                 if SimTime::ZERO + *at <= until {
                     kernel.schedule_at(SimTime::ZERO + *at, Event::CrashAll { fault: f });
+                }
+            }
+        }
+        for (f, fault) in scenario.faults.iter().enumerate() {
+            if let (true, crate::faults::FaultTiming::At { at, .. }) =
+                (fault.spot_reclaim, &fault.timing)
+            {
+                if SimTime::ZERO + *at <= until {
+                    kernel.schedule_at(SimTime::ZERO + *at, Event::SpotReclaim { fault: f });
                 }
             }
         }
@@ -1727,6 +1740,9 @@ impl<'s> World<'s> {
             .get(self.pods[pod].workload)
             .is_some_and(|w| w.restart_policy == crate::scenario::RestartPolicy::Always);
         if always {
+            if let (Some(node), true) = (self.pods[pod].node, self.api.is_some()) {
+                self.kubelet_status(k, node.0);
+            }
             self.exited(k, pod, false);
             return;
         }
@@ -1885,6 +1901,7 @@ impl Handler<Event> for World<'_> {
             Event::HpaSync { hpa } => self.hpa_sync(k, hpa),
             Event::PodReady { workload } => self.upgrade_dirty[workload] = true,
             Event::JobSync { job } => self.job_sync(k, job),
+            Event::SpotReclaim { fault } => self.spot_reclaim(k, fault),
             Event::ProvisionScan => self.ca_scan(k),
             Event::BatchCheck => self.batch_check(k),
             Event::DisruptionPoll => self.disruption_poll(k),

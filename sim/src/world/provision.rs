@@ -498,6 +498,30 @@ impl World<'_> {
         }
     }
 
+    /// A spot-reclaim fault: every spot host it selects that is Ready now gets its notice.
+    pub(super) fn spot_reclaim(&mut self, k: &mut Kernel<Event>, fault: usize) {
+        let f = &self.scenario.faults[fault];
+        let Some(p) = self.provision.as_ref() else {
+            return;
+        };
+        let hit: Vec<(usize, u64)> = self
+            .cluster
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| {
+                let b = &p.books[*i];
+                b.presence == Presence::Ready
+                    && b.group.is_some_and(|g| self.scenario.hosts[g].spot)
+                    && f.selects(&n.name, &n.labels, &n.site)
+            })
+            .map(|(i, _)| (i, p.books[i].epoch))
+            .collect();
+        for (node, epoch) in hit {
+            self.spot_notice(k, NodeId(node), epoch);
+        }
+    }
+
     /// The cloud gives notice that it reclaims a spot host: it is drained now and gone at the
     /// end of the notice.
     pub(super) fn spot_notice(&mut self, k: &mut Kernel<Event>, node: NodeId, epoch: u64) {
