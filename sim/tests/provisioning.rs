@@ -48,6 +48,11 @@ cost = {{ t_job_ms = 0, t_task_ms = 0, t_node_us = 0 }}
     )
 }
 
+/// [`burst`] run.
+fn run_burst(pool: &str) -> RunResult {
+    run(&parse("burst.toml", &burst(pool)).unwrap()).unwrap()
+}
+
 fn secs(t: SimTime) -> f64 {
     t.as_nanos() as f64 / 1e9
 }
@@ -64,10 +69,8 @@ fn actions(r: &RunResult) -> Vec<(f64, &'static str, String)> {
 
 #[test]
 fn the_cluster_autoscaler_grows_at_its_next_scan_and_shrinks_after_the_unneeded_time() {
-    let sc = parse(
-        "ca.toml",
-        &burst(
-            r#"
+    let r = run_burst(
+        r#"
 [[hosts]]
 name = "pool"
 count = 0
@@ -78,10 +81,7 @@ cost_per_hour = 1.0
 [provisioning]
 provisioner = "cluster-autoscaler"
 "#,
-        ),
-    )
-    .unwrap();
-    let r = run(&sc).unwrap();
+    );
     let (scan, delay, unneeded) = (
         default_s("scan_interval_s"),
         default_s("provision_delay_s"),
@@ -124,10 +124,8 @@ provisioner = "cluster-autoscaler"
 
 #[test]
 fn karpenter_packs_the_batch_onto_one_host_of_the_cheapest_type_that_holds_it() {
-    let sc = parse(
-        "karpenter.toml",
-        &burst(
-            r#"
+    let r = run_burst(
+        r#"
 [[hosts]]
 name = "small"
 count = 0
@@ -145,10 +143,7 @@ cost_per_hour = 0.7
 [provisioning]
 provisioner = "karpenter"
 "#,
-        ),
-    )
-    .unwrap();
-    let r = run(&sc).unwrap();
+    );
     let (idle, delay, poll, validation) = (
         default_s("batch_idle_s"),
         default_s("provision_delay_s"),
@@ -420,10 +415,8 @@ proptest! {
 
 #[test]
 fn a_traced_spot_reclaim_drains_the_host_and_karpenter_replaces_it() {
-    let sc = parse(
-        "reclaim.toml",
-        &burst(
-            r#"
+    let r = run_burst(
+        r#"
 [[hosts]]
 name = "spot"
 count = 0
@@ -439,10 +432,7 @@ name = "reclaim"
 spot_reclaim = true
 at_s = 300
 "#,
-        ),
-    )
-    .unwrap();
-    let r = run(&sc).unwrap();
+    );
     let (idle, delay, notice) = (
         default_s("batch_idle_s"),
         default_s("provision_delay_s"),

@@ -48,16 +48,7 @@ impl World<'_> {
             .pods
             .iter()
             .copied()
-            .filter(|&p| {
-                matches!(
-                    self.pods[p].state,
-                    PodState::Pending
-                        | PodState::Unschedulable
-                        | PodState::Starting
-                        | PodState::Running
-                        | PodState::Lost
-                )
-            })
+            .filter(|&p| self.is_live(p))
             .collect()
     }
 

@@ -173,18 +173,24 @@ impl World<'_> {
         }
     }
 
-    /// `pod`'s container died with its host in `outage`.
-    pub(super) fn lose(&mut self, now: SimTime, pod: usize, outage: usize) {
+    /// The control plane no longer counts `pod`'s container: the pod is `Lost`, its pending
+    /// events stale. A restart in place starts a new container; a crash it was restarting
+    /// from is now a loss, measured as one.
+    fn mark_lost(&mut self, pod: usize) {
         let rec = &mut self.pods[pod];
         if rec.state == PodState::Running {
             self.pods_running -= 1;
         }
         rec.state = PodState::Lost;
-        // Its container is gone; a restart in place starts a new one. A crash it was
-        // restarting from is now a loss, measured as one.
         rec.started = None;
         rec.crashed_at = None;
         rec.incarnation += 1;
+    }
+
+    /// `pod`'s container died with its host in `outage`.
+    pub(super) fn lose(&mut self, now: SimTime, pod: usize, outage: usize) {
+        self.mark_lost(pod);
+        let rec = &mut self.pods[pod];
         rec.losses += 1;
         self.pods_lost += 1;
         // Lost again before it ran: it counts once per outage, and for each until it runs.
@@ -296,16 +302,9 @@ impl World<'_> {
         let o = &mut self.outages[outage];
         o.waiting += 1;
         o.duplicated += 1;
-        let rec = &mut self.pods[pod];
-        if rec.state == PodState::Running {
-            self.pods_running -= 1;
-        }
         // Given up as a lost pod is (the same delays), its container left to run unseen.
-        rec.state = PodState::Lost;
-        rec.started = None;
-        rec.crashed_at = None;
-        rec.incarnation += 1;
-        rec.lost_in.push(outage);
+        self.mark_lost(pod);
+        self.pods[pod].lost_in.push(outage);
         self.give_up(k, pod);
         self.touched(pod);
     }
