@@ -557,8 +557,8 @@ impl World<'_> {
         }
     }
 
-    /// `pod`'s container exits: restarted after the preset's back-off, in place or as a new
-    /// task through the scheduler.
+    /// `pod`'s container exits with an error: its Job's controller takes it over, or under
+    /// restart policy `Never` the pod fails, or it is restarted (`exited`).
     pub(super) fn crash(&mut self, k: &mut Kernel<Event>, pod: usize, incarnation: u32) {
         let rec = &self.pods[pod];
         if rec.incarnation != incarnation || rec.state != PodState::Running {
