@@ -633,6 +633,12 @@ fn validate(
                 ));
             }
         };
+        let policy = restart_policy(
+            loc,
+            w,
+            &f("restart_policy"),
+            raw.orchestrator.preset.as_ref(),
+        )?;
         workloads.push(Workload {
             name: wname,
             kind,
@@ -702,10 +708,10 @@ fn validate(
                     j,
                     &f("job"),
                     raw.orchestrator.preset.as_ref(),
-                    restart_policy(loc, w, &f("restart_policy"), raw.orchestrator.preset.as_ref())?,
+                    policy,
                 )?),
             },
-            restart_policy: restart_policy(loc, w, &f("restart_policy"), raw.orchestrator.preset.as_ref())?,
+            restart_policy: policy,
         });
     }
 
