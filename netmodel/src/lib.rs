@@ -6,7 +6,8 @@
 //! and turns each datapath into numbers: a pipeline of costed stages ([`pipeline`]) whose
 //! constants come from a TOML profile ([`profile`]), a packet-level discrete-event engine
 //! ([`packet`]), a flow-level max-min engine for cluster scale ([`flow`]), what each datapath can
-//! carry ([`capability`]) and the `net compare` result ([`compare`]).
+//! carry ([`capability`]), Kubernetes NetworkPolicy semantics ([`policy`]) and the `net compare`
+//! result ([`compare`]).
 
 pub mod capability;
 pub mod compare;
@@ -14,6 +15,7 @@ mod datapath;
 pub mod flow;
 pub mod packet;
 pub mod pipeline;
+pub mod policy;
 pub mod profile;
 
 pub use datapath::{Base, Datapath, DatapathError, Encryption};

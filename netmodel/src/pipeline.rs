@@ -161,9 +161,15 @@ pub struct Pipeline {
 /// Forward-path constant for one traversal of the host namespace, if the datapath has one.
 fn forward(p: &Params, plat: &Platform, base: Base) -> Option<(f64, &'static str)> {
     if plat.underlay == Underlay::Veth {
-        // Namespaces over veth + a bridge: one traversal without netfilter, whatever the
-        // datapath (section 6: routed /32 pods cost the same as the bridged underlay).
-        return Some((p.f_vm, "f_vm"));
+        // Namespaces over veth + a bridge: one traversal of the underlay without netfilter;
+        // a pod adds its own veth and the host namespace's route or bridge (f_pod), and
+        // Docker's bridge, which reaches another host through published ports, NAT and
+        // conntrack (f_nat; on a NIC platform f_docker includes them).
+        return Some(match base {
+            Base::Host => (p.f_vm, "f_vm"),
+            Base::Bridge => (p.f_vm + p.f_pod + p.f_nat, "f_vm, f_pod, f_nat"),
+            _ => (p.f_vm + p.f_pod, "f_vm, f_pod"),
+        });
     }
     match base {
         Base::Host => None,

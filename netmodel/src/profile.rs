@@ -65,7 +65,7 @@ struct RawParam {
 }
 
 /// How the sending application hands data to TCP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TxMode {
     /// `write`/`send`: the payload is copied from user memory (netperf, iperf3 without `-Z`).
@@ -75,7 +75,7 @@ pub enum TxMode {
 }
 
 /// What joins the hosts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Underlay {
     /// Physical NICs and a wire.
@@ -86,7 +86,7 @@ pub enum Underlay {
 }
 
 /// A machine: how fast its CPU is relative to the reference, its NIC and its kernel's habits.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Platform {
     #[serde(skip)]
@@ -112,7 +112,7 @@ pub struct Platform {
 }
 
 /// Fixed network facts: frame overheads, queue sizes, TCP defaults.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConsts {
     pub ethernet_overhead_bytes: u32,
@@ -152,6 +152,7 @@ params! {
     a_rx: "ns/ack", g_txc: "ns/segment", p_rx: "ns/packet", g_rx: "ns/segment",
     b_rx_dram: "ns/byte", b_rx_llc: "ns/byte", a_tx: "ns/ack", ack_per_seg: "ack/segment",
     f_calico: "ns/segment", f_bridge_k8s: "ns/segment", f_docker: "ns/segment", f_vm: "ns/segment",
+    f_pod: "ns/segment", f_nat: "ns/segment",
     lambda: "ratio", e_vxlan: "ns/segment", d_vxlan: "ns/segment", e_ipip: "ns/segment",
     d_ipip: "ns/segment", wg_pkt: "ns/packet", wg_byte: "ns/byte", wg_ipt: "ns/packet",
     wg_seg_tx: "ns/packet", wg_pool_rx: "ns/packet", wg_pool_rx_b: "ns/byte",
@@ -421,6 +422,66 @@ impl Profile {
         })
     }
 
+    /// Sets constant `name` (its unit stays) with how it was obtained, and the typed constants
+    /// with it. Refuses an unknown name or a value the profile schema would refuse.
+    pub fn set_param(
+        &mut self,
+        name: &str,
+        value: f64,
+        kind: Kind,
+        source: String,
+    ) -> Result<(), String> {
+        let p = self
+            .entries
+            .get_mut(name)
+            .ok_or_else(|| format!("unknown constant `{name}`"))?;
+        let max = match p.unit.as_str() {
+            "ratio" => 1.0,
+            "ack/segment" => 64.0,
+            _ => 1e9,
+        };
+        if !(value.is_finite() && (0.0..=max).contains(&value)) {
+            return Err(format!("{name}: expected 0 to {max}, found {value}"));
+        }
+        p.value = value;
+        p.kind = kind;
+        p.source = source;
+        self.params = Params::from_map(&self.entries);
+        Ok(())
+    }
+
+    /// The profile as TOML that [`Profile::parse`] reads back to the same profile, preceded by
+    /// `header` as comment lines.
+    pub fn to_toml(&self, header: &str) -> String {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            name: &'a str,
+            description: &'a str,
+            network: &'a NetworkConsts,
+            params: &'a BTreeMap<String, Param>,
+            platforms: &'a BTreeMap<String, Platform>,
+            defaults: Defaults<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct Defaults<'a> {
+            platform: &'a str,
+        }
+        let body = toml::to_string(&Out {
+            name: &self.name,
+            description: &self.description,
+            network: &self.network,
+            params: &self.entries,
+            platforms: &self.platforms,
+            defaults: Defaults {
+                platform: &self.default_platform,
+            },
+        })
+        .expect("a profile's fields are all TOML values");
+        let mut out: String = header.lines().map(|l| format!("# {l}\n")).collect();
+        out.push('\n');
+        out + &body
+    }
+
     /// A platform by name, or an error listing the ones this profile has.
     pub fn platform(&self, name: &str) -> Result<&Platform, String> {
         self.platforms.get(name).ok_or_else(|| {
@@ -450,6 +511,39 @@ mod tests {
         }
         assert_eq!(p.default_platform, "reference-10g");
         assert!((p.params.lambda - 0.4232).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_written_profile_reads_back_with_its_changes() {
+        let mut p = Profile::default_profile();
+        p.set_param(
+            "f_vm",
+            123.5,
+            Kind::Measured,
+            "orchsim live net, a test".into(),
+        )
+        .unwrap();
+        assert!(p.set_param("nope", 1.0, Kind::Fit, String::new()).is_err());
+        assert!(p
+            .set_param("lambda", 2.0, Kind::Fit, String::new())
+            .is_err());
+        assert_eq!(p.params.f_vm, 123.5);
+        let text = p.to_toml("written by a test\nsecond line");
+        assert!(text.starts_with("# written by a test\n# second line\n"));
+        let q = Profile::parse("written.toml", &text).unwrap();
+        assert_eq!(q.params.f_vm, 123.5);
+        assert_eq!(q.entries["f_vm"].kind, Kind::Measured);
+        assert_eq!(q.entries["f_vm"].source, "orchsim live net, a test");
+        assert_eq!(q.entries.len(), p.entries.len());
+        assert_eq!(q.default_platform, p.default_platform);
+        for (name, plat) in &p.platforms {
+            let r = &q.platforms[name];
+            assert_eq!(
+                (r.cpu_factor, r.mtu, r.underlay),
+                (plat.cpu_factor, plat.mtu, plat.underlay)
+            );
+        }
+        assert_eq!(q.network.tcp_rwnd_bytes, p.network.tcp_rwnd_bytes);
     }
 
     #[test]
