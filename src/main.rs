@@ -13,6 +13,7 @@ macro_rules! outln {
 mod bench;
 mod compare;
 mod explain;
+mod live;
 mod net;
 mod plan;
 mod sweep;
@@ -53,6 +54,9 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Container network datapaths: `net compare`, `net explain`, `net profile`.
     Net(net::NetArgs),
+    /// Live mode: the real datapaths built in network namespaces and measured against the
+    /// model (`live net`), and `live clean`. Needs root.
+    Live(live::LiveArgs),
     /// Time the embedded scenarios (and fold in criterion results) into bench.csv.
     Bench(bench::BenchArgs),
     /// List the scenarios embedded in this binary.
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => explain::explain(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Net(args)) => net::run(args),
+        Some(Command::Live(args)) => live::run(args),
         Some(Command::Scenarios { format }) => scenarios(format),
         Some(Command::Presets { name, format }) => presets(name.as_deref(), format),
     };

@@ -53,6 +53,9 @@ fn dependencies_point_one_way() {
         ("orchsim-sched", &[]),
         ("orchsim-report", &[]),
         ("orchsim-net", &["orchsim-kernel"]),
+        // Live mode builds real datapaths named and modeled by net (and, for its controller,
+        // runs sched's schedulers): never the simulator.
+        ("orchsim-live", &["orchsim-net", "orchsim-sched"]),
         (
             "orchsim-sim",
             &[
@@ -66,6 +69,7 @@ fn dependencies_point_one_way() {
             "orchsim-app",
             &[
                 "orchsim-kernel",
+                "orchsim-live",
                 "orchsim-net",
                 "orchsim-report",
                 "orchsim-sched",
@@ -169,6 +173,97 @@ fn one_event_loop_for_cluster_simulations() {
     assert!(
         loops.is_empty(),
         "kernel event handlers outside sim/src/world: {loops:?}"
+    );
+}
+
+/// Every dotted IPv4 address (or its first two octets before a `{` of a format string) and
+/// every `Ipv4Addr::new(a, b, …)` in `text`, as its first two octets.
+fn ipv4_prefixes(text: &str) -> Vec<(String, u8, u8)> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let number = |i: usize| -> Option<(u32, usize)> {
+        let len = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        (1..=3)
+            .contains(&len)
+            .then(|| (text[i..i + len].parse().unwrap(), i + len))
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let starts = b[i].is_ascii_digit()
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b'_'));
+        if starts {
+            if let Some((o1, j)) = number(i) {
+                if b.get(j) == Some(&b'.') {
+                    if let Some((o2, k)) = number(j + 1) {
+                        if b.get(k) == Some(&b'.')
+                            && matches!(b.get(k + 1), Some(c) if c.is_ascii_digit() || *c == b'{')
+                        {
+                            let end = text[i..]
+                                .find(|c: char| !(c.is_ascii_alphanumeric() || ".{}/".contains(c)))
+                                .map_or(text.len(), |e| i + e);
+                            out.push((text[i..end].to_string(), o1 as u8, o2 as u8));
+                            i = end;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    for (at, _) in text.match_indices("Ipv4Addr::new(") {
+        let args: Vec<u32> = text[at + 14..]
+            .split([',', ')'])
+            .take(2)
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        if let [o1, o2] = args[..] {
+            out.push((format!("Ipv4Addr::new({o1}, {o2}, …)"), o1 as u8, o2 as u8));
+        }
+    }
+    out
+}
+
+/// Architecture Invariant: live mode's addresses come from 198.18.0.0/15 (RFC 2544's
+/// benchmarking range) and never from the private ranges or anything routable; the one
+/// exception is Calico's link-local next hop 169.254.1.1, which never leaves a pod's veth.
+#[test]
+fn live_mode_uses_only_benchmarking_addresses() {
+    let mut files = Vec::new();
+    for sub in ["src", "tests", "examples"] {
+        rust_files(&root().join("live").join(sub), &mut files);
+    }
+    assert!(files.len() >= 5, "live/ has {} files", files.len());
+    let mut found = 0;
+    let mut bad = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (addr, o1, o2) in ipv4_prefixes(&text) {
+            found += 1;
+            let ok =
+                (o1, o2) == (198, 18) || (o1, o2) == (198, 19) || addr.starts_with("169.254.1.1");
+            if !ok {
+                bad.push(format!(
+                    "{}: {addr}",
+                    f.strip_prefix(root()).unwrap_or(f).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        found > 5,
+        "the scan found only {found} addresses: it is not reading them"
+    );
+    assert!(
+        bad.is_empty(),
+        "addresses outside 198.18.0.0/15 in live mode: {bad:?}"
+    );
+    let probe = ipv4_prefixes("a 10.0.0.1 b 198.19.{i}.0/24 Ipv4Addr::new(192, 168, 1, 1) v0.2.3");
+    assert_eq!(
+        probe.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>(),
+        [(10, 0), (198, 19), (192, 168)],
+        "{probe:?}"
     );
 }
 

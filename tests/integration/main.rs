@@ -8,6 +8,7 @@ mod control_planes;
 mod explain;
 mod fgd_atc23;
 mod inputs;
+mod live;
 mod net;
 mod outputs;
 mod readme;

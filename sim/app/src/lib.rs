@@ -23,6 +23,7 @@ pub mod error;
 pub mod explain;
 pub mod gpu_study;
 pub mod journal;
+pub mod live;
 pub mod net;
 pub mod outputs;
 pub mod plan;
