@@ -437,10 +437,11 @@ impl<'a> Engine<'a> {
                 sender,
                 true,
             );
-            if !txd_st.is_empty() {
-                if let Some(h) = data.iter_mut().find(|h| h.nic_gbps > 0.0) {
-                    h.spawns_txdone = true;
-                }
+            // A segment that has left the link stops counting against TCP Small Queues: on a
+            // NIC at its TX completion (a stage of its own), on a veth underlay shaped to a
+            // rate when the qdisc hands it to the veth (which orphans the skb; no stage).
+            if let Some(h) = data.iter_mut().find(|h| h.nic_gbps > 0.0) {
+                h.spawns_txdone = true;
             }
             routes.data.push(data);
             routes

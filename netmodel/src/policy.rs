@@ -228,7 +228,8 @@ pub struct Endpoint {
     pub name: String,
     pub namespace: String,
     pub labels: Labels,
-    pub ip: Ipv4Addr,
+    /// `None` for a pod not yet given an address: no `ipBlock` covers it.
+    pub ip: Option<Ipv4Addr>,
 }
 
 /// The policies of a cluster and the labels of its namespaces.
@@ -279,7 +280,7 @@ impl PolicySet {
     /// Whether `peer` (named in a policy of namespace `policy_ns`) covers `who`.
     pub fn peer_matches(&self, peer: &Peer, policy_ns: &str, who: &Endpoint) -> bool {
         match peer {
-            Peer::Block(b) => b.contains(who.ip),
+            Peer::Block(b) => who.ip.is_some_and(|ip| b.contains(ip)),
             Peer::Pods { pods, namespaces } => {
                 let ns_ok = match namespaces {
                     Some(sel) => sel.matches(&self.namespace_labels(&who.namespace)),
@@ -445,12 +446,19 @@ fn convert_rules(raw: Option<Vec<RawRule>>, egress: bool) -> Result<Option<Vec<R
                     .map(|(j, p)| match (p.ip_block, p.pod_selector, p.namespace_selector) {
                         (Some(b), None, None) => {
                             let cidr = b.cidr.parse().map_err(|e| format!("{at}.peers[{j}].ipBlock.cidr: {e}"))?;
-                            let except = b
+                            let except: Vec<Cidr> = b
                                 .except
                                 .iter()
                                 .map(|e| e.parse())
                                 .collect::<Result<_, _>>()
                                 .map_err(|e| format!("{at}.peers[{j}].ipBlock.except: {e}"))?;
+                            // Upstream validation: every except range lies inside the cidr.
+                            let cidr: Cidr = cidr;
+                            if let Some(x) = except.iter().find(|x| x.prefix < cidr.prefix || !cidr.contains(x.addr)) {
+                                return Err(format!(
+                                    "{at}.peers[{j}].ipBlock.except: {x} is not within {cidr}"
+                                ));
+                            }
                             Ok(Peer::Block(IpBlock { cidr, except }))
                         }
                         (Some(_), _, _) => Err(format!(
@@ -512,6 +520,16 @@ fn convert_rules(raw: Option<Vec<RawRule>>, egress: bool) -> Result<Option<Vec<R
     Ok(Some(out))
 }
 
+/// A DNS-1123 label, which upstream requires of a NetworkPolicy's name and namespace.
+fn dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
 /// The NetworkPolicies of a YAML file (one document, a multi-document stream, or a `List`),
 /// and the kinds of the other documents, which are skipped.
 pub fn parse_yaml(
@@ -559,12 +577,29 @@ pub fn parse_yaml(
             let spec: RawSpec = serde_yaml_ng::from_value(raw.spec.unwrap_or_default())
                 .map_err(|e| at(format!("spec: {e}")))?;
             let types = spec.policy_types.clone();
+            for (what, v) in [
+                ("metadata.name", Some(&name)),
+                ("metadata.namespace", meta.namespace.as_ref()),
+            ] {
+                if let Some(v) = v {
+                    if !dns_label(v) {
+                        return Err(err(format!(
+                            "{what} `{v}`: expected a DNS-1123 label (lower-case letters, digits and `-`, at most 63)"
+                        )));
+                    }
+                }
+            }
             let mut ingress = convert_rules(spec.ingress, false).map_err(&at)?;
             let mut egress = convert_rules(spec.egress, true).map_err(&at)?;
-            match types {
+            // An empty list is read as a missing one, as upstream's defaulting does.
+            match types.filter(|t| !t.is_empty()) {
                 None => {
-                    // Ingress always; Egress when egress rules are given.
+                    // Ingress always; Egress only when at least one egress rule is given
+                    // (upstream: `len(spec.Egress) != 0`).
                     ingress.get_or_insert_with(Vec::new);
+                    if egress.as_ref().is_some_and(|e| e.is_empty()) {
+                        egress = None;
+                    }
                 }
                 Some(t) => {
                     for x in &t {
@@ -610,7 +645,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            ip: Ipv4Addr::from(ip),
+            ip: Some(Ipv4Addr::from(ip)),
         }
     }
 
@@ -737,6 +772,12 @@ spec:
         let deny_out = set("kind: NetworkPolicy\nmetadata: {name: default-deny-egress}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n");
         assert!(!deny_out.verdict(&a, &b, Protocol::Tcp, 80).allowed());
         assert!(!deny_out.isolated(&b, false));
+        // policyTypes left out or empty, egress: []: Ingress only (no egress rule, no egress
+        // isolation).
+        for types in ["", "  policyTypes: []\n"] {
+            let s = set(&format!("kind: NetworkPolicy\nmetadata: {{name: x}}\nspec:\n  podSelector: {{}}\n  egress: []\n{types}"));
+            assert!(s.isolated(&a, false) && !s.isolated(&a, true), "{types}");
+        }
         // policyTypes left out: Ingress only, even with no ingress rules (deny all ingress).
         let implicit = set("kind: NetworkPolicy\nmetadata: {name: x}\nspec:\n  podSelector: {matchLabels: {app: b}}\n");
         assert!(implicit.isolated(&b, false) && !implicit.isolated(&b, true));
@@ -780,6 +821,10 @@ spec:
         assert!(e.contains("named port `http`"), "{e}");
         let e = bad("kind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  egress:\n  - from: [{podSelector: {}}]\n");
         assert!(e.contains("egress[0]") && e.contains("`to`"), "{e}");
+        let e = bad("kind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.1.0.0/24]}}]\n");
+        assert!(e.contains("not within 10.0.0.0/16"), "{e}");
+        let e = bad("kind: NetworkPolicy\nmetadata: {name: \"a\\\"b\"}\nspec: {}\n");
+        assert!(e.contains("DNS-1123"), "{e}");
         let e = bad("---\nkind: Service\n---\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/33}}]\n");
         assert!(e.contains("document 2") && e.contains("prefix"), "{e}");
         let (p, skipped) = parse_yaml(

@@ -94,7 +94,8 @@ pub struct Platform {
     pub description: String,
     /// Every CPU cost of the profile is multiplied by this.
     pub cpu_factor: f64,
-    /// 0 means no physical link (a veth underlay).
+    /// The link's rate. 0 on a veth underlay: no link serialises packets; above 0 there, the
+    /// rate the underlay is shaped to (`orchsim live net --underlay-rate`).
     pub link_gbps: f64,
     pub mtu: u32,
     /// The received payload is in the last-level cache when it is copied to the application
@@ -152,7 +153,7 @@ params! {
     a_rx: "ns/ack", g_txc: "ns/segment", p_rx: "ns/packet", g_rx: "ns/segment",
     b_rx_dram: "ns/byte", b_rx_llc: "ns/byte", a_tx: "ns/ack", ack_per_seg: "ack/segment",
     f_calico: "ns/segment", f_bridge_k8s: "ns/segment", f_docker: "ns/segment", f_vm: "ns/segment",
-    f_pod: "ns/segment", f_nat: "ns/segment",
+    f_pod: "ns/segment", f_bridge: "ns/segment", f_nat: "ns/segment",
     lambda: "ratio", e_vxlan: "ns/segment", d_vxlan: "ns/segment", e_ipip: "ns/segment",
     d_ipip: "ns/segment", wg_pkt: "ns/packet", wg_byte: "ns/byte", wg_ipt: "ns/packet",
     wg_seg_tx: "ns/packet", wg_pool_rx: "ns/packet", wg_pool_rx_b: "ns/byte",

@@ -301,3 +301,26 @@ fn every_flow_is_served_through_a_shared_queue() {
         );
     }
 }
+
+/// A veth underlay shaped to a rate (live mode's `--underlay-rate`) is a link like a NIC's:
+/// both engines put goodput at the rate's payload share, and a rate above what the CPUs carry
+/// changes nothing.
+#[test]
+fn a_veth_underlay_shaped_to_a_rate_is_bound_by_it() {
+    let d = Datapath::plain(Base::CalicoBgp);
+    let (p, plat) = platform("local-vm", Some(0.5));
+    let m = run(&p, &plat, d, 128 << 10, 1);
+    let pipe = Pipeline::new(&p, &plat, d, &Options::default());
+    let share = pipe.mss as f64 / pipe.wire_bytes_per_pkt as f64;
+    assert!(
+        (m.gbps / (0.5 * share) - 1.0).abs() < 0.02,
+        "{} Gb/s",
+        m.gbps
+    );
+    assert_eq!(pipe.steady(1).bottleneck, "link");
+    let (p, fast) = platform("local-vm", Some(1000.0));
+    let (_, unshaped) = platform("local-vm", None);
+    let a = run(&p, &fast, d, 128 << 10, 1).gbps;
+    let b = run(&p, &unshaped, d, 128 << 10, 1).gbps;
+    assert!((a / b - 1.0).abs() < 0.02, "{a} vs {b}");
+}
