@@ -57,6 +57,9 @@ enum Command {
     /// Live mode: the real datapaths built in network namespaces and measured against the
     /// model (`live net`), and `live clean`. Needs root.
     Live(live::LiveArgs),
+    /// The node agent live mode drives: reports the node, starts and stops allowed commands
+    /// under cgroup CPU/memory limits for callers holding the shared token.
+    Agent(live::AgentArgs),
     /// Time the embedded scenarios (and fold in criterion results) into bench.csv.
     Bench(bench::BenchArgs),
     /// List the scenarios embedded in this binary.
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Net(args)) => net::run(args),
         Some(Command::Live(args)) => live::run(args),
+        Some(Command::Agent(args)) => live::agent(args),
         Some(Command::Scenarios { format }) => scenarios(format),
         Some(Command::Presets { name, format }) => presets(name.as_deref(), format),
     };

@@ -8,7 +8,7 @@ use orchsim_net::compare::{self, CompareSpec, Comparison, Row};
 use orchsim_net::{Base, Datapath, Platform, Profile};
 use serde::Serialize;
 
-use crate::datapath::{self, Topology};
+use crate::datapath::{self, Shaping, Topology};
 use crate::lab::{self, Lab};
 use crate::traffic;
 use crate::{sys, LiveError};
@@ -27,6 +27,8 @@ pub struct Plan {
     pub rr_size: u32,
     /// Runs of the three tests per datapath.
     pub repeat: u32,
+    /// What the underlay's links do to traffic (none by default).
+    pub shaping: Shaping,
 }
 
 /// The machine the measurements belong to.
@@ -111,6 +113,7 @@ pub struct Measurements {
     pub write_size: u32,
     pub rr_size: u32,
     pub repeat: u32,
+    pub shaping: Shaping,
     /// `host` first.
     pub datapaths: Vec<Measured>,
 }
@@ -249,7 +252,13 @@ pub fn measure(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Measuremen
             if lab::interrupted() {
                 return Err(LiveError::Interrupted);
             }
-            let net = match datapath::build(d, Topology::default()) {
+            let net = match datapath::build(
+                d,
+                Topology {
+                    shaping: plan.shaping,
+                    ..Topology::default()
+                },
+            ) {
                 Ok(n) => n,
                 Err(LiveError::Input(why)) if d != host => {
                     progress(&format!("{d}: skipped: {why}"));
@@ -287,6 +296,7 @@ pub fn measure(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Measuremen
         write_size: plan.write_size,
         rr_size: plan.rr_size,
         repeat: plan.repeat,
+        shaping: plan.shaping,
         datapaths: out,
     })
 }
@@ -295,6 +305,13 @@ pub fn measure(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Measuremen
 /// on `platform`, the same flows and write size for the stream, and the same message size for
 /// the request/response latency.
 pub fn model(profile: &Profile, platform: &Platform, m: &Measurements) -> Comparison {
+    // A shaped underlay is the model's link: its rate serialises packets, its delay is the
+    // propagation.
+    let mut platform = platform.clone();
+    if m.shaping.rate_mbit > 0 {
+        platform.link_gbps = m.shaping.rate_mbit as f64 / 1000.0;
+    }
+    platform.propagation_ns += m.shaping.delay_us as u64 * 1000;
     let spec = |msg_size| CompareSpec {
         platform: platform.clone(),
         datapaths: m

@@ -5,9 +5,10 @@
 //! 1. the platform's `cpu_factor` to `host`'s goodput and the receive copy (`b_rx_llc`) to
 //!    its CPU per gigabit, solved together;
 //! 2. then, by least squares of the log errors of goodput and CPU per gigabit: `f_pod` (a pod's
-//!    own veth and its host's route or bridge) to the routed pod datapaths, `f_nat` to Docker's bridge,
-//!    `e_vxlan`/`d_vxlan` scaled together to the VXLAN datapaths, and flanneld's per-packet
-//!    constants scaled together to `flannel-udp`.
+//!    own veth and its host's route) to Calico's routed pods, `f_bridge` (a bridge in its
+//!    place) to flannel's host-gw, `f_nat` to Docker's bridge, `e_vxlan`/`d_vxlan` scaled
+//!    together to the VXLAN datapaths, and flanneld's per-packet constants scaled together to
+//!    `flannel-udp`.
 //!
 //! Everything else keeps the base profile's value and source. The fitted constants are marked
 //! `measured`, with a source line that says what was measured, when, on which kernel and CPU.
@@ -77,6 +78,8 @@ pub struct Calibration {
     pub profile: Profile,
     pub fitted: Vec<Fitted>,
     pub prediction: Comparison,
+    /// What the measurements could not pin down.
+    pub warnings: Vec<String>,
 }
 
 /// A group of constants and the datapaths fitted with it.
@@ -85,17 +88,23 @@ struct Knob {
     owners: &'static [Base],
 }
 
-/// What only `flannel-udp` costs on a veth underlay: flanneld's per-packet work, the software
-/// GSO and checksums in front of its TUN device, and per-packet receive without GRO.
-const FLANNELD: &[&str] = &[
-    "u_read", "u_send", "u_recv", "u_write", "u_loop", "u_udp_rx", "u_wake", "g_rx_pkt", "gso_sw",
-    "b_csum", "p_rx",
+/// What only `flannel-udp` costs on a veth underlay with tunnel offload: flanneld's
+/// per-packet work, the software GSO and checksums in front of its TUN device, and per-packet
+/// receive without GRO. (`u_wake` is on the latency path only, so goodput and CPU say
+/// nothing about it.)
+const FLANNEL_UDP: &[&str] = &[
+    "u_read", "u_send", "u_recv", "u_write", "u_loop", "u_udp_rx", "g_rx_pkt", "gso_sw", "b_csum",
+    "p_rx",
 ];
 
-const KNOBS: [Knob; 4] = [
+const KNOBS: [Knob; 5] = [
     Knob {
         constants: &["f_pod"],
-        owners: &[Base::FlannelHostGw, Base::CalicoBgp],
+        owners: &[Base::CalicoBgp],
+    },
+    Knob {
+        constants: &["f_bridge"],
+        owners: &[Base::FlannelHostGw],
     },
     Knob {
         constants: &["f_nat"],
@@ -106,7 +115,7 @@ const KNOBS: [Knob; 4] = [
         owners: &[Base::Overlay, Base::FlannelVxlan, Base::CalicoVxlan],
     },
     Knob {
-        constants: FLANNELD,
+        constants: FLANNEL_UDP,
         owners: &[Base::FlannelUdp],
     },
 ];
@@ -201,16 +210,16 @@ fn golden(mut f: impl FnMut(f64) -> f64) -> f64 {
 }
 
 /// `base` with each of `names` multiplied by `k`. A constant that is 0 (a prior saying "no
-/// cost") is scaled from `f_vm` instead, the cost of one namespace traversal: 0 times
-/// anything would never move.
+/// cost") is scaled from a neighbour of its unit instead — `f_vm`, one namespace traversal,
+/// for a per-segment cost, 1 ns otherwise: 0 times anything would never move.
 fn scaled(base: &Profile, names: &[&str], k: f64, source: &str) -> Profile {
     let mut p = base.clone();
     for n in names {
         let v0 = base.entries[*n].value;
-        let from = if v0 == 0.0 {
-            base.entries["f_vm"].value
-        } else {
-            v0
+        let from = match (v0 == 0.0, base.entries[*n].unit.as_str()) {
+            (false, _) => v0,
+            (true, "ns/segment") => base.entries["f_vm"].value,
+            (true, _) => 1.0,
         };
         let v = from * k;
         // Values outside the schema's range cannot come out of a [1/256, 64] scale of a valid
@@ -227,9 +236,9 @@ pub fn fit(
     platform: &Platform,
     m: &Measurements,
 ) -> Result<Calibration, LiveError> {
-    if platform.underlay != Underlay::Veth {
+    if platform.underlay != Underlay::Veth || !platform.tunnel_offload {
         return Err(LiveError::Input(format!(
-            "platform `{}` is not a veth underlay; live mode measures namespaces joined by veth, so calibrate from one (e.g. local-vm)",
+            "platform `{}` is not a veth underlay with tunnel offload; live mode measures namespaces joined by veth (whose VXLAN segments are offloaded the way the model's tunnel offload assumes), so calibrate from one such (e.g. local-vm)",
             platform.name
         )));
     }
@@ -312,7 +321,11 @@ pub fn fit(
     });
 
     // 2–4. Each group to the datapaths that alone depend on it (those measured).
+    let mut warnings = Vec::new();
     for knob in &KNOBS {
+        if crate::lab::interrupted() {
+            return Err(LiveError::Interrupted);
+        }
         let owners: Vec<Datapath> = knob
             .owners
             .iter()
@@ -320,6 +333,16 @@ pub fn fit(
             .filter(|&d| m.get(d).is_some())
             .collect();
         if owners.is_empty() {
+            let why = match knob.constants {
+                ["f_pod"] => "f_pod (a pod's own veth and host route) was not fitted: measure calico-bgp too",
+                ["f_bridge"] => "f_bridge (a host bridge in place of a route) was not fitted: measure flannel-host-gw too",
+                _ => "",
+            };
+            if !why.is_empty() {
+                warnings.push(format!(
+                    "{why}, or the other pod datapaths' constants absorb it"
+                ));
+            }
             continue;
         }
         let names: Vec<String> = owners.iter().map(|d| d.to_string()).collect();
@@ -356,6 +379,7 @@ pub fn fit(
         profile,
         fitted,
         prediction,
+        warnings,
     })
 }
 

@@ -5,12 +5,14 @@
 //! bridge `br0` (198.18.0.254, the hosts' default gateway). Pods: host `i` owns 198.19.i.0/24
 //! (flannel's per-host subnet; Calico's block is its first /26), pod `k` on it is
 //! 198.19.i.(k+2). Docker's overlay puts every container of the network in one subnet,
-//! 198.19.200.0/24. All of it is RFC 2544 benchmarking space.
+//! 198.19.0.0/16 (host `i`'s containers from 198.19.(100+i).2). All of it is RFC 2544
+//! benchmarking space.
 
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use orchsim_net::{Base, Datapath, Encryption};
+use serde::Serialize;
 
 use crate::flannel_udp::FlannelUdp;
 use crate::lab::Lab;
@@ -25,6 +27,7 @@ pub const PORTS: [u16; 3] = [5201, 5202, 5203];
 pub struct Topology {
     pub hosts: usize,
     pub pods_per_host: usize,
+    pub shaping: Shaping,
 }
 
 impl Default for Topology {
@@ -32,12 +35,72 @@ impl Default for Topology {
         Topology {
             hosts: 2,
             pods_per_host: 1,
+            shaping: Shaping::default(),
         }
     }
 }
 
-/// One pod: its namespace, its address, and the address another host reaches it at (its own,
-/// except behind Docker's bridge NAT, where it is the host's).
+/// What each host's underlay link does to what the host sends: a one-way delay (netem) and a
+/// rate (netem's with a delay, else a token bucket); 0 is none. Host to host, a packet crosses
+/// one such link, so a round trip takes twice the delay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Shaping {
+    pub delay_us: u32,
+    pub rate_mbit: u32,
+}
+
+impl Shaping {
+    /// The `tc qdisc … root` arguments for a host's `eth0`, or `None` when unshaped.
+    fn qdisc(&self) -> Option<Vec<String>> {
+        let rate = format!("{}mbit", self.rate_mbit);
+        match (self.delay_us, self.rate_mbit) {
+            (0, 0) => None,
+            (d, r) if d > 0 => {
+                let mut a = vec!["netem".into(), "delay".into(), format!("{d}us")];
+                if r > 0 {
+                    a.extend(["rate".into(), rate]);
+                }
+                // Room for what is in flight: netem's default of 1,000 packets drops at
+                // 10 Gb/s past 1.2 ms.
+                a.extend(["limit".into(), "100000".into()]);
+                Some(a)
+            }
+            (_, r) => {
+                // A bucket of 2 ms at the rate (at least 128 KiB, two TSO segments), so the
+                // kernel's large segments pass whole; 20 ms of queue behind it.
+                let burst = (r as u64 * 1_000_000 / 8 / 500).max(128 << 10);
+                Some(vec![
+                    "tbf".into(),
+                    "rate".into(),
+                    rate,
+                    "burst".into(),
+                    burst.to_string(),
+                    "latency".into(),
+                    "20ms".into(),
+                ])
+            }
+        }
+    }
+
+    /// Why this kernel cannot shape the underlay so, or `None` when it can.
+    pub fn unavailable(&self, scratch: &str) -> Option<String> {
+        let args = self.qdisc()?;
+        let kind = args[0].clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sys::probe_qdisc(scratch, &args).err().map(|e| {
+            let what = if kind == "netem" {
+                "an underlay delay needs the kernel's netem qdisc (sch_netem)"
+            } else {
+                "an underlay rate needs the kernel's tbf qdisc (sch_tbf)"
+            };
+            format!("{what}, which this kernel does not have (`tc qdisc add … {kind}`: {e})")
+        })
+    }
+}
+
+/// One pod: its namespace, its address, and the address another host reaches it at: its own,
+/// except behind Docker's bridge NAT, where the first pod of a host is reached at the host's
+/// address (its published ports) and the others only from their own host.
 #[derive(Clone, Debug)]
 pub struct Pod {
     pub name: String,
@@ -52,6 +115,8 @@ pub struct Pod {
 /// A built datapath. Dropping it stops its daemons and removes every namespace.
 pub struct Network {
     pub datapath: Datapath,
+    /// The underlay's namespace (its bridge joins the hosts; 198.18.0.254 on it reaches them).
+    pub underlay: String,
     /// Host namespaces, by host index.
     pub hosts: Vec<String>,
     pub pods: Vec<Pod>,
@@ -99,8 +164,9 @@ fn pod_ip(host: usize, k: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 19, host as u8, k as u8 + 2)
 }
 
+/// Docker's overlay: one subnet, 198.19.0.0/16, for every container of the network.
 fn overlay_ip(host: usize, k: usize) -> Ipv4Addr {
-    Ipv4Addr::new(198, 19, 200, (host * 50 + k + 2) as u8)
+    Ipv4Addr::new(198, 19, 100 + host as u8, k as u8 + 2)
 }
 
 /// A locally administered MAC: `kind` says which device family, then host and index.
@@ -155,6 +221,9 @@ pub fn build(d: Datapath, topo: Topology) -> Result<Network, LiveError> {
     if let Some(why) = unavailable(d, &scratch) {
         return Err(LiveError::Input(format!("{d}: {why}")));
     }
+    if let Some(why) = topo.shaping.unavailable(&scratch) {
+        return Err(LiveError::Input(why));
+    }
     let underlay = lab.add_ns("u")?;
     sys::ip_batch(
         &underlay,
@@ -190,10 +259,16 @@ pub fn build(d: Datapath, topo: Topology) -> Result<Network, LiveError> {
             ),
         )?;
         sys::sysctl(&h, &["net.ipv4.ip_forward=1"])?;
+        if let Some(q) = topo.shaping.qdisc() {
+            let mut args = vec!["-n", &h, "qdisc", "add", "dev", "eth0", "root"];
+            args.extend(q.iter().map(String::as_str));
+            sys::run("tc", &args)?;
+        }
         hosts.push(h);
     }
     let mut net = Network {
         datapath: d,
+        underlay,
         hosts,
         pods: Vec::new(),
         pod_mtu: d.pod_mtu(1500),
@@ -275,8 +350,10 @@ fn bridged_pod(
         &net.hosts[i],
         &format!("link set {veth} mtu {mtu} master {bridge}\nlink set {veth} up\n"),
     )?;
+    // Docker's overlay is one /16 across hosts; the bridges of docker0 and cni0 a /24 each.
+    let prefix = if bridge == "br0" { 16 } else { 24 };
     let mut b = format!(
-        "link set eth0 address {} mtu {mtu}\naddr add {ip}/24 dev eth0\nlink set eth0 up\n",
+        "link set eth0 address {} mtu {mtu}\naddr add {ip}/{prefix} dev eth0\nlink set eth0 up\n",
         mac(0x10, i, k)
     );
     if let Some(gw) = gateway {

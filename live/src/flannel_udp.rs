@@ -89,8 +89,16 @@ impl FlannelUdp {
     /// Stops every daemon thread (they notice within 100 ms) and waits for them; their TUN
     /// devices disappear with the file descriptors.
     pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for FlannelUdp {
+    /// Also when `start` fails half-way: the hosts already started must not keep their
+    /// namespaces alive through the daemon's sockets.
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }

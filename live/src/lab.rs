@@ -22,14 +22,20 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 }
 
 /// Makes Ctrl-C (SIGINT) and SIGTERM stop the current test at its next check, so the lab is
-/// torn down by the normal path. A second signal is not caught differently: whatever it leaves
-/// behind, the next start removes.
+/// torn down by the normal path. The handler resets itself (`SA_RESETHAND`): a second signal
+/// ends the process at once, and whatever that leaves behind the next start removes.
 pub fn install_interrupt_handler() {
     let handler: extern "C" fn(libc::c_int) = on_interrupt;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is valid; the handler only stores to an atomic, which
+        // is async-signal-safe.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = handler as libc::sighandler_t;
+            act.sa_flags = libc::SA_RESETHAND;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
     }
 }
 
@@ -46,9 +52,11 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// A new, empty run. Fails when namespaces cannot be created here (not root, no `ip`).
+    /// A new, empty run, after removing what runs that are gone left behind. Fails when
+    /// namespaces cannot be created here (not root, no `ip`).
     pub fn new() -> Result<Lab, LiveError> {
         sys::check_privileges()?;
+        clean(false)?;
         let run = NEXT_RUN.fetch_add(1, Ordering::SeqCst);
         Ok(Lab {
             tag: format!("{PREFIX}{}-{run}", std::process::id()),
@@ -105,9 +113,14 @@ pub fn existing() -> Result<Vec<String>, LiveError> {
         .collect())
 }
 
-/// The process that created a live-mode namespace, from its name.
+/// The process that created a live-mode namespace, from its name
+/// `orchsim-<pid>-<run>-<name>`; `None` for any other name, which is not ours to remove.
 fn creator(ns: &str) -> Option<u32> {
-    ns.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
+    let mut parts = ns.strip_prefix(PREFIX)?.splitn(3, '-');
+    let pid = parts.next()?.parse().ok()?;
+    parts.next()?.parse::<u32>().ok()?;
+    parts.next().filter(|n| !n.is_empty())?;
+    Some(pid)
 }
 
 /// Removes live-mode namespaces whose creating process is gone (`all`: every one, running or
@@ -117,10 +130,11 @@ pub fn clean(all: bool) -> Result<Vec<String>, LiveError> {
     let me = std::process::id();
     let mut removed = Vec::new();
     for ns in existing()? {
-        let alive = creator(&ns)
-            .is_some_and(|pid| pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if all || !alive {
-            sys::run("ip", &["netns", "del", &ns])?;
+        let Some(pid) = creator(&ns) else { continue };
+        let alive = pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        // Another run may remove the same namespace at the same moment: a failed delete of
+        // a namespace that is gone is no failure.
+        if (all || !alive) && sys::run("ip", &["netns", "del", &ns]).is_ok() {
             removed.push(ns);
         }
     }
@@ -134,7 +148,12 @@ mod tests {
     #[test]
     fn the_creator_is_read_from_the_name() {
         assert_eq!(creator("orchsim-4242-0-h0"), Some(4242));
+        assert_eq!(creator("orchsim-4242-0-h0p1"), Some(4242));
         assert_eq!(creator("orchsim-x-0-h0"), None);
-        assert_eq!(creator("other-4242-0"), None);
+        assert_eq!(creator("other-4242-0-h0"), None);
+        // Someone else's namespace that happens to share the prefix is left alone.
+        assert_eq!(creator("orchsim-dev"), None);
+        assert_eq!(creator("orchsim-4242-dev"), None);
+        assert_eq!(creator("orchsim-4242-0"), None);
     }
 }

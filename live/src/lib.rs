@@ -12,17 +12,25 @@
 //! - [`cpu`]: CPU time read from the kernel (/proc/stat) while a test runs.
 //! - [`bench`]: `live net` — build, measure, tear down, compare with the model.
 //! - [`calibrate`]: fit a profile's constants to the measurements and write it.
+//! - [`agent`] and [`protocol`]: the node agent (`orchsim agent`) that starts and stops
+//!   workload processes under cgroup limits for a controller holding the shared token.
+//! - [`controller`] and [`local`]: `live run` — a scenario's pods placed by the simulator's
+//!   own scheduler on the nodes agents report, run as real processes, faults and all.
 //!
 //! Addresses come from 198.18.0.0/15 (RFC 2544's benchmarking range) and never leave the
 //! namespaces this crate creates.
 
+pub mod agent;
 pub mod bench;
 pub mod calibrate;
+pub mod controller;
 pub mod cpu;
 pub mod datapath;
 pub mod flannel_udp;
 pub mod lab;
+pub mod local;
 pub mod policy;
+pub mod protocol;
 pub mod sys;
 pub mod traffic;
 

@@ -1,8 +1,10 @@
 //! NetworkPolicy enforced for real, the way Calico's Felix does it: selectors resolved to the
 //! member pods' addresses, one nftables chain per policed pod on its host, entered from the
 //! `forward` hook by the pod's host-side veth (towards the pod for ingress, from it for
-//! egress), allowing what the rules allow and dropping the rest; replies of allowed
-//! connections pass by connection tracking. Only the Calico datapaths enforce policy; on the
+//! egress). A chain `return`s what its rules allow — so a connection between two policed pods
+//! of one host passes the source's egress chain and then the destination's ingress chain —
+//! and drops the rest; what every chain let through is accepted by the base chain's policy,
+//! and replies of allowed connections pass by connection tracking. Only the Calico datapaths enforce policy; on the
 //! others policies are accepted and not enforced, which is what really happens (flannel has
 //! no policy engine) and is said so.
 
@@ -52,7 +54,7 @@ fn peer_matches(
                     let ips: Vec<String> = endpoints
                         .iter()
                         .filter(|e| set.peer_matches(p, &policy.namespace, e))
-                        .map(|e| e.ip.to_string())
+                        .filter_map(|e| e.ip.map(|ip| ip.to_string()))
                         .collect();
                     (!ips.is_empty()).then(|| format!("ip {dir} {{ {} }}", ips.join(", ")))
                 }
@@ -75,7 +77,7 @@ fn port_matches(ports: &Option<Vec<PortRange>>) -> Vec<String> {
     }
 }
 
-/// One pod's chain body: an `accept` per (peer, port) of every rule of every policy that
+/// One pod's chain body: a `return` per (peer, port) of every rule of every policy that
 /// isolates it in this direction, then `drop`.
 fn chain(set: &PolicySet, pod: &Endpoint, endpoints: &[Endpoint], egress: bool) -> String {
     let dir = if egress { "daddr" } else { "saddr" };
@@ -101,9 +103,10 @@ fn chain(set: &PolicySet, pod: &Endpoint, endpoints: &[Endpoint], egress: bool) 
                         .copied()
                         .collect::<Vec<_>>()
                         .join(" ");
+                    // Names are DNS-1123 labels (checked when read): safe inside the quotes.
                     writeln!(
                         body,
-                        "    {m} accept comment \"{}/{}\"",
+                        "    {m} return comment \"{}/{}\"",
                         policy.namespace, policy.name
                     )
                     .expect("String");
@@ -167,8 +170,10 @@ pub fn enforce(
                 chains += 1;
             }
         }
+        // Declaring then deleting the table makes a second `enforce` replace the first
+        // atomically (one nft transaction) instead of appending behind its drops.
         let ruleset = format!(
-            "table inet orchsim_policy {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n{hook}  }}\n{bodies}}}\n"
+            "table inet orchsim_policy\ndelete table inet orchsim_policy\ntable inet orchsim_policy {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n{hook}  }}\n{bodies}}}\n"
         );
         sys::nft(host_ns, &ruleset)?;
     }

@@ -8,9 +8,18 @@ use std::process::Command;
 
 use crate::LiveError;
 
+/// `program` as a command in a process group of its own: Ctrl-C at the terminal reaches
+/// orchsim, which stops and tears down, and not the `ip` it is running half-way through.
+fn tool(program: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(program);
+    c.process_group(0);
+    c
+}
+
 /// Runs `program args…` and returns its standard output, or the command and what it printed.
 pub fn run(program: &str, args: &[&str]) -> Result<String, LiveError> {
-    let out = Command::new(program)
+    let out = tool(program)
         .args(args)
         .output()
         .map_err(|e| LiveError::Tool {
@@ -42,7 +51,7 @@ pub fn ip(ns: &str, args: &[&str]) -> Result<String, LiveError> {
 pub fn ip_batch(ns: &str, batch: &str) -> Result<(), LiveError> {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = Command::new("ip")
+    let mut child = tool("ip")
         .args(["-n", ns, "-batch", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -89,7 +98,7 @@ pub fn nft(ns: &str, ruleset: &str) -> Result<(), LiveError> {
     use std::io::Write;
     use std::process::Stdio;
     let command = format!("ip netns exec {ns} nft -f -");
-    let mut child = Command::new("ip")
+    let mut child = tool("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -177,6 +186,26 @@ pub fn probe_link(scratch_ns: &str, kind: &str) -> Result<(), String> {
     match ip(scratch_ns, &args) {
         Ok(_) => {
             let _ = ip(scratch_ns, &["link", "del", "probe0"]);
+            Ok(())
+        }
+        Err(e) => Err(match e {
+            LiveError::Tool { message, .. } => message,
+            other => other.to_string(),
+        }),
+    }
+}
+
+/// Whether this kernel has the queueing discipline `qdisc args…` (`netem delay 1us`, `tbf …`):
+/// tried on the loopback of `scratch_ns`. `Err` carries the kernel's answer.
+pub fn probe_qdisc(scratch_ns: &str, qdisc_args: &[&str]) -> Result<(), String> {
+    let mut args = vec!["-n", scratch_ns, "qdisc", "add", "dev", "lo", "root"];
+    args.extend_from_slice(qdisc_args);
+    match run("tc", &args) {
+        Ok(_) => {
+            let _ = run(
+                "tc",
+                &["-n", scratch_ns, "qdisc", "del", "dev", "lo", "root"],
+            );
             Ok(())
         }
         Err(e) => Err(match e {

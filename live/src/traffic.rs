@@ -299,15 +299,19 @@ pub fn udp(
     })?;
     let size = datagram_bytes as usize;
     let start = Instant::now();
-    let (sent, received) = std::thread::scope(|s| {
+    let (sent, (received, last)) = std::thread::scope(|s| {
         let counter = s.spawn(|| {
             let mut buf = vec![0u8; size + 1];
             let mut n = 0u64;
+            let mut last = start;
             // Until the sender is done and nothing more arrives for the read timeout.
             loop {
                 match rx.recv(&mut buf) {
-                    Ok(k) => n += k as u64,
-                    Err(_) if start.elapsed() > duration => return n,
+                    Ok(k) => {
+                        n += k as u64;
+                        last = Instant::now();
+                    }
+                    Err(_) if start.elapsed() > duration => return (n, last),
                     Err(_) => {}
                 }
             }
@@ -329,6 +333,9 @@ pub fn udp(
         return Err(LiveError::Interrupted);
     }
     let secs = duration.as_secs_f64();
+    // What arrived, over the time it took to arrive (datagrams queued at the end arrive after
+    // the sender stopped).
+    let rx_secs = last.duration_since(start).as_secs_f64().max(secs);
     if received == 0 {
         return Err(traffic_err(
             "udp",
@@ -338,7 +345,7 @@ pub fn udp(
     Ok(Udp {
         datagram_bytes,
         sent_gbps: sent as f64 * 8.0 / secs / 1e9,
-        received_gbps: received as f64 * 8.0 / secs / 1e9,
+        received_gbps: received as f64 * 8.0 / rx_secs / 1e9,
         loss: 1.0 - received as f64 / sent.max(1) as f64,
     })
 }

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use orchsim_live::datapath::{self, Topology};
+use orchsim_live::datapath::{self, Shaping, Topology};
 use orchsim_live::{lab, traffic};
+use orchsim_net::compare::{self, CompareSpec};
+use orchsim_net::profile::Profile;
 use orchsim_net::{Base, Datapath};
 
 /// The machine's own namespace's links: live mode must never add one there.
@@ -29,6 +31,7 @@ fn each_base(bases: &[Base]) {
             Topology {
                 hosts: 2,
                 pods_per_host: 2,
+                ..Topology::default()
             },
         )
         .unwrap_or_else(|e| panic!("building {d}: {e}"));
@@ -64,11 +67,12 @@ fn each_base(bases: &[Base]) {
 fn namespaces_of_a_dead_run_are_removed_and_a_live_runs_are_kept() {
     // A process id that cannot be running: above the kernel's pid_max.
     let dead = "orchsim-4194305-0-x";
+    // Lab::new cleans stale runs itself, so the dead run's namespace comes after it.
+    let mut mine = lab::Lab::new().unwrap();
     std::process::Command::new("ip")
         .args(["netns", "add", dead])
         .status()
         .expect("ip netns add");
-    let mut mine = lab::Lab::new().unwrap();
     let kept = mine.add_ns("kept").unwrap();
     let removed = lab::clean(false).unwrap();
     assert!(removed.contains(&dead.to_string()), "{removed:?}");
@@ -114,4 +118,91 @@ fn bridged_and_encapsulated() {
         Base::CalicoVxlan,
         Base::FlannelUdp,
     ]);
+}
+
+/// A shaped underlay holds a stream to its rate, as the model given the same link predicts;
+/// a delay needs netem, which some kernels (these machines') lack: then it is refused with the
+/// kernel's answer, and where netem exists a round trip grows by twice the delay.
+#[test]
+fn a_shaped_underlay_limits_traffic_as_the_model_predicts() {
+    let shaped = |shaping| Topology {
+        shaping,
+        ..Topology::default()
+    };
+    let rate = Shaping {
+        delay_us: 0,
+        rate_mbit: 500,
+    };
+    let net = datapath::build(Datapath::plain(Base::CalicoBgp), shaped(rate)).unwrap();
+    let s = traffic::stream(
+        &net.pods[0],
+        &net.pods[1],
+        1,
+        Duration::from_secs(2),
+        128 << 10,
+    )
+    .unwrap();
+    net.teardown().unwrap();
+    let profile = Profile::default_profile();
+    let mut platform = profile.platform("local-vm").unwrap().clone();
+    platform.link_gbps = 0.5;
+    let spec = CompareSpec {
+        platform,
+        datapaths: vec![Datapath::plain(Base::CalicoBgp)],
+        flows: 1,
+        msg_size: 128 << 10,
+        requirements: Vec::new(),
+        transactions: 100,
+        app_ns_per_byte: 0.0,
+    };
+    let model = compare::compare(&profile, &spec).datapaths[0]
+        .goodput_gbps
+        .unwrap();
+    eprintln!(
+        "500 Mbit/s underlay: measured {:.3} Gb/s, model {model:.3}",
+        s.gbps
+    );
+    assert!(
+        model < 0.5 && model > 0.45,
+        "the model's link binds: {model}"
+    );
+    assert!(
+        (s.gbps / model - 1.0).abs() < 0.10,
+        "measured {:.3} Gb/s, model {model:.3}",
+        s.gbps
+    );
+
+    let delay = Shaping {
+        delay_us: 2000,
+        rate_mbit: 0,
+    };
+    let mut l = lab::Lab::new().unwrap();
+    let scratch = l.add_ns("probe").unwrap();
+    let missing = delay.unavailable(&scratch);
+    l.teardown().unwrap();
+    match missing {
+        Some(why) => {
+            eprintln!("NOTE: this kernel has no netem ({why}); the delay is checked to be refused, not measured");
+            let e = datapath::build(Datapath::plain(Base::CalicoBgp), shaped(delay))
+                .err()
+                .expect("a delay without netem is refused");
+            assert!(e.to_string().contains("netem"), "{e}");
+        }
+        None => {
+            let net = datapath::build(Datapath::plain(Base::CalicoBgp), shaped(delay)).unwrap();
+            let rr = traffic::request_response(
+                &net.pods[0],
+                &net.pods[1],
+                Duration::from_millis(500),
+                64,
+            )
+            .unwrap();
+            net.teardown().unwrap();
+            assert!(
+                (4000.0..5000.0).contains(&rr.p50_us),
+                "a 2 ms delay each way: p50 {} µs",
+                rr.p50_us
+            );
+        }
+    }
 }

@@ -24,7 +24,7 @@ spec:
     ports:
     - {protocol: TCP, port: 5201}
 ---
-# The batch pod may talk to nothing but the web pods' 5202.
+# The batch pod may talk to nothing but the web pods' 5202 and the cache.
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: batch-egress, namespace: shop}
@@ -36,11 +36,26 @@ spec:
     - podSelector: {matchLabels: {app: web}}
     ports:
     - {port: 5202}
+  - to:
+    - podSelector: {matchLabels: {app: cache}}
+---
+# The cache takes only web's 5202: batch, beside it on the same host, may send (its egress
+# allows it) but must not arrive.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cache-from-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: cache}}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {app: web}}
+    ports:
+    - {port: 5202}
 ";
 
-/// Host 0: web, db; host 1: web, batch.
+/// Host 0: web, db; host 1: batch, cache.
 fn endpoints(net: &orchsim_live::datapath::Network) -> Vec<Endpoint> {
-    let apps = ["web", "db", "web", "batch"];
+    let apps = ["web", "db", "batch", "cache"];
     net.pods
         .iter()
         .zip(apps)
@@ -48,7 +63,7 @@ fn endpoints(net: &orchsim_live::datapath::Network) -> Vec<Endpoint> {
             name: p.name.clone(),
             namespace: "shop".into(),
             labels: [("app".to_string(), app.to_string())].into(),
-            ip: p.ip,
+            ip: Some(p.ip),
         })
         .collect()
 }
@@ -84,13 +99,16 @@ fn calico_enforces_exactly_what_the_policies_say_and_flannel_says_it_does_not() 
     let topo = Topology {
         hosts: 2,
         pods_per_host: 2,
+        ..Topology::default()
     };
     for b in [Base::CalicoBgp, Base::CalicoVxlan] {
         let net = datapath::build(Datapath::plain(b), topo).unwrap();
         let eps = endpoints(&net);
         let e = policy::enforce(&net, &eps, &set).unwrap();
-        // db is isolated for ingress, batch for egress.
-        assert_eq!(e, Enforcement::Enforced { chains: 2 }, "{}", b.name());
+        // db and cache are isolated for ingress, batch for egress.
+        assert_eq!(e, Enforcement::Enforced { chains: 3 }, "{}", b.name());
+        // Programming again replaces the rules rather than stacking them.
+        assert_eq!(policy::enforce(&net, &eps, &set).unwrap(), e);
         let mut denied = 0;
         for (i, j, port, ok) in knock_everywhere(&net) {
             let want = set.verdict(&eps[i], &eps[j], Protocol::Tcp, port).allowed();
@@ -106,8 +124,15 @@ fn calico_enforces_exactly_what_the_policies_say_and_flannel_says_it_does_not() 
             );
             denied += usize::from(!want);
         }
-        // The case has both answers, within and across hosts.
+        // The case has both answers, within and across hosts; batch → cache, two policed pods
+        // of one host where only the destination's side denies, is among the denied.
         assert!((6..24).contains(&denied), "{denied} of 24 denied");
+        let (batch, cache) = (&eps[2], &eps[3]);
+        assert!(set
+            .verdict(batch, cache, Protocol::Tcp, 5202)
+            .egress
+            .allows());
+        assert!(!set.verdict(batch, cache, Protocol::Tcp, 5202).allowed());
         net.teardown().unwrap();
     }
 

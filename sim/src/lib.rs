@@ -147,7 +147,7 @@ pub fn cluster_at(
 }
 
 /// The monolithic scheduler `scenario` names, with its tie-breaking stream.
-pub(crate) fn scheduler_for(
+pub fn scheduler_for(
     scenario: &Scenario,
 ) -> Result<Box<dyn orchsim_sched::Scheduler + Send>, UnknownAlgorithm> {
     // The scheduler's tie-breaking draws from its own stream, like every other component.

@@ -76,6 +76,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "spot-provisioning.toml",
         include_str!("../../../scenarios/spot-provisioning.toml"),
     ),
+    (
+        "live-run.toml",
+        include_str!("../../../scenarios/live-run.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -15,6 +15,7 @@
 //! # Ok::<(), orchsim_app::Error>(())
 //! ```
 
+pub mod agent;
 pub mod architectures;
 pub mod bench;
 pub mod catalog;
@@ -24,6 +25,7 @@ pub mod explain;
 pub mod gpu_study;
 pub mod journal;
 pub mod live;
+pub mod live_run;
 pub mod net;
 pub mod outputs;
 pub mod plan;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use orchsim_live::bench::{self, Measured, Measurements, Plan};
 use orchsim_live::calibrate::{self, Calibration};
+use orchsim_live::datapath::Shaping;
 use orchsim_live::LiveError;
 use orchsim_net::compare::{Comparison, Row};
 use orchsim_net::profile::Underlay;
@@ -49,13 +50,69 @@ pub struct NetRequest {
     pub write_profile: Option<PathBuf>,
     /// Also write report.html with the measured-vs-modeled charts.
     pub report: bool,
+    /// One-way delay of each host's underlay link, e.g. `1ms` (netem).
+    pub underlay_delay: Option<String>,
+    /// Rate of each host's underlay link, e.g. `1gbit` or `500mbit`.
+    pub underlay_rate: Option<String>,
 }
 
 /// Parses `10s`, `500ms`, `2m` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, Error> {
+    parse_time("--duration", s)
+}
+
+/// `1gbit`, `500mbit` or a bare number of Mbit/s, in Mbit/s (1 to 100,000).
+fn parse_rate(s: &str) -> Result<u32, Error> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, scale) = if let Some(n) = t.strip_suffix("gbit") {
+        (n.to_string(), 1000.0)
+    } else if let Some(n) = t.strip_suffix("mbit") {
+        (n.to_string(), 1.0)
+    } else {
+        (t.clone(), 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if (1.0..=100_000.0).contains(&(v * scale)) => Ok((v * scale).round() as u32),
+        _ => Err(Error::bad_input(format!(
+            "--underlay-rate: expected a rate from 1mbit to 100gbit such as 1gbit or 500mbit, found `{s}`"
+        ))),
+    }
+}
+
+/// The underlay shaping `r` asks for.
+fn shaping(r: &NetRequest) -> Result<Shaping, Error> {
+    let delay_us = match &r.underlay_delay {
+        None => 0,
+        Some(s) => {
+            let d = parse_time("--underlay-delay", s)?;
+            u32::try_from(d.as_micros())
+                .ok()
+                .filter(|&us| (1..=10_000_000).contains(&us))
+                .ok_or_else(|| {
+                    Error::bad_input(format!(
+                        "--underlay-delay: expected 1µs to 10s, found `{s}`"
+                    ))
+                })?
+        }
+    };
+    let rate_mbit = r
+        .underlay_rate
+        .as_deref()
+        .map(parse_rate)
+        .transpose()?
+        .unwrap_or(0);
+    Ok(Shaping {
+        delay_us,
+        rate_mbit,
+    })
+}
+
+fn parse_time(flag: &str, s: &str) -> Result<Duration, Error> {
     let t = s.trim();
     let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
         (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix("us").or_else(|| t.strip_suffix("µs")) {
+        (n, 1e-6)
     } else if let Some(n) = t.strip_suffix('s') {
         (n, 1.0)
     } else if let Some(n) = t.strip_suffix('m') {
@@ -64,9 +121,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, Error> {
         (t, 1.0)
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(Duration::from_secs_f64(v * scale)),
+        Ok(v) if v.is_finite() && v > 0.0 => Duration::try_from_secs_f64(v * scale)
+            .map_err(|_| Error::bad_input(format!("{flag}: `{s}` is too long"))),
         _ => Err(Error::bad_input(format!(
-            "--duration: expected a time such as 10s, 500ms or 2m, found `{s}`"
+            "{flag}: expected a time such as 10s, 500ms or 2m, found `{s}`"
         ))),
     }
 }
@@ -299,11 +357,13 @@ fn json_doc(
         "write_size": m.write_size,
         "msg_size": m.rr_size,
         "repeat": m.repeat,
+        "underlay_shaping": m.shaping,
         "datapaths": rows,
         "calibration": cal.map(|(c, path)| json!({
             "file": path.display().to_string(),
             "profile": c.profile.name,
             "fitted": c.fitted,
+            "warnings": c.warnings,
         })),
     })
 }
@@ -390,7 +450,13 @@ pub fn net(r: &NetRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
         write_size: r.write_size,
         rr_size: r.msg_size,
         repeat: r.repeat,
+        shaping: shaping(r)?,
     };
+    if plan.shaping != Shaping::default() && r.write_profile.is_some() {
+        return Err(Error::bad_input(
+            "--write-profile: calibrate on an unshaped underlay (no --underlay-delay or --underlay-rate): a shaped link hides the CPU costs the fit needs",
+        ));
+    }
     // Where the results go is checked before minutes of measuring, not after.
     std::fs::create_dir_all(&r.out).map_err(|e| {
         Error::bad_input(format!(
@@ -485,6 +551,22 @@ pub fn net(r: &NetRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
         "model: profile {}, platform {} (CPU ×{:.4}, {} threads, veth underlay)",
         profile.name, plat.name, plat.cpu_factor, plat.threads
     )?;
+    let sh = m.shaping;
+    if sh != Shaping::default() {
+        let mut parts = Vec::new();
+        if sh.delay_us > 0 {
+            parts.push(format!("delays by {} µs", sh.delay_us));
+        }
+        if sh.rate_mbit > 0 {
+            parts.push(format!("sends at most {} Mbit/s", sh.rate_mbit));
+        }
+        writeln!(
+            text,
+            "underlay: each host's link {} ({}); the model's link has the same rate and propagation",
+            parts.join(" and "),
+            if sh.delay_us > 0 { "netem" } else { "tbf" }
+        )?;
+    }
     write!(text, "{}", table.to_text())?;
     for d in m.datapaths.iter().filter(|d| d.unavailable.is_some()) {
         writeln!(
@@ -513,6 +595,9 @@ pub fn net(r: &NetRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
             fitted.join("; "),
             path.display()
         )?;
+        for w in &c.warnings {
+            writeln!(text, "calibration: {w}")?;
+        }
     }
     writeln!(
         text,
@@ -529,18 +614,20 @@ pub fn net(r: &NetRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
     Ok(view)
 }
 
-/// `live clean`: remove the namespaces of live runs that are gone (`all`: every one).
+/// `live clean`: remove the namespaces of live runs that are gone (`all`: every one) and the
+/// cgroups of agents that are gone (with any workload still in them).
 pub fn clean(all: bool) -> Result<View, Error> {
     let removed = orchsim_live::lab::clean(all)?;
-    let mut t = Table::new(["namespace"]);
+    let cgroups = orchsim_live::agent::clean_stale_cgroups();
+    let mut t = Table::new(["removed"]);
     for n in &removed {
-        t.push(vec![n.clone().into()])?;
+        t.push(vec![format!("namespace {n}").into()])?;
+    }
+    for c in &cgroups {
+        t.push(vec![format!("cgroup {}", c.display()).into()])?;
     }
     let mut view = View::of(t);
-    view.empty = Some("nothing to remove: no live-mode namespace is left over".into());
-    view.before = vec![format!("removed {} namespace(s)", removed.len())];
-    if removed.is_empty() {
-        view.before.clear();
-    }
+    view.empty =
+        Some("nothing to remove: no live-mode namespace or agent cgroup is left over".into());
     Ok(view)
 }
