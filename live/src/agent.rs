@@ -61,6 +61,9 @@ const CGROUP: &str = "/sys/fs/cgroup";
 
 static NEXT_AGENT: AtomicUsize = AtomicUsize::new(0);
 
+/// How long a new connection may take to send its first authenticated request.
+const AUTH_WITHIN: Duration = Duration::from_secs(5);
+
 /// `orchsim-agent-<pid>-<n>`: the process says whether it is stale, `n` tells apart agents of
 /// one process (tests run several).
 fn cgroup_name() -> String {
@@ -353,14 +356,41 @@ impl Agent {
             Ok(c) => c,
             Err(e) => return error(format!("cannot limit `{id}`: {e}")),
         };
+        use std::os::unix::ffi::OsStrExt;
         use std::os::unix::process::CommandExt;
-        let child = Command::new(&command)
-            .args(&args)
+        let procs: Vec<std::ffi::CString> = cgroups
+            .iter()
+            .filter_map(|d| {
+                std::ffi::CString::new(d.join("cgroup.procs").as_os_str().as_bytes()).ok()
+            })
+            .collect();
+        let mut cmd = Command::new(&command);
+        cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
-            .spawn();
+            .process_group(0);
+        // SAFETY: between fork and exec only open(2), write(2) and close(2), all
+        // async-signal-safe, on paths made before the fork. Writing 0 moves the writer itself,
+        // so the workload is limited (and found by cleanup) before its first instruction.
+        unsafe {
+            cmd.pre_exec(move || {
+                for p in &procs {
+                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    let e = std::io::Error::last_os_error();
+                    libc::close(fd);
+                    if n != 1 {
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn();
         let child = match child {
             Ok(c) => c,
             Err(e) => {
@@ -371,20 +401,6 @@ impl Agent {
             }
         };
         let pid = child.id();
-        // Moved into its cgroups right after the fork: its first instants run unlimited.
-        for d in &cgroups {
-            if let Err(e) = std::fs::write(d.join("cgroup.procs"), pid.to_string()) {
-                Running {
-                    child,
-                    cgroups: cgroups.clone(),
-                    cpu_milli,
-                    memory_mib,
-                    exit: None,
-                }
-                .kill();
-                return error(format!("cannot move `{id}` into {}: {e}", d.display()));
-            }
-        }
         w.insert(
             id.clone(),
             Running {
@@ -399,15 +415,23 @@ impl Agent {
     }
 
     /// Serves one connection until it closes, it is refused, or `stop` is set.
+    /// A peer that does not read its answers cannot hold a thread (and with it shutdown)
+    /// longer than a write timeout; one that has not authenticated goes after
+    /// [`AUTH_WITHIN`], an idle controller after two minutes, and a malformed or
+    /// unauthenticated message closes the connection after its error answer, so no stranger
+    /// keeps a connection slot.
     fn serve_connection(&self, stream: TcpStream, stop: &AtomicBool) {
         let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
         let Ok(mut out) = stream.try_clone() else {
             return;
         };
         let mut input = BufReader::new(stream);
+        let mut partial = Vec::new();
         let mut idle = Duration::ZERO;
+        let mut authenticated = false;
         while !stop.load(Ordering::SeqCst) {
-            let line = match protocol::read_line(&mut input) {
+            let line = match protocol::read_line_into(&mut input, &mut partial) {
                 Ok(Some(l)) => l,
                 Ok(None) => return,
                 Err(e)
@@ -416,9 +440,13 @@ impl Agent {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    // An idle controller may stay connected for a while; a silent one goes.
                     idle += Duration::from_millis(200);
-                    if idle > Duration::from_secs(120) {
+                    let limit = if authenticated {
+                        Duration::from_secs(120)
+                    } else {
+                        AUTH_WITHIN
+                    };
+                    if idle > limit {
                         return;
                     }
                     continue;
@@ -434,7 +462,7 @@ impl Agent {
                 Err(e) => {
                     let _ =
                         protocol::write_line(&mut out, &error(format!("malformed request: {e}")));
-                    continue;
+                    return;
                 }
             };
             if !constant_time_eq::constant_time_eq(
@@ -444,6 +472,7 @@ impl Agent {
                 let _ = protocol::write_line(&mut out, &error("unauthenticated: wrong token"));
                 return;
             }
+            authenticated = true;
             let answer = self.handle(envelope.request);
             if protocol::write_line(&mut out, &answer).is_err() {
                 return;

@@ -171,7 +171,14 @@ pub fn run(
     // The first heartbeat: every agent must answer, with the token.
     for (c, l) in conns.iter_mut().zip(&links) {
         match ask(c, l, token, Request::Heartbeat)? {
-            Response::Node(_) => {}
+            Response::Node(state) => progress(&if state.limits.starts_with("none") {
+                format!(
+                    "warning: agent {} cannot limit its workloads ({})",
+                    l.node, state.limits
+                )
+            } else {
+                format!("agent {}: workloads limited by {}", l.node, state.limits)
+            }),
             Response::Error { message } => {
                 return Err(LiveError::Input(format!("agent {}: {message}", l.node)))
             }
@@ -310,6 +317,8 @@ pub fn run(
                 results[p].attempts += 1;
                 let outcome = plan.scheduler.schedule(&specs[p], &cluster);
                 let Decision::Bind { node, devices } = outcome.decision else {
+                    // As in the simulator's tables: tried and placed nowhere.
+                    results[p].state = "unschedulable";
                     still.push(p);
                     continue;
                 };
@@ -348,6 +357,16 @@ pub fn run(
                     }
                     other => {
                         cluster.unbind_pod(node, &specs[p]);
+                        if other.is_err() {
+                            // The request may have arrived and only the answer been lost: a
+                            // process started there would run on, unseen.
+                            let _ = ask(
+                                &mut conns[n],
+                                &links[n],
+                                token,
+                                Request::Stop { id: id.clone() },
+                            );
+                        }
                         if other.is_err() && !conns[n].unreachable {
                             conns[n].unreachable = true;
                             cluster.update_node(node, |info| info.unschedulable = true);

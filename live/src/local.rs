@@ -64,11 +64,20 @@ impl LocalCluster {
             },
         )?;
         let token = random_token()?;
-        let token_file = std::env::temp_dir().join(format!(
-            "orchsim-token-{}-{}",
-            std::process::id(),
-            &token[..8]
-        ));
+        // Token files of runs that were killed (their process is gone) would otherwise stay.
+        if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in dir.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let pid = name
+                    .strip_prefix("orchsim-token-")
+                    .and_then(|p| p.parse::<u32>().ok());
+                if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let token_file = std::env::temp_dir().join(format!("orchsim-token-{}", std::process::id()));
+        let _ = std::fs::remove_file(&token_file);
         {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
@@ -89,27 +98,44 @@ impl LocalCluster {
         };
         for (i, n) in nodes.iter().enumerate() {
             let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", &cluster.net().hosts[i]])
-                .arg(exe)
-                .args([
-                    "agent",
-                    "--listen",
-                    &agent_addr(i).to_string(),
-                    "--token-file",
-                ])
-                .arg(&cluster.token_file)
-                .args(["--name", &n.name])
-                .args(["--cpu-milli", &n.allocatable.cpu_milli.to_string()])
-                .args([
-                    "--memory-mib",
-                    &(n.allocatable.memory_bytes >> 20).to_string(),
-                ])
-                .args(["--allow", allow, "--max-workloads", "1000"]);
+            // Into the host's network namespace only: `ip netns exec` would also remount /sys,
+            // hiding /sys/fs/cgroup and with it every workload limit.
+            let ns_path = format!("/run/netns/{}", cluster.net().hosts[i]);
+            let ns = std::fs::File::open(&ns_path)
+                .map_err(|e| LiveError::Input(format!("{ns_path}: {e}")))?;
+            let ns_fd = {
+                use std::os::fd::AsRawFd;
+                ns.as_raw_fd()
+            };
+            let mut cmd = Command::new(exe);
+            cmd.args([
+                "agent",
+                "--listen",
+                &agent_addr(i).to_string(),
+                "--token-file",
+            ])
+            .arg(&cluster.token_file)
+            .args(["--name", &n.name])
+            .args(["--cpu-milli", &n.allocatable.cpu_milli.to_string()])
+            .args([
+                "--memory-mib",
+                &(n.allocatable.memory_bytes >> 20).to_string(),
+            ])
+            .args(["--allow", allow, "--max-workloads", "256"]);
             if !labels.is_empty() {
                 cmd.args(["--labels", &labels.join(",")]);
             }
             use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only setns(2), async-signal-safe, on a descriptor
+            // opened above and held open until spawn returns.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
             let child = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -117,6 +143,7 @@ impl LocalCluster {
                 .process_group(0)
                 .spawn()
                 .map_err(|e| LiveError::Input(format!("starting the agent for {}: {e}", n.name)))?;
+            drop(ns);
             cluster.agents.push(Arc::new(Mutex::new(Some(child))));
         }
         for (i, node) in nodes.iter().enumerate() {

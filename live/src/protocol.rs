@@ -74,11 +74,20 @@ pub enum Response {
 /// Reads one line of at most [`MAX_MESSAGE`] bytes. `Ok(None)` at end of stream; an
 /// oversized line is an error of kind `InvalidData` (the rest of it is not read).
 pub fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
+    read_line_into(r, &mut Vec::new())
+}
+
+/// [`read_line`] that keeps what it has read of a line in `line` when reading fails, so a
+/// read timeout in the middle of a slow message loses nothing: call again with the same
+/// buffer. `line` is empty again once a line is returned.
+pub fn read_line_into(
+    r: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Option<Vec<u8>>> {
     loop {
         let buf = r.fill_buf()?;
         if buf.is_empty() {
-            return Ok((!line.is_empty()).then_some(line));
+            return Ok((!line.is_empty()).then(|| std::mem::take(line)));
         }
         // Never more than one byte past the limit: enough to know the line is too long.
         let room = (MAX_MESSAGE + 2 - line.len()).min(buf.len());
@@ -89,6 +98,7 @@ pub fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
         line.extend_from_slice(&buf[..take]);
         r.consume(take);
         if line.len() > MAX_MESSAGE + 1 {
+            line.clear();
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("message longer than {MAX_MESSAGE} bytes"),
@@ -96,7 +106,7 @@ pub fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
         }
         if done {
             line.pop();
-            return Ok(Some(line));
+            return Ok(Some(std::mem::take(line)));
         }
     }
 }
@@ -138,6 +148,32 @@ mod tests {
         assert_eq!(read_line(&mut ok).unwrap().unwrap(), b"{\"a\":1}");
         assert_eq!(read_line(&mut ok).unwrap().unwrap(), b"rest");
         assert_eq!(read_line(&mut ok).unwrap(), None);
+        // A line whose second half comes after a read timeout comes out whole.
+        struct Stalling(Vec<&'static [u8]>);
+        impl std::io::Read for Stalling {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                match self.0.first().copied() {
+                    None => Ok(0),
+                    Some(b"") => {
+                        self.0.remove(0);
+                        Err(std::io::ErrorKind::TimedOut.into())
+                    }
+                    Some(chunk) => {
+                        buf[..chunk.len()].copy_from_slice(chunk);
+                        self.0.remove(0);
+                        Ok(chunk.len())
+                    }
+                }
+            }
+        }
+        let mut slow = std::io::BufReader::new(Stalling(vec![b"{\"a\"", b"", b":1}\n"]));
+        let mut part = Vec::new();
+        let e = read_line_into(&mut slow, &mut part).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            read_line_into(&mut slow, &mut part).unwrap().unwrap(),
+            b"{\"a\":1}"
+        );
         let mut big = std::io::Cursor::new(vec![b'x'; MAX_MESSAGE * 3]);
         let e = read_line(&mut big).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);

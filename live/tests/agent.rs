@@ -126,6 +126,11 @@ fn the_agent_refuses_strangers_and_garbage_and_keeps_serving_its_controller() {
         m.contains("malformed request") && m.contains("format_disk"),
         "{m}"
     );
+    // A malformed request closes its connection too: no stranger keeps a slot.
+    assert!(protocol::read_line(&mut BufReader::new(s))
+        .unwrap()
+        .is_none());
+    let mut s = agent.connect();
     let m = message(ask(
         &mut s,
         TOKEN,

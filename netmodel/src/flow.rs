@@ -266,7 +266,10 @@ pub fn allocate(
         let machine = |h: u32| if d.veth { 0 } else { h };
         let threads = platform.threads as f64;
         add(Resource::NicTx { host: f.src }, 1.0, d.nic);
-        add(Resource::NicRx { host: f.dst }, 1.0, d.nic);
+        // A shaped veth underlay limits what each host sends, not what it receives.
+        if !d.veth {
+            add(Resource::NicRx { host: f.dst }, 1.0, d.nic);
+        }
         // The flow's index among those its sender sends and its receiver receives; between the
         // two namespaces of a veth machine both are the index of the flow between them.
         let (tx_index, rx_index) = (sent_by[f.src as usize], received_by[f.dst as usize]);

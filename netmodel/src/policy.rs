@@ -520,7 +520,13 @@ fn convert_rules(raw: Option<Vec<RawRule>>, egress: bool) -> Result<Option<Vec<R
     Ok(Some(out))
 }
 
-/// A DNS-1123 label, which upstream requires of a NetworkPolicy's name and namespace.
+/// A DNS-1123 subdomain: dot-separated labels, at most 253 characters, which upstream requires
+/// of a NetworkPolicy's name (`ValidateNetworkPolicyName` is `NameIsDNSSubdomain`).
+fn dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(dns_label)
+}
+
+/// A DNS-1123 label, which upstream requires of a namespace's name.
 fn dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
@@ -577,17 +583,15 @@ pub fn parse_yaml(
             let spec: RawSpec = serde_yaml_ng::from_value(raw.spec.unwrap_or_default())
                 .map_err(|e| at(format!("spec: {e}")))?;
             let types = spec.policy_types.clone();
-            for (what, v) in [
-                ("metadata.name", Some(&name)),
-                ("metadata.namespace", meta.namespace.as_ref()),
-            ] {
-                if let Some(v) = v {
-                    if !dns_label(v) {
-                        return Err(err(format!(
-                            "{what} `{v}`: expected a DNS-1123 label (lower-case letters, digits and `-`, at most 63)"
-                        )));
-                    }
-                }
+            if !dns_subdomain(&name) {
+                return Err(err(format!(
+                    "metadata.name `{name}`: expected a DNS-1123 subdomain (lower-case letters, digits, `-` and `.`, at most 253)"
+                )));
+            }
+            if let Some(ns) = meta.namespace.as_ref().filter(|ns| !dns_label(ns)) {
+                return Err(err(format!(
+                    "metadata.namespace `{ns}`: expected a DNS-1123 label (lower-case letters, digits and `-`, at most 63)"
+                )));
             }
             let mut ingress = convert_rules(spec.ingress, false).map_err(&at)?;
             let mut egress = convert_rules(spec.egress, true).map_err(&at)?;
@@ -825,6 +829,17 @@ spec:
         assert!(e.contains("not within 10.0.0.0/16"), "{e}");
         let e = bad("kind: NetworkPolicy\nmetadata: {name: \"a\\\"b\"}\nspec: {}\n");
         assert!(e.contains("DNS-1123"), "{e}");
+        // Names are subdomains (dots allowed); namespaces are labels (no dots).
+        assert!(parse_yaml(
+            "p.yaml",
+            "kind: NetworkPolicy\nmetadata: {name: allow.web}\nspec: {}\n"
+        )
+        .is_ok());
+        let e = bad("kind: NetworkPolicy\nmetadata: {name: n, namespace: a.b}\nspec: {}\n");
+        assert!(
+            e.contains("metadata.namespace") && e.contains("DNS-1123 label"),
+            "{e}"
+        );
         let e = bad("---\nkind: Service\n---\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/33}}]\n");
         assert!(e.contains("document 2") && e.contains("prefix"), "{e}");
         let (p, skipped) = parse_yaml(

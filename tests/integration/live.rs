@@ -266,7 +266,6 @@ fn live_run(dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, Str
             "--local",
             "--time-scale",
             "0.05",
-            "-q",
         ])
         .args(["--out", "live"])
         .args(extra)
@@ -306,6 +305,14 @@ fn live_run_places_pods_on_real_agents_as_the_simulator_does() {
     assert!(
         text.contains("12 of 12 pods bound in both runs are on the same node"),
         "{text}"
+    );
+    // Every agent limits its workloads with the kernel's cgroups (an agent started with
+    // `ip netns exec` would see no /sys/fs/cgroup and limit nothing).
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        progress.matches("workloads limited by cgroup v").count(),
+        4,
+        "{progress}"
     );
     // The simulator's tables and live mode's, same columns.
     let live = dir.path().join("live");

@@ -140,6 +140,17 @@ pub fn run(r: &RunRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
             scenario.hosts.iter().any(|h| h.gpu_model.is_some()),
             "GPU hosts",
         ),
+        (
+            scenario.workloads.iter().any(|w| !w.constraints.is_empty()),
+            "Marathon constraints",
+        ),
+        (
+            scenario
+                .workloads
+                .windows(2)
+                .any(|w| w[0].priority != w[1].priority),
+            "workloads of different priorities (preemption)",
+        ),
     ];
     if let Some((_, what)) = unsupported.iter().find(|(bad, _)| *bad) {
         return Err(Error::bad_input(format!(
@@ -367,6 +378,7 @@ pub fn run(r: &RunRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
             "pods_finished" => count("finished"),
             "pods_running" => count("running"),
             "pods_pending" => count("pending"),
+            "pods_unschedulable" => count("unschedulable"),
             "evictions" => results
                 .iter()
                 .map(|r| r.evictions as u64)
@@ -381,7 +393,19 @@ pub fn run(r: &RunRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
             "mem_util_mean_pct" => format!("{mem_mean:.3}"),
             "mem_util_peak_pct" => format!("{mem_peak:.3}"),
             // Mechanisms live mode does not run happened zero times.
-            "upgrades_unfinished"
+            "pods_starting"
+            | "pods_abandoned"
+            | "pods_lost"
+            | "pod_losses"
+            | "pods_deleted"
+            | "jobs_succeeded"
+            | "jobs_failed"
+            | "crashes"
+            | "crash_reschedules"
+            | "pods_drained"
+            | "ip_exhaustions"
+            | "ips_reused"
+            | "upgrades_unfinished"
             | "restarts_in_place"
             | "restarts_completed"
             | "image_pulls"
@@ -420,6 +444,7 @@ pub fn run(r: &RunRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
         "pods_finished",
         "pods_running",
         "pods_pending",
+        "pods_unschedulable",
         "evictions",
         "wait_p50_ms",
         "wait_p99_ms",
