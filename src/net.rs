@@ -1,10 +1,12 @@
 //! `orchsim net`: its arguments and printing; the work is `orchsim_app::net` (compare
-//! container network datapaths, explain one, show the cost profile).
+//! container network datapaths, explain one, show the cost profile) and
+//! `orchsim_app::net_policy` (NetworkPolicy reachability).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use orchsim_app::net::{self, CompareRequest, ExplainRequest, NetSetup};
+use orchsim_app::net_policy::{self, PolicyRequest};
 use orchsim_app::Error;
 
 use crate::Format;
@@ -24,6 +26,32 @@ enum NetCommand {
     Explain(ExplainArgs),
     /// List the cost profile: every constant with its unit, kind and source, and the platforms.
     Profile(ProfileArgs),
+    /// Who may reach whom under a set of Kubernetes NetworkPolicies: the reachability matrix,
+    /// the connections each policy allows or denies, the pods reachable from everywhere, and
+    /// whether the datapath enforces any of it.
+    Policy(PolicyArgs),
+}
+
+#[derive(Args)]
+struct PolicyArgs {
+    /// NetworkPolicy YAML: files, or directories of *.yaml/*.yml (multi-document streams and
+    /// Lists are read; other kinds are listed as skipped). Repeatable.
+    #[arg(long, required = true)]
+    policies: Vec<PathBuf>,
+    /// The pods, as `kubectl get pods,namespaces -o yaml` prints them (or Pod manifests):
+    /// name, namespace, labels and status.podIP; Namespace objects give namespace labels.
+    #[arg(long)]
+    pods: PathBuf,
+    /// A port to ask about, e.g. `tcp/80`, `udp/53`, `8080` (TCP). Repeatable. Default: every
+    /// port the policies name, plus one they do not (`tcp/other`).
+    #[arg(long = "port")]
+    ports: Vec<String>,
+    /// The datapath the cluster runs: Calico enforces NetworkPolicy, flannel and Docker's
+    /// networks do not (the policies are then reported as not enforced).
+    #[arg(long, default_value = "calico-bgp")]
+    datapath: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Args)]
@@ -120,6 +148,15 @@ pub fn run(args: NetArgs) -> Result<(), Error> {
             a.format,
         ),
         NetCommand::Profile(a) => (net::profile(a.profile.as_deref())?, a.format),
+        NetCommand::Policy(a) => (
+            net_policy::policy(&PolicyRequest {
+                policies: a.policies,
+                pods: a.pods,
+                ports: a.ports,
+                datapath: a.datapath,
+            })?,
+            a.format,
+        ),
     };
     orchsim_app::render::print(&view, format.into())
 }

@@ -262,3 +262,204 @@ fn bad_input_is_explained() {
     let e = error(&["net", "compare", "--profile", "/nonexistent/p.toml"]);
     assert!(e.contains("cannot read the profile"), "{e}");
 }
+
+/// `net policy` on the NetworkPolicy documentation's example (examples/policy, addresses moved
+/// into 198.18.0.0/15). The expected answers are worked out from the documentation's
+/// semantics, pair by pair, not read off our output.
+#[test]
+fn policy_reachability_follows_the_documentations_example() {
+    let v = json(&[
+        "net",
+        "policy",
+        "--policies",
+        "examples/policy/policies",
+        "--pods",
+        "examples/policy/pods.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["enforced"], true);
+    let labels: Vec<&str> = v["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["tcp/5978", "tcp/6379", "tcp/other"]);
+    let allowed = |src: &str, dst: &str| -> Vec<String> {
+        let pair = v["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["source"] == src && p["destination"] == dst)
+            .unwrap_or_else(|| panic!("{src} → {dst} missing"));
+        pair["allowed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = ["tcp/5978", "tcp/6379", "tcp/other"]
+        .map(String::from)
+        .to_vec();
+    // Into db: Redis only, from the ipBlock (batch), from namespaces labelled
+    // project=myproject (analytics) and from frontend pods of its namespace — frontend's
+    // address is in the block's `except`, but the podSelector peer admits it (peers are ORed).
+    for src in ["default/batch", "myproject/analytics", "default/frontend"] {
+        assert_eq!(allowed(src, "default/db"), ["tcp/6379"], "{src}");
+    }
+    assert!(allowed("shop/cart", "default/db").is_empty());
+    // Out of db: 198.19.0.0/24 on 5978 only (analytics is 198.19.0.40).
+    assert_eq!(allowed("default/db", "myproject/analytics"), ["tcp/5978"]);
+    assert!(allowed("default/db", "default/frontend").is_empty());
+    // shop denies all ingress; nothing isolates the others.
+    for src in ["default/db", "default/frontend", "myproject/analytics"] {
+        assert!(allowed(src, "shop/cart").is_empty(), "{src}");
+    }
+    assert_eq!(allowed("shop/cart", "default/frontend"), all);
+    // db may open connections to analytics only, so no pod is reachable from every other
+    // pod; three are isolated by no ingress policy at all.
+    assert_eq!(v["reachable_from_everywhere"], serde_json::json!([]));
+    assert_eq!(
+        v["ingress_not_isolated"],
+        serde_json::json!(["default/frontend", "default/batch", "myproject/analytics"])
+    );
+    // Without the db policy, everyone outside `shop` is reachable from every pod.
+    let d = json(&[
+        "net",
+        "policy",
+        "--policies",
+        "examples/policy/policies/default-deny-ingress.yaml",
+        "--pods",
+        "examples/policy/pods.yaml",
+        "--format",
+        "json",
+    ]);
+    let open: Vec<&str> = d["reachable_from_everywhere"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pod"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "default/db",
+            "default/frontend",
+            "default/batch",
+            "myproject/analytics"
+        ]
+    );
+    let selects: Vec<(String, u64)> = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["policy"].as_str().unwrap().to_string(),
+                p["selects"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        selects,
+        [
+            ("shop/default-deny-ingress".to_string(), 1),
+            ("default/test-network-policy".to_string(), 1)
+        ]
+    );
+
+    // On flannel the same policies decide nothing: said, and every pair is reachable.
+    let f = json(&[
+        "net",
+        "policy",
+        "--policies",
+        "examples/policy/policies",
+        "--pods",
+        "examples/policy/pods.yaml",
+        "--datapath",
+        "flannel-vxlan",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(f["enforced"], false);
+    assert!(f["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("does not enforce"));
+    for p in f["pairs"].as_array().unwrap() {
+        assert_eq!(p["effective"].as_array().unwrap().len(), 3, "{p}");
+    }
+    let text = crate::orchsim()
+        .args([
+            "net",
+            "policy",
+            "--policies",
+            "examples/policy/policies",
+            "--pods",
+            "examples/policy/pods.yaml",
+            "--datapath",
+            "flannel-vxlan",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("NOT enforced"), "{text}");
+}
+
+#[test]
+fn policy_input_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "kind: NetworkPolicy\nmetadata: {name: a, namespace: d}\nspec:\n  podSelectr: {}\n",
+    )
+    .unwrap();
+    let e = error(&[
+        "net",
+        "policy",
+        "--policies",
+        bad.to_str().unwrap(),
+        "--pods",
+        "examples/policy/pods.yaml",
+    ]);
+    assert!(e.contains("bad.yaml") && e.contains("podSelectr"), "{e}");
+    let pods = dir.path().join("pods.yaml");
+    std::fs::write(&pods, "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c}]}\nstatus: {podIP: nowhere}\n").unwrap();
+    let e = error(&[
+        "net",
+        "policy",
+        "--policies",
+        "examples/policy/policies",
+        "--pods",
+        pods.to_str().unwrap(),
+    ]);
+    assert!(e.contains("pods.yaml") && e.contains("status.podIP"), "{e}");
+    let e = error(&[
+        "net",
+        "policy",
+        "--policies",
+        "examples/policy/policies",
+        "--pods",
+        "examples/policy/pods.yaml",
+        "--port",
+        "http",
+    ]);
+    assert!(e.contains("--port"), "{e}");
+    let e = error(&[
+        "net",
+        "policy",
+        "--policies",
+        "examples/policy/policies",
+        "--policies",
+        "examples/policy/policies/default-deny-ingress.yaml",
+        "--pods",
+        "examples/policy/pods.yaml",
+    ]);
+    assert!(
+        e.contains("shop/default-deny-ingress is defined twice"),
+        "{e}"
+    );
+}

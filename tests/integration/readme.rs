@@ -337,3 +337,24 @@ fn the_readme_failure_sweeps_print_its_numbers() {
         }
     }
 }
+
+/// The README's `net policy` example prints exactly what it shows.
+#[test]
+fn the_readme_net_policy_example_is_what_the_command_prints() {
+    let block = blocks("text")
+        .into_iter()
+        .find(|b| b.starts_with("$ orchsim net policy"))
+        .expect("the README shows `orchsim net policy`");
+    let (command, shown) = block.split_once('\n').unwrap();
+    let args: Vec<&str> = command
+        .trim_start_matches("$ orchsim ")
+        .split_whitespace()
+        .collect();
+    let o = orchsim().args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        shown,
+        "update the README's net policy output"
+    );
+}

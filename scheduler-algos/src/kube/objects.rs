@@ -61,6 +61,11 @@ pub struct Objects {
     pub pods: Vec<PodSpec>,
     /// `spec.nodeName` of each pod in `pods` (same index).
     pub pod_nodes: Vec<Option<String>>,
+    /// `status.podIP` of each pod in `pods` when it has an IPv4 one (same index).
+    pub pod_ips: Vec<Option<std::net::Ipv4Addr>>,
+    /// Namespaces and their labels, from `kind: Namespace` objects (what NetworkPolicy's
+    /// `namespaceSelector` reads).
+    pub namespaces: Vec<(String, Labels)>,
 }
 
 /// Reads every Node and Pod in `text`; other kinds are skipped.
@@ -224,7 +229,7 @@ impl Ctx {
             .string(get(m, "kind"), &join(path, "kind"))?
             .unwrap_or_default();
         match kind.as_str() {
-            "List" | "NodeList" | "PodList" => {
+            "List" | "NodeList" | "PodList" | "NamespaceList" => {
                 for (i, item) in self
                     .seq(get(m, "items"), &join(path, "items"))?
                     .iter()
@@ -260,14 +265,38 @@ impl Ctx {
                     ));
                 }
                 // Terminated pods hold no resources.
-                let phase = get(m, "status")
-                    .and_then(|s| s.as_mapping())
-                    .and_then(|s| get(s, "phase"))
-                    .and_then(Value::as_str);
+                let status = get(m, "status").and_then(|s| s.as_mapping());
+                let phase = status.and_then(|s| get(s, "phase")).and_then(Value::as_str);
+                let ip = match self.string(status.and_then(|s| get(s, "podIP")), "status.podIP")? {
+                    None => None,
+                    Some(s) => match s.parse::<std::net::IpAddr>() {
+                        Ok(std::net::IpAddr::V4(a)) => Some(a),
+                        // An IPv6 pod: what reads IPv4 addresses sees none.
+                        Ok(std::net::IpAddr::V6(_)) => None,
+                        Err(_) => {
+                            return Err(self.err(
+                                "status.podIP",
+                                format!("expected an IP address, found `{s}`"),
+                            ))
+                        }
+                    },
+                };
                 if !matches!(phase, Some("Succeeded" | "Failed")) {
                     out.pods.push(p);
                     out.pod_nodes.push(node);
+                    out.pod_ips.push(ip);
                 }
+                Ok(())
+            }
+            "Namespace" => {
+                let (name, _, labels) = self.metadata(m, "Namespace")?;
+                if out.namespaces.iter().any(|(n, _)| *n == name) {
+                    return Err(self.err(
+                        "metadata.name",
+                        format!("expected each Namespace once, `{name}` appears twice"),
+                    ));
+                }
+                out.namespaces.push((name, labels));
                 Ok(())
             }
             "" => Err(self.err(&join(path, "kind"), "expected `kind` (Node, Pod or List)")),
@@ -898,6 +927,22 @@ mod tests {
         let text = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{spec}");
         let mut objs = parse(&text).unwrap_or_else(|e| panic!("{e}"));
         objs.pods.remove(0)
+    }
+
+    /// What NetworkPolicy needs of a dump: pod addresses (IPv4 only) and namespace labels.
+    #[test]
+    fn pod_ips_and_namespaces_are_read() {
+        let text = "kind: List\nitems:\n- kind: Namespace\n  metadata: {name: shop, labels: {team: a}}\n- kind: Pod\n  metadata: {name: a, namespace: shop}\n  spec: {containers: [{name: c}]}\n  status: {podIP: 10.0.0.7}\n- kind: Pod\n  metadata: {name: b}\n  spec: {containers: [{name: c}]}\n  status: {podIP: 'fd00::1'}\n- kind: Pod\n  metadata: {name: c}\n  spec: {containers: [{name: c}]}\n";
+        let o = parse(text).unwrap();
+        assert_eq!(
+            o.pod_ips,
+            vec![Some("10.0.0.7".parse().unwrap()), None, None]
+        );
+        assert_eq!(o.namespaces.len(), 1);
+        assert_eq!(o.namespaces[0].1.get("team").map(String::as_str), Some("a"));
+        let e = parse("kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c}]}\nstatus: {podIP: ten}\n")
+            .unwrap_err();
+        assert_eq!(e.field, "status.podIP");
     }
 
     /// component-helpers resource.PodRequests: max(sum of containers, each init container),

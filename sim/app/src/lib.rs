@@ -27,6 +27,7 @@ pub mod journal;
 pub mod live;
 pub mod live_run;
 pub mod net;
+pub mod net_policy;
 pub mod outputs;
 pub mod plan;
 pub mod render;
