@@ -216,7 +216,7 @@ pub struct AgentArgs {
     /// Concurrent connections served; one more is told so and closed.
     #[arg(long, default_value_t = 16)]
     max_connections: usize,
-    /// Workloads run at once.
+    /// Workloads run at once (at most 400: a heartbeat lists them all in one message).
     #[arg(long, default_value_t = 256)]
     max_workloads: usize,
 }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 /// The longest request or answer line, bytes.
 pub const MAX_MESSAGE: usize = 64 << 10;
 
+/// The most workloads an agent may run: its heartbeat lists them all in one message, each at
+/// most about 150 bytes (a 64-character id and four numbers), so 400 fit in [`MAX_MESSAGE`].
+pub const MAX_WORKLOADS: usize = 400;
+
 /// A request as sent: the token on every one (there are no sessions to hijack).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Envelope {
@@ -140,6 +144,27 @@ mod tests {
         let back: Envelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back.request, e.request);
         assert!(serde_json::from_str::<Envelope>(r#"{"token":"t","op":"format_disk"}"#).is_err());
+    }
+
+    #[test]
+    fn a_full_agents_heartbeat_fits_in_one_message() {
+        let w = Workload {
+            id: "x".repeat(64),
+            pid: u32::MAX,
+            cpu_milli: 1_000_000,
+            memory_mib: 1 << 20,
+            exit: Some(-i32::MAX),
+        };
+        let state = Response::Node(NodeState {
+            name: "n".repeat(253),
+            cpu_milli: u64::MAX,
+            memory_mib: u64::MAX,
+            labels: vec![("k".repeat(63), "v".repeat(63)); 16],
+            limits: "cgroup v2".into(),
+            workloads: vec![w; MAX_WORKLOADS],
+        });
+        let n = serde_json::to_vec(&state).unwrap().len();
+        assert!(n < MAX_MESSAGE, "{n} bytes");
     }
 
     #[test]

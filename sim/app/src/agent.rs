@@ -59,6 +59,13 @@ pub fn agent(r: &AgentRequest, ready: &mut dyn FnMut(&str)) -> Result<(), Error>
             "--max-connections and --max-workloads must be at least 1",
         ));
     }
+    if r.max_workloads > orchsim_live::protocol::MAX_WORKLOADS {
+        return Err(Error::bad_input(format!(
+            "--max-workloads: at most {} (a heartbeat lists every workload in one message of at most {} KiB)",
+            orchsim_live::protocol::MAX_WORKLOADS,
+            orchsim_live::protocol::MAX_MESSAGE >> 10
+        )));
+    }
     let name = r.name.clone().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
