@@ -300,7 +300,6 @@ pub fn run(
                                 r.evictions += 1;
                                 r.state = "pending";
                                 r.node = None;
-                                r.last_failure = Some(format!("node {} failed", links[n].node));
                                 pending.push(p);
                             }
                             pending.sort_unstable();
@@ -316,11 +315,17 @@ pub fn run(
             for &p in &pending {
                 results[p].attempts += 1;
                 let outcome = plan.scheduler.schedule(&specs[p], &cluster);
-                let Decision::Bind { node, devices } = outcome.decision else {
-                    // As in the simulator's tables: tried and placed nowhere.
-                    results[p].state = "unschedulable";
-                    still.push(p);
-                    continue;
+                let (node, devices) = match outcome.decision {
+                    Decision::Bind { node, devices } => (node, devices),
+                    other => {
+                        // As in the simulator's tables: tried and placed nowhere, and why.
+                        results[p].state = "unschedulable";
+                        if let Decision::Unschedulable(why) = other {
+                            results[p].last_failure = Some(why.to_string());
+                        }
+                        still.push(p);
+                        continue;
+                    }
                 };
                 if cluster.bind(node, specs[p].clone(), devices).is_err() {
                     still.push(p);
