@@ -9,13 +9,13 @@
 //! its workloads and removes them, and a later agent removes those of one that crashed.
 
 use std::collections::BTreeMap;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::protocol::{self, Envelope, NodeState, Request, Response, Workload};
 use crate::LiveError;
@@ -63,6 +63,25 @@ static NEXT_AGENT: AtomicUsize = AtomicUsize::new(0);
 
 /// How long a new connection may take to send its first authenticated request.
 const AUTH_WITHIN: Duration = Duration::from_secs(5);
+
+/// A connection's reading side that fails with `TimedOut` once `until` has passed, however
+/// the bytes arrive: a stranger trickling a line a byte at a time cannot keep its slot.
+struct Deadline {
+    stream: TcpStream,
+    until: Option<Instant>,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.until.is_some_and(|u| Instant::now() > u) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no authenticated request in time",
+            ));
+        }
+        self.stream.read(buf)
+    }
+}
 
 /// `orchsim-agent-<pid>-<n>`: the process says whether it is stale, `n` tells apart agents of
 /// one process (tests run several).
@@ -426,7 +445,11 @@ impl Agent {
         let Ok(mut out) = stream.try_clone() else {
             return;
         };
-        let mut input = BufReader::new(stream);
+        let auth_by = Instant::now() + AUTH_WITHIN;
+        let mut input = BufReader::new(Deadline {
+            stream,
+            until: Some(auth_by),
+        });
         let mut partial = Vec::new();
         let mut idle = Duration::ZERO;
         let mut authenticated = false;
@@ -441,12 +464,9 @@ impl Agent {
                     ) =>
                 {
                     idle += Duration::from_millis(200);
-                    let limit = if authenticated {
-                        Duration::from_secs(120)
-                    } else {
-                        AUTH_WITHIN
-                    };
-                    if idle > limit {
+                    if idle > Duration::from_secs(120)
+                        || (!authenticated && Instant::now() > auth_by)
+                    {
                         return;
                     }
                     continue;
@@ -473,6 +493,7 @@ impl Agent {
                 return;
             }
             authenticated = true;
+            input.get_mut().until = None;
             let answer = self.handle(envelope.request);
             if protocol::write_line(&mut out, &answer).is_err() {
                 return;

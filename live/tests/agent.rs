@@ -280,3 +280,34 @@ fn one_connection_too_many_is_told_so() {
     drop(a);
     agent.stop();
 }
+
+/// A stranger that trickles a request a byte at a time, never finishing a line, loses its
+/// connection once the time to authenticate is up, and its slot serves the controller.
+#[test]
+fn a_trickling_stranger_cannot_keep_a_slot() {
+    let agent = start(1);
+    let mut stranger = agent.connect();
+    let t0 = std::time::Instant::now();
+    let trickle = std::thread::spawn(move || {
+        // Every 100 ms, well inside the agent's 200 ms read timeout.
+        while t0.elapsed() < Duration::from_secs(15) {
+            if stranger.write_all(b"{").is_err() {
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    });
+    let cut = trickle.join().unwrap().expect("the agent never hung up");
+    assert!(
+        cut < Duration::from_secs(8),
+        "cut after {cut:?}, not after about 5 s"
+    );
+    let mut controller = agent.connect();
+    assert!(matches!(
+        ask(&mut controller, TOKEN, Request::Heartbeat),
+        Response::Node(_)
+    ));
+    drop(controller);
+    agent.stop();
+}
