@@ -402,3 +402,28 @@ fn a_killed_agents_pods_are_rescheduled_on_the_others() {
         "cgroups of dead agents left: {mine:?}"
     );
 }
+
+#[test]
+fn a_fault_on_a_node_the_scenario_lacks_is_refused_before_anything_runs() {
+    let out = crate::orchsim()
+        .args([
+            "live",
+            "run",
+            "live-run",
+            "--local",
+            "--fault",
+            "kill-agent:nowhere@1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has no node `nowhere`") && err.contains("node-0"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("starting"),
+        "refused before agents start: {err}"
+    );
+}

@@ -159,6 +159,21 @@ pub fn run(r: &RunRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
         )));
     }
     let nodes = scenario.nodes();
+    if let Some(f) = faults
+        .iter()
+        .find(|f| !nodes.iter().any(|n| n.name == f.node))
+    {
+        return Err(Error::bad_input(format!(
+            "--fault: scenario `{}` has no node `{}` (its nodes: {})",
+            scenario.name,
+            f.node,
+            nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     progress(&format!(
         "simulating {} first (the pods it submits are the ones live mode runs)",
         scenario.name
