@@ -263,21 +263,26 @@ fn bad_input_is_explained() {
     assert!(e.contains("cannot read the profile"), "{e}");
 }
 
+/// `net policy --format json` on the example's pods with `args` added.
+fn policy_json(args: &[&str]) -> Value {
+    let mut all = vec![
+        "net",
+        "policy",
+        "--pods",
+        "examples/policy/pods.yaml",
+        "--format",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    json(&all)
+}
+
 /// `net policy` on the NetworkPolicy documentation's example (examples/policy, addresses moved
 /// into 198.18.0.0/15). The expected answers are worked out from the documentation's
 /// semantics, pair by pair, not read off our output.
 #[test]
 fn policy_reachability_follows_the_documentations_example() {
-    let v = json(&[
-        "net",
-        "policy",
-        "--policies",
-        "examples/policy/policies",
-        "--pods",
-        "examples/policy/pods.yaml",
-        "--format",
-        "json",
-    ]);
+    let v = policy_json(&["--policies", "examples/policy/policies"]);
     assert_eq!(v["enforced"], true);
     let labels: Vec<&str> = v["ports"]
         .as_array()
@@ -326,15 +331,9 @@ fn policy_reachability_follows_the_documentations_example() {
         serde_json::json!(["default/frontend", "default/batch", "myproject/analytics"])
     );
     // Without the db policy, everyone outside `shop` is reachable from every pod.
-    let d = json(&[
-        "net",
-        "policy",
+    let d = policy_json(&[
         "--policies",
         "examples/policy/policies/default-deny-ingress.yaml",
-        "--pods",
-        "examples/policy/pods.yaml",
-        "--format",
-        "json",
     ]);
     let open: Vec<&str> = d["reachable_from_everywhere"]
         .as_array()
@@ -371,17 +370,11 @@ fn policy_reachability_follows_the_documentations_example() {
     );
 
     // On flannel the same policies decide nothing: said, and every pair is reachable.
-    let f = json(&[
-        "net",
-        "policy",
+    let f = policy_json(&[
         "--policies",
         "examples/policy/policies",
-        "--pods",
-        "examples/policy/pods.yaml",
         "--datapath",
         "flannel-vxlan",
-        "--format",
-        "json",
     ]);
     assert_eq!(f["enforced"], false);
     assert!(f["warnings"][0]

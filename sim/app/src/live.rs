@@ -187,29 +187,26 @@ fn opt(x: Option<f64>, d: usize) -> Cell {
     }
 }
 
-const COLUMNS: [&str; 21] = [
-    "datapath",
-    "source",
-    "supported",
-    "goodput_gbps",
-    "goodput_x_host",
-    "p50_us",
-    "p99_us",
-    "p999_us",
-    "latency_x_host",
-    "cpu_s_per_gbit",
-    "cpu_x_host",
-    "mtu",
-    "bottleneck",
-    "flow_level_gbps",
-    "runs",
-    "goodput_min_gbps",
-    "goodput_max_gbps",
-    "udp_gbps",
-    "udp_loss",
-    "goodput_error_pct",
-    "cpu_error_pct",
-];
+/// `net compare`'s columns with `source` (live, model, calibrated) after the datapath, then
+/// what only a measurement has.
+fn columns() -> Vec<&'static str> {
+    let (first, rest) = crate::net::COMPARE_COLUMNS.split_at(1);
+    first
+        .iter()
+        .chain(&["source"])
+        .chain(rest)
+        .chain(&[
+            "runs",
+            "goodput_min_gbps",
+            "goodput_max_gbps",
+            "udp_gbps",
+            "udp_loss",
+            "goodput_error_pct",
+            "cpu_error_pct",
+        ])
+        .copied()
+        .collect()
+}
 
 fn measured_row(m: &Measured, host: &Measured) -> Vec<Cell> {
     let ok = m.unavailable.is_none();
@@ -288,7 +285,7 @@ pub fn table(
     model: &Comparison,
     cal: Option<&Comparison>,
 ) -> Result<Table, Error> {
-    let mut t = Table::new(COLUMNS);
+    let mut t = Table::new(columns());
     let host = &m.datapaths[0];
     for d in &m.datapaths {
         t.push(measured_row(d, host))?;

@@ -154,22 +154,26 @@ fn opt(x: Option<f64>, d: usize) -> Cell {
     }
 }
 
+/// `net compare`'s table columns; `live net` sets its measurements beside the model's in the
+/// same ones.
+pub const COMPARE_COLUMNS: [&str; 13] = [
+    "datapath",
+    "supported",
+    "goodput_gbps",
+    "goodput_x_host",
+    "p50_us",
+    "p99_us",
+    "p999_us",
+    "latency_x_host",
+    "cpu_s_per_gbit",
+    "cpu_x_host",
+    "mtu",
+    "bottleneck",
+    "flow_level_gbps",
+];
+
 fn compare_table(c: &Comparison) -> Result<Table, Error> {
-    let mut t = Table::new([
-        "datapath",
-        "supported",
-        "goodput_gbps",
-        "goodput_x_host",
-        "p50_us",
-        "p99_us",
-        "p999_us",
-        "latency_x_host",
-        "cpu_s_per_gbit",
-        "cpu_x_host",
-        "mtu",
-        "bottleneck",
-        "flow_level_gbps",
-    ]);
+    let mut t = Table::new(COMPARE_COLUMNS);
     for r in &c.datapaths {
         let lat = r.latency_us.as_ref();
         t.push(vec![
