@@ -161,29 +161,33 @@ fn assert_no_overcommit(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseErro
         .flat_map(|g| std::iter::repeat_n(g.capacity, g.count as usize))
         .collect();
     prop_assert_eq!(caps.len(), r.node_names.len());
-    // (event index, +1 bind / -1 release, pod, node, devices)
+    // (event index, order, pod, node, devices); order 1 is a bind, anything else a release.
+    // Within one event releases come before binds (an eviction frees room for the
+    // preemptor), except a placement's own release: a pod bound and let go in the same event
+    // (a Job that ended while its pods were being decided deletes them at once) is released
+    // after its bind.
     let mut log = Vec::new();
     for (i, p) in r.records.iter().enumerate() {
         for pl in &p.placements {
             log.push((pl.bound_event, 1i8, i, pl.node.0, &pl.devices));
             if let Some(e) = pl.released_event {
-                log.push((e, -1i8, i, pl.node.0, &pl.devices));
+                let order = if e == pl.bound_event { 2 } else { -1 };
+                log.push((e, order, i, pl.node.0, &pl.devices));
             }
         }
     }
-    // Releases before binds within one event (an eviction frees room for the preemptor).
-    log.sort_by_key(|&(e, sign, i, _, _)| (e, sign, i));
+    log.sort_by_key(|&(e, order, i, _, _)| (e, order, i));
     let mut used = vec![Resources::ZERO; caps.len()];
     let mut device_use: Vec<Vec<u64>> = caps
         .iter()
         .map(|c| vec![0; (c.gpu_milli / 1000) as usize])
         .collect();
-    for (_, sign, i, n, devices) in log {
+    for (_, order, i, n, devices) in log {
         let p = &r.records[i];
         let gpu = p.spec.requests.gpu_milli;
         // A share sits on one device; k whole devices are k devices of 1000 each.
         let per_device = if gpu < 1000 { gpu } else { 1000 };
-        if sign > 0 {
+        if order == 1 {
             used[n] = used[n].saturating_add(&p.spec.requests);
             prop_assert!(
                 used[n].fits(&caps[n]),
