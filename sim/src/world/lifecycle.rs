@@ -51,7 +51,8 @@ pub struct OutageRecord {
     /// When the control plane declared it failed, and when it gave up its pods.
     pub detected: Option<SimTime>,
     pub evicted: Option<SimTime>,
-    /// Pods that were on the host (or bound to it before detection), and what became of them.
+    /// Containers of pods that were on the host (or bound to it before detection) lost with
+    /// it — a pod lost twice in one outage counts twice —, and what became of them.
     pub pods_lost: u32,
     pub restarted_in_place: u32,
     pub replaced: u32,
@@ -193,12 +194,13 @@ impl World<'_> {
         let rec = &mut self.pods[pod];
         rec.losses += 1;
         self.pods_lost += 1;
-        // Lost again before it ran: it counts once per outage, and for each until it runs.
+        // Every loss counts in its outage (a pod bound to the host again before it was
+        // declared failed, or replaced onto it behind a partition, loses again), so the
+        // outages' losses add up to the run's; the recovery waits for each pod once.
+        self.outages[outage].pods_lost += 1;
         if !rec.lost_in.contains(&outage) {
             rec.lost_in.push(outage);
-            let o = &mut self.outages[outage];
-            o.pods_lost += 1;
-            o.waiting += 1;
+            self.outages[outage].waiting += 1;
         }
         self.digest.record(now, TAG_POD_LOST, &[pod as u64]);
         self.touched(pod);
