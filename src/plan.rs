@@ -18,6 +18,10 @@ pub struct PlanArgs {
     /// the cheapest mix (by the host groups' `cost_per_hour`, then fewest hosts).
     #[arg(long, required = true)]
     vary: Vec<String>,
+    /// Set a scenario value before the search, e.g. `network.datapath=flannel-udp`
+    /// (repeatable; one value each).
+    #[arg(long)]
+    set: Vec<String>,
     /// Plan for losing this many of the largest hosts.
     #[arg(long, default_value_t = 0)]
     failures: u64,
@@ -52,6 +56,7 @@ pub fn run(args: PlanArgs) -> Result<u8, Error> {
         lose: args.lose,
         seeds: args.seeds,
         report: args.report,
+        set: args.set,
     };
     let bar = crate::Bar::new(args.quiet);
     let outcome = plan::plan(&source, &req, &|p| bar.show(p));

@@ -17,6 +17,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;
+pub mod service;
 
 pub use datapath::{Base, Datapath, DatapathError, Encryption};
 pub use pipeline::{Options, Pipeline, Role, Stage, Steady};

@@ -288,6 +288,9 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         start_latency_s: Dist::Constant(0.0),
         datapath: Datapath::plain(Base::Host),
         underlay_mtu: 1500,
+        net_platform: orchsim_net::Profile::default_profile().default_platform,
+        agents: None,
+        traffic: Vec::new(),
         // The study bounds its own work (jobs, tasks): no event budget.
         max_events: u64::MAX,
         lifecycle: None,

@@ -505,6 +505,9 @@ impl Replay {
             start_latency_s: Dist::Constant(0.0),
             datapath: Datapath::plain(Base::Host),
             underlay_mtu: 1500,
+            net_platform: orchsim_net::Profile::default_profile().default_platform,
+            agents: None,
+            traffic: Vec::new(),
             // The study bounds its own work (tasks, inflation): no event budget.
             max_events: u64::MAX,
             lifecycle: None,

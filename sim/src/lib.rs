@@ -23,6 +23,7 @@ mod results;
 pub mod scenario;
 pub mod sweep;
 pub mod trace;
+pub mod traffic;
 pub mod upgrades;
 pub mod values_file;
 mod world;

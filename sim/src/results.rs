@@ -111,6 +111,21 @@ pub struct Summary {
     pub api_throttled_mean: Option<SimDuration>,
     pub api_latency_mean: Option<SimDuration>,
     pub etcd_busy_pct: Option<f64>,
+    /// With `[[traffic]]`: requests offered per second (all edges), the share served, the
+    /// share of served requests between hosts and between sites, payload Gbit/s served, and
+    /// the 99th percentile of a request's latency (ns precision of 1 %).
+    pub net_requests_per_s: Option<f64>,
+    pub net_served_pct: Option<f64>,
+    pub net_cross_host_pct: Option<f64>,
+    pub net_cross_site_pct: Option<f64>,
+    pub net_gbit_s: Option<f64>,
+    pub net_latency_p99_us: Option<f64>,
+    /// With `[[traffic]]` or `[network] agents`: mean cores the network took over all hosts
+    /// (messages and agents' idle use), the same in hosts' worth of CPU, and the share of the
+    /// pods' CPU demand their hosts could not give them.
+    pub net_cpu_cores: Option<f64>,
+    pub net_cpu_hosts: Option<f64>,
+    pub pod_cpu_starved_pct: Option<f64>,
     /// Queueing → bind (submission, or the last eviction, to the current bind), over pods that
     /// are bound; `None` if none is.
     pub wait_p50: Option<SimDuration>,
@@ -174,6 +189,8 @@ pub struct RunResult {
     pub upgrades: Vec<crate::world::RolloutRecord>,
     /// Every autoscaler and what it did (`autoscale.csv`).
     pub autoscalers: Vec<crate::world::AutoscaleRecord>,
+    /// With `[[traffic]]`: every edge of the service graph and what it cost (`traffic.csv`).
+    pub traffic: Vec<crate::world::TrafficRecord>,
     /// With `[provisioning]`: every launch, removal and spot interruption
     /// (`provisioning.csv`).
     pub provisioning: Option<Vec<crate::world::ProvisionRecord>>,
@@ -516,6 +533,46 @@ impl RunResult {
         t
     }
 
+    /// `traffic.csv`: one row per `[[traffic]]` edge — requests offered per second, the
+    /// shares served, failed for want of a running caller or callee, and of the served between
+    /// pods of one host, across hosts and across sites; payload Gbit/s served, the CPU cores
+    /// its messages took, and its latency percentiles.
+    pub fn traffic_table(&self) -> Table {
+        let mut t = Table::new([
+            "from",
+            "to",
+            "requests_per_s",
+            "served_pct",
+            "no_endpoint_pct",
+            "same_host_pct",
+            "cross_host_pct",
+            "cross_site_pct",
+            "gbit_s",
+            "cpu_cores",
+            "latency_p50_us",
+            "latency_p99_us",
+        ]);
+        let opt = |v: Option<f64>| v.map_or(Cell::Empty, |x| Cell::Float(x, 3));
+        for r in &self.traffic {
+            let row = vec![
+                r.from.as_str().into(),
+                r.to.as_str().into(),
+                Cell::Float(r.requests_per_s, 3),
+                opt(r.served_pct),
+                opt(r.no_endpoint_pct),
+                opt(r.same_host_pct),
+                opt(r.cross_host_pct),
+                opt(r.cross_site_pct),
+                Cell::Float(r.gbit_s, 6),
+                Cell::Float(r.cpu_cores, 6),
+                opt(r.latency_p50_us),
+                opt(r.latency_p99_us),
+            ];
+            t.push(row).expect("traffic row matches its header");
+        }
+        t
+    }
+
     /// `autoscale.csv`: one row per autoscaler — its limits, syncs, scale-ups and downs,
     /// pods created and deleted, the fewest and most replicas seen, ready replica-seconds, the
     /// time overloaded and the peak demand.
@@ -725,6 +782,10 @@ fn pct(part: u128, whole: u128) -> Option<f64> {
 pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -> RunResult {
     let upgrades = w.rollout_records(end);
     let autoscalers = w.autoscale_records();
+    let (traffic, net) = match w.network_records() {
+        Some((rows, totals)) => (rows, Some(totals)),
+        None => (Vec::new(), None),
+    };
     let provision = w.provision_totals(end);
     let jobs = w.job_totals();
     let count = |s: PodState| w.pods.iter().filter(|p| p.state == s).count() as u64;
@@ -875,6 +936,15 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         api_throttled_mean: api_totals.and_then(|t| mean_of(t.1, t.0)),
         api_latency_mean: api_totals.and_then(|t| mean_of(t.2, t.0)),
         etcd_busy_pct: w.api.as_ref().and_then(|a| pct(a.etcd_busy_ns(end), span)),
+        net_requests_per_s: net.as_ref().and_then(|n| n.requests_per_s),
+        net_served_pct: net.as_ref().and_then(|n| n.served_pct),
+        net_cross_host_pct: net.as_ref().and_then(|n| n.cross_host_pct),
+        net_cross_site_pct: net.as_ref().and_then(|n| n.cross_site_pct),
+        net_gbit_s: net.as_ref().and_then(|n| n.gbit_s),
+        net_latency_p99_us: net.as_ref().and_then(|n| n.latency_p99_us),
+        net_cpu_cores: net.as_ref().map(|n| n.cpu_cores),
+        net_cpu_hosts: net.as_ref().and_then(|n| n.cpu_hosts),
+        pod_cpu_starved_pct: net.as_ref().and_then(|n| n.pod_cpu_starved_pct),
         wait_p50: percentile(&waits, 50),
         wait_p95: percentile(&waits, 95),
         wait_p99: percentile(&waits, 99),
@@ -939,6 +1009,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         outages: std::mem::take(&mut w.outages),
         upgrades,
         autoscalers,
+        traffic,
         provisioning: w.provision.as_mut().map(|p| std::mem::take(&mut p.records)),
         address_scopes: w.addresses.as_ref().map_or_else(Vec::new, |a| {
             let nodes: Vec<String> = w.cluster.nodes().iter().map(|n| n.name.clone()).collect();
@@ -1027,6 +1098,15 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "api_throttled_mean_ms",
     "api_latency_mean_ms",
     "etcd_busy_pct",
+    "net_requests_per_s",
+    "net_served_pct",
+    "net_cross_host_pct",
+    "net_cross_site_pct",
+    "net_gbit_s",
+    "net_latency_p99_us",
+    "net_cpu_cores",
+    "net_cpu_hosts",
+    "pod_cpu_starved_pct",
     "wait_p50_ms",
     "wait_p95_ms",
     "wait_p99_ms",
@@ -1109,6 +1189,19 @@ impl Summary {
             ms(self.api_throttled_mean),
             ms(self.api_latency_mean),
             percent(self.etcd_busy_pct),
+            self.net_requests_per_s
+                .map_or(Cell::Empty, |v| Cell::Float(v, 3)),
+            percent(self.net_served_pct),
+            percent(self.net_cross_host_pct),
+            percent(self.net_cross_site_pct),
+            self.net_gbit_s.map_or(Cell::Empty, |v| Cell::Float(v, 6)),
+            self.net_latency_p99_us
+                .map_or(Cell::Empty, |v| Cell::Float(v, 3)),
+            self.net_cpu_cores
+                .map_or(Cell::Empty, |v| Cell::Float(v, 6)),
+            self.net_cpu_hosts
+                .map_or(Cell::Empty, |v| Cell::Float(v, 6)),
+            percent(self.pod_cpu_starved_pct),
             ms(self.wait_p50),
             ms(self.wait_p95),
             ms(self.wait_p99),

@@ -30,6 +30,10 @@ pub(crate) enum Unit {
     Algorithm,
     /// A word from a list the reader checks (an expander, a policy).
     Word,
+    /// Thousandths of a CPU core, 0 or more.
+    Millicores,
+    /// Mebibytes of memory, 0 or more.
+    Mebibytes,
 }
 
 impl Unit {
@@ -45,6 +49,8 @@ impl Unit {
             Unit::Bool => "bool",
             Unit::Algorithm => "algorithm",
             Unit::Word => "word",
+            Unit::Millicores => "mCPU",
+            Unit::Mebibytes => "MiB",
         }
     }
 }
@@ -200,6 +206,13 @@ pub(crate) fn check_value(
             Some(x) if (0.0..=1.0).contains(&x) => Ok(()),
             _ => bad(format!(
                 "expected a fraction between 0 and 1 for `{key}`, found {value}"
+            )),
+        },
+        (Unit::Millicores | Unit::Mebibytes, value) => match number(value) {
+            Some(x) if x.is_finite() && x >= 0.0 => Ok(()),
+            _ => bad(format!(
+                "expected a non-negative amount in {} for `{key}`, found {value}",
+                unit.name()
             )),
         },
         (Unit::Bool, toml::Value::Boolean(_)) => Ok(()),

@@ -133,6 +133,9 @@ fn scenario_with(
         start_latency_s: Dist::Uniform { min: 0.0, max: 2.0 },
         datapath: Datapath::plain(Base::Host),
         underlay_mtu: 1500,
+        net_platform: orchsim_net::Profile::default_profile().default_platform,
+        agents: None,
+        traffic: Vec::new(),
         max_events: u64::MAX,
         lifecycle: None,
         faults: Vec::new(),
@@ -494,6 +497,18 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 });
             }
             sc.control_plane = control_plane(&sc, kind, algo, algo2);
+            // One case in two with workloads: the first calls the last over Calico, so the
+            // traffic follows pods through failures, evictions and restarts.
+            if seed % 2 == 0 && !sc.workloads.is_empty() {
+                sc.datapath = "calico-bgp".parse().unwrap();
+                sc.traffic = vec![orchsim_sim::traffic::Traffic {
+                    from: 0,
+                    to: sc.workloads.len() - 1,
+                    requests_per_s: 1000.0 + (seed % 7) as f64 * 5000.0,
+                    request_bytes: 600,
+                    response_bytes: 9000,
+                }];
+            }
             // One case in four: pod addresses from /28 host subnets (13 pods each), which
             // full hosts exhaust.
             if seed % 4 == 3 {
@@ -654,6 +669,30 @@ fn assert_failures_accounted(r: &RunResult) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// With `[[traffic]]`: every request offered is served, failed for want of a running pod, or
+/// lost to an overloaded host, and every request served went somewhere.
+fn assert_traffic_accounted(sc: &Scenario, r: &RunResult) -> Result<(), TestCaseError> {
+    prop_assert_eq!(r.traffic.len(), sc.traffic.len());
+    for t in &r.traffic {
+        let served = t.served_pct.unwrap_or(0.0);
+        let failed = t.no_endpoint_pct.unwrap_or(0.0);
+        prop_assert!(served >= 0.0 && failed >= 0.0, "{:?}", t);
+        prop_assert!(served + failed <= 100.0 + 1e-9, "{:?}", t);
+        if served > 0.0 {
+            let split = t.same_host_pct.unwrap() + t.cross_host_pct.unwrap();
+            prop_assert!((split - 100.0).abs() < 1e-6, "{:?}", t);
+            prop_assert!(t.latency_p50_us.unwrap() <= t.latency_p99_us.unwrap());
+            prop_assert!(t.cpu_cores > 0.0 && t.gbit_s > 0.0);
+        }
+    }
+    if !sc.traffic.is_empty() {
+        prop_assert!(r.summary.net_cpu_cores.unwrap() >= 0.0);
+        let starved = r.summary.pod_cpu_starved_pct.unwrap_or(0.0);
+        prop_assert!((0.0..=100.0).contains(&starved));
+    }
+    Ok(())
+}
+
 /// With `[ipam]`: no address is held by two pods at once, and every running pod holds one.
 fn assert_no_address_held_twice(r: &RunResult) -> Result<(), TestCaseError> {
     let mut by_ip: BTreeMap<_, Vec<_>> = BTreeMap::new();
@@ -753,6 +792,7 @@ proptest! {
         assert_failures_accounted(&r)?;
         assert_api_ordering(&sc, &r)?;
         assert_no_address_held_twice(&r)?;
+        assert_traffic_accounted(&sc, &r)?;
     }
 
     #[test]

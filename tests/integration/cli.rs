@@ -68,6 +68,8 @@ fn summaries_match_the_committed_baselines() {
             &["dual-orchestration-kubernetes"],
         ),
         ("dual-orchestration-split", &["dual-orchestration-split"]),
+        // A three-tier application's traffic on Calico, its agents charged.
+        ("networks", &["networks"]),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);

@@ -15,6 +15,7 @@ mod readme;
 mod report_browser;
 mod resume;
 mod sweep;
+mod traffic;
 
 /// The `orchsim` binary cargo built for this test run.
 pub fn orchsim() -> assert_cmd::Command {

@@ -69,6 +69,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../../../scenarios/ip-pools.toml"),
     ),
     (
+        "networks.toml",
+        include_str!("../../../scenarios/networks.toml"),
+    ),
+    (
         "autoscale-diurnal.toml",
         include_str!("../../../scenarios/autoscale-diurnal.toml"),
     ),

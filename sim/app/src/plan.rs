@@ -28,6 +28,8 @@ pub struct PlanRequest {
     pub seeds: u64,
     /// Build the report's charts.
     pub report: bool,
+    /// `PATH=VALUE` settings applied to the scenario before the search (one value each).
+    pub set: Vec<String>,
 }
 
 /// A finished plan.
@@ -152,10 +154,44 @@ struct Evaluated {
     hosts: u64,
 }
 
+/// `source` with `--set PATH=VALUE` settings applied (one value each: a plan searches one
+/// scenario; `sweep` takes several).
+fn with_settings(source: &Source, set: &[String]) -> Result<Source> {
+    let base: toml::Value = toml::from_str(&source.text)
+        .map_err(|e| Error::bad_input(format!("{}: {e}", source.origin)))?;
+    let mut overrides = Vec::with_capacity(set.len());
+    for arg in set {
+        let p = sweep::parse_set(arg).map_err(|e| Error::bad_input(e.to_string()))?;
+        let [value] = &p.values[..] else {
+            return Err(Error::bad_input(format!(
+                "--set {arg}: expected one value (a plan searches one scenario; `orchsim sweep` takes several)"
+            )));
+        };
+        overrides.push((p.path.clone(), value.clone()));
+    }
+    let pairs: Vec<(&str, toml::Value)> = overrides
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.clone()))
+        .collect();
+    let text =
+        sweep::override_text(&base, &pairs).map_err(|e| Error::bad_input(format!("--set {e}")))?;
+    Ok(Source {
+        origin: source.origin.clone(),
+        text,
+    })
+}
+
 /// Searches the plan `req` on `source`: a simulation scenario, or a study, whose candidate
 /// passes only if every row of its table does (worst over the policies and shares of a GPU
 /// study, over the architectures, decision times and workloads of the architectures study).
 pub fn plan(source: &Source, req: &PlanRequest, progress: OnProgress) -> Result<PlanOutcome> {
+    let fixed;
+    let source = if req.set.is_empty() {
+        source
+    } else {
+        fixed = with_settings(source, &req.set)?;
+        &fixed
+    };
     let kind = source.kind();
     let study = kind != Kind::Simulation;
     if study && (req.failures > 0 || req.lose.is_some()) {

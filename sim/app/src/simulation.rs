@@ -76,6 +76,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if let Some(t) = result.api_table() {
         files.push(("api.csv", t.to_csv()));
     }
+    if !result.traffic.is_empty() {
+        files.push(("traffic.csv", result.traffic_table().to_csv()));
+    }
     if !result.autoscalers.is_empty() {
         files.push(("autoscale.csv", result.autoscale_table().to_csv()));
     }
@@ -250,6 +253,21 @@ fn human_summary(
         o += &format!(
             "autoscale  {actions} scalings, {mean:.1} ready replicas on average (all autoscaled services), demand above the ready replicas' requests for {:.0} s (autoscale.csv)\n",
             over.as_secs_f64()
+        );
+    }
+    if let (Some(rps), Some(served)) = (s.net_requests_per_s, s.net_served_pct) {
+        o += &format!(
+            "traffic    {rps:.0} requests/s offered, {served:.2} % served, {} % across hosts, p99 {} µs (traffic.csv)\n",
+            s.net_cross_host_pct.map_or("-".into(), |v| format!("{v:.1}")),
+            s.net_latency_p99_us.map_or("-".into(), |v| format!("{v:.0}")),
+        );
+    }
+    if let Some(cores) = s.net_cpu_cores {
+        o += &format!(
+            "network    {}: {cores:.2} cores on average over all hosts ({} hosts' worth of CPU), pods short of CPU {} %\n",
+            s.datapath,
+            s.net_cpu_hosts.map_or("-".into(), |v| format!("{v:.2}")),
+            s.pod_cpu_starved_pct.map_or("-".into(), |v| format!("{v:.2}")),
         );
     }
     if let (Some(ok), Some(failed)) = (s.jobs_succeeded, s.jobs_failed) {

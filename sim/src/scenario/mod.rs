@@ -123,6 +123,14 @@ pub struct Scenario {
     pub start_latency_s: Dist,
     pub datapath: Datapath,
     pub underlay_mtu: u32,
+    /// The net profile's platform that prices service traffic (`[network] platform`).
+    pub net_platform: String,
+    /// `[network] agents = true`: the datapath's agents, their requests already taken off
+    /// every host's capacity (as their DaemonSet's pods would reserve it), their idle use
+    /// charged to every host's CPU.
+    pub agents: Option<crate::traffic::Agents>,
+    /// Service traffic (`[[traffic]]`).
+    pub traffic: Vec<crate::traffic::Traffic>,
     /// The run stops with [`crate::RunError::EventBudget`] after handling this many events
     /// (`[limits] max_events`).
     pub max_events: u64,
@@ -394,7 +402,7 @@ fn validate(
         None => SimDuration::try_from_secs_f64(DEFAULT_SAMPLE_INTERVAL_S).unwrap_or_default(),
     };
 
-    let (trace_nodes, trace) = match &raw.trace {
+    let (mut trace_nodes, trace) = match &raw.trace {
         Some(t) => {
             let (nodes, replay) = trace_source(loc, t, files)?;
             (nodes, Some(replay))
@@ -516,6 +524,60 @@ fn validate(
     };
 
     // Workloads.
+    let datapath = match &raw.network.datapath {
+        Some(d) => d
+            .get_ref()
+            .parse::<Datapath>()
+            .map_err(|e| err(d.span(), "network.datapath", e.to_string()))?,
+        None => Datapath::plain(orchsim_net::Base::Host),
+    };
+    let net_profile = orchsim_net::Profile::default_profile();
+    let net_platform = match &raw.network.platform {
+        Some(p) => {
+            net_profile
+                .platform(p.get_ref())
+                .map_err(|e| err(p.span(), "network.platform", e))?;
+            p.get_ref().clone()
+        }
+        None => net_profile.default_platform.clone(),
+    };
+    let agents = match &raw.network.agents {
+        Some(a) if *a.get_ref() => {
+            let agents = crate::traffic::Agents::of(datapath);
+            let short = hosts
+                .iter()
+                .map(|g| (g.name.as_str(), g.capacity))
+                .chain(trace_nodes.iter().map(|n| (n.name.as_str(), n.allocatable)))
+                .find(|(_, c)| {
+                    c.cpu_milli < agents.request_cpu_milli
+                        || c.memory_bytes < agents.request_memory_bytes
+                });
+            if let Some((name, c)) = short {
+                return Err(err(
+                    a.span(),
+                    "network.agents",
+                    format!(
+                        "the {} agents request {} mCPU and {} MiB on every host, more than host `{name}` has ({} mCPU, {} MiB)",
+                        agents.family,
+                        agents.request_cpu_milli,
+                        agents.request_memory_bytes >> 20,
+                        c.cpu_milli,
+                        c.memory_bytes >> 20
+                    ),
+                ));
+            }
+            for g in &mut hosts {
+                g.capacity.cpu_milli -= agents.request_cpu_milli;
+                g.capacity.memory_bytes -= agents.request_memory_bytes;
+            }
+            for n in &mut trace_nodes {
+                n.allocatable.cpu_milli -= agents.request_cpu_milli;
+                n.allocatable.memory_bytes -= agents.request_memory_bytes;
+            }
+            Some(agents)
+        }
+        _ => None,
+    };
     let mut workloads = Vec::new();
     let mut seen = BTreeMap::new();
     // GPU models the host groups name, for checking what workloads require.
@@ -889,13 +951,6 @@ fn validate(
         None => Dist::Constant(0.0),
     };
 
-    let datapath = match &raw.network.datapath {
-        Some(d) => d
-            .get_ref()
-            .parse::<Datapath>()
-            .map_err(|e| err(d.span(), "network.datapath", e.to_string()))?,
-        None => Datapath::plain(orchsim_net::Base::Host),
-    };
     let underlay_mtu = match &raw.network.underlay_mtu {
         Some(m) => {
             let v = *m.get_ref();
@@ -982,6 +1037,14 @@ fn validate(
         }
         None => DEFAULT_REGISTRY_MBIT_S,
     };
+    let traffic = crate::traffic::validate(
+        loc,
+        &raw.traffic,
+        &workloads
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>(),
+    )?;
     let max_events = check_budgets(
         loc,
         &raw.limits,
@@ -1165,6 +1228,9 @@ fn validate(
         start_latency_s,
         datapath,
         underlay_mtu,
+        net_platform,
+        agents,
+        traffic,
         max_events,
         lifecycle,
         faults,

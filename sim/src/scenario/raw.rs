@@ -40,6 +40,8 @@ pub(super) struct RawScenario {
     pub(super) ipam: Option<crate::ipam::RawIpam>,
     #[serde(default)]
     pub(super) autoscalers: Vec<crate::autoscale::RawAutoscaler>,
+    #[serde(default)]
+    pub(super) traffic: Vec<crate::traffic::RawTraffic>,
     /// `[provisioning]`: present, a provisioner adds and removes hosts (its values override
     /// the defaults).
     pub(super) provisioning:
@@ -208,6 +210,8 @@ pub(super) struct RawOrchestrator {
 pub(super) struct RawNetwork {
     pub(super) datapath: Option<Spanned<String>>,
     pub(super) underlay_mtu: Option<Spanned<i64>>,
+    pub(super) platform: Option<Spanned<String>>,
+    pub(super) agents: Option<Spanned<bool>>,
 }
 
 /// A distribution as written: a bare number (constant) or a table with a `dist` key.

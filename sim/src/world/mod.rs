@@ -31,6 +31,7 @@ mod jobs;
 mod lifecycle;
 mod parked;
 mod provision;
+mod traffic;
 mod two_level;
 mod upgrade;
 
@@ -40,6 +41,7 @@ pub use autoscale::AutoscaleRecord;
 pub use ipam::{AddressScope, Lease};
 pub use lifecycle::OutageRecord;
 pub use provision::{ProvisionRecord, ProvisionTotals};
+pub use traffic::TrafficRecord;
 pub use upgrade::RolloutRecord;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -363,6 +365,8 @@ const TAG_DECISION: u8 = 1;
 const TAG_STARTED: u8 = 2;
 const TAG_FINISHED: u8 = 3;
 const TAG_SAMPLE: u8 = 4;
+/// The network's served requests and cores at a sample (with `[[traffic]]` or agents).
+const TAG_TRAFFIC: u8 = 22;
 const TAG_EVICTED: u8 = 5;
 const TAG_OFFER: u8 = 6;
 const TAG_ABANDONED: u8 = 7;
@@ -511,6 +515,8 @@ pub struct World<'s> {
     tracked: Vec<bool>,
     /// Horizontal pod autoscalers (`[[autoscalers]]`).
     hpas: Vec<autoscale::Hpa>,
+    /// Service traffic and the datapath's charge to the hosts (`None`: the network is free).
+    network: Option<traffic::Network>,
     /// Pod addresses (`[ipam]`).
     pub(crate) addresses: Option<ipam::Addresses>,
     /// Hosts launched and removed (`[provisioning]`).
@@ -697,6 +703,7 @@ impl<'s> World<'s> {
                 .map(|c| ipam::Addresses::new(c, node_count)),
             provision: None,
             job_runs: BTreeMap::new(),
+            network: traffic::Network::new(scenario),
         };
         world.plan_provisioning(kernel, &streams);
         world.plan_rollouts(kernel);
@@ -1782,6 +1789,7 @@ impl<'s> World<'s> {
         } else {
             Vec::new()
         };
+        self.sample_network(now);
         let hosts = self.hosts_up();
         self.samples.push(Sample {
             time: now,
