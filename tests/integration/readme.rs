@@ -103,6 +103,22 @@ fn every_toml_block_in_the_readme_is_accepted() {
         } else if block.starts_with("[[autoscalers]]") {
             let service = "[[workloads]]\nname = \"web\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n";
             runs(&dir, &file, &format!("{base}{hosts}{service}{block}"));
+        } else if block.starts_with("[network]") {
+            // Service traffic between two services.
+            let service = |name: &str| {
+                format!(
+                    "[[workloads]]\nname = \"{name}\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n"
+                )
+            };
+            runs(
+                &dir,
+                &file,
+                &format!(
+                    "{base}{hosts}{}{}{block}",
+                    service("frontend"),
+                    service("api")
+                ),
+            );
         } else if block.starts_with("[ipam]") {
             let calico = "[network]\ndatapath = \"calico-bgp\"\n";
             runs(
@@ -298,6 +314,13 @@ fn the_readme_failure_sweeps_print_its_numbers() {
             ("hosts_mean_mean", 16),
         ),
         (
+            "scenarios/networks.toml",
+            "network.datapath=overlay,flannel-vxlan,flannel-udp,flannel-host-gw,calico-bgp,calico-vxlan",
+            ("network.datapath", 16),
+            ("net_cpu_cores_mean", 18),
+            ("net_latency_p99_us_mean", 23),
+        ),
+        (
             "scenarios/reuse-vs-reschedule.toml",
             "orchestrator.override.restart_in_place=false,true",
             ("orchestrator.override.restart_in_place", 38),
@@ -357,4 +380,46 @@ fn the_readme_net_policy_example_is_what_the_command_prints() {
         shown,
         "update the README's net policy output"
     );
+}
+
+/// The networks section's `plan --set` answers are what plan prints.
+#[test]
+fn the_readme_networks_plans_print_its_answers() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut checked = 0;
+    for line in readme.lines() {
+        let Some(cmd) = line.strip_prefix("$ orchsim plan scenarios/networks.toml ") else {
+            continue;
+        };
+        // Arguments as a shell would split them: the target is quoted.
+        let mut args: Vec<String> = Vec::new();
+        for (i, part) in cmd.split('\'').enumerate() {
+            if i % 2 == 1 {
+                args.push(part.to_string());
+            } else {
+                args.extend(part.split_whitespace().map(String::from));
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let o = orchsim()
+            .args(["plan", "scenarios/networks.toml", "--quiet", "--out"])
+            .arg(tmp.path())
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let printed = String::from_utf8(o.stdout).unwrap();
+        let answer = printed
+            .lines()
+            .find(|l| l.starts_with("answer:"))
+            .unwrap_or_else(|| panic!("no answer:\n{printed}"));
+        assert!(
+            readme.contains(&format!("{cmd}\n{answer}\n")),
+            "README does not show the answer `{answer}` under `{cmd}`"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "the README's networks plans");
 }

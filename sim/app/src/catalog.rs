@@ -115,8 +115,8 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// `orchsim presets [NAME]`: every value of the orchestrator presets, of the API server
-/// model's defaults (`api-server`) and of the provisioners' (`provisioning`), or of one of
-/// them, with its source.
+/// model's defaults (`api-server`), of the provisioners' (`provisioning`) and of the network
+/// agents' (`network-agents`), or of one of them, with its source.
 pub fn presets(name: Option<&str>) -> Result<Table> {
     let mut files: Vec<orchsim_sim::values_file::ValuesFile> = orchsim_sim::orchestrator::PRESETS
         .iter()
@@ -124,6 +124,7 @@ pub fn presets(name: Option<&str>) -> Result<Table> {
         .collect();
     files.push(orchsim_sim::api_server::defaults());
     files.push(orchsim_sim::provisioning::defaults());
+    files.push(orchsim_sim::traffic::defaults());
     if let Some(n) = name {
         if !files.iter().any(|f| f.name == n) {
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
