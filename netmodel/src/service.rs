@@ -7,10 +7,11 @@
 //! dominate. So a message is priced with the pipeline's request/response stages
 //! ([`Pipeline::rr_stages`]), as the packet-level engine's request/response test runs them.
 //!
-//! Between two pods of one host a message never reaches the datapath or a NIC: it crosses the
-//! pods' veths and the host's own stack. That path is priced as the `host` datapath's stages
-//! without a link, the same for every datapath (the cluster view's same-host traffic cannot
-//! depend on the encapsulation it never touches).
+//! Between two pods of one host a message never reaches the datapath or a NIC. That path is
+//! priced as the `host` datapath's stages without a link (the host's own TCP/IP stack on both
+//! sides), the same for every datapath: the cluster view's same-host traffic cannot depend on
+//! an encapsulation it never touches. The two pods' veth hops are not charged (on a veth
+//! platform the `host` stages' underlay traversal stands in for them).
 
 use serde::Serialize;
 
@@ -81,7 +82,7 @@ pub fn message_cost(profile: &Profile, platform: &Platform, path: Path, bytes: u
     out
 }
 
-/// A link's payload capacity in bytes per second on `platform` (`None`: no link, a veth
+/// A link's line rate in bytes per second on `platform` (to compare with wire bytes) (`None`: no link, a veth
 /// underlay without a rate).
 pub fn link_bytes_per_s(platform: &Platform) -> Option<f64> {
     (platform.link_gbps > 0.0).then(|| platform.link_gbps * 1e9 / 8.0)
@@ -98,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn same_host_messages_cost_no_wire_and_do_not_depend_on_the_datapath() {
+    fn same_host_messages_cost_no_wire_and_less_than_crossing_hosts() {
         let (p, plat) = reference();
         let local = message_cost(&p, &plat, Path::SameHost, 1024);
         assert_eq!(local.wire_bytes, 0.0);

@@ -291,6 +291,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         net_platform: orchsim_net::Profile::default_profile().default_platform,
         agents: None,
         traffic: Vec::new(),
+        links: Vec::new(),
         // The study bounds its own work (jobs, tasks): no event budget.
         max_events: u64::MAX,
         lifecycle: None,

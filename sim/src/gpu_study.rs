@@ -508,6 +508,7 @@ impl Replay {
             net_platform: orchsim_net::Profile::default_profile().default_platform,
             agents: None,
             traffic: Vec::new(),
+            links: Vec::new(),
             // The study bounds its own work (tasks, inflation): no event budget.
             max_events: u64::MAX,
             lifecycle: None,

@@ -77,6 +77,8 @@ pub struct Summary {
     /// spot hosts; `None` when no host group has a price and there is no provisioner.
     pub cost: Option<f64>,
     pub cost_spot: Option<f64>,
+    /// With `[[links]]` and traffic: what the WAN links cost (per GB carried, plus their hours).
+    pub cost_transfer: Option<f64>,
     /// Containers restarted in place: lost ones whose host came back before they were given
     /// up, and crashed ones (container reuse).
     pub restarts_in_place: u64,
@@ -191,6 +193,8 @@ pub struct RunResult {
     pub autoscalers: Vec<crate::world::AutoscaleRecord>,
     /// With `[[traffic]]`: every edge of the service graph and what it cost (`traffic.csv`).
     pub traffic: Vec<crate::world::TrafficRecord>,
+    /// With `[[traffic]]` and `[[links]]`: what each WAN link carried (`links.csv`).
+    pub links: Vec<crate::world::LinkRecord>,
     /// With `[provisioning]`: every launch, removal and spot interruption
     /// (`provisioning.csv`).
     pub provisioning: Option<Vec<crate::world::ProvisionRecord>>,
@@ -573,6 +577,38 @@ impl RunResult {
         t
     }
 
+    /// `links.csv`: one row per `[[links]]` link — its sites, capacity and latency, the mean
+    /// Gbit/s carried each way, its busiest direction's peak load (offered over capacity), the
+    /// GB it carried and its cost.
+    pub fn links_table(&self) -> Table {
+        let mut t = Table::new([
+            "site_a",
+            "site_b",
+            "gbit_s",
+            "latency_ms",
+            "gbit_s_a_to_b",
+            "gbit_s_b_to_a",
+            "load_peak_pct",
+            "gb",
+            "cost",
+        ]);
+        for l in &self.links {
+            let row = vec![
+                l.sites[0].as_str().into(),
+                l.sites[1].as_str().into(),
+                Cell::Float(l.gbit_s, 3),
+                Cell::Float(l.latency_ms, 3),
+                Cell::Float(l.gbit_s_mean[0], 6),
+                Cell::Float(l.gbit_s_mean[1], 6),
+                Cell::Float(l.load_peak_pct, 3),
+                Cell::Float(l.gb, 6),
+                Cell::Float(l.cost, 4),
+            ];
+            t.push(row).expect("links row matches its header");
+        }
+        t
+    }
+
     /// `autoscale.csv`: one row per autoscaler — its limits, syncs, scale-ups and downs,
     /// pods created and deleted, the fewest and most replicas seen, ready replica-seconds, the
     /// time overloaded and the peak demand.
@@ -782,6 +818,7 @@ fn pct(part: u128, whole: u128) -> Option<f64> {
 pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -> RunResult {
     let upgrades = w.rollout_records(end);
     let autoscalers = w.autoscale_records();
+    let links = w.link_records(end.as_secs_f64() / 3600.0);
     let (traffic, net) = match w.network_records() {
         Some((rows, totals)) => (rows, Some(totals)),
         None => (Vec::new(), None),
@@ -963,6 +1000,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         pods_drained: provision.map(|p| p.drained),
         cost: cost.map(|c| c.0),
         cost_spot: cost.map(|c| c.1),
+        cost_transfer: (!links.is_empty()).then(|| links.iter().map(|l| l.cost).sum()),
         scheduler_busy_pct: pct(w.busiest_booked_ns().min(end.as_nanos()) as u128, span)
             .unwrap_or(0.0),
         sim_time: end,
@@ -1010,6 +1048,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         upgrades,
         autoscalers,
         traffic,
+        links,
         provisioning: w.provision.as_mut().map(|p| std::mem::take(&mut p.records)),
         address_scopes: w.addresses.as_ref().map_or_else(Vec::new, |a| {
             let nodes: Vec<String> = w.cluster.nodes().iter().map(|n| n.name.clone()).collect();
@@ -1083,6 +1122,7 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "pods_drained",
     "cost",
     "cost_spot",
+    "cost_transfer",
     "restarts_in_place",
     "restarts_completed",
     "image_pulls",
@@ -1174,6 +1214,8 @@ impl Summary {
             self.pods_drained.map_or(Cell::Empty, Cell::from),
             self.cost.map_or(Cell::Empty, |v| Cell::Float(v, 4)),
             self.cost_spot.map_or(Cell::Empty, |v| Cell::Float(v, 4)),
+            self.cost_transfer
+                .map_or(Cell::Empty, |v| Cell::Float(v, 4)),
             self.restarts_in_place.into(),
             self.restarts_completed.into(),
             self.image_pulls.into(),

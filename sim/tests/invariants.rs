@@ -136,6 +136,7 @@ fn scenario_with(
         net_platform: orchsim_net::Profile::default_profile().default_platform,
         agents: None,
         traffic: Vec::new(),
+        links: Vec::new(),
         max_events: u64::MAX,
         lifecycle: None,
         faults: Vec::new(),
@@ -685,10 +686,30 @@ fn assert_traffic_accounted(sc: &Scenario, r: &RunResult) -> Result<(), TestCase
             prop_assert!(t.cpu_cores > 0.0 && t.gbit_s > 0.0);
         }
     }
+    for (t, spec) in r.traffic.iter().zip(&sc.traffic) {
+        // Offered all the time, at the configured rate.
+        prop_assert!((t.requests_per_s - spec.requests_per_s).abs() < 1e-6 * spec.requests_per_s);
+    }
     if !sc.traffic.is_empty() {
-        prop_assert!(r.summary.net_cpu_cores.unwrap() >= 0.0);
         let starved = r.summary.pod_cpu_starved_pct.unwrap_or(0.0);
         prop_assert!((0.0..=100.0).contains(&starved));
+        // The edges' CPU is all the network's (no agents here).
+        let edges: f64 = r.traffic.iter().map(|t| t.cpu_cores).sum();
+        let net = r.summary.net_cpu_cores.unwrap();
+        prop_assert!(
+            (edges - net).abs() <= 1e-9 + 1e-6 * net,
+            "{} vs {}",
+            edges,
+            net
+        );
+        // No host ever over its cores (and no 10 GbE NIC near full at these rates): every
+        // request is served or found no running pod.
+        if starved == 0.0 {
+            for t in &r.traffic {
+                let accounted = t.served_pct.unwrap_or(0.0) + t.no_endpoint_pct.unwrap_or(0.0);
+                prop_assert!((accounted - 100.0).abs() < 1e-6, "{:?}", t);
+            }
+        }
     }
     Ok(())
 }

@@ -110,11 +110,16 @@ fn every_toml_block_in_the_readme_is_accepted() {
                     "[[workloads]]\nname = \"{name}\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n"
                 )
             };
+            // Hosts in the two sites its link joins.
+            let sites = format!(
+                "{hosts}site = \"dc1\"\n{}site = \"cloud\"\n",
+                hosts.replace("name = \"h\"", "name = \"c\"")
+            );
             runs(
                 &dir,
                 &file,
                 &format!(
-                    "{base}{hosts}{}{}{block}",
+                    "{base}{sites}{}{}{block}",
                     service("frontend"),
                     service("api")
                 ),
@@ -422,4 +427,29 @@ fn the_readme_networks_plans_print_its_answers() {
         checked += 1;
     }
     assert_eq!(checked, 2, "the README's networks plans");
+    // The datapaths it names as needing the same seven hosts.
+    for d in [
+        "host",
+        "overlay",
+        "flannel-vxlan",
+        "flannel-host-gw",
+        "calico-vxlan",
+    ] {
+        assert!(readme.contains(&format!("{d},")) || readme.contains(&format!("{d} ")));
+        let tmp = tempfile::tempdir().unwrap();
+        let o = orchsim()
+            .args(["plan", "scenarios/networks.toml", "--quiet", "--out"])
+            .arg(tmp.path())
+            .args(["--set", &format!("network.datapath={d}")])
+            .args(["--target", "net_served_pct>99 && pod_cpu_starved_pct<0.1"])
+            .args(["--vary", "hosts.worker.count=4..24"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            printed.contains("answer: hosts.worker.count = 7 "),
+            "{d}:\n{printed}"
+        );
+    }
 }

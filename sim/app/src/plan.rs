@@ -175,6 +175,7 @@ fn with_settings(source: &Source, set: &[String]) -> Result<Source> {
         .collect();
     let text =
         sweep::override_text(&base, &pairs).map_err(|e| Error::bad_input(format!("--set {e}")))?;
+    // The origin stays the file's (files it names are read beside it), as for a sweep's runs.
     Ok(Source {
         origin: source.origin.clone(),
         text,

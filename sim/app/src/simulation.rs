@@ -79,6 +79,9 @@ pub(crate) fn run(source: &Source, opts: &RunOptions, progress: OnProgress) -> R
     if !result.traffic.is_empty() {
         files.push(("traffic.csv", result.traffic_table().to_csv()));
     }
+    if !result.links.is_empty() {
+        files.push(("links.csv", result.links_table().to_csv()));
+    }
     if !result.autoscalers.is_empty() {
         files.push(("autoscale.csv", result.autoscale_table().to_csv()));
     }
@@ -264,7 +267,7 @@ fn human_summary(
     }
     if let Some(cores) = s.net_cpu_cores {
         o += &format!(
-            "network    {}: {cores:.2} cores on average over all hosts ({} hosts' worth of CPU), pods short of CPU {} %\n",
+            "network    {}: {cores:.2} cores in all on average ({} hosts' worth of CPU), pods short of CPU {} %\n",
             s.datapath,
             s.net_cpu_hosts.map_or("-".into(), |v| format!("{v:.2}")),
             s.pod_cpu_starved_pct.map_or("-".into(), |v| format!("{v:.2}")),

@@ -131,6 +131,8 @@ pub struct Scenario {
     pub agents: Option<crate::traffic::Agents>,
     /// Service traffic (`[[traffic]]`).
     pub traffic: Vec<crate::traffic::Traffic>,
+    /// WAN links between sites (`[[links]]`).
+    pub links: Vec<crate::traffic::Link>,
     /// The run stops with [`crate::RunError::EventBudget`] after handling this many events
     /// (`[limits] max_events`).
     pub max_events: u64,
@@ -508,22 +510,6 @@ fn validate(
                 .into(),
         ));
     }
-    let capacities = || {
-        hosts
-            .iter()
-            .filter(|h| h.max_count() > 0)
-            .map(|h| h.capacity)
-            .chain(trace_nodes.iter().map(|n| n.allocatable))
-    };
-    let largest = Resources {
-        cpu_milli: capacities().map(|c| c.cpu_milli).max().unwrap_or(0),
-        memory_bytes: capacities().map(|c| c.memory_bytes).max().unwrap_or(0),
-        gpu_milli: capacities().map(|c| c.gpu_milli).max().unwrap_or(0),
-        ephemeral_storage_bytes: 0,
-        pods: capacities().map(|c| c.pods).max().unwrap_or(0),
-    };
-
-    // Workloads.
     let datapath = match &raw.network.datapath {
         Some(d) => d
             .get_ref()
@@ -546,6 +532,7 @@ fn validate(
             let agents = crate::traffic::Agents::of(datapath);
             let short = hosts
                 .iter()
+                .filter(|g| g.max_count() > 0)
                 .map(|g| (g.name.as_str(), g.capacity))
                 .chain(trace_nodes.iter().map(|n| (n.name.as_str(), n.allocatable)))
                 .find(|(_, c)| {
@@ -566,9 +553,16 @@ fn validate(
                     ),
                 ));
             }
+            // (A group of no hosts may be smaller than the request: it has nothing to reserve.)
             for g in &mut hosts {
-                g.capacity.cpu_milli -= agents.request_cpu_milli;
-                g.capacity.memory_bytes -= agents.request_memory_bytes;
+                g.capacity.cpu_milli = g
+                    .capacity
+                    .cpu_milli
+                    .saturating_sub(agents.request_cpu_milli);
+                g.capacity.memory_bytes = g
+                    .capacity
+                    .memory_bytes
+                    .saturating_sub(agents.request_memory_bytes);
             }
             for n in &mut trace_nodes {
                 n.allocatable.cpu_milli -= agents.request_cpu_milli;
@@ -578,6 +572,22 @@ fn validate(
         }
         _ => None,
     };
+    let capacities = || {
+        hosts
+            .iter()
+            .filter(|h| h.max_count() > 0)
+            .map(|h| h.capacity)
+            .chain(trace_nodes.iter().map(|n| n.allocatable))
+    };
+    let largest = Resources {
+        cpu_milli: capacities().map(|c| c.cpu_milli).max().unwrap_or(0),
+        memory_bytes: capacities().map(|c| c.memory_bytes).max().unwrap_or(0),
+        gpu_milli: capacities().map(|c| c.gpu_milli).max().unwrap_or(0),
+        ephemeral_storage_bytes: 0,
+        pods: capacities().map(|c| c.pods).max().unwrap_or(0),
+    };
+
+    // Workloads.
     let mut workloads = Vec::new();
     let mut seen = BTreeMap::new();
     // GPU models the host groups name, for checking what workloads require.
@@ -1045,6 +1055,17 @@ fn validate(
             .map(|w| w.name.as_str())
             .collect::<Vec<_>>(),
     )?;
+    let sites: Vec<String> = {
+        let mut v: Vec<String> = hosts
+            .iter()
+            .map(|g| g.site.clone())
+            .chain(trace_nodes.iter().map(|n| n.site.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let links = crate::traffic::validate_links(loc, &raw.links, &sites, &raw.traffic)?;
     let max_events = check_budgets(
         loc,
         &raw.limits,
@@ -1231,6 +1252,7 @@ fn validate(
         net_platform,
         agents,
         traffic,
+        links,
         max_events,
         lifecycle,
         faults,

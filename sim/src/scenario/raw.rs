@@ -42,6 +42,8 @@ pub(super) struct RawScenario {
     pub(super) autoscalers: Vec<crate::autoscale::RawAutoscaler>,
     #[serde(default)]
     pub(super) traffic: Vec<crate::traffic::RawTraffic>,
+    #[serde(default)]
+    pub(super) links: Vec<crate::traffic::RawLink>,
     /// `[provisioning]`: present, a provisioner adds and removes hosts (its values override
     /// the defaults).
     pub(super) provisioning:

@@ -114,6 +114,11 @@ impl Health {
         self.down > 0
     }
 
+    /// Down with its containers dead (not merely cut off by a partition).
+    pub(super) fn dead(&self) -> bool {
+        self.down > 0 && self.killed
+    }
+
     /// Declared failed by the control plane and not back since.
     pub(super) fn declared_failed(&self) -> bool {
         self.detected
@@ -181,6 +186,7 @@ impl World<'_> {
         let rec = &mut self.pods[pod];
         if rec.state == PodState::Running {
             self.pods_running -= 1;
+            self.running_epoch += 1;
         }
         rec.state = PodState::Lost;
         rec.started = None;
@@ -604,6 +610,7 @@ impl World<'_> {
         rec.started = None;
         let (n, job) = (rec.backoff, rec.job);
         self.pods_running -= 1;
+        self.running_epoch += 1;
         self.touched(pod);
         if failed {
             self.crashes += 1;

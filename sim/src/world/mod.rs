@@ -41,7 +41,7 @@ pub use autoscale::AutoscaleRecord;
 pub use ipam::{AddressScope, Lease};
 pub use lifecycle::OutageRecord;
 pub use provision::{ProvisionRecord, ProvisionTotals};
-pub use traffic::TrafficRecord;
+pub use traffic::{LinkRecord, TrafficRecord};
 pub use upgrade::RolloutRecord;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -517,6 +517,8 @@ pub struct World<'s> {
     hpas: Vec<autoscale::Hpa>,
     /// Service traffic and the datapath's charge to the hosts (`None`: the network is free).
     network: Option<traffic::Network>,
+    /// Bumped whenever a pod starts or stops running, so the network knows its rates changed.
+    running_epoch: u64,
     /// Pod addresses (`[ipam]`).
     pub(crate) addresses: Option<ipam::Addresses>,
     /// Hosts launched and removed (`[provisioning]`).
@@ -704,6 +706,7 @@ impl<'s> World<'s> {
             provision: None,
             job_runs: BTreeMap::new(),
             network: traffic::Network::new(scenario),
+            running_epoch: 0,
         };
         world.plan_provisioning(kernel, &streams);
         world.plan_rollouts(kernel);
@@ -1684,6 +1687,7 @@ impl<'s> World<'s> {
         }
         if rec.state == PodState::Running {
             self.pods_running -= 1;
+            self.running_epoch += 1;
         }
         rec.state = PodState::Pending;
         rec.queued = k.now();
@@ -1723,6 +1727,7 @@ impl<'s> World<'s> {
         rec.state = PodState::Running;
         rec.started = Some(k.now());
         self.pods_running += 1;
+        self.running_epoch += 1;
         if let Some(d) = rec.run_for {
             k.schedule_in(d, Event::Finished { pod, incarnation });
         }
@@ -1762,6 +1767,7 @@ impl<'s> World<'s> {
         rec.state = PodState::Finished;
         rec.finished = Some(now);
         self.pods_running -= 1;
+        self.running_epoch += 1;
         self.digest.record(now, TAG_FINISHED, &[pod as u64]);
         self.job_pod_finished(k, pod);
         self.kick_all(k);
@@ -1789,7 +1795,7 @@ impl<'s> World<'s> {
         } else {
             Vec::new()
         };
-        self.sample_network(now);
+        self.network_flush(now, true);
         let hosts = self.hosts_up();
         self.samples.push(Sample {
             time: now,
@@ -1815,6 +1821,7 @@ impl<'s> World<'s> {
     /// and what it counts as used is what the cluster has bound there.
     pub(crate) fn finish(&mut self, end: SimTime) {
         self.account(end);
+        self.network_flush(end, false);
         if self.audit_error.is_some() {
             return;
         }
@@ -1924,5 +1931,6 @@ impl Handler<Event> for World<'_> {
         if self.addresses.is_some() {
             self.serve_address_waiters(k);
         }
+        self.network_after_event(k.now());
     }
 }

@@ -244,6 +244,13 @@ impl World<'_> {
         }
     }
 
+    /// Whether `node` is there at all: launched and not gone (without a provisioner, always).
+    pub(super) fn launched(&self, node: usize) -> bool {
+        self.provision
+            .as_ref()
+            .is_none_or(|p| matches!(p.books[node].presence, Presence::Ready | Presence::Draining))
+    }
+
     /// Whether a provisioner keeps `node` out of placement: not launched, still launching,
     /// removed or drained, or cordoned for its replacement.
     pub(super) fn held_out(&self, node: usize) -> bool {

@@ -1,22 +1,28 @@
 //! Service traffic on the placement (with `[[traffic]]`), and the datapath's CPU charged to
 //! the hosts (with `[network] agents` or traffic).
 //!
-//! At every sample the running pods decide where each edge's requests go: a caller's pods
-//! share its rate evenly and each spreads its calls evenly over the callee's pods (kube-proxy's
-//! random endpoint choice, in expectation), so the pair of hosts (h₁, h₂) carries
+//! Whenever a pod starts or stops running (and at every sample, for hosts that come and go),
+//! the running pods decide where each edge's requests go: a caller's pods share its rate
+//! evenly and each spreads its calls evenly over the callee's pods (kube-proxy's random
+//! endpoint choice, in expectation), so the pair of hosts (h₁, h₂) carries
 //! `rate × callers on h₁ / callers × callees on h₂ / callees`. A pair on one host costs the
-//! host's own stack and never the datapath or a NIC; a pair across hosts costs the datapath's
-//! per-message CPU on both hosts ([`orchsim_net::service`]) and both NICs. The rates hold
-//! until the next sample.
+//! host's own stack and never the datapath, a NIC or a WAN link; a pair across hosts costs the
+//! datapath's per-message CPU on both hosts ([`orchsim_net::service`]) and both NICs, and a
+//! pair across sites also its sites' link. Those rates hold until the next change, so the
+//! totals are exact integrals over the run, not samples.
 //!
-//! Hosts are where the two halves meet. A host's CPU carries its pods (each using what it
-//! requests), its agents' idle use and its share of the network's per-message work; above its
-//! cores everything there slows alike (CPU time shared in proportion to demand), so a host
-//! over 100 % serves only its share of the requests that touch it and its pods get only their
-//! share of CPU (`pod_cpu_starved_pct`). A NIC over its link rate serves its share likewise.
-//! Latency is the message's idle one-way time with its CPU part stretched by the busier
-//! host's 1/(1 − ρ) (an M/M/1 queue's sojourn factor, ρ capped at 0.95): an approximation of
-//! queueing on a loaded host, not a packet-level result.
+//! Hosts are where the two halves meet. A host's CPU carries its running pods (each using what
+//! it requests), its agents' idle use and its share of the network's per-message work; above
+//! its cores everything there slows alike (CPU time shared in proportion to demand), so a
+//! host over 100 % serves only its share of the requests that touch it and its pods get only
+//! their share of CPU (`pod_cpu_starved_pct`). A NIC or a link direction over its rate serves
+//! its share likewise. Latency is the messages' idle one-way times with their CPU part
+//! stretched by the busier host's 1/(1 − ρ) (an M/M/1 queue's sojourn factor, ρ capped at
+//! 0.95: an approximation of queueing on a loaded host, not a packet-level result), plus a
+//! link's propagation and serialisation both ways.
+//!
+//! The work per change is one pass over the pods and two over each edge's (caller host,
+//! callee host) pairs.
 
 use std::collections::BTreeMap;
 
@@ -35,11 +41,11 @@ struct EdgeCost {
     response: MessageCost,
 }
 
-/// Per-edge totals over the run.
+/// Per-edge amounts: rates in a [`Rates`] snapshot (per second), totals over the run.
 #[derive(Clone, Debug, Default)]
-struct EdgeTotals {
-    /// Requests offered, served, and served between pods of one host, across hosts, across
-    /// sites.
+struct EdgeAmounts {
+    /// Requests offered, served, failed for want of a running caller or callee, and served
+    /// between pods of one host, across hosts, across sites.
     offered: f64,
     served: f64,
     no_endpoint: f64,
@@ -48,10 +54,59 @@ struct EdgeTotals {
     cross_site: f64,
     /// Payload bytes served, both directions.
     bytes: f64,
-    /// CPU core-seconds the edge's messages took.
-    cpu_core_s: f64,
+    /// CPU cores (rates) or core-seconds (totals) the edge's served messages took.
+    cpu: f64,
     /// Served requests by latency bucket.
     latency: BTreeMap<i32, f64>,
+}
+
+impl EdgeAmounts {
+    fn add_scaled(&mut self, r: &EdgeAmounts, dt: f64) {
+        self.offered += r.offered * dt;
+        self.served += r.served * dt;
+        self.no_endpoint += r.no_endpoint * dt;
+        self.same_host += r.same_host * dt;
+        self.cross_host += r.cross_host * dt;
+        self.cross_site += r.cross_site * dt;
+        self.bytes += r.bytes * dt;
+        self.cpu += r.cpu * dt;
+        for (&b, &w) in &r.latency {
+            *self.latency.entry(b).or_default() += w * dt;
+        }
+    }
+}
+
+/// Cluster-wide amounts: rates (cores, hosts) in a snapshot, core- and host-seconds in totals.
+#[derive(Clone, Debug, Default)]
+struct HostAmounts {
+    /// The network's CPU (served messages and agents' idle use).
+    net_cores: f64,
+    /// Cores of the hosts there, and the hosts.
+    host_cores: f64,
+    hosts: f64,
+    /// The running pods' CPU requests, and what their hosts could not give them.
+    pod_demand: f64,
+    pod_starved: f64,
+}
+
+/// What the placement of one moment makes of the traffic, per second; it holds until a pod
+/// starts or stops running (or the next sample, for hosts that come and go).
+#[derive(Clone, Debug, Default)]
+struct Rates {
+    edges: Vec<EdgeAmounts>,
+    /// Wire bytes per second on each link, each way, and the busiest way's offered load.
+    link_bytes: Vec<[f64; 2]>,
+    link_load: Vec<f64>,
+    hosts: HostAmounts,
+}
+
+/// One WAN link's totals.
+#[derive(Clone, Debug, Default)]
+struct LinkTotals {
+    /// Wire bytes carried each way: `[sites[0] → sites[1], back]`.
+    bytes: [f64; 2],
+    /// The busiest direction's offered load over its capacity, at its peak.
+    peak_load: f64,
 }
 
 /// One edge's row of `traffic.csv`.
@@ -71,6 +126,20 @@ pub struct TrafficRecord {
     pub latency_p99_us: Option<f64>,
 }
 
+/// One `[[links]]` row of `links.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkRecord {
+    pub sites: [String; 2],
+    pub gbit_s: f64,
+    pub latency_ms: f64,
+    /// Mean Gbit/s carried each way.
+    pub gbit_s_mean: [f64; 2],
+    pub load_peak_pct: f64,
+    pub gb: f64,
+    /// Per-GB charges plus the link's hours.
+    pub cost: f64,
+}
+
 /// The run's network totals for the summary.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkTotals {
@@ -79,12 +148,13 @@ pub struct NetworkTotals {
     pub cross_host_pct: Option<f64>,
     pub cross_site_pct: Option<f64>,
     pub gbit_s: Option<f64>,
-    /// Mean cores the network took over all hosts (messages and agents' idle use).
+    /// Mean cores the network took, all hosts together (messages and agents' idle use).
     pub cpu_cores: f64,
-    /// `cpu_cores` over the mean cores of a host: the hosts' worth of CPU the network takes.
+    /// `cpu_cores` over the mean cores of a host there: the hosts' worth of CPU it takes.
     pub cpu_hosts: Option<f64>,
     pub latency_p99_us: Option<f64>,
-    /// Share of the pods' CPU demand their hosts could not give them (hosts above 100 %).
+    /// Share of the running pods' CPU requests their hosts could not give them (hosts above
+    /// 100 %).
     pub pod_cpu_starved_pct: Option<f64>,
 }
 
@@ -99,13 +169,14 @@ pub(super) struct Network {
     /// Cores the agents' requests took off each host's allocatable (given back to compute its
     /// real cores).
     reserved_cores: f64,
-    totals: Vec<EdgeTotals>,
-    /// Network core-seconds, host core-seconds, pods' demanded and starved core-seconds,
-    /// simulated seconds.
-    net_core_s: f64,
-    host_core_s: f64,
-    pod_demand_core_s: f64,
-    pod_starved_core_s: f64,
+    /// The rates since `since`, computed after the event that last changed them.
+    rates: Rates,
+    since: SimTime,
+    /// The `running_epoch` the rates were computed at (`None`: never).
+    epoch: Option<u64>,
+    edges: Vec<EdgeAmounts>,
+    links: Vec<LinkTotals>,
+    hosts: HostAmounts,
     seconds: f64,
 }
 
@@ -115,10 +186,12 @@ impl Network {
             return None;
         }
         let profile = orchsim_net::Profile::default_profile();
-        let platform = profile
+        let mut platform = profile
             .platform(&sc.net_platform)
             .expect("the scenario checked its platform")
             .clone();
+        // The scenario's underlay MTU sets the packets, as it sets the pod MTU it reports.
+        platform.mtu = sc.underlay_mtu;
         let cost = |path: Path, t: &crate::traffic::Traffic| EdgeCost {
             request: service::message_cost(&profile, &platform, path, t.request_bytes),
             response: service::message_cost(&profile, &platform, path, t.response_bytes),
@@ -139,22 +212,49 @@ impl Network {
                 .agents
                 .as_ref()
                 .map_or(0.0, |a| a.request_cpu_milli as f64 / 1000.0),
-            totals: vec![EdgeTotals::default(); sc.traffic.len()],
-            net_core_s: 0.0,
-            host_core_s: 0.0,
-            pod_demand_core_s: 0.0,
-            pod_starved_core_s: 0.0,
+            rates: Rates::default(),
+            since: SimTime::ZERO,
+            epoch: None,
+            edges: vec![EdgeAmounts::default(); sc.traffic.len()],
+            links: vec![LinkTotals::default(); sc.links.len()],
+            hosts: HostAmounts::default(),
             seconds: 0.0,
         })
     }
+
+    /// Adds the current rates over `[since, now)`.
+    fn accumulate(&mut self, now: SimTime) {
+        let dt = now.since(self.since).as_secs_f64();
+        self.since = now;
+        if dt <= 0.0 {
+            return;
+        }
+        self.seconds += dt;
+        for (total, rate) in self.edges.iter_mut().zip(&self.rates.edges) {
+            total.add_scaled(rate, dt);
+        }
+        for (l, total) in self.links.iter_mut().enumerate() {
+            if let Some(bytes) = self.rates.link_bytes.get(l) {
+                total.bytes[0] += bytes[0] * dt;
+                total.bytes[1] += bytes[1] * dt;
+                total.peak_load = total.peak_load.max(self.rates.link_load[l]);
+            }
+        }
+        let (t, r) = (&mut self.hosts, &self.rates.hosts);
+        t.net_cores += r.net_cores * dt;
+        t.host_cores += r.host_cores * dt;
+        t.hosts += r.hosts * dt;
+        t.pod_demand += r.pod_demand * dt;
+        t.pod_starved += r.pod_starved * dt;
+    }
 }
 
-/// One host pair's share of an edge at a sample.
-struct Pair {
-    edge: usize,
-    src: usize,
-    dst: usize,
-    rate: f64,
+/// The link joining two different sites, and the direction from `from` to `to` on it.
+fn link_between(links: &[crate::traffic::Link], from: &str, to: &str) -> Option<(usize, usize)> {
+    let i = links
+        .iter()
+        .position(|l| l.sites.iter().any(|s| s == from) && l.sites.iter().any(|s| s == to))?;
+    Some((i, usize::from(links[i].sites[0] != from)))
 }
 
 fn bucket(latency_ns: f64) -> i32 {
@@ -183,53 +283,101 @@ fn percentile(h: &BTreeMap<i32, f64>, q: f64) -> Option<f64> {
     h.keys().next_back().map(|&b| bucket_value_us(b))
 }
 
+/// Running pods of each workload per host, and their CPU requests per host.
+struct Running {
+    by_workload: BTreeMap<usize, BTreeMap<usize, u64>>,
+    cpu_cores: Vec<f64>,
+}
+
 impl World<'_> {
-    /// The traffic from `now` until the next sample, on the placement as it is.
-    pub(super) fn sample_network(&mut self, now: SimTime) {
-        if self.network.is_none() {
-            return;
+    /// After every event: when a pod started or stopped running, the rates until then are
+    /// added up and new ones computed from the placement as the event left it.
+    pub(super) fn network_after_event(&mut self, now: SimTime) {
+        if self
+            .network
+            .as_ref()
+            .is_some_and(|n| n.epoch != Some(self.running_epoch))
+        {
+            self.network_flush(now, true);
         }
-        let dt = self
-            .until
-            .since(now)
-            .min(self.scenario.sample_interval)
-            .as_secs_f64();
-        // Hosts a provisioner has not launched run nothing, not even agents.
-        let present: Vec<bool> = (0..self.cluster.nodes().len())
-            .map(|h| !self.held_out(h))
-            .collect();
+    }
+
+    /// Adds up the rates until `now`; with `recompute`, takes new ones from the placement
+    /// (at every sample too, for hosts launched or gone without a pod changing).
+    pub(super) fn network_flush(&mut self, now: SimTime, recompute: bool) {
         let Some(net) = self.network.as_mut() else {
             return;
         };
-        let nodes = self.cluster.nodes();
-        let hosts = nodes.len();
-        // Running pods per workload, by host (in host order).
-        let mut running: BTreeMap<usize, BTreeMap<usize, u64>> = BTreeMap::new();
+        net.accumulate(now);
+        if !recompute {
+            return;
+        }
+        let rates = self.network_rates();
+        let served: f64 = rates.edges.iter().map(|e| e.served).sum();
+        self.digest.record(
+            now,
+            TAG_TRAFFIC,
+            &[
+                (served * 1e3).round() as u64,
+                (rates.hosts.net_cores * 1e6).round() as u64,
+            ],
+        );
+        let epoch = self.running_epoch;
+        if let Some(net) = self.network.as_mut() {
+            net.rates = rates;
+            net.epoch = Some(epoch);
+        }
+    }
+
+    fn running(&self) -> Running {
+        let mut out = Running {
+            by_workload: BTreeMap::new(),
+            cpu_cores: vec![0.0; self.cluster.nodes().len()],
+        };
         for p in &self.pods {
             if let (PodState::Running, Some(n)) = (p.state, p.node) {
-                *running
+                *out.by_workload
                     .entry(p.workload)
                     .or_default()
                     .entry(n.0)
                     .or_default() += 1;
+                out.cpu_cores[n.0] += p.spec.requests.cpu_milli as f64 / 1000.0;
             }
         }
+        out
+    }
+
+    /// The traffic's rates on the placement as it is.
+    fn network_rates(&self) -> Rates {
+        let net = self.network.as_ref().expect("called with a network");
+        let nodes = self.cluster.nodes();
+        let hosts = nodes.len();
+        let running = self.running();
         let empty = BTreeMap::new();
-        let mut pairs: Vec<Pair> = Vec::new();
+        let links = &self.scenario.links;
+        // First pass: each host's network CPU and NIC bytes, each link's bytes, per second.
         let mut cpu = vec![0.0f64; hosts];
         let mut tx = vec![0.0f64; hosts];
         let mut rx = vec![0.0f64; hosts];
+        let mut link_demand = vec![[0.0f64; 2]; links.len()];
+        let mut rates = Rates {
+            edges: vec![EdgeAmounts::default(); self.scenario.traffic.len()],
+            link_bytes: vec![[0.0; 2]; links.len()],
+            link_load: vec![0.0; links.len()],
+            hosts: HostAmounts::default(),
+        };
+        let split = |t: &crate::traffic::Traffic| {
+            let callers = running.by_workload.get(&t.from).unwrap_or(&empty);
+            let callees = running.by_workload.get(&t.to).unwrap_or(&empty);
+            let n_from = callers.values().sum::<u64>() as f64;
+            let n_to = callees.values().sum::<u64>() as f64;
+            (callers, callees, n_from, n_to)
+        };
         for (e, t) in self.scenario.traffic.iter().enumerate() {
-            let callers = running.get(&t.from).unwrap_or(&empty);
-            let callees = running.get(&t.to).unwrap_or(&empty);
-            let (n_from, n_to) = (
-                callers.values().sum::<u64>() as f64,
-                callees.values().sum::<u64>() as f64,
-            );
-            let totals = &mut net.totals[e];
-            totals.offered += t.requests_per_s * dt;
+            let (callers, callees, n_from, n_to) = split(t);
+            rates.edges[e].offered = t.requests_per_s;
             if n_from == 0.0 || n_to == 0.0 {
-                totals.no_endpoint += t.requests_per_s * dt;
+                rates.edges[e].no_endpoint = t.requests_per_s;
                 continue;
             }
             for (&src, &a) in callers {
@@ -242,16 +390,21 @@ impl World<'_> {
                     };
                     cpu[src] += rate * (c.request.sender_cpu_ns + c.response.receiver_cpu_ns) / 1e9;
                     cpu[dst] += rate * (c.request.receiver_cpu_ns + c.response.sender_cpu_ns) / 1e9;
+                    if src == dst {
+                        continue;
+                    }
                     tx[src] += rate * c.request.wire_bytes;
                     rx[dst] += rate * c.request.wire_bytes;
                     tx[dst] += rate * c.response.wire_bytes;
                     rx[src] += rate * c.response.wire_bytes;
-                    pairs.push(Pair {
-                        edge: e,
-                        src,
-                        dst,
-                        rate,
-                    });
+                    if nodes[src].site != nodes[dst].site {
+                        if let Some((l, dir)) =
+                            link_between(links, &nodes[src].site, &nodes[dst].site)
+                        {
+                            link_demand[l][dir] += rate * c.request.wire_bytes;
+                            link_demand[l][1 - dir] += rate * c.response.wire_bytes;
+                        }
+                    }
                 }
             }
         }
@@ -259,13 +412,13 @@ impl World<'_> {
         let mut rho = vec![0.0f64; hosts];
         let mut share = vec![1.0f64; hosts];
         let mut nic_share = vec![1.0f64; hosts];
-        let mut net_cores = 0.0;
         for (h, node) in nodes.iter().enumerate() {
-            if !present[h] {
+            // A host not launched (or gone), or down with its containers, runs nothing.
+            if !self.launched(h) || self.health[h].dead() {
                 continue;
             }
             let cores = node.allocatable.cpu_milli as f64 / 1000.0 + net.reserved_cores;
-            let pods = node.requested.cpu_milli as f64 / 1000.0;
+            let pods = running.cpu_cores[h];
             let demand = pods + net.idle_cores + cpu[h];
             rho[h] = if cores > 0.0 { demand / cores } else { 0.0 };
             share[h] = if rho[h] > 1.0 { 1.0 / rho[h] } else { 1.0 };
@@ -275,59 +428,120 @@ impl World<'_> {
                     nic_share[h] = link / busiest;
                 }
             }
-            net_cores += (net.idle_cores + cpu[h]) * share[h];
-            net.host_core_s += cores * dt;
-            net.pod_demand_core_s += pods * dt;
-            net.pod_starved_core_s += pods * (1.0 - share[h]) * dt;
+            let r = &mut rates.hosts;
+            // The messages' CPU is added from what is served (below): a call a link or a
+            // NIC could not carry costs nothing.
+            r.net_cores += net.idle_cores * share[h];
+            r.host_cores += cores;
+            r.hosts += 1.0;
+            r.pod_demand += pods;
+            r.pod_starved += pods * (1.0 - share[h]);
         }
-        net.net_core_s += net_cores * dt;
-        net.seconds += dt;
-        let mut served_total = 0.0;
-        for p in &pairs {
-            let (c, t) = if p.src == p.dst {
-                (&net.local[p.edge], &mut net.totals[p.edge])
-            } else {
-                (&net.remote[p.edge], &mut net.totals[p.edge])
-            };
-            let spec = &self.scenario.traffic[p.edge];
-            let served_share = share[p.src]
-                .min(share[p.dst])
-                .min(nic_share[p.src])
-                .min(nic_share[p.dst]);
-            let served = p.rate * served_share * dt;
-            served_total += served;
-            t.served += served;
-            if p.src == p.dst {
-                t.same_host += served;
-            } else {
-                t.cross_host += served;
-                if nodes[p.src].site != nodes[p.dst].site {
-                    t.cross_site += served;
+        let mut link_share = vec![[1.0f64; 2]; links.len()];
+        for (l, demand) in link_demand.iter().enumerate() {
+            let cap = links[l].gbit_s * 1e9 / 8.0;
+            for dir in 0..2 {
+                if demand[dir] > cap {
+                    link_share[l][dir] = cap / demand[dir];
+                }
+                rates.link_load[l] = rates.link_load[l].max(demand[dir] / cap);
+            }
+        }
+        // Second pass: what each host pair is served, and at what latency.
+        for (e, t) in self.scenario.traffic.iter().enumerate() {
+            let (callers, callees, n_from, n_to) = split(t);
+            if n_from == 0.0 || n_to == 0.0 {
+                continue;
+            }
+            let r = &mut rates.edges[e];
+            for (&src, &a) in callers {
+                for (&dst, &b) in callees {
+                    let rate = t.requests_per_s * a as f64 / n_from * b as f64 / n_to;
+                    let same = src == dst;
+                    let c = if same { &net.local[e] } else { &net.remote[e] };
+                    let mut served_share = share[src].min(share[dst]);
+                    if !same {
+                        served_share = served_share.min(nic_share[src]).min(nic_share[dst]);
+                    }
+                    let link = if same || nodes[src].site == nodes[dst].site {
+                        None
+                    } else {
+                        link_between(links, &nodes[src].site, &nodes[dst].site)
+                    };
+                    if let Some((l, dir)) = link {
+                        served_share = served_share
+                            .min(link_share[l][dir])
+                            .min(link_share[l][1 - dir]);
+                    }
+                    let served = rate * served_share;
+                    if served <= 0.0 {
+                        continue;
+                    }
+                    r.served += served;
+                    if same {
+                        r.same_host += served;
+                    } else {
+                        r.cross_host += served;
+                        if nodes[src].site != nodes[dst].site {
+                            r.cross_site += served;
+                        }
+                    }
+                    r.bytes += served * f64::from(t.request_bytes + t.response_bytes);
+                    r.cpu += served
+                        * (c.request.sender_cpu_ns
+                            + c.request.receiver_cpu_ns
+                            + c.response.sender_cpu_ns
+                            + c.response.receiver_cpu_ns)
+                        / 1e9;
+                    let stretch = 1.0 / (1.0 - rho[src].max(rho[dst]).min(0.95));
+                    let one_way = |m: &MessageCost| m.one_way_ns + m.cpu_path_ns * (stretch - 1.0);
+                    let mut latency = one_way(&c.request) + one_way(&c.response);
+                    if let Some((l, dir)) = link {
+                        rates.link_bytes[l][dir] += served * c.request.wire_bytes;
+                        rates.link_bytes[l][1 - dir] += served * c.response.wire_bytes;
+                        // Both messages cross the link: its propagation, and serialisation
+                        // at its rate.
+                        let link = &links[l];
+                        latency += 2.0 * link.latency.as_nanos() as f64
+                            + (c.request.wire_bytes + c.response.wire_bytes) * 8.0 / link.gbit_s;
+                    }
+                    *r.latency.entry(bucket(latency)).or_default() += served;
                 }
             }
-            t.bytes += served * f64::from(spec.request_bytes + spec.response_bytes);
-            t.cpu_core_s += served
-                * (c.request.sender_cpu_ns
-                    + c.request.receiver_cpu_ns
-                    + c.response.sender_cpu_ns
-                    + c.response.receiver_cpu_ns)
-                / 1e9;
-            if served > 0.0 {
-                let load = rho[p.src].max(rho[p.dst]).min(0.95);
-                let stretch = 1.0 / (1.0 - load);
-                let one_way = |m: &MessageCost| m.one_way_ns + m.cpu_path_ns * (stretch - 1.0);
-                let latency = one_way(&c.request) + one_way(&c.response);
-                *t.latency.entry(bucket(latency)).or_default() += served;
-            }
         }
-        self.digest.record(
-            now,
-            TAG_TRAFFIC,
-            &[
-                served_total.round() as u64,
-                (net_cores * 1e6).round() as u64,
-            ],
-        );
+        rates.hosts.net_cores += rates.edges.iter().map(|e| e.cpu).sum::<f64>();
+        rates
+    }
+
+    /// `links.csv`'s rows: what each WAN link carried and cost over `hours`.
+    pub(crate) fn link_records(&self, hours: f64) -> Vec<LinkRecord> {
+        let Some(net) = self.network.as_ref() else {
+            return Vec::new();
+        };
+        let per_s = |x: f64| {
+            if net.seconds > 0.0 {
+                x / net.seconds
+            } else {
+                0.0
+            }
+        };
+        self.scenario
+            .links
+            .iter()
+            .zip(&net.links)
+            .map(|(l, t)| {
+                let gb = (t.bytes[0] + t.bytes[1]) / 1e9;
+                LinkRecord {
+                    sites: l.sites.clone(),
+                    gbit_s: l.gbit_s,
+                    latency_ms: l.latency.as_nanos() as f64 / 1e6,
+                    gbit_s_mean: [per_s(t.bytes[0]) * 8.0 / 1e9, per_s(t.bytes[1]) * 8.0 / 1e9],
+                    load_peak_pct: 100.0 * t.peak_load,
+                    gb,
+                    cost: gb * l.cost_per_gb + hours * l.cost_per_hour,
+                }
+            })
+            .collect()
     }
 
     /// `traffic.csv`'s rows and the summary's totals (`None` without `[[traffic]]` or agents).
@@ -343,8 +557,8 @@ impl World<'_> {
         };
         let names = |w: usize| self.scenario.workloads[w].name.clone();
         let mut rows = Vec::new();
-        let mut all = EdgeTotals::default();
-        for (t, spec) in net.totals.iter().zip(&self.scenario.traffic) {
+        let mut all = EdgeAmounts::default();
+        for (t, spec) in net.edges.iter().zip(&self.scenario.traffic) {
             rows.push(TrafficRecord {
                 from: names(spec.from),
                 to: names(spec.to),
@@ -355,23 +569,15 @@ impl World<'_> {
                 cross_host_pct: pct(t.cross_host, t.served),
                 cross_site_pct: pct(t.cross_site, t.served),
                 gbit_s: per_s(t.bytes) * 8.0 / 1e9,
-                cpu_cores: per_s(t.cpu_core_s),
+                cpu_cores: per_s(t.cpu),
                 latency_p50_us: percentile(&t.latency, 0.5),
                 latency_p99_us: percentile(&t.latency, 0.99),
             });
-            all.offered += t.offered;
-            all.served += t.served;
-            all.cross_host += t.cross_host;
-            all.cross_site += t.cross_site;
-            all.bytes += t.bytes;
-            for (&b, &w) in &t.latency {
-                *all.latency.entry(b).or_default() += w;
-            }
+            all.add_scaled(t, 1.0);
         }
         let traffic = !self.scenario.traffic.is_empty();
-        let hosts = self.cluster.nodes().len().max(1) as f64;
-        let host_cores = per_s(net.host_core_s) / hosts;
-        let cpu_cores = per_s(net.net_core_s);
+        let h = &net.hosts;
+        let cpu_cores = per_s(h.net_cores);
         let totals = NetworkTotals {
             requests_per_s: traffic.then(|| per_s(all.offered)),
             served_pct: pct(all.served, all.offered),
@@ -379,9 +585,10 @@ impl World<'_> {
             cross_site_pct: pct(all.cross_site, all.served),
             gbit_s: traffic.then(|| per_s(all.bytes) * 8.0 / 1e9),
             cpu_cores,
-            cpu_hosts: (host_cores > 0.0).then(|| cpu_cores / host_cores),
+            // Host-seconds over the run: the mean host's cores are host_cores / hosts.
+            cpu_hosts: (h.host_cores > 0.0).then(|| cpu_cores * h.hosts / h.host_cores),
             latency_p99_us: percentile(&all.latency, 0.99),
-            pod_cpu_starved_pct: pct(net.pod_starved_core_s, net.pod_demand_core_s),
+            pod_cpu_starved_pct: pct(h.pod_starved, h.pod_demand),
         };
         Some((rows, totals))
     }
