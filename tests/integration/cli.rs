@@ -70,6 +70,8 @@ fn summaries_match_the_committed_baselines() {
         ("dual-orchestration-split", &["dual-orchestration-split"]),
         // A three-tier application's traffic on Calico, its agents charged.
         ("networks", &["networks"]),
+        // A private cluster bursting into a public region over a VPN.
+        ("hybrid-burst", &["hybrid-burst"]),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);

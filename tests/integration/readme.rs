@@ -453,3 +453,58 @@ fn the_readme_networks_plans_print_its_answers() {
         );
     }
 }
+
+/// The hybrid-burst table: the VPN as the scenario has it, the dedicated line by `sweep --set`.
+#[test]
+fn the_readme_hybrid_burst_table_is_what_the_runs_print() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let line = [
+        "links.0.gbit_s=10",
+        "links.0.latency_ms=2",
+        "links.0.cost_per_gb=0.02",
+        "links.0.cost_per_hour=1.5",
+    ];
+    for (name, sets) in [("VPN", &[][..]), ("dedicated line", &line[..])] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cmd = orchsim();
+        cmd.args([
+            "sweep",
+            "scenarios/hybrid-burst.toml",
+            "--quiet",
+            "--format",
+            "csv",
+        ]);
+        for s in sets {
+            cmd.args(["--set", s]);
+        }
+        if sets.is_empty() {
+            // A sweep needs a setting: the VPN's own capacity.
+            cmd.args(["--set", "links.0.gbit_s=1"]);
+        }
+        let o = cmd
+            .arg("--out")
+            .arg(tmp.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let csv = String::from_utf8(o.stdout).unwrap();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let v = |k: &str| -> f64 {
+            row[header.iter().position(|h| *h == k).unwrap()]
+                .parse()
+                .unwrap()
+        };
+        let quoted = format!(
+            "| {name} | {:.2} % | {:.0} µs | {:.2} | {:.2} |",
+            v("net_served_pct_mean"),
+            v("net_latency_p99_us_mean"),
+            v("cost_mean"),
+            v("cost_transfer_mean")
+        );
+        assert!(readme.contains(&quoted), "README does not show:\n{quoted}");
+    }
+}

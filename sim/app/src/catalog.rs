@@ -73,6 +73,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../../../scenarios/networks.toml"),
     ),
     (
+        "hybrid-burst.toml",
+        include_str!("../../../scenarios/hybrid-burst.toml"),
+    ),
+    (
         "autoscale-diurnal.toml",
         include_str!("../../../scenarios/autoscale-diurnal.toml"),
     ),
