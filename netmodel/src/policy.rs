@@ -27,6 +27,8 @@ use std::net::Ipv4Addr;
 
 use serde::Deserialize;
 
+use crate::{Base, Datapath};
+
 /// Labels of a pod or a namespace.
 pub type Labels = BTreeMap<String, String>;
 
@@ -267,6 +269,25 @@ pub struct Verdict {
 impl Verdict {
     pub fn allowed(&self) -> bool {
         self.egress.allows() && self.ingress.allows()
+    }
+}
+
+/// What a datapath does with NetworkPolicy: `None` when it enforces it, else why not.
+pub fn not_enforced(d: Datapath) -> Option<String> {
+    match d.base {
+        Base::CalicoBgp | Base::CalicoIpip | Base::CalicoVxlan => None,
+        Base::FlannelUdp | Base::FlannelVxlan | Base::FlannelHostGw => Some(format!(
+            "{d} does not enforce NetworkPolicy: the API server accepts the policies and nothing applies them, so every pair is reachable ({})",
+            crate::capability::check(d, crate::capability::Requirement::Isolation)
+                .err()
+                .map_or("flannel README", |r| r.reason)
+        )),
+        Base::Bridge | Base::Overlay => Some(format!(
+            "{d} is Docker's: it isolates Docker networks from each other and does not read Kubernetes NetworkPolicy, so every pair of one network is reachable"
+        )),
+        Base::Host => Some(format!(
+            "{d}: pods share their host's network namespace; nothing can enforce a policy between them"
+        )),
     }
 }
 
@@ -527,6 +548,11 @@ fn dns_subdomain(s: &str) -> bool {
 }
 
 /// A DNS-1123 label, which upstream requires of a namespace's name.
+/// Whether `s` is a DNS label (RFC 1123), as Kubernetes namespace names must be.
+pub fn is_dns_label(s: &str) -> bool {
+    dns_label(s)
+}
+
 fn dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63

@@ -221,6 +221,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             constraints: w.constraints.clone(),
             cost: Some(workload_cost(i)),
             node_selector: BTreeMap::new(),
+            namespace: "default".into(),
             image_mib: 0.0,
             job: None,
             restart_policy: crate::scenario::RestartPolicy::OnFailure,
@@ -292,6 +293,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         agents: None,
         traffic: Vec::new(),
         links: Vec::new(),
+        policies: None,
         // The study bounds its own work (jobs, tasks): no event budget.
         max_events: u64::MAX,
         lifecycle: None,

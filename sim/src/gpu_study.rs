@@ -509,6 +509,7 @@ impl Replay {
             agents: None,
             traffic: Vec::new(),
             links: Vec::new(),
+            policies: None,
             // The study bounds its own work (tasks, inflation): no event budget.
             max_events: u64::MAX,
             lifecycle: None,

@@ -537,17 +537,20 @@ impl RunResult {
         t
     }
 
-    /// `traffic.csv`: one row per `[[traffic]]` edge — requests offered per second, the
-    /// shares served, failed for want of a running caller or callee, and of the served between
+    /// `traffic.csv`: one row per `[[traffic]]` edge — NetworkPolicy's verdict, requests offered
+    /// per second, the shares served, failed for want of a running caller or callee, denied by
+    /// an enforced policy, and of the served between
     /// pods of one host, across hosts and across sites; payload Gbit/s served, the CPU cores
     /// its messages took, and its latency percentiles.
     pub fn traffic_table(&self) -> Table {
         let mut t = Table::new([
             "from",
             "to",
+            "policy",
             "requests_per_s",
             "served_pct",
             "no_endpoint_pct",
+            "denied_pct",
             "same_host_pct",
             "cross_host_pct",
             "cross_site_pct",
@@ -561,9 +564,11 @@ impl RunResult {
             let row = vec![
                 r.from.as_str().into(),
                 r.to.as_str().into(),
+                r.policy.as_str().into(),
                 Cell::Float(r.requests_per_s, 3),
                 opt(r.served_pct),
                 opt(r.no_endpoint_pct),
+                opt(r.denied_pct),
                 opt(r.same_host_pct),
                 opt(r.cross_host_pct),
                 opt(r.cross_site_pct),

@@ -16,6 +16,7 @@
 //! requests_per_s = 2000       # all callers together
 //! request_bytes = 512
 //! response_bytes = 8192
+//! port = 8080                 # the callee's port and protocol, for NetworkPolicy (80, tcp)
 //!
 //! [[links]]                   # sites joined by a WAN link (needed between every two sites
 //! sites = ["dc1", "cloud"]    #   when there is traffic): calls between them pay it
@@ -26,6 +27,7 @@
 //! ```
 
 use orchsim_kernel::SimDuration;
+use orchsim_net::policy::{Endpoint, PolicySet, Protocol, Side};
 use orchsim_net::{Base, Datapath};
 use serde::Deserialize;
 use toml::Spanned;
@@ -165,6 +167,28 @@ pub struct Traffic {
     pub requests_per_s: f64,
     pub request_bytes: u32,
     pub response_bytes: u32,
+    /// The port and protocol the callee serves on (NetworkPolicy's ports).
+    pub port: u16,
+    pub protocol: Protocol,
+    /// With `[network] policies`: whether NetworkPolicy allows the connection, and which
+    /// policies decide (`None` without policies).
+    pub verdict: Option<EdgeVerdict>,
+}
+
+/// NetworkPolicy's answer for one edge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeVerdict {
+    pub allowed: bool,
+    /// `namespace/name` of the policies that allow it, or that isolate and deny it.
+    pub by: Vec<String>,
+}
+
+/// `[network] policies`, read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policies {
+    pub count: usize,
+    /// Why the datapath does not enforce them (`None`: it does).
+    pub not_enforced: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +199,69 @@ pub(crate) struct RawTraffic {
     requests_per_s: Spanned<f64>,
     request_bytes: Spanned<i64>,
     response_bytes: Spanned<i64>,
+    port: Option<Spanned<i64>>,
+    protocol: Option<Spanned<String>>,
+}
+
+/// Reads `[network] policies` (Kubernetes NetworkPolicy YAML files, through `files`) and gives
+/// every traffic edge its verdict: the workloads' pods as endpoints with their namespace and
+/// labels (no address, so no `ipBlock` matches them).
+pub(crate) fn read_policies(
+    loc: &Locator,
+    paths: &Spanned<Vec<String>>,
+    files: &dyn crate::scenario::ScenarioFiles,
+    datapath: Datapath,
+    workloads: &[crate::scenario::Workload],
+    traffic: &mut [Traffic],
+) -> Result<Policies, ScenarioError> {
+    let mut set = PolicySet {
+        policies: Vec::new(),
+        namespace_labels: Default::default(),
+    };
+    if paths.get_ref().is_empty() {
+        return Err(loc.error(
+            Some(paths.span()),
+            "network.policies",
+            "expected at least one NetworkPolicy YAML file".into(),
+        ));
+    }
+    for path in paths.get_ref() {
+        let (name, text) = files
+            .read(path)
+            .map_err(|e| loc.error(Some(paths.span()), "network.policies", e))?;
+        let (policies, _skipped) = orchsim_net::policy::parse_yaml(&name, &text)
+            .map_err(|e| loc.error(Some(paths.span()), "network.policies", e.to_string()))?;
+        set.policies.extend(policies);
+    }
+    let endpoint = |w: &crate::scenario::Workload| Endpoint {
+        name: w.name.clone(),
+        namespace: w.namespace.clone(),
+        labels: w.labels.clone(),
+        ip: None,
+    };
+    for t in traffic.iter_mut() {
+        let v = set.verdict(
+            &endpoint(&workloads[t.from]),
+            &endpoint(&workloads[t.to]),
+            t.protocol,
+            t.port,
+        );
+        let mut by = Vec::new();
+        for side in [&v.egress, &v.ingress] {
+            match side {
+                Side::AllowedBy(p) | Side::Denied(p) => by.extend(p.iter().cloned()),
+                Side::NotIsolated => {}
+            }
+        }
+        t.verdict = Some(EdgeVerdict {
+            allowed: v.allowed(),
+            by,
+        });
+    }
+    Ok(Policies {
+        count: set.policies.len(),
+        not_enforced: orchsim_net::policy::not_enforced(datapath),
+    })
 }
 
 /// A WAN link between two sites.
@@ -339,12 +426,40 @@ pub(crate) fn validate(
             }
             Ok(b as u32)
         };
+        let port = match &r.port {
+            None => 80,
+            Some(p) => u16::try_from(*p.get_ref())
+                .ok()
+                .filter(|&x| x > 0)
+                .ok_or_else(|| {
+                    loc.error(
+                        Some(p.span()),
+                        &f("port"),
+                        format!("expected a port from 1 to 65535, found {}", p.get_ref()),
+                    )
+                })?,
+        };
+        let protocol = match r.protocol.as_ref().map(|p| (p, p.get_ref().as_str())) {
+            None | Some((_, "tcp")) => Protocol::Tcp,
+            Some((_, "udp")) => Protocol::Udp,
+            Some((_, "sctp")) => Protocol::Sctp,
+            Some((p, other)) => {
+                return Err(loc.error(
+                    Some(p.span()),
+                    &f("protocol"),
+                    format!("expected tcp, udp or sctp, found `{other}`"),
+                ))
+            }
+        };
         out.push(Traffic {
             from,
             to,
             requests_per_s: rps,
             request_bytes: size(&r.request_bytes, "request_bytes")?,
             response_bytes: size(&r.response_bytes, "response_bytes")?,
+            port,
+            protocol,
+            verdict: None,
         });
     }
     Ok(out)

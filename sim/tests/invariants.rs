@@ -83,6 +83,7 @@ fn workload(
         constraints: Vec::new(),
         cost: None,
         node_selector: BTreeMap::new(),
+        namespace: "default".into(),
         image_mib: 0.0,
         job: None,
         restart_policy: orchsim_sim::scenario::RestartPolicy::OnFailure,
@@ -137,6 +138,7 @@ fn scenario_with(
         agents: None,
         traffic: Vec::new(),
         links: Vec::new(),
+        policies: None,
         max_events: u64::MAX,
         lifecycle: None,
         faults: Vec::new(),
@@ -508,6 +510,9 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                     requests_per_s: 1000.0 + (seed % 7) as f64 * 5000.0,
                     request_bytes: 600,
                     response_bytes: 9000,
+                    port: 80,
+                    protocol: orchsim_net::policy::Protocol::Tcp,
+                    verdict: None,
                 }];
             }
             // One case in four: pod addresses from /28 host subnets (13 pods each), which

@@ -72,6 +72,8 @@ fn summaries_match_the_committed_baselines() {
         ("networks", &["networks"]),
         // A private cluster bursting into a public region over a VPN.
         ("hybrid-burst", &["hybrid-burst"]),
+        // Two tenants behind default-deny NetworkPolicy, enforced by Calico.
+        ("policy-isolation", &["policy-isolation"]),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);

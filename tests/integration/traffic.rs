@@ -280,6 +280,19 @@ fn a_call_to_an_unknown_service_or_an_empty_message_is_refused_with_its_location
             "network.platform",
             "reference-10g",
         ),
+        (
+            scenario(1, "calico-bgp", "policies = [\"missing.yaml\"]"),
+            "network.policies",
+            "missing.yaml",
+        ),
+        (
+            scenario(1, "calico-bgp", "").replace(
+                "name = \"web\"\n",
+                "name = \"web\"\nnamespace = \"Tenant_A\"\n",
+            ),
+            "workloads[0].namespace",
+            "Tenant_A",
+        ),
     ] {
         let file = tmp.path().join("bad.toml");
         std::fs::write(&file, text).unwrap();
@@ -365,4 +378,75 @@ fn calls_across_sites_always_pay_the_link() {
             && err.contains("`cloud` and `dc`"),
         "{err}"
     );
+}
+
+/// NetworkPolicy in the cluster: on Calico a denied call carries no byte; on flannel it is
+/// carried and the run says the policies were not enforced.
+#[test]
+fn denied_calls_carry_no_bytes_where_policy_is_enforced() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The scenario beside a link to the repository's data/, which its policies are in.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::os::unix::fs::symlink(repo.join("data"), tmp.path().join("data")).unwrap();
+    std::fs::create_dir(tmp.path().join("scenarios")).unwrap();
+    let text = std::fs::read_to_string(repo.join("scenarios/policy-isolation.toml")).unwrap();
+    let mut by_datapath = BTreeMap::new();
+    for d in ["calico-bgp", "flannel-vxlan"] {
+        let file = tmp.path().join(format!("scenarios/{d}.toml"));
+        std::fs::write(
+            &file,
+            text.replace("datapath = \"calico-bgp\"", &format!("datapath = \"{d}\"")),
+        )
+        .unwrap();
+        let out_dir = tmp.path().join(d);
+        let out = orchsim()
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        by_datapath.insert(d, (stdout, rows(&out_dir.join("traffic.csv"))));
+    }
+    let (calico_text, calico) = &by_datapath["calico-bgp"];
+    let (flannel_text, flannel) = &by_datapath["flannel-vxlan"];
+    assert!(
+        calico_text.contains("enforced by calico-bgp: 2 of 4 calls denied"),
+        "{calico_text}"
+    );
+    // The README shows that line.
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let line = calico_text
+        .lines()
+        .find(|l| l.starts_with("policy "))
+        .unwrap();
+    assert!(
+        readme.contains(&format!("$ orchsim run policy-isolation\n{line}\n")),
+        "{line}"
+    );
+    assert!(flannel_text.contains("NOT enforced"), "{flannel_text}");
+    for (c, f) in calico.iter().zip(flannel) {
+        let within = c["from"][..1] == c["to"][..1];
+        if within {
+            assert_eq!(c["policy"], "allowed");
+            assert!(num(c, "served_pct") > 99.0, "{c:?}");
+        } else {
+            // Refused where the policy holds: no request served, no byte, no CPU.
+            assert_eq!(c["policy"], "denied");
+            assert_eq!(num(c, "served_pct"), 0.0, "{c:?}");
+            assert_eq!(num(c, "gbit_s"), 0.0);
+            assert_eq!(num(c, "cpu_cores"), 0.0);
+            assert!(num(c, "denied_pct") > 99.0);
+            // Carried where nothing applies it.
+            assert_eq!(f["policy"], "denied, not enforced");
+            assert!(num(f, "served_pct") > 99.0, "{f:?}");
+            assert!(num(f, "gbit_s") > 0.0);
+        }
+    }
 }

@@ -77,6 +77,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../../../scenarios/hybrid-burst.toml"),
     ),
     (
+        "policy-isolation.toml",
+        include_str!("../../../scenarios/policy-isolation.toml"),
+    ),
+    (
         "autoscale-diurnal.toml",
         include_str!("../../../scenarios/autoscale-diurnal.toml"),
     ),
@@ -92,6 +96,10 @@ pub const CATALOG: &[(&str, &str)] = &[
 
 /// Data files the embedded scenarios name, by path from the repository root.
 pub const DATA: &[(&str, &str)] = &[
+    (
+        "data/policies/tenants.yaml",
+        include_str!("../../../data/policies/tenants.yaml"),
+    ),
     (
         "data/alibaba-gpu-v2023/openb_node_list_all_node.csv",
         include_str!("../../../data/alibaba-gpu-v2023/openb_node_list_all_node.csv"),

@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use orchsim_net::capability;
 use orchsim_net::policy::{self, Endpoint, NetworkPolicy, PolicySet, Protocol, Side};
-use orchsim_net::{Base, Datapath};
+use orchsim_net::Datapath;
 use orchsim_report::{Cell, Table};
 use serde_json::json;
 
@@ -169,25 +168,6 @@ fn pod_id(e: &Endpoint) -> String {
     format!("{}/{}", e.namespace, e.name)
 }
 
-/// What a datapath does with NetworkPolicy: `None` when it enforces it, else why not.
-fn not_enforced(d: Datapath) -> Option<String> {
-    match d.base {
-        Base::CalicoBgp | Base::CalicoIpip | Base::CalicoVxlan => None,
-        Base::FlannelUdp | Base::FlannelVxlan | Base::FlannelHostGw => Some(format!(
-            "{d} does not enforce NetworkPolicy: the API server accepts the policies and nothing applies them, so every pair is reachable ({})",
-            capability::check(d, capability::Requirement::Isolation)
-                .err()
-                .map_or("flannel README", |r| r.reason)
-        )),
-        Base::Bridge | Base::Overlay => Some(format!(
-            "{d} is Docker's: it isolates Docker networks from each other and does not read Kubernetes NetworkPolicy, so every pair of one network is reachable"
-        )),
-        Base::Host => Some(format!(
-            "{d}: pods share their host's network namespace; nothing can enforce a policy between them"
-        )),
-    }
-}
-
 /// Reads the inputs and answers every ordered pair of pods on every probe.
 pub fn policy(r: &PolicyRequest) -> Result<View, Error> {
     let datapath: Datapath = r
@@ -251,7 +231,7 @@ pub fn policy(r: &PolicyRequest) -> Result<View, Error> {
         v.dedup();
         v
     };
-    let enforcement = not_enforced(datapath);
+    let enforcement = policy::not_enforced(datapath);
     let no_ip: Vec<String> = pods.iter().filter(|p| p.ip.is_none()).map(pod_id).collect();
 
     // Every ordered pair, every probe.

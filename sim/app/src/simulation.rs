@@ -265,6 +265,26 @@ fn human_summary(
             s.net_latency_p99_us.map_or("-".into(), |v| format!("{v:.0}")),
         );
     }
+    if let Some(p) = &sc.policies {
+        let denied = sc
+            .traffic
+            .iter()
+            .filter(|t| t.verdict.as_ref().is_some_and(|v| !v.allowed))
+            .count();
+        o += &match &p.not_enforced {
+            None => format!(
+                "policy     {} NetworkPolicies, enforced by {}: {denied} of {} calls denied, their requests refused (traffic.csv)\n",
+                p.count,
+                s.datapath,
+                sc.traffic.len()
+            ),
+            Some(why) => format!(
+                "policy     {} NetworkPolicies NOT enforced: {denied} of {} calls they deny are carried all the same. {why}\n",
+                p.count,
+                sc.traffic.len()
+            ),
+        };
+    }
     if let Some(cores) = s.net_cpu_cores {
         o += &format!(
             "network    {}: {cores:.2} cores in all on average ({} hosts' worth of CPU), pods short of CPU {} %\n",

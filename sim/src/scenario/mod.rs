@@ -133,6 +133,9 @@ pub struct Scenario {
     pub traffic: Vec<crate::traffic::Traffic>,
     /// WAN links between sites (`[[links]]`).
     pub links: Vec<crate::traffic::Link>,
+    /// `[network] policies`: the NetworkPolicies read, and why the datapath does not enforce
+    /// them (`None`: it does). Each traffic edge carries its verdict.
+    pub policies: Option<crate::traffic::Policies>,
     /// The run stops with [`crate::RunError::EventBudget`] after handling this many events
     /// (`[limits] max_events`).
     pub max_events: u64,
@@ -289,6 +292,8 @@ pub struct Workload {
     pub cost: Option<DecisionCost>,
     /// Kubernetes `nodeSelector` of its pods (`kubernetes` placement only).
     pub node_selector: BTreeMap<String, String>,
+    /// The Kubernetes namespace of its pods (`default`), for NetworkPolicy.
+    pub namespace: String,
     /// Size of its container image in MiB; 0: no pull is modeled.
     pub image_mib: f64,
     /// A batch workload whose arrivals are Kubernetes Jobs.
@@ -758,6 +763,20 @@ fn validate(
                 .as_ref()
                 .map(|n| n.get_ref().clone())
                 .unwrap_or_default(),
+            namespace: match &w.namespace {
+                Some(n) if orchsim_net::policy::is_dns_label(n.get_ref()) => n.get_ref().clone(),
+                Some(n) => {
+                    return Err(err(
+                        n.span(),
+                        &f("namespace"),
+                        format!(
+                            "expected a Kubernetes namespace name (lowercase letters, digits and `-`, at most 63), found `{}`",
+                            n.get_ref()
+                        ),
+                    ))
+                }
+                None => "default".into(),
+            },
             image_mib: match &w.image_mib {
                 Some(m) => {
                     let x = *m.get_ref();
@@ -1047,7 +1066,7 @@ fn validate(
         }
         None => DEFAULT_REGISTRY_MBIT_S,
     };
-    let traffic = crate::traffic::validate(
+    let mut traffic = crate::traffic::validate(
         loc,
         &raw.traffic,
         &workloads
@@ -1055,6 +1074,17 @@ fn validate(
             .map(|w| w.name.as_str())
             .collect::<Vec<_>>(),
     )?;
+    let policies = match &raw.network.policies {
+        Some(paths) => Some(crate::traffic::read_policies(
+            loc,
+            paths,
+            files,
+            datapath,
+            &workloads,
+            &mut traffic,
+        )?),
+        None => None,
+    };
     let sites: Vec<String> = {
         let mut v: Vec<String> = hosts
             .iter()
@@ -1253,6 +1283,7 @@ fn validate(
         agents,
         traffic,
         links,
+        policies,
         max_events,
         lifecycle,
         faults,

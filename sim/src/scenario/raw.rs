@@ -171,6 +171,7 @@ pub(super) struct RawWorkload {
     pub(super) cost: Option<RawCost>,
     /// Kubernetes `nodeSelector`: node labels the pods require.
     pub(super) node_selector: Option<Spanned<BTreeMap<String, String>>>,
+    pub(super) namespace: Option<Spanned<String>>,
     /// Size of the workload's container image, in MiB (pulled once per host).
     pub(super) image_mib: Option<Spanned<f64>>,
     /// A batch workload of Kubernetes Jobs (`crate::jobs`).
@@ -214,6 +215,7 @@ pub(super) struct RawNetwork {
     pub(super) underlay_mtu: Option<Spanned<i64>>,
     pub(super) platform: Option<Spanned<String>>,
     pub(super) agents: Option<Spanned<bool>>,
+    pub(super) policies: Option<Spanned<Vec<String>>>,
 }
 
 /// A distribution as written: a bare number (constant) or a table with a `dist` key.

@@ -49,6 +49,8 @@ struct EdgeAmounts {
     offered: f64,
     served: f64,
     no_endpoint: f64,
+    /// Refused by NetworkPolicy on a datapath that enforces it: no byte sent.
+    denied: f64,
     same_host: f64,
     cross_host: f64,
     cross_site: f64,
@@ -65,6 +67,7 @@ impl EdgeAmounts {
         self.offered += r.offered * dt;
         self.served += r.served * dt;
         self.no_endpoint += r.no_endpoint * dt;
+        self.denied += r.denied * dt;
         self.same_host += r.same_host * dt;
         self.cross_host += r.cross_host * dt;
         self.cross_site += r.cross_site * dt;
@@ -114,9 +117,13 @@ struct LinkTotals {
 pub struct TrafficRecord {
     pub from: String,
     pub to: String,
+    /// NetworkPolicy's verdict: `allowed`, `denied`, `denied, not enforced`; empty without
+    /// policies.
+    pub policy: String,
     pub requests_per_s: f64,
     pub served_pct: Option<f64>,
     pub no_endpoint_pct: Option<f64>,
+    pub denied_pct: Option<f64>,
     pub same_host_pct: Option<f64>,
     pub cross_host_pct: Option<f64>,
     pub cross_site_pct: Option<f64>,
@@ -329,6 +336,16 @@ impl World<'_> {
         }
     }
 
+    /// Whether NetworkPolicy stops `t`'s connections: denied, on a datapath that enforces it.
+    fn denies(&self, t: &crate::traffic::Traffic) -> bool {
+        let enforced = self
+            .scenario
+            .policies
+            .as_ref()
+            .is_some_and(|p| p.not_enforced.is_none());
+        enforced && t.verdict.as_ref().is_some_and(|v| !v.allowed)
+    }
+
     fn running(&self) -> Running {
         let mut out = Running {
             by_workload: BTreeMap::new(),
@@ -378,6 +395,10 @@ impl World<'_> {
             rates.edges[e].offered = t.requests_per_s;
             if n_from == 0.0 || n_to == 0.0 {
                 rates.edges[e].no_endpoint = t.requests_per_s;
+                continue;
+            }
+            if self.denies(t) {
+                rates.edges[e].denied = t.requests_per_s;
                 continue;
             }
             for (&src, &a) in callers {
@@ -450,7 +471,7 @@ impl World<'_> {
         // Second pass: what each host pair is served, and at what latency.
         for (e, t) in self.scenario.traffic.iter().enumerate() {
             let (callers, callees, n_from, n_to) = split(t);
-            if n_from == 0.0 || n_to == 0.0 {
+            if n_from == 0.0 || n_to == 0.0 || self.denies(t) {
                 continue;
             }
             let r = &mut rates.edges[e];
@@ -559,12 +580,25 @@ impl World<'_> {
         let mut rows = Vec::new();
         let mut all = EdgeAmounts::default();
         for (t, spec) in net.edges.iter().zip(&self.scenario.traffic) {
+            let enforced = self
+                .scenario
+                .policies
+                .as_ref()
+                .is_some_and(|p| p.not_enforced.is_none());
+            let policy = match &spec.verdict {
+                None => "",
+                Some(v) if v.allowed => "allowed",
+                Some(_) if enforced => "denied",
+                Some(_) => "denied, not enforced",
+            };
             rows.push(TrafficRecord {
                 from: names(spec.from),
                 to: names(spec.to),
+                policy: policy.into(),
                 requests_per_s: per_s(t.offered),
                 served_pct: pct(t.served, t.offered),
                 no_endpoint_pct: pct(t.no_endpoint, t.offered),
+                denied_pct: pct(t.denied, t.offered),
                 same_host_pct: pct(t.same_host, t.served),
                 cross_host_pct: pct(t.cross_host, t.served),
                 cross_site_pct: pct(t.cross_site, t.served),
