@@ -547,12 +547,12 @@ fn dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(dns_label)
 }
 
-/// A DNS-1123 label, which upstream requires of a namespace's name.
 /// Whether `s` is a DNS label (RFC 1123), as Kubernetes namespace names must be.
 pub fn is_dns_label(s: &str) -> bool {
     dns_label(s)
 }
 
+/// A DNS-1123 label, which upstream requires of a namespace's name.
 fn dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63

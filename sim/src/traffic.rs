@@ -229,9 +229,37 @@ pub(crate) fn read_policies(
         let (name, text) = files
             .read(path)
             .map_err(|e| loc.error(Some(paths.span()), "network.policies", e))?;
-        let (policies, _skipped) = orchsim_net::policy::parse_yaml(&name, &text)
+        let (policies, skipped) = orchsim_net::policy::parse_yaml(&name, &text)
             .map_err(|e| loc.error(Some(paths.span()), "network.policies", e.to_string()))?;
-        set.policies.extend(policies);
+        // A Namespace's labels would change what namespaceSelectors match, and the scenario
+        // has no place for them: refused rather than silently ignored.
+        if !skipped.is_empty() {
+            return Err(loc.error(
+                Some(paths.span()),
+                "network.policies",
+                format!(
+                    "{name}: expected NetworkPolicy documents only, found {} (a namespace here carries only its `kubernetes.io/metadata.name` label)",
+                    skipped.join(", ")
+                ),
+            ));
+        }
+        for p in policies {
+            if set
+                .policies
+                .iter()
+                .any(|q| q.namespace == p.namespace && q.name == p.name)
+            {
+                return Err(loc.error(
+                    Some(paths.span()),
+                    "network.policies",
+                    format!(
+                        "{name}: NetworkPolicy {}/{} is defined twice",
+                        p.namespace, p.name
+                    ),
+                ));
+            }
+            set.policies.push(p);
+        }
     }
     let endpoint = |w: &crate::scenario::Workload| Endpoint {
         name: w.name.clone(),

@@ -442,7 +442,7 @@ fn denied_calls_carry_no_bytes_where_policy_is_enforced() {
             assert_eq!(num(c, "served_pct"), 0.0, "{c:?}");
             assert_eq!(num(c, "gbit_s"), 0.0);
             assert_eq!(num(c, "cpu_cores"), 0.0);
-            assert!(num(c, "denied_pct") > 99.0);
+            assert_eq!(num(c, "denied_pct"), 100.0, "{c:?}");
             // Carried where nothing applies it.
             assert_eq!(f["policy"], "denied, not enforced");
             assert!(num(f, "served_pct") > 99.0, "{f:?}");

@@ -1088,6 +1088,7 @@ fn validate(
     let sites: Vec<String> = {
         let mut v: Vec<String> = hosts
             .iter()
+            .filter(|g| g.max_count() > 0)
             .map(|g| g.site.clone())
             .chain(trace_nodes.iter().map(|n| n.site.clone()))
             .collect();

@@ -145,7 +145,7 @@ impl World<'_> {
         rec.incarnation += 1;
         rec.crashes += 1;
         self.pods_running -= 1;
-        self.running_epoch += 1;
+        self.network_epoch += 1;
         self.crashes += 1;
         self.digest.record(now, TAG_POD_FAILED, &[pod as u64]);
         self.kick_all(k);

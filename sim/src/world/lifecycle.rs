@@ -133,6 +133,8 @@ impl Health {
 impl World<'_> {
     /// An outage begins: the host's containers die, unbeknown to the control plane.
     pub(super) fn host_down(&mut self, k: &mut Kernel<Event>, outage: usize) {
+        // The hosts the traffic runs on may change.
+        self.network_epoch += 1;
         let now = k.now();
         let node = self.outages[outage].node;
         let partition = self.outages[outage].partition;
@@ -186,7 +188,7 @@ impl World<'_> {
         let rec = &mut self.pods[pod];
         if rec.state == PodState::Running {
             self.pods_running -= 1;
-            self.running_epoch += 1;
+            self.network_epoch += 1;
         }
         rec.state = PodState::Lost;
         rec.started = None;
@@ -388,6 +390,8 @@ impl World<'_> {
     /// An outage ends; when it was the host's last, the host is back: cordon and taints
     /// lifted, and pods not given up yet restart in place.
     pub(super) fn host_up(&mut self, k: &mut Kernel<Event>, outage: usize) {
+        // The hosts the traffic runs on may change.
+        self.network_epoch += 1;
         let now = k.now();
         let node = self.outages[outage].node;
         self.outages[outage].up = Some(now);
@@ -610,7 +614,7 @@ impl World<'_> {
         rec.started = None;
         let (n, job) = (rec.backoff, rec.job);
         self.pods_running -= 1;
-        self.running_epoch += 1;
+        self.network_epoch += 1;
         self.touched(pod);
         if failed {
             self.crashes += 1;

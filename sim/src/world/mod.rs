@@ -365,7 +365,8 @@ const TAG_DECISION: u8 = 1;
 const TAG_STARTED: u8 = 2;
 const TAG_FINISHED: u8 = 3;
 const TAG_SAMPLE: u8 = 4;
-/// The network's served requests and cores at a sample (with `[[traffic]]` or agents).
+/// The network's served requests and cores whenever its rates change (with `[[traffic]]` or
+/// agents).
 const TAG_TRAFFIC: u8 = 22;
 const TAG_EVICTED: u8 = 5;
 const TAG_OFFER: u8 = 6;
@@ -517,8 +518,10 @@ pub struct World<'s> {
     hpas: Vec<autoscale::Hpa>,
     /// Service traffic and the datapath's charge to the hosts (`None`: the network is free).
     network: Option<traffic::Network>,
-    /// Bumped whenever a pod starts or stops running, so the network knows its rates changed.
-    running_epoch: u64,
+    /// Bumped whenever what the traffic's rates depend on changes — a pod starts or stops
+    /// running, a host goes down, comes back, is launched or removed — so the network
+    /// recomputes them after that event.
+    network_epoch: u64,
     /// Pod addresses (`[ipam]`).
     pub(crate) addresses: Option<ipam::Addresses>,
     /// Hosts launched and removed (`[provisioning]`).
@@ -706,7 +709,7 @@ impl<'s> World<'s> {
             provision: None,
             job_runs: BTreeMap::new(),
             network: traffic::Network::new(scenario),
-            running_epoch: 0,
+            network_epoch: 0,
         };
         world.plan_provisioning(kernel, &streams);
         world.plan_rollouts(kernel);
@@ -1687,7 +1690,7 @@ impl<'s> World<'s> {
         }
         if rec.state == PodState::Running {
             self.pods_running -= 1;
-            self.running_epoch += 1;
+            self.network_epoch += 1;
         }
         rec.state = PodState::Pending;
         rec.queued = k.now();
@@ -1727,7 +1730,7 @@ impl<'s> World<'s> {
         rec.state = PodState::Running;
         rec.started = Some(k.now());
         self.pods_running += 1;
-        self.running_epoch += 1;
+        self.network_epoch += 1;
         if let Some(d) = rec.run_for {
             k.schedule_in(d, Event::Finished { pod, incarnation });
         }
@@ -1767,7 +1770,7 @@ impl<'s> World<'s> {
         rec.state = PodState::Finished;
         rec.finished = Some(now);
         self.pods_running -= 1;
-        self.running_epoch += 1;
+        self.network_epoch += 1;
         self.digest.record(now, TAG_FINISHED, &[pod as u64]);
         self.job_pod_finished(k, pod);
         self.kick_all(k);

@@ -437,6 +437,8 @@ impl World<'_> {
 
     /// A launched host is Ready: uncordoned, its capacity counted, parked pods woken.
     pub(super) fn node_ready(&mut self, k: &mut Kernel<Event>, node: NodeId, epoch: u64) {
+        // The hosts the traffic runs on may change.
+        self.network_epoch += 1;
         let now = k.now();
         let Some(p) = self.provision.as_mut() else {
             return;
@@ -551,6 +553,8 @@ impl World<'_> {
 
     /// The end of a spot notice: the host is gone.
     pub(super) fn node_gone(&mut self, k: &mut Kernel<Event>, node: NodeId, epoch: u64) {
+        // The hosts the traffic runs on may change.
+        self.network_epoch += 1;
         let ok = self.provision.as_ref().is_some_and(|p| {
             p.books[node.0].epoch == epoch && p.books[node.0].presence == Presence::Draining
         });
@@ -601,6 +605,7 @@ impl World<'_> {
         action: &'static str,
         reason: String,
     ) {
+        self.network_epoch += 1;
         let now = k.now();
         // Whatever is still bound there (a pod placed while a failed host's cordon was
         // lifted) goes with the host.

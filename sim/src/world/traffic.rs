@@ -1,8 +1,8 @@
 //! Service traffic on the placement (with `[[traffic]]`), and the datapath's CPU charged to
 //! the hosts (with `[network] agents` or traffic).
 //!
-//! Whenever a pod starts or stops running (and at every sample, for hosts that come and go),
-//! the running pods decide where each edge's requests go: a caller's pods share its rate
+//! Whenever a pod starts or stops running or a host goes or comes (`network_epoch`), the
+//! running pods decide where each edge's requests go: a caller's pods share its rate
 //! evenly and each spreads its calls evenly over the callee's pods (kube-proxy's random
 //! endpoint choice, in expectation), so the pair of hosts (h₁, h₂) carries
 //! `rate × callers on h₁ / callers × callees on h₂ / callees`. A pair on one host costs the
@@ -93,7 +93,7 @@ struct HostAmounts {
 }
 
 /// What the placement of one moment makes of the traffic, per second; it holds until a pod
-/// starts or stops running (or the next sample, for hosts that come and go).
+/// starts or stops running or a host goes or comes.
 #[derive(Clone, Debug, Default)]
 struct Rates {
     edges: Vec<EdgeAmounts>,
@@ -179,7 +179,7 @@ pub(super) struct Network {
     /// The rates since `since`, computed after the event that last changed them.
     rates: Rates,
     since: SimTime,
-    /// The `running_epoch` the rates were computed at (`None`: never).
+    /// The `network_epoch` the rates were computed at (`None`: never).
     epoch: Option<u64>,
     edges: Vec<EdgeAmounts>,
     links: Vec<LinkTotals>,
@@ -297,20 +297,21 @@ struct Running {
 }
 
 impl World<'_> {
-    /// After every event: when a pod started or stopped running, the rates until then are
-    /// added up and new ones computed from the placement as the event left it.
+    /// After every event: when a pod started or stopped running or a host went or came, the
+    /// rates until then are added up and new ones computed from the cluster as the event left
+    /// it.
     pub(super) fn network_after_event(&mut self, now: SimTime) {
         if self
             .network
             .as_ref()
-            .is_some_and(|n| n.epoch != Some(self.running_epoch))
+            .is_some_and(|n| n.epoch != Some(self.network_epoch))
         {
             self.network_flush(now, true);
         }
     }
 
-    /// Adds up the rates until `now`; with `recompute`, takes new ones from the placement
-    /// (at every sample too, for hosts launched or gone without a pod changing).
+    /// Adds up the rates until `now`; with `recompute`, takes new ones from the cluster (at
+    /// every sample too: the digest records the rates there).
     pub(super) fn network_flush(&mut self, now: SimTime, recompute: bool) {
         let Some(net) = self.network.as_mut() else {
             return;
@@ -329,7 +330,7 @@ impl World<'_> {
                 (rates.hosts.net_cores * 1e6).round() as u64,
             ],
         );
-        let epoch = self.running_epoch;
+        let epoch = self.network_epoch;
         if let Some(net) = self.network.as_mut() {
             net.rates = rates;
             net.epoch = Some(epoch);
@@ -393,12 +394,13 @@ impl World<'_> {
         for (e, t) in self.scenario.traffic.iter().enumerate() {
             let (callers, callees, n_from, n_to) = split(t);
             rates.edges[e].offered = t.requests_per_s;
-            if n_from == 0.0 || n_to == 0.0 {
-                rates.edges[e].no_endpoint = t.requests_per_s;
-                continue;
-            }
+            // The policy holds whether or not pods run: a denied call is denied.
             if self.denies(t) {
                 rates.edges[e].denied = t.requests_per_s;
+                continue;
+            }
+            if n_from == 0.0 || n_to == 0.0 {
+                rates.edges[e].no_endpoint = t.requests_per_s;
                 continue;
             }
             for (&src, &a) in callers {
@@ -536,7 +538,11 @@ impl World<'_> {
 
     /// `links.csv`'s rows: what each WAN link carried and cost over `hours`.
     pub(crate) fn link_records(&self, hours: f64) -> Vec<LinkRecord> {
-        let Some(net) = self.network.as_ref() else {
+        let Some(net) = self
+            .network
+            .as_ref()
+            .filter(|_| !self.scenario.traffic.is_empty())
+        else {
             return Vec::new();
         };
         let per_s = |x: f64| {

@@ -455,7 +455,7 @@ impl World<'_> {
         match state {
             PodState::Running => {
                 self.pods_running -= 1;
-                self.running_epoch += 1;
+                self.network_epoch += 1;
             }
             PodState::Pending | PodState::Unschedulable => self.pods_pending -= 1,
             _ => {}
@@ -500,7 +500,7 @@ impl World<'_> {
         rec.rebuilds += 1;
         let incarnation = rec.incarnation;
         self.pods_running -= 1;
-        self.running_epoch += 1;
+        self.network_epoch += 1;
         self.rollouts[r].record.rebuilt += 1;
         // Its volume stays its own.
         self.rollouts[r].unclaimed.remove(&pod);
