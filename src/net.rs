@@ -1,11 +1,11 @@
 //! `orchsim net`: its arguments and printing; the work is `orchsim_app::net` (compare
-//! container network datapaths, explain one, show the cost profile) and
+//! container network datapaths, explain one, show the cost profile, Service proxies' costs) and
 //! `orchsim_app::net_policy` (NetworkPolicy reachability).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use orchsim_app::net::{self, CompareRequest, ExplainRequest, NetSetup};
+use orchsim_app::net::{self, CompareRequest, ExplainRequest, NetSetup, ProxyRequest};
 use orchsim_app::net_policy::{self, PolicyRequest};
 use orchsim_app::Error;
 
@@ -30,6 +30,27 @@ enum NetCommand {
     /// the connections each policy allows or denies, the pods reachable from everywhere, and
     /// whether the datapath enforces any of it.
     Policy(PolicyArgs),
+    /// What Service load balancing costs: kube-proxy's iptables, nftables and IPVS modes and
+    /// Swarm's, per cluster size — rules, a new connection's first packet, sync time.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Args)]
+struct ProxyArgs {
+    /// A cost profile (TOML). Default: the compiled-in profile.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Service ports in the cluster, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000,30000")]
+    services: Vec<u64>,
+    /// Endpoints per Service.
+    #[arg(long, default_value_t = 3.0)]
+    endpoints: f64,
+    /// `all`, or a comma-separated list of iptables, nftables, ipvs, swarm.
+    #[arg(long, default_value = "iptables,nftables,ipvs")]
+    modes: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Args)]
@@ -148,6 +169,15 @@ pub fn run(args: NetArgs) -> Result<(), Error> {
             a.format,
         ),
         NetCommand::Profile(a) => (net::profile(a.profile.as_deref())?, a.format),
+        NetCommand::Proxy(a) => (
+            net::proxy(&ProxyRequest {
+                profile: a.profile,
+                services: a.services,
+                endpoints: a.endpoints,
+                modes: a.modes,
+            })?,
+            a.format,
+        ),
         NetCommand::Policy(a) => (
             net_policy::policy(&PolicyRequest {
                 policies: a.policies,

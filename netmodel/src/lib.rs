@@ -6,7 +6,7 @@
 //! and turns each datapath into numbers: a pipeline of costed stages ([`pipeline`]) whose
 //! constants come from a TOML profile ([`profile`]), a packet-level discrete-event engine
 //! ([`packet`]), a flow-level max-min engine for cluster scale ([`flow`]), what each datapath can
-//! carry ([`capability`]), Kubernetes NetworkPolicy semantics ([`policy`]) and the `net compare`
+//! carry ([`capability`]), Kubernetes NetworkPolicy semantics ([`policy`]), Service load balancing ([`service_proxy`]) and the `net compare`
 //! result ([`compare`]).
 
 pub mod capability;
@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod profile;
 pub mod service;
+pub mod service_proxy;
 
 pub use datapath::{Base, Datapath, DatapathError, Encryption};
 pub use pipeline::{Options, Pipeline, Role, Stage, Steady};

@@ -163,7 +163,10 @@ params! {
     u_read: "ns/packet", u_send: "ns/packet", u_recv: "ns/packet", u_write: "ns/packet",
     u_loop: "ns/packet", gso_sw: "ns/packet", u_udp_rx: "ns/packet", u_wake: "ns/packet",
     b_csum: "ns/byte", g_rx_pkt: "ns/packet", rr_tx: "ns/packet", rr_rx: "ns/packet",
-    rr_wake: "ns/packet",
+    rr_wake: "ns/packet", kp_ipt_rule: "ns/rule", kp_ipt_jitter: "ns/service",
+    kp_bench_rtt: "ns/packet", kp_bench_jitter: "ns/packet", kp_ipt_sync: "ms/sync",
+    kp_ipt_sync_rule: "ns/rule", kp_nft_sync: "ms/sync", kp_min_sync: "ms", sw_gossip: "ms",
+    sw_probe: "ms", sw_suspicion_mult: "intervals", sw_converge: "ms",
 }
 
 /// A loaded, validated profile.

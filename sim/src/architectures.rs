@@ -294,6 +294,8 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
         traffic: Vec::new(),
         links: Vec::new(),
         policies: None,
+        proxy: orchsim_net::service_proxy::Mode::Iptables,
+        services: 1,
         // The study bounds its own work (jobs, tasks): no event budget.
         max_events: u64::MAX,
         lifecycle: None,

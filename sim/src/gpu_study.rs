@@ -510,6 +510,8 @@ impl Replay {
             traffic: Vec::new(),
             links: Vec::new(),
             policies: None,
+            proxy: orchsim_net::service_proxy::Mode::Iptables,
+            services: 1,
             // The study bounds its own work (tasks, inflation): no event budget.
             max_events: u64::MAX,
             lifecycle: None,

@@ -118,6 +118,8 @@ pub struct Summary {
     /// the 99th percentile of a request's latency (ns precision of 1 %).
     pub net_requests_per_s: Option<f64>,
     pub net_served_pct: Option<f64>,
+    /// Calls sent to an endpoint already gone, before the Service proxies learnt.
+    pub net_failed_pct: Option<f64>,
     pub net_cross_host_pct: Option<f64>,
     pub net_cross_site_pct: Option<f64>,
     pub net_gbit_s: Option<f64>,
@@ -551,6 +553,7 @@ impl RunResult {
             "served_pct",
             "no_endpoint_pct",
             "denied_pct",
+            "failed_pct",
             "same_host_pct",
             "cross_host_pct",
             "cross_site_pct",
@@ -569,6 +572,7 @@ impl RunResult {
                 opt(r.served_pct),
                 opt(r.no_endpoint_pct),
                 opt(r.denied_pct),
+                opt(r.failed_pct),
                 opt(r.same_host_pct),
                 opt(r.cross_host_pct),
                 opt(r.cross_site_pct),
@@ -980,6 +984,7 @@ pub(crate) fn collect(sc: &Scenario, w: &mut World, end: SimTime, events: u64) -
         etcd_busy_pct: w.api.as_ref().and_then(|a| pct(a.etcd_busy_ns(end), span)),
         net_requests_per_s: net.as_ref().and_then(|n| n.requests_per_s),
         net_served_pct: net.as_ref().and_then(|n| n.served_pct),
+        net_failed_pct: net.as_ref().and_then(|n| n.failed_pct),
         net_cross_host_pct: net.as_ref().and_then(|n| n.cross_host_pct),
         net_cross_site_pct: net.as_ref().and_then(|n| n.cross_site_pct),
         net_gbit_s: net.as_ref().and_then(|n| n.gbit_s),
@@ -1145,6 +1150,7 @@ const SUMMARY_COLUMNS: &[&str] = &[
     "etcd_busy_pct",
     "net_requests_per_s",
     "net_served_pct",
+    "net_failed_pct",
     "net_cross_host_pct",
     "net_cross_site_pct",
     "net_gbit_s",
@@ -1239,6 +1245,7 @@ impl Summary {
             self.net_requests_per_s
                 .map_or(Cell::Empty, |v| Cell::Float(v, 3)),
             percent(self.net_served_pct),
+            percent(self.net_failed_pct),
             percent(self.net_cross_host_pct),
             percent(self.net_cross_site_pct),
             self.net_gbit_s.map_or(Cell::Empty, |v| Cell::Float(v, 6)),

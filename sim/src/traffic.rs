@@ -9,6 +9,10 @@
 //!                             # (default: the profile's default platform)
 //! agents = true               # the datapath's DaemonSet requests are reserved on every host
 //!                             # and its idle use charged (default false: agents are free)
+//! proxy = "nftables"          # Service load balancing: iptables (default), nftables, ipvs,
+//!                             # or swarm (the default with the swarm preset)
+//! services = 30000            # Service ports in the cluster, for the proxy's rules (default:
+//!                             # one per workload)
 //!
 //! [[traffic]]
 //! from = "frontend"           # the calling workload (its running pods share the load)
@@ -17,6 +21,8 @@
 //! request_bytes = 512
 //! response_bytes = 8192
 //! port = 8080                 # the callee's port and protocol, for NetworkPolicy (80, tcp)
+//! connection = "close"        # a connection per request: its handshake and the Service
+//!                             # proxy's first packet (default "keep-alive": one reused)
 //!
 //! [[links]]                   # sites joined by a WAN link (needed between every two sites
 //! sites = ["dc1", "cloud"]    #   when there is traffic): calls between them pay it
@@ -170,6 +176,10 @@ pub struct Traffic {
     /// The port and protocol the callee serves on (NetworkPolicy's ports).
     pub port: u16,
     pub protocol: Protocol,
+    /// `connection = "close"`: every request opens a connection (its handshake, and the
+    /// Service proxy's first-packet walk); `"keep-alive"` (the default) reuses one, which
+    /// conntrack then carries past the proxy's rules.
+    pub new_connection: bool,
     /// With `[network] policies`: whether NetworkPolicy allows the connection, and which
     /// policies decide (`None` without policies).
     pub verdict: Option<EdgeVerdict>,
@@ -201,6 +211,7 @@ pub(crate) struct RawTraffic {
     response_bytes: Spanned<i64>,
     port: Option<Spanned<i64>>,
     protocol: Option<Spanned<String>>,
+    connection: Option<Spanned<String>>,
 }
 
 /// Reads `[network] policies` (Kubernetes NetworkPolicy YAML files, through `files`) and gives
@@ -479,7 +490,19 @@ pub(crate) fn validate(
                 ))
             }
         };
+        let new_connection = match r.connection.as_ref().map(|c| (c, c.get_ref().as_str())) {
+            None | Some((_, "keep-alive")) => false,
+            Some((_, "close")) => true,
+            Some((c, other)) => {
+                return Err(loc.error(
+                    Some(c.span()),
+                    &f("connection"),
+                    format!("expected keep-alive or close, found `{other}`"),
+                ))
+            }
+        };
         out.push(Traffic {
+            new_connection,
             from,
             to,
             requests_per_s: rps,

@@ -139,6 +139,8 @@ fn scenario_with(
         traffic: Vec::new(),
         links: Vec::new(),
         policies: None,
+        proxy: orchsim_net::service_proxy::Mode::Iptables,
+        services: 1,
         max_events: u64::MAX,
         lifecycle: None,
         faults: Vec::new(),
@@ -512,8 +514,14 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                     response_bytes: 9000,
                     port: 80,
                     protocol: orchsim_net::policy::Protocol::Tcp,
+                    // Half of them a connection per call, through iptables or nftables.
+                    new_connection: seed % 4 == 0,
                     verdict: None,
                 }];
+                sc.services = 1 + seed % 20_000;
+                if seed % 3 == 0 {
+                    sc.proxy = orchsim_net::service_proxy::Mode::Nftables;
+                }
             }
             // One case in four: pod addresses from /28 host subnets (13 pods each), which
             // full hosts exhaust.
@@ -681,7 +689,7 @@ fn assert_traffic_accounted(sc: &Scenario, r: &RunResult) -> Result<(), TestCase
     prop_assert_eq!(r.traffic.len(), sc.traffic.len());
     for t in &r.traffic {
         let served = t.served_pct.unwrap_or(0.0);
-        let failed = t.no_endpoint_pct.unwrap_or(0.0);
+        let failed = t.no_endpoint_pct.unwrap_or(0.0) + t.failed_pct.unwrap_or(0.0);
         prop_assert!(served >= 0.0 && failed >= 0.0, "{:?}", t);
         prop_assert!(served + failed <= 100.0 + 1e-9, "{:?}", t);
         if served > 0.0 {
@@ -708,10 +716,12 @@ fn assert_traffic_accounted(sc: &Scenario, r: &RunResult) -> Result<(), TestCase
             net
         );
         // No host ever over its cores (and no 10 GbE NIC near full at these rates): every
-        // request is served or found no running pod.
+        // request is served, found no running pod or went to one already gone.
         if starved == 0.0 {
             for t in &r.traffic {
-                let accounted = t.served_pct.unwrap_or(0.0) + t.no_endpoint_pct.unwrap_or(0.0);
+                let accounted = t.served_pct.unwrap_or(0.0)
+                    + t.no_endpoint_pct.unwrap_or(0.0)
+                    + t.failed_pct.unwrap_or(0.0);
                 prop_assert!((accounted - 100.0).abs() < 1e-6, "{:?}", t);
             }
         }

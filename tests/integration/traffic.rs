@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::orchsim;
+use crate::{num, orchsim, rows, run};
 
 const DATAPATHS: [&str; 7] = [
     "host",
@@ -16,27 +16,6 @@ const DATAPATHS: [&str; 7] = [
     "calico-bgp",
     "calico-vxlan",
 ];
-
-fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
-    row[key]
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} = {:?}", row[key]))
-}
 
 /// Pairs of datapaths `net compare` separates by more than `margin` (as a ratio) must come in
 /// the same order in the cluster view. Closer pairs may swap: the cluster's hosts are loaded
@@ -177,30 +156,6 @@ request_bytes = 800
 response_bytes = 20000
 "#
     )
-}
-
-fn run(
-    dir: &Path,
-    name: &str,
-    text: &str,
-) -> (BTreeMap<String, String>, Vec<BTreeMap<String, String>>) {
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let out_dir = dir.join(name);
-    let out = orchsim()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = rows(&out_dir.join("summary.csv")).remove(0);
-    (summary, rows(&out_dir.join("traffic.csv")))
 }
 
 #[test]

@@ -429,6 +429,104 @@ pub fn profile(path: Option<&Path>) -> Result<View, Error> {
     Ok(view)
 }
 
+/// What `net proxy` is asked.
+#[derive(Clone, Debug)]
+pub struct ProxyRequest {
+    pub profile: Option<PathBuf>,
+    /// Service ports in the cluster, one row per mode for each.
+    pub services: Vec<u64>,
+    /// Endpoints per Service.
+    pub endpoints: f64,
+    /// Modes, comma-separated (`all`: iptables, nftables, ipvs, swarm).
+    pub modes: String,
+}
+
+/// `orchsim net proxy`: what Service load balancing costs per mode and cluster size — the
+/// rules a node holds, a new connection's first packet (its extra time over one lookup and
+/// its CPU), a sync's time, and the §7 benchmark's first-packet round trip the model was
+/// fitted to.
+pub fn proxy(r: &ProxyRequest) -> Result<View, Error> {
+    use orchsim_net::service_proxy::{Cluster, Costs, Mode};
+    let profile = load_profile(r.profile.as_deref())?;
+    let modes: Vec<Mode> = if r.modes == "all" {
+        Mode::ALL.to_vec()
+    } else {
+        r.modes
+            .split(',')
+            .map(|m| {
+                m.trim()
+                    .parse::<Mode>()
+                    .map_err(|e| Error::bad_input(format!("--modes: {e}")))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if r.services.is_empty() || r.services.iter().any(|&s| s == 0 || s > 1_000_000) {
+        return Err(Error::bad_input(
+            "--services: expected Service counts from 1 to 1000000, e.g. 5000,10000,30000",
+        ));
+    }
+    if !(r.endpoints.is_finite() && r.endpoints >= 1.0 && r.endpoints <= 10_000.0) {
+        return Err(Error::bad_input(format!(
+            "--endpoints: expected from 1 to 10000 endpoints per Service, found {}",
+            r.endpoints
+        )));
+    }
+    let costs = Costs::new(&profile.params);
+    let mut t = Table::new([
+        "mode",
+        "services",
+        "endpoints",
+        "rules",
+        "first_packet_extra_p50_us",
+        "first_packet_extra_p99_us",
+        "first_packet_cpu_us",
+        "sync_ms",
+        "bench_rtt_p50_us",
+        "bench_rtt_p99_us",
+    ]);
+    for &services in &r.services {
+        for &mode in &modes {
+            let c = Cluster {
+                services,
+                endpoints: r.endpoints,
+            };
+            let us = |ns: f64| Cell::Float(ns / 1e3, 2);
+            t.push(vec![
+                mode.name().into(),
+                Cell::UInt(services),
+                Cell::Float(r.endpoints, 1),
+                costs.rules(mode, c).map_or(Cell::Empty, Cell::UInt),
+                us(costs.first_packet_extra_quantile(mode, c, 0.5)),
+                us(costs.first_packet_extra_quantile(mode, c, 0.99)),
+                us(costs.first_packet_cpu_ns(mode, c)),
+                if mode == Mode::Swarm {
+                    Cell::Empty
+                } else {
+                    Cell::Float(costs.sync_ns(mode, c) / 1e6, 1)
+                },
+                us(costs.bench_rtt_quantile(mode, services, 0.5)),
+                us(costs.bench_rtt_quantile(mode, services, 0.99)),
+            ])?;
+        }
+    }
+    let mut text = t.to_text();
+    text.push_str(
+        "\nfirst_packet_*: a new connection's first packet, over one lookup: its walk of the rules\n\
+         (conntrack carries the rest of the connection past them).\n\
+         sync_ms: one kube-proxy sync (iptables rewrites O(rules); nftables, IPVS apply what changed).\n\
+         bench_rtt_*: the first-packet round trip of the benchmark the model is fitted to\n\
+         (network-measurements.md section 7; `orchsim net profile`: the kp_* constants).\n",
+    );
+    for m in &modes {
+        if let Some(w) = m.warning() {
+            writeln!(text, "warning: {w}")?;
+        }
+    }
+    let mut view = View::of(t);
+    view.text = Some(text);
+    Ok(view)
+}
+
 /// `orchsim bench` rows: the packet-level engine over every datapath (one flow, 100 GbE, 25 ms
 /// simulated each; `events` counts stage traversals) and one flow-level recomputation of
 /// 10,000 flows on 1,000 hosts; best of `repeat`.

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use orchsim_kernel::SimDuration;
+use orchsim_net::service_proxy::Mode as ServiceProxy;
 use orchsim_net::Datapath;
 use orchsim_sched::Resources;
 
@@ -136,6 +137,10 @@ pub struct Scenario {
     /// `[network] policies`: the NetworkPolicies read, and why the datapath does not enforce
     /// them (`None`: it does). Each traffic edge carries its verdict.
     pub policies: Option<crate::traffic::Policies>,
+    /// `[network] proxy`: how Services find their endpoints (kube-proxy's mode, or Swarm's).
+    pub proxy: ServiceProxy,
+    /// `[network] services`: Service ports in the cluster, the ones kube-proxy's rules hold.
+    pub services: u64,
     /// The run stops with [`crate::RunError::EventBudget`] after handling this many events
     /// (`[limits] max_events`).
     pub max_events: u64,
@@ -1074,6 +1079,48 @@ fn validate(
             .map(|w| w.name.as_str())
             .collect::<Vec<_>>(),
     )?;
+    let swarm = raw
+        .orchestrator
+        .preset
+        .as_ref()
+        .is_some_and(|p| p.get_ref() == "swarm");
+    let proxy = match &raw.network.proxy {
+        None if swarm => ServiceProxy::Swarm,
+        None => ServiceProxy::Iptables,
+        Some(p) => {
+            let mode = p
+                .get_ref()
+                .parse::<ServiceProxy>()
+                .map_err(|e| err(p.span(), "network.proxy", e.to_string()))?;
+            // Swarm's load balancer comes with Swarm, kube-proxy with Kubernetes.
+            if (mode == ServiceProxy::Swarm) != swarm {
+                return Err(err(
+                    p.span(),
+                    "network.proxy",
+                    if swarm {
+                        format!("a Swarm cluster balances Services with its own IPVS load balancer: expected `swarm` (or no proxy) with the swarm preset, found `{mode}`")
+                    } else {
+                        "`swarm` is Docker Swarm's load balancer: expected `[orchestrator] preset = \"swarm\"` with it, or iptables, nftables or ipvs".into()
+                    },
+                ));
+            }
+            mode
+        }
+    };
+    let services = match &raw.network.services {
+        None => workloads.len() as u64,
+        Some(n) if (1..=1_000_000).contains(n.get_ref()) => *n.get_ref() as u64,
+        Some(n) => {
+            return Err(err(
+                n.span(),
+                "network.services",
+                format!(
+                    "expected a number of Service ports from 1 to 1000000, found {}",
+                    n.get_ref()
+                ),
+            ))
+        }
+    };
     let policies = match &raw.network.policies {
         Some(paths) => Some(crate::traffic::read_policies(
             loc,
@@ -1285,6 +1332,8 @@ fn validate(
         traffic,
         links,
         policies,
+        proxy,
+        services,
         max_events,
         lifecycle,
         faults,

@@ -216,6 +216,8 @@ pub(super) struct RawNetwork {
     pub(super) platform: Option<Spanned<String>>,
     pub(super) agents: Option<Spanned<bool>>,
     pub(super) policies: Option<Spanned<Vec<String>>>,
+    pub(super) proxy: Option<Spanned<String>>,
+    pub(super) services: Option<Spanned<i64>>,
 }
 
 /// A distribution as written: a bare number (constant) or a table with a `dist` key.

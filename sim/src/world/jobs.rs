@@ -139,6 +139,7 @@ impl World<'_> {
     pub(super) fn fail_pod(&mut self, k: &mut Kernel<Event>, pod: usize) {
         let now = k.now();
         self.release(k, pod);
+        self.network_exited(pod);
         let rec = &mut self.pods[pod];
         rec.state = PodState::Failed;
         rec.finished = Some(now);

@@ -85,6 +85,8 @@ pub(super) struct Health {
     detected: bool,
     /// When it was last declared failed.
     detected_at: SimTime,
+    /// When the control plane will declare it failed, from its last outage's start.
+    detect_due: SimTime,
     evicted: bool,
 }
 
@@ -117,6 +119,11 @@ impl Health {
     /// Down with its containers dead (not merely cut off by a partition).
     pub(super) fn dead(&self) -> bool {
         self.down > 0 && self.killed
+    }
+
+    /// When the control plane declares (or declared) it failed in its last outage.
+    pub(super) fn detect_due(&self) -> SimTime {
+        self.detect_due
     }
 
     /// Declared failed by the control plane and not back since.
@@ -164,10 +171,9 @@ impl World<'_> {
             .lifecycle
             .as_ref()
             .expect("faults need a lifecycle (checked by the scenario)");
-        k.schedule_at(
-            lifecycle.detected_at(now).max(now),
-            Event::HostDetected { node, epoch },
-        );
+        let due = lifecycle.detected_at(now).max(now);
+        self.health[node.0].detect_due = due;
+        k.schedule_at(due, Event::HostDetected { node, epoch });
     }
 
     /// The host's containers die in `outage`, and any image pull in progress.
@@ -597,6 +603,7 @@ impl World<'_> {
     /// or as a new task through the scheduler.
     pub(super) fn exited(&mut self, k: &mut Kernel<Event>, pod: usize, failed: bool) {
         let now = k.now();
+        self.network_exited(pod);
         let l = self.lifecycle();
         let (in_place, reset) = (l.restart_in_place, l.restart_reset);
         let rec = &mut self.pods[pod];

@@ -306,6 +306,8 @@ pub enum Event {
     HpaSync {
         hpa: usize,
     },
+    /// The Service load balancers have dropped an endpoint that was gone.
+    EndpointsSynced,
     /// A pod of a workload being upgraded becomes ready.
     PodReady {
         workload: usize,
@@ -518,6 +520,8 @@ pub struct World<'s> {
     hpas: Vec<autoscale::Hpa>,
     /// Service traffic and the datapath's charge to the hosts (`None`: the network is free).
     network: Option<traffic::Network>,
+    /// Pods whose container exited on their own since the network last looked.
+    exited_pods: BTreeSet<usize>,
     /// Bumped whenever what the traffic's rates depend on changes — a pod starts or stops
     /// running, a host goes down, comes back, is launched or removed — so the network
     /// recomputes them after that event.
@@ -709,6 +713,7 @@ impl<'s> World<'s> {
             provision: None,
             job_runs: BTreeMap::new(),
             network: traffic::Network::new(scenario),
+            exited_pods: BTreeSet::new(),
             network_epoch: 0,
         };
         world.plan_provisioning(kernel, &streams);
@@ -1766,6 +1771,7 @@ impl<'s> World<'s> {
             self.kubelet_status(k, node.0);
         }
         self.release(k, pod);
+        self.network_exited(pod);
         let rec = &mut self.pods[pod];
         rec.state = PodState::Finished;
         rec.finished = Some(now);
@@ -1798,7 +1804,7 @@ impl<'s> World<'s> {
         } else {
             Vec::new()
         };
-        self.network_flush(now, true);
+        self.network_update(k);
         let hosts = self.hosts_up();
         self.samples.push(Sample {
             time: now,
@@ -1918,6 +1924,8 @@ impl Handler<Event> for World<'_> {
             Event::UpgradeStart { rollout } => self.upgrade_start(k, rollout),
             Event::HpaSync { hpa } => self.hpa_sync(k, hpa),
             Event::PodReady { workload } => self.upgrade_dirty[workload] = true,
+            // The load balancers drop endpoints that are gone: calls stop failing there.
+            Event::EndpointsSynced => self.network_epoch += 1,
             Event::JobSync { job } => self.job_sync(k, job),
             Event::SpotReclaim { fault } => self.spot_reclaim(k, fault),
             Event::ProvisionScan => self.ca_scan(k),
@@ -1934,6 +1942,6 @@ impl Handler<Event> for World<'_> {
         if self.addresses.is_some() {
             self.serve_address_waiters(k);
         }
-        self.network_after_event(k.now());
+        self.network_after_event(k);
     }
 }

@@ -21,15 +21,30 @@
 //! 0.95: an approximation of queueing on a loaded host, not a packet-level result), plus a
 //! link's propagation and serialisation both ways.
 //!
+//! Calls find their endpoints through the Service proxy (`[network] proxy`): a connection's
+//! first packet walks kube-proxy's iptables rules (its CPU on the caller's host, its time on the
+//! call: only with `connection = "close"`, as conntrack carries a reused connection past the
+//! rules) or one lookup (nftables, IPVS, Swarm) — [`orchsim_net::service_proxy`]. An endpoint
+//! that is gone (its container exited, its pod deleted, its host dead) stays in the proxies'
+//! tables until they learn: kube-proxy when the control plane has removed it (at once, or when
+//! the host is declared failed) and its next sync has run (no sooner than `minSyncPeriod`
+//! after the last, then taking its O(rules) time); Swarm after a gossip round, or memberlist's
+//! verdict on a dead node. Calls sent to it meanwhile fail (`failed_pct`).
+//!
 //! The work per change is one pass over the pods and two over each edge's (caller host,
 //! callee host) pairs.
 
 use std::collections::BTreeMap;
 
-use orchsim_kernel::SimTime;
+use orchsim_kernel::{Kernel, SimDuration, SimTime};
 use orchsim_net::service::{self, MessageCost, Path};
+use orchsim_net::service_proxy::{self, Cluster, Mode, Removal};
 
-use super::{PodState, World, TAG_TRAFFIC};
+use super::{Event, PodState, World, TAG_TRAFFIC};
+
+/// A new connection's first-packet time over the proxy's rules is spread over this many
+/// equally likely points of its distribution in the latency histogram.
+const FIRST_PACKET_POINTS: usize = 32;
 
 /// Latency histogram resolution: buckets 1 % wide.
 const BUCKET_GROWTH: f64 = 1.01;
@@ -39,6 +54,45 @@ const BUCKET_GROWTH: f64 = 1.01;
 struct EdgeCost {
     request: MessageCost,
     response: MessageCost,
+    /// A header-only segment (SYN, SYN-ACK, FIN): a new connection's handshake and close.
+    segment: MessageCost,
+}
+
+impl EdgeCost {
+    /// Wire bytes per call each way (caller to callee, back), with a new connection's
+    /// segments.
+    fn wire_bytes(&self, new_connection: bool) -> (f64, f64) {
+        let segments = if new_connection {
+            2.0 * self.segment.wire_bytes
+        } else {
+            0.0
+        };
+        (
+            self.request.wire_bytes + segments,
+            self.response.wire_bytes + segments,
+        )
+    }
+
+    /// CPU per call on the caller's host and on the callee's, ns; with a new connection, its
+    /// four header-only segments (SYN and FIN each way) too.
+    fn cpu_ns(&self, new_connection: bool) -> (f64, f64) {
+        let mut caller = self.request.sender_cpu_ns + self.response.receiver_cpu_ns;
+        let mut callee = self.request.receiver_cpu_ns + self.response.sender_cpu_ns;
+        if new_connection {
+            let both = 2.0 * (self.segment.sender_cpu_ns + self.segment.receiver_cpu_ns);
+            caller += both;
+            callee += both;
+        }
+        (caller, callee)
+    }
+}
+
+/// An endpoint gone that the Service proxies still send calls to.
+#[derive(Clone, Copy, Debug)]
+struct Stale {
+    workload: usize,
+    /// When the proxies have dropped it.
+    until: SimTime,
 }
 
 /// Per-edge amounts: rates in a [`Rates`] snapshot (per second), totals over the run.
@@ -51,6 +105,8 @@ struct EdgeAmounts {
     no_endpoint: f64,
     /// Refused by NetworkPolicy on a datapath that enforces it: no byte sent.
     denied: f64,
+    /// Sent to an endpoint already gone, before the Service proxies learnt.
+    failed: f64,
     same_host: f64,
     cross_host: f64,
     cross_site: f64,
@@ -68,6 +124,7 @@ impl EdgeAmounts {
         self.served += r.served * dt;
         self.no_endpoint += r.no_endpoint * dt;
         self.denied += r.denied * dt;
+        self.failed += r.failed * dt;
         self.same_host += r.same_host * dt;
         self.cross_host += r.cross_host * dt;
         self.cross_site += r.cross_site * dt;
@@ -124,6 +181,8 @@ pub struct TrafficRecord {
     pub served_pct: Option<f64>,
     pub no_endpoint_pct: Option<f64>,
     pub denied_pct: Option<f64>,
+    /// Sent to an endpoint already gone (the Service proxies' lag).
+    pub failed_pct: Option<f64>,
     pub same_host_pct: Option<f64>,
     pub cross_host_pct: Option<f64>,
     pub cross_site_pct: Option<f64>,
@@ -152,6 +211,7 @@ pub struct LinkRecord {
 pub struct NetworkTotals {
     pub requests_per_s: Option<f64>,
     pub served_pct: Option<f64>,
+    pub failed_pct: Option<f64>,
     pub cross_host_pct: Option<f64>,
     pub cross_site_pct: Option<f64>,
     pub gbit_s: Option<f64>,
@@ -185,6 +245,15 @@ pub(super) struct Network {
     links: Vec<LinkTotals>,
     hosts: HostAmounts,
     seconds: f64,
+    proxy: service_proxy::Costs,
+    /// Endpoints serving at the last change: (pod, host) → workload.
+    serving: BTreeMap<(usize, usize), usize>,
+    /// Endpoints gone that the proxies have not dropped yet, by (pod, host).
+    stale: BTreeMap<(usize, usize), Stale>,
+    /// When kube-proxy's syncs began or will begin (the last `minSyncPeriod`'s and later).
+    syncs: std::collections::BTreeSet<SimTime>,
+    /// When a stale endpoint is dropped: the caller schedules a change then.
+    wakeups: Vec<SimTime>,
 }
 
 impl Network {
@@ -202,6 +271,7 @@ impl Network {
         let cost = |path: Path, t: &crate::traffic::Traffic| EdgeCost {
             request: service::message_cost(&profile, &platform, path, t.request_bytes),
             response: service::message_cost(&profile, &platform, path, t.response_bytes),
+            segment: service::message_cost(&profile, &platform, path, 1),
         };
         Some(Network {
             local: sc.traffic.iter().map(|t| cost(Path::SameHost, t)).collect(),
@@ -226,7 +296,39 @@ impl Network {
             links: vec![LinkTotals::default(); sc.links.len()],
             hosts: HostAmounts::default(),
             seconds: 0.0,
+            proxy: service_proxy::Costs::new(&profile.params),
+            serving: BTreeMap::new(),
+            stale: BTreeMap::new(),
+            syncs: Default::default(),
+            wakeups: Vec::new(),
         })
+    }
+
+    /// When a kube-proxy sync that sees a change made at `t` begins: the first one already
+    /// planned from `t` on if none can start sooner, else at `t` or `minSyncPeriod` after the
+    /// last begun (its BoundedFrequencyRunner; its burst of two syncs is not modeled).
+    fn sync_start(&mut self, t: SimTime, now: SimTime) -> SimTime {
+        let min = SimDuration::from_nanos(self.proxy.min_sync_ns().round() as u64);
+        let earliest = match self.syncs.range(..=t).next_back() {
+            Some(&p) => (p + min).max(t),
+            None => t,
+        };
+        if let Some(&s) = self.syncs.range(t..).next() {
+            if s <= earliest {
+                return s;
+            }
+        }
+        self.syncs.insert(earliest);
+        // Syncs older than one period no longer hold any back.
+        let keep = self
+            .syncs
+            .iter()
+            .position(|&s| s + min >= now)
+            .unwrap_or(self.syncs.len());
+        for _ in 0..keep {
+            self.syncs.pop_first();
+        }
+        earliest
     }
 
     /// Adds the current rates over `[since, now)`.
@@ -290,9 +392,24 @@ fn percentile(h: &BTreeMap<i32, f64>, q: f64) -> Option<f64> {
     h.keys().next_back().map(|&b| bucket_value_us(b))
 }
 
+/// One edge's calls on the placement of the moment.
+struct Split<'a> {
+    callers: &'a BTreeMap<usize, u64>,
+    callees: &'a BTreeMap<usize, u64>,
+    /// Of the edge's calls, what each (caller pod, live callee pod) pair gets.
+    pair_share: f64,
+    /// What goes to gone endpoints.
+    failed_share: f64,
+    /// A new connection's mean CPU in the proxy's rules, ns, and its extra first-packet times.
+    walk_ns: f64,
+    extra_ns: Vec<f64>,
+}
+
 /// Running pods of each workload per host, and their CPU requests per host.
 struct Running {
     by_workload: BTreeMap<usize, BTreeMap<usize, u64>>,
+    /// Gone endpoints the proxies still hold, per workload and host.
+    stale: BTreeMap<usize, BTreeMap<usize, u64>>,
     cpu_cores: Vec<f64>,
 }
 
@@ -300,14 +417,96 @@ impl World<'_> {
     /// After every event: when a pod started or stopped running or a host went or came, the
     /// rates until then are added up and new ones computed from the cluster as the event left
     /// it.
-    pub(super) fn network_after_event(&mut self, now: SimTime) {
+    pub(super) fn network_after_event(&mut self, k: &mut Kernel<Event>) {
         if self
             .network
             .as_ref()
             .is_some_and(|n| n.epoch != Some(self.network_epoch))
         {
-            self.network_flush(now, true);
+            self.network_update(k);
         }
+    }
+
+    /// Adds up the rates until now and takes new ones; schedules a change for when the
+    /// proxies drop an endpoint gone.
+    pub(super) fn network_update(&mut self, k: &mut Kernel<Event>) {
+        self.network_flush(k.now(), true);
+        if let Some(net) = self.network.as_mut() {
+            for t in net.wakeups.drain(..) {
+                k.schedule_at(t, Event::EndpointsSynced);
+            }
+        }
+    }
+
+    /// A container that exited on its own (finished, failed, crashed or restarted), for the
+    /// proxies' account of how they learn it is gone.
+    pub(super) fn network_exited(&mut self, pod: usize) {
+        if self.network.is_some() {
+            self.exited_pods.insert(pod);
+        }
+    }
+
+    /// Compares the endpoints serving now with those at the last change: each one gone
+    /// becomes stale until the proxies learn, and is dropped then.
+    fn track_endpoints(&mut self, now: SimTime) {
+        let Some(net) = self.network.as_ref() else {
+            return;
+        };
+        let mut serving = BTreeMap::new();
+        for (pod, p) in self.pods.iter().enumerate() {
+            if let (PodState::Running, Some(n)) = (p.state, p.node) {
+                serving.insert((pod, n.0), p.workload);
+            }
+        }
+        let mode = self.scenario.proxy;
+        let workloads = self.scenario.workloads.len().max(1);
+        let cluster = Cluster {
+            services: self.scenario.services,
+            endpoints: serving.len() as f64 / workloads as f64,
+        };
+        let gone: Vec<((usize, usize), usize, Removal, SimTime)> = net
+            .serving
+            .iter()
+            .filter(|(key, _)| !serving.contains_key(key))
+            .map(|(&(pod, host), &workload)| {
+                let health = &self.health[host];
+                let (cause, notice) = if health.dead() {
+                    // The control plane learns when it declares the host failed; Swarm's
+                    // load balancers from memberlist, at once here.
+                    let due = if mode == Mode::Swarm {
+                        now
+                    } else {
+                        health.detect_due().max(now)
+                    };
+                    (Removal::HostDied, due)
+                } else if self.exited_pods.contains(&pod) {
+                    (Removal::Exited, now)
+                } else {
+                    (Removal::Deleted, now)
+                };
+                ((pod, host), workload, cause, notice)
+            })
+            .collect();
+        let nodes = self.cluster.nodes().len();
+        self.exited_pods.clear();
+        let net = self.network.as_mut().expect("checked above");
+        for (key, workload, cause, notice) in gone {
+            let lag = net.proxy.removal_lag_ns(mode, cluster, cause, nodes);
+            let start = if mode == Mode::Swarm {
+                notice
+            } else {
+                net.sync_start(notice, now)
+            };
+            let until = start + SimDuration::from_nanos(lag.round() as u64);
+            if until > now {
+                let s = net.stale.entry(key).or_insert(Stale { workload, until });
+                s.until = s.until.max(until);
+                net.wakeups.push(until);
+            }
+        }
+        net.stale
+            .retain(|key, s| s.until > now && !serving.contains_key(key));
+        net.serving = serving;
     }
 
     /// Adds up the rates until `now`; with `recompute`, takes new ones from the cluster (at
@@ -320,6 +519,7 @@ impl World<'_> {
         if !recompute {
             return;
         }
+        self.track_endpoints(now);
         let rates = self.network_rates();
         let served: f64 = rates.edges.iter().map(|e| e.served).sum();
         self.digest.record(
@@ -350,8 +550,18 @@ impl World<'_> {
     fn running(&self) -> Running {
         let mut out = Running {
             by_workload: BTreeMap::new(),
+            stale: BTreeMap::new(),
             cpu_cores: vec![0.0; self.cluster.nodes().len()],
         };
+        if let Some(net) = &self.network {
+            for (&(_, host), s) in &net.stale {
+                *out.stale
+                    .entry(s.workload)
+                    .or_default()
+                    .entry(host)
+                    .or_default() += 1;
+            }
+        }
         for p in &self.pods {
             if let (PodState::Running, Some(n)) = (p.state, p.node) {
                 *out.by_workload
@@ -384,48 +594,89 @@ impl World<'_> {
             link_load: vec![0.0; links.len()],
             hosts: HostAmounts::default(),
         };
-        let split = |t: &crate::traffic::Traffic| {
-            let callers = running.by_workload.get(&t.from).unwrap_or(&empty);
-            let callees = running.by_workload.get(&t.to).unwrap_or(&empty);
-            let n_from = callers.values().sum::<u64>() as f64;
-            let n_to = callees.values().sum::<u64>() as f64;
-            (callers, callees, n_from, n_to)
-        };
+        // Per edge: its callers and live callees by host, and the share of its calls each
+        // caller-callee pair of pods gets (gone endpoints the proxies still hold take theirs).
+        let mode = self.scenario.proxy;
+        let splits: Vec<Option<Split>> = self
+            .scenario
+            .traffic
+            .iter()
+            .map(|t| {
+                let callers = running.by_workload.get(&t.from).unwrap_or(&empty);
+                let callees = running.by_workload.get(&t.to).unwrap_or(&empty);
+                let n_from = callers.values().sum::<u64>() as f64;
+                let n_live = callees.values().sum::<u64>() as f64;
+                let n_stale = running
+                    .stale
+                    .get(&t.to)
+                    .map_or(0, |s| s.values().sum::<u64>()) as f64;
+                let n_to = n_live + n_stale;
+                (n_from > 0.0 && n_to > 0.0 && !self.denies(t)).then(|| {
+                    let cluster = Cluster {
+                        services: self.scenario.services,
+                        endpoints: n_live + n_stale,
+                    };
+                    // The first packet's walk: its mean CPU on the caller's host, and its time
+                    // as equally likely points of its distribution.
+                    let (walk_ns, extra_ns) = if t.new_connection {
+                        let points = (0..FIRST_PACKET_POINTS)
+                            .map(|i| {
+                                let q = (i as f64 + 0.5) / FIRST_PACKET_POINTS as f64;
+                                net.proxy.first_packet_extra_quantile(mode, cluster, q)
+                            })
+                            .collect();
+                        (net.proxy.first_packet_cpu_ns(mode, cluster), points)
+                    } else {
+                        (0.0, vec![0.0])
+                    };
+                    Split {
+                        callers,
+                        callees,
+                        pair_share: 1.0 / (n_from * n_to),
+                        failed_share: n_stale / n_to,
+                        walk_ns,
+                        extra_ns,
+                    }
+                })
+            })
+            .collect();
         for (e, t) in self.scenario.traffic.iter().enumerate() {
-            let (callers, callees, n_from, n_to) = split(t);
             rates.edges[e].offered = t.requests_per_s;
             // The policy holds whether or not pods run: a denied call is denied.
             if self.denies(t) {
                 rates.edges[e].denied = t.requests_per_s;
                 continue;
             }
-            if n_from == 0.0 || n_to == 0.0 {
+            let Some(s) = &splits[e] else {
                 rates.edges[e].no_endpoint = t.requests_per_s;
                 continue;
-            }
-            for (&src, &a) in callers {
-                for (&dst, &b) in callees {
-                    let rate = t.requests_per_s * a as f64 / n_from * b as f64 / n_to;
+            };
+            rates.edges[e].failed = t.requests_per_s * s.failed_share;
+            for (&src, &a) in s.callers {
+                for (&dst, &b) in s.callees {
+                    let rate = t.requests_per_s * (a * b) as f64 * s.pair_share;
                     let c = if src == dst {
                         &net.local[e]
                     } else {
                         &net.remote[e]
                     };
-                    cpu[src] += rate * (c.request.sender_cpu_ns + c.response.receiver_cpu_ns) / 1e9;
-                    cpu[dst] += rate * (c.request.receiver_cpu_ns + c.response.sender_cpu_ns) / 1e9;
+                    let (caller_ns, callee_ns) = c.cpu_ns(t.new_connection);
+                    cpu[src] += rate * (caller_ns + s.walk_ns) / 1e9;
+                    cpu[dst] += rate * callee_ns / 1e9;
                     if src == dst {
                         continue;
                     }
-                    tx[src] += rate * c.request.wire_bytes;
-                    rx[dst] += rate * c.request.wire_bytes;
-                    tx[dst] += rate * c.response.wire_bytes;
-                    rx[src] += rate * c.response.wire_bytes;
+                    let (up, down) = c.wire_bytes(t.new_connection);
+                    tx[src] += rate * up;
+                    rx[dst] += rate * up;
+                    tx[dst] += rate * down;
+                    rx[src] += rate * down;
                     if nodes[src].site != nodes[dst].site {
                         if let Some((l, dir)) =
                             link_between(links, &nodes[src].site, &nodes[dst].site)
                         {
-                            link_demand[l][dir] += rate * c.request.wire_bytes;
-                            link_demand[l][1 - dir] += rate * c.response.wire_bytes;
+                            link_demand[l][dir] += rate * up;
+                            link_demand[l][1 - dir] += rate * down;
                         }
                     }
                 }
@@ -472,14 +723,13 @@ impl World<'_> {
         }
         // Second pass: what each host pair is served, and at what latency.
         for (e, t) in self.scenario.traffic.iter().enumerate() {
-            let (callers, callees, n_from, n_to) = split(t);
-            if n_from == 0.0 || n_to == 0.0 || self.denies(t) {
+            let Some(s) = &splits[e] else {
                 continue;
-            }
+            };
             let r = &mut rates.edges[e];
-            for (&src, &a) in callers {
-                for (&dst, &b) in callees {
-                    let rate = t.requests_per_s * a as f64 / n_from * b as f64 / n_to;
+            for (&src, &a) in s.callers {
+                for (&dst, &b) in s.callees {
+                    let rate = t.requests_per_s * (a * b) as f64 * s.pair_share;
                     let same = src == dst;
                     let c = if same { &net.local[e] } else { &net.remote[e] };
                     let mut served_share = share[src].min(share[dst]);
@@ -510,25 +760,31 @@ impl World<'_> {
                         }
                     }
                     r.bytes += served * f64::from(t.request_bytes + t.response_bytes);
-                    r.cpu += served
-                        * (c.request.sender_cpu_ns
-                            + c.request.receiver_cpu_ns
-                            + c.response.sender_cpu_ns
-                            + c.response.receiver_cpu_ns)
-                        / 1e9;
+                    let (caller_ns, callee_ns) = c.cpu_ns(t.new_connection);
+                    r.cpu += served * (caller_ns + s.walk_ns + callee_ns) / 1e9;
                     let stretch = 1.0 / (1.0 - rho[src].max(rho[dst]).min(0.95));
                     let one_way = |m: &MessageCost| m.one_way_ns + m.cpu_path_ns * (stretch - 1.0);
                     let mut latency = one_way(&c.request) + one_way(&c.response);
-                    if let Some((l, dir)) = link {
-                        rates.link_bytes[l][dir] += served * c.request.wire_bytes;
-                        rates.link_bytes[l][1 - dir] += served * c.response.wire_bytes;
-                        // Both messages cross the link: its propagation, and serialisation
-                        // at its rate.
-                        let link = &links[l];
-                        latency += 2.0 * link.latency.as_nanos() as f64
-                            + (c.request.wire_bytes + c.response.wire_bytes) * 8.0 / link.gbit_s;
+                    // A new connection's SYN and SYN-ACK go first.
+                    let mut trips = 1.0;
+                    if t.new_connection {
+                        latency += 2.0 * one_way(&c.segment);
+                        trips = 2.0;
                     }
-                    *r.latency.entry(bucket(latency)).or_default() += served;
+                    if let Some((l, dir)) = link {
+                        let (up, down) = c.wire_bytes(t.new_connection);
+                        rates.link_bytes[l][dir] += served * up;
+                        rates.link_bytes[l][1 - dir] += served * down;
+                        // Every round trip crosses the link: its propagation, and the
+                        // messages' serialisation at its rate.
+                        let link = &links[l];
+                        latency += trips * 2.0 * link.latency.as_nanos() as f64
+                            + (up + down) * 8.0 / link.gbit_s;
+                    }
+                    let point = served / s.extra_ns.len() as f64;
+                    for extra in &s.extra_ns {
+                        *r.latency.entry(bucket(latency + extra)).or_default() += point;
+                    }
                 }
             }
         }
@@ -605,6 +861,7 @@ impl World<'_> {
                 served_pct: pct(t.served, t.offered),
                 no_endpoint_pct: pct(t.no_endpoint, t.offered),
                 denied_pct: pct(t.denied, t.offered),
+                failed_pct: pct(t.failed, t.offered),
                 same_host_pct: pct(t.same_host, t.served),
                 cross_host_pct: pct(t.cross_host, t.served),
                 cross_site_pct: pct(t.cross_site, t.served),
@@ -621,6 +878,7 @@ impl World<'_> {
         let totals = NetworkTotals {
             requests_per_s: traffic.then(|| per_s(all.offered)),
             served_pct: pct(all.served, all.offered),
+            failed_pct: pct(all.failed, all.offered),
             cross_host_pct: pct(all.cross_host, all.served),
             cross_site_pct: pct(all.cross_site, all.served),
             gbit_s: traffic.then(|| per_s(all.bytes) * 8.0 / 1e9),
