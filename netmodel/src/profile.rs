@@ -165,7 +165,7 @@ params! {
     b_csum: "ns/byte", g_rx_pkt: "ns/packet", rr_tx: "ns/packet", rr_rx: "ns/packet",
     rr_wake: "ns/packet", kp_ipt_rule: "ns/rule", kp_ipt_jitter: "ns/service",
     kp_bench_rtt: "ns/packet", kp_bench_jitter: "ns/packet", kp_ipt_sync: "ms/sync",
-    kp_ipt_sync_rule: "ns/rule", kp_nft_sync: "ms/sync", kp_min_sync: "ms", sw_gossip: "ms",
+    kp_ipt_sync_rule: "ns/rule", kp_endpoints: "endpoints/service", kp_nft_sync: "ms/sync", kp_min_sync: "ms", sw_gossip: "ms",
     sw_probe: "ms", sw_suspicion_mult: "intervals", sw_converge: "ms",
 }
 

@@ -135,6 +135,7 @@ pub struct Costs {
     bench_jitter_ns: f64,
     ipt_sync_ns: f64,
     ipt_sync_rule_ns: f64,
+    endpoints: f64,
     nft_sync_ns: f64,
     min_sync_ns: f64,
     gossip_ns: f64,
@@ -152,6 +153,7 @@ impl Costs {
             bench_jitter_ns: p.kp_bench_jitter,
             ipt_sync_ns: p.kp_ipt_sync * MS,
             ipt_sync_rule_ns: p.kp_ipt_sync_rule,
+            endpoints: p.kp_endpoints,
             nft_sync_ns: p.kp_nft_sync * MS,
             min_sync_ns: p.kp_min_sync * MS,
             gossip_ns: p.sw_gossip * MS,
@@ -224,6 +226,11 @@ impl Costs {
             Some(rules) => self.ipt_sync_ns + rules as f64 * self.ipt_sync_rule_ns,
             None => self.nft_sync_ns,
         }
+    }
+
+    /// Mean endpoints of a cluster's Services (for those a scenario does not model).
+    pub fn typical_endpoints(&self) -> f64 {
+        self.endpoints
     }
 
     /// kube-proxy's `minSyncPeriod`: a sync starts no sooner than this after the last began.

@@ -74,6 +74,8 @@ fn summaries_match_the_committed_baselines() {
         ("hybrid-burst", &["hybrid-burst"]),
         // Two tenants behind default-deny NetworkPolicy, enforced by Calico.
         ("policy-isolation", &["policy-isolation"]),
+        // 20,000 Services through kube-proxy's iptables, a host failure and a rollout.
+        ("service-proxy", &["service-proxy"]),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         run_into(tmp.path(), args);

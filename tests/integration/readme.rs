@@ -110,11 +110,15 @@ fn every_toml_block_in_the_readme_is_accepted() {
                     "[[workloads]]\nname = \"{name}\"\nkind = \"service\"\narrival_rate_per_s = 1\nmax_pods = 4\ncpu_milli = 500\nmemory_mib = 512\n"
                 )
             };
-            // Hosts in the two sites its link joins.
-            let sites = format!(
-                "{hosts}site = \"dc1\"\n{}site = \"cloud\"\n",
-                hosts.replace("name = \"h\"", "name = \"c\"")
-            );
+            // Hosts in the two sites its link joins, if it has one.
+            let sites = if block.contains("[[links]]") {
+                format!(
+                    "{hosts}site = \"dc1\"\n{}site = \"cloud\"\n",
+                    hosts.replace("name = \"h\"", "name = \"c\"")
+                )
+            } else {
+                hosts.to_string()
+            };
             runs(
                 &dir,
                 &file,
@@ -507,4 +511,67 @@ fn the_readme_hybrid_burst_table_is_what_the_runs_print() {
         );
         assert!(readme.contains(&quoted), "README does not show:\n{quoted}");
     }
+}
+
+/// The service-proxy table: two sweeps, their rows by the value each sets.
+#[test]
+fn the_readme_service_proxy_table_is_what_the_sweeps_print() {
+    for (set, rows) in [
+        (
+            "network.proxy=iptables,nftables",
+            &["iptables", "nftables"][..],
+        ),
+        ("orchestrator.preset=kubernetes,swarm", &["", "swarm"][..]),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = orchsim()
+            .args([
+                "sweep",
+                "scenarios/service-proxy.toml",
+                "--quiet",
+                "--set",
+                set,
+            ])
+            .arg("--out")
+            .arg(tmp.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let runs = crate::rows(&tmp.path().join("sweep.csv"));
+        for (run, name) in runs.iter().zip(rows) {
+            // The Kubernetes row of the preset sweep is the iptables row again.
+            if name.is_empty() {
+                continue;
+            }
+            let quoted = format!(
+                "| {name} | {:.0} µs | {:.2} | {:.3} % |",
+                crate::num(run, "net_latency_p99_us"),
+                crate::num(run, "net_cpu_cores"),
+                crate::num(run, "net_failed_pct"),
+            );
+            assert!(README.contains(&quoted), "README does not show:\n{quoted}");
+        }
+    }
+}
+
+/// The `net proxy` example's rows are what the command prints.
+#[test]
+fn the_readme_net_proxy_example_is_what_the_command_prints() {
+    let block = blocks("console")
+        .into_iter()
+        .find(|b| b.starts_with("$ orchsim net proxy"))
+        .expect("the README shows `orchsim net proxy`");
+    let (command, shown) = block.split_once('\n').unwrap();
+    let args: Vec<&str> = command
+        .trim_start_matches("$ orchsim ")
+        .split_whitespace()
+        .collect();
+    let o = orchsim().args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        printed.starts_with(shown),
+        "update the README's net proxy output:\n{printed}"
+    );
 }

@@ -81,6 +81,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../../../scenarios/policy-isolation.toml"),
     ),
     (
+        "service-proxy.toml",
+        include_str!("../../../scenarios/service-proxy.toml"),
+    ),
+    (
         "autoscale-diurnal.toml",
         include_str!("../../../scenarios/autoscale-diurnal.toml"),
     ),

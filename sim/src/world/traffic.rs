@@ -459,10 +459,14 @@ impl World<'_> {
             }
         }
         let mode = self.scenario.proxy;
-        let workloads = self.scenario.workloads.len().max(1);
+        // The rules: the workloads' Services with their pods, the cluster's other Services
+        // with the typical number.
+        let services = self.scenario.services;
+        let others = services.saturating_sub(self.scenario.workloads.len() as u64);
         let cluster = Cluster {
-            services: self.scenario.services,
-            endpoints: serving.len() as f64 / workloads as f64,
+            services,
+            endpoints: (serving.len() as f64 + others as f64 * net.proxy.typical_endpoints())
+                / services.max(1) as f64,
         };
         let gone: Vec<((usize, usize), usize, Removal, SimTime)> = net
             .serving
