@@ -24,6 +24,13 @@
 //! connection = "close"        # a connection per request: its handshake and the Service
 //!                             # proxy's first packet (default "keep-alive": one reused)
 //!
+//! [[traffic]]
+//! entry = "cluster"           # instead of `from`: clients outside the cluster, entering by
+//! to = "frontend"             #   any node (the routing mesh) or "local" (only nodes running
+//! requests_per_s = 500        #   the callee)
+//! request_bytes = 600
+//! response_bytes = 30000
+//!
 //! [[links]]                   # sites joined by a WAN link (needed between every two sites
 //! sites = ["dc1", "cloud"]    #   when there is traffic): calls between them pay it
 //! gbit_s = 1.0                # capacity each way
@@ -164,11 +171,44 @@ impl Agents {
     }
 }
 
+/// Who makes an edge's calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A workload's running pods (its index).
+    Workload(usize),
+    /// Clients outside the cluster, through its nodes' published port.
+    Outside(Entry),
+}
+
+/// How calls from outside enter the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Through any live node, which forwards each call to any of the callee's pods (Swarm's
+    /// ingress routing mesh; Kubernetes NodePort/LoadBalancer with `externalTrafficPolicy:
+    /// Cluster`): the client's share of the nodes, an extra hop when the pod is elsewhere.
+    Cluster,
+    /// Only through nodes running the callee, each serving its calls with its own pods
+    /// (Swarm's `mode=host` publishing; `externalTrafficPolicy: Local`): no extra hop, the
+    /// nodes sharing alike however many pods each runs.
+    Local,
+}
+
+impl Caller {
+    /// `traffic.csv`'s `from`: the workload's name, or `outside:cluster`, `outside:local`.
+    pub fn name(self, workloads: &[crate::scenario::Workload]) -> String {
+        match self {
+            Caller::Workload(w) => workloads[w].name.clone(),
+            Caller::Outside(Entry::Cluster) => "outside:cluster".into(),
+            Caller::Outside(Entry::Local) => "outside:local".into(),
+        }
+    }
+}
+
 /// One validated edge of the service graph.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Traffic {
-    /// Workload indices.
-    pub from: usize,
+    pub from: Caller,
+    /// The callee's workload index.
     pub to: usize,
     pub requests_per_s: f64,
     pub request_bytes: u32,
@@ -204,7 +244,8 @@ pub struct Policies {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTraffic {
-    from: Spanned<String>,
+    from: Option<Spanned<String>>,
+    entry: Option<Spanned<String>>,
     to: Spanned<String>,
     requests_per_s: Spanned<f64>,
     request_bytes: Spanned<i64>,
@@ -279,8 +320,12 @@ pub(crate) fn read_policies(
         ip: None,
     };
     for t in traffic.iter_mut() {
+        // A client outside has no address here: no policy can be asked about it.
+        let Caller::Workload(from) = t.from else {
+            continue;
+        };
         let v = set.verdict(
-            &endpoint(&workloads[t.from]),
+            &endpoint(&workloads[from]),
             &endpoint(&workloads[t.to]),
             t.protocol,
             t.port,
@@ -419,7 +464,7 @@ pub(crate) fn validate_links(
                     .any(|l| l.sites.contains(a) && l.sites.contains(b))
                 {
                     return Err(loc.error(
-                        Some(first.from.span()),
+                        Some(first.to.span()),
                         "traffic[0]",
                         format!(
                             "hosts are in sites {} and calls may go between them: expected a `[[links]]` table joining `{a}` and `{b}` (sites = [\"{a}\", \"{b}\"], gbit_s, latency_ms)",
@@ -442,7 +487,39 @@ pub(crate) fn validate(
     let mut out = Vec::with_capacity(raw.len());
     for (i, r) in raw.iter().enumerate() {
         let f = |k: &str| format!("traffic[{i}].{k}");
-        let from = workload_index(loc, &f("from"), &r.from, workloads.iter().copied())?;
+        let from = match (&r.from, &r.entry) {
+            (Some(from), None) => Caller::Workload(workload_index(
+                loc,
+                &f("from"),
+                from,
+                workloads.iter().copied(),
+            )?),
+            (None, Some(e)) => Caller::Outside(match e.get_ref().as_str() {
+                "cluster" => Entry::Cluster,
+                "local" => Entry::Local,
+                other => {
+                    return Err(loc.error(
+                        Some(e.span()),
+                        &f("entry"),
+                        format!("expected cluster or local, found `{other}`"),
+                    ))
+                }
+            }),
+            (Some(from), Some(_)) => {
+                return Err(loc.error(
+                    Some(from.span()),
+                    &f("from"),
+                    "expected `from` (a workload calls) or `entry` (clients outside call through the nodes), not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(loc.error(
+                    Some(r.to.span()),
+                    &f("from"),
+                    "expected `from` (the calling workload) or `entry = \"cluster\"` / `\"local\"` (clients outside the cluster)".into(),
+                ))
+            }
+        };
         let to = workload_index(loc, &f("to"), &r.to, workloads.iter().copied())?;
         let rps = *r.requests_per_s.get_ref();
         if !(rps.is_finite() && rps > 0.0 && rps <= 1e9) {

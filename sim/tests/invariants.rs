@@ -507,7 +507,12 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
             if seed % 2 == 0 && !sc.workloads.is_empty() {
                 sc.datapath = "calico-bgp".parse().unwrap();
                 sc.traffic = vec![orchsim_sim::traffic::Traffic {
-                    from: 0,
+                    // One case in eight from outside, through the routing mesh.
+                    from: if seed % 8 == 6 {
+                        orchsim_sim::traffic::Caller::Outside(orchsim_sim::traffic::Entry::Cluster)
+                    } else {
+                        orchsim_sim::traffic::Caller::Workload(0)
+                    },
                     to: sc.workloads.len() - 1,
                     requests_per_s: 1000.0 + (seed % 7) as f64 * 5000.0,
                     request_bytes: 600,

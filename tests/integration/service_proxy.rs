@@ -255,3 +255,107 @@ fn proxy_settings_are_checked_where_they_are_written() {
         assert!(err.contains(&format!("{name}.toml:")), "{name}: {err}");
     }
 }
+
+fn outside(entry: &str, pods: u64) -> String {
+    format!(
+        r#"
+name = "published"
+seed = 5
+duration_s = 120
+sample_interval_s = 5
+
+[[hosts]]
+name = "node"
+count = 4
+cpu_milli = 16000
+memory_mib = 65536
+
+[[workloads]]
+name = "web"
+kind = "service"
+arrival_rate_per_s = 100
+max_pods = {pods}
+cpu_milli = 500
+memory_mib = 512
+
+[scheduler]
+algorithm = "kubernetes"
+
+[orchestrator]
+preset = "swarm"
+
+[network]
+datapath = "overlay"
+
+[[traffic]]
+entry = "{entry}"
+to = "web"
+requests_per_s = 4000
+request_bytes = 1024
+response_bytes = 20000
+"#
+    )
+}
+
+#[test]
+fn calls_from_outside_take_the_mesh_s_extra_hop_and_none_through_their_own_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The routing mesh: a call enters by any of the 4 nodes and goes to any of the pods, so
+    // one in 4 lands on a node running the pod it is sent to, wherever the pods are.
+    for pods in [1, 2, 3] {
+        let (_, edges) = run(
+            tmp.path(),
+            &format!("mesh-{pods}"),
+            &outside("cluster", pods),
+        );
+        let e = &edges[0];
+        assert_eq!(e["from"], "outside:cluster");
+        assert_eq!(num(e, "same_host_pct"), 25.0, "{pods} pods: {e:?}");
+        assert_eq!(num(e, "cross_host_pct"), 75.0, "{pods} pods: {e:?}");
+    }
+    // Published on the nodes running the pods: never a hop, so less CPU and less time.
+    let (_, mesh) = run(tmp.path(), "mesh", &outside("cluster", 2));
+    let (_, local) = run(tmp.path(), "local", &outside("local", 2));
+    assert_eq!(local[0]["from"], "outside:local");
+    assert_eq!(num(&local[0], "same_host_pct"), 100.0);
+    assert_eq!(num(&mesh[0], "served_pct"), num(&local[0], "served_pct"));
+    assert!(num(&local[0], "cpu_cores") < num(&mesh[0], "cpu_cores"));
+    for key in ["latency_p50_us", "latency_p99_us"] {
+        assert!(num(&local[0], key) < num(&mesh[0], key), "{key}");
+    }
+    // The hop is the datapath's: the mesh's p99 call is forwarded, the local p50 is not,
+    // and the difference is one overlay round trip at least.
+    assert!(num(&mesh[0], "latency_p99_us") > num(&local[0], "latency_p50_us") + 20.0);
+}
+
+#[test]
+fn a_call_needs_one_caller() {
+    let tmp = tempfile::tempdir().unwrap();
+    let both =
+        outside("cluster", 2).replace("entry = \"cluster\"", "entry = \"cluster\"\nfrom = \"web\"");
+    let neither = outside("cluster", 2).replace("entry = \"cluster\"\n", "");
+    let bad = outside("everywhere", 2);
+    for (name, text, expect) in [
+        ("both", both, "not both"),
+        (
+            "neither",
+            neither,
+            "expected `from` (the calling workload) or `entry",
+        ),
+        ("bad", bad, "expected cluster or local, found `everywhere`"),
+    ] {
+        let file = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = orchsim()
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(tmp.path().join(name))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} ran");
+        assert!(err.contains(expect), "{name}: {err}");
+        assert!(err.contains(&format!("{name}.toml:")), "{name}: {err}");
+    }
+}

@@ -31,9 +31,15 @@
 //! after the last, then taking its O(rules) time); Swarm after a gossip round, or memberlist's
 //! verdict on a dead node. Calls sent to it meanwhile fail (`failed_pct`).
 //!
+//! Calls from outside (`entry`) come in by nodes instead of pods: any live node, which
+//! forwards each call over the datapath to any pod (the routing mesh: the pair's source is the
+//! entry node), or only nodes running the callee, each serving an equal share with its own
+//! pods. The entry node pays the client's side of each message on the underlay.
+//!
 //! The work per change is one pass over the pods and two over each edge's (caller host,
 //! callee host) pairs.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use orchsim_kernel::{Kernel, SimDuration, SimTime};
@@ -41,6 +47,7 @@ use orchsim_net::service::{self, MessageCost, Path};
 use orchsim_net::service_proxy::{self, Cluster, Mode, Removal};
 
 use super::{Event, PodState, World, TAG_TRAFFIC};
+use crate::traffic::{Caller, Entry, Traffic};
 
 /// A new connection's first-packet time over the proxy's rules is spread over this many
 /// equally likely points of its distribution in the latency histogram.
@@ -84,6 +91,37 @@ impl EdgeCost {
             callee += both;
         }
         (caller, callee)
+    }
+}
+
+/// What one call costs on one (source, callee) pair of hosts; the source is the caller's
+/// host, or for a call from outside the node it enters by.
+#[derive(Clone, Copy, Debug, Default)]
+struct PairCost {
+    /// CPU per call on the source host and on the callee's, ns.
+    src_ns: f64,
+    dst_ns: f64,
+    /// Wire bytes per call between the hosts, source → callee and back (0 on one host).
+    up: f64,
+    down: f64,
+    /// A client's wire bytes through the entry node's NIC, in and out (calls from outside).
+    client_in: f64,
+    client_out: f64,
+    /// Idle one-way times of every message of the call, and their CPU part, ns.
+    idle_ns: f64,
+    cpu_path_ns: f64,
+    /// Round trips between the hosts (a handshake adds one): each crosses their WAN link.
+    trips: f64,
+}
+
+impl PairCost {
+    /// Adds one leg's messages (request, response, and a new connection's handshake).
+    fn leg(&mut self, c: &EdgeCost, new_connection: bool) {
+        let handshake = if new_connection { 2.0 } else { 0.0 };
+        self.idle_ns +=
+            c.request.one_way_ns + c.response.one_way_ns + handshake * c.segment.one_way_ns;
+        self.cpu_path_ns +=
+            c.request.cpu_path_ns + c.response.cpu_path_ns + handshake * c.segment.cpu_path_ns;
     }
 }
 
@@ -227,9 +265,11 @@ pub struct NetworkTotals {
 
 /// The network's state in a run.
 pub(super) struct Network {
-    /// Per edge: on one host, and across hosts.
+    /// Per edge: on one host, across hosts, and between an outside client and a node (the
+    /// underlay, no encapsulation).
     local: Vec<EdgeCost>,
     remote: Vec<EdgeCost>,
+    client: Vec<EdgeCost>,
     link_bytes_per_s: Option<f64>,
     /// The agents' idle use per host, cores.
     idle_cores: f64,
@@ -280,6 +320,16 @@ impl Network {
                 .iter()
                 .map(|t| cost(Path::CrossHost(sc.datapath), t))
                 .collect(),
+            client: sc
+                .traffic
+                .iter()
+                .map(|t| {
+                    cost(
+                        Path::CrossHost(orchsim_net::Datapath::plain(orchsim_net::Base::Host)),
+                        t,
+                    )
+                })
+                .collect(),
             link_bytes_per_s: service::link_bytes_per_s(&platform),
             idle_cores: sc
                 .agents
@@ -302,6 +352,45 @@ impl Network {
             syncs: Default::default(),
             wakeups: Vec::new(),
         })
+    }
+
+    /// What a call of edge `e` costs from host `src` to a callee on `dst`, with the proxy's
+    /// first-packet walk `walk_ns` on the source host.
+    fn pair_cost(&self, e: usize, t: &Traffic, src: usize, dst: usize, walk_ns: f64) -> PairCost {
+        let nc = t.new_connection;
+        let mut p = PairCost {
+            trips: if nc { 2.0 } else { 1.0 },
+            ..PairCost::default()
+        };
+        let between = |c: &EdgeCost, p: &mut PairCost| {
+            let (src_ns, dst_ns) = c.cpu_ns(nc);
+            p.src_ns += src_ns;
+            p.dst_ns += dst_ns;
+            (p.up, p.down) = c.wire_bytes(nc);
+            p.leg(c, nc);
+        };
+        match t.from {
+            Caller::Workload(_) if src == dst => {
+                let c = &self.local[e];
+                (p.src_ns, p.dst_ns) = c.cpu_ns(nc);
+                p.leg(c, nc);
+            }
+            Caller::Workload(_) => between(&self.remote[e], &mut p),
+            Caller::Outside(_) => {
+                // The entry node serves the client's side as a callee would, then forwards
+                // the call over the datapath when the pod is elsewhere (the reply comes back
+                // through it: the routing mesh's SNAT).
+                let c = &self.client[e];
+                p.src_ns = c.cpu_ns(nc).1;
+                (p.client_in, p.client_out) = c.wire_bytes(nc);
+                p.leg(c, nc);
+                if src != dst {
+                    between(&self.remote[e], &mut p);
+                }
+            }
+        }
+        p.src_ns += walk_ns;
+        p
     }
 
     /// When a kube-proxy sync that sees a change made at `t` begins: the first one already
@@ -394,15 +483,31 @@ fn percentile(h: &BTreeMap<i32, f64>, q: f64) -> Option<f64> {
 
 /// One edge's calls on the placement of the moment.
 struct Split<'a> {
-    callers: &'a BTreeMap<usize, u64>,
+    /// The callers' pods by host, or the nodes calls from outside enter by (one each).
+    callers: Cow<'a, BTreeMap<usize, u64>>,
     callees: &'a BTreeMap<usize, u64>,
     /// Of the edge's calls, what each (caller pod, live callee pod) pair gets.
     pair_share: f64,
+    /// Calls from outside entering only by nodes running the callee, served there: each
+    /// node gets 1/`entries` of them.
+    local: bool,
+    entries: f64,
     /// What goes to gone endpoints.
     failed_share: f64,
     /// A new connection's mean CPU in the proxy's rules, ns, and its extra first-packet times.
     walk_ns: f64,
     extra_ns: Vec<f64>,
+}
+
+impl Split<'_> {
+    /// The rate from `a` callers on `src` to `b` live callees on `dst`; `None` for a pair
+    /// that carries none (a node serving calls from outside only with its own pods).
+    fn rate(&self, t: &Traffic, src: usize, a: u64, dst: usize, b: u64) -> Option<f64> {
+        if self.local {
+            return (src == dst).then(|| t.requests_per_s / self.entries);
+        }
+        Some(t.requests_per_s * (a * b) as f64 * self.pair_share)
+    }
 }
 
 /// Running pods of each workload per host, and their CPU requests per host.
@@ -606,14 +711,31 @@ impl World<'_> {
             .traffic
             .iter()
             .map(|t| {
-                let callers = running.by_workload.get(&t.from).unwrap_or(&empty);
                 let callees = running.by_workload.get(&t.to).unwrap_or(&empty);
+                let callers = match t.from {
+                    Caller::Workload(w) => {
+                        Cow::Borrowed(running.by_workload.get(&w).unwrap_or(&empty))
+                    }
+                    // Any node that runs at all: the client's load balancer spreads over them.
+                    Caller::Outside(Entry::Cluster) => Cow::Owned(
+                        (0..hosts)
+                            .filter(|&h| self.launched(h) && !self.health[h].dead())
+                            .map(|h| (h, 1))
+                            .collect(),
+                    ),
+                    Caller::Outside(Entry::Local) => {
+                        Cow::Owned(callees.keys().map(|&h| (h, 1)).collect())
+                    }
+                };
+                let local = t.from == Caller::Outside(Entry::Local);
                 let n_from = callers.values().sum::<u64>() as f64;
                 let n_live = callees.values().sum::<u64>() as f64;
                 let n_stale = running
                     .stale
                     .get(&t.to)
                     .map_or(0, |s| s.values().sum::<u64>()) as f64;
+                // Nodes serving only their own pods send nothing to another's gone ones.
+                let n_stale = if local { 0.0 } else { n_stale };
                 let n_to = n_live + n_stale;
                 (n_from > 0.0 && n_to > 0.0 && !self.denies(t)).then(|| {
                     let cluster = Cluster {
@@ -637,6 +759,8 @@ impl World<'_> {
                         callers,
                         callees,
                         pair_share: 1.0 / (n_from * n_to),
+                        local,
+                        entries: n_from,
                         failed_share: n_stale / n_to,
                         walk_ns,
                         extra_ns,
@@ -656,21 +780,20 @@ impl World<'_> {
                 continue;
             };
             rates.edges[e].failed = t.requests_per_s * s.failed_share;
-            for (&src, &a) in s.callers {
+            for (&src, &a) in s.callers.iter() {
                 for (&dst, &b) in s.callees {
-                    let rate = t.requests_per_s * (a * b) as f64 * s.pair_share;
-                    let c = if src == dst {
-                        &net.local[e]
-                    } else {
-                        &net.remote[e]
+                    let Some(rate) = s.rate(t, src, a, dst, b) else {
+                        continue;
                     };
-                    let (caller_ns, callee_ns) = c.cpu_ns(t.new_connection);
-                    cpu[src] += rate * (caller_ns + s.walk_ns) / 1e9;
-                    cpu[dst] += rate * callee_ns / 1e9;
+                    let p = net.pair_cost(e, t, src, dst, s.walk_ns);
+                    cpu[src] += rate * p.src_ns / 1e9;
+                    cpu[dst] += rate * p.dst_ns / 1e9;
+                    rx[src] += rate * p.client_in;
+                    tx[src] += rate * p.client_out;
                     if src == dst {
                         continue;
                     }
-                    let (up, down) = c.wire_bytes(t.new_connection);
+                    let (up, down) = (p.up, p.down);
                     tx[src] += rate * up;
                     rx[dst] += rate * up;
                     tx[dst] += rate * down;
@@ -731,14 +854,18 @@ impl World<'_> {
                 continue;
             };
             let r = &mut rates.edges[e];
-            for (&src, &a) in s.callers {
+            for (&src, &a) in s.callers.iter() {
                 for (&dst, &b) in s.callees {
-                    let rate = t.requests_per_s * (a * b) as f64 * s.pair_share;
+                    let Some(rate) = s.rate(t, src, a, dst, b) else {
+                        continue;
+                    };
                     let same = src == dst;
-                    let c = if same { &net.local[e] } else { &net.remote[e] };
+                    let p = net.pair_cost(e, t, src, dst, s.walk_ns);
                     let mut served_share = share[src].min(share[dst]);
                     if !same {
                         served_share = served_share.min(nic_share[src]).min(nic_share[dst]);
+                    } else if p.client_in > 0.0 {
+                        served_share = served_share.min(nic_share[src]);
                     }
                     let link = if same || nodes[src].site == nodes[dst].site {
                         None
@@ -764,26 +891,17 @@ impl World<'_> {
                         }
                     }
                     r.bytes += served * f64::from(t.request_bytes + t.response_bytes);
-                    let (caller_ns, callee_ns) = c.cpu_ns(t.new_connection);
-                    r.cpu += served * (caller_ns + s.walk_ns + callee_ns) / 1e9;
+                    r.cpu += served * (p.src_ns + p.dst_ns) / 1e9;
                     let stretch = 1.0 / (1.0 - rho[src].max(rho[dst]).min(0.95));
-                    let one_way = |m: &MessageCost| m.one_way_ns + m.cpu_path_ns * (stretch - 1.0);
-                    let mut latency = one_way(&c.request) + one_way(&c.response);
-                    // A new connection's SYN and SYN-ACK go first.
-                    let mut trips = 1.0;
-                    if t.new_connection {
-                        latency += 2.0 * one_way(&c.segment);
-                        trips = 2.0;
-                    }
+                    let mut latency = p.idle_ns + p.cpu_path_ns * (stretch - 1.0);
                     if let Some((l, dir)) = link {
-                        let (up, down) = c.wire_bytes(t.new_connection);
-                        rates.link_bytes[l][dir] += served * up;
-                        rates.link_bytes[l][1 - dir] += served * down;
+                        rates.link_bytes[l][dir] += served * p.up;
+                        rates.link_bytes[l][1 - dir] += served * p.down;
                         // Every round trip crosses the link: its propagation, and the
                         // messages' serialisation at its rate.
                         let link = &links[l];
-                        latency += trips * 2.0 * link.latency.as_nanos() as f64
-                            + (up + down) * 8.0 / link.gbit_s;
+                        latency += p.trips * 2.0 * link.latency.as_nanos() as f64
+                            + (p.up + p.down) * 8.0 / link.gbit_s;
                     }
                     let point = served / s.extra_ns.len() as f64;
                     for extra in &s.extra_ns {
@@ -858,7 +976,7 @@ impl World<'_> {
                 Some(_) => "denied, not enforced",
             };
             rows.push(TrafficRecord {
-                from: names(spec.from),
+                from: spec.from.name(&self.scenario.workloads),
                 to: names(spec.to),
                 policy: policy.into(),
                 requests_per_s: per_s(t.offered),
