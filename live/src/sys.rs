@@ -46,44 +46,51 @@ pub fn ip(ns: &str, args: &[&str]) -> Result<String, LiveError> {
     run("ip", &all)
 }
 
-/// Runs `ip` once per line of `batch` inside `ns` (`ip -n NS -batch -`), failing on the first
-/// line the kernel refuses.
-pub fn ip_batch(ns: &str, batch: &str) -> Result<(), LiveError> {
+/// Runs `program args…` with `input` on its standard input; `command` names it in errors.
+/// Returns what it printed on standard error when it fails.
+fn run_with_stdin(
+    program: &str,
+    args: &[&str],
+    input: &str,
+    command: &str,
+) -> Result<Result<(), String>, LiveError> {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = tool("ip")
-        .args(["-n", ns, "-batch", "-"])
+    let failed = |e: std::io::Error| LiveError::Tool {
+        command: command.to_string(),
+        message: e.to_string(),
+    };
+    let mut child = tool(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| LiveError::Tool {
-            command: format!("ip -n {ns} -batch -"),
-            message: e.to_string(),
-        })?;
+        .map_err(failed)?;
     child
         .stdin
         .take()
         .expect("stdin is piped")
-        .write_all(batch.as_bytes())
-        .map_err(|e| LiveError::Tool {
-            command: format!("ip -n {ns} -batch -"),
-            message: e.to_string(),
-        })?;
-    let out = child.wait_with_output().map_err(|e| LiveError::Tool {
-        command: format!("ip -n {ns} -batch -"),
-        message: e.to_string(),
-    })?;
-    if !out.status.success() {
-        return Err(LiveError::Tool {
-            command: format!(
-                "ip -n {ns} -batch - <<{}",
-                batch.trim_end().replace('\n', "; ")
-            ),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
+        .write_all(input.as_bytes())
+        .map_err(failed)?;
+    let out = child.wait_with_output().map_err(failed)?;
+    Ok(if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    })
+}
+
+/// Runs `ip` once per line of `batch` inside `ns` (`ip -n NS -batch -`), failing on the first
+/// line the kernel refuses.
+pub fn ip_batch(ns: &str, batch: &str) -> Result<(), LiveError> {
+    let command = format!("ip -n {ns} -batch -");
+    run_with_stdin("ip", &["-n", ns, "-batch", "-"], batch, &command)?.map_err(|message| {
+        LiveError::Tool {
+            command: format!("{command} <<{}", batch.trim_end().replace('\n', "; ")),
+            message,
+        }
+    })
 }
 
 /// Sets sysctls inside `ns`, e.g. `net.ipv4.ip_forward=1`.
@@ -95,44 +102,16 @@ pub fn sysctl(ns: &str, settings: &[&str]) -> Result<(), LiveError> {
 
 /// Loads an nftables ruleset into `ns` (`nft -f -`).
 pub fn nft(ns: &str, ruleset: &str) -> Result<(), LiveError> {
-    use std::io::Write;
-    use std::process::Stdio;
     let command = format!("ip netns exec {ns} nft -f -");
-    let mut child = tool("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| LiveError::Tool {
-            command: command.clone(),
-            message: e.to_string(),
-        })?;
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(ruleset.as_bytes())
-        .map_err(|e| LiveError::Tool {
-            command: command.clone(),
-            message: e.to_string(),
-        })?;
-    let out = child.wait_with_output().map_err(|e| LiveError::Tool {
-        command: command.clone(),
-        message: e.to_string(),
-    })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(LiveError::Tool {
-            command,
-            message: if stderr.contains("No such file") || stderr.contains("not found") {
-                format!("{stderr} (is nftables installed? apt-get install nftables)")
-            } else {
-                stderr
-            },
-        });
-    }
-    Ok(())
+    let args = ["netns", "exec", ns, "nft", "-f", "-"];
+    run_with_stdin("ip", &args, ruleset, &command)?.map_err(|stderr| LiveError::Tool {
+        message: if stderr.contains("No such file") || stderr.contains("not found") {
+            format!("{stderr} (is nftables installed? apt-get install nftables)")
+        } else {
+            stderr
+        },
+        command,
+    })
 }
 
 /// Runs `f` on a new thread that has joined network namespace `ns` (`/run/netns/NS`) and

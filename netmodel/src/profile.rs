@@ -237,8 +237,14 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 impl Profile {
     /// The compiled-in default profile.
     pub fn default_profile() -> Profile {
-        Profile::parse("default.toml", DEFAULT_PROFILE)
-            .expect("the compiled-in default profile is valid (tested)")
+        // Parsed once per process: every scenario of a sweep asks for it, twice.
+        static DEFAULT: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                Profile::parse("default.toml", DEFAULT_PROFILE)
+                    .expect("the compiled-in default profile is valid (tested)")
+            })
+            .clone()
     }
 
     /// Parses and validates a profile; `file` names it in errors.

@@ -6,18 +6,7 @@ use std::path::Path;
 use crate::orchsim;
 
 fn csv(dir: &Path, file: &str) -> Vec<std::collections::BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(dir.join(file)).unwrap();
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    crate::rows(&dir.join(file))
 }
 
 fn run(args: &[&str], out: &Path) {

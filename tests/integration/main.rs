@@ -26,6 +26,18 @@ pub fn orchsim() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("orchsim").expect("binary built by cargo test")
 }
 
+/// Runs `cmd`, which must succeed (else the test fails with what it printed on stderr), and
+/// returns its standard output.
+pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A CSV file's rows, each by column name.
 pub fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
@@ -58,18 +70,7 @@ pub fn run(
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let out_dir = dir.join(name);
-    let out = orchsim()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_of(orchsim().arg("run").arg(&file).arg("--out").arg(&out_dir));
     let summary = rows(&out_dir.join("summary.csv")).remove(0);
     (summary, rows(&out_dir.join("traffic.csv")))
 }

@@ -373,22 +373,23 @@ fn the_readme_failure_sweeps_print_its_numbers() {
 /// The README's `net policy` example prints exactly what it shows.
 #[test]
 fn the_readme_net_policy_example_is_what_the_command_prints() {
-    let block = blocks("text")
+    let (printed, shown) = example("text", "$ orchsim net policy");
+    assert_eq!(printed, shown, "update the README's net policy output");
+}
+
+/// The README's `lang` block that starts with `command`: what the command prints now, and
+/// what the block shows after it.
+fn example(lang: &str, command: &str) -> (String, &'static str) {
+    let block = blocks(lang)
         .into_iter()
-        .find(|b| b.starts_with("$ orchsim net policy"))
-        .expect("the README shows `orchsim net policy`");
-    let (command, shown) = block.split_once('\n').unwrap();
-    let args: Vec<&str> = command
+        .find(|b| b.starts_with(command))
+        .unwrap_or_else(|| panic!("the README shows `{command}`"));
+    let (line, shown) = block.split_once('\n').unwrap();
+    let args: Vec<&str> = line
         .trim_start_matches("$ orchsim ")
         .split_whitespace()
         .collect();
-    let o = orchsim().args(&args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(
-        String::from_utf8(o.stdout).unwrap(),
-        shown,
-        "update the README's net policy output"
-    );
+    (crate::stdout_of(orchsim().args(&args)), shown)
 }
 
 /// The networks section's `plan --set` answers are what plan prints.
@@ -558,18 +559,7 @@ fn the_readme_service_proxy_table_is_what_the_sweeps_print() {
 /// The `net proxy` example's rows are what the command prints.
 #[test]
 fn the_readme_net_proxy_example_is_what_the_command_prints() {
-    let block = blocks("console")
-        .into_iter()
-        .find(|b| b.starts_with("$ orchsim net proxy"))
-        .expect("the README shows `orchsim net proxy`");
-    let (command, shown) = block.split_once('\n').unwrap();
-    let args: Vec<&str> = command
-        .trim_start_matches("$ orchsim ")
-        .split_whitespace()
-        .collect();
-    let o = orchsim().args(&args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let printed = String::from_utf8(o.stdout).unwrap();
+    let (printed, shown) = example("console", "$ orchsim net proxy");
     assert!(
         printed.starts_with(shown),
         "update the README's net proxy output:\n{printed}"

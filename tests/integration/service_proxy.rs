@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::{num, orchsim, rows, run};
+use crate::{num, orchsim, rows, run, stdout_of};
 
 const DURATION_S: f64 = 300.0;
 
@@ -64,18 +64,13 @@ connection = "{connection}"
 
 /// `orchsim net proxy`'s row for `mode` at `services` Services of `endpoints` endpoints.
 fn net_proxy(mode: &str, services: u64, endpoints: u64) -> BTreeMap<String, f64> {
-    let out = orchsim()
-        .args(["net", "proxy", "--format", "json", "--modes", mode])
-        .arg(format!("--services={services}"))
-        .arg(format!("--endpoints={endpoints}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        orchsim()
+            .args(["net", "proxy", "--format", "json", "--modes", mode])
+            .arg(format!("--services={services}"))
+            .arg(format!("--endpoints={endpoints}")),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let row = &v.as_array().expect("one table of rows")[0];
     row.as_object()
         .unwrap()

@@ -646,14 +646,17 @@ impl World<'_> {
         }
     }
 
-    /// Whether NetworkPolicy stops `t`'s connections: denied, on a datapath that enforces it.
-    fn denies(&self, t: &crate::traffic::Traffic) -> bool {
-        let enforced = self
-            .scenario
+    /// Whether the scenario has NetworkPolicies and its datapath enforces them.
+    fn policy_enforced(&self) -> bool {
+        self.scenario
             .policies
             .as_ref()
-            .is_some_and(|p| p.not_enforced.is_none());
-        enforced && t.verdict.as_ref().is_some_and(|v| !v.allowed)
+            .is_some_and(|p| p.not_enforced.is_none())
+    }
+
+    /// Whether NetworkPolicy stops `t`'s connections: denied, on a datapath that enforces it.
+    fn denies(&self, t: &crate::traffic::Traffic) -> bool {
+        self.policy_enforced() && t.verdict.as_ref().is_some_and(|v| !v.allowed)
     }
 
     fn running(&self) -> Running {
@@ -963,12 +966,8 @@ impl World<'_> {
         let names = |w: usize| self.scenario.workloads[w].name.clone();
         let mut rows = Vec::new();
         let mut all = EdgeAmounts::default();
+        let enforced = self.policy_enforced();
         for (t, spec) in net.edges.iter().zip(&self.scenario.traffic) {
-            let enforced = self
-                .scenario
-                .policies
-                .as_ref()
-                .is_some_and(|p| p.not_enforced.is_none());
             let policy = match &spec.verdict {
                 None => "",
                 Some(v) if v.allowed => "allowed",
