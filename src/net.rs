@@ -99,6 +99,10 @@ struct Common {
     /// (0: a benchmark tool). It runs on the same cores as the sending and receiving stack.
     #[arg(long, default_value_t = 0.0)]
     app_ns_per_byte: f64,
+    /// The senders' TCP congestion control: `reno` (the calibration's) or `cubic` (Linux's
+    /// default, with HyStart).
+    #[arg(long, default_value = "reno")]
+    cc: String,
 }
 
 #[derive(Args)]
@@ -200,6 +204,7 @@ impl From<Common> for NetSetup {
             msg_size: c.msg_size,
             no_tunnel_offload: c.no_tunnel_offload,
             app_ns_per_byte: c.app_ns_per_byte,
+            congestion: c.cc,
         }
     }
 }

@@ -324,6 +324,7 @@ pub fn model(profile: &Profile, platform: &Platform, m: &Measurements) -> Compar
         requirements: Vec::new(),
         transactions: 1000,
         app_ns_per_byte: 0.0,
+        congestion: Default::default(),
     };
     let mut stream = compare::compare(profile, &spec(m.write_size));
     if m.rr_size != m.write_size {

@@ -154,6 +154,7 @@ fn a_shaped_underlay_limits_traffic_as_the_model_predicts() {
         requirements: Vec::new(),
         transactions: 100,
         app_ns_per_byte: 0.0,
+        congestion: Default::default(),
     };
     let model = compare::compare(&profile, &spec).datapaths[0]
         .goodput_gbps

@@ -26,6 +26,8 @@ pub struct CompareSpec {
     pub transactions: u32,
     /// The application's own work per byte (see [`Options::app_ns_per_byte`]).
     pub app_ns_per_byte: f64,
+    /// The senders' congestion control.
+    pub congestion: crate::congestion::Algorithm,
 }
 
 /// Latency percentiles of one request/response exchange, µs.
@@ -117,6 +119,7 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
         msg_size: spec.msg_size,
         mss: None,
         app_ns_per_byte: spec.app_ns_per_byte,
+        congestion: spec.congestion,
     };
     let pipe = Pipeline::new(profile, &spec.platform, d, &opts);
     let s = packet::stream(&pipe, &StreamConfig::flows(spec.flows));

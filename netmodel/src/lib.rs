@@ -11,6 +11,7 @@
 
 pub mod capability;
 pub mod compare;
+pub mod congestion;
 mod datapath;
 pub mod flow;
 pub mod packet;

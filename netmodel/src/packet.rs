@@ -11,8 +11,9 @@
 //! - The NIC serialises every wire packet at link rate behind a qdisc bounded in skbs; the first
 //!   receive stage has a ring bounded in packets. A full queue drops the unit and the sender
 //!   learns of the loss one round of propagation later (duplicate ACKs).
-//! - TCP: a congestion window (slow start from 10 packets, +1 MSS per window in congestion
-//!   avoidance, halved once per loss event) under the receive window, TCP Small Queues (a
+//! - TCP: a congestion window from 10 packets, grown and cut by the pipeline's congestion
+//!   control ([`crate::congestion`]: Reno by default, or CUBIC with HyStart; one reduction per
+//!   loss event; an ACK carries its data's send time as the RTT sample) under the receive window, TCP Small Queues (a
 //!   socket's bytes in the qdisc and NIC) and TSO deferral; the receiver sends
 //!   `acks_per_seg` ACKs per segment (0.4: one per 2.5 segments), at once when nothing else is
 //!   in flight (quick ACK), and after the 40 ms delayed-ACK timer at the latest. Goodput counts
@@ -27,6 +28,7 @@ use std::collections::VecDeque;
 use orchsim_kernel::{Handler, Kernel, SimDuration, SimTime};
 use serde::Serialize;
 
+use crate::congestion::{CongestionControl, Controller};
 use crate::pipeline::{Pipeline, Role, Stage, Trigger};
 
 /// How long to run a stream test.
@@ -203,8 +205,9 @@ struct Resource {
 }
 
 struct Flow {
-    cwnd: f64,
-    ssthresh: f64,
+    cc: Controller,
+    /// When the newest data delivered was sent: its ACKs carry it back (the RTT sample).
+    newest_sent_at: u64,
     /// Sent and neither acknowledged nor known lost.
     inflight: u64,
     /// Sent and neither delivered nor dropped.
@@ -474,8 +477,14 @@ impl<'a> Engine<'a> {
             routes,
             flows: (0..flows)
                 .map(|_| Flow {
-                    cwnd: pipe.tcp_initial_cwnd_bytes as f64,
-                    ssthresh: f64::INFINITY,
+                    cc: Controller::new(
+                        pipe.congestion,
+                        pipe.cubic,
+                        pipe.mss as f64,
+                        pipe.tcp_initial_cwnd_bytes as f64,
+                        pipe.tcp_rwnd_bytes as f64,
+                    ),
+                    newest_sent_at: 0,
                     inflight: 0,
                     in_network: 0,
                     unacked: 0,
@@ -540,7 +549,7 @@ impl<'a> Engine<'a> {
         if fl.app_busy || (link && fl.local_bytes > 0 && fl.local_bytes + seg.min(tsq) > tsq) {
             return;
         }
-        let window = fl.cwnd.min(self.rwnd) as u64;
+        let window = fl.cc.cwnd().min(self.rwnd) as u64;
         let room = window.saturating_sub(fl.inflight);
         let bytes = if room >= seg {
             seg
@@ -735,6 +744,7 @@ impl<'a> Engine<'a> {
                 let acks = self.pipe.acks_per_seg * u.pkts as f64 / self.pipe.pkts_per_seg as f64;
                 let fl = &mut self.flows[f];
                 fl.in_network -= u.bytes as u64;
+                fl.newest_sent_at = fl.newest_sent_at.max(u.sent_at);
                 if self.measuring {
                     fl.delivered_measured += u.bytes as u64;
                     self.wire_packets += u.pkts as u64;
@@ -763,16 +773,11 @@ impl<'a> Engine<'a> {
                 self.send_acks(k, u.flow, n);
             }
             Kind::Ack => {
-                let mss = self.pipe.mss as f64;
                 let fl = &mut self.flows[f];
                 fl.inflight = fl.inflight.saturating_sub(u.bytes as u64);
-                let acked = u.bytes as f64;
-                if fl.cwnd < fl.ssthresh {
-                    fl.cwnd += acked;
-                } else {
-                    fl.cwnd += mss * acked / fl.cwnd;
-                }
-                fl.cwnd = fl.cwnd.min(self.rwnd);
+                // An ACK carries when the newest data it acknowledges was sent.
+                let rtt = now.saturating_sub(u.sent_at);
+                fl.cc.on_ack(now, u.bytes as f64, Some(rtt));
                 self.try_send(k, u.flow);
             }
             Kind::Request => self.start(
@@ -796,9 +801,9 @@ impl<'a> Engine<'a> {
 
     /// The receiver acknowledges everything it has, in `n` ACKs.
     fn send_acks(&mut self, k: &mut Kernel<Ev>, flow: u32, n: u64) {
-        let now = k.now().as_nanos();
         let fl = &mut self.flows[flow as usize];
         let total = fl.unacked;
+        let sent_at = fl.newest_sent_at;
         fl.unacked = 0;
         fl.acks_sent += n;
         for i in 0..n {
@@ -810,7 +815,7 @@ impl<'a> Engine<'a> {
                     kind: Kind::Ack,
                     pkts: 1,
                     bytes: share.min(u32::MAX as u64) as u32,
-                    sent_at: now,
+                    sent_at,
                 },
             );
         }
@@ -830,7 +835,6 @@ impl<'a> Engine<'a> {
     }
 
     fn loss(&mut self, k: &mut Kernel<Ev>, f: u32, bytes: u32, sent_at: u64) {
-        let mss = self.pipe.mss as f64;
         let fl = &mut self.flows[f as usize];
         fl.inflight = fl.inflight.saturating_sub(bytes as u64);
         if self.measuring {
@@ -839,9 +843,9 @@ impl<'a> Engine<'a> {
         // One reduction per loss event: losses of segments sent before the last reduction are
         // part of the same event.
         if sent_at >= fl.recovery_from {
-            fl.ssthresh = (fl.cwnd / 2.0).max(2.0 * mss);
-            fl.cwnd = fl.ssthresh;
-            fl.recovery_from = k.now().as_nanos();
+            let now = k.now().as_nanos();
+            fl.cc.on_loss(now);
+            fl.recovery_from = now;
         }
         self.try_send(k, f);
     }

@@ -111,6 +111,8 @@ pub struct Options {
     /// The application's own work per payload byte on each side, in ns on the reference CPU
     /// (0 for a benchmark tool): it competes with the network stack for the same cores.
     pub app_ns_per_byte: f64,
+    /// The senders' congestion control.
+    pub congestion: crate::congestion::Algorithm,
 }
 
 impl Default for Options {
@@ -119,6 +121,7 @@ impl Default for Options {
             msg_size: 1448,
             mss: None,
             app_ns_per_byte: 0.0,
+            congestion: Default::default(),
         }
     }
 }
@@ -156,6 +159,8 @@ pub struct Pipeline {
     pub tcp_tso_win_divisor: u32,
     pub tcp_limit_output_bytes: u64,
     pub tcp_tail_loss_probe_min_ns: u64,
+    pub congestion: crate::congestion::Algorithm,
+    pub cubic: crate::congestion::cubic::Params,
 }
 
 /// Forward-path constant for one traversal of the host namespace, if the datapath has one.
@@ -924,6 +929,15 @@ impl Pipeline {
             tcp_tso_win_divisor: net.tcp_tso_win_divisor,
             tcp_limit_output_bytes: net.tcp_limit_output_bytes,
             tcp_tail_loss_probe_min_ns: net.tcp_tail_loss_probe_min_ns,
+            congestion: opts.congestion,
+            cubic: crate::congestion::cubic::Params {
+                beta: net.cubic_beta,
+                c: net.cubic_c,
+                hystart_low_window: net.hystart_low_window_packets as f64,
+                hystart_min_samples: net.hystart_min_samples,
+                hystart_delay_min_ns: net.hystart_delay_min_ns as f64,
+                hystart_delay_max_ns: net.hystart_delay_max_ns as f64,
+            },
         }
     }
 

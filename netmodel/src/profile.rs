@@ -127,6 +127,12 @@ pub struct NetworkConsts {
     pub tcp_tso_win_divisor: u32,
     pub tcp_limit_output_bytes: u64,
     pub tcp_tail_loss_probe_min_ns: u64,
+    pub cubic_beta: f64,
+    pub cubic_c: f64,
+    pub hystart_low_window_packets: u32,
+    pub hystart_min_samples: u32,
+    pub hystart_delay_min_ns: u64,
+    pub hystart_delay_max_ns: u64,
 }
 
 macro_rules! params {
@@ -369,7 +375,7 @@ impl Profile {
             ));
         }
         let n = &raw.network;
-        let checks: [(&str, u64, u64, u64); 11] = [
+        let checks: [(&str, u64, u64, u64); 15] = [
             (
                 "ethernet_overhead_bytes",
                 n.ethernet_overhead_bytes as u64,
@@ -411,7 +417,42 @@ impl Profile {
                 1,
                 10_000_000_000,
             ),
+            (
+                "hystart_low_window_packets",
+                n.hystart_low_window_packets as u64,
+                1,
+                1 << 20,
+            ),
+            ("hystart_min_samples", n.hystart_min_samples as u64, 1, 1000),
+            (
+                "hystart_delay_min_ns",
+                n.hystart_delay_min_ns,
+                0,
+                n.hystart_delay_max_ns,
+            ),
+            (
+                "hystart_delay_max_ns",
+                n.hystart_delay_max_ns,
+                0,
+                10_000_000_000,
+            ),
         ];
+        for (key, value, ok) in [
+            (
+                "cubic_beta",
+                n.cubic_beta,
+                n.cubic_beta > 0.0 && n.cubic_beta < 1.0,
+            ),
+            ("cubic_c", n.cubic_c, n.cubic_c > 0.0 && n.cubic_c <= 1e6),
+        ] {
+            if !ok {
+                return Err(err(
+                    key_offset(text, "[network]", key),
+                    &format!("network.{key}"),
+                    format!("expected a number above 0 (below 1 for beta), found {value}"),
+                ));
+            }
+        }
         for (key, value, min, max) in checks {
             if !(min..=max).contains(&value) {
                 return Err(err(

@@ -49,6 +49,7 @@ pub fn message_cost(profile: &Profile, platform: &Platform, path: Path, bytes: u
         msg_size: bytes.max(1),
         mss: None,
         app_ns_per_byte: 0.0,
+        ..Default::default()
     };
     let (datapath, link) = match path {
         Path::SameHost => (Datapath::plain(Base::Host), false),

@@ -114,6 +114,7 @@ fn same_inputs_give_the_same_bytes() {
         requirements: vec!["isolation".parse().unwrap()],
         transactions: 50,
         app_ns_per_byte: 0.0,
+        congestion: Default::default(),
     };
     let a = serde_json::to_string(&compare::compare(&prof, &spec)).unwrap();
     let b = serde_json::to_string(&compare::compare(&prof, &spec)).unwrap();

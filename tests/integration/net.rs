@@ -456,3 +456,44 @@ fn policy_input_errors_name_the_file() {
         "{e}"
     );
 }
+
+/// CUBIC (`--cc cubic`) against the Reno the profile was calibrated with: one flow in a
+/// datacenter is bound by CPU or the link, not by its window's growth, so every published
+/// row's datapath comes out the same under both (within 3 %); an unknown name is refused.
+#[test]
+fn cubic_keeps_the_calibrated_datacenter_rows() {
+    for platform in ["cilium-bench", "infrabuilder"] {
+        let run = |cc: &str| {
+            json(&[
+                "net",
+                "compare",
+                "--format",
+                "json",
+                "--platform",
+                platform,
+                "--cc",
+                cc,
+                "--datapaths",
+                "host,calico-bgp,calico-vxlan,flannel-vxlan,calico-bgp+wireguard",
+            ])
+        };
+        let (reno, cubic) = (run("reno"), run("cubic"));
+        for (r, c) in reno["datapaths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(cubic["datapaths"].as_array().unwrap())
+        {
+            let (a, b) = (
+                r["goodput_gbps"].as_f64().unwrap(),
+                c["goodput_gbps"].as_f64().unwrap(),
+            );
+            assert!(
+                (a / b - 1.0).abs() < 0.03,
+                "{platform} {}: reno {a} Gb/s, cubic {b} Gb/s",
+                r["name"]
+            );
+        }
+    }
+    assert!(error(&["net", "compare", "--cc", "bbr"]).contains("expected cubic or reno"));
+}

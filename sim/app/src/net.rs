@@ -28,6 +28,8 @@ pub struct NetSetup {
     pub no_tunnel_offload: bool,
     /// The application's own CPU work per payload byte, ns on the reference CPU.
     pub app_ns_per_byte: f64,
+    /// The senders' congestion control: `reno` (the calibration's) or `cubic` (Linux's default).
+    pub congestion: String,
 }
 
 /// `net compare`'s request.
@@ -115,10 +117,15 @@ fn setup(profile: &Profile, c: &NetSetup) -> Result<(Platform, orchsim_net::Opti
             c.msg_size
         )));
     }
+    let congestion = c
+        .congestion
+        .parse()
+        .map_err(|e| Error::bad_input(format!("--cc: {e}")))?;
     let opts = orchsim_net::Options {
         msg_size: c.msg_size,
         mss: None,
         app_ns_per_byte: c.app_ns_per_byte,
+        congestion,
     };
     Ok((p, opts))
 }
@@ -228,6 +235,7 @@ pub fn compare(a: &CompareRequest) -> Result<View, Error> {
         requirements,
         transactions: a.transactions,
         app_ns_per_byte: opts.app_ns_per_byte,
+        congestion: opts.congestion,
     };
     if a.jobs == Some(0) {
         return Err(Error::bad_input("--jobs: expected at least 1"));
