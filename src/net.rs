@@ -103,6 +103,12 @@ struct Common {
     /// default, with HyStart).
     #[arg(long, default_value = "reno")]
     cc: String,
+    /// One-way delay added to the path, ms: a long link between sites.
+    #[arg(long, default_value_t = 0.0)]
+    delay_ms: f64,
+    /// The share of data packets the path loses at random, e.g. 0.0001.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
 }
 
 #[derive(Args)]
@@ -205,6 +211,8 @@ impl From<Common> for NetSetup {
             no_tunnel_offload: c.no_tunnel_offload,
             app_ns_per_byte: c.app_ns_per_byte,
             congestion: c.cc,
+            delay_ms: c.delay_ms,
+            loss: c.loss,
         }
     }
 }

@@ -10,7 +10,8 @@
 //!   up first.
 //! - The NIC serialises every wire packet at link rate behind a qdisc bounded in skbs; the first
 //!   receive stage has a ring bounded in packets. A full queue drops the unit and the sender
-//!   learns of the loss one round of propagation later (duplicate ACKs).
+//!   learns of the loss one round of propagation later (duplicate ACKs). A platform's `loss`
+//!   drops that share of data packets on the wire at random (one seeded stream per run).
 //! - TCP: a congestion window from 10 packets, grown and cut by the pipeline's congestion
 //!   control ([`crate::congestion`]: Reno by default, or CUBIC with HyStart; one reduction per
 //!   loss event; an ACK carries its data's send time as the RTT sample) under the receive window, TCP Small Queues (a
@@ -122,6 +123,9 @@ pub struct RrResult {
 }
 
 const WIRE: u32 = u32::MAX;
+
+/// The random-loss stream's seed.
+const LOSS_SEED: u64 = 0x6c6f_7373;
 
 /// Kernel events one stream test may handle (about two seconds of wall time).
 const EVENT_BUDGET: u64 = 40_000_000;
@@ -250,6 +254,9 @@ struct Engine<'a> {
     rr_left: u32,
     rr_start: u64,
     rr_samples: Vec<u64>,
+    /// The path's random loss: one stream per run, from a fixed seed (same inputs, same
+    /// losses).
+    rng: rand_chacha::ChaCha8Rng,
 }
 
 /// Resource indices: cores of host 0, cores of host 1 (unless both are one machine), the two
@@ -341,7 +348,7 @@ fn route(
             if let (Some(nic), true) = (nic, pipe.has_link()) {
                 hops.push(empty_hop(nic, pipe.platform.link_gbps));
             }
-            if pipe.platform.propagation_ns > 0 {
+            if pipe.platform.propagation_ns > 0 || pipe.platform.loss > 0.0 {
                 hops.push(empty_hop(WIRE, 0.0));
             }
         }
@@ -510,6 +517,7 @@ impl<'a> Engine<'a> {
             delayed_ack_ns: pipe.tcp_delayed_ack_ns,
             tso_win_divisor: pipe.tcp_tso_win_divisor as f64,
             prop: pipe.platform.propagation_ns,
+            rng: rand::SeedableRng::seed_from_u64(LOSS_SEED),
             rwnd: pipe.tcp_rwnd_bytes as f64,
             rr_left: 0,
             rr_start: 0,
@@ -581,7 +589,7 @@ impl<'a> Engine<'a> {
 
     fn hop(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) {
         let now = k.now().as_nanos();
-        if !self.admit(k, ui, hi) {
+        if !self.admit(k, ui, hi) || !self.survive_wire(k, ui, hi) {
             return;
         }
         let u = self.units[ui as usize];
@@ -661,6 +669,38 @@ impl<'a> Engine<'a> {
                 hop: hi + 1,
             },
         );
+    }
+
+    /// The path's random loss, on the wire: a segment of n packets loses one with probability
+    /// 1 − (1 − loss)ⁿ (two in one segment are rare at the small rates this models). Returns
+    /// whether any of the unit goes on.
+    fn survive_wire(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) -> bool {
+        use rand::Rng;
+        let loss = self.pipe.platform.loss;
+        let mut u = self.units[ui as usize];
+        if loss <= 0.0 || u.kind != Kind::Data {
+            return true;
+        }
+        if hops_of(&self.routes, &u)
+            .get(hi as usize)
+            .is_none_or(|h| h.res != WIRE)
+        {
+            return true;
+        }
+        let p = 1.0 - (1.0 - loss).powi(u.pkts as i32);
+        if self.rng.random::<f64>() >= p {
+            return true;
+        }
+        let lost = (self.pipe.mss).min(u.bytes);
+        self.lose(k, u.flow, lost, 1, u.sent_at);
+        if u.pkts <= 1 {
+            self.free_units.push(ui);
+            return false;
+        }
+        u.pkts -= 1;
+        u.bytes -= lost;
+        self.units[ui as usize] = u;
+        true
     }
 
     /// Bounded queues: the qdisc takes or drops whole skbs; the receive ring, flanneld's

@@ -109,6 +109,10 @@ pub struct Platform {
     pub tunnel_offload: bool,
     /// One-way NIC + PCIe + wire latency, not CPU-scaled.
     pub propagation_ns: u64,
+    /// The share of data packets the path loses at random (a long or lossy link; 0: none,
+    /// only full queues drop).
+    #[serde(default)]
+    pub loss: f64,
     pub source: String,
 }
 
@@ -351,6 +355,9 @@ impl Profile {
             }
             if plat.propagation_ns > 1_000_000_000 {
                 return bad("propagation_ns", "expected at most 1 s (1000000000 ns)");
+            }
+            if !(0.0..0.5).contains(&plat.loss) {
+                return bad("loss", "expected a share of packets from 0 to below 0.5");
             }
             if plat.underlay == Underlay::Nic && plat.link_gbps == 0.0 {
                 return bad("link_gbps", "a NIC underlay needs a link rate above 0");

@@ -253,19 +253,15 @@ impl Costs {
             return self.sync_ns(mode, c);
         }
         match cause {
-            Removal::Deleted => 0.0,
+            // The executor waits for the gossip to converge before it stops the container:
+            // calls fail only if the gossip is slower.
+            Removal::Deleted => (self.gossip_ns - self.converge_ns).max(0.0),
             Removal::Exited => self.gossip_ns,
             Removal::HostDied => {
                 let n = (nodes.max(1)) as f64;
                 self.probe_ns + self.suspicion_mult * n.log10().max(1.0) * self.probe_ns
             }
         }
-    }
-
-    /// Swarm's wait between a stopping task leaving the load balancers and its container's
-    /// stop, ns.
-    pub fn swarm_converge_ns(&self) -> f64 {
-        self.converge_ns
     }
 }
 

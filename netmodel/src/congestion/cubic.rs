@@ -116,13 +116,14 @@ impl Cubic {
         self.cwnd < self.ssthresh
     }
 
-    /// Linux's `hystart_update` (delay detection).
+    /// Linux's `hystart_update` (delay detection, as since Linux 5.8: the round's minimum
+    /// follows every sample, and is compared from the eighth on).
     fn hystart(&mut self, delay: u64) {
         if self.hystart_found {
             return;
         }
+        self.curr_rtt = Some(self.curr_rtt.map_or(delay, |c| c.min(delay)));
         if self.samples < self.p.hystart_min_samples {
-            self.curr_rtt = Some(self.curr_rtt.map_or(delay, |c| c.min(delay)));
             self.samples += 1;
             return;
         }

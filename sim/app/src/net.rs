@@ -30,6 +30,9 @@ pub struct NetSetup {
     pub app_ns_per_byte: f64,
     /// The senders' congestion control: `reno` (the calibration's) or `cubic` (Linux's default).
     pub congestion: String,
+    /// Extra one-way delay on the path, ms (a long link), and the share of packets it loses.
+    pub delay_ms: f64,
+    pub loss: f64,
 }
 
 /// `net compare`'s request.
@@ -105,6 +108,20 @@ fn setup(profile: &Profile, c: &NetSetup) -> Result<(Platform, orchsim_net::Opti
     if c.no_tunnel_offload {
         p.tunnel_offload = false;
     }
+    if !(0.0..=1000.0).contains(&c.delay_ms) {
+        return Err(Error::bad_input(format!(
+            "--delay-ms: expected 0 to 1000 ms one way, found {}",
+            c.delay_ms
+        )));
+    }
+    p.propagation_ns += (c.delay_ms * 1e6).round() as u64;
+    if !(0.0..0.5).contains(&c.loss) {
+        return Err(Error::bad_input(format!(
+            "--loss: expected a share of packets from 0 to below 0.5, e.g. 0.0001, found {}",
+            c.loss
+        )));
+    }
+    p.loss = c.loss;
     if !(0.0..=1e6).contains(&c.app_ns_per_byte) {
         return Err(Error::bad_input(format!(
             "--app-ns-per-byte: expected 0 to 1000000, found {}",

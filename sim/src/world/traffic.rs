@@ -394,10 +394,11 @@ impl Network {
     }
 
     /// When a kube-proxy sync that sees a change made at `t` begins: the first one already
-    /// planned from `t` on if none can start sooner, else at `t` or `minSyncPeriod` after the
-    /// last begun (its BoundedFrequencyRunner; its burst of two syncs is not modeled).
-    fn sync_start(&mut self, t: SimTime, now: SimTime) -> SimTime {
-        let min = SimDuration::from_nanos(self.proxy.min_sync_ns().round() as u64);
+    /// planned from `t` on if none can start sooner, else at `t` or, after the last begun,
+    /// `minSyncPeriod` or its running time if longer (its BoundedFrequencyRunner runs one sync
+    /// at a time; its burst of two is not modeled, nor syncs for endpoints added).
+    fn sync_start(&mut self, t: SimTime, now: SimTime, sync_ns: f64) -> SimTime {
+        let min = SimDuration::from_nanos(self.proxy.min_sync_ns().max(sync_ns).round() as u64);
         let earliest = match self.syncs.range(..=t).next_back() {
             Some(&p) => (p + min).max(t),
             None => t,
@@ -604,7 +605,7 @@ impl World<'_> {
             let start = if mode == Mode::Swarm {
                 notice
             } else {
-                net.sync_start(notice, now)
+                net.sync_start(notice, now, lag)
             };
             let until = start + SimDuration::from_nanos(lag.round() as u64);
             if until > now {
