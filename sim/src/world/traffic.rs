@@ -460,9 +460,13 @@ fn bucket(latency_ns: f64) -> i32 {
     (latency_ns.max(1.0).ln() / BUCKET_GROWTH.ln()).floor() as i32
 }
 
-fn bucket_value_us(b: i32) -> f64 {
+fn bucket_value_ns(b: i32) -> f64 {
     // The bucket's geometric middle.
-    BUCKET_GROWTH.powf(f64::from(b) + 0.5) / 1e3
+    BUCKET_GROWTH.powf(f64::from(b) + 0.5)
+}
+
+fn bucket_value_us(b: i32) -> f64 {
+    bucket_value_ns(b) / 1e3
 }
 
 /// Nearest-rank percentile of a weighted histogram.
@@ -748,7 +752,9 @@ impl World<'_> {
                     };
                     // The first packet's walk: its mean CPU on the caller's host, and its time
                     // as equally likely points of its distribution.
-                    let (walk_ns, extra_ns) = if t.new_connection {
+                    let walks = t.new_connection
+                        && net.proxy.first_packet_extra_quantile(mode, cluster, 1.0) > 0.0;
+                    let (walk_ns, extra_ns) = if walks {
                         let points = (0..FIRST_PACKET_POINTS)
                             .map(|i| {
                                 let q = (i as f64 + 0.5) / FIRST_PACKET_POINTS as f64;
@@ -858,6 +864,9 @@ impl World<'_> {
                 continue;
             };
             let r = &mut rates.edges[e];
+            // The pairs' latencies before the first packet's walk, spread over its points
+            // once per bucket below (not once per pair).
+            let mut before_walk: BTreeMap<i32, f64> = BTreeMap::new();
             for (&src, &a) in s.callers.iter() {
                 for (&dst, &b) in s.callees {
                     let Some(rate) = s.rate(t, src, a, dst, b) else {
@@ -907,9 +916,24 @@ impl World<'_> {
                         latency += p.trips * 2.0 * link.latency.as_nanos() as f64
                             + (p.up + p.down) * 8.0 / link.gbit_s;
                     }
-                    let point = served / s.extra_ns.len() as f64;
+                    *before_walk.entry(bucket(latency)).or_default() += served;
+                }
+            }
+            if let [extra] = s.extra_ns[..] {
+                for (b, w) in before_walk {
+                    let b = if extra > 0.0 {
+                        bucket(bucket_value_ns(b) + extra)
+                    } else {
+                        b
+                    };
+                    *r.latency.entry(b).or_default() += w;
+                }
+            } else {
+                let points = s.extra_ns.len() as f64;
+                for (b, w) in before_walk {
+                    let base = bucket_value_ns(b);
                     for extra in &s.extra_ns {
-                        *r.latency.entry(bucket(latency + extra)).or_default() += point;
+                        *r.latency.entry(bucket(base + extra)).or_default() += w / points;
                     }
                 }
             }
