@@ -98,8 +98,13 @@ pub fn iptables_rules_per_service(endpoints: u64) -> u64 {
     if endpoints == 0 {
         1
     } else {
-        3 * endpoints + 2
+        (rules_per_service(endpoints as f64)) as u64
     }
+}
+
+/// [`iptables_rules_per_service`] for a mean number of endpoints (at least one).
+fn rules_per_service(endpoints: f64) -> f64 {
+    3.0 * endpoints + 2.0
 }
 
 /// The `--probability` of each jump rule in a Service's `KUBE-SVC-*` chain: the i-th of n
@@ -213,10 +218,8 @@ impl Costs {
     /// The rules (iptables) a node holds for the cluster's Services; `None` for modes whose
     /// lookup does not grow with them.
     pub fn rules(&self, mode: Mode, c: Cluster) -> Option<u64> {
-        (mode == Mode::Iptables).then(|| {
-            let per = 3.0 * c.endpoints + 2.0;
-            (c.services as f64 * per).round() as u64
-        })
+        (mode == Mode::Iptables)
+            .then(|| (c.services as f64 * rules_per_service(c.endpoints)).round() as u64)
     }
 
     /// How long one kube-proxy sync takes, ns: iptables rewrites its chains (O(rules)),

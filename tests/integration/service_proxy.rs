@@ -10,7 +10,8 @@ use crate::{num, orchsim, rows, run, stdout_of};
 
 const DURATION_S: f64 = 300.0;
 
-fn scenario(preset: &str, network: &str, connection: &str, faults: &str) -> String {
+/// Four hosts of 16 cores running `workloads`, under `preset` on `datapath`.
+fn four_nodes(preset: &str, datapath: &str, workloads: &str, network: &str, rest: &str) -> String {
     format!(
         r#"
 name = "proxied"
@@ -23,23 +24,7 @@ name = "node"
 count = 4
 cpu_milli = 16000
 memory_mib = 65536
-
-[[workloads]]
-name = "web"
-kind = "service"
-arrival_rate_per_s = 100
-max_pods = 4
-cpu_milli = 500
-memory_mib = 512
-
-[[workloads]]
-name = "api"
-kind = "service"
-arrival_rate_per_s = 100
-max_pods = 4
-cpu_milli = 500
-memory_mib = 512
-
+{workloads}
 [scheduler]
 algorithm = "kubernetes"
 
@@ -47,19 +32,26 @@ algorithm = "kubernetes"
 preset = "{preset}"
 
 [network]
-datapath = "calico-bgp"
+datapath = "{datapath}"
 {network}
-
-[[traffic]]
-from = "web"
-to = "api"
-requests_per_s = 5000
-request_bytes = 800
-response_bytes = 4000
-connection = "{connection}"
-{faults}
-"#
+{rest}"#
     )
+}
+
+/// A service of `pods` replicas of half a core.
+fn service(name: &str, pods: u64) -> String {
+    format!(
+        "\n[[workloads]]\nname = \"{name}\"\nkind = \"service\"\narrival_rate_per_s = 100\nmax_pods = {pods}\ncpu_milli = 500\nmemory_mib = 512\n"
+    )
+}
+
+/// web calls api, 5,000 times a second.
+fn scenario(preset: &str, network: &str, connection: &str, faults: &str) -> String {
+    let traffic = format!(
+        "\n[[traffic]]\nfrom = \"web\"\nto = \"api\"\nrequests_per_s = 5000\nrequest_bytes = 800\nresponse_bytes = 4000\nconnection = \"{connection}\"\n{faults}"
+    );
+    let workloads = service("web", 4) + &service("api", 4);
+    four_nodes(preset, "calico-bgp", &workloads, network, &traffic)
 }
 
 /// `orchsim net proxy`'s row for `mode` at `services` Services of `endpoints` endpoints.
@@ -251,45 +243,12 @@ fn proxy_settings_are_checked_where_they_are_written() {
     }
 }
 
+/// Clients outside call web's `pods` replicas, 4,000 times a second, through Swarm.
 fn outside(entry: &str, pods: u64) -> String {
-    format!(
-        r#"
-name = "published"
-seed = 5
-duration_s = 120
-sample_interval_s = 5
-
-[[hosts]]
-name = "node"
-count = 4
-cpu_milli = 16000
-memory_mib = 65536
-
-[[workloads]]
-name = "web"
-kind = "service"
-arrival_rate_per_s = 100
-max_pods = {pods}
-cpu_milli = 500
-memory_mib = 512
-
-[scheduler]
-algorithm = "kubernetes"
-
-[orchestrator]
-preset = "swarm"
-
-[network]
-datapath = "overlay"
-
-[[traffic]]
-entry = "{entry}"
-to = "web"
-requests_per_s = 4000
-request_bytes = 1024
-response_bytes = 20000
-"#
-    )
+    let traffic = format!(
+        "\n[[traffic]]\nentry = \"{entry}\"\nto = \"web\"\nrequests_per_s = 4000\nrequest_bytes = 1024\nresponse_bytes = 20000\n"
+    );
+    four_nodes("swarm", "overlay", &service("web", pods), "", &traffic)
 }
 
 #[test]
