@@ -103,6 +103,11 @@ struct Common {
     /// default, with HyStart).
     #[arg(long, default_value = "reno")]
     cc: String,
+    /// The NICs' queue discipline: `fq_codel` (the distributions' default: a message waits
+    /// for the packet on the wire, and CoDel drops from a standing queue) or `pfifo` (one FIFO
+    /// of txqueuelen packets, the kernel's own default).
+    #[arg(long, default_value = "fq_codel")]
+    qdisc: String,
     /// One-way delay added to the path, ms: a long link between sites.
     #[arg(long, default_value_t = 0.0)]
     delay_ms: f64,
@@ -129,6 +134,10 @@ struct CompareArgs {
     /// Request/response exchanges measured for the latency percentiles.
     #[arg(long, default_value_t = 1000)]
     transactions: u32,
+    /// Measure the request/response latency a second time while this many bulk TCP flows send
+    /// the same way (latency under load: `loaded_p50_us`…). 0: the idle path only.
+    #[arg(long, default_value_t = 0)]
+    load: u32,
     /// Datapaths are simulated in parallel on this many threads. Default: all cores. The
     /// results do not depend on it.
     #[arg(long)]
@@ -167,6 +176,7 @@ pub fn run(args: NetArgs) -> Result<(), Error> {
                 flows: a.flows,
                 require: a.require,
                 transactions: a.transactions,
+                load: a.load,
                 jobs: a.jobs,
             })?,
             a.format,
@@ -211,6 +221,7 @@ impl From<Common> for NetSetup {
             no_tunnel_offload: c.no_tunnel_offload,
             app_ns_per_byte: c.app_ns_per_byte,
             congestion: c.cc,
+            qdisc: c.qdisc,
             delay_ms: c.delay_ms,
             loss: c.loss,
         }

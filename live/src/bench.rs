@@ -325,6 +325,8 @@ pub fn model(profile: &Profile, platform: &Platform, m: &Measurements) -> Compar
         transactions: 1000,
         app_ns_per_byte: 0.0,
         congestion: Default::default(),
+        qdisc: Default::default(),
+        load_flows: 0,
     };
     let mut stream = compare::compare(profile, &spec(m.write_size));
     if m.rr_size != m.write_size {

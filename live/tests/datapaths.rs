@@ -155,6 +155,8 @@ fn a_shaped_underlay_limits_traffic_as_the_model_predicts() {
         transactions: 100,
         app_ns_per_byte: 0.0,
         congestion: Default::default(),
+        qdisc: Default::default(),
+        load_flows: 0,
     };
     let model = compare::compare(&profile, &spec).datapaths[0]
         .goodput_gbps

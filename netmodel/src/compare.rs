@@ -28,6 +28,10 @@ pub struct CompareSpec {
     pub app_ns_per_byte: f64,
     /// The senders' congestion control.
     pub congestion: crate::congestion::Algorithm,
+    /// The NICs' queue discipline.
+    pub qdisc: crate::qdisc::Qdisc,
+    /// Bulk flows running while the latency is measured a second time (0: only the idle path).
+    pub load_flows: u32,
 }
 
 /// Latency percentiles of one request/response exchange, µs.
@@ -48,6 +52,9 @@ pub struct Row {
     /// All flows together, Gb/s, from the packet-level engine.
     pub goodput_gbps: Option<f64>,
     pub latency_us: Option<Latency>,
+    /// The same exchanges while `load_flows` bulk flows share the path (absent without load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_latency_us: Option<Latency>,
     /// CPU seconds per gigabit, both hosts together.
     pub cpu_s_per_gbit: Option<f64>,
     /// The MTU a container sees.
@@ -73,6 +80,7 @@ impl Row {
             unsupported: why,
             goodput_gbps: None,
             latency_us: None,
+            loaded_latency_us: None,
             cpu_s_per_gbit: None,
             mtu,
             goodput_ratio_to_host: None,
@@ -94,6 +102,9 @@ pub struct Comparison {
     pub msg_size: u32,
     pub app_ns_per_byte: f64,
     pub flows: u32,
+    pub qdisc: crate::qdisc::Qdisc,
+    /// Bulk flows under the loaded latency (0: not measured).
+    pub load_flows: u32,
     pub profile: String,
     pub platform: String,
     pub requirements: Vec<String>,
@@ -106,6 +117,7 @@ pub struct Comparison {
 struct Measured {
     goodput: f64,
     latency: Latency,
+    loaded: Option<Latency>,
     cpu: f64,
     pps: f64,
     drops: u64,
@@ -120,10 +132,19 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
         mss: None,
         app_ns_per_byte: spec.app_ns_per_byte,
         congestion: spec.congestion,
+        qdisc: spec.qdisc,
     };
     let pipe = Pipeline::new(profile, &spec.platform, d, &opts);
     let s = packet::stream(&pipe, &StreamConfig::flows(spec.flows));
     let rr = packet::request_response(&pipe, spec.transactions);
+    let loaded = (spec.load_flows > 0).then(|| {
+        let rr = packet::request_response_loaded(&pipe, spec.transactions, spec.load_flows);
+        Latency {
+            p50: rr.p50_us,
+            p99: rr.p99_us,
+            p999: rr.p999_us,
+        }
+    });
     let flows: Vec<FlowSpec> = (0..spec.flows.max(1))
         .map(|_| FlowSpec {
             src: 0,
@@ -140,6 +161,7 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
             p99: rr.p99_us,
             p999: rr.p999_us,
         },
+        loaded,
         cpu: s.cpu_s_per_gbit,
         pps: s.packets_per_s,
         drops: s.drops,
@@ -217,6 +239,14 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                     mtu as u64,
                 ],
             );
+            // Recorded only when measured: digests without load stay as they were.
+            if let Some(l) = &m.loaded {
+                digest.record(
+                    SimTime::from_nanos(0),
+                    4,
+                    &[l.p50.to_bits(), l.p99.to_bits(), l.p999.to_bits()],
+                );
+            }
             Row {
                 name: d.to_string(),
                 supported: true,
@@ -224,6 +254,7 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
                 goodput_gbps: Some(m.goodput),
                 latency_ratio_to_host: Some(m.latency.p50 / host.latency.p50),
                 latency_us: Some(m.latency),
+                loaded_latency_us: m.loaded,
                 cpu_s_per_gbit: Some(m.cpu),
                 mtu,
                 goodput_ratio_to_host: Some(m.goodput / host.goodput),
@@ -241,6 +272,8 @@ pub fn compare(profile: &Profile, spec: &CompareSpec) -> Comparison {
         msg_size: spec.msg_size,
         app_ns_per_byte: spec.app_ns_per_byte,
         flows: spec.flows.max(1),
+        qdisc: spec.qdisc,
+        load_flows: spec.load_flows,
         profile: profile.name.clone(),
         platform: spec.platform.name.clone(),
         requirements: spec.requirements.iter().map(|r| r.to_string()).collect(),

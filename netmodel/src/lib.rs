@@ -5,9 +5,10 @@
 //! `calico-bgp`, `calico-ipip`, `calico-vxlan`, with `+wireguard` or `+ipsec` for encryption),
 //! and turns each datapath into numbers: a pipeline of costed stages ([`pipeline`]) whose
 //! constants come from a TOML profile ([`profile`]), a packet-level discrete-event engine
-//! ([`packet`]), a flow-level max-min engine for cluster scale ([`flow`]), what each datapath can
-//! carry ([`capability`]), Kubernetes NetworkPolicy semantics ([`policy`]), Service load balancing ([`service_proxy`]) and the `net compare`
-//! result ([`compare`]).
+//! ([`packet`]) with its congestion control ([`congestion`]) and queue disciplines ([`qdisc`]),
+//! a flow-level max-min engine for cluster scale ([`flow`]), what each datapath can carry
+//! ([`capability`]), Kubernetes NetworkPolicy semantics ([`policy`]), Service load balancing
+//! ([`service_proxy`]) and the `net compare` result ([`compare`]).
 
 pub mod capability;
 pub mod compare;
@@ -18,6 +19,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;
+pub mod qdisc;
 pub mod service;
 pub mod service_proxy;
 

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::congestion::{CongestionControl, Controller};
 use crate::pipeline::{Pipeline, Role, Stage, Trigger};
+use crate::qdisc::{Codel, Qdisc};
 
 /// How long to run a stream test.
 #[derive(Clone, Debug, Default)]
@@ -127,6 +128,9 @@ const WIRE: u32 = u32::MAX;
 /// The random-loss stream's seed.
 const LOSS_SEED: u64 = 0x6c6f_7373;
 
+/// The seed of the pauses between loaded request/response exchanges.
+const GAP_SEED: u64 = 0x6761_7073;
+
 /// Kernel events one stream test may handle (about two seconds of wall time).
 const EVENT_BUDGET: u64 = 40_000_000;
 
@@ -195,6 +199,8 @@ enum Ev {
         gen: u64,
     },
     StartMeasure,
+    /// The next request/response exchange begins.
+    NextRequest,
 }
 
 struct Resource {
@@ -206,6 +212,9 @@ struct Resource {
     waiting: VecDeque<(u64, u32)>,
     /// Sum of the packets in `waiting`.
     waiting_total: u64,
+    /// (start, end) of the units a NIC behind fq_codel transmits, oldest first, for a sparse
+    /// flow to find the end of the one on the wire.
+    serving: VecDeque<(u64, u64)>,
 }
 
 struct Flow {
@@ -230,6 +239,10 @@ struct Flow {
     local_bytes: u64,
     /// A delayed-ACK timer is pending.
     delack_armed: bool,
+    /// Its queue's CoDel state behind fq_codel.
+    codel: Codel,
+    /// Smoothed round trip (RFC 6298's 1/8 gain), ns; 0 before the first sample.
+    srtt_ns: f64,
 }
 
 struct Engine<'a> {
@@ -254,6 +267,10 @@ struct Engine<'a> {
     rr_left: u32,
     rr_start: u64,
     rr_samples: Vec<u64>,
+    /// Mean pause between exchanges, ns (0: back to back).
+    rr_gap_mean_ns: f64,
+    /// The pauses' own stream, so that they leave the loss stream alone.
+    gap_rng: rand_chacha::ChaCha8Rng,
     /// The path's random loss: one stream per run, from a fixed seed (same inputs, same
     /// losses).
     rng: rand_chacha::ChaCha8Rng,
@@ -289,16 +306,53 @@ impl Resource {
     }
 }
 
-/// How many units may wait at hop `h`: the qdisc counts a data segment's skb, the receive ring
-/// (and flanneld's socket, the per-peer queue) its wire packets; other hops are unbounded.
+/// How many units may wait at hop `h`: pfifo counts a data segment's skb, fq_codel its wire
+/// packets, the receive ring (and flanneld's socket, the per-peer queue) its wire packets; other
+/// hops are unbounded.
 fn queue_bound(pipe: &Pipeline, h: &Hop, kind: Kind) -> Option<u64> {
     if h.rx_ring {
         Some(pipe.rx_ring_packets as u64)
     } else if h.nic_gbps > 0.0 && kind == Kind::Data {
-        Some(pipe.qdisc_limit_skbs as u64)
+        Some(match pipe.qdisc {
+            Qdisc::Pfifo => pipe.qdisc_limit_skbs as u64,
+            Qdisc::FqCodel => pipe.fq_codel_limit_packets as u64,
+        })
     } else {
         None
     }
+}
+
+/// What one unit counts against a bounded queue: one skb in pfifo, else its packets.
+fn queue_need(pipe: &Pipeline, is_nic: bool, pkts: u32) -> u64 {
+    if is_nic && pipe.qdisc == Qdisc::Pfifo {
+        1
+    } else {
+        pkts as u64
+    }
+}
+
+/// TCP Small Queues' limit on one socket's bytes in the qdisc and NIC, as Linux's
+/// `tcp_small_queue_check` sets it: about a millisecond at the socket's pacing rate
+/// (`sk_pacing_rate >> sk_pacing_shift`, shift 10), at most `tcp_limit_output_bytes`, and at
+/// least two segments whatever the limit. The pacing rate is `tcp_update_pacing_rate`'s: the
+/// window per smoothed round trip, doubled in slow start (below half of ssthresh), else × 1.2.
+/// Before the first round trip is measured only the sysctl bounds it.
+fn tsq_limit(pipe: &Pipeline, fl: &Flow) -> u64 {
+    let seg = pipe.seg_bytes as u64;
+    let sysctl = pipe.tcp_limit_output_bytes;
+    let limit = if fl.srtt_ns > 0.0 {
+        let cwnd = fl.cc.cwnd();
+        let ratio = if cwnd < fl.cc.ssthresh() / 2.0 {
+            2.0
+        } else {
+            1.2
+        };
+        let bytes_per_s = ratio * cwnd / (fl.srtt_ns / 1e9);
+        ((bytes_per_s / 1024.0) as u64).min(sysctl)
+    } else {
+        sysctl
+    };
+    limit.max(2 * seg)
 }
 
 /// The resource that serves work sent to `res`: itself, or for a worker pool the host core that
@@ -390,7 +444,9 @@ fn hops_of<'r>(routes: &'r Routes, u: &Unit) -> &'r [Hop] {
 }
 
 impl<'a> Engine<'a> {
-    fn new(pipe: &'a Pipeline, flows: u32) -> Self {
+    /// An engine for `flows` bulk flows; request/response messages are placed as flow
+    /// `rr_flow` (on that flow's cores).
+    fn new(pipe: &'a Pipeline, flows: u32, rr_flow: u32) -> Self {
         let veth = pipe.platform.underlay == crate::profile::Underlay::Veth;
         let threads = pipe.threads.max(1);
         let hosts = if veth { 1 } else { 2 };
@@ -399,6 +455,7 @@ impl<'a> Engine<'a> {
             cores: Vec::new(),
             waiting: VecDeque::new(),
             waiting_total: 0,
+            serving: VecDeque::new(),
         };
         let mut res: Vec<Resource> = (0..hosts * threads).map(|_| single()).collect();
         let base = res.len() as u32;
@@ -475,8 +532,9 @@ impl<'a> Engine<'a> {
             .enumerate()
             .map(|(i, s)| (i as u16, s))
             .collect();
-        routes.request = route(pipe, &place, &rr, 0, 0, Some(place.nics[0]), sender, false);
-        routes.response = route(pipe, &place, &rr, 0, 1, Some(place.nics[1]), sender, false);
+        let f = rr_flow;
+        routes.request = route(pipe, &place, &rr, f, 0, Some(place.nics[0]), sender, false);
+        routes.response = route(pipe, &place, &rr, f, 1, Some(place.nics[1]), sender, false);
         let n = pipe.stages.len().max(pipe.rr_stages.len());
         Engine {
             pipe,
@@ -502,6 +560,8 @@ impl<'a> Engine<'a> {
                     acks_sent: 0,
                     local_bytes: 0,
                     delack_armed: false,
+                    codel: Codel::default(),
+                    srtt_ns: 0.0,
                 })
                 .collect(),
             units: Vec::new(),
@@ -522,6 +582,8 @@ impl<'a> Engine<'a> {
             rr_left: 0,
             rr_start: 0,
             rr_samples: Vec::new(),
+            rr_gap_mean_ns: 0.0,
+            gap_rng: rand::SeedableRng::seed_from_u64(GAP_SEED),
         }
     }
 
@@ -549,10 +611,9 @@ impl<'a> Engine<'a> {
     fn try_send(&mut self, k: &mut Kernel<Ev>, f: u32) {
         let mss = self.pipe.mss as u64;
         let seg = self.pipe.seg_bytes as u64;
-        // Linux lets a socket queue at least two segments whatever the limit.
-        let tsq = self.pipe.tcp_limit_output_bytes.max(2 * seg);
         let link = self.pipe.has_link();
         let fl = &mut self.flows[f as usize];
+        let tsq = tsq_limit(self.pipe, fl);
         // TCP Small Queues: a socket waits while its bytes in the qdisc and NIC reach the limit.
         if fl.app_busy || (link && fl.local_bytes > 0 && fl.local_bytes + seg.min(tsq) > tsq) {
             return;
@@ -627,19 +688,42 @@ impl<'a> Engine<'a> {
             now.saturating_add(path)
         } else {
             let limit = queue_bound(self.pipe, h, u.kind);
-            // The qdisc counts skbs (segments); the receive ring counts wire packets.
-            let need = if is_nic { 1 } else { u.pkts };
+            let need = queue_need(self.pipe, is_nic, u.pkts);
+            let fq = is_nic && self.pipe.qdisc == Qdisc::FqCodel;
+            // fq_codel serves a sparse flow (a request or response message, nothing else
+            // queued) before the bulk flows' backlog: it waits only for the unit on the wire.
+            // It is not charged to the link's schedule either, which lets the link carry one
+            // small message beyond its rate per exchange (under 1 % of a 10 Gb/s link at
+            // 10,000 exchanges of 1 KiB per second).
+            let sparse = fq && matches!(u.kind, Kind::Request | Kind::Response);
             // A worker pool's work runs on whichever of its host's cores frees up first.
             let target = target_core(&self.res, h.res, now);
             let r = &mut self.res[target as usize];
             if limit.is_some() {
                 r.drain_started(now);
             }
-            let start = now.max(r.free_at);
-            r.free_at = start.saturating_add(busy);
+            if fq {
+                while r.serving.front().is_some_and(|&(_, end)| end <= now) {
+                    r.serving.pop_front();
+                }
+            }
+            let start = if sparse {
+                r.serving
+                    .front()
+                    .filter(|&&(s, _)| s <= now)
+                    .map_or(now, |&(_, end)| end)
+            } else {
+                now.max(r.free_at)
+            };
+            if !sparse {
+                r.free_at = start.saturating_add(busy);
+                if fq {
+                    r.serving.push_back((start, r.free_at));
+                }
+            }
             if limit.is_some() && start > now {
-                r.waiting.push_back((start, need));
-                r.waiting_total += need as u64;
+                r.waiting.push_back((start, need as u32));
+                r.waiting_total += need;
             }
             start.saturating_add(path)
         };
@@ -706,8 +790,9 @@ impl<'a> Engine<'a> {
     /// Bounded queues: the qdisc takes or drops whole skbs; the receive ring, flanneld's
     /// socket and the per-peer queue take the packets of a segment that fit and drop the rest.
     /// An empty queue always takes the unit, however small the bound (a ring holds at least one
-    /// GRO batch, and a drop into an idle queue could repeat forever). Returns whether any of
-    /// the unit goes on.
+    /// GRO batch, and a drop into an idle queue could repeat forever). Behind fq_codel, CoDel
+    /// drops whole skbs of a flow whose packets wait too long, judged on the wait this one will
+    /// have. Returns whether any of the unit goes on.
     fn admit(&mut self, k: &mut Kernel<Ev>, ui: u32, hi: u16) -> bool {
         let now = k.now().as_nanos();
         let mut u = self.units[ui as usize];
@@ -724,9 +809,21 @@ impl<'a> Engine<'a> {
         let target = target_core(&self.res, h.res, now);
         let r = &mut self.res[target as usize];
         r.drain_started(now);
-        let need = if is_nic { 1 } else { u.pkts as u64 };
-        if r.waiting_total == 0 || r.waiting_total + need <= limit {
+        let need = queue_need(self.pipe, is_nic, u.pkts);
+        let fits = r.waiting_total == 0 || r.waiting_total + need <= limit;
+        if fits && !(is_nic && self.pipe.qdisc == Qdisc::FqCodel) {
             return true;
+        }
+        if fits {
+            let start = now.max(r.free_at);
+            let fl = &mut self.flows[u.flow as usize];
+            let mtu = self.pipe.wire_bytes_per_pkt as u64;
+            if !fl
+                .codel
+                .on_dequeue(&self.pipe.codel, start, start - now, fl.local_bytes, mtu)
+            {
+                return true;
+            }
         }
         let room = limit.saturating_sub(r.waiting_total);
         let keep_pkts = if is_nic { 0 } else { room.min(need) as u32 };
@@ -817,6 +914,11 @@ impl<'a> Engine<'a> {
                 fl.inflight = fl.inflight.saturating_sub(u.bytes as u64);
                 // An ACK carries when the newest data it acknowledges was sent.
                 let rtt = now.saturating_sub(u.sent_at);
+                fl.srtt_ns = if fl.srtt_ns == 0.0 {
+                    rtt as f64
+                } else {
+                    0.875 * fl.srtt_ns + 0.125 * rtt as f64
+                };
                 fl.cc.on_ack(now, u.bytes as f64, Some(rtt));
                 self.try_send(k, u.flow);
             }
@@ -830,7 +932,13 @@ impl<'a> Engine<'a> {
             Kind::Response => {
                 self.rr_samples.push(now - self.rr_start);
                 self.rr_left -= 1;
-                if self.rr_left > 0 {
+                if self.rr_left > 0 && self.rr_gap_mean_ns > 0.0 {
+                    use rand::Rng;
+                    // An exponential pause: requests then see the queues at random moments.
+                    let u: f64 = self.gap_rng.random();
+                    let gap = -self.rr_gap_mean_ns * (1.0 - u).ln();
+                    k.schedule_in(SimDuration(gap.round() as u64), Ev::NextRequest);
+                } else if self.rr_left > 0 {
                     self.start_request(k);
                 } else {
                     k.stop();
@@ -923,6 +1031,7 @@ impl Handler<Ev> for Engine<'_> {
             Ev::StartMeasure => {
                 self.measuring = true;
             }
+            Ev::NextRequest => self.start_request(k),
         }
     }
 }
@@ -931,7 +1040,7 @@ impl Handler<Ev> for Engine<'_> {
 pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
     let flows = cfg.flows.max(1);
     let (warmup_ns, measure_ns) = cfg.durations(pipe);
-    let mut e = Engine::new(pipe, flows);
+    let mut e = Engine::new(pipe, flows, 0);
     let mut k: Kernel<Ev> = Kernel::with_capacity(1024);
     k.schedule_at(SimTime::from_nanos(warmup_ns), Ev::StartMeasure);
     for f in 0..flows {
@@ -1001,12 +1110,49 @@ pub fn stream(pipe: &Pipeline, cfg: &StreamConfig) -> StreamResult {
 /// Runs `transactions` request/response exchanges of `msg_size` bytes, one at a time, on an
 /// otherwise idle path.
 pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
-    let transactions = transactions.max(1);
-    let mut e = Engine::new(pipe, 1);
-    e.rr_left = transactions;
+    let mut e = Engine::new(pipe, 1, 0);
+    e.rr_left = transactions.max(1);
     let mut k: Kernel<Ev> = Kernel::with_capacity(64);
     e.start_request(&mut k);
     k.run(&mut e, SimTime::from_nanos(RR_HORIZON_NS));
+    rr_result(&mut e)
+}
+
+/// Latency under load: `transactions` request/response exchanges, one at a time, while
+/// `bulk_flows` bulk TCP flows run in the same direction as the requests (from their warm-up
+/// on, so their queues have built). The messages run on their own cores (as the flow after the
+/// bulk ones) and share the NICs and their queue discipline with the bulk data: behind pfifo a
+/// request waits for the whole backlog, behind fq_codel for the skb on the wire. An exchange
+/// follows the previous one after an exponential pause with the mean of one idle exchange, so
+/// that requests meet the queues at random phases of the bulk flows' cycles (back to back, they
+/// would lock onto one phase and every percentile would be the same).
+pub fn request_response_loaded(pipe: &Pipeline, transactions: u32, bulk_flows: u32) -> RrResult {
+    if bulk_flows == 0 {
+        return request_response(pipe, transactions);
+    }
+    let (warmup_ns, _) = StreamConfig::flows(bulk_flows).durations(pipe);
+    let mut e = Engine::new(pipe, bulk_flows, bulk_flows);
+    e.rr_left = transactions.max(1);
+    e.rr_gap_mean_ns = pipe.rr_rtt_ns().max(1.0);
+    let mut k: Kernel<Ev> = Kernel::with_capacity(1024);
+    for f in 0..bulk_flows {
+        e.try_send(&mut k, f);
+    }
+    k.run(&mut e, SimTime::from_nanos(warmup_ns));
+    e.start_request(&mut k);
+    // The bulk flows never end: the last exchange stops the kernel, the event budget bounds
+    // a profile too slow to finish them.
+    let mut events = 0;
+    let step = 10_000_000;
+    let mut at = warmup_ns;
+    while e.rr_left > 0 && events < EVENT_BUDGET && at < RR_HORIZON_NS {
+        at = at.saturating_add(step);
+        events += k.run(&mut e, SimTime::from_nanos(at)).events;
+    }
+    rr_result(&mut e)
+}
+
+fn rr_result(e: &mut Engine) -> RrResult {
     let mut s = std::mem::take(&mut e.rr_samples);
     s.sort_unstable();
     let pct = |q: f64| {

@@ -113,6 +113,8 @@ pub struct Options {
     pub app_ns_per_byte: f64,
     /// The senders' congestion control.
     pub congestion: crate::congestion::Algorithm,
+    /// The NICs' queue discipline.
+    pub qdisc: crate::qdisc::Qdisc,
 }
 
 impl Default for Options {
@@ -122,6 +124,7 @@ impl Default for Options {
             mss: None,
             app_ns_per_byte: 0.0,
             congestion: Default::default(),
+            qdisc: Default::default(),
         }
     }
 }
@@ -161,6 +164,10 @@ pub struct Pipeline {
     pub tcp_tail_loss_probe_min_ns: u64,
     pub congestion: crate::congestion::Algorithm,
     pub cubic: crate::congestion::cubic::Params,
+    pub qdisc: crate::qdisc::Qdisc,
+    pub codel: crate::qdisc::CodelParams,
+    /// fq_codel's limit, in packets of all flows together.
+    pub fq_codel_limit_packets: u32,
 }
 
 /// Forward-path constant for one traversal of the host namespace, if the datapath has one.
@@ -938,6 +945,12 @@ impl Pipeline {
                 hystart_delay_min_ns: net.hystart_delay_min_ns as f64,
                 hystart_delay_max_ns: net.hystart_delay_max_ns as f64,
             },
+            qdisc: opts.qdisc,
+            codel: crate::qdisc::CodelParams {
+                target_ns: net.fq_codel_target_ns,
+                interval_ns: net.fq_codel_interval_ns,
+            },
+            fq_codel_limit_packets: net.fq_codel_limit_packets,
         }
     }
 

@@ -137,6 +137,9 @@ pub struct NetworkConsts {
     pub hystart_min_samples: u32,
     pub hystart_delay_min_ns: u64,
     pub hystart_delay_max_ns: u64,
+    pub fq_codel_target_ns: u64,
+    pub fq_codel_interval_ns: u64,
+    pub fq_codel_limit_packets: u32,
 }
 
 macro_rules! params {
@@ -382,7 +385,7 @@ impl Profile {
             ));
         }
         let n = &raw.network;
-        let checks: [(&str, u64, u64, u64); 15] = [
+        let checks: [(&str, u64, u64, u64); 18] = [
             (
                 "ethernet_overhead_bytes",
                 n.ethernet_overhead_bytes as u64,
@@ -431,6 +434,24 @@ impl Profile {
                 1 << 20,
             ),
             ("hystart_min_samples", n.hystart_min_samples as u64, 1, 1000),
+            (
+                "fq_codel_target_ns",
+                n.fq_codel_target_ns,
+                1,
+                10_000_000_000,
+            ),
+            (
+                "fq_codel_interval_ns",
+                n.fq_codel_interval_ns,
+                1,
+                100_000_000_000,
+            ),
+            (
+                "fq_codel_limit_packets",
+                n.fq_codel_limit_packets as u64,
+                1,
+                1 << 24,
+            ),
             (
                 "hystart_delay_min_ns",
                 n.hystart_delay_min_ns,

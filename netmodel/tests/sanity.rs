@@ -115,6 +115,8 @@ fn same_inputs_give_the_same_bytes() {
         transactions: 50,
         app_ns_per_byte: 0.0,
         congestion: Default::default(),
+        qdisc: Default::default(),
+        load_flows: 0,
     };
     let a = serde_json::to_string(&compare::compare(&prof, &spec)).unwrap();
     let b = serde_json::to_string(&compare::compare(&prof, &spec)).unwrap();

@@ -102,11 +102,6 @@ impl Cubic {
         }
     }
 
-    /// The slow-start threshold, bytes (infinite until a loss or HyStart ends slow start).
-    pub fn ssthresh(&self) -> f64 {
-        self.ssthresh
-    }
-
     /// W_max, segments.
     pub fn w_max(&self) -> f64 {
         self.last_max
@@ -233,6 +228,10 @@ impl CongestionControl for Cubic {
 
     fn cwnd(&self) -> f64 {
         self.cwnd
+    }
+
+    fn ssthresh(&self) -> f64 {
+        self.ssthresh
     }
 }
 

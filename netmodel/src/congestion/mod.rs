@@ -22,6 +22,8 @@ pub trait CongestionControl {
     fn on_loss(&mut self, now_ns: u64);
     /// The congestion window, bytes.
     fn cwnd(&self) -> f64;
+    /// The slow-start threshold, bytes (infinite before the first reduction).
+    fn ssthresh(&self) -> f64;
 }
 
 /// The algorithm a sender runs. The engine's default stays Reno, which the calibration was
@@ -112,6 +114,12 @@ impl CongestionControl for Controller {
         match self {
             Controller::Reno(c) => c.cwnd(),
             Controller::Cubic(c) => c.cwnd(),
+        }
+    }
+    fn ssthresh(&self) -> f64 {
+        match self {
+            Controller::Reno(c) => c.ssthresh(),
+            Controller::Cubic(c) => c.ssthresh(),
         }
     }
 }

@@ -40,6 +40,10 @@ impl CongestionControl for Reno {
     fn cwnd(&self) -> f64 {
         self.cwnd
     }
+
+    fn ssthresh(&self) -> f64 {
+        self.ssthresh
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ pub struct NetSetup {
     pub app_ns_per_byte: f64,
     /// The senders' congestion control: `reno` (the calibration's) or `cubic` (Linux's default).
     pub congestion: String,
+    /// The NICs' queue discipline: `fq_codel` (the distributions' default) or `pfifo`.
+    pub qdisc: String,
     /// Extra one-way delay on the path, ms (a long link), and the share of packets it loses.
     pub delay_ms: f64,
     pub loss: f64,
@@ -47,6 +49,8 @@ pub struct CompareRequest {
     pub require: Vec<String>,
     /// Request/response exchanges measured for the latency percentiles.
     pub transactions: u32,
+    /// Bulk flows sharing the path while the exchanges are measured again (0: idle path only).
+    pub load: u32,
     /// Worker threads (default all cores); results do not depend on it.
     pub jobs: Option<usize>,
 }
@@ -138,11 +142,16 @@ fn setup(profile: &Profile, c: &NetSetup) -> Result<(Platform, orchsim_net::Opti
         .congestion
         .parse()
         .map_err(|e| Error::bad_input(format!("--cc: {e}")))?;
+    let qdisc = c
+        .qdisc
+        .parse()
+        .map_err(|e| Error::bad_input(format!("--qdisc: {e}")))?;
     let opts = orchsim_net::Options {
         msg_size: c.msg_size,
         mss: None,
         app_ns_per_byte: c.app_ns_per_byte,
         congestion,
+        qdisc,
     };
     Ok((p, opts))
 }
@@ -196,11 +205,19 @@ pub const COMPARE_COLUMNS: [&str; 13] = [
     "flow_level_gbps",
 ];
 
+/// The columns `net compare --load` adds.
+const LOADED_COLUMNS: [&str; 3] = ["loaded_p50_us", "loaded_p99_us", "loaded_p999_us"];
+
 fn compare_table(c: &Comparison) -> Result<Table, Error> {
-    let mut t = Table::new(COMPARE_COLUMNS);
+    let mut columns = COMPARE_COLUMNS.to_vec();
+    if c.load_flows > 0 {
+        columns.extend(LOADED_COLUMNS);
+    }
+    let mut t = Table::new(columns);
     for r in &c.datapaths {
         let lat = r.latency_us.as_ref();
-        t.push(vec![
+        let loaded = r.loaded_latency_us.as_ref();
+        let mut row = vec![
             r.name.clone().into(),
             if r.supported { "yes" } else { "no" }.into(),
             opt(r.goodput_gbps, 3),
@@ -214,7 +231,15 @@ fn compare_table(c: &Comparison) -> Result<Table, Error> {
             Cell::UInt(r.mtu as u64),
             r.bottleneck.clone().map_or(Cell::Empty, Cell::from),
             opt(r.flow_level_goodput_gbps, 3),
-        ])?;
+        ];
+        if c.load_flows > 0 {
+            row.extend([
+                opt(loaded.map(|l| l.p50), 1),
+                opt(loaded.map(|l| l.p99), 1),
+                opt(loaded.map(|l| l.p999), 1),
+            ]);
+        }
+        t.push(row)?;
     }
     Ok(t)
 }
@@ -235,6 +260,12 @@ pub fn compare(a: &CompareRequest) -> Result<View, Error> {
             a.transactions
         )));
     }
+    if a.load > 256 {
+        return Err(Error::bad_input(format!(
+            "--load: expected 0 to 256 bulk flows, found {}",
+            a.load
+        )));
+    }
     let requirements = a
         .require
         .iter()
@@ -253,6 +284,8 @@ pub fn compare(a: &CompareRequest) -> Result<View, Error> {
         transactions: a.transactions,
         app_ns_per_byte: opts.app_ns_per_byte,
         congestion: opts.congestion,
+        qdisc: opts.qdisc,
+        load_flows: a.load,
     };
     if a.jobs == Some(0) {
         return Err(Error::bad_input("--jobs: expected at least 1"));
@@ -291,6 +324,20 @@ pub fn compare(a: &CompareRequest) -> Result<View, Error> {
         "latency: {}-byte request/response on an idle path; the model has no scheduler noise, so the percentiles coincide",
         c.msg_size
     )?;
+    if c.load_flows > 0 {
+        writeln!(
+            text,
+            "loaded latency: the same exchanges while {} bulk flow(s) send the same way, behind {}{}",
+            c.load_flows,
+            c.qdisc,
+            match c.qdisc {
+                orchsim_net::qdisc::Qdisc::FqCodel =>
+                    " (a message waits for the packet on the wire, not the backlog)",
+                orchsim_net::qdisc::Qdisc::Pfifo =>
+                    " (a message waits behind every queued packet)",
+            }
+        )?;
+    }
     writeln!(text, "digest {}", c.digest)?;
 
     let mut view = View::of(table);
