@@ -13,6 +13,7 @@ macro_rules! outln {
 mod bench;
 mod compare;
 mod explain;
+mod import;
 mod live;
 mod net;
 mod plan;
@@ -52,6 +53,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Show why a pod lands where it does: filters, scores and the chosen node.
     Explain(explain::ExplainArgs),
+    /// Production traces in: `import google-2011` summarises a trace and writes a scenario
+    /// that replays it.
+    Import(import::ImportArgs),
     /// Container network datapaths: `net compare`, `net explain`, `net profile`.
     Net(net::NetArgs),
     /// Live mode: the real datapaths built in network namespaces and measured against the
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => explain::explain(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Net(args)) => net::run(args),
+        Some(Command::Import(args)) => import::run(args),
         Some(Command::Live(args)) => live::run(args),
         Some(Command::Agent(args)) => live::agent(args),
         Some(Command::Scenarios { format }) => scenarios(format),

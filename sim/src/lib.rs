@@ -13,6 +13,7 @@ pub mod control_plane;
 pub mod dist;
 pub mod faults;
 pub mod gpu_study;
+pub mod import;
 pub mod ipam;
 pub mod jobs;
 mod observers;

@@ -77,6 +77,14 @@ fn every_toml_block_in_the_readme_is_accepted() {
     .unwrap();
     let head: Vec<&str> = trace.lines().take(3).collect();
     std::fs::write(dir.join("pods.csv"), head.join("\n") + "\n").unwrap();
+    // The Google 2011 fragment's tables.
+    for table in ["machine_events.csv", "task_events.csv"] {
+        std::fs::copy(
+            Path::new(repo).join("tests/traces/google-2011").join(table),
+            dir.join(table),
+        )
+        .unwrap();
+    }
 
     let toml = blocks("toml");
     assert!(toml.len() >= 3, "{} TOML blocks", toml.len());
@@ -552,6 +560,18 @@ fn the_readme_service_proxy_table_is_what_the_sweeps_print() {
             );
             assert!(README.contains(&quoted), "README does not show:\n{quoted}");
         }
+    }
+}
+
+/// The latency-under-load examples print what the README shows, behind both qdiscs.
+#[test]
+fn the_readme_loaded_latency_examples_are_what_the_command_prints() {
+    for q in ["pfifo", "fq_codel"] {
+        let cmd = format!(
+            "$ orchsim net compare --datapaths host,flannel-vxlan,calico-bgp+wireguard --link 1g --load 4 --qdisc {q}"
+        );
+        let (printed, shown) = example("console", &cmd);
+        assert_eq!(printed, shown, "update the README's {q} example");
     }
 }
 

@@ -23,6 +23,7 @@ pub mod compare;
 pub mod error;
 pub mod explain;
 pub mod gpu_study;
+pub mod import;
 pub mod journal;
 pub mod live;
 pub mod live_run;

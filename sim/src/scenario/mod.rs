@@ -73,8 +73,9 @@ pub const DEFAULT_REGISTRY_MBIT_S: f64 = 1000.0;
 /// Most GPU devices one host may have: devices are numbered `0..=255`.
 const MAX_GPUS_PER_HOST: u64 = 256;
 
-/// The trace format `[trace]` reads.
+/// The trace formats `[trace]` reads.
 const ALIBABA_GPU_V2023: &str = "alibaba-gpu-v2023";
+const GOOGLE_2011: &str = "google-2011";
 
 /// Reads the files a scenario names (a trace's CSV files), by the path written in it.
 pub trait ScenarioFiles: Sync {
@@ -235,6 +236,8 @@ pub struct TracePod {
     pub arrival: SimDuration,
     /// `None`: runs until the end.
     pub run_for: Option<SimDuration>,
+    /// The pod's priority (Kubernetes' `priority`: larger is more important).
+    pub priority: i32,
 }
 
 impl TracePod {
@@ -250,6 +253,7 @@ impl TracePod {
             gpu_models: pod.gpu_models,
             arrival,
             run_for,
+            priority: 0,
         }
     }
 }

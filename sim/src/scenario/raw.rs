@@ -75,6 +75,16 @@ pub(super) struct RawTrace {
     #[serde(default)]
     pub(super) departures: bool,
     pub(super) max_pods: Option<Spanned<i64>>,
+    /// google-2011: cores and GiB of the trace's largest machine.
+    pub(super) cpu_unit_cores: Option<Spanned<f64>>,
+    pub(super) memory_unit_gib: Option<Spanned<f64>>,
+    /// google-2011: the window of trace time, s, and every k-th job.
+    pub(super) from_s: Option<Spanned<f64>>,
+    pub(super) to_s: Option<Spanned<f64>>,
+    pub(super) every_kth_job: Option<Spanned<i64>>,
+    /// google-2011: a malformed record stops the run instead of being skipped.
+    #[serde(default)]
+    pub(super) strict: bool,
 }
 
 pub(super) fn default_trace_format() -> Spanned<String> {

@@ -10,14 +10,35 @@ pub(super) fn trace_source(
     files: &dyn ScenarioFiles,
 ) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
-    if t.format.get_ref() != ALIBABA_GPU_V2023 {
+    match t.format.get_ref().as_str() {
+        ALIBABA_GPU_V2023 => {}
+        GOOGLE_2011 => return google_source(loc, t, files),
+        other => {
+            return Err(err(
+                t.format.span(),
+                "trace.format",
+                format!("expected \"{ALIBABA_GPU_V2023}\" or \"{GOOGLE_2011}\", found {other:?}"),
+            ))
+        }
+    }
+    let google_only = [
+        (
+            t.cpu_unit_cores.as_ref().map(|v| v.span()),
+            "cpu_unit_cores",
+        ),
+        (
+            t.memory_unit_gib.as_ref().map(|v| v.span()),
+            "memory_unit_gib",
+        ),
+        (t.from_s.as_ref().map(|v| v.span()), "from_s"),
+        (t.to_s.as_ref().map(|v| v.span()), "to_s"),
+        (t.every_kth_job.as_ref().map(|v| v.span()), "every_kth_job"),
+    ];
+    if let Some((span, key)) = google_only.into_iter().find_map(|(s, k)| Some((s?, k))) {
         return Err(err(
-            t.format.span(),
-            "trace.format",
-            format!(
-                "expected \"{ALIBABA_GPU_V2023}\" (the only trace format read so far), found {:?}",
-                t.format.get_ref()
-            ),
+            span,
+            &format!("trace.{key}"),
+            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it is a \"{GOOGLE_2011}\" option"),
         ));
     }
     let read = |path: &Spanned<String>, field: &str| {
@@ -162,6 +183,187 @@ pub(super) fn trace_source(
     }
     // Arrivals in time order; pods created at the same second keep the file's order.
     pods.sort_by_key(|p| p.arrival);
+    Ok((
+        nodes,
+        TraceReplay {
+            name: "trace".into(),
+            pods: std::sync::Arc::new(pods),
+        },
+    ))
+}
+
+/// `[trace] format = "google-2011"`: `nodes` the machine_events table, `pods` the
+/// task_events table (`crate::import::google_2011`).
+fn google_source(
+    loc: &Locator,
+    t: &RawTrace,
+    files: &dyn ScenarioFiles,
+) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
+    use crate::import::google_2011::{self, Input};
+    const GIB: f64 = (1u64 << 30) as f64;
+    let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
+    // The Alibaba replay's options have no meaning here: the trace's own times give the
+    // arrivals and the departures.
+    let alibaba_only = [
+        (t.gpu_nodes_only, None, "gpu_nodes_only"),
+        (
+            t.arrivals.get_ref() != "creation-time",
+            Some(t.arrivals.span()),
+            "arrivals",
+        ),
+        (
+            t.interval_s.is_some(),
+            t.interval_s.as_ref().map(|v| v.span()),
+            "interval_s",
+        ),
+        (t.departures, None, "departures"),
+    ];
+    if let Some((_, span, key)) = alibaba_only.into_iter().find(|(set, _, _)| *set) {
+        return Err(err(
+            span.unwrap_or_else(|| t.format.span()),
+            &format!("trace.{key}"),
+            format!(
+                "expected no `{key}` with format = \"{GOOGLE_2011}\": the trace's own times give arrivals and departures"
+            ),
+        ));
+    }
+    let positive = |v: &Option<Spanned<f64>>, key: &str, default: f64| match v {
+        Some(x) if x.get_ref().is_finite() && *x.get_ref() > 0.0 => Ok(*x.get_ref()),
+        Some(x) => Err(err(
+            x.span(),
+            &format!("trace.{key}"),
+            format!("expected a positive number, found {}", x.get_ref()),
+        )),
+        None => Ok(default),
+    };
+    let from_s = match &t.from_s {
+        Some(x) if x.get_ref().is_finite() && *x.get_ref() >= 0.0 => *x.get_ref(),
+        Some(x) => {
+            return Err(err(
+                x.span(),
+                "trace.from_s",
+                format!(
+                    "expected seconds from the trace's start (0 or more), found {}",
+                    x.get_ref()
+                ),
+            ))
+        }
+        None => 0.0,
+    };
+    let to_s = match &t.to_s {
+        Some(x) if x.get_ref().is_finite() && *x.get_ref() > from_s => Some(*x.get_ref()),
+        Some(x) => {
+            return Err(err(
+                x.span(),
+                "trace.to_s",
+                format!(
+                    "expected a time after from_s ({from_s} s), found {}",
+                    x.get_ref()
+                ),
+            ))
+        }
+        None => None,
+    };
+    let every_kth_job = match &t.every_kth_job {
+        Some(k) if *k.get_ref() >= 1 => *k.get_ref() as u64,
+        Some(k) => {
+            return Err(err(
+                k.span(),
+                "trace.every_kth_job",
+                format!("expected 1 or more, found {}", k.get_ref()),
+            ))
+        }
+        None => 1,
+    };
+    let opts = google_2011::Options {
+        cpu_unit_cores: positive(
+            &t.cpu_unit_cores,
+            "cpu_unit_cores",
+            google_2011::DEFAULT_CPU_UNIT_CORES,
+        )?,
+        memory_unit_gib: positive(
+            &t.memory_unit_gib,
+            "memory_unit_gib",
+            google_2011::DEFAULT_MEMORY_UNIT_GIB,
+        )?,
+        from_s,
+        to_s,
+        every_kth_job,
+        strict: t.strict,
+    };
+    let scale = match &t.time_scale {
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 => *v.get_ref(),
+        Some(v) => {
+            return Err(err(
+                v.span(),
+                "trace.time_scale",
+                format!(
+                    "expected a positive factor for trace times (0.01 replays 100 times faster), found {}",
+                    v.get_ref()
+                ),
+            ))
+        }
+        None => 1.0,
+    };
+    let limit = match &t.max_pods {
+        Some(m) => non_negative(m, "trace.max_pods", "pods", loc)? as usize,
+        None => usize::MAX,
+    };
+    let read = |path: &Spanned<String>, field: &str| {
+        files
+            .read(path.get_ref())
+            .map_err(|e| err(path.span(), field, e))
+    };
+    let machines = match &t.nodes {
+        Some(n) => Some(read(n, "trace.nodes")?),
+        None => None,
+    };
+    let (pods_name, pods_text) = read(&t.pods, "trace.pods")?;
+    let trace = google_2011::import(
+        machines
+            .as_ref()
+            .map(|(name, text)| vec![Input::text(name.clone(), text)])
+            .unwrap_or_default(),
+        vec![Input::text(pods_name, &pods_text)],
+        &opts,
+        &mut |_| {},
+    )
+    .map_err(|e| err(t.pods.span(), "trace.pods", e.to_string()))?;
+    let nodes = trace
+        .machines
+        .iter()
+        .map(|m| {
+            orchsim_sched::NodeInfo::new(
+                format!("m{}", m.id),
+                Resources {
+                    cpu_milli: (m.cpu * opts.cpu_unit_cores * 1000.0).round() as u64,
+                    memory_bytes: (m.memory * opts.memory_unit_gib * GIB).round() as u64,
+                    pods: DEFAULT_MAX_PODS,
+                    ..Resources::ZERO
+                },
+            )
+        })
+        .collect();
+    let us = |x: u64| SimDuration((x as f64 * 1000.0 * scale).round() as u64);
+    let pods = trace
+        .tasks
+        .iter()
+        .take(limit)
+        .map(|task| {
+            let pod = orchsim_sched::PodSpec::new(
+                format!("j{}-t{}", task.job, task.index),
+                Resources {
+                    cpu_milli: (task.cpu * opts.cpu_unit_cores * 1000.0).round() as u64,
+                    memory_bytes: (task.memory * opts.memory_unit_gib * GIB).round() as u64,
+                    ..Resources::ZERO
+                },
+            );
+            TracePod {
+                priority: task.priority as i32,
+                ..TracePod::new(pod, us(task.arrival_us), task.run_us.map(us))
+            }
+        })
+        .collect();
     Ok((
         nodes,
         TraceReplay {

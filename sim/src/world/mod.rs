@@ -944,6 +944,7 @@ impl<'s> World<'s> {
         let p = &trace.pods[index];
         let mut spec = PodSpec::new(p.name.clone(), p.requests);
         spec.gpu_models = p.gpu_models.clone();
+        spec.priority = p.priority;
         spec.owner = trace.name.clone();
         // Trace pods count as the workload after the generated ones.
         let workload = self.scenario.workloads.len();

@@ -1,0 +1,261 @@
+//! `orchsim import`: a production trace read as a stream (files, or directories of part
+//! files in name order), what it holds summarised, and a scenario written that replays it.
+
+use std::fmt::Write;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use orchsim_report::{Cell, Table};
+pub use orchsim_sim::import::google_2011;
+use orchsim_sim::import::google_2011::Input;
+use orchsim_sim::import::{ImportError, Summary};
+
+use crate::error::Error;
+use crate::render::View;
+
+/// `import google-2011`'s request.
+#[derive(Clone, Debug)]
+pub struct Google2011Request {
+    /// machine_events: a file or a directory of part files.
+    pub machine_events: PathBuf,
+    /// task_events: a file or a directory of part files.
+    pub task_events: PathBuf,
+    pub options: google_2011::Options,
+    /// Where to write the scenario (TOML); none: only the summary.
+    pub out: Option<PathBuf>,
+    /// Called with the records read so far, every 2²⁰.
+    pub progress: Option<fn(u64)>,
+}
+
+/// The files of `path`: itself, or a directory's regular files by name (the trace's
+/// `part-00000-of-00500.csv` order). Compressed parts are refused with what to do.
+fn parts(path: &Path, what: &str) -> Result<Vec<PathBuf>, Error> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::bad_input(format!("--{what}: cannot read {}: {e}", path.display())))?;
+    let mut files = if meta.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Error::bad_input(format!("--{what}: {}: {e}", path.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files.retain(|p| {
+        !p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
+    if let Some(gz) = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "gz"))
+    {
+        return Err(Error::bad_input(format!(
+            "--{what}: {} is compressed; decompress the parts first (`gunzip -k {}/*.gz`)",
+            gz.display(),
+            path.display()
+        )));
+    }
+    if files.is_empty() {
+        return Err(Error::bad_input(format!(
+            "--{what}: {} holds no files",
+            path.display()
+        )));
+    }
+    Ok(files)
+}
+
+fn inputs(files: &[PathBuf], what: &str) -> Result<Vec<Input<'static>>, Error> {
+    files
+        .iter()
+        .map(|p| {
+            let f = std::fs::File::open(p).map_err(|e| {
+                Error::bad_input(format!("--{what}: cannot open {}: {e}", p.display()))
+            })?;
+            Ok(Input {
+                name: p.display().to_string(),
+                reader: Box::new(BufReader::with_capacity(1 << 20, f)),
+            })
+        })
+        .collect()
+}
+
+fn import_error(e: ImportError) -> Error {
+    Error::bad_input(e.to_string())
+}
+
+/// `import google-2011`.
+pub fn google_2011(r: &Google2011Request) -> Result<View, Error> {
+    let machine_files = parts(&r.machine_events, "machine-events")?;
+    let task_files = parts(&r.task_events, "task-events")?;
+    let mut progress = |n: u64| {
+        if let Some(p) = r.progress {
+            p(n)
+        }
+    };
+    let trace = google_2011::import(
+        inputs(&machine_files, "machine-events")?,
+        inputs(&task_files, "task-events")?,
+        &r.options,
+        &mut progress,
+    )
+    .map_err(import_error)?;
+    let s = &trace.summary;
+    let mut text = summary_text(s);
+    if let Some(out) = &r.out {
+        if r.machine_events.is_dir() || r.task_events.is_dir() {
+            return Err(Error::bad_input(
+                "--out: a scenario names one file per table; join the parts first (`cat part-* > task_events.csv`)",
+            ));
+        }
+        let toml = scenario_toml(r, s, out)?;
+        std::fs::write(out, toml)
+            .map_err(|e| Error::bad_input(format!("--out: cannot write {}: {e}", out.display())))?;
+        writeln!(
+            text,
+            "wrote {} (run it with `orchsim run {}`)",
+            out.display(),
+            out.display()
+        )?;
+    }
+    let mut view = View::of(summary_table(s)?);
+    view.json_text = Some(serde_json::to_string_pretty(s)?);
+    view.text = Some(text);
+    Ok(view)
+}
+
+fn summary_table(s: &Summary) -> Result<Table, Error> {
+    let mut t = Table::new(["what", "count"]);
+    for (what, n) in [
+        ("records", s.records),
+        ("machines", s.machines),
+        ("jobs", s.jobs),
+        ("tasks", s.tasks),
+    ] {
+        t.push(vec![what.into(), Cell::UInt(n)])?;
+    }
+    for (why, n) in &s.skipped {
+        t.push(vec![format!("skipped: {why}").into(), Cell::UInt(*n)])?;
+    }
+    Ok(t)
+}
+
+fn summary_text(s: &Summary) -> String {
+    let mut t = format!(
+        "{}: {} records; {} machines, {} jobs, {} tasks arriving from {:.0} s to {:.0} s\n",
+        s.format, s.records, s.machines, s.jobs, s.tasks, s.first_arrival_s, s.last_arrival_s
+    );
+    for (why, n) in &s.skipped {
+        t.push_str(&format!("skipped: {n} × {why}\n"));
+    }
+    for e in &s.examples {
+        t.push_str(&format!("  {}:{}: {}\n", e.file, e.line, e.reason));
+    }
+    t
+}
+
+/// `path` as the scenario at `out` names it: relative to its directory when both are under
+/// one, else absolute.
+fn relative_to(out: &Path, path: &Path) -> Result<String, Error> {
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p)
+            .map_err(|e| Error::bad_input(format!("cannot resolve {}: {e}", p.display())))
+    };
+    let target = abs(path)?;
+    let dir = abs(out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new(".")))?;
+    let shared = dir
+        .components()
+        .zip(target.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if shared <= 1 {
+        return Ok(target.display().to_string());
+    }
+    let mut rel = PathBuf::new();
+    for _ in dir.components().skip(shared) {
+        rel.push("..");
+    }
+    for c in target.components().skip(shared) {
+        rel.push(c);
+    }
+    Ok(rel.to_string_lossy().replace('\\', "/"))
+}
+
+/// The scenario replaying the imported trace: its machines as nodes, its tasks as pods, the
+/// options as chosen; the Kubernetes scheduler; long enough for the last arrival.
+fn scenario_toml(r: &Google2011Request, s: &Summary, out: &Path) -> Result<String, Error> {
+    let o = &r.options;
+    let quote = |v: String| toml::Value::String(v).to_string();
+    let name = out.file_stem().map_or("google-2011-import".into(), |n| {
+        n.to_string_lossy().into_owned()
+    });
+    let mut t = String::new();
+    writeln!(
+        t,
+        "# Imported by `orchsim import google-2011`: {} machines, {} jobs, {} tasks arriving over {:.0} s",
+        s.machines, s.jobs, s.tasks, s.last_arrival_s
+    )?;
+    writeln!(
+        t,
+        "# ({} records read, {} skipped).",
+        s.records,
+        s.skipped_total()
+    )?;
+    writeln!(t, "name = {}", quote(name))?;
+    writeln!(
+        t,
+        "description = \"Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran\""
+    )?;
+    writeln!(t, "seed = 1")?;
+    // An hour past the last arrival, at least a day's worth of samples.
+    let duration = (s.last_arrival_s + 3600.0).ceil().max(3600.0) as u64;
+    writeln!(t, "duration_s = {duration}")?;
+    writeln!(t, "sample_interval_s = {}", (duration / 100).max(1))?;
+    writeln!(t)?;
+    writeln!(t, "[trace]")?;
+    writeln!(t, "format = \"google-2011\"")?;
+    writeln!(t, "nodes = {}", quote(relative_to(out, &r.machine_events)?))?;
+    writeln!(t, "pods = {}", quote(relative_to(out, &r.task_events)?))?;
+    writeln!(
+        t,
+        "cpu_unit_cores = {:?}      # cores of the trace's largest machine (normalised 1.0)",
+        o.cpu_unit_cores
+    )?;
+    writeln!(
+        t,
+        "memory_unit_gib = {:?}     # GiB of its largest memory",
+        o.memory_unit_gib
+    )?;
+    writeln!(t, "from_s = {:?}", o.from_s)?;
+    if let Some(to) = o.to_s {
+        writeln!(t, "to_s = {to:?}")?;
+    }
+    writeln!(t, "every_kth_job = {}", o.every_kth_job)?;
+    writeln!(t, "strict = {}", o.strict)?;
+    writeln!(t)?;
+    writeln!(t, "[scheduler]")?;
+    writeln!(t, "algorithm = \"kubernetes\"")?;
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_walk_up_from_the_scenario() {
+        let dir = std::env::temp_dir().join(format!("orchsim-import-rel-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::create_dir_all(dir.join("c")).unwrap();
+        std::fs::write(dir.join("c/t.csv"), "").unwrap();
+        let rel = relative_to(&dir.join("a/b/s.toml"), &dir.join("c/t.csv")).unwrap();
+        assert_eq!(rel, "../../c/t.csv");
+        let rel = relative_to(&dir.join("c/s.toml"), &dir.join("c/t.csv")).unwrap();
+        assert_eq!(rel, "t.csv");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

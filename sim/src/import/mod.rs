@@ -1,0 +1,92 @@
+//! Workload importers: production traces read as streams into machines and tasks, with what
+//! was skipped and where. Each format is a module; they share the summary and the error.
+
+pub mod google_2011;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// A record that could not be read, or was read and not kept.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Skip {
+    pub file: String,
+    /// 1-based.
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Skipped records listed in full in the summary; the rest are counted by reason.
+const SKIPS_LISTED: usize = 20;
+
+/// What an import read and kept.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub format: String,
+    /// Records (lines) read, skipped ones included.
+    pub records: u64,
+    pub machines: u64,
+    pub jobs: u64,
+    pub tasks: u64,
+    /// Arrivals of the first and last task kept, s from the window's start.
+    pub first_arrival_s: f64,
+    pub last_arrival_s: f64,
+    /// Records skipped, and tasks or machines read but not kept, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// The first skipped records, where they are.
+    pub examples: Vec<Skip>,
+}
+
+impl Summary {
+    /// Counts one skip; lists it if it is among the first.
+    pub(crate) fn skip(&mut self, file: &str, line: u64, kind: &str, detail: String) {
+        *self.skipped.entry(kind.to_string()).or_default() += 1;
+        if self.examples.len() < SKIPS_LISTED {
+            self.examples.push(Skip {
+                file: file.to_string(),
+                line,
+                reason: detail,
+            });
+        }
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Why an import stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportError {
+    /// A malformed record (with `strict`, or where nothing can be read past it).
+    Malformed {
+        file: String,
+        line: u64,
+        column: u64,
+        field: String,
+        message: String,
+    },
+    /// A file that cannot be read.
+    Io { file: String, message: String },
+    /// Options that make no sense.
+    Options(String),
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImportError::Malformed {
+                file,
+                line,
+                column,
+                field,
+                message,
+            } => write!(f, "{file}:{line}:{column}: {field}: {message}"),
+            ImportError::Io { file, message } => write!(f, "{file}: {message}"),
+            ImportError::Options(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
