@@ -13,6 +13,7 @@ macro_rules! outln {
 mod bench;
 mod compare;
 mod explain;
+mod fit;
 mod import;
 mod live;
 mod net;
@@ -53,6 +54,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Show why a pod lands where it does: filters, scores and the chosen node.
     Explain(explain::ExplainArgs),
+    /// Will this application fit on this cluster? Replicas placed, the scheduler's reason
+    /// for the rest, the nodes to add; exit 1 when something does not fit.
+    Fit(fit::FitArgs),
     /// Production traces in: `import google-2011` summarises a trace and writes a scenario
     /// that replays it.
     Import(import::ImportArgs),
@@ -162,6 +166,10 @@ fn main() -> ExitCode {
         },
         Some(Command::Run(args)) => run(args),
         Some(Command::Explain(args)) => explain::explain(args),
+        Some(Command::Fit(args)) => match fit::run(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Net(args)) => net::run(args),
         Some(Command::Import(args)) => import::run(args),

@@ -482,6 +482,7 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                             pods: 1,
                             ..Resources::ZERO
                         },
+                        priority: 0,
                         gpu_models: Vec::new(),
                         arrival: SimDuration::from_secs(at),
                         run_for: secs.map(SimDuration::from_secs),

@@ -7,6 +7,7 @@ mod cli;
 mod control_planes;
 mod explain;
 mod fgd_atc23;
+mod fit;
 mod import;
 mod inputs;
 mod live;

@@ -1,6 +1,7 @@
 //! Kubernetes `v1.Node` and `v1.Pod` objects, as `kubectl get nodes,pods -o yaml` prints them
 //! (a `kind: List` with `items`, or a multi-document stream), turned into [`NodeInfo`] and
-//! [`PodSpec`]. Fields a live cluster adds and the scheduler ignores (status conditions,
+//! [`PodSpec`]; and the workload objects that hold pod templates (Deployment, ReplicaSet,
+//! StatefulSet, DaemonSet, Job, CronJob) as [`Workload`]s. Fields a live cluster adds and the scheduler ignores (status conditions,
 //! managedFields, images, ...) are ignored; fields the scheduler reads are parsed strictly, and
 //! errors name the document, the object and the field.
 //!
@@ -66,6 +67,38 @@ pub struct Objects {
     /// Namespaces and their labels, from `kind: Namespace` objects (what NetworkPolicy's
     /// `namespaceSelector` reads).
     pub namespaces: Vec<(String, Labels)>,
+    /// Objects with a pod template, in input order.
+    pub workloads: Vec<Workload>,
+    /// Kinds read and not used here (`Service`, `ConfigMap`, ...), with how many of each.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+/// What a workload object asks for: `pods` copies of `template` (a DaemonSet: one per node
+/// that admits it, `pods` is 0).
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// `Deployment`, `ReplicaSet`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`.
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// `spec.replicas` (default 1); a Job's `parallelism` (default 1), a CronJob's job's.
+    pub pods: u32,
+    /// The pod template as a pod named after the workload, owned by it.
+    pub template: PodSpec,
+}
+
+impl Workload {
+    /// `Deployment default/web`.
+    pub fn key(&self) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
+
+    /// Replica `i`: the template named `<name>-<i>`.
+    pub fn replica(&self, i: u32) -> PodSpec {
+        let mut p = self.template.clone();
+        p.name = format!("{}-{i}", self.name);
+        p
+    }
 }
 
 /// Reads every Node and Pod in `text`; other kinds are skipped.
@@ -299,9 +332,91 @@ impl Ctx {
                 out.namespaces.push((name, labels));
                 Ok(())
             }
+            "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" => {
+                let w = self.workload(&kind, m)?;
+                if out
+                    .workloads
+                    .iter()
+                    .any(|x| x.kind == w.kind && x.namespace == w.namespace && x.name == w.name)
+                {
+                    return Err(self.err(
+                        "metadata.name",
+                        format!("expected each {kind} once, `{}` appears twice", w.key()),
+                    ));
+                }
+                out.workloads.push(w);
+                Ok(())
+            }
             "" => Err(self.err(&join(path, "kind"), "expected `kind` (Node, Pod or List)")),
-            _ => Ok(()),
+            other => {
+                *out.skipped.entry(other.to_string()).or_default() += 1;
+                Ok(())
+            }
         }
+    }
+
+    /// A workload object: its replica count and its pod template, read as a pod named after
+    /// the workload in its namespace (so errors name `spec.template...` fields as a pod's).
+    fn workload(&mut self, kind: &str, m: &Mapping) -> Result<Workload, ObjectError> {
+        let (name, namespace, _) = self.metadata(m, kind)?;
+        let object = self.object.clone();
+        let spec = get(m, "spec").ok_or_else(|| self.err("spec", "expected a spec"))?;
+        let mut spec = self.map(spec, "spec")?;
+        let mut prefix = "spec".to_string();
+        let pods = match kind {
+            "CronJob" => {
+                let jt = get(spec, "jobTemplate")
+                    .ok_or_else(|| self.err("spec.jobTemplate", "expected a job template"))?;
+                let jt = self.map(jt, "spec.jobTemplate")?;
+                let js = get(jt, "spec")
+                    .ok_or_else(|| self.err("spec.jobTemplate.spec", "expected a job spec"))?;
+                spec = self.map(js, "spec.jobTemplate.spec")?;
+                prefix = "spec.jobTemplate.spec".into();
+                self.int32(
+                    get(spec, "parallelism"),
+                    &join(&prefix, "parallelism"),
+                    0,
+                    i32::MAX,
+                )?
+                .unwrap_or(1)
+            }
+            "Job" => self
+                .int32(get(spec, "parallelism"), "spec.parallelism", 0, i32::MAX)?
+                .unwrap_or(1),
+            "DaemonSet" => 0,
+            _ => self
+                .int32(get(spec, "replicas"), "spec.replicas", 0, i32::MAX)?
+                .unwrap_or(1),
+        } as u32;
+        let field = join(&prefix, "template");
+        let template =
+            get(spec, "template").ok_or_else(|| self.err(&field, "expected a pod template"))?;
+        let template = self.map(template, &field)?;
+        // The template as a Pod object: the workload's name and namespace, the template's
+        // labels and spec.
+        let mut md = match get(template, "metadata") {
+            Some(v) => self.map(v, &join(&field, "metadata"))?.clone(),
+            None => Mapping::new(),
+        };
+        md.insert("name".into(), Value::String(name.clone()));
+        md.insert("namespace".into(), Value::String(namespace.clone()));
+        md.remove("ownerReferences");
+        let mut pod = template.clone();
+        pod.insert("metadata".into(), Value::Mapping(md));
+        let (mut template, _) = self.pod(&pod).map_err(|mut e| {
+            e.object = object.clone();
+            e.field = join(&field, &e.field);
+            e
+        })?;
+        self.object = object;
+        template.owner = name.clone();
+        Ok(Workload {
+            kind: kind.to_string(),
+            name,
+            namespace,
+            pods,
+            template,
+        })
     }
 
     fn metadata(
@@ -927,6 +1042,58 @@ mod tests {
         let text = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{spec}");
         let mut objs = parse(&text).unwrap_or_else(|e| panic!("{e}"));
         objs.pods.remove(0)
+    }
+
+    /// The Kubernetes documentation's Deployment example (concepts/workloads/controllers/
+    /// deployment: `nginx-deployment`, 3 replicas, `app: nginx`) beside a DaemonSet, a
+    /// CronJob, a Job and kinds read elsewhere.
+    #[test]
+    fn workloads_carry_their_pod_templates() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nginx-deployment\n  labels:\n    app: nginx\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: nginx\n  template:\n    metadata:\n      labels:\n        app: nginx\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.14.2\n        resources: {requests: {cpu: 250m, memory: 64Mi}}\n        ports:\n        - containerPort: 80\n---\nkind: DaemonSet\nmetadata: {name: agent, namespace: kube-system}\nspec:\n  template:\n    spec:\n      tolerations: [{operator: Exists}]\n      containers: [{name: a, resources: {requests: {cpu: 100m}}}]\n---\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@hourly'\n  jobTemplate:\n    spec:\n      parallelism: 2\n      template:\n        spec: {containers: [{name: r, resources: {requests: {memory: 1Gi}}}]}\n---\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec: {priority: 5, containers: [{name: j}]}\n---\nkind: Service\nmetadata: {name: web}\n---\nkind: ConfigMap\nmetadata: {name: c}\n---\nkind: Service\nmetadata: {name: db}\n";
+        let o = parse(text).unwrap();
+        let got: Vec<(String, u32, u64, u64)> = o
+            .workloads
+            .iter()
+            .map(|w| {
+                (
+                    w.key(),
+                    w.pods,
+                    w.template.requests.cpu_milli,
+                    w.template.requests.memory_bytes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "Deployment default/nginx-deployment".into(),
+                    3,
+                    250,
+                    64 << 20
+                ),
+                ("DaemonSet kube-system/agent".into(), 0, 100, 0),
+                ("CronJob default/report".into(), 2, 0, 1 << 30),
+                ("Job default/once".into(), 1, 0, 0),
+            ]
+        );
+        let d = &o.workloads[0];
+        let r = d.replica(2);
+        assert_eq!(
+            (r.name.as_str(), r.owner.as_str()),
+            ("nginx-deployment-2", "nginx-deployment")
+        );
+        assert_eq!(r.labels.get("app").map(String::as_str), Some("nginx"));
+        assert_eq!(o.workloads[1].template.tolerations.len(), 1);
+        assert_eq!(o.workloads[3].template.priority, 5);
+        assert_eq!(o.skipped.get("Service"), Some(&2));
+        assert_eq!(o.skipped.get("ConfigMap"), Some(&1));
+        // A template's error names the workload and the template's field.
+        let e = parse("kind: Deployment\nmetadata: {name: w}\nspec:\n  template:\n    spec: {containers: [{name: c, resources: {requests: {cpu: lots}}}]}\n").unwrap_err();
+        assert_eq!(e.object, "Deployment w");
+        assert!(e.field.starts_with("spec.template.spec.containers"), "{e}");
+        let e = parse("kind: Deployment\nmetadata: {name: w}\nspec: {replicas: -1}\n").unwrap_err();
+        assert_eq!(e.field, "spec.replicas", "{e}");
     }
 
     /// What NetworkPolicy needs of a dump: pod addresses (IPv4 only) and namespace labels.

@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod compare;
 pub mod error;
 pub mod explain;
+pub mod fit;
 pub mod gpu_study;
 pub mod import;
 pub mod journal;

@@ -1,0 +1,535 @@
+//! `fit`: will an application fit on a cluster, and if not, why and what would make it. The
+//! cluster is Kubernetes YAML (`kubectl get nodes,pods -o yaml`) or a scenario's hosts; the
+//! application is Kubernetes manifests (workloads with pod templates, and bare Pods). Every
+//! replica goes through the scheduler as `explain` runs it; what does not fit gets the
+//! scheduler's own reason, and the cheapest number of nodes of one node type that would hold
+//! it all.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use orchsim_report::{Cell, Table};
+use orchsim_sched::kube::objects::{self, Workload};
+use orchsim_sched::kube::{config, KubeScheduler, Profile};
+use orchsim_sched::{Decision, NodeInfo, PodSpec, Scheduler};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::render::View;
+use crate::source::Source;
+
+/// The label that names a node's own topology domain.
+const HOSTNAME: &str = "kubernetes.io/hostname";
+
+/// Further replicas of one workload tried when counting how many more would fit.
+pub const MAX_MORE: u32 = 10_000;
+/// Nodes of one type added at most when looking for the cheapest scale-out.
+pub const MAX_NEW_NODES: usize = 1_000;
+
+/// What to fit.
+#[derive(Clone, Debug)]
+pub struct FitRequest {
+    /// Kubernetes YAML with the nodes, or a scenario (file or embedded name).
+    pub nodes: PathBuf,
+    /// Pods already bound (`spec.nodeName`).
+    pub pods: Option<PathBuf>,
+    /// Manifests: YAML files, or directories of `*.yaml`/`*.yml`.
+    pub manifests: Vec<PathBuf>,
+    /// `kubernetes`, `swarm`, or a bin-packing algorithm.
+    pub scheduler: String,
+    /// A KubeSchedulerConfiguration for `kubernetes`.
+    pub profile: Option<PathBuf>,
+    pub seed: u64,
+}
+
+/// One workload's answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkloadFit {
+    /// `Deployment default/web`.
+    pub workload: String,
+    /// Pods it asks for (a DaemonSet: the nodes that admit it).
+    pub requested: u32,
+    pub placed: u32,
+    /// Further replicas that would fit after the whole application is placed (up to
+    /// [`MAX_MORE`]); none for a DaemonSet.
+    pub more: Option<u32>,
+    /// The scheduler's reason for the first replica that did not fit.
+    pub stopped_by: Option<String>,
+}
+
+/// Adding nodes of one type until everything fits.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleOut {
+    pub node_type: String,
+    /// `None`: some pod fits on no node of this type.
+    pub nodes: Option<usize>,
+    pub cost_per_hour: Option<f64>,
+    /// Why not, when `nodes` is `None`.
+    pub why_not: Option<String>,
+}
+
+/// The whole answer (the JSON contract).
+#[derive(Clone, Debug, Serialize)]
+pub struct Fit {
+    pub scheduler: String,
+    pub nodes: usize,
+    pub fits: bool,
+    pub unplaced_pods: u32,
+    pub workloads: Vec<WorkloadFit>,
+    /// Each node type's answer, cheapest first; empty when everything fits.
+    pub scale_out: Vec<ScaleOut>,
+    /// Object kinds in the manifests that are not workloads, with their count.
+    pub skipped_kinds: std::collections::BTreeMap<String, usize>,
+}
+
+/// The answer, the view of it and the notes worth telling.
+pub struct Fitted {
+    pub fit: Fit,
+    pub view: View,
+    pub notes: Vec<String>,
+}
+
+/// A kind of node the cluster can add: a template and its price.
+struct NodeType {
+    name: String,
+    template: NodeInfo,
+    cost_per_hour: f64,
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_input(format!("cannot read {}: {e}", path.display())))
+}
+
+fn parse(path: &Path) -> Result<objects::Objects> {
+    objects::parse(&read(path)?).map_err(|e| Error::bad_input(format!("{}: {e}", path.display())))
+}
+
+/// The cluster's nodes as they are (no pods yet) and the node types it could add.
+fn cluster(path: &Path) -> Result<(Vec<NodeInfo>, Vec<NodeType>)> {
+    let arg = path.to_string_lossy();
+    let scenario = path.extension().is_some_and(|e| e == "toml")
+        || ((!path.exists() || path.is_dir()) && crate::catalog::find(&arg).is_some());
+    if scenario {
+        let sc = Source::resolve(Some(&arg))?.simulation("fit --nodes")?;
+        let mut nodes = Vec::new();
+        let mut types = Vec::new();
+        for g in &sc.hosts {
+            let make = |name: String| {
+                let mut n = NodeInfo::new(name, g.capacity);
+                n.labels = g.labels.clone();
+                n.site = g.site.clone();
+                if let Some(m) = &g.gpu_model {
+                    n.gpus = orchsim_sched::DeviceSet::of_model(m.clone());
+                }
+                n
+            };
+            // The hosts it starts with: an autoscaled group's initial count.
+            for i in 0..g.count {
+                nodes.push(make(format!("{}-{i}", g.name)));
+            }
+            types.push(NodeType {
+                name: g.name.clone(),
+                template: make(g.name.clone()),
+                cost_per_hour: g.cost_per_hour,
+            });
+        }
+        nodes.extend(sc.trace_nodes.iter().cloned());
+        return Ok((nodes, types));
+    }
+    let objs = parse(path)?;
+    if objs.nodes.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: no Node objects found",
+            path.display()
+        )));
+    }
+    // Node types: the instance-type label where there is one, else each distinct shape.
+    let mut types: Vec<NodeType> = Vec::new();
+    for n in &objs.nodes {
+        let name = n
+            .labels
+            .get("node.kubernetes.io/instance-type")
+            .or_else(|| n.labels.get("beta.kubernetes.io/instance-type"))
+            .cloned()
+            .unwrap_or_else(|| {
+                format!(
+                    "{}m-{}Mi",
+                    n.allocatable.cpu_milli,
+                    n.allocatable.memory_bytes >> 20
+                )
+            });
+        if !types.iter().any(|t| t.name == name) {
+            let mut template = n.clone();
+            template.unschedulable = false;
+            types.push(NodeType {
+                name,
+                template,
+                cost_per_hour: 0.0,
+            });
+        }
+    }
+    Ok((objs.nodes, types))
+}
+
+/// Manifest files: each path, or a directory's `*.yaml`/`*.yml` in name order.
+fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Error::bad_input(format!("--manifests {}: {e}", p.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                return Err(Error::bad_input(format!(
+                    "--manifests {}: no *.yaml or *.yml files",
+                    p.display()
+                )));
+            }
+            out.extend(v);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn scheduler(req: &Request) -> Result<(Box<dyn Scheduler + Send>, Vec<String>)> {
+    if req.scheduler == "kubernetes" {
+        let (profile, notes) = match &req.profile {
+            Some(p) => {
+                let loaded = config::parse(&read(p)?, None)
+                    .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
+                (loaded.profile, loaded.notes)
+            }
+            None => (Profile::default(), Vec::new()),
+        };
+        return Ok((Box::new(KubeScheduler::new(profile, req.seed)), notes));
+    }
+    if req.profile.is_some() {
+        return Err(Error::bad_input(
+            "--profile applies to --scheduler kubernetes only",
+        ));
+    }
+    Ok((
+        orchsim_sched::by_name(&req.scheduler, req.seed)?,
+        Vec::new(),
+    ))
+}
+
+type Request = FitRequest;
+
+/// Binds `pod` where the scheduler puts it, or returns the scheduler's reason.
+fn place(
+    s: &mut dyn Scheduler,
+    nodes: &mut Vec<NodeInfo>,
+    pod: PodSpec,
+) -> std::result::Result<(), String> {
+    match s.schedule(&pod, &*nodes).decision {
+        Decision::Bind { node, devices } => {
+            nodes[node.0].add_pod_on(Arc::new(pod), devices);
+            Ok(())
+        }
+        Decision::Preempt { why, victims, .. } => Err(format!(
+            "{why} (it would fit by preempting {})",
+            victims.join(", ")
+        )),
+        Decision::Unschedulable(why) => Err(why.to_string()),
+    }
+}
+
+/// Whether a DaemonSet's pod belongs on `node`: it passes everything but room (the
+/// controller creates a pod only where node selector, affinity and taints admit it).
+fn daemon_wanted(why: &str) -> bool {
+    !(why.contains("didn't match Pod's node affinity/selector")
+        || why.contains("untolerated taint")
+        || why.contains("node(s) were unschedulable"))
+}
+
+/// The DaemonSets' pods for the node at `index`: placed where they fit; returns (wanted,
+/// placed, first reason) per DaemonSet in `daemons`.
+fn place_daemons(
+    s: &mut dyn Scheduler,
+    nodes: &mut Vec<NodeInfo>,
+    index: usize,
+    daemons: &[&Workload],
+) -> Vec<(bool, bool, Option<String>)> {
+    let node = nodes[index].name.clone();
+    daemons
+        .iter()
+        .map(|w| {
+            let mut pod = w.template.clone();
+            pod.name = format!("{}-{node}", w.name);
+            pod.node_name = Some(node.clone());
+            match place(s, nodes, pod) {
+                Ok(()) => (true, true, None),
+                Err(why) if daemon_wanted(&why) => (true, false, Some(why)),
+                Err(_) => (false, false, None),
+            }
+        })
+        .collect()
+}
+
+/// Fits the manifests on the cluster.
+pub fn fit(req: &FitRequest) -> Result<Fitted> {
+    let (mut nodes, types) = cluster(&req.nodes)?;
+    let mut notes = Vec::new();
+    if let Some(p) = &req.pods {
+        let objs = parse(p)?;
+        let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);
+        if !unbound.is_empty() {
+            notes.push(format!(
+                "{} pod(s) in {} are not bound to a listed node and were ignored",
+                unbound.len(),
+                p.display()
+            ));
+        }
+    }
+    let mut workloads: Vec<Workload> = Vec::new();
+    let mut skipped = std::collections::BTreeMap::new();
+    for f in manifest_files(&req.manifests)? {
+        let objs = parse(&f)?;
+        workloads.extend(objs.workloads);
+        // A bare Pod is a workload of one.
+        for p in objs.pods {
+            workloads.push(Workload {
+                kind: "Pod".into(),
+                name: p.name.clone(),
+                namespace: p.namespace.clone(),
+                pods: 1,
+                template: p,
+            });
+        }
+        for (k, n) in objs.skipped {
+            *skipped.entry(k).or_default() += n;
+        }
+        if !objs.nodes.is_empty() {
+            notes.push(format!(
+                "{}: {} Node object(s) in the manifests were ignored (the cluster is --nodes)",
+                f.display(),
+                objs.nodes.len()
+            ));
+        }
+    }
+    if workloads.is_empty() {
+        return Err(Error::bad_input(
+            "--manifests: no workloads found (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or Pod)",
+        ));
+    }
+    if !skipped.is_empty() {
+        notes.push(format!(
+            "not workloads, skipped: {}",
+            skipped
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let (mut s, profile_notes) = scheduler(req)?;
+    notes.extend(profile_notes.iter().map(|n| format!("profile: {n}")));
+
+    // DaemonSets first (their pods exist on every node before anything is scaled), then the
+    // rest in manifest order, replica by replica.
+    let daemons: Vec<&Workload> = workloads.iter().filter(|w| w.kind == "DaemonSet").collect();
+    let mut answers: Vec<WorkloadFit> = workloads
+        .iter()
+        .map(|w| WorkloadFit {
+            workload: w.key(),
+            requested: w.pods,
+            placed: 0,
+            more: None,
+            stopped_by: None,
+        })
+        .collect();
+    let daemon_index: Vec<usize> = workloads
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.kind == "DaemonSet")
+        .map(|(i, _)| i)
+        .collect();
+    for n in 0..nodes.len() {
+        for (d, (wanted, placed, why)) in place_daemons(s.as_mut(), &mut nodes, n, &daemons)
+            .into_iter()
+            .enumerate()
+        {
+            let a = &mut answers[daemon_index[d]];
+            a.requested += wanted as u32;
+            a.placed += placed as u32;
+            if a.stopped_by.is_none() {
+                a.stopped_by = why;
+            }
+        }
+    }
+    let mut unplaced: Vec<PodSpec> = Vec::new();
+    for (w, a) in workloads.iter().zip(&mut answers) {
+        if w.kind == "DaemonSet" {
+            continue;
+        }
+        for i in 0..w.pods {
+            let pod = w.replica(i);
+            match place(s.as_mut(), &mut nodes, pod.clone()) {
+                Ok(()) => a.placed += 1,
+                Err(why) => {
+                    a.stopped_by.get_or_insert(why);
+                    unplaced.push(pod);
+                }
+            }
+        }
+    }
+    // How many more of each would fit on what is left.
+    for (w, a) in workloads.iter().zip(&mut answers) {
+        if w.kind == "DaemonSet" {
+            continue;
+        }
+        let mut left = nodes.clone();
+        let (mut extra, _) = scheduler(req)?;
+        let mut more = 0;
+        while more < MAX_MORE {
+            if place(extra.as_mut(), &mut left, w.replica(w.pods + more)).is_err() {
+                break;
+            }
+            more += 1;
+        }
+        a.more = Some(more);
+    }
+    let unplaced_pods = answers.iter().map(|a| a.requested - a.placed).sum::<u32>();
+    let scale_out = if unplaced_pods == 0 {
+        Vec::new()
+    } else {
+        let mut v: Vec<ScaleOut> = types
+            .iter()
+            .map(|t| scale_out(req, &nodes, t, &daemons, &unplaced))
+            .collect::<Result<_>>()?;
+        v.sort_by(|a, b| {
+            let key = |x: &ScaleOut| (x.nodes.is_none(), x.cost_per_hour.unwrap_or(f64::MAX));
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0)
+                .then(ka.1.total_cmp(&kb.1))
+                .then(a.nodes.cmp(&b.nodes))
+        });
+        v
+    };
+    let fit = Fit {
+        scheduler: req.scheduler.clone(),
+        nodes: nodes.len(),
+        fits: unplaced_pods == 0,
+        unplaced_pods,
+        workloads: answers,
+        scale_out,
+        skipped_kinds: skipped,
+    };
+    let view = view(&fit)?;
+    Ok(Fitted { fit, view, notes })
+}
+
+/// Adds nodes of type `t` one at a time (each gets the DaemonSets' pods first) until every
+/// unplaced pod fits.
+fn scale_out(
+    req: &FitRequest,
+    nodes: &[NodeInfo],
+    t: &NodeType,
+    daemons: &[&Workload],
+    unplaced: &[PodSpec],
+) -> Result<ScaleOut> {
+    let (mut s, _) = scheduler(req)?;
+    let mut nodes = nodes.to_vec();
+    let mut added = 0usize;
+    let add = |s: &mut dyn Scheduler, nodes: &mut Vec<NodeInfo>, added: &mut usize| {
+        *added += 1;
+        let mut n = t.template.clone();
+        n.name = format!("{}-new-{}", t.name, *added);
+        // A node of its own: the hostname topology (anti-affinity, spread) must not make it
+        // the template's twin.
+        if n.labels.contains_key(HOSTNAME) {
+            n.labels.insert(HOSTNAME.into(), n.name.clone());
+        }
+        nodes.push(n);
+        let i = nodes.len() - 1;
+        place_daemons(s, nodes, i, daemons)
+    };
+    let mut why_not = None;
+    for pod in unplaced {
+        let mut tried_fresh = false;
+        loop {
+            match place(s.as_mut(), &mut nodes, pod.clone()) {
+                Ok(()) => break,
+                Err(why) => {
+                    if tried_fresh || added >= MAX_NEW_NODES {
+                        why_not = Some(if added >= MAX_NEW_NODES {
+                            format!("more than {MAX_NEW_NODES} nodes")
+                        } else {
+                            format!("{} does not fit on an empty {}: {why}", pod.key(), t.name)
+                        });
+                        break;
+                    }
+                    add(s.as_mut(), &mut nodes, &mut added);
+                    tried_fresh = true;
+                }
+            }
+        }
+        if why_not.is_some() {
+            break;
+        }
+    }
+    Ok(match why_not {
+        Some(w) => ScaleOut {
+            node_type: t.name.clone(),
+            nodes: None,
+            cost_per_hour: None,
+            why_not: Some(w),
+        },
+        None => ScaleOut {
+            node_type: t.name.clone(),
+            nodes: Some(added),
+            cost_per_hour: Some(added as f64 * t.cost_per_hour),
+            why_not: None,
+        },
+    })
+}
+
+fn view(f: &Fit) -> Result<View> {
+    let mut t = Table::new(["workload", "requested", "placed", "more", "stopped_by"]);
+    for w in &f.workloads {
+        t.push(vec![
+            w.workload.as_str().into(),
+            Cell::UInt(w.requested as u64),
+            Cell::UInt(w.placed as u64),
+            w.more.map_or(Cell::Empty, |m| Cell::UInt(m as u64)),
+            w.stopped_by.clone().map_or(Cell::Empty, Cell::from),
+        ])?;
+    }
+    let mut v = View::of(t);
+    v.json_text = Some(serde_json::to_string_pretty(f)?);
+    v.before.push(format!(
+        "{} workload(s) on {} node(s) with scheduler {}",
+        f.workloads.len(),
+        f.nodes,
+        f.scheduler
+    ));
+    if f.fits {
+        v.after.push("fits: every pod has a node".into());
+    } else {
+        v.after.push(format!(
+            "does not fit: {} pod(s) without a node",
+            f.unplaced_pods
+        ));
+        for s in &f.scale_out {
+            v.after.push(match (s.nodes, s.cost_per_hour) {
+                (Some(n), Some(c)) if c > 0.0 => {
+                    format!("  add {n} × {}: {c:.3} per hour", s.node_type)
+                }
+                (Some(n), _) => format!("  add {n} × {}", s.node_type),
+                _ => format!(
+                    "  {}: cannot ({})",
+                    s.node_type,
+                    s.why_not.as_deref().unwrap_or("")
+                ),
+            });
+        }
+    }
+    Ok(v)
+}
