@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use orchsim_app::import::{self, google_2011, Google2011Request};
+use orchsim_app::import::{self, alibaba_2018, google_2011, Alibaba2018Request, Google2011Request};
 use orchsim_app::Error;
 
 use crate::Format;
@@ -22,27 +22,42 @@ enum ImportCommand {
     /// that replays it.
     #[command(name = "google-2011")]
     Google2011(Google2011Args),
+    /// Alibaba cluster-trace-v2018: machine_meta, container_meta (online services),
+    /// batch_task and batch_instance, read as a stream; prints what was imported and skipped,
+    /// and with --out writes a scenario that replays it.
+    #[command(name = "alibaba-2018")]
+    Alibaba2018(Alibaba2018Args),
 }
 
 #[derive(Args)]
-struct Google2011Args {
-    /// The machine_events table: a CSV file, or a directory of part files.
+struct Alibaba2018Args {
+    /// machine_meta: a CSV file, or a directory of part files.
     #[arg(long)]
-    machine_events: PathBuf,
-    /// The task_events table: a CSV file, or a directory of part files.
+    machine_meta: Option<PathBuf>,
+    /// container_meta (online services' containers).
     #[arg(long)]
-    task_events: PathBuf,
-    /// Cores of the trace's largest machine (capacities and requests are normalised to it).
-    #[arg(long, default_value_t = google_2011::DEFAULT_CPU_UNIT_CORES)]
-    cpu_unit_cores: f64,
-    /// GiB of the trace's largest memory.
-    #[arg(long, default_value_t = google_2011::DEFAULT_MEMORY_UNIT_GIB)]
+    container_meta: Option<PathBuf>,
+    /// batch_task: each task's instance count, times and planned CPU and memory.
+    #[arg(long)]
+    batch_task: PathBuf,
+    /// batch_instance: each instance's times (else each task's instances share its times).
+    #[arg(long)]
+    batch_instance: Option<PathBuf>,
+    /// GiB of a machine whose normalised memory is 100.
+    #[arg(long, default_value_t = alibaba_2018::DEFAULT_MEMORY_UNIT_GIB)]
     memory_unit_gib: f64,
-    /// Keep tasks first submitted at or after this trace time, s (0: the trace's start).
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// What every importer takes.
+#[derive(Args)]
+struct CommonArgs {
+    /// Keep what arrives at or after this trace time, s (0: the trace's start).
     #[arg(long, default_value_t = 0.0)]
     from: f64,
-    /// Keep tasks first submitted before this trace time, s; a task still running then runs
-    /// on to the end of the simulation.
+    /// Keep what arrives before this trace time, s; what still runs then runs on to the end
+    /// of the simulation.
     #[arg(long)]
     to: Option<f64>,
     /// Keep every k-th job, in order of first appearance.
@@ -61,29 +76,75 @@ struct Google2011Args {
     format: Format,
 }
 
-fn progress(records: u64) {
-    eprint!("\rimport: {:.1} M records", records as f64 / 1e6);
+#[derive(Args)]
+struct Google2011Args {
+    /// The machine_events table: a CSV file, or a directory of part files.
+    #[arg(long)]
+    machine_events: PathBuf,
+    /// The task_events table: a CSV file, or a directory of part files.
+    #[arg(long)]
+    task_events: PathBuf,
+    /// Cores of the trace's largest machine (capacities and requests are normalised to it).
+    #[arg(long, default_value_t = google_2011::DEFAULT_CPU_UNIT_CORES)]
+    cpu_unit_cores: f64,
+    /// GiB of the trace's largest memory.
+    #[arg(long, default_value_t = google_2011::DEFAULT_MEMORY_UNIT_GIB)]
+    memory_unit_gib: f64,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 pub fn run(args: ImportArgs) -> Result<(), Error> {
-    let ImportCommand::Google2011(a) = args.command;
-    let show = !a.quiet && std::io::stderr().is_terminal();
-    let view = import::google_2011(&Google2011Request {
-        machine_events: a.machine_events,
-        task_events: a.task_events,
-        options: google_2011::Options {
-            cpu_unit_cores: a.cpu_unit_cores,
-            memory_unit_gib: a.memory_unit_gib,
-            from_s: a.from,
-            to_s: a.to,
-            every_kth_job: a.every_kth_job,
-            strict: a.strict,
-        },
-        out: a.out,
-        progress: show.then_some(progress as fn(u64)),
-    })?;
-    if show {
+    let (view, common) = match args.command {
+        ImportCommand::Google2011(a) => {
+            let c = a.common;
+            let view = import::google_2011(&Google2011Request {
+                machine_events: a.machine_events,
+                task_events: a.task_events,
+                options: google_2011::Options {
+                    cpu_unit_cores: a.cpu_unit_cores,
+                    memory_unit_gib: a.memory_unit_gib,
+                    from_s: c.from,
+                    to_s: c.to,
+                    every_kth_job: c.every_kth_job,
+                    strict: c.strict,
+                },
+                out: c.out.clone(),
+                progress: progress(c.quiet),
+            });
+            (view, c)
+        }
+        ImportCommand::Alibaba2018(a) => {
+            let c = a.common;
+            let view = import::alibaba_2018(&Alibaba2018Request {
+                machine_meta: a.machine_meta,
+                container_meta: a.container_meta,
+                batch_task: a.batch_task,
+                batch_instance: a.batch_instance,
+                options: alibaba_2018::Options {
+                    memory_unit_gib: a.memory_unit_gib,
+                    from_s: c.from,
+                    to_s: c.to,
+                    every_kth_job: c.every_kth_job,
+                    strict: c.strict,
+                },
+                out: c.out.clone(),
+                progress: progress(c.quiet),
+            });
+            (view, c)
+        }
+    };
+    if progress(common.quiet).is_some() {
         eprintln!();
     }
-    orchsim_app::render::print(&view, a.format.into())
+    orchsim_app::render::print(&view?, common.format.into())
+}
+
+/// Progress on stderr when it is a terminal and not `quiet`.
+fn progress(quiet: bool) -> Option<fn(u64)> {
+    (!quiet && std::io::stderr().is_terminal()).then_some(show as fn(u64))
+}
+
+fn show(records: u64) {
+    eprint!("\rimport: {:.1} M records", records as f64 / 1e6);
 }

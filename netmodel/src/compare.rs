@@ -42,6 +42,16 @@ pub struct Latency {
     pub p999: f64,
 }
 
+impl From<&packet::RrResult> for Latency {
+    fn from(r: &packet::RrResult) -> Self {
+        Latency {
+            p50: r.p50_us,
+            p99: r.p99_us,
+            p999: r.p999_us,
+        }
+    }
+}
+
 /// One datapath's row. Numbers are `null` when the datapath cannot meet the requirements.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
@@ -138,12 +148,11 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
     let s = packet::stream(&pipe, &StreamConfig::flows(spec.flows));
     let rr = packet::request_response(&pipe, spec.transactions);
     let loaded = (spec.load_flows > 0).then(|| {
-        let rr = packet::request_response_loaded(&pipe, spec.transactions, spec.load_flows);
-        Latency {
-            p50: rr.p50_us,
-            p99: rr.p99_us,
-            p999: rr.p999_us,
-        }
+        Latency::from(&packet::request_response_loaded(
+            &pipe,
+            spec.transactions,
+            spec.load_flows,
+        ))
     });
     let flows: Vec<FlowSpec> = (0..spec.flows.max(1))
         .map(|_| FlowSpec {
@@ -156,11 +165,7 @@ fn measure(profile: &Profile, spec: &CompareSpec, d: Datapath) -> Measured {
         .expect("two hosts and flows between them are valid");
     Measured {
         goodput: s.goodput_gbps,
-        latency: Latency {
-            p50: rr.p50_us,
-            p99: rr.p99_us,
-            p999: rr.p999_us,
-        },
+        latency: Latency::from(&rr),
         loaded,
         cpu: s.cpu_s_per_gbit,
         pps: s.packets_per_s,

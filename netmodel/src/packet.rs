@@ -306,9 +306,10 @@ impl Resource {
     }
 }
 
-/// How many units may wait at hop `h`: pfifo counts a data segment's skb, fq_codel its wire
-/// packets, the receive ring (and flanneld's socket, the per-peer queue) its wire packets; other
-/// hops are unbounded.
+/// How many units may wait at hop `h`: both qdiscs count a data segment's skb (Linux's
+/// `qlen`: a GSO skb is one), the receive ring (and flanneld's socket, the per-peer queue) its
+/// wire packets; other hops are unbounded. fq_codel's 32 MB memory limit is not modeled: TCP
+/// Small Queues keeps the qdisc far below it.
 fn queue_bound(pipe: &Pipeline, h: &Hop, kind: Kind) -> Option<u64> {
     if h.rx_ring {
         Some(pipe.rx_ring_packets as u64)
@@ -322,9 +323,9 @@ fn queue_bound(pipe: &Pipeline, h: &Hop, kind: Kind) -> Option<u64> {
     }
 }
 
-/// What one unit counts against a bounded queue: one skb in pfifo, else its packets.
-fn queue_need(pipe: &Pipeline, is_nic: bool, pkts: u32) -> u64 {
-    if is_nic && pipe.qdisc == Qdisc::Pfifo {
+/// What one unit counts against a bounded queue: one skb in a qdisc, else its packets.
+fn queue_need(is_nic: bool, pkts: u32) -> u64 {
+    if is_nic {
         1
     } else {
         pkts as u64
@@ -332,9 +333,9 @@ fn queue_need(pipe: &Pipeline, is_nic: bool, pkts: u32) -> u64 {
 }
 
 /// TCP Small Queues' limit on one socket's bytes in the qdisc and NIC, as Linux's
-/// `tcp_small_queue_check` sets it: about a millisecond at the socket's pacing rate
-/// (`sk_pacing_rate >> sk_pacing_shift`, shift 10), at most `tcp_limit_output_bytes`, and at
-/// least two segments whatever the limit. The pacing rate is `tcp_update_pacing_rate`'s: the
+/// `tcp_small_queue_check` sets it for an unpaced socket: about a millisecond at its pacing
+/// rate (`sk_pacing_rate >> sk_pacing_shift`, shift 10) but at least two segments, then at
+/// most `tcp_limit_output_bytes` (a socket with nothing queued may always send one). The pacing rate is `tcp_update_pacing_rate`'s: the
 /// window per smoothed round trip, doubled in slow start (below half of ssthresh), else × 1.2.
 /// Before the first round trip is measured only the sysctl bounds it.
 fn tsq_limit(pipe: &Pipeline, fl: &Flow) -> u64 {
@@ -348,11 +349,11 @@ fn tsq_limit(pipe: &Pipeline, fl: &Flow) -> u64 {
             1.2
         };
         let bytes_per_s = ratio * cwnd / (fl.srtt_ns / 1e9);
-        ((bytes_per_s / 1024.0) as u64).min(sysctl)
+        ((bytes_per_s / 1024.0) as u64).max(2 * seg)
     } else {
-        sysctl
+        u64::MAX
     };
-    limit.max(2 * seg)
+    limit.min(sysctl)
 }
 
 /// The resource that serves work sent to `res`: itself, or for a worker pool the host core that
@@ -688,14 +689,29 @@ impl<'a> Engine<'a> {
             now.saturating_add(path)
         } else {
             let limit = queue_bound(self.pipe, h, u.kind);
-            let need = queue_need(self.pipe, is_nic, u.pkts);
+            let need = queue_need(is_nic, u.pkts);
             let fq = is_nic && self.pipe.qdisc == Qdisc::FqCodel;
-            // fq_codel serves a sparse flow (a request or response message, nothing else
-            // queued) before the bulk flows' backlog: it waits only for the unit on the wire.
-            // It is not charged to the link's schedule either, which lets the link carry one
-            // small message beyond its rate per exchange (under 1 % of a 10 Gb/s link at
-            // 10,000 exchanges of 1 KiB per second).
+            // fq_codel serves a new flow (a request or response message, nothing else queued)
+            // before the bulk flows' backlog: its first quantum waits only for the unit on the
+            // wire. What is left of a longer message joins the old flows' round (RFC 8290 §4),
+            // where deficits count bytes: a bulk flow that sent a 64 KiB skb owes some 43
+            // quanta, so in the round the rest of a request (which travels the bulk data's
+            // way) is passed by about one skb. The message is not charged to the link's
+            // schedule, which lets the link carry it beyond its rate (under 1 % of a 10 Gb/s
+            // link at 10,000 exchanges of 1 KiB per second).
             let sparse = fq && matches!(u.kind, Kind::Request | Kind::Response);
+            let round = if sparse
+                && u.pkts > 1
+                && u.kind == Kind::Request
+                && self.flows.iter().any(|f| f.local_bytes > 0)
+            {
+                let skb = self.pipe.seg_bytes as u64
+                    + self.pipe.pkts_per_seg as u64
+                        * (self.pipe.wire_bytes_per_pkt - self.pipe.mss) as u64;
+                (skb as f64 * 8.0 / h.nic_gbps).round() as u64
+            } else {
+                0
+            };
             // A worker pool's work runs on whichever of its host's cores frees up first.
             let target = target_core(&self.res, h.res, now);
             let r = &mut self.res[target as usize];
@@ -712,6 +728,7 @@ impl<'a> Engine<'a> {
                     .front()
                     .filter(|&&(s, _)| s <= now)
                     .map_or(now, |&(_, end)| end)
+                    .saturating_add(round)
             } else {
                 now.max(r.free_at)
             };
@@ -809,7 +826,7 @@ impl<'a> Engine<'a> {
         let target = target_core(&self.res, h.res, now);
         let r = &mut self.res[target as usize];
         r.drain_started(now);
-        let need = queue_need(self.pipe, is_nic, u.pkts);
+        let need = queue_need(is_nic, u.pkts);
         let fits = r.waiting_total == 0 || r.waiting_total + need <= limit;
         if fits && !(is_nic && self.pipe.qdisc == Qdisc::FqCodel) {
             return true;
@@ -817,10 +834,13 @@ impl<'a> Engine<'a> {
         if fits {
             let start = now.max(r.free_at);
             let fl = &mut self.flows[u.flow as usize];
-            let mtu = self.pipe.wire_bytes_per_pkt as u64;
+            // The flow's backlog behind this skb, against the device MTU with its Ethernet
+            // header (Linux's `psched_mtu`).
+            let mtu = self.pipe.platform.mtu as u64 + 14;
+            let behind = fl.local_bytes.saturating_sub(u.bytes as u64);
             if !fl
                 .codel
-                .on_dequeue(&self.pipe.codel, start, start - now, fl.local_bytes, mtu)
+                .on_dequeue(&self.pipe.codel, start, start - now, behind, mtu)
             {
                 return true;
             }
@@ -1121,7 +1141,8 @@ pub fn request_response(pipe: &Pipeline, transactions: u32) -> RrResult {
 /// Latency under load: `transactions` request/response exchanges, one at a time, while
 /// `bulk_flows` bulk TCP flows run in the same direction as the requests (from their warm-up
 /// on, so their queues have built). The messages run on their own cores (as the flow after the
-/// bulk ones) and share the NICs and their queue discipline with the bulk data: behind pfifo a
+/// bulk ones, which wraps onto a bulk flow's cores once the flows fill the threads, and then
+/// the CPU queue counts too) and share the NICs and their queue discipline with the bulk data: behind pfifo a
 /// request waits for the whole backlog, behind fq_codel for the skb on the wire. An exchange
 /// follows the previous one after an exponential pause with the mean of one idle exchange, so
 /// that requests meet the queues at random phases of the bulk flows' cycles (back to back, they

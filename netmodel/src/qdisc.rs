@@ -82,8 +82,8 @@ pub struct Codel {
 }
 
 impl Codel {
-    /// A packet leaves the queue at `now` after waiting `sojourn_ns`, with `backlog_bytes`
-    /// (itself included) queued for its flow. Returns whether CoDel drops it.
+    /// A packet leaves the queue at `now` after waiting `sojourn_ns`, leaving `backlog_bytes`
+    /// queued behind it in its flow. Returns whether CoDel drops it.
     pub fn on_dequeue(
         &mut self,
         p: &CodelParams,
@@ -92,8 +92,8 @@ impl Codel {
         backlog_bytes: u64,
         mtu_bytes: u64,
     ) -> bool {
-        // "ok to drop": above target for a whole interval, and more than one MTU queued (a
-        // single packet waiting is not a standing queue).
+        // "ok to drop": above target for a whole interval, and more than one MTU left queued
+        // (a single packet waiting is not a standing queue).
         let ok = if sojourn_ns < p.target_ns || backlog_bytes <= mtu_bytes {
             self.first_above = 0;
             false
@@ -154,13 +154,19 @@ mod tests {
     #[test]
     fn a_short_queue_is_never_dropped() {
         let p = CodelParams::default();
+        // 4.9 ms of delay with a full backlog, for ten intervals: below target.
         let mut c = Codel::default();
         for t in 0..1000u64 {
-            // 4.9 ms of delay, a full backlog: below target.
             assert!(!c.on_dequeue(&p, t * 1_000_000, 4_900_000, 1 << 20, MTU));
-            // Far above target but only one packet queued.
+        }
+        // Far above target for ten intervals, but at most one packet left behind.
+        let mut c = Codel::default();
+        for t in 0..1000u64 {
             assert!(!c.on_dequeue(&p, t * 1_000_000, 50_000_000, MTU, MTU));
         }
+        // The same delay with a real backlog is dropped within an interval and a bit.
+        let mut c = Codel::default();
+        assert!((0..200u64).any(|t| c.on_dequeue(&p, t * 1_000_000, 50_000_000, 1 << 20, MTU)));
     }
 
     /// RFC 8289 §5: nothing is dropped for the first interval above target; then one packet,
@@ -178,6 +184,7 @@ mod tests {
         }
         assert_eq!(drops[0], 100 * ms, "{drops:?}");
         let gaps: Vec<u64> = drops.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.len() >= 4, "{drops:?}");
         let want = [100.0, 70.711, 57.735, 50.0];
         for (g, w) in gaps.iter().zip(want) {
             // Dequeues are 0.1 ms apart: a drop waits for the first one after its time.

@@ -90,3 +90,28 @@ fn codel_drops_from_a_standing_queue_and_keeps_the_rate() {
         b.goodput_gbps
     );
 }
+
+/// A message of two packets (1448 bytes under flannel-vxlan's 1450-byte MTU): its first
+/// quantum goes first, its second packet joins the round robin, where the bulk flows owe
+/// deficits of whole 64 KiB skbs, so about one more segment passes it.
+#[test]
+fn the_rest_of_a_longer_message_waits_about_one_more_segment() {
+    let profile = Profile::default_profile();
+    let mut plat = profile.platform("reference-10g").unwrap().clone();
+    plat.link_gbps = 1.0;
+    let p = Pipeline::new(
+        &profile,
+        &plat,
+        "flannel-vxlan".parse().unwrap(),
+        &Options::default(),
+    );
+    assert_eq!(p.rr_packets(), 2);
+    let idle = packet::request_response(&p, 1000).p50_us;
+    let l = loaded(&p, 4);
+    let skb = skb_us(&p);
+    assert!(l.p50_us > idle + skb, "{l:?}, idle {idle}, skb {skb}");
+    assert!(
+        l.p99_us <= idle + 2.0 * skb + 10.0,
+        "{l:?}, idle {idle}, skb {skb}"
+    );
+}

@@ -93,8 +93,9 @@ fn trace_errors_are_located() {
             .map(|_| ())
             .unwrap_err()
     };
-    let e = err("format = \"google-2011\"");
+    let e = err("format = \"borg-2019\"");
     assert_eq!((e.field.as_str(), e.line), ("trace.format", 8));
+    assert!(e.message.contains("\"google-2011\""), "{}", e.message);
     let e = err("arrivals = \"whenever\"");
     assert_eq!(e.field, "trace.arrivals");
     let e = err("interval_s = 3");

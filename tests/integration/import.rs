@@ -161,3 +161,73 @@ fn trace_options_belong_to_their_format() {
         );
     }
 }
+
+#[test]
+fn alibaba_2018_imports_into_a_scenario_that_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/traces/alibaba-2018");
+    for t in [
+        "machine_meta.csv",
+        "container_meta.csv",
+        "batch_task.csv",
+        "batch_instance.csv",
+    ] {
+        std::fs::copy(src.join(t), dir.join(t)).unwrap();
+    }
+    let args = [
+        "import",
+        "alibaba-2018",
+        "--machine-meta",
+        "machine_meta.csv",
+        "--container-meta",
+        "container_meta.csv",
+        "--batch-task",
+        "batch_task.csv",
+        "--batch-instance",
+        "batch_instance.csv",
+        "--out",
+        "a.toml",
+        "--format",
+        "json",
+    ];
+    let json = stdout_of(orchsim().current_dir(dir).args(args));
+    let s: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (&s["records"], &s["machines"], &s["jobs"], &s["tasks"]),
+        (&13.into(), &2.into(), &2.into(), &5.into())
+    );
+    assert_eq!(s["skipped"]["instance of an unknown task"], 1);
+    let first = std::fs::read(dir.join("a.toml")).unwrap();
+    stdout_of(orchsim().current_dir(dir).args(args));
+    assert_eq!(std::fs::read(dir.join("a.toml")).unwrap(), first);
+    let out = dir.join("out");
+    stdout_of(
+        orchsim()
+            .current_dir(dir)
+            .args(["run", "a.toml", "-q", "--out"])
+            .arg(&out),
+    );
+    let pods = rows(&out.join("pods.csv"));
+    let got: Vec<(&str, &str, &str, &str, &str)> = pods
+        .iter()
+        .map(|p| {
+            (
+                p["pod"].as_str(),
+                p["cpu_milli"].as_str(),
+                p["memory_mib"].as_str(),
+                p["submit_ms"].as_str(),
+                p["node"].as_str(),
+            )
+        })
+        .collect();
+    // Container c_1: 400 hundredths of a core and 1.59 % of 512 GiB (8,336 MiB); instance
+    // ins_1: its task's plan_cpu 50 (half a core), from 100 s.
+    assert_eq!(got[0].0, "c_1");
+    assert_eq!((got[0].1, got[0].2, got[0].3), ("4000", "8336", "0.000000"));
+    assert_eq!(got[2].0, "j_1/M1/ins_1-1");
+    assert_eq!((got[2].1, got[2].3), ("500", "100000.000000"));
+    assert!(pods
+        .iter()
+        .all(|p| p["node"] == "m_1" || p["node"] == "m_2"));
+}

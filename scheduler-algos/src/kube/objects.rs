@@ -355,6 +355,31 @@ impl Ctx {
         }
     }
 
+    /// The pods a Job runs at once (pkg/controller/job): `parallelism` (default 1), no more
+    /// than `completions` when set, none while `suspend`ed.
+    fn job_pods(&self, spec: &Mapping, prefix: &str) -> Result<i32, ObjectError> {
+        let parallelism = self
+            .int32(
+                get(spec, "parallelism"),
+                &join(prefix, "parallelism"),
+                0,
+                i32::MAX,
+            )?
+            .unwrap_or(1);
+        let completions = self.int32(
+            get(spec, "completions"),
+            &join(prefix, "completions"),
+            0,
+            i32::MAX,
+        )?;
+        let suspended = get(spec, "suspend").and_then(Value::as_bool) == Some(true);
+        Ok(if suspended {
+            0
+        } else {
+            completions.map_or(parallelism, |c| c.min(parallelism))
+        })
+    }
+
     /// A workload object: its replica count and its pod template, read as a pod named after
     /// the workload in its namespace (so errors name `spec.template...` fields as a pod's).
     fn workload(&mut self, kind: &str, m: &Mapping) -> Result<Workload, ObjectError> {
@@ -372,17 +397,9 @@ impl Ctx {
                     .ok_or_else(|| self.err("spec.jobTemplate.spec", "expected a job spec"))?;
                 spec = self.map(js, "spec.jobTemplate.spec")?;
                 prefix = "spec.jobTemplate.spec".into();
-                self.int32(
-                    get(spec, "parallelism"),
-                    &join(&prefix, "parallelism"),
-                    0,
-                    i32::MAX,
-                )?
-                .unwrap_or(1)
+                self.job_pods(spec, &prefix)?
             }
-            "Job" => self
-                .int32(get(spec, "parallelism"), "spec.parallelism", 0, i32::MAX)?
-                .unwrap_or(1),
+            "Job" => self.job_pods(spec, "spec")?,
             "DaemonSet" => 0,
             _ => self
                 .int32(get(spec, "replicas"), "spec.replicas", 0, i32::MAX)?
@@ -1049,7 +1066,7 @@ mod tests {
     /// CronJob, a Job and kinds read elsewhere.
     #[test]
     fn workloads_carry_their_pod_templates() {
-        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nginx-deployment\n  labels:\n    app: nginx\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: nginx\n  template:\n    metadata:\n      labels:\n        app: nginx\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.14.2\n        resources: {requests: {cpu: 250m, memory: 64Mi}}\n        ports:\n        - containerPort: 80\n---\nkind: DaemonSet\nmetadata: {name: agent, namespace: kube-system}\nspec:\n  template:\n    spec:\n      tolerations: [{operator: Exists}]\n      containers: [{name: a, resources: {requests: {cpu: 100m}}}]\n---\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@hourly'\n  jobTemplate:\n    spec:\n      parallelism: 2\n      template:\n        spec: {containers: [{name: r, resources: {requests: {memory: 1Gi}}}]}\n---\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec: {priority: 5, containers: [{name: j}]}\n---\nkind: Service\nmetadata: {name: web}\n---\nkind: ConfigMap\nmetadata: {name: c}\n---\nkind: Service\nmetadata: {name: db}\n";
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nginx-deployment\n  labels:\n    app: nginx\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: nginx\n  template:\n    metadata:\n      labels:\n        app: nginx\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.14.2\n        resources: {requests: {cpu: 250m, memory: 64Mi}}\n        ports:\n        - containerPort: 80\n---\nkind: DaemonSet\nmetadata: {name: agent, namespace: kube-system}\nspec:\n  template:\n    spec:\n      tolerations: [{operator: Exists}]\n      containers: [{name: a, resources: {requests: {cpu: 100m}}}]\n---\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@hourly'\n  jobTemplate:\n    spec:\n      parallelism: 2\n      template:\n        spec: {containers: [{name: r, resources: {requests: {memory: 1Gi}}}]}\n---\nkind: Job\nmetadata: {name: once}\nspec:\n  parallelism: 4\n  completions: 1\n  template:\n    spec: {priority: 5, containers: [{name: j}]}\n---\nkind: Service\nmetadata: {name: web}\n---\nkind: ConfigMap\nmetadata: {name: c}\n---\nkind: Service\nmetadata: {name: db}\n";
         let o = parse(text).unwrap();
         let got: Vec<(String, u32, u64, u64)> = o
             .workloads
@@ -1092,6 +1109,8 @@ mod tests {
         let e = parse("kind: Deployment\nmetadata: {name: w}\nspec:\n  template:\n    spec: {containers: [{name: c, resources: {requests: {cpu: lots}}}]}\n").unwrap_err();
         assert_eq!(e.object, "Deployment w");
         assert!(e.field.starts_with("spec.template.spec.containers"), "{e}");
+        let suspended = parse("kind: Job\nmetadata: {name: j}\nspec:\n  suspend: true\n  template: {spec: {containers: [{name: c}]}}\n").unwrap();
+        assert_eq!(suspended.workloads[0].pods, 0);
         let e = parse("kind: Deployment\nmetadata: {name: w}\nspec: {replicas: -1}\n").unwrap_err();
         assert_eq!(e.field, "spec.replicas", "{e}");
     }

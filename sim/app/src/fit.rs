@@ -74,7 +74,7 @@ pub struct Fit {
     pub scheduler: String,
     pub nodes: usize,
     pub fits: bool,
-    pub unplaced_pods: u32,
+    pub unplaced_pods: u64,
     pub workloads: Vec<WorkloadFit>,
     /// Each node type's answer, cheapest first; empty when everything fits.
     pub scale_out: Vec<ScaleOut>,
@@ -197,30 +197,51 @@ fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn scheduler(req: &Request) -> Result<(Box<dyn Scheduler + Send>, Vec<String>)> {
-    if req.scheduler == "kubernetes" {
-        let (profile, notes) = match &req.profile {
-            Some(p) => {
-                let loaded = config::parse(&read(p)?, None)
-                    .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
-                (loaded.profile, loaded.notes)
-            }
-            None => (Profile::default(), Vec::new()),
-        };
-        return Ok((Box::new(KubeScheduler::new(profile, req.seed)), notes));
-    }
-    if req.profile.is_some() {
-        return Err(Error::bad_input(
-            "--profile applies to --scheduler kubernetes only",
-        ));
-    }
-    Ok((
-        orchsim_sched::by_name(&req.scheduler, req.seed)?,
-        Vec::new(),
-    ))
+/// Makes the request's scheduler afresh (same seed, same profile) for each question asked.
+struct Schedulers {
+    name: String,
+    seed: u64,
+    /// The KubeSchedulerConfiguration's profile for `kubernetes`.
+    profile: Option<Profile>,
 }
 
-type Request = FitRequest;
+impl Schedulers {
+    /// Checks the request's scheduler and reads its profile once; returns the profile's notes.
+    fn new(req: &FitRequest) -> Result<(Self, Vec<String>)> {
+        let (profile, notes) = match (&req.profile, req.scheduler.as_str()) {
+            (Some(p), "kubernetes") => {
+                let loaded = config::parse(&read(p)?, None)
+                    .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
+                (Some(loaded.profile), loaded.notes)
+            }
+            (Some(_), _) => {
+                return Err(Error::bad_input(
+                    "--profile applies to --scheduler kubernetes only",
+                ))
+            }
+            (None, "kubernetes") => (Some(Profile::default()), Vec::new()),
+            (None, other) => {
+                // An unknown name is refused here, with the catalog.
+                orchsim_sched::by_name(other, req.seed)?;
+                (None, Vec::new())
+            }
+        };
+        let s = Schedulers {
+            name: req.scheduler.clone(),
+            seed: req.seed,
+            profile,
+        };
+        Ok((s, notes))
+    }
+
+    fn make(&self) -> Box<dyn Scheduler + Send> {
+        match &self.profile {
+            Some(p) => Box::new(KubeScheduler::new(p.clone(), self.seed)),
+            None => orchsim_sched::by_name(&self.name, self.seed)
+                .unwrap_or_else(|_| unreachable!("checked in Schedulers::new")),
+        }
+    }
+}
 
 /// Binds `pod` where the scheduler puts it, or returns the scheduler's reason.
 fn place(
@@ -241,19 +262,45 @@ fn place(
     }
 }
 
-/// Whether a DaemonSet's pod belongs on `node`: it passes everything but room (the
-/// controller creates a pod only where node selector, affinity and taints admit it).
+/// Whether a DaemonSet's pod belongs on a node that refused it for `why`: the controller
+/// creates a pod only where node selector, affinity and taints admit it, so only a lack of
+/// room counts as not fitting.
 fn daemon_wanted(why: &str) -> bool {
     !(why.contains("didn't match Pod's node affinity/selector")
         || why.contains("untolerated taint")
         || why.contains("node(s) were unschedulable"))
 }
 
+/// The tolerations the DaemonSet controller adds to its pods (pkg/controller/daemon/util
+/// `AddOrUpdateDaemonPodTolerations`): not-ready and unreachable (NoExecute), disk, memory
+/// and PID pressure and unschedulable (NoSchedule).
+fn daemon_tolerations(pod: &mut PodSpec) {
+    use orchsim_sched::labels::{TaintEffect, Toleration, TolerationOp};
+    for (key, effect) in [
+        ("node.kubernetes.io/not-ready", TaintEffect::NoExecute),
+        ("node.kubernetes.io/unreachable", TaintEffect::NoExecute),
+        ("node.kubernetes.io/disk-pressure", TaintEffect::NoSchedule),
+        (
+            "node.kubernetes.io/memory-pressure",
+            TaintEffect::NoSchedule,
+        ),
+        ("node.kubernetes.io/pid-pressure", TaintEffect::NoSchedule),
+        ("node.kubernetes.io/unschedulable", TaintEffect::NoSchedule),
+    ] {
+        pod.tolerations.push(Toleration {
+            key: key.into(),
+            op: TolerationOp::Exists,
+            value: String::new(),
+            effect: Some(effect),
+        });
+    }
+}
+
 /// The DaemonSets' pods for the node at `index`: placed where they fit; returns (wanted,
 /// placed, first reason) per DaemonSet in `daemons`.
 fn place_daemons(
     s: &mut dyn Scheduler,
-    nodes: &mut Vec<NodeInfo>,
+    nodes: &mut [NodeInfo],
     index: usize,
     daemons: &[&Workload],
 ) -> Vec<(bool, bool, Option<String>)> {
@@ -264,8 +311,14 @@ fn place_daemons(
             let mut pod = w.template.clone();
             pod.name = format!("{}-{node}", w.name);
             pod.node_name = Some(node.clone());
-            match place(s, nodes, pod) {
-                Ok(()) => (true, true, None),
+            daemon_tolerations(&mut pod);
+            // The node alone: every scheduler then answers for it, and the reason is its own.
+            let mut one = vec![nodes[index].clone()];
+            match place(s, &mut one, pod) {
+                Ok(()) => {
+                    nodes[index] = one.remove(0);
+                    (true, true, None)
+                }
                 Err(why) if daemon_wanted(&why) => (true, false, Some(why)),
                 Err(_) => (false, false, None),
             }
@@ -277,7 +330,15 @@ fn place_daemons(
 pub fn fit(req: &FitRequest) -> Result<Fitted> {
     let (mut nodes, types) = cluster(&req.nodes)?;
     let mut notes = Vec::new();
-    if let Some(p) = &req.pods {
+    // Running pods: --pods, else those of a snapshot given as --nodes.
+    let pods_from = req.pods.clone().or_else(|| {
+        let yaml = req
+            .nodes
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+        yaml.then(|| req.nodes.clone())
+    });
+    if let Some(p) = &pods_from {
         let objs = parse(p)?;
         let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);
         if !unbound.is_empty() {
@@ -329,7 +390,8 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
                 .join(", ")
         ));
     }
-    let (mut s, profile_notes) = scheduler(req)?;
+    let (schedulers, profile_notes) = Schedulers::new(req)?;
+    let mut s = schedulers.make();
     notes.extend(profile_notes.iter().map(|n| format!("profile: {n}")));
 
     // DaemonSets first (their pods exist on every node before anything is scaled), then the
@@ -364,18 +426,20 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
             }
         }
     }
-    let mut unplaced: Vec<PodSpec> = Vec::new();
+    // What did not fit: each workload's first replica that did not, and how many of it.
+    let mut unplaced: Vec<(&Workload, u32, u32)> = Vec::new();
     for (w, a) in workloads.iter().zip(&mut answers) {
         if w.kind == "DaemonSet" {
             continue;
         }
         for i in 0..w.pods {
-            let pod = w.replica(i);
-            match place(s.as_mut(), &mut nodes, pod.clone()) {
+            match place(s.as_mut(), &mut nodes, w.replica(i)) {
                 Ok(()) => a.placed += 1,
                 Err(why) => {
-                    a.stopped_by.get_or_insert(why);
-                    unplaced.push(pod);
+                    // Nothing changed since: the next replicas would be refused alike.
+                    a.stopped_by = Some(why);
+                    unplaced.push((w, i, w.pods - i));
+                    break;
                 }
             }
         }
@@ -386,7 +450,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
             continue;
         }
         let mut left = nodes.clone();
-        let (mut extra, _) = scheduler(req)?;
+        let mut extra = schedulers.make();
         let mut more = 0;
         while more < MAX_MORE {
             if place(extra.as_mut(), &mut left, w.replica(w.pods + more)).is_err() {
@@ -396,13 +460,34 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
         }
         a.more = Some(more);
     }
-    let unplaced_pods = answers.iter().map(|a| a.requested - a.placed).sum::<u32>();
+    let unplaced_pods = answers
+        .iter()
+        .map(|a| (a.requested - a.placed) as u64)
+        .sum::<u64>();
+    let daemons_short = answers
+        .iter()
+        .zip(&workloads)
+        .any(|(a, w)| w.kind == "DaemonSet" && a.placed < a.requested);
     let scale_out = if unplaced_pods == 0 {
         Vec::new()
+    } else if daemons_short {
+        // New nodes do not make room on the nodes a DaemonSet's pods are pinned to.
+        types
+            .iter()
+            .map(|t| ScaleOut {
+                node_type: t.name.clone(),
+                nodes: None,
+                cost_per_hour: None,
+                why_not: Some(
+                    "a DaemonSet's pods do not fit on existing nodes; more nodes do not help"
+                        .into(),
+                ),
+            })
+            .collect()
     } else {
         let mut v: Vec<ScaleOut> = types
             .iter()
-            .map(|t| scale_out(req, &nodes, t, &daemons, &unplaced))
+            .map(|t| scale_out(&schedulers, &nodes, t, &daemons, &unplaced))
             .collect::<Result<_>>()?;
         v.sort_by(|a, b| {
             let key = |x: &ScaleOut| (x.nodes.is_none(), x.cost_per_hour.unwrap_or(f64::MAX));
@@ -429,13 +514,13 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
 /// Adds nodes of type `t` one at a time (each gets the DaemonSets' pods first) until every
 /// unplaced pod fits.
 fn scale_out(
-    req: &FitRequest,
+    schedulers: &Schedulers,
     nodes: &[NodeInfo],
     t: &NodeType,
     daemons: &[&Workload],
-    unplaced: &[PodSpec],
+    unplaced: &[(&Workload, u32, u32)],
 ) -> Result<ScaleOut> {
-    let (mut s, _) = scheduler(req)?;
+    let mut s = schedulers.make();
     let mut nodes = nodes.to_vec();
     let mut added = 0usize;
     let add = |s: &mut dyn Scheduler, nodes: &mut Vec<NodeInfo>, added: &mut usize| {
@@ -452,7 +537,10 @@ fn scale_out(
         place_daemons(s, nodes, i, daemons)
     };
     let mut why_not = None;
-    for pod in unplaced {
+    let pods = unplaced
+        .iter()
+        .flat_map(|&(w, first, n)| (first..first + n).map(move |i| w.replica(i)));
+    for pod in pods {
         let mut tried_fresh = false;
         loop {
             match place(s.as_mut(), &mut nodes, pod.clone()) {

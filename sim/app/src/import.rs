@@ -1,14 +1,14 @@
-//! `orchsim import`: a production trace read as a stream (files, or directories of part
-//! files in name order), what it holds summarised, and a scenario written that replays it.
+//! `orchsim import`: a production trace (Google 2011, Alibaba 2018) read as a stream (files,
+//! or directories of part files in name order), what it holds summarised, and a scenario
+//! written that replays it.
 
 use std::fmt::Write;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use orchsim_report::{Cell, Table};
-pub use orchsim_sim::import::google_2011;
-use orchsim_sim::import::google_2011::Input;
-use orchsim_sim::import::{ImportError, Summary};
+pub use orchsim_sim::import::{alibaba_2018, google_2011};
+use orchsim_sim::import::{ImportError, Input, Summary};
 
 use crate::error::Error;
 use crate::render::View;
@@ -85,31 +85,16 @@ fn import_error(e: ImportError) -> Error {
     Error::bad_input(e.to_string())
 }
 
-/// `import google-2011`.
-pub fn google_2011(r: &Google2011Request) -> Result<View, Error> {
-    let machine_files = parts(&r.machine_events, "machine-events")?;
-    let task_files = parts(&r.task_events, "task-events")?;
-    let mut progress = |n: u64| {
-        if let Some(p) = r.progress {
-            p(n)
-        }
-    };
-    let trace = google_2011::import(
-        inputs(&machine_files, "machine-events")?,
-        inputs(&task_files, "task-events")?,
-        &r.options,
-        &mut progress,
-    )
-    .map_err(import_error)?;
-    let s = &trace.summary;
+/// The summary as a view; with `out`, the scenario `toml` writes (its tables must be files,
+/// not directories of parts).
+fn finish(
+    s: &Summary,
+    out: Option<&Path>,
+    toml: impl FnOnce(&Path) -> Result<String, Error>,
+) -> Result<View, Error> {
     let mut text = summary_text(s);
-    if let Some(out) = &r.out {
-        if r.machine_events.is_dir() || r.task_events.is_dir() {
-            return Err(Error::bad_input(
-                "--out: a scenario names one file per table; join the parts first (`cat part-* > task_events.csv`)",
-            ));
-        }
-        let toml = scenario_toml(r, s, out)?;
+    if let Some(out) = out {
+        let toml = toml(out)?;
         std::fs::write(out, toml)
             .map_err(|e| Error::bad_input(format!("--out: cannot write {}: {e}", out.display())))?;
         writeln!(
@@ -123,6 +108,174 @@ pub fn google_2011(r: &Google2011Request) -> Result<View, Error> {
     view.json_text = Some(serde_json::to_string_pretty(s)?);
     view.text = Some(text);
     Ok(view)
+}
+
+fn progress_of(p: Option<fn(u64)>) -> impl FnMut(u64) {
+    move |n| {
+        if let Some(p) = p {
+            p(n)
+        }
+    }
+}
+
+/// A scenario names one file per table: refused before reading anything when `--out` is
+/// asked of directories of parts.
+fn check_out(out: Option<&Path>, tables: &[&Path]) -> Result<(), Error> {
+    if out.is_some() && tables.iter().any(|t| t.is_dir()) {
+        return Err(Error::bad_input(
+            "--out: a scenario names one file per table; join the parts first (`cat part-* > task_events.csv`)",
+        ));
+    }
+    Ok(())
+}
+
+/// `import google-2011`.
+pub fn google_2011(r: &Google2011Request) -> Result<View, Error> {
+    check_out(r.out.as_deref(), &[&r.machine_events, &r.task_events])?;
+    let machine_files = parts(&r.machine_events, "machine-events")?;
+    let task_files = parts(&r.task_events, "task-events")?;
+    let trace = google_2011::import(
+        inputs(&machine_files, "machine-events")?,
+        inputs(&task_files, "task-events")?,
+        &r.options,
+        &mut progress_of(r.progress),
+    )
+    .map_err(import_error)?;
+    let s = &trace.summary;
+    finish(s, r.out.as_deref(), |out| {
+        let o = &r.options;
+        let mut t = header(s, out, "google-2011", "Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran")?;
+        writeln!(t, "nodes = {}", quote(relative_to(out, &r.machine_events)?))?;
+        writeln!(t, "pods = {}", quote(relative_to(out, &r.task_events)?))?;
+        writeln!(
+            t,
+            "cpu_unit_cores = {:?}      # cores of the trace's largest machine (normalised 1.0)",
+            o.cpu_unit_cores
+        )?;
+        writeln!(
+            t,
+            "memory_unit_gib = {:?}     # GiB of its largest memory",
+            o.memory_unit_gib
+        )?;
+        window(&mut t, o.from_s, o.to_s, o.every_kth_job, o.strict)?;
+        Ok(t)
+    })
+}
+
+/// `import alibaba-2018`'s request.
+#[derive(Clone, Debug)]
+pub struct Alibaba2018Request {
+    pub machine_meta: Option<PathBuf>,
+    pub container_meta: Option<PathBuf>,
+    pub batch_task: PathBuf,
+    pub batch_instance: Option<PathBuf>,
+    pub options: alibaba_2018::Options,
+    pub out: Option<PathBuf>,
+    pub progress: Option<fn(u64)>,
+}
+
+/// `import alibaba-2018`.
+pub fn alibaba_2018(r: &Alibaba2018Request) -> Result<View, Error> {
+    let tables: Vec<&Path> = [&r.machine_meta, &r.container_meta, &r.batch_instance]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .chain([r.batch_task.as_path()])
+        .collect();
+    check_out(r.out.as_deref(), &tables)?;
+    let table = |p: &Option<PathBuf>, what: &str| -> Result<Vec<Input<'static>>, Error> {
+        match p {
+            Some(p) => inputs(&parts(p, what)?, what),
+            None => Ok(Vec::new()),
+        }
+    };
+    let trace = alibaba_2018::import(
+        alibaba_2018::Tables {
+            machine_meta: table(&r.machine_meta, "machine-meta")?,
+            container_meta: table(&r.container_meta, "container-meta")?,
+            batch_task: table(&Some(r.batch_task.clone()), "batch-task")?,
+            batch_instance: table(&r.batch_instance, "batch-instance")?,
+        },
+        &r.options,
+        &mut progress_of(r.progress),
+    )
+    .map_err(import_error)?;
+    let s = &trace.summary;
+    finish(s, r.out.as_deref(), |out| {
+        let o = &r.options;
+        let mut t = header(s, out, "alibaba-2018", "Alibaba cluster-trace-v2018 replayed: its machines, online containers and batch instances at their times")?;
+        for (key, path) in [
+            ("nodes", &r.machine_meta),
+            ("containers", &r.container_meta),
+            ("instances", &r.batch_instance),
+        ] {
+            if let Some(p) = path {
+                writeln!(t, "{key} = {}", quote(relative_to(out, p)?))?;
+            }
+        }
+        writeln!(t, "pods = {}", quote(relative_to(out, &r.batch_task)?))?;
+        writeln!(
+            t,
+            "memory_unit_gib = {:?}    # GiB of a machine whose normalised memory is 100",
+            o.memory_unit_gib
+        )?;
+        window(&mut t, o.from_s, o.to_s, o.every_kth_job, o.strict)?;
+        Ok(t)
+    })
+}
+
+fn quote(v: String) -> String {
+    toml::Value::String(v).to_string()
+}
+
+/// The scenario's top and the `[trace]` table's first line.
+fn header(s: &Summary, out: &Path, format: &str, description: &str) -> Result<String, Error> {
+    let name = out.file_stem().map_or(format!("{format}-import"), |n| {
+        n.to_string_lossy().into_owned()
+    });
+    let mut t = String::new();
+    writeln!(
+        t,
+        "# Imported by `orchsim import {format}`: {} machines, {} jobs, {} pods arriving over {:.0} s",
+        s.machines, s.jobs, s.tasks, s.last_arrival_s
+    )?;
+    writeln!(
+        t,
+        "# ({} records read, {} skipped).",
+        s.records,
+        s.skipped_total()
+    )?;
+    writeln!(t, "name = {}", quote(name))?;
+    writeln!(t, "description = {}", quote(description.into()))?;
+    writeln!(t, "seed = 1")?;
+    // An hour past the last arrival.
+    let duration = (s.last_arrival_s + 3600.0).ceil().max(3600.0) as u64;
+    writeln!(t, "duration_s = {duration}")?;
+    writeln!(t, "sample_interval_s = {}", (duration / 100).max(1))?;
+    writeln!(t)?;
+    writeln!(t, "[trace]")?;
+    writeln!(t, "format = \"{format}\"")?;
+    Ok(t)
+}
+
+/// The window and sampling keys, the `[trace]` table's end and the scheduler.
+fn window(
+    t: &mut String,
+    from_s: f64,
+    to_s: Option<f64>,
+    every_kth_job: u64,
+    strict: bool,
+) -> Result<(), Error> {
+    writeln!(t, "from_s = {from_s:?}")?;
+    if let Some(to) = to_s {
+        writeln!(t, "to_s = {to:?}")?;
+    }
+    writeln!(t, "every_kth_job = {every_kth_job}")?;
+    writeln!(t, "strict = {strict}")?;
+    writeln!(t)?;
+    writeln!(t, "[scheduler]")?;
+    writeln!(t, "algorithm = \"kubernetes\"")?;
+    Ok(())
 }
 
 fn summary_table(s: &Summary) -> Result<Table, Error> {
@@ -183,63 +336,6 @@ fn relative_to(out: &Path, path: &Path) -> Result<String, Error> {
         rel.push(c);
     }
     Ok(rel.to_string_lossy().replace('\\', "/"))
-}
-
-/// The scenario replaying the imported trace: its machines as nodes, its tasks as pods, the
-/// options as chosen; the Kubernetes scheduler; long enough for the last arrival.
-fn scenario_toml(r: &Google2011Request, s: &Summary, out: &Path) -> Result<String, Error> {
-    let o = &r.options;
-    let quote = |v: String| toml::Value::String(v).to_string();
-    let name = out.file_stem().map_or("google-2011-import".into(), |n| {
-        n.to_string_lossy().into_owned()
-    });
-    let mut t = String::new();
-    writeln!(
-        t,
-        "# Imported by `orchsim import google-2011`: {} machines, {} jobs, {} tasks arriving over {:.0} s",
-        s.machines, s.jobs, s.tasks, s.last_arrival_s
-    )?;
-    writeln!(
-        t,
-        "# ({} records read, {} skipped).",
-        s.records,
-        s.skipped_total()
-    )?;
-    writeln!(t, "name = {}", quote(name))?;
-    writeln!(
-        t,
-        "description = \"Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran\""
-    )?;
-    writeln!(t, "seed = 1")?;
-    // An hour past the last arrival, at least a day's worth of samples.
-    let duration = (s.last_arrival_s + 3600.0).ceil().max(3600.0) as u64;
-    writeln!(t, "duration_s = {duration}")?;
-    writeln!(t, "sample_interval_s = {}", (duration / 100).max(1))?;
-    writeln!(t)?;
-    writeln!(t, "[trace]")?;
-    writeln!(t, "format = \"google-2011\"")?;
-    writeln!(t, "nodes = {}", quote(relative_to(out, &r.machine_events)?))?;
-    writeln!(t, "pods = {}", quote(relative_to(out, &r.task_events)?))?;
-    writeln!(
-        t,
-        "cpu_unit_cores = {:?}      # cores of the trace's largest machine (normalised 1.0)",
-        o.cpu_unit_cores
-    )?;
-    writeln!(
-        t,
-        "memory_unit_gib = {:?}     # GiB of its largest memory",
-        o.memory_unit_gib
-    )?;
-    writeln!(t, "from_s = {:?}", o.from_s)?;
-    if let Some(to) = o.to_s {
-        writeln!(t, "to_s = {to:?}")?;
-    }
-    writeln!(t, "every_kth_job = {}", o.every_kth_job)?;
-    writeln!(t, "strict = {}", o.strict)?;
-    writeln!(t)?;
-    writeln!(t, "[scheduler]")?;
-    writeln!(t, "algorithm = \"kubernetes\"")?;
-    Ok(t)
 }
 
 #[cfg(test)]

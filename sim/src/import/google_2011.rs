@@ -17,31 +17,16 @@
 //! itself. A task still running when the input (or the window) ends runs to the end of the
 //! simulation. A task that never ran is not kept (counted).
 
-use std::io::BufRead;
-
 use rustc_hash::FxHashMap as HashMap;
 
+pub use super::lines::Input;
+use super::lines::{for_each_line, Line};
 use super::{ImportError, Summary};
 
 /// 600 s: the trace window starts at this timestamp.
 const WINDOW_START_US: u64 = 600_000_000;
 /// "After the end of the trace".
 const AFTER_END: u64 = i64::MAX as u64;
-
-/// One input table: a name for messages and its lines.
-pub struct Input<'a> {
-    pub name: String,
-    pub reader: Box<dyn BufRead + 'a>,
-}
-
-impl<'a> Input<'a> {
-    pub fn text(name: impl Into<String>, text: &'a str) -> Self {
-        Input {
-            name: name.into(),
-            reader: Box::new(text.as_bytes()),
-        }
-    }
-}
 
 /// How to read the trace.
 #[derive(Clone, Debug, PartialEq)]
@@ -181,180 +166,20 @@ fn check(o: &Options) -> Result<(), ImportError> {
             ));
         }
     }
-    if o.every_kth_job == 0 {
-        return bad("every k-th job: expected 1 or more".into());
+    if o.every_kth_job == 0 || o.every_kth_job > i64::MAX as u64 {
+        return bad(format!(
+            "every k-th job: expected 1 to {}, found {}",
+            i64::MAX,
+            o.every_kth_job
+        ));
     }
     Ok(())
 }
 
-/// The most fields a table has.
-const MAX_COLUMNS: usize = 13;
-
-/// One line's fields, with where each starts (for error columns); `count` may exceed the
-/// fields kept, for a line with too many.
-struct Line<'b> {
-    file: &'b str,
-    line: u64,
-    fields: [(&'b str, u64); MAX_COLUMNS],
-    count: usize,
-}
-
-impl<'b> Line<'b> {
-    fn new(file: &'b str, line: u64, text: &'b str) -> Self {
-        let mut fields = [("", 0); MAX_COLUMNS];
-        let mut count = 0;
-        let mut col = 1u64;
-        for f in text.split(',') {
-            if let Some(slot) = fields.get_mut(count) {
-                *slot = (f, col);
-            }
-            count += 1;
-            col += f.len() as u64 + 1;
-        }
-        Line {
-            file,
-            line,
-            fields,
-            count,
-        }
-    }
-
-    fn error(&self, i: usize, field: &str, message: String) -> ImportError {
-        ImportError::Malformed {
-            file: self.file.to_string(),
-            line: self.line,
-            column: self.fields.get(i).map_or(1, |f| f.1.max(1)),
-            field: field.to_string(),
-            message,
-        }
-    }
-
-    fn int(&self, i: usize, field: &str, max: u64) -> Result<u64, ImportError> {
-        let v = self.fields[i].0;
-        match v.parse::<u64>() {
-            Ok(x) if x <= max => Ok(x),
-            Ok(x) => Err(self.error(i, field, format!("expected at most {max}, found {x}"))),
-            Err(_) => Err(self.error(
-                i,
-                field,
-                format!("expected a non-negative integer, found `{v}`"),
-            )),
-        }
-    }
-
-    fn opt_int(&self, i: usize, field: &str, max: u64) -> Result<Option<u64>, ImportError> {
-        if self.fields[i].0.is_empty() {
-            return Ok(None);
-        }
-        self.int(i, field, max).map(Some)
-    }
-
-    /// A normalised capacity or request: empty, or a number from 0 to 1 (a little above 1
-    /// is kept: the trace rounds).
-    fn share(&self, i: usize, field: &str) -> Result<Option<f64>, ImportError> {
-        let v = self.fields[i].0;
-        if v.is_empty() {
-            return Ok(None);
-        }
-        match v.parse::<f64>() {
-            Ok(x) if (0.0..=2.0).contains(&x) => Ok(Some(x)),
-            _ => Err(self.error(
-                i,
-                field,
-                format!("expected a normalised amount from 0 to 1, found `{v}`"),
-            )),
-        }
-    }
-}
-
-/// Calls `each` with every line of every input (without its line ending), numbered from 1.
-/// A line that is not UTF-8 or has the wrong number of fields is an error or a skip.
-fn for_each_line(
-    inputs: Vec<Input>,
-    columns: usize,
-    opts: &Options,
-    summary: &mut Summary,
-    progress: &mut dyn FnMut(u64),
-    mut each: impl FnMut(&Line, &mut Summary) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
-    let mut buf = Vec::new();
-    for mut input in inputs {
-        let mut line = 0u64;
-        loop {
-            buf.clear();
-            let n = input
-                .reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| ImportError::Io {
-                    file: input.name.clone(),
-                    message: e.to_string(),
-                })?;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            summary.records += 1;
-            if summary.records.is_multiple_of(1 << 20) {
-                progress(summary.records);
-            }
-            let text = match std::str::from_utf8(&buf) {
-                Ok(t) => t.trim_end_matches(['\n', '\r']),
-                Err(e) => {
-                    let err = ImportError::Malformed {
-                        file: input.name.clone(),
-                        line,
-                        column: e.valid_up_to() as u64 + 1,
-                        field: "line".into(),
-                        message: "expected UTF-8 text".into(),
-                    };
-                    skip_or_fail(err, opts, summary)?;
-                    continue;
-                }
-            };
-            if text.is_empty() {
-                continue;
-            }
-            let l = Line::new(&input.name, line, text);
-            let r = if l.count != columns {
-                Err(l.error(
-                    0,
-                    "line",
-                    format!(
-                        "expected {columns} comma-separated columns, found {}",
-                        l.count
-                    ),
-                ))
-            } else {
-                each(&l, summary)
-            };
-            if let Err(e) = r {
-                skip_or_fail(e, opts, summary)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn skip_or_fail(e: ImportError, opts: &Options, summary: &mut Summary) -> Result<(), ImportError> {
-    if opts.strict {
-        return Err(e);
-    }
-    if let ImportError::Malformed {
-        file,
-        line,
-        column,
-        field,
-        message,
-    } = &e
-    {
-        summary.skip(
-            file,
-            *line,
-            "malformed record",
-            format!("column {column}, {field}: {message}"),
-        );
-    }
-    Ok(())
+/// A normalised capacity or request: empty, or a number from 0 to 1 (a little above 1 is
+/// kept: the trace rounds).
+fn share(l: &Line, i: usize, field: &str) -> Result<Option<f64>, ImportError> {
+    l.opt_float(i, field, 0.0, 2.0, "a normalised amount from 0 to 1")
 }
 
 fn read_machines(
@@ -365,19 +190,19 @@ fn read_machines(
 ) -> Result<Vec<Machine>, ImportError> {
     let mut machines: Vec<Machine> = Vec::new();
     let mut index: HashMap<u64, usize> = HashMap::default();
-    for_each_line(inputs, 6, opts, summary, progress, |l, summary| {
+    for_each_line(inputs, 6, opts.strict, summary, progress, |l, summary| {
         l.int(0, "time", u64::MAX)?;
         let id = l.int(1, "machine ID", u64::MAX)?;
         let event = l.int(2, "event type", 2)?;
-        let cpu = l.share(4, "CPUs")?;
-        let memory = l.share(5, "memory")?;
+        let cpu = share(l, 4, "CPUs")?;
+        let memory = share(l, 5, "memory")?;
         match (event, index.get(&id)) {
             (0, None) => match (cpu, memory) {
                 (Some(cpu), Some(memory)) => {
                     index.insert(id, machines.len());
                     machines.push(Machine {
                         id,
-                        platform: l.fields[3].0.to_string(),
+                        platform: l.text(3).to_string(),
                         cpu,
                         memory,
                     });
@@ -422,15 +247,15 @@ fn read_tasks(
     let to_us = opts.to_s.map_or(u64::MAX, |t| (t * 1e6) as u64);
     let mut jobs: HashMap<u64, bool> = HashMap::default();
     let mut tasks: HashMap<(u64, u32), TaskState> = HashMap::default();
-    for_each_line(inputs, 13, opts, summary, progress, |l, summary| {
+    for_each_line(inputs, 13, opts.strict, summary, progress, |l, summary| {
         let time = l.int(0, "time", u64::MAX)?;
         let job = l.int(2, "job ID", u64::MAX)?;
         let index = l.int(3, "task index", u32::MAX as u64)? as u32;
         let event = l.int(5, "event type", 8)?;
         let class = l.opt_int(7, "scheduling class", 3)?.unwrap_or(0) as u8;
         let priority = l.int(8, "priority", 11)? as u8;
-        let cpu = l.share(9, "CPU request")?;
-        let memory = l.share(10, "memory request")?;
+        let cpu = share(l, 9, "CPU request")?;
+        let memory = share(l, 10, "memory request")?;
         if time == AFTER_END {
             return Ok(());
         }

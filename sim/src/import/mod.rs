@@ -1,7 +1,11 @@
 //! Workload importers: production traces read as streams into machines and tasks, with what
 //! was skipped and where. Each format is a module; they share the summary and the error.
 
+pub mod alibaba_2018;
 pub mod google_2011;
+mod lines;
+
+pub use lines::Input;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -76,6 +76,7 @@ const MAX_GPUS_PER_HOST: u64 = 256;
 /// The trace formats `[trace]` reads.
 const ALIBABA_GPU_V2023: &str = "alibaba-gpu-v2023";
 const GOOGLE_2011: &str = "google-2011";
+const ALIBABA_2018: &str = "alibaba-2018";
 
 /// Reads the files a scenario names (a trace's CSV files), by the path written in it.
 pub trait ScenarioFiles: Sync {

@@ -82,6 +82,9 @@ pub(super) struct RawTrace {
     pub(super) from_s: Option<Spanned<f64>>,
     pub(super) to_s: Option<Spanned<f64>>,
     pub(super) every_kth_job: Option<Spanned<i64>>,
+    /// alibaba-2018: container_meta and batch_instance.
+    pub(super) containers: Option<Spanned<String>>,
+    pub(super) instances: Option<Spanned<String>>,
     /// google-2011: a malformed record stops the run instead of being skipped.
     #[serde(default)]
     pub(super) strict: bool,

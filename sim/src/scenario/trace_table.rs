@@ -2,6 +2,7 @@
 //! and the replay of its pods, checked against the rest of the scenario.
 
 use super::*;
+use crate::import::ImportError;
 
 /// `[trace]`: the trace's nodes (if named) and its pods as a replay.
 pub(super) fn trace_source(
@@ -13,11 +14,12 @@ pub(super) fn trace_source(
     match t.format.get_ref().as_str() {
         ALIBABA_GPU_V2023 => {}
         GOOGLE_2011 => return google_source(loc, t, files),
+        ALIBABA_2018 => return alibaba_2018_source(loc, t, files),
         other => {
             return Err(err(
                 t.format.span(),
                 "trace.format",
-                format!("expected \"{ALIBABA_GPU_V2023}\" or \"{GOOGLE_2011}\", found {other:?}"),
+                format!("expected \"{ALIBABA_GPU_V2023}\", \"{ALIBABA_2018}\" or \"{GOOGLE_2011}\", found {other:?}"),
             ))
         }
     }
@@ -33,12 +35,21 @@ pub(super) fn trace_source(
         (t.from_s.as_ref().map(|v| v.span()), "from_s"),
         (t.to_s.as_ref().map(|v| v.span()), "to_s"),
         (t.every_kth_job.as_ref().map(|v| v.span()), "every_kth_job"),
+        (t.containers.as_ref().map(|v| v.span()), "containers"),
+        (t.instances.as_ref().map(|v| v.span()), "instances"),
     ];
+    if t.strict {
+        return Err(err(
+            t.format.span(),
+            "trace.strict",
+            format!("expected no `strict` with format = \"{ALIBABA_GPU_V2023}\": its files are read strictly already"),
+        ));
+    }
     if let Some((span, key)) = google_only.into_iter().find_map(|(s, k)| Some((s?, k))) {
         return Err(err(
             span,
             &format!("trace.{key}"),
-            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it is a \"{GOOGLE_2011}\" option"),
+            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it belongs to the streamed formats (\"{GOOGLE_2011}\", \"{ALIBABA_2018}\")"),
         ));
     }
     let read = |path: &Spanned<String>, field: &str| {
@@ -192,19 +203,22 @@ pub(super) fn trace_source(
     ))
 }
 
-/// `[trace] format = "google-2011"`: `nodes` the machine_events table, `pods` the
-/// task_events table (`crate::import::google_2011`).
-fn google_source(
-    loc: &Locator,
-    t: &RawTrace,
-    files: &dyn ScenarioFiles,
-) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
-    use crate::import::google_2011::{self, Input};
-    const GIB: f64 = (1u64 << 30) as f64;
+/// The options the streaming trace formats share: the window, the sampling, the replay's
+/// speed and length, and which keys belong to another format.
+struct Streamed {
+    from_s: f64,
+    to_s: Option<f64>,
+    every_kth_job: u64,
+    time_scale: f64,
+    max_pods: usize,
+}
+
+/// Reads [`Streamed`] and refuses the keys `format` does not take.
+fn streamed(loc: &Locator, t: &RawTrace, format: &str) -> Result<Streamed, ScenarioError> {
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
-    // The Alibaba replay's options have no meaning here: the trace's own times give the
+    // The Alibaba GPU replay's options have no meaning here: the trace's own times give the
     // arrivals and the departures.
-    let alibaba_only = [
+    let foreign = [
         (t.gpu_nodes_only, None, "gpu_nodes_only"),
         (
             t.arrivals.get_ref() != "creation-time",
@@ -217,25 +231,29 @@ fn google_source(
             "interval_s",
         ),
         (t.departures, None, "departures"),
+        (
+            format != GOOGLE_2011 && t.cpu_unit_cores.is_some(),
+            t.cpu_unit_cores.as_ref().map(|v| v.span()),
+            "cpu_unit_cores",
+        ),
+        (
+            format != ALIBABA_2018 && t.containers.is_some(),
+            t.containers.as_ref().map(|v| v.span()),
+            "containers",
+        ),
+        (
+            format != ALIBABA_2018 && t.instances.is_some(),
+            t.instances.as_ref().map(|v| v.span()),
+            "instances",
+        ),
     ];
-    if let Some((_, span, key)) = alibaba_only.into_iter().find(|(set, _, _)| *set) {
+    if let Some((_, span, key)) = foreign.into_iter().find(|(set, _, _)| *set) {
         return Err(err(
             span.unwrap_or_else(|| t.format.span()),
             &format!("trace.{key}"),
-            format!(
-                "expected no `{key}` with format = \"{GOOGLE_2011}\": the trace's own times give arrivals and departures"
-            ),
+            format!("expected no `{key}` with format = \"{format}\""),
         ));
     }
-    let positive = |v: &Option<Spanned<f64>>, key: &str, default: f64| match v {
-        Some(x) if x.get_ref().is_finite() && *x.get_ref() > 0.0 => Ok(*x.get_ref()),
-        Some(x) => Err(err(
-            x.span(),
-            &format!("trace.{key}"),
-            format!("expected a positive number, found {}", x.get_ref()),
-        )),
-        None => Ok(default),
-    };
     let from_s = match &t.from_s {
         Some(x) if x.get_ref().is_finite() && *x.get_ref() >= 0.0 => *x.get_ref(),
         Some(x) => {
@@ -275,23 +293,7 @@ fn google_source(
         }
         None => 1,
     };
-    let opts = google_2011::Options {
-        cpu_unit_cores: positive(
-            &t.cpu_unit_cores,
-            "cpu_unit_cores",
-            google_2011::DEFAULT_CPU_UNIT_CORES,
-        )?,
-        memory_unit_gib: positive(
-            &t.memory_unit_gib,
-            "memory_unit_gib",
-            google_2011::DEFAULT_MEMORY_UNIT_GIB,
-        )?,
-        from_s,
-        to_s,
-        every_kth_job,
-        strict: t.strict,
-    };
-    let scale = match &t.time_scale {
+    let time_scale = match &t.time_scale {
         Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 => *v.get_ref(),
         Some(v) => {
             return Err(err(
@@ -305,20 +307,94 @@ fn google_source(
         }
         None => 1.0,
     };
-    let limit = match &t.max_pods {
+    let max_pods = match &t.max_pods {
         Some(m) => non_negative(m, "trace.max_pods", "pods", loc)? as usize,
         None => usize::MAX,
     };
-    let read = |path: &Spanned<String>, field: &str| {
-        files
-            .read(path.get_ref())
-            .map_err(|e| err(path.span(), field, e))
+    Ok(Streamed {
+        from_s,
+        to_s,
+        every_kth_job,
+        time_scale,
+        max_pods,
+    })
+}
+
+/// A positive factor, or its default.
+fn positive(
+    loc: &Locator,
+    v: &Option<Spanned<f64>>,
+    key: &str,
+    default: f64,
+) -> Result<f64, ScenarioError> {
+    match v {
+        Some(x) if x.get_ref().is_finite() && *x.get_ref() > 0.0 => Ok(*x.get_ref()),
+        Some(x) => Err(loc.error(
+            Some(x.span()),
+            &format!("trace.{key}"),
+            format!("expected a positive number, found {}", x.get_ref()),
+        )),
+        None => Ok(default),
+    }
+}
+
+/// A file the trace names, as input for a streaming importer.
+fn read_table(
+    loc: &Locator,
+    files: &dyn ScenarioFiles,
+    path: &Spanned<String>,
+    field: &str,
+) -> Result<(String, String), ScenarioError> {
+    files
+        .read(path.get_ref())
+        .map_err(|e| loc.error(Some(path.span()), field, e))
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// An import error at the key naming its table: `nodes` when it is the machines' file.
+fn located(loc: &Locator, t: &RawTrace, e: &ImportError, machines: Option<&str>) -> ScenarioError {
+    let in_machines =
+        matches!(e, ImportError::Malformed { file, .. } if Some(file.as_str()) == machines);
+    match (&t.nodes, in_machines) {
+        (Some(n), true) => loc.error(Some(n.span()), "trace.nodes", e.to_string()),
+        _ => loc.error(Some(t.pods.span()), "trace.pods", e.to_string()),
+    }
+}
+
+/// `[trace] format = "google-2011"`: `nodes` the machine_events table, `pods` the
+/// task_events table (`crate::import::google_2011`).
+fn google_source(
+    loc: &Locator,
+    t: &RawTrace,
+    files: &dyn ScenarioFiles,
+) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
+    use crate::import::google_2011;
+    use crate::import::Input;
+    let o = streamed(loc, t, GOOGLE_2011)?;
+    let opts = google_2011::Options {
+        cpu_unit_cores: positive(
+            loc,
+            &t.cpu_unit_cores,
+            "cpu_unit_cores",
+            google_2011::DEFAULT_CPU_UNIT_CORES,
+        )?,
+        memory_unit_gib: positive(
+            loc,
+            &t.memory_unit_gib,
+            "memory_unit_gib",
+            google_2011::DEFAULT_MEMORY_UNIT_GIB,
+        )?,
+        from_s: o.from_s,
+        to_s: o.to_s,
+        every_kth_job: o.every_kth_job,
+        strict: t.strict,
     };
     let machines = match &t.nodes {
-        Some(n) => Some(read(n, "trace.nodes")?),
+        Some(n) => Some(read_table(loc, files, n, "trace.nodes")?),
         None => None,
     };
-    let (pods_name, pods_text) = read(&t.pods, "trace.pods")?;
+    let (pods_name, pods_text) = read_table(loc, files, &t.pods, "trace.pods")?;
     let trace = google_2011::import(
         machines
             .as_ref()
@@ -328,7 +404,7 @@ fn google_source(
         &opts,
         &mut |_| {},
     )
-    .map_err(|e| err(t.pods.span(), "trace.pods", e.to_string()))?;
+    .map_err(|e| located(loc, t, &e, machines.as_ref().map(|m| m.0.as_str())))?;
     let nodes = trace
         .machines
         .iter()
@@ -344,11 +420,11 @@ fn google_source(
             )
         })
         .collect();
-    let us = |x: u64| SimDuration((x as f64 * 1000.0 * scale).round() as u64);
+    let us = |x: u64| SimDuration((x as f64 * 1000.0 * o.time_scale).round() as u64);
     let pods = trace
         .tasks
         .iter()
-        .take(limit)
+        .take(o.max_pods)
         .map(|task| {
             let pod = orchsim_sched::PodSpec::new(
                 format!("j{}-t{}", task.job, task.index),
@@ -362,6 +438,115 @@ fn google_source(
                 priority: task.priority as i32,
                 ..TracePod::new(pod, us(task.arrival_us), task.run_us.map(us))
             }
+        })
+        .collect();
+    Ok((
+        nodes,
+        TraceReplay {
+            name: "trace".into(),
+            pods: std::sync::Arc::new(pods),
+        },
+    ))
+}
+
+/// `[trace] format = "alibaba-2018"`: `nodes` machine_meta, `pods` batch_task, `instances`
+/// batch_instance, `containers` container_meta (`crate::import::alibaba_2018`).
+fn alibaba_2018_source(
+    loc: &Locator,
+    t: &RawTrace,
+    files: &dyn ScenarioFiles,
+) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
+    use crate::import::alibaba_2018::{self, Tables};
+    use crate::import::Input;
+    let o = streamed(loc, t, ALIBABA_2018)?;
+    let opts = alibaba_2018::Options {
+        memory_unit_gib: positive(
+            loc,
+            &t.memory_unit_gib,
+            "memory_unit_gib",
+            alibaba_2018::DEFAULT_MEMORY_UNIT_GIB,
+        )?,
+        from_s: o.from_s,
+        to_s: o.to_s,
+        every_kth_job: o.every_kth_job,
+        strict: t.strict,
+    };
+    let optional = |v: &Option<Spanned<String>>, field: &str| match v {
+        Some(p) => read_table(loc, files, p, field).map(Some),
+        None => Ok(None),
+    };
+    let machines = optional(&t.nodes, "trace.nodes")?;
+    let containers = optional(&t.containers, "trace.containers")?;
+    let instances = optional(&t.instances, "trace.instances")?;
+    let tasks = read_table(loc, files, &t.pods, "trace.pods")?;
+    fn input(x: &Option<(String, String)>) -> Vec<Input<'_>> {
+        x.as_ref()
+            .map(|(name, text)| vec![Input::text(name.clone(), text)])
+            .unwrap_or_default()
+    }
+    let trace = alibaba_2018::import(
+        Tables {
+            machine_meta: input(&machines),
+            container_meta: input(&containers),
+            batch_task: vec![Input::text(tasks.0.clone(), &tasks.1)],
+            batch_instance: input(&instances),
+        },
+        &opts,
+        &mut |_| {},
+    )
+    .map_err(|e| {
+        // Each table's errors point at the key that names it.
+        let span = |k: &Option<Spanned<String>>, name: &Option<(String, String)>| {
+            name.as_ref().zip(k.as_ref()).and_then(|((n, _), k)| {
+                matches!(&e, ImportError::Malformed { file, .. } if file == n).then(|| k.span())
+            })
+        };
+        let (span, field) = span(&t.nodes, &machines)
+            .map(|s| (s, "trace.nodes"))
+            .or_else(|| span(&t.containers, &containers).map(|s| (s, "trace.containers")))
+            .or_else(|| span(&t.instances, &instances).map(|s| (s, "trace.instances")))
+            .unwrap_or((t.pods.span(), "trace.pods"));
+        loc.error(Some(span), field, e.to_string())
+    })?;
+    let nodes = trace
+        .machines
+        .iter()
+        .map(|m| {
+            let mut n = orchsim_sched::NodeInfo::new(
+                m.id.clone(),
+                Resources {
+                    cpu_milli: m.cores * 1000,
+                    memory_bytes: (m.memory * opts.memory_unit_gib * GIB).round() as u64,
+                    pods: DEFAULT_MAX_PODS,
+                    ..Resources::ZERO
+                },
+            );
+            n.labels.insert(
+                "alibaba.com/failure-domain-1".into(),
+                m.failure_domain_1.clone(),
+            );
+            n.labels.insert(
+                "alibaba.com/failure-domain-2".into(),
+                m.failure_domain_2.clone(),
+            );
+            n
+        })
+        .collect();
+    let secs = |x: u64| SimDuration((x as f64 * 1e9 * o.time_scale).round() as u64);
+    let pods = trace
+        .pods
+        .iter()
+        .take(o.max_pods)
+        .map(|p| {
+            let pod = orchsim_sched::PodSpec::new(
+                p.name.clone(),
+                Resources {
+                    cpu_milli: p.cpu_milli,
+                    memory_bytes: (p.memory * opts.memory_unit_gib * GIB).round() as u64,
+                    ..Resources::ZERO
+                },
+            );
+            TracePod::new(pod, secs(p.arrival_s), p.run_s.map(secs))
         })
         .collect();
     Ok((
