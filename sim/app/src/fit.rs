@@ -172,31 +172,6 @@ fn cluster(path: &Path) -> Result<(Vec<NodeInfo>, Vec<NodeType>)> {
     Ok((objs.nodes, types))
 }
 
-/// Manifest files: each path, or a directory's `*.yaml`/`*.yml` in name order.
-fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| Error::bad_input(format!("--manifests {}: {e}", p.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
-            v.sort();
-            if v.is_empty() {
-                return Err(Error::bad_input(format!(
-                    "--manifests {}: no *.yaml or *.yml files",
-                    p.display()
-                )));
-            }
-            out.extend(v);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
 /// Makes the request's scheduler afresh (same seed, same profile) for each question asked.
 struct Schedulers {
     name: String,
@@ -351,7 +326,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     }
     let mut workloads: Vec<Workload> = Vec::new();
     let mut skipped = std::collections::BTreeMap::new();
-    for f in manifest_files(&req.manifests)? {
+    for f in crate::net_policy::yaml_files(&req.manifests)? {
         let objs = parse(&f)?;
         workloads.extend(objs.workloads);
         // A bare Pod is a workload of one.

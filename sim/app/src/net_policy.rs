@@ -136,7 +136,7 @@ fn default_probes(policies: &[NetworkPolicy]) -> Vec<Probe> {
 }
 
 /// The YAML files named: files as given, directories' `*.yaml`/`*.yml` in name order.
-fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -183,7 +183,7 @@ pub fn policy(r: &PolicyRequest) -> Result<View, Error> {
     let mut skipped = Vec::new();
     // The API server holds one policy per namespace and name: two would be two dumps mixed.
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for f in policy_files(&r.policies)? {
+    for f in yaml_files(&r.policies)? {
         let name = f.display().to_string();
         let (ps, sk) = policy::parse_yaml(&name, &read(&f)?).map_err(Error::bad_input)?;
         for p in &ps {

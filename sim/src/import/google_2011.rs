@@ -152,28 +152,7 @@ fn check(o: &Options) -> Result<(), ImportError> {
             o.memory_unit_gib
         ));
     }
-    if !(o.from_s.is_finite() && o.from_s >= 0.0) {
-        return bad(format!(
-            "from: expected seconds from the trace's start (0 or more), found {}",
-            o.from_s
-        ));
-    }
-    if let Some(to) = o.to_s {
-        if !(to.is_finite() && to > o.from_s) {
-            return bad(format!(
-                "to: expected a time after from ({} s), found {to}",
-                o.from_s
-            ));
-        }
-    }
-    if o.every_kth_job == 0 || o.every_kth_job > i64::MAX as u64 {
-        return bad(format!(
-            "every k-th job: expected 1 to {}, found {}",
-            i64::MAX,
-            o.every_kth_job
-        ));
-    }
-    Ok(())
+    super::check_window(o.from_s, o.to_s, o.every_kth_job)
 }
 
 /// A normalised capacity or request: empty, or a number from 0 to 1 (a little above 1 is

@@ -60,6 +60,34 @@ impl Summary {
     }
 }
 
+/// Checks the window and sampling options every importer takes.
+pub(crate) fn check_window(
+    from_s: f64,
+    to_s: Option<f64>,
+    every_kth_job: u64,
+) -> Result<(), ImportError> {
+    let bad = |m: String| Err(ImportError::Options(m));
+    if !(from_s.is_finite() && from_s >= 0.0) {
+        return bad(format!(
+            "from: expected seconds from the trace's start (0 or more), found {from_s}"
+        ));
+    }
+    if let Some(to) = to_s {
+        if !(to.is_finite() && to > from_s) {
+            return bad(format!(
+                "to: expected a time after from ({from_s} s), found {to}"
+            ));
+        }
+    }
+    if every_kth_job == 0 || every_kth_job > i64::MAX as u64 {
+        return bad(format!(
+            "every k-th job: expected 1 to {}, found {every_kth_job}",
+            i64::MAX
+        ));
+    }
+    Ok(())
+}
+
 /// Why an import stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImportError {

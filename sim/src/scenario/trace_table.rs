@@ -73,20 +73,7 @@ pub(super) fn trace_source(
     }
     let (name, text) = read(&t.pods, "trace.pods")?;
     let tasks = crate::trace::alibaba_gpu_tasks(&name, &text, &mut models)?;
-    let scale = match &t.time_scale {
-        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 => *v.get_ref(),
-        Some(v) => {
-            return Err(err(
-                v.span(),
-                "trace.time_scale",
-                format!(
-                    "expected a positive factor for trace times (0.01 replays 100 times faster), found {}",
-                    v.get_ref()
-                ),
-            ))
-        }
-        None => 1.0,
-    };
+    let scale = time_scale(loc, t)?;
     let secs = |x: f64, span: Range<usize>, field: &str| {
         SimDuration::try_from_secs_f64(x * scale).ok_or_else(|| {
             err(
@@ -293,20 +280,7 @@ fn streamed(loc: &Locator, t: &RawTrace, format: &str) -> Result<Streamed, Scena
         }
         None => 1,
     };
-    let time_scale = match &t.time_scale {
-        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 => *v.get_ref(),
-        Some(v) => {
-            return Err(err(
-                v.span(),
-                "trace.time_scale",
-                format!(
-                    "expected a positive factor for trace times (0.01 replays 100 times faster), found {}",
-                    v.get_ref()
-                ),
-            ))
-        }
-        None => 1.0,
-    };
+    let time_scale = time_scale(loc, t)?;
     let max_pods = match &t.max_pods {
         Some(m) => non_negative(m, "trace.max_pods", "pods", loc)? as usize,
         None => usize::MAX,
@@ -318,6 +292,22 @@ fn streamed(loc: &Locator, t: &RawTrace, format: &str) -> Result<Streamed, Scena
         time_scale,
         max_pods,
     })
+}
+
+/// `time_scale`: what multiplies the trace's times (default 1).
+fn time_scale(loc: &Locator, t: &RawTrace) -> Result<f64, ScenarioError> {
+    match &t.time_scale {
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 => Ok(*v.get_ref()),
+        Some(v) => Err(loc.error(
+            Some(v.span()),
+            "trace.time_scale",
+            format!(
+                "expected a positive factor for trace times (0.01 replays 100 times faster), found {}",
+                v.get_ref()
+            ),
+        )),
+        None => Ok(1.0),
+    }
 }
 
 /// A positive factor, or its default.
