@@ -563,6 +563,16 @@ fn the_readme_service_proxy_table_is_what_the_sweeps_print() {
     }
 }
 
+/// The network section's first example prints what the README shows, digest included.
+#[test]
+fn the_readme_net_compare_example_is_what_the_command_prints() {
+    let (printed, shown) = example(
+        "text",
+        "$ orchsim net compare --datapaths host,bridge,overlay,flannel-udp",
+    );
+    assert_eq!(printed, shown, "update the README's net compare output");
+}
+
 /// The latency-under-load examples print what the README shows, behind both qdiscs.
 #[test]
 fn the_readme_loaded_latency_examples_are_what_the_command_prints() {
