@@ -36,8 +36,8 @@ pub struct Summary {
     pub pods_lost: u64,
     /// Containers killed by host failures over the run (a pod lost twice counts twice).
     pub pod_losses: u64,
-    /// Pods deleted by their controller (state `deleted`): an upgrade or an autoscaler, or
-    /// their Job ended.
+    /// Pods deleted (state `deleted`): by an upgrade or an autoscaler, because their Job
+    /// ended, or by a replayed event log.
     pub pods_deleted: u64,
     /// Job pods failed under restart policy `Never` (state `failed`).
     pub pods_failed: u64,

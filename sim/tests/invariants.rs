@@ -483,6 +483,9 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                             ..Resources::ZERO
                         },
                         priority: 0,
+                        spec: None,
+                        node: None,
+                        deleted_at: None,
                         gpu_models: Vec::new(),
                         arrival: SimDuration::from_secs(at),
                         run_for: secs.map(SimDuration::from_secs),

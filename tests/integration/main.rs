@@ -12,6 +12,7 @@ mod import;
 mod inputs;
 mod live;
 mod net;
+mod next;
 mod outputs;
 mod readme;
 mod report_browser;

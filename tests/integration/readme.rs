@@ -77,6 +77,14 @@ fn every_toml_block_in_the_readme_is_accepted() {
     .unwrap();
     let head: Vec<&str> = trace.lines().take(3).collect();
     std::fs::write(dir.join("pods.csv"), head.join("\n") + "\n").unwrap();
+    // The Kubernetes cluster fragment's snapshot, manifests and watch log.
+    for file in ["cluster.yaml", "app.yaml", "events.jsonl"] {
+        std::fs::copy(
+            Path::new(repo).join("examples/next").join(file),
+            dir.join(file),
+        )
+        .unwrap();
+    }
     // The Google 2011 fragment's tables.
     for table in ["machine_events.csv", "task_events.csv"] {
         std::fs::copy(
@@ -398,6 +406,28 @@ fn example(lang: &str, command: &str) -> (String, &'static str) {
         .split_whitespace()
         .collect();
     (crate::stdout_of(orchsim().args(&args)), shown)
+}
+
+/// The cluster section's run prints what the README shows, but for its wall-time line and
+/// the list of files written.
+#[test]
+fn the_readme_cluster_run_is_what_the_command_prints() {
+    let block = blocks("text")
+        .into_iter()
+        .find(|b| b.starts_with("$ orchsim run examples/next/next.toml"))
+        .expect("the README shows the cluster run");
+    let shown = block.split_once('\n').unwrap().1;
+    let tmp = tempfile::tempdir().unwrap();
+    let printed = crate::stdout_of(
+        orchsim()
+            .args(["run", "examples/next/next.toml", "--out"])
+            .arg(tmp.path()),
+    );
+    let kept: Vec<&str> = printed
+        .lines()
+        .filter(|l| !l.starts_with("simulated ") && !l.starts_with("wrote "))
+        .collect();
+    assert_eq!(kept.join("\n"), shown.trim_end());
 }
 
 /// The networks section's `plan --set` answers are what plan prints.

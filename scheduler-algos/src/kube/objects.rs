@@ -8,6 +8,9 @@
 //! Pod requests follow k8s.io/component-helpers `resource.PodRequests` (v1.33): containers
 //! summed (with restartable init containers), the max with each init container plus the
 //! sidecars before it, plus `spec.overhead`; quantities are summed exactly and rounded up once.
+//!
+//! A pod's runtime in a simulation comes from the annotation [`RUN_FOR_ANNOTATION`]
+//! (`orchsim.io/run-for-s: "600"`, seconds): without it a pod runs until the end.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +25,10 @@ use crate::labels::*;
 use crate::model::*;
 
 use super::quantity::{parse_quantity, Quantity};
+
+/// The annotation that gives a pod (or a workload's pod template) its runtime in a
+/// simulation, in seconds: a positive number, as a string (annotations are strings).
+pub const RUN_FOR_ANNOTATION: &str = "orchsim.io/run-for-s";
 
 /// An object that cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +71,8 @@ pub struct Objects {
     pub pod_nodes: Vec<Option<String>>,
     /// `status.podIP` of each pod in `pods` when it has an IPv4 one (same index).
     pub pod_ips: Vec<Option<std::net::Ipv4Addr>>,
+    /// Each pod's [`RUN_FOR_ANNOTATION`], in seconds (same index).
+    pub pod_run_for_s: Vec<Option<f64>>,
     /// Namespaces and their labels, from `kind: Namespace` objects (what NetworkPolicy's
     /// `namespaceSelector` reads).
     pub namespaces: Vec<(String, Labels)>,
@@ -85,6 +94,8 @@ pub struct Workload {
     pub pods: u32,
     /// The pod template as a pod named after the workload, owned by it.
     pub template: PodSpec,
+    /// The template's [`RUN_FOR_ANNOTATION`], in seconds.
+    pub run_for_s: Option<f64>,
 }
 
 impl Workload {
@@ -98,6 +109,59 @@ impl Workload {
         let mut p = self.template.clone();
         p.name = format!("{}-{i}", self.name);
         p
+    }
+
+    /// The DaemonSet's pod for `node`, if its controller would create one there
+    /// (pkg/controller/daemon `NodeShouldRunDaemonPod`: the pod's node selector and required
+    /// node affinity match the node, and its taints with effect NoSchedule or NoExecute are
+    /// tolerated, counting the tolerations the controller adds). The pod is named
+    /// `<daemonset>-<node>` and asks for the node by name, as the controller's pods do.
+    pub fn daemon_pod(&self, node: &NodeInfo) -> Option<PodSpec> {
+        let mut pod = self.template.clone();
+        daemon_tolerations(&mut pod);
+        let selector = pod
+            .node_selector
+            .iter()
+            .all(|(k, v)| node.labels.get(k) == Some(v));
+        let affinity = pod
+            .node_affinity
+            .required
+            .as_ref()
+            .is_none_or(|terms| terms.iter().any(|t| t.matches(&node.name, &node.labels)));
+        let taints = node
+            .taints
+            .iter()
+            .all(|t| t.effect == TaintEffect::PreferNoSchedule || tolerated(&pod.tolerations, t));
+        if !(selector && affinity && taints) {
+            return None;
+        }
+        pod.name = format!("{}-{}", self.name, node.name);
+        pod.node_name = Some(node.name.clone());
+        Some(pod)
+    }
+}
+
+/// The tolerations the DaemonSet controller adds to its pods (pkg/controller/daemon/util
+/// `AddOrUpdateDaemonPodTolerations`): not-ready and unreachable (NoExecute), disk, memory
+/// and PID pressure and unschedulable (NoSchedule).
+fn daemon_tolerations(pod: &mut PodSpec) {
+    for (key, effect) in [
+        ("node.kubernetes.io/not-ready", TaintEffect::NoExecute),
+        ("node.kubernetes.io/unreachable", TaintEffect::NoExecute),
+        ("node.kubernetes.io/disk-pressure", TaintEffect::NoSchedule),
+        (
+            "node.kubernetes.io/memory-pressure",
+            TaintEffect::NoSchedule,
+        ),
+        ("node.kubernetes.io/pid-pressure", TaintEffect::NoSchedule),
+        ("node.kubernetes.io/unschedulable", TaintEffect::NoSchedule),
+    ] {
+        pod.tolerations.push(Toleration {
+            key: key.into(),
+            op: TolerationOp::Exists,
+            value: String::new(),
+            effect: Some(effect),
+        });
     }
 }
 
@@ -117,16 +181,23 @@ pub fn parse(text: &str) -> Result<Objects, ObjectError> {
                 column: loc.as_ref().map(|l| l.column()),
             }
         })?;
-        if value.is_null() {
-            continue;
-        }
-        let mut ctx = Ctx {
-            document,
-            object: String::new(),
-        };
-        ctx.object(&value, "", &mut out)?;
+        read_value(&value, document, &mut out)?;
     }
     Ok(out)
+}
+
+/// Reads the objects in one already parsed document (number `document` in its stream) into
+/// `out`: what [`parse`] does for each document, for callers that hold the object as a
+/// value (a watch event's `object`).
+pub fn read_value(value: &Value, document: usize, out: &mut Objects) -> Result<(), ObjectError> {
+    if value.is_null() {
+        return Ok(());
+    }
+    let mut ctx = Ctx {
+        document,
+        object: String::new(),
+    };
+    ctx.object(value, "", out)
 }
 
 struct Ctx {
@@ -290,7 +361,7 @@ impl Ctx {
                 Ok(())
             }
             "Pod" => {
-                let (p, node) = self.pod(m)?;
+                let (p, node, run_for_s) = self.pod(m)?;
                 if out.pods.iter().any(|x| x.key() == p.key()) {
                     return Err(self.err(
                         "metadata.name",
@@ -318,6 +389,7 @@ impl Ctx {
                     out.pods.push(p);
                     out.pod_nodes.push(node);
                     out.pod_ips.push(ip);
+                    out.pod_run_for_s.push(run_for_s);
                 }
                 Ok(())
             }
@@ -420,7 +492,7 @@ impl Ctx {
         md.remove("ownerReferences");
         let mut pod = template.clone();
         pod.insert("metadata".into(), Value::Mapping(md));
-        let (mut template, _) = self.pod(&pod).map_err(|mut e| {
+        let (mut template, _, run_for_s) = self.pod(&pod).map_err(|mut e| {
             e.object = object.clone();
             e.field = join(&field, &e.field);
             e
@@ -433,6 +505,7 @@ impl Ctx {
             namespace,
             pods,
             template,
+            run_for_s,
         })
     }
 
@@ -546,8 +619,31 @@ impl Ctx {
         Ok(node)
     }
 
-    fn pod(&mut self, m: &Mapping) -> Result<(PodSpec, Option<String>), ObjectError> {
+    /// A pod, the node it is bound to and its [`RUN_FOR_ANNOTATION`].
+    #[allow(clippy::type_complexity)]
+    fn pod(&mut self, m: &Mapping) -> Result<(PodSpec, Option<String>, Option<f64>), ObjectError> {
         let (name, namespace, labels) = self.metadata(m, "Pod")?;
+        let annotations = get(m, "metadata")
+            .and_then(Value::as_mapping)
+            .and_then(|md| get(md, "annotations"));
+        let annotations = self.string_map(annotations, "metadata.annotations")?;
+        let run_for_s = match annotations.get(RUN_FOR_ANNOTATION) {
+            None => None,
+            Some(v) => {
+                let field = format!("metadata.annotations.{RUN_FOR_ANNOTATION}");
+                match v.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() && x > 0.0 => Some(x),
+                    _ => {
+                        return Err(self.err(
+                            &field,
+                            format!(
+                            "expected a positive number of seconds such as \"600\", found {v:?}"
+                        ),
+                        ))
+                    }
+                }
+            }
+        };
         let spec = get(m, "spec").ok_or_else(|| self.err("spec", "expected a pod spec"))?;
         let spec = self.map(spec, "spec")?;
         let mut pod = PodSpec::new(name, Resources::ZERO);
@@ -606,7 +702,7 @@ impl Ctx {
                 .push(self.spread(c, &format!("spec.topologySpreadConstraints[{i}]"))?);
         }
         pod.node_name = node_name.clone();
-        Ok((pod, node_name))
+        Ok((pod, node_name, run_for_s))
     }
 
     fn requests(&self, spec: &Mapping, pod: &mut PodSpec) -> Result<(), ObjectError> {
@@ -1059,6 +1155,73 @@ mod tests {
         let text = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{spec}");
         let mut objs = parse(&text).unwrap_or_else(|e| panic!("{e}"));
         objs.pods.remove(0)
+    }
+
+    #[test]
+    fn the_runtime_annotation_is_read_and_checked() {
+        let text = "kind: Pod\nmetadata:\n  name: p\n  annotations: {orchsim.io/run-for-s: \"90.5\"}\nspec: {containers: [{name: c}]}\n";
+        assert_eq!(parse(text).unwrap().pod_run_for_s, [Some(90.5)]);
+        let bad = text.replace("90.5", "-3");
+        let e = parse(&bad).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "document 1, Pod default/p: `metadata.annotations.orchsim.io/run-for-s`: expected a positive number of seconds such as \"600\", found \"-3\""
+        );
+    }
+
+    /// The DaemonSet controller's admission: selector, required affinity, NoSchedule and
+    /// NoExecute taints (PreferNoSchedule does not keep it off), with its own tolerations.
+    #[test]
+    fn a_daemonset_wants_the_nodes_its_controller_admits() {
+        let text = "kind: DaemonSet\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      nodeSelector: {pool: a}\n      containers: [{name: c}]\n";
+        let w = parse(text).unwrap().workloads.remove(0);
+        let node = |labels: &[(&str, &str)], taint: Option<(&str, TaintEffect)>, cordoned: bool| {
+            let mut n = NodeInfo::new("n1", Resources::ZERO);
+            n.labels = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if let Some((key, effect)) = taint {
+                n.taints.push(Taint {
+                    key: key.into(),
+                    value: String::new(),
+                    effect,
+                });
+            }
+            n.unschedulable = cordoned;
+            n
+        };
+        let pod = w.daemon_pod(&node(&[("pool", "a")], None, false)).unwrap();
+        assert_eq!(
+            (pod.name.as_str(), pod.node_name.as_deref()),
+            ("d-n1", Some("n1"))
+        );
+        assert!(w.daemon_pod(&node(&[("pool", "b")], None, false)).is_none());
+        assert!(w
+            .daemon_pod(&node(
+                &[("pool", "a")],
+                Some(("gpu", TaintEffect::NoSchedule)),
+                false
+            ))
+            .is_none());
+        assert!(w
+            .daemon_pod(&node(
+                &[("pool", "a")],
+                Some(("gpu", TaintEffect::PreferNoSchedule)),
+                false
+            ))
+            .is_some());
+        // The controller's own tolerations: a node under memory pressure, a cordoned node.
+        assert!(w
+            .daemon_pod(&node(
+                &[("pool", "a")],
+                Some((
+                    "node.kubernetes.io/memory-pressure",
+                    TaintEffect::NoSchedule
+                )),
+                true
+            ))
+            .is_some());
     }
 
     /// The Kubernetes documentation's Deployment example (concepts/workloads/controllers/

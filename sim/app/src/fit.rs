@@ -237,56 +237,21 @@ fn place(
     }
 }
 
-/// Whether a DaemonSet's pod belongs on a node that refused it for `why`: the controller
-/// creates a pod only where node selector, affinity and taints admit it, so only a lack of
-/// room counts as not fitting.
-fn daemon_wanted(why: &str) -> bool {
-    !(why.contains("didn't match Pod's node affinity/selector")
-        || why.contains("untolerated taint")
-        || why.contains("node(s) were unschedulable"))
-}
-
-/// The tolerations the DaemonSet controller adds to its pods (pkg/controller/daemon/util
-/// `AddOrUpdateDaemonPodTolerations`): not-ready and unreachable (NoExecute), disk, memory
-/// and PID pressure and unschedulable (NoSchedule).
-fn daemon_tolerations(pod: &mut PodSpec) {
-    use orchsim_sched::labels::{TaintEffect, Toleration, TolerationOp};
-    for (key, effect) in [
-        ("node.kubernetes.io/not-ready", TaintEffect::NoExecute),
-        ("node.kubernetes.io/unreachable", TaintEffect::NoExecute),
-        ("node.kubernetes.io/disk-pressure", TaintEffect::NoSchedule),
-        (
-            "node.kubernetes.io/memory-pressure",
-            TaintEffect::NoSchedule,
-        ),
-        ("node.kubernetes.io/pid-pressure", TaintEffect::NoSchedule),
-        ("node.kubernetes.io/unschedulable", TaintEffect::NoSchedule),
-    ] {
-        pod.tolerations.push(Toleration {
-            key: key.into(),
-            op: TolerationOp::Exists,
-            value: String::new(),
-            effect: Some(effect),
-        });
-    }
-}
-
 /// The DaemonSets' pods for the node at `index`: placed where they fit; returns (wanted,
-/// placed, first reason) per DaemonSet in `daemons`.
+/// placed, first reason) per DaemonSet in `daemons`. A DaemonSet wants a pod only on nodes
+/// its controller would create one on ([`Workload::daemon_pod`]).
 fn place_daemons(
     s: &mut dyn Scheduler,
     nodes: &mut [NodeInfo],
     index: usize,
     daemons: &[&Workload],
 ) -> Vec<(bool, bool, Option<String>)> {
-    let node = nodes[index].name.clone();
     daemons
         .iter()
         .map(|w| {
-            let mut pod = w.template.clone();
-            pod.name = format!("{}-{node}", w.name);
-            pod.node_name = Some(node.clone());
-            daemon_tolerations(&mut pod);
+            let Some(pod) = w.daemon_pod(&nodes[index]) else {
+                return (false, false, None);
+            };
             // The node alone: every scheduler then answers for it, and the reason is its own.
             let mut one = vec![nodes[index].clone()];
             match place(s, &mut one, pod) {
@@ -294,11 +259,37 @@ fn place_daemons(
                     nodes[index] = one.remove(0);
                     (true, true, None)
                 }
-                Err(why) if daemon_wanted(&why) => (true, false, Some(why)),
-                Err(_) => (false, false, None),
+                Err(why) => (true, false, Some(why)),
             }
         })
         .collect()
+}
+
+/// Places `w`'s replicas in order until one does not fit; that one and the rest go to
+/// `unplaced`.
+fn place_replicas<'w>(
+    s: &mut dyn Scheduler,
+    nodes: &mut Vec<NodeInfo>,
+    w: &'w Workload,
+    a: &mut WorkloadFit,
+    unplaced: &mut Vec<(&'w Workload, u32, u32)>,
+) {
+    for i in 0..w.pods {
+        let pod = if w.kind == "Pod" {
+            w.template.clone()
+        } else {
+            w.replica(i)
+        };
+        match place(s, nodes, pod) {
+            Ok(()) => a.placed += 1,
+            Err(why) => {
+                // Nothing changed since: the next replicas would be refused alike.
+                a.stopped_by = Some(why);
+                unplaced.push((w, i, w.pods - i));
+                break;
+            }
+        }
+    }
 }
 
 /// Fits the manifests on the cluster.
@@ -313,18 +304,33 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
             .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
         yaml.then(|| req.nodes.clone())
     });
+    // Pods of the snapshot that wait for a node: placed first, as `orchsim run` of the
+    // snapshot does (before the manifests' DaemonSets).
+    let mut workloads: Vec<Workload> = Vec::new();
     if let Some(p) = &pods_from {
         let objs = parse(p)?;
         let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);
         if !unbound.is_empty() {
             notes.push(format!(
-                "{} pod(s) in {} are not bound to a listed node and were ignored",
+                "{} pod(s) in {} are not bound to a listed node: placed first",
                 unbound.len(),
                 p.display()
             ));
         }
+        for mut p in unbound {
+            // Bound to a node not listed: the scheduler places it anew.
+            p.node_name = None;
+            workloads.push(Workload {
+                kind: "Pod".into(),
+                name: p.name.clone(),
+                namespace: p.namespace.clone(),
+                pods: 1,
+                template: p,
+                run_for_s: None,
+            });
+        }
     }
-    let mut workloads: Vec<Workload> = Vec::new();
+    let pending = workloads.len();
     let mut skipped = std::collections::BTreeMap::new();
     for f in crate::net_policy::yaml_files(&req.manifests)? {
         let objs = parse(&f)?;
@@ -337,6 +343,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
                 namespace: p.namespace.clone(),
                 pods: 1,
                 template: p,
+                run_for_s: None,
             });
         }
         for (k, n) in objs.skipped {
@@ -388,6 +395,11 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
         .filter(|(_, w)| w.kind == "DaemonSet")
         .map(|(i, _)| i)
         .collect();
+    // What did not fit: each workload's first replica that did not, and how many of it.
+    let mut first_unplaced: Vec<(&Workload, u32, u32)> = Vec::new();
+    for (w, a) in workloads.iter().zip(&mut answers).take(pending) {
+        place_replicas(s.as_mut(), &mut nodes, w, a, &mut first_unplaced);
+    }
     for n in 0..nodes.len() {
         for (d, (wanted, placed, why)) in place_daemons(s.as_mut(), &mut nodes, n, &daemons)
             .into_iter()
@@ -401,22 +413,10 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
             }
         }
     }
-    // What did not fit: each workload's first replica that did not, and how many of it.
-    let mut unplaced: Vec<(&Workload, u32, u32)> = Vec::new();
-    for (w, a) in workloads.iter().zip(&mut answers) {
-        if w.kind == "DaemonSet" {
-            continue;
-        }
-        for i in 0..w.pods {
-            match place(s.as_mut(), &mut nodes, w.replica(i)) {
-                Ok(()) => a.placed += 1,
-                Err(why) => {
-                    // Nothing changed since: the next replicas would be refused alike.
-                    a.stopped_by = Some(why);
-                    unplaced.push((w, i, w.pods - i));
-                    break;
-                }
-            }
+    let mut unplaced = first_unplaced;
+    for (w, a) in workloads.iter().zip(&mut answers).skip(pending) {
+        if w.kind != "DaemonSet" {
+            place_replicas(s.as_mut(), &mut nodes, w, a, &mut unplaced);
         }
     }
     // How many more of each would fit on what is left.

@@ -184,7 +184,7 @@ fn human_summary(
     }
     if s.pods_deleted > 0 {
         o += &format!(
-            "deleted    {} pods deleted by their controller (an upgrade or an autoscaler)\n",
+            "deleted    {} pods deleted (by an upgrade, an autoscaler, a Job's end or an event log)\n",
             s.pods_deleted
         );
     }

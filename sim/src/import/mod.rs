@@ -1,8 +1,9 @@
-//! Workload importers: production traces read as streams into machines and tasks, with what
-//! was skipped and where. Each format is a module; they share the summary and the error.
+//! Workload importers: production traces read as streams into machines and tasks, and a
+//! Kubernetes cluster with what happens to it next, with what was skipped and where. Each format is a module; they share the summary and the error.
 
 pub mod alibaba_2018;
 pub mod google_2011;
+pub mod kubernetes;
 mod lines;
 
 pub use lines::Input;
@@ -101,6 +102,9 @@ pub enum ImportError {
     },
     /// A file that cannot be read.
     Io { file: String, message: String },
+    /// A YAML object that cannot be read (the message names the document, object and
+    /// field, and the line where YAML itself failed).
+    Object { file: String, message: String },
     /// Options that make no sense.
     Options(String),
 }
@@ -115,7 +119,9 @@ impl fmt::Display for ImportError {
                 field,
                 message,
             } => write!(f, "{file}:{line}:{column}: {field}: {message}"),
-            ImportError::Io { file, message } => write!(f, "{file}: {message}"),
+            ImportError::Io { file, message } | ImportError::Object { file, message } => {
+                write!(f, "{file}: {message}")
+            }
             ImportError::Options(m) => f.write_str(m),
         }
     }

@@ -77,6 +77,7 @@ const MAX_GPUS_PER_HOST: u64 = 256;
 const ALIBABA_GPU_V2023: &str = "alibaba-gpu-v2023";
 const GOOGLE_2011: &str = "google-2011";
 const ALIBABA_2018: &str = "alibaba-2018";
+const KUBERNETES: &str = crate::import::kubernetes::FORMAT;
 
 /// Reads the files a scenario names (a trace's CSV files), by the path written in it.
 pub trait ScenarioFiles: Sync {
@@ -239,6 +240,15 @@ pub struct TracePod {
     pub run_for: Option<SimDuration>,
     /// The pod's priority (Kubernetes' `priority`: larger is more important).
     pub priority: i32,
+    /// The whole pod when the trace has more than sizes (Kubernetes objects: labels,
+    /// namespace, affinity, tolerations, spread); its name, requests, GPU models and
+    /// priority are the fields above.
+    pub spec: Option<std::sync::Arc<orchsim_sched::PodSpec>>,
+    /// Running on this node when the run begins (a cluster snapshot's pod): bound there at
+    /// its arrival without a scheduling decision.
+    pub node: Option<String>,
+    /// Deleted at this time from the start (an event log's `DELETED`), whatever its state.
+    pub deleted_at: Option<SimDuration>,
 }
 
 impl TracePod {
@@ -255,6 +265,9 @@ impl TracePod {
             arrival,
             run_for,
             priority: 0,
+            spec: None,
+            node: None,
+            deleted_at: None,
         }
     }
 }
@@ -842,6 +855,14 @@ fn validate(
             }
             a.get_ref().clone()
         }
+        // A Kubernetes cluster's snapshot is scheduled by kube-scheduler unless told otherwise.
+        None if raw
+            .trace
+            .as_ref()
+            .is_some_and(|t| t.format.get_ref() == KUBERNETES) =>
+        {
+            "kubernetes".to_string()
+        }
         None => lifecycle
             .as_ref()
             .map_or("first-fit", |l| l.scheduler.as_str())
@@ -1009,6 +1030,32 @@ fn validate(
 
     // A trace's names must not be ones the host groups and workloads generate.
     if let Some(t) = &raw.trace {
+        // A pod that asks for its node by name (a DaemonSet's, `spec.nodeName`) needs a
+        // scheduler that reads the name.
+        let algorithm = control_plane
+            .schedulers
+            .iter()
+            .find(|s| {
+                trace
+                    .as_ref()
+                    .is_some_and(|r| s.workloads.contains(&r.name))
+            })
+            .map_or(algorithm.as_str(), |s| s.algorithm.as_str());
+        let named = trace
+            .iter()
+            .flat_map(|r| r.pods.iter())
+            .find(|p| p.node.is_none() && p.spec.as_ref().is_some_and(|s| s.node_name.is_some()));
+        if let (Some(p), false) = (named, algorithm == "kubernetes") {
+            return Err(err(
+                t.pods.span(),
+                "trace.pods",
+                format!(
+                    "pod `{}` asks for node `{}` by name (a DaemonSet's pod, or `spec.nodeName`), which only the `kubernetes` scheduler reads; the trace is placed by `{algorithm}`",
+                    p.name,
+                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or_default()
+                ),
+            ));
+        }
         let generated = |name: &str, prefix: &str| {
             name.strip_prefix(prefix)
                 .and_then(|r| r.strip_prefix('-'))

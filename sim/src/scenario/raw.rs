@@ -85,6 +85,8 @@ pub(super) struct RawTrace {
     /// alibaba-2018: container_meta and batch_instance.
     pub(super) containers: Option<Spanned<String>>,
     pub(super) instances: Option<Spanned<String>>,
+    /// kubernetes: the watch log replayed on the snapshot.
+    pub(super) events: Option<Spanned<String>>,
     /// google-2011: a malformed record stops the run instead of being skipped.
     #[serde(default)]
     pub(super) strict: bool,

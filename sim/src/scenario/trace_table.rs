@@ -15,11 +15,12 @@ pub(super) fn trace_source(
         ALIBABA_GPU_V2023 => {}
         GOOGLE_2011 => return google_source(loc, t, files),
         ALIBABA_2018 => return alibaba_2018_source(loc, t, files),
+        KUBERNETES => return kubernetes_source(loc, t, files),
         other => {
             return Err(err(
                 t.format.span(),
                 "trace.format",
-                format!("expected \"{ALIBABA_GPU_V2023}\", \"{ALIBABA_2018}\" or \"{GOOGLE_2011}\", found {other:?}"),
+                format!("expected \"{ALIBABA_GPU_V2023}\", \"{ALIBABA_2018}\", \"{GOOGLE_2011}\" or \"{KUBERNETES}\", found {other:?}"),
             ))
         }
     }
@@ -37,6 +38,7 @@ pub(super) fn trace_source(
         (t.every_kth_job.as_ref().map(|v| v.span()), "every_kth_job"),
         (t.containers.as_ref().map(|v| v.span()), "containers"),
         (t.instances.as_ref().map(|v| v.span()), "instances"),
+        (t.events.as_ref().map(|v| v.span()), "events"),
     ];
     if t.strict {
         return Err(err(
@@ -49,7 +51,7 @@ pub(super) fn trace_source(
         return Err(err(
             span,
             &format!("trace.{key}"),
-            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it belongs to the streamed formats (\"{GOOGLE_2011}\", \"{ALIBABA_2018}\")"),
+            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it belongs to another format (\"{GOOGLE_2011}\", \"{ALIBABA_2018}\" or \"{KUBERNETES}\")"),
         ));
     }
     let read = |path: &Spanned<String>, field: &str| {
@@ -232,6 +234,11 @@ fn streamed(loc: &Locator, t: &RawTrace, format: &str) -> Result<Streamed, Scena
             format != ALIBABA_2018 && t.instances.is_some(),
             t.instances.as_ref().map(|v| v.span()),
             "instances",
+        ),
+        (
+            t.events.is_some(),
+            t.events.as_ref().map(|v| v.span()),
+            "events",
         ),
     ];
     if let Some((_, span, key)) = foreign.into_iter().find(|(set, _, _)| *set) {
@@ -543,6 +550,145 @@ fn alibaba_2018_source(
         nodes,
         TraceReplay {
             name: "trace".into(),
+            pods: std::sync::Arc::new(pods),
+        },
+    ))
+}
+
+/// `[trace] format = "kubernetes"`: `nodes` a cluster snapshot, `pods` the manifests applied
+/// at the start, `events` a watch log replayed on it (`crate::import::kubernetes`).
+fn kubernetes_source(
+    loc: &Locator,
+    t: &RawTrace,
+    files: &dyn ScenarioFiles,
+) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
+    use crate::import::kubernetes::{self, Text};
+    let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
+    // The other formats' options: the snapshot, the manifests and the log say it all.
+    let foreign = [
+        (t.gpu_nodes_only, None, "gpu_nodes_only"),
+        (
+            t.arrivals.get_ref() != "creation-time",
+            Some(t.arrivals.span()),
+            "arrivals",
+        ),
+        (t.departures, None, "departures"),
+        (
+            t.interval_s.is_some(),
+            t.interval_s.as_ref().map(|v| v.span()),
+            "interval_s",
+        ),
+        (
+            t.cpu_unit_cores.is_some(),
+            t.cpu_unit_cores.as_ref().map(|v| v.span()),
+            "cpu_unit_cores",
+        ),
+        (
+            t.memory_unit_gib.is_some(),
+            t.memory_unit_gib.as_ref().map(|v| v.span()),
+            "memory_unit_gib",
+        ),
+        (
+            t.from_s.is_some(),
+            t.from_s.as_ref().map(|v| v.span()),
+            "from_s",
+        ),
+        (t.to_s.is_some(), t.to_s.as_ref().map(|v| v.span()), "to_s"),
+        (
+            t.every_kth_job.is_some(),
+            t.every_kth_job.as_ref().map(|v| v.span()),
+            "every_kth_job",
+        ),
+        (
+            t.containers.is_some(),
+            t.containers.as_ref().map(|v| v.span()),
+            "containers",
+        ),
+        (
+            t.instances.is_some(),
+            t.instances.as_ref().map(|v| v.span()),
+            "instances",
+        ),
+    ];
+    if let Some((_, span, key)) = foreign.into_iter().find(|(set, _, _)| *set) {
+        return Err(err(
+            span.unwrap_or_else(|| t.format.span()),
+            &format!("trace.{key}"),
+            format!("expected no `{key}` with format = \"{KUBERNETES}\""),
+        ));
+    }
+    let Some(nodes_key) = &t.nodes else {
+        return Err(err(
+            t.format.span(),
+            "trace.nodes",
+            format!("expected `nodes`, the cluster snapshot (`kubectl get nodes,pods -o yaml`), with format = \"{KUBERNETES}\""),
+        ));
+    };
+    let scale = time_scale(loc, t)?;
+    let max_pods = match &t.max_pods {
+        Some(m) => non_negative(m, "trace.max_pods", "pods", loc)? as usize,
+        None => usize::MAX,
+    };
+    let snapshot = read_table(loc, files, nodes_key, "trace.nodes")?;
+    let manifests = read_table(loc, files, &t.pods, "trace.pods")?;
+    let log = match &t.events {
+        Some(e) => Some(read_table(loc, files, e, "trace.events")?),
+        None => None,
+    };
+    fn text(x: &(String, String)) -> Text<'_> {
+        Text {
+            name: &x.0,
+            text: &x.1,
+        }
+    }
+    let cluster = kubernetes::read(
+        text(&snapshot),
+        Some(text(&manifests)),
+        log.as_ref().map(text),
+        t.strict,
+    )
+    .map_err(|e| {
+        // The error at the key naming its file.
+        let file = match &e {
+            ImportError::Malformed { file, .. }
+            | ImportError::Object { file, .. }
+            | ImportError::Io { file, .. } => Some(file.as_str()),
+            ImportError::Options(_) => None,
+        };
+        let (span, field) = match (file, &t.events, &log) {
+            (Some(f), Some(k), Some(l)) if f == l.0 => (k.span(), "trace.events"),
+            (Some(f), _, _) if f == snapshot.0 => (nodes_key.span(), "trace.nodes"),
+            _ => (t.pods.span(), "trace.pods"),
+        };
+        err(span, field, e.to_string())
+    })?;
+    let secs = |x: f64, field: &str| {
+        SimDuration::try_from_secs_f64(x * scale).ok_or_else(|| {
+            err(
+                t.pods.span(),
+                field,
+                format!("a time of {x} s scaled by {scale} is beyond what a run can simulate"),
+            )
+        })
+    };
+    let mut pods = Vec::new();
+    for p in cluster.pods.into_iter().take(max_pods) {
+        pods.push(TracePod {
+            name: p.spec.name.clone(),
+            requests: p.spec.requests,
+            gpu_models: p.spec.gpu_models.clone(),
+            arrival: secs(p.arrival_s, "trace.events")?,
+            run_for: p.run_for_s.map(|s| secs(s, "trace.pods")).transpose()?,
+            priority: p.spec.priority,
+            node: p.running_on,
+            deleted_at: p.deleted_s.map(|s| secs(s, "trace.events")).transpose()?,
+            spec: Some(std::sync::Arc::new(p.spec)),
+        });
+    }
+    Ok((
+        cluster.nodes,
+        TraceReplay {
+            name: "cluster".into(),
             pods: std::sync::Arc::new(pods),
         },
     ))

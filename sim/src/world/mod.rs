@@ -159,6 +159,9 @@ pub struct PodRecord {
     pub attempts: u32,
     /// kube-scheduler-style message of the last failed attempt.
     pub last_failure: Option<String>,
+    /// Running on its node when the run began (a snapshot's pod): its first start is
+    /// immediate, with no image pull or start latency.
+    already_running: bool,
 }
 
 /// Where a job is between decisions.
@@ -254,6 +257,10 @@ pub enum Event {
     /// The trace's pod at `index` arrives.
     TraceArrival {
         index: usize,
+    },
+    /// A trace's pod is deleted (an event log's `DELETED`).
+    TraceDelete {
+        pod: usize,
     },
     DecisionDone {
         slot: usize,
@@ -511,6 +518,8 @@ pub struct World<'s> {
     /// workload (empty for the others).
     rollouts: Vec<upgrade::Rollout>,
     rollout_of: Vec<Option<usize>>,
+    /// Nodes by name, for trace pods bound where a snapshot found them (empty otherwise).
+    node_by_name: BTreeMap<String, NodeId>,
     workload_pods: Vec<Vec<usize>>,
     /// A pod of the workload changed during the current event: its rollout looks after it.
     upgrade_dirty: Vec<bool>,
@@ -567,6 +576,19 @@ impl<'s> World<'s> {
     ) -> Result<Self, orchsim_sched::UnknownAlgorithm> {
         let streams = RngStreams::new(scenario.seed);
         let nodes = scenario.nodes();
+        let pinned = scenario
+            .trace
+            .as_ref()
+            .is_some_and(|t| t.pods.iter().any(|p| p.node.is_some()));
+        let node_by_name: BTreeMap<String, NodeId> = if pinned {
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name.clone(), NodeId(i)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let total_capacity = nodes
             .iter()
             .fold(Resources::ZERO, |acc, n| acc.saturating_add(&n.allocatable));
@@ -702,6 +724,7 @@ impl<'s> World<'s> {
             api: None,
             rollouts: Vec::new(),
             rollout_of: vec![None; paths],
+            node_by_name,
             workload_pods: vec![Vec::new(); paths],
             upgrade_dirty: vec![false; paths],
             tracked: vec![false; paths],
@@ -942,13 +965,33 @@ impl<'s> World<'s> {
             .as_ref()
             .expect("trace events come from a trace");
         let p = &trace.pods[index];
-        let mut spec = PodSpec::new(p.name.clone(), p.requests);
+        let mut spec = match &p.spec {
+            Some(s) => PodSpec::clone(s),
+            None => {
+                let mut s = PodSpec::new(p.name.clone(), p.requests);
+                s.owner = trace.name.clone();
+                s
+            }
+        };
+        spec.name = p.name.clone();
+        spec.requests = p.requests;
         spec.gpu_models = p.gpu_models.clone();
         spec.priority = p.priority;
-        spec.owner = trace.name.clone();
         // Trace pods count as the workload after the generated ones.
         let workload = self.scenario.workloads.len();
-        self.submit(k, vec![(spec, p.run_for)], workload);
+        let pod = self.pods.len();
+        let pinned = p
+            .node
+            .as_ref()
+            .and_then(|n| self.node_by_name.get(n))
+            .copied();
+        match pinned {
+            Some(node) => self.bind_running(k, spec, p.run_for, workload, node),
+            None => self.submit(k, vec![(spec, p.run_for)], workload),
+        }
+        if let Some(d) = p.deleted_at {
+            k.schedule_at((SimTime::ZERO + d).max(k.now()), Event::TraceDelete { pod });
+        }
         if let Some(next) = trace.pods.get(index + 1) {
             let at = SimTime::ZERO + next.arrival;
             if at <= self.until {
@@ -956,6 +999,64 @@ impl<'s> World<'s> {
             }
         }
         self.kick(k, self.path[workload]);
+    }
+
+    /// A pod found running on `node` (a snapshot's): bound there without a decision, as the
+    /// kubelet that runs it would report it. One the node cannot hold (its allocatable is
+    /// smaller than what the snapshot's pods request) goes to the scheduler instead, asking
+    /// for that node by name.
+    fn bind_running(
+        &mut self,
+        k: &mut Kernel<Event>,
+        mut spec: PodSpec,
+        run_for: Option<SimDuration>,
+        workload: usize,
+        node: NodeId,
+    ) {
+        let job = self.jobs.len();
+        let (pod, woken) = self.new_pod(k, spec.clone(), run_for, workload, job, 0);
+        self.jobs.push(JobRecord {
+            workload,
+            pods: vec![pod],
+            submitted: k.now(),
+            dequeued: Some(k.now()),
+            first_bound: None,
+            all_bound: None,
+            attempts: 0,
+            abandoned: false,
+            place: JobPlace::Idle,
+            requeue: false,
+            bound_pods: 0,
+            creating: 0,
+        });
+        match self.commit_to_cluster(k.now(), pod, node, None) {
+            Ok(devices) => {
+                self.pods[pod].already_running = true;
+                self.bound(k, pod, node, devices);
+            }
+            Err(why) => {
+                self.pods[pod].last_failure = Some(format!("not bound where it ran: {why}"));
+                spec.node_name = Some(self.cluster.nodes()[node.0].name.clone());
+                self.pods[pod].spec = Arc::new(spec);
+                self.enqueue(job);
+            }
+        }
+        if woken {
+            self.kick_all(k);
+        }
+    }
+
+    /// A trace's pod deleted: whatever it holds is freed (it is gone from the queue if it
+    /// still waits there).
+    fn trace_delete(&mut self, k: &mut Kernel<Event>, pod: usize) {
+        if matches!(
+            self.pods[pod].state,
+            PodState::Finished | PodState::Deleted | PodState::Failed | PodState::Abandoned
+        ) {
+            return;
+        }
+        self.delete_pod(k, pod);
+        self.kick_all(k);
     }
 
     /// Records a new job and its pods and queues it.
@@ -1025,6 +1126,7 @@ impl<'s> World<'s> {
             held: false,
             attempts: 0,
             last_failure: None,
+            already_running: false,
         });
         self.pods_pending += 1;
         if self.tracked[workload] {
@@ -1286,6 +1388,10 @@ impl<'s> World<'s> {
         let mut node_gone = false;
         let mut preemption: Option<(usize, NodeId, Vec<String>)> = None;
         for p in plan {
+            if self.pods[p.pod].state == PodState::Deleted {
+                // Deleted while its scheduler decided: nothing to bind.
+                continue;
+            }
             match p.decision {
                 Decision::Bind { node, devices } => {
                     any_choice = true;
@@ -1589,7 +1695,11 @@ impl<'s> World<'s> {
         if self.health[node.0].is_down() {
             self.bound_to_down_host(k, pod, node);
         } else if self.address_for(k, pod, node) {
-            let delay = self.pull_and_start(k.now(), pod, node) + self.claim_volume(pod, node);
+            let delay = if std::mem::take(&mut self.pods[pod].already_running) {
+                SimDuration::ZERO
+            } else {
+                self.pull_and_start(k.now(), pod, node) + self.claim_volume(pod, node)
+            };
             k.schedule_in(delay, Event::Started { pod, incarnation });
         }
     }
@@ -1901,6 +2011,7 @@ impl Handler<Event> for World<'_> {
         match event {
             Event::Arrival { workload } => self.arrive(k, workload),
             Event::TraceArrival { index } => self.arrive_from_trace(k, index),
+            Event::TraceDelete { pod } => self.trace_delete(k, pod),
             Event::DecisionDone {
                 slot,
                 job,

@@ -1,0 +1,593 @@
+//! A Kubernetes cluster as a run's starting point, and what happens to it next.
+//!
+//! - The **snapshot** (`kubectl get nodes,pods -o yaml`: a `List` or a multi-document stream)
+//!   gives the nodes (allocatable, labels, taints, cordons) and the pods on them. A pod bound
+//!   to a listed node (`spec.nodeName`) is running there when the run begins; one that is
+//!   not (pending, or on a node not listed) arrives at the start for the scheduler.
+//! - The **manifests** (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Pod)
+//!   are applied at the start: DaemonSets first, a pod on every node their controller would
+//!   put one on (node by node), then the other workloads in the order written, replica by
+//!   replica — the order `orchsim fit` places them in. A CronJob counts as one run of its job.
+//! - The **event log** (JSON lines, one watch event per line, as
+//!   `kubectl get pods --watch --output-watch-events -o json | jq -c .` prints them:
+//!   `{"type": "ADDED" | "MODIFIED" | "DELETED", "object": <Pod>}`, with an optional
+//!   `"time": "<RFC 3339>"`) replays pods created and deleted later. An event's time is its
+//!   `time`, else the pod's `metadata.creationTimestamp` (ADDED) or
+//!   `metadata.deletionTimestamp` (DELETED); time 0 of the replay is the earliest event kept.
+//!   MODIFIED events are counted and not replayed (the simulation binds and runs pods itself);
+//!   an ADDED pod already in the cluster (a watch starts by listing what exists) is skipped.
+//!
+//! A pod's runtime is its `orchsim.io/run-for-s` annotation ([`objects::RUN_FOR_ANNOTATION`]);
+//! without one it runs until it is deleted or the run ends.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use orchsim_sched::kube::objects::{self, ObjectError, Objects};
+use orchsim_sched::{NodeInfo, PodSpec};
+
+use super::{ImportError, Summary};
+
+/// The format's name in summaries and scenarios.
+pub const FORMAT: &str = "kubernetes";
+
+/// One pod of the cluster's future, in arrival order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubePod {
+    pub spec: PodSpec,
+    /// Running on this node when the run begins (a snapshot's pod).
+    pub running_on: Option<String>,
+    /// Seconds from the start.
+    pub arrival_s: f64,
+    pub run_for_s: Option<f64>,
+    /// Deleted at this time (s from the start), by the event log.
+    pub deleted_s: Option<f64>,
+}
+
+/// The cluster and the pods that arrive on it.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    pub nodes: Vec<NodeInfo>,
+    /// Arrivals never decrease.
+    pub pods: Vec<KubePod>,
+    /// Kinds in the manifests that are not workloads (Services, ConfigMaps, ...), counted.
+    pub skipped_kinds: BTreeMap<String, usize>,
+    pub summary: Summary,
+}
+
+/// A file given to the reader: a name for messages and its text.
+pub struct Text<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+fn object_error(file: &str, e: ObjectError) -> ImportError {
+    ImportError::Object {
+        file: file.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads the snapshot, the manifests and the event log into the cluster and its arrivals.
+/// A malformed event-log line is skipped and counted, or fatal with `strict`; the YAML
+/// files are read whole and any error in them is fatal (a snapshot or a manifest half read
+/// would be a different cluster).
+pub fn read(
+    snapshot: Text<'_>,
+    manifests: Option<Text<'_>>,
+    log: Option<Text<'_>>,
+    strict: bool,
+) -> Result<Cluster, ImportError> {
+    let mut summary = Summary {
+        format: FORMAT.into(),
+        ..Summary::default()
+    };
+    let snap = objects::parse(snapshot.text).map_err(|e| object_error(snapshot.name, e))?;
+    if snap.nodes.is_empty() {
+        return Err(ImportError::Object {
+            file: snapshot.name.into(),
+            message: "expected Node objects (`kubectl get nodes,pods -o yaml`), found none".into(),
+        });
+    }
+    let mut cluster = Cluster {
+        nodes: snap.nodes.clone(),
+        ..Cluster::default()
+    };
+    summary.machines = cluster.nodes.len() as u64;
+    let node_names: BTreeSet<&str> = snap.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut keys = BTreeSet::new();
+    for (i, pod) in snap.pods.iter().enumerate() {
+        keys.insert(pod.key());
+        let on = snap.pod_nodes[i]
+            .as_deref()
+            .filter(|n| node_names.contains(n));
+        if let (Some(n), None) = (&snap.pod_nodes[i], on) {
+            summary.skip(
+                snapshot.name,
+                0,
+                "bound to a node not in the snapshot",
+                format!(
+                    "Pod {} is bound to node {n}, which is not listed: the scheduler places it",
+                    pod.key()
+                ),
+            );
+        }
+        let mut spec = pod.clone();
+        if on.is_none() {
+            spec.node_name = None;
+        }
+        cluster.pods.push(KubePod {
+            spec,
+            running_on: on.map(str::to_string),
+            arrival_s: 0.0,
+            run_for_s: snap.pod_run_for_s[i],
+            deleted_s: None,
+        });
+    }
+    if let Some(m) = manifests {
+        let objs = objects::parse(m.text).map_err(|e| object_error(m.name, e))?;
+        apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
+    }
+    if let Some(l) = log {
+        replay(&mut cluster, &mut keys, l, strict, &mut summary)?;
+    }
+    summary.tasks = cluster.pods.len() as u64;
+    summary.first_arrival_s = cluster.pods.first().map_or(0.0, |p| p.arrival_s);
+    summary.last_arrival_s = cluster.pods.last().map_or(0.0, |p| p.arrival_s);
+    cluster.summary = summary;
+    Ok(cluster)
+}
+
+/// The manifests' pods at the start: DaemonSets node by node, then the rest in order.
+fn apply(
+    cluster: &mut Cluster,
+    keys: &mut BTreeSet<String>,
+    file: &str,
+    objs: Objects,
+    summary: &mut Summary,
+) -> Result<(), ImportError> {
+    let mut add = |spec: PodSpec, run_for_s: Option<f64>, pods: &mut Vec<KubePod>| {
+        if !keys.insert(spec.key()) {
+            return Err(ImportError::Object {
+                file: file.into(),
+                message: format!(
+                    "expected each pod once: `{}` is already in the cluster (the snapshot or an earlier manifest)",
+                    spec.key()
+                ),
+            });
+        }
+        pods.push(KubePod {
+            spec,
+            running_on: None,
+            arrival_s: 0.0,
+            run_for_s,
+            deleted_s: None,
+        });
+        Ok(())
+    };
+    summary.jobs += (objs.workloads.len() + objs.pods.len()) as u64;
+    let daemons: Vec<_> = objs
+        .workloads
+        .iter()
+        .filter(|w| w.kind == "DaemonSet")
+        .collect();
+    for node in &cluster.nodes {
+        for w in &daemons {
+            if let Some(pod) = w.daemon_pod(node) {
+                add(pod, w.run_for_s, &mut cluster.pods)?;
+            }
+        }
+    }
+    for w in objs.workloads.iter().filter(|w| w.kind != "DaemonSet") {
+        for i in 0..w.pods {
+            add(w.replica(i), w.run_for_s, &mut cluster.pods)?;
+        }
+    }
+    for (p, run_for_s) in objs.pods.into_iter().zip(objs.pod_run_for_s) {
+        add(p, run_for_s, &mut cluster.pods)?;
+    }
+    for (kind, n) in objs.skipped {
+        *cluster.skipped_kinds.entry(kind).or_default() += n;
+    }
+    if !objs.nodes.is_empty() {
+        summary.skip(
+            file,
+            0,
+            "Node objects in the manifests",
+            format!(
+                "{} Node object(s) in the manifests were ignored (the cluster is the snapshot)",
+                objs.nodes.len()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// One event of the log, read.
+struct LogEvent {
+    line: u64,
+    added: bool,
+    at: SystemTime,
+    pod: PodSpec,
+    run_for_s: Option<f64>,
+}
+
+/// The event log's creations and deletions, after the pods already there.
+fn replay(
+    cluster: &mut Cluster,
+    keys: &mut BTreeSet<String>,
+    log: Text<'_>,
+    strict: bool,
+    summary: &mut Summary,
+) -> Result<(), ImportError> {
+    let mut events = Vec::new();
+    for (i, text) in log.text.lines().enumerate() {
+        let line = i as u64 + 1;
+        if text.trim().is_empty() {
+            continue;
+        }
+        summary.records += 1;
+        match event(log.name, line, text) {
+            Ok(Some(e)) => events.push(e),
+            Ok(None) => summary.skip(
+                log.name,
+                line,
+                "MODIFIED (the simulation binds and runs pods itself)",
+                "a MODIFIED event is not replayed".into(),
+            ),
+            Err(e) if strict => return Err(e),
+            Err(e) => {
+                let reason = match &e {
+                    ImportError::Malformed { field, .. } => format!("malformed `{field}`"),
+                    _ => "malformed".into(),
+                };
+                summary.skip(log.name, line, &reason, e.to_string());
+            }
+        }
+    }
+    // An ADDED pod already in the cluster: the watch's first list of what exists.
+    let mut kept = Vec::new();
+    for e in events {
+        let key = e.pod.key();
+        if e.added && !keys.insert(key.clone()) {
+            summary.skip(
+                log.name,
+                e.line,
+                "ADDED pod already in the cluster",
+                format!("Pod {key} is already in the cluster"),
+            );
+            continue;
+        }
+        kept.push(e);
+    }
+    let Some(t0) = kept.iter().map(|e| e.at).min() else {
+        return Ok(());
+    };
+    let secs = |t: SystemTime| t.duration_since(t0).map_or(0.0, |d| d.as_secs_f64());
+    // Arrivals in time order (ties in log order); deletions found by key.
+    let first_new = cluster.pods.len();
+    let mut added: Vec<&LogEvent> = kept.iter().filter(|e| e.added).collect();
+    added.sort_by_key(|e| e.at);
+    for e in added {
+        // The scheduler places it; a pod created bound asks for its node by name.
+        cluster.pods.push(KubePod {
+            spec: e.pod.clone(),
+            running_on: None,
+            arrival_s: secs(e.at),
+            run_for_s: e.run_for_s,
+            deleted_s: None,
+        });
+    }
+    let index: BTreeMap<String, usize> = cluster
+        .pods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.spec.key(), i))
+        .collect();
+    for e in kept.iter().filter(|e| !e.added) {
+        let key = e.pod.key();
+        match index.get(&key) {
+            Some(&i) => {
+                let p = &mut cluster.pods[i];
+                if p.deleted_s.is_none() {
+                    // Deleted no earlier than it arrived.
+                    p.deleted_s = Some(secs(e.at).max(p.arrival_s));
+                }
+            }
+            None => summary.skip(
+                log.name,
+                e.line,
+                "DELETED pod never in the cluster",
+                format!("Pod {key} is deleted but was never created"),
+            ),
+        }
+    }
+    summary.jobs += (cluster.pods.len() - first_new) as u64;
+    Ok(())
+}
+
+/// One line of the log: an ADDED or DELETED pod, `None` for MODIFIED.
+fn event(file: &str, line: u64, text: &str) -> Result<Option<LogEvent>, ImportError> {
+    let bad = |column: u64, field: &str, message: String| ImportError::Malformed {
+        file: file.into(),
+        line,
+        column,
+        field: field.into(),
+        message,
+    };
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        bad(
+            e.column() as u64,
+            "event",
+            format!("expected a JSON watch event: {e}"),
+        )
+    })?;
+    let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+    let added = match kind {
+        "ADDED" => true,
+        "DELETED" => false,
+        "MODIFIED" => return Ok(None),
+        other => {
+            return Err(bad(
+                1,
+                "type",
+                format!("expected \"ADDED\", \"MODIFIED\" or \"DELETED\", found {other:?}"),
+            ))
+        }
+    };
+    let object = v
+        .get("object")
+        .ok_or_else(|| bad(1, "object", "expected the event's Pod object".into()))?;
+    if object.get("kind").and_then(|k| k.as_str()) != Some("Pod") {
+        return Err(bad(1, "object.kind", "expected a Pod".into()));
+    }
+    let value: serde_yaml_ng::Value = serde_yaml_ng::to_value(object)
+        .map_err(|e| bad(1, "object", format!("cannot read the object: {e}")))?;
+    let mut objs = Objects::default();
+    objects::read_value(&value, line as usize, &mut objs).map_err(|e| {
+        bad(
+            1,
+            &format!("object.{}", e.field),
+            format!("{}: {}", e.object, e.message),
+        )
+    })?;
+    let Some(pod) = objs.pods.pop() else {
+        // A pod that already ended (Succeeded, Failed) holds nothing.
+        return Err(bad(
+            1,
+            "object.status.phase",
+            "the pod has ended (Succeeded or Failed): nothing to replay".into(),
+        ));
+    };
+    let (field, at) = match v.get("time") {
+        Some(t) => ("time", t.as_str()),
+        None if added => (
+            "object.metadata.creationTimestamp",
+            object
+                .pointer("/metadata/creationTimestamp")
+                .and_then(|t| t.as_str()),
+        ),
+        None => (
+            "object.metadata.deletionTimestamp",
+            object
+                .pointer("/metadata/deletionTimestamp")
+                .and_then(|t| t.as_str()),
+        ),
+    };
+    let at = at.ok_or_else(|| bad(1, field, "expected an RFC 3339 time".into()))?;
+    let at = humantime::parse_rfc3339_weak(at).map_err(|e| {
+        bad(
+            1,
+            field,
+            format!("expected an RFC 3339 time such as 2026-12-07T10:00:00Z, found {at:?}: {e}"),
+        )
+    })?;
+    Ok(Some(LogEvent {
+        line,
+        added,
+        at,
+        pod,
+        run_for_s: objs.pod_run_for_s.pop().flatten(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SNAPSHOT: &str = include_str!("../../../examples/next/cluster.yaml");
+    const MANIFESTS: &str = include_str!("../../../examples/next/app.yaml");
+    const LOG: &str = include_str!("../../../tests/k8s/watch-log.jsonl");
+
+    fn read_all(strict: bool) -> Result<Cluster, ImportError> {
+        read(
+            Text {
+                name: "cluster.yaml",
+                text: SNAPSHOT,
+            },
+            Some(Text {
+                name: "app.yaml",
+                text: MANIFESTS,
+            }),
+            Some(Text {
+                name: "events.jsonl",
+                text: LOG,
+            }),
+            strict,
+        )
+    }
+
+    fn pod<'a>(c: &'a Cluster, key: &str) -> &'a KubePod {
+        c.pods
+            .iter()
+            .find(|p| p.spec.key() == key)
+            .unwrap_or_else(|| panic!("no pod {key}"))
+    }
+
+    #[test]
+    fn snapshot_pods_run_where_they_are_and_the_rest_arrive() {
+        let c = read_all(false).unwrap();
+        assert_eq!(
+            c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["node-a", "node-b", "gpu-1"]
+        );
+        // The snapshot: bound pods run where they are, a pending one arrives for the scheduler.
+        let db = pod(&c, "default/db-0");
+        assert_eq!(db.running_on.as_deref(), Some("node-a"));
+        assert_eq!(db.arrival_s, 0.0);
+        assert_eq!(db.spec.requests.cpu_milli, 1000);
+        let pending = pod(&c, "default/queued");
+        assert_eq!(pending.running_on, None);
+        assert_eq!(pending.spec.node_name, None);
+        // DaemonSet: one pod per node its controller admits (gpu-1 is tainted, not
+        // tolerated), named for the node and asking for it; then the Deployment's replicas.
+        let keys: Vec<String> = c.pods.iter().map(|p| p.spec.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "default/db-0",
+                "default/queued",
+                "kube-system/agent-node-a",
+                "kube-system/agent-node-b",
+                "default/web-0",
+                "default/web-1",
+                "default/web-2",
+                "default/batch-0",
+                "default/late",
+                "default/later",
+            ]
+        );
+        let agent = pod(&c, "kube-system/agent-node-b");
+        assert_eq!(agent.spec.node_name.as_deref(), Some("node-b"));
+        assert_eq!(agent.spec.requests.cpu_milli, 100);
+        let web = pod(&c, "default/web-2");
+        assert_eq!(web.spec.owner, "web");
+        assert_eq!(web.spec.requests.memory_bytes, 256 << 20);
+        assert_eq!(web.spec.labels.get("app").map(String::as_str), Some("web"));
+        assert_eq!(web.run_for_s, None);
+        // The annotation gives the Job's pods their runtime.
+        assert_eq!(pod(&c, "default/batch-0").run_for_s, Some(600.0));
+        assert_eq!(c.skipped_kinds.get("Service"), Some(&1));
+    }
+
+    #[test]
+    fn the_log_replays_creations_and_deletions_at_their_times() {
+        let c = read_all(false).unwrap();
+        // Time 0 is the first event kept (late's creation at 10:00:00).
+        let late = pod(&c, "default/late");
+        assert_eq!(late.arrival_s, 0.0);
+        assert_eq!(late.deleted_s, Some(90.0));
+        assert_eq!(late.run_for_s, Some(30.0));
+        let later = pod(&c, "default/later");
+        assert_eq!(later.arrival_s, 45.5);
+        assert_eq!(later.deleted_s, None);
+        // A snapshot pod deleted by the log (its event's own `time`).
+        assert_eq!(pod(&c, "default/db-0").deleted_s, Some(120.0));
+        let s = &c.summary;
+        assert_eq!(s.records, 7);
+        assert_eq!(s.machines, 3);
+        assert_eq!(s.tasks, 10);
+        assert_eq!(s.skipped.get("ADDED pod already in the cluster"), Some(&1));
+        assert_eq!(
+            s.skipped
+                .get("MODIFIED (the simulation binds and runs pods itself)"),
+            Some(&1)
+        );
+        assert_eq!(s.skipped.get("malformed `time`"), Some(&1));
+        assert!(s
+            .examples
+            .iter()
+            .any(|x| x.line == 6 && x.file == "events.jsonl"));
+    }
+
+    #[test]
+    fn strict_stops_at_the_malformed_line() {
+        let e = read_all(true).unwrap_err().to_string();
+        assert!(
+            e.starts_with("events.jsonl:6:1: time: expected an RFC 3339 time"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_object() {
+        let e = read(
+            Text {
+                name: "c.yaml",
+                text: "kind: Node\nmetadata: {name: n}\nstatus: {allocatable: {cpu: lots}}\n",
+            },
+            None,
+            None,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("c.yaml: document 1, Node n: `status.allocatable.cpu`"),
+            "{e}"
+        );
+        let e = read(
+            Text {
+                name: "c.yaml",
+                text: SNAPSHOT,
+            },
+            Some(Text {
+                name: "m.yaml",
+                text: "kind: Pod\nmetadata: {name: db-0}\nspec: {containers: [{name: c}]}\n",
+            }),
+            None,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`default/db-0` is already in the cluster"),
+            "{e}"
+        );
+        let e = read(
+            Text {
+                name: "c.yaml",
+                text: "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n",
+            },
+            None,
+            None,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("expected Node objects"), "{e}");
+    }
+
+    proptest::proptest! {
+        /// Any bytes as an event log: read or refused, never a panic.
+        #[test]
+        fn any_log_is_read_or_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = read(
+                Text { name: "c.yaml", text: SNAPSHOT },
+                None,
+                Some(Text { name: "l.jsonl", text: &text }),
+                false,
+            );
+        }
+
+        /// Lines shaped like watch events with random fields: never a panic.
+        #[test]
+        fn event_like_lines_never_panic(
+            kind in "(ADDED|DELETED|MODIFIED|X)",
+            name in "[a-z0-9-]{0,8}",
+            time in "[0-9T:Z-]{0,24}",
+            cpu in "[0-9a-zm.-]{0,6}",
+        ) {
+            let line = format!(
+                r#"{{"type":"{kind}","time":"{time}","object":{{"kind":"Pod","metadata":{{"name":"{name}"}},"spec":{{"containers":[{{"name":"c","resources":{{"requests":{{"cpu":"{cpu}"}}}}}}]}}}}}}"#
+            );
+            let _ = read(
+                Text { name: "c.yaml", text: SNAPSHOT },
+                None,
+                Some(Text { name: "l.jsonl", text: &line }),
+                true,
+            );
+        }
+    }
+}

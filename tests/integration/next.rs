@@ -1,0 +1,187 @@
+//! A real cluster as a run's starting point (`[trace] format = "kubernetes"`): a kubectl
+//! snapshot with manifests applied at the start agrees with `orchsim fit` on the same
+//! inputs, and a watch log replays on it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::{orchsim, rows, stdout_of};
+
+/// `examples/next` copied to `dir` with the manifests joined in one file, and a scenario
+/// running it for `duration_s` with `extra` appended to its `[trace]`.
+fn scenario(dir: &Path, manifests: &[&str], extra: &str, duration_s: u32) -> std::path::PathBuf {
+    std::fs::copy("examples/next/cluster.yaml", dir.join("cluster.yaml")).unwrap();
+    std::fs::copy("examples/next/events.jsonl", dir.join("events.jsonl")).unwrap();
+    let joined: Vec<String> = manifests
+        .iter()
+        .map(|m| std::fs::read_to_string(format!("examples/next/{m}")).unwrap())
+        .collect();
+    std::fs::write(dir.join("manifests.yaml"), joined.join("\n---\n")).unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"next\"\nduration_s = {duration_s}\nseed = 3\n[scheduler]\nalgorithm = \"kubernetes\"\n[trace]\nformat = \"kubernetes\"\nnodes = \"cluster.yaml\"\npods = \"manifests.yaml\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// `orchsim fit`'s answer: per workload (`Kind ns/name`), placed and stopped_by.
+fn fit(manifests: &[&str]) -> Vec<(String, u64, Option<String>)> {
+    let mut cmd = orchsim();
+    cmd.args([
+        "fit",
+        "--nodes",
+        "examples/next/cluster.yaml",
+        "--seed",
+        "3",
+    ]);
+    for m in manifests {
+        cmd.args(["--manifests", &format!("examples/next/{m}")]);
+    }
+    let out = cmd.args(["--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["workload"].as_str().unwrap().to_string(),
+                w["placed"].as_u64().unwrap(),
+                w["stopped_by"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Whether a `pods.csv` row is one of workload `Kind ns/name`'s pods (a bare Pod is its own).
+fn belongs(row: &BTreeMap<String, String>, workload: &str) -> bool {
+    let (kind, key) = workload.split_once(' ').unwrap();
+    let name = key.split_once('/').unwrap().1;
+    if kind == "Pod" {
+        row["pod"] == name
+    } else {
+        row["workload"] == name
+    }
+}
+
+#[test]
+fn fit_and_run_place_the_same_replicas_and_give_the_same_reasons() {
+    let manifests = ["app.yaml", "more.yaml"];
+    let answers = fit(&manifests);
+    // Something must not fit, or the test would not compare reasons.
+    assert!(
+        answers.iter().any(|a| a.2.is_some()),
+        "every pod fits: {answers:?}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario(tmp.path(), &manifests, "", 60);
+    let out = tmp.path().join("out");
+    stdout_of(orchsim().arg("run").arg(&file).arg("--out").arg(&out));
+    let pods = rows(&out.join("pods.csv"));
+    for (workload, placed, stopped_by) in &answers {
+        let mine: Vec<_> = pods.iter().filter(|r| belongs(r, workload)).collect();
+        let bound = mine.iter().filter(|r| !r["node"].is_empty()).count() as u64;
+        assert_eq!(
+            bound, *placed,
+            "{workload}: run bound {bound}, fit placed {placed}"
+        );
+        // The first pod without a node waits for the reason fit gives.
+        let waiting = mine.iter().find(|r| r["node"].is_empty());
+        assert_eq!(
+            waiting.map(|r| r["last_failure"].clone()),
+            stopped_by.clone(),
+            "{workload}"
+        );
+    }
+    // The snapshot's own pod ran where it was, from the start, with no decision.
+    let db = pods.iter().find(|r| r["pod"] == "db-0").unwrap();
+    assert_eq!(
+        (
+            db["node"].as_str(),
+            db["start_ms"].as_str(),
+            db["attempts"].as_str()
+        ),
+        ("node-a", "0.000000", "0")
+    );
+}
+
+#[test]
+fn the_watch_log_replays_creations_and_deletions_on_the_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario(
+        tmp.path(),
+        &["app.yaml"],
+        "events = \"events.jsonl\"\n",
+        900,
+    );
+    let run = |out: &str| {
+        let dir = tmp.path().join(out);
+        stdout_of(orchsim().arg("run").arg(&file).arg("--out").arg(&dir));
+        (
+            rows(&dir.join("pods.csv")),
+            std::fs::read_to_string(dir.join("digest.txt")).unwrap(),
+        )
+    };
+    let (pods, digest) = run("a");
+    let pod = |name: &str| pods.iter().find(|r| r["pod"] == name).unwrap().clone();
+    // events.jsonl: `late` created at 10:00:00 (time 0) with a 30 s runtime annotation,
+    // deleted at 10:01:30 after it finished; `later` created 45.5 s in; db-0 (running in the
+    // snapshot) deleted at 10:02:00.
+    let late = pod("late");
+    assert_eq!(
+        (late["state"].as_str(), late["finish_ms"].as_str()),
+        ("finished", "30000.000000")
+    );
+    let later = pod("later");
+    assert_eq!(later["submit_ms"], "45500.000000");
+    assert_eq!(later["state"], "running");
+    let db = pod("db-0");
+    assert_eq!(
+        (db["state"].as_str(), db["finish_ms"].as_str()),
+        ("deleted", "120000.000000")
+    );
+    // The Job's pod ran its annotated 600 s.
+    assert_eq!(pod("batch-0")["finish_ms"], "600000.000000");
+    // Every pod of the cluster and the log, once each.
+    assert_eq!(pods.len(), 10);
+    // Deterministic: the same digest again.
+    assert_eq!(run("b").1, digest);
+}
+
+#[test]
+fn a_cluster_run_refuses_what_it_cannot_honour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario(tmp.path(), &["app.yaml"], "", 60);
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"kubernetes\"\n[trace]", "\"first-fit\"\n[trace]");
+    std::fs::write(&file, text).unwrap();
+    let out = orchsim().arg("run").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("s.toml:9:8: `trace.pods`: pod `agent-node-a` asks for node `node-a` by name"),
+        "{err}"
+    );
+    // A malformed log line is named by file and line when strict.
+    let file = scenario(
+        tmp.path(),
+        &["app.yaml"],
+        "events = \"bad.jsonl\"\nstrict = true\n",
+        60,
+    );
+    std::fs::write(tmp.path().join("bad.jsonl"), "{\"type\": \"ADDED\"}\n").unwrap();
+    let out = orchsim().arg("run").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("s.toml:10:10: `trace.events`: ")
+            && err.contains("bad.jsonl:1:1: object: expected the event's Pod object"),
+        "{err}"
+    );
+}
