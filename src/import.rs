@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use orchsim_app::import::{self, alibaba_2018, google_2011, Alibaba2018Request, Google2011Request};
+use orchsim_app::import::{
+    self, alibaba_2018, borg, google_2011, google_2019, Alibaba2018Request, GoogleRequest,
+};
 use orchsim_app::Error;
 
 use crate::Format;
@@ -22,6 +24,11 @@ enum ImportCommand {
     /// that replays it.
     #[command(name = "google-2011")]
     Google2011(Google2011Args),
+    /// Google cluster-data 2019 (one cell of clusterdata-2019): machine_events and
+    /// instance_events as BigQuery exports them (newline-delimited JSON), read as a stream;
+    /// prints what was imported and skipped, and with --out writes a scenario that replays it.
+    #[command(name = "google-2019")]
+    Google2019(Google2019Args),
     /// Alibaba cluster-trace-v2018: machine_meta, container_meta (online services),
     /// batch_task and batch_instance, read as a stream; prints what was imported and skipped,
     /// and with --out writes a scenario that replays it.
@@ -84,31 +91,70 @@ struct Google2011Args {
     /// The task_events table: a CSV file, or a directory of part files.
     #[arg(long)]
     task_events: PathBuf,
-    /// Cores of the trace's largest machine (capacities and requests are normalised to it).
-    #[arg(long, default_value_t = google_2011::DEFAULT_CPU_UNIT_CORES)]
-    cpu_unit_cores: f64,
-    /// GiB of the trace's largest memory.
-    #[arg(long, default_value_t = google_2011::DEFAULT_MEMORY_UNIT_GIB)]
-    memory_unit_gib: f64,
+    #[command(flatten)]
+    units: BorgUnits,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Args)]
+struct Google2019Args {
+    /// The machine_events table (JSON lines): a file, or a directory of part files.
+    #[arg(long)]
+    machine_events: PathBuf,
+    /// The instance_events table (JSON lines): a file, or a directory of part files.
+    #[arg(long)]
+    instance_events: PathBuf,
+    #[command(flatten)]
+    units: BorgUnits,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// The Google traces' denormalisation factors.
+#[derive(Args)]
+struct BorgUnits {
+    /// Cores of the trace's largest machine (capacities and requests are normalised to it).
+    #[arg(long, default_value_t = borg::DEFAULT_CPU_UNIT_CORES)]
+    cpu_unit_cores: f64,
+    /// GiB of the trace's largest memory.
+    #[arg(long, default_value_t = borg::DEFAULT_MEMORY_UNIT_GIB)]
+    memory_unit_gib: f64,
+}
+
+/// The Google importers' options.
+fn borg_options(u: &BorgUnits, c: &CommonArgs) -> borg::Options {
+    borg::Options {
+        cpu_unit_cores: u.cpu_unit_cores,
+        memory_unit_gib: u.memory_unit_gib,
+        from_s: c.from,
+        to_s: c.to,
+        every_kth_job: c.every_kth_job,
+        strict: c.strict,
+    }
 }
 
 pub fn run(args: ImportArgs) -> Result<(), Error> {
     let (view, common) = match args.command {
         ImportCommand::Google2011(a) => {
             let c = a.common;
-            let view = import::google_2011(&Google2011Request {
+            let view = import::google(&GoogleRequest {
+                format: google_2011::FORMAT,
                 machine_events: a.machine_events,
                 task_events: a.task_events,
-                options: google_2011::Options {
-                    cpu_unit_cores: a.cpu_unit_cores,
-                    memory_unit_gib: a.memory_unit_gib,
-                    from_s: c.from,
-                    to_s: c.to,
-                    every_kth_job: c.every_kth_job,
-                    strict: c.strict,
-                },
+                options: borg_options(&a.units, &c),
+                out: c.out.clone(),
+                progress: progress(c.quiet),
+            });
+            (view, c)
+        }
+        ImportCommand::Google2019(a) => {
+            let c = a.common;
+            let view = import::google(&GoogleRequest {
+                format: google_2019::FORMAT,
+                machine_events: a.machine_events,
+                task_events: a.instance_events,
+                options: borg_options(&a.units, &c),
                 out: c.out.clone(),
                 progress: progress(c.quiet),
             });

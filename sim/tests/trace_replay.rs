@@ -174,3 +174,44 @@ fn trace_names_and_times_that_cannot_mean_one_thing_are_refused() {
     let e = parse(&nodes, "").unwrap_err();
     assert_eq!(e.field, "trace.nodes");
 }
+
+/// Google 2019's machines carry their top-of-rack switch as a label (a topology key for
+/// spread and anti-affinity); the 2011 options apply.
+#[test]
+fn google_2019_machines_carry_their_switch() {
+    let files = Files(BTreeMap::from([
+        (
+            "m.json",
+            include_str!("../../tests/traces/google-2019/machine_events.json"),
+        ),
+        (
+            "i.json",
+            include_str!("../../tests/traces/google-2019/instance_events.json"),
+        ),
+    ]));
+    let text = "name = \"g\"\nduration_s = 600\n[trace]\nformat = \"google-2019\"\nnodes = \"m.json\"\npods = \"i.json\"\ncpu_unit_cores = 32\n";
+    let sc = parse_with_files("g.toml", text, &files).unwrap();
+    let nodes = sc.nodes();
+    let switches: Vec<(&str, Option<&str>, u64)> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.labels.get("google.com/switch").map(String::as_str),
+                n.allocatable.cpu_milli,
+            )
+        })
+        .collect();
+    assert_eq!(
+        switches,
+        [("m1001", Some("s1"), 16_000), ("m1002", Some("s2"), 32_000)]
+    );
+    // Another format's keys are refused at the key.
+    let bad = text.replace("cpu_unit_cores = 32", "containers = \"c.csv\"");
+    let e = parse_with_files("g.toml", &bad, &files).unwrap_err();
+    assert!(
+        e.message.contains("expected no `containers`"),
+        "{}",
+        e.message
+    );
+}

@@ -231,3 +231,75 @@ fn alibaba_2018_imports_into_a_scenario_that_runs() {
         .iter()
         .all(|p| p["node"] == "m_1" || p["node"] == "m_2"));
 }
+
+/// Google 2019 as BigQuery exports it: an alloc set's instance and a job's tasks replayed, a
+/// task inside the alloc skipped; the scenario it writes runs, the same twice.
+#[test]
+fn google_2019_imports_into_a_scenario_that_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/traces/google-2019");
+    for f in ["machine_events.json", "instance_events.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let import = || {
+        let mut c = orchsim();
+        c.current_dir(dir).args([
+            "import",
+            "google-2019",
+            "--machine-events",
+            "machine_events.json",
+            "--instance-events",
+            "instance_events.json",
+            "--out",
+            "g.toml",
+            "--format",
+            "json",
+        ]);
+        c
+    };
+    let s: serde_json::Value = serde_json::from_str(&stdout_of(&mut import())).unwrap();
+    assert_eq!(s["format"], "google-2019");
+    assert_eq!(
+        (&s["records"], &s["machines"], &s["jobs"], &s["tasks"]),
+        (&18.into(), &2.into(), &2.into(), &3.into())
+    );
+    let first = std::fs::read(dir.join("g.toml")).unwrap();
+    stdout_of(&mut import());
+    assert_eq!(std::fs::read(dir.join("g.toml")).unwrap(), first);
+    let run = |out: &str| {
+        stdout_of(
+            orchsim()
+                .current_dir(dir)
+                .args(["run", "g.toml", "-q", "--out", out]),
+        );
+        (
+            rows(&dir.join(out).join("pods.csv")),
+            std::fs::read(dir.join(out).join("digest.txt")).unwrap(),
+        )
+    };
+    let (pods, digest) = run("a");
+    let got: Vec<(&str, &str, &str, &str, &str)> = pods
+        .iter()
+        .map(|p| {
+            (
+                p["pod"].as_str(),
+                p["priority"].as_str(),
+                p["cpu_milli"].as_str(),
+                p["submit_ms"].as_str(),
+                p["finish_ms"].as_str(),
+            )
+        })
+        .collect();
+    // The alloc instance (half of 16 cores) from 0 s on; the job's tasks at 10 s, the first
+    // running its 300 s.
+    assert_eq!(
+        got,
+        vec![
+            ("j200-t0", "360", "8000", "0.000000", ""),
+            ("j100-t0", "200", "1000", "10000.000000", "310000.000000"),
+            ("j100-t1", "200", "1000", "10000.000000", ""),
+        ]
+    );
+    assert_eq!(run("b").1, digest);
+}

@@ -1,4 +1,4 @@
-//! `orchsim import`: a production trace (Google 2011, Alibaba 2018) read as a stream (files,
+//! `orchsim import`: a production trace (Google 2011 and 2019, Alibaba 2018) read as a stream (files,
 //! or directories of part files in name order), what it holds summarised, and a scenario
 //! written that replays it.
 
@@ -7,20 +7,22 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use orchsim_report::{Cell, Table};
-pub use orchsim_sim::import::{alibaba_2018, google_2011};
+pub use orchsim_sim::import::{alibaba_2018, borg, google_2011, google_2019};
 use orchsim_sim::import::{ImportError, Input, Summary};
 
 use crate::error::Error;
 use crate::render::View;
 
-/// `import google-2011`'s request.
+/// `import google-2011` and `import google-2019`'s request.
 #[derive(Clone, Debug)]
-pub struct Google2011Request {
+pub struct GoogleRequest {
+    /// [`google_2011::FORMAT`] or [`google_2019::FORMAT`].
+    pub format: &'static str,
     /// machine_events: a file or a directory of part files.
     pub machine_events: PathBuf,
-    /// task_events: a file or a directory of part files.
+    /// task_events (2011) or instance_events (2019): a file or a directory of part files.
     pub task_events: PathBuf,
-    pub options: google_2011::Options,
+    pub options: borg::Options,
     /// Where to write the scenario (TOML); none: only the summary.
     pub out: Option<PathBuf>,
     /// Called with the records read so far, every 2²⁰.
@@ -129,14 +131,25 @@ fn check_out(out: Option<&Path>, tables: &[&Path]) -> Result<(), Error> {
     Ok(())
 }
 
-/// `import google-2011`.
-pub fn google_2011(r: &Google2011Request) -> Result<View, Error> {
+/// `import google-2011` and `import google-2019`.
+pub fn google(r: &GoogleRequest) -> Result<View, Error> {
+    type Import = fn(
+        Vec<Input<'_>>,
+        Vec<Input<'_>>,
+        &borg::Options,
+        &mut dyn FnMut(u64),
+    ) -> Result<borg::Trace, ImportError>;
+    let (import, tasks, description): (Import, _, _) = if r.format == google_2019::FORMAT {
+        (google_2019::import, "instance-events", "Google cluster-data 2019 replayed: the cell's machines, its tasks and alloc instances at their submit times for the time they ran")
+    } else {
+        (google_2011::import, "task-events", "Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran")
+    };
     check_out(r.out.as_deref(), &[&r.machine_events, &r.task_events])?;
     let machine_files = parts(&r.machine_events, "machine-events")?;
-    let task_files = parts(&r.task_events, "task-events")?;
-    let trace = google_2011::import(
+    let task_files = parts(&r.task_events, tasks)?;
+    let trace = import(
         inputs(&machine_files, "machine-events")?,
-        inputs(&task_files, "task-events")?,
+        inputs(&task_files, tasks)?,
         &r.options,
         &mut progress_of(r.progress),
     )
@@ -144,7 +157,7 @@ pub fn google_2011(r: &Google2011Request) -> Result<View, Error> {
     let s = &trace.summary;
     finish(s, r.out.as_deref(), |out| {
         let o = &r.options;
-        let mut t = header(s, out, "google-2011", "Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran")?;
+        let mut t = header(s, out, r.format, description)?;
         writeln!(t, "nodes = {}", quote(relative_to(out, &r.machine_events)?))?;
         writeln!(t, "pods = {}", quote(relative_to(out, &r.task_events)?))?;
         writeln!(

@@ -1,115 +1,24 @@
 //! Google cluster-data 2011 (`clusterdata-2011-2`, schema v2.1): the `machine_events` and
-//! `task_events` tables, read line by line into machines and tasks.
+//! `task_events` tables, read line by line into machines and tasks (`super::borg` says how a
+//! task's events become a pod).
 //!
 //! The tables are headerless, unquoted CSV. `machine_events`: time, machine ID, event type
 //! (0 ADD, 1 REMOVE, 2 UPDATE), platform ID, CPUs, memory. `task_events`: time, missing info,
 //! job ID, task index, machine ID, event type (0 SUBMIT, 1 SCHEDULE, 2 EVICT, 3 FAIL,
 //! 4 FINISH, 5 KILL, 6 LOST, 7 UPDATE_PENDING, 8 UPDATE_RUNNING), user, scheduling class,
 //! priority (0–11, larger is more important), CPU request, memory request, disk request,
-//! different-machines restriction. Times are µs from 600 s before the trace window (0: before
-//! it, 2⁶³ − 1: after it); capacities and requests are normalised to the largest machine,
-//! which the options turn back into cores and bytes.
-//!
-//! A task (job ID, task index) becomes one pod: it arrives at its first SUBMIT, requests what
-//! that SUBMIT asked (or the first record that says), keeps its priority and scheduling class,
-//! and runs for the time it spent between SCHEDULE and the event that ended each run (EVICT,
-//! FAIL, FINISH, KILL, LOST) — resubmissions add their runs; the simulation places it again
-//! itself. A task still running when the input (or the window) ends runs to the end of the
-//! simulation. A task that never ran is not kept (counted).
+//! different-machines restriction.
 
-use rustc_hash::FxHashMap as HashMap;
-
+use super::borg::{self, MachineRecord, MachineStep, Machines, TaskRecord, TaskStep, Tasks};
+pub use super::borg::{
+    Machine, Options, Task, Trace, DEFAULT_CPU_UNIT_CORES, DEFAULT_MEMORY_UNIT_GIB,
+};
 pub use super::lines::Input;
 use super::lines::{for_each_line, Line};
 use super::{ImportError, Summary};
 
-/// 600 s: the trace window starts at this timestamp.
-const WINDOW_START_US: u64 = 600_000_000;
-/// "After the end of the trace".
-const AFTER_END: u64 = i64::MAX as u64;
-
-/// How to read the trace.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Options {
-    /// Cores of a machine whose normalised CPU capacity is 1.0 (the trace's largest).
-    pub cpu_unit_cores: f64,
-    /// GiB of a machine whose normalised memory is 1.0.
-    pub memory_unit_gib: f64,
-    /// The window, s of trace time (0 is the trace's start, timestamp 600 s): tasks first
-    /// submitted in `[from_s, to_s)` are kept, their arrivals counted from `from_s`.
-    pub from_s: f64,
-    pub to_s: Option<f64>,
-    /// Keep every k-th job in order of first appearance (1: all).
-    pub every_kth_job: u64,
-    /// Stop at the first malformed record instead of skipping it.
-    pub strict: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            cpu_unit_cores: DEFAULT_CPU_UNIT_CORES,
-            memory_unit_gib: DEFAULT_MEMORY_UNIT_GIB,
-            from_s: 0.0,
-            to_s: None,
-            every_kth_job: 1,
-            strict: false,
-        }
-    }
-}
-
-/// Cores of the trace's largest machine. A prior: the trace publishes no absolute capacity;
-/// a two-socket server of 2011 (2 × 8 cores with hyper-threads off) is assumed.
-pub const DEFAULT_CPU_UNIT_CORES: f64 = 16.0;
-/// GiB of the trace's largest memory. A prior like the cores: 64 GiB.
-pub const DEFAULT_MEMORY_UNIT_GIB: f64 = 64.0;
-
-/// A machine, as first added (later UPDATEs change its capacity).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Machine {
-    pub id: u64,
-    pub platform: String,
-    /// Normalised.
-    pub cpu: f64,
-    pub memory: f64,
-}
-
-/// A task kept.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Task {
-    pub job: u64,
-    pub index: u32,
-    /// From the window's start, µs.
-    pub arrival_us: u64,
-    /// Time running, µs; `None`: still running when the input ends.
-    pub run_us: Option<u64>,
-    /// Normalised requests.
-    pub cpu: f64,
-    pub memory: f64,
-    pub priority: u8,
-    pub scheduling_class: u8,
-}
-
-/// What the import produced.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Trace {
-    /// In order of first ADD.
-    pub machines: Vec<Machine>,
-    /// By arrival, then job and task index.
-    pub tasks: Vec<Task>,
-    pub summary: Summary,
-}
-
-struct TaskState {
-    arrival_us: u64,
-    cpu: Option<f64>,
-    memory: Option<f64>,
-    priority: u8,
-    class: u8,
-    running_since: Option<u64>,
-    ran_us: u64,
-    ran: bool,
-}
+/// The format's name in summaries and scenarios.
+pub const FORMAT: &str = "google-2011";
 
 /// Reads both tables. `progress` is called every 2²⁰ records with the count so far.
 pub fn import(
@@ -118,220 +27,76 @@ pub fn import(
     opts: &Options,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Trace, ImportError> {
-    check(opts)?;
+    opts.check()?;
     let mut summary = Summary {
-        format: "google-2011".into(),
+        format: FORMAT.into(),
         ..Summary::default()
     };
-    let machines = read_machines(machine_events, opts, &mut summary, progress)?;
-    let tasks = read_tasks(task_events, opts, &mut summary, progress)?;
-    summary.machines = machines.len() as u64;
-    summary.tasks = tasks.len() as u64;
-    let jobs: std::collections::BTreeSet<u64> = tasks.iter().map(|t| t.job).collect();
-    summary.jobs = jobs.len() as u64;
-    summary.first_arrival_s = tasks.first().map_or(0.0, |t| t.arrival_us as f64 / 1e6);
-    summary.last_arrival_s = tasks.last().map_or(0.0, |t| t.arrival_us as f64 / 1e6);
-    Ok(Trace {
-        machines,
-        tasks,
-        summary,
-    })
-}
-
-fn check(o: &Options) -> Result<(), ImportError> {
-    let bad = |m: String| Err(ImportError::Options(m));
-    if !(o.cpu_unit_cores.is_finite() && o.cpu_unit_cores > 0.0) {
-        return bad(format!(
-            "cpu unit: expected a positive number of cores, found {}",
-            o.cpu_unit_cores
-        ));
-    }
-    if !(o.memory_unit_gib.is_finite() && o.memory_unit_gib > 0.0) {
-        return bad(format!(
-            "memory unit: expected a positive number of GiB, found {}",
-            o.memory_unit_gib
-        ));
-    }
-    super::check_window(o.from_s, o.to_s, o.every_kth_job)
+    let mut machines = Machines::default();
+    for_each_line(
+        machine_events,
+        6,
+        opts.strict,
+        &mut summary,
+        progress,
+        |l, summary| {
+            l.int(0, "time", u64::MAX)?;
+            let step = match l.int(2, "event type", 2)? {
+                0 => MachineStep::Add,
+                1 => MachineStep::Remove,
+                _ => MachineStep::Update,
+            };
+            let record = MachineRecord {
+                id: l.int(1, "machine ID", u64::MAX)?,
+                step,
+                platform: l.text(3),
+                switch: "",
+                cpu: share(l, 4, "CPUs")?,
+                memory: share(l, 5, "memory")?,
+            };
+            machines.step(l.file, l.line, record, summary);
+            Ok(())
+        },
+    )?;
+    let mut tasks = Tasks::new(opts);
+    for_each_line(
+        task_events,
+        13,
+        opts.strict,
+        &mut summary,
+        progress,
+        |l, summary| {
+            let time_us = l.int(0, "time", u64::MAX)?;
+            let job = l.int(2, "job ID", u64::MAX)?;
+            let index = l.int(3, "task index", u32::MAX as u64)? as u32;
+            let step = match l.int(5, "event type", 8)? {
+                0 => TaskStep::Submit,
+                1 => TaskStep::Schedule,
+                2..=6 => TaskStep::End,
+                _ => TaskStep::Other,
+            };
+            let record = TaskRecord {
+                time_us,
+                job,
+                index,
+                step,
+                class: l.opt_int(7, "scheduling class", 3)?.unwrap_or(0) as u8,
+                priority: l.int(8, "priority", 11)? as i32,
+                cpu: share(l, 9, "CPU request")?,
+                memory: share(l, 10, "memory request")?,
+            };
+            tasks.step(record, summary);
+            Ok(())
+        },
+    )?;
+    let tasks = tasks.finish(&mut summary);
+    Ok(borg::trace(machines.finish(), tasks, summary))
 }
 
 /// A normalised capacity or request: empty, or a number from 0 to 1 (a little above 1 is
 /// kept: the trace rounds).
 fn share(l: &Line, i: usize, field: &str) -> Result<Option<f64>, ImportError> {
     l.opt_float(i, field, 0.0, 2.0, "a normalised amount from 0 to 1")
-}
-
-fn read_machines(
-    inputs: Vec<Input>,
-    opts: &Options,
-    summary: &mut Summary,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Vec<Machine>, ImportError> {
-    let mut machines: Vec<Machine> = Vec::new();
-    let mut index: HashMap<u64, usize> = HashMap::default();
-    for_each_line(inputs, 6, opts.strict, summary, progress, |l, summary| {
-        l.int(0, "time", u64::MAX)?;
-        let id = l.int(1, "machine ID", u64::MAX)?;
-        let event = l.int(2, "event type", 2)?;
-        let cpu = share(l, 4, "CPUs")?;
-        let memory = share(l, 5, "memory")?;
-        match (event, index.get(&id)) {
-            (0, None) => match (cpu, memory) {
-                (Some(cpu), Some(memory)) => {
-                    index.insert(id, machines.len());
-                    machines.push(Machine {
-                        id,
-                        platform: l.text(3).to_string(),
-                        cpu,
-                        memory,
-                    });
-                }
-                _ => summary.skip(
-                    l.file,
-                    l.line,
-                    "machine without capacity",
-                    format!("machine {id} is added with no CPU or memory capacity"),
-                ),
-            },
-            (0 | 2, Some(&i)) => {
-                let m = &mut machines[i];
-                m.cpu = cpu.unwrap_or(m.cpu);
-                m.memory = memory.unwrap_or(m.memory);
-            }
-            (1, Some(_)) => {
-                *summary
-                    .skipped
-                    .entry("machine removal (not replayed)".into())
-                    .or_default() += 1;
-            }
-            _ => summary.skip(
-                l.file,
-                l.line,
-                "event for an unknown machine",
-                format!("machine {id}: event {event} before it is added"),
-            ),
-        }
-        Ok(())
-    })?;
-    Ok(machines)
-}
-
-fn read_tasks(
-    inputs: Vec<Input>,
-    opts: &Options,
-    summary: &mut Summary,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Vec<Task>, ImportError> {
-    let from_us = (opts.from_s * 1e6) as u64;
-    let to_us = opts.to_s.map_or(u64::MAX, |t| (t * 1e6) as u64);
-    let mut jobs: HashMap<u64, bool> = HashMap::default();
-    let mut tasks: HashMap<(u64, u32), TaskState> = HashMap::default();
-    for_each_line(inputs, 13, opts.strict, summary, progress, |l, summary| {
-        let time = l.int(0, "time", u64::MAX)?;
-        let job = l.int(2, "job ID", u64::MAX)?;
-        let index = l.int(3, "task index", u32::MAX as u64)? as u32;
-        let event = l.int(5, "event type", 8)?;
-        let class = l.opt_int(7, "scheduling class", 3)?.unwrap_or(0) as u8;
-        let priority = l.int(8, "priority", 11)? as u8;
-        let cpu = share(l, 9, "CPU request")?;
-        let memory = share(l, 10, "memory request")?;
-        if time == AFTER_END {
-            return Ok(());
-        }
-        // Trace time: 0 at the window's start; events before it count as at its start.
-        let t = time.saturating_sub(WINDOW_START_US);
-        if t >= to_us {
-            if let Some(s) = tasks.get_mut(&(job, index)) {
-                // Past the window: a task running now runs on to the end.
-                if let Some(since) = s.running_since.take() {
-                    s.ran_us += to_us.saturating_sub(since);
-                    s.running_since = Some(to_us);
-                }
-            }
-            return Ok(());
-        }
-        let next = jobs.len() as u64;
-        let kept = *jobs
-            .entry(job)
-            .or_insert(next.is_multiple_of(opts.every_kth_job));
-        if !kept {
-            return Ok(());
-        }
-        match tasks.get_mut(&(job, index)) {
-            None if event == 0 => {
-                if t < from_us {
-                    *summary
-                        .skipped
-                        .entry("task submitted before the window".into())
-                        .or_default() += 1;
-                    return Ok(());
-                }
-                tasks.insert(
-                    (job, index),
-                    TaskState {
-                        arrival_us: t - from_us,
-                        cpu,
-                        memory,
-                        priority,
-                        class,
-                        running_since: None,
-                        ran_us: 0,
-                        ran: false,
-                    },
-                );
-            }
-            // Events of a task first seen without its SUBMIT (before the window, or the
-            // input starts in the middle of the trace) are not replayed.
-            None => {}
-            Some(s) => {
-                s.cpu = s.cpu.or(cpu);
-                s.memory = s.memory.or(memory);
-                match event {
-                    1 => {
-                        s.running_since = Some(t);
-                        s.ran = true;
-                    }
-                    2..=6 => {
-                        if let Some(since) = s.running_since.take() {
-                            s.ran_us += t.saturating_sub(since);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(())
-    })?;
-    let mut out = Vec::with_capacity(tasks.len());
-    let mut never_ran = 0;
-    for ((job, index), s) in tasks {
-        if !s.ran {
-            never_ran += 1;
-            continue;
-        }
-        out.push(Task {
-            job,
-            index,
-            arrival_us: s.arrival_us,
-            run_us: if s.running_since.is_some() {
-                None
-            } else {
-                Some(s.ran_us)
-            },
-            cpu: s.cpu.unwrap_or(0.0),
-            memory: s.memory.unwrap_or(0.0),
-            priority: s.priority,
-            scheduling_class: s.class,
-        });
-    }
-    if never_ran > 0 {
-        *summary
-            .skipped
-            .entry("task never scheduled in the trace".into())
-            .or_default() += never_ran;
-    }
-    out.sort_unstable_by_key(|t| (t.arrival_us, t.job, t.index));
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -363,18 +128,21 @@ mod tests {
                 Machine {
                     id: 5,
                     platform: "HJmRkpuC".into(),
+                    switch: String::new(),
                     cpu: 0.5,
                     memory: 0.2493
                 },
                 Machine {
                     id: 6,
                     platform: "HJmRkpuC".into(),
+                    switch: String::new(),
                     cpu: 0.5,
                     memory: 0.4995
                 },
                 Machine {
                     id: 7,
                     platform: "70ZOvysY".into(),
+                    switch: String::new(),
                     cpu: 1.0,
                     memory: 1.0
                 },

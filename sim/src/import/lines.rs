@@ -123,6 +123,38 @@ pub(crate) fn for_each_line(
     progress: &mut dyn FnMut(u64),
     mut each: impl FnMut(&Line, &mut Summary) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
+    for_each_text_line(
+        inputs,
+        strict,
+        summary,
+        progress,
+        |file, line, text, summary| {
+            let l = Line::new(file, line, text);
+            if l.count != columns {
+                return Err(l.error(
+                    0,
+                    "line",
+                    format!(
+                        "expected {columns} comma-separated columns, found {}",
+                        l.count
+                    ),
+                ));
+            }
+            each(&l, summary)
+        },
+    )
+}
+
+/// Calls `each` with the text of every non-empty line of every input (file name, line
+/// number from 1, text without its line ending); what `each` refuses, or a line that is not
+/// UTF-8, is skipped and counted, or with `strict` ends the reading.
+pub(crate) fn for_each_text_line(
+    inputs: Vec<Input>,
+    strict: bool,
+    summary: &mut Summary,
+    progress: &mut dyn FnMut(u64),
+    mut each: impl FnMut(&str, u64, &str, &mut Summary) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
     let mut buf = Vec::new();
     for mut input in inputs {
         let mut line = 0u64;
@@ -160,20 +192,7 @@ pub(crate) fn for_each_line(
             if text.is_empty() {
                 continue;
             }
-            let l = Line::new(&input.name, line, text);
-            let r = if l.count != columns {
-                Err(l.error(
-                    0,
-                    "line",
-                    format!(
-                        "expected {columns} comma-separated columns, found {}",
-                        l.count
-                    ),
-                ))
-            } else {
-                each(&l, summary)
-            };
-            if let Err(e) = r {
+            if let Err(e) = each(&input.name, line, text, summary) {
                 skip_or_fail(e, strict, summary)?;
             }
         }

@@ -2,7 +2,9 @@
 //! Kubernetes cluster with what happens to it next, with what was skipped and where. Each format is a module; they share the summary and the error.
 
 pub mod alibaba_2018;
+pub mod borg;
 pub mod google_2011;
+pub mod google_2019;
 pub mod kubernetes;
 mod lines;
 

@@ -75,7 +75,8 @@ const MAX_GPUS_PER_HOST: u64 = 256;
 
 /// The trace formats `[trace]` reads.
 const ALIBABA_GPU_V2023: &str = "alibaba-gpu-v2023";
-const GOOGLE_2011: &str = "google-2011";
+const GOOGLE_2011: &str = crate::import::google_2011::FORMAT;
+const GOOGLE_2019: &str = crate::import::google_2019::FORMAT;
 const ALIBABA_2018: &str = "alibaba-2018";
 const KUBERNETES: &str = crate::import::kubernetes::FORMAT;
 

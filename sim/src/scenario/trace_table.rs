@@ -13,14 +13,14 @@ pub(super) fn trace_source(
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
     match t.format.get_ref().as_str() {
         ALIBABA_GPU_V2023 => {}
-        GOOGLE_2011 => return google_source(loc, t, files),
+        GOOGLE_2011 | GOOGLE_2019 => return google_source(loc, t, files),
         ALIBABA_2018 => return alibaba_2018_source(loc, t, files),
         KUBERNETES => return kubernetes_source(loc, t, files),
         other => {
             return Err(err(
                 t.format.span(),
                 "trace.format",
-                format!("expected \"{ALIBABA_GPU_V2023}\", \"{ALIBABA_2018}\", \"{GOOGLE_2011}\" or \"{KUBERNETES}\", found {other:?}"),
+                format!("expected \"{ALIBABA_GPU_V2023}\", \"{ALIBABA_2018}\", \"{GOOGLE_2011}\", \"{GOOGLE_2019}\" or \"{KUBERNETES}\", found {other:?}"),
             ))
         }
     }
@@ -51,7 +51,7 @@ pub(super) fn trace_source(
         return Err(err(
             span,
             &format!("trace.{key}"),
-            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it belongs to another format (\"{GOOGLE_2011}\", \"{ALIBABA_2018}\" or \"{KUBERNETES}\")"),
+            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it belongs to another format (\"{GOOGLE_2011}\", \"{GOOGLE_2019}\", \"{ALIBABA_2018}\" or \"{KUBERNETES}\")"),
         ));
     }
     let read = |path: &Spanned<String>, field: &str| {
@@ -221,7 +221,7 @@ fn streamed(loc: &Locator, t: &RawTrace, format: &str) -> Result<Streamed, Scena
         ),
         (t.departures, None, "departures"),
         (
-            format != GOOGLE_2011 && t.cpu_unit_cores.is_some(),
+            format == ALIBABA_2018 && t.cpu_unit_cores.is_some(),
             t.cpu_unit_cores.as_ref().map(|v| v.span()),
             "cpu_unit_cores",
         ),
@@ -349,6 +349,9 @@ fn read_table(
 
 const GIB: f64 = (1u64 << 30) as f64;
 
+/// The node label holding a Google 2019 machine's top-of-rack switch.
+const SWITCH_LABEL: &str = "google.com/switch";
+
 /// An import error at the key naming its table: `nodes` when it is the machines' file.
 fn located(loc: &Locator, t: &RawTrace, e: &ImportError, machines: Option<&str>) -> ScenarioError {
     let in_machines =
@@ -359,28 +362,29 @@ fn located(loc: &Locator, t: &RawTrace, e: &ImportError, machines: Option<&str>)
     }
 }
 
-/// `[trace] format = "google-2011"`: `nodes` the machine_events table, `pods` the
-/// task_events table (`crate::import::google_2011`).
+/// `[trace] format = "google-2011"` or `"google-2019"`: `nodes` the machine_events table,
+/// `pods` the task_events (2011) or instance_events (2019) table
+/// (`crate::import::{google_2011, google_2019}`).
 fn google_source(
     loc: &Locator,
     t: &RawTrace,
     files: &dyn ScenarioFiles,
 ) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
-    use crate::import::google_2011;
-    use crate::import::Input;
-    let o = streamed(loc, t, GOOGLE_2011)?;
-    let opts = google_2011::Options {
+    use crate::import::{borg, google_2011, google_2019, Input};
+    let format = t.format.get_ref().as_str();
+    let o = streamed(loc, t, format)?;
+    let opts = borg::Options {
         cpu_unit_cores: positive(
             loc,
             &t.cpu_unit_cores,
             "cpu_unit_cores",
-            google_2011::DEFAULT_CPU_UNIT_CORES,
+            borg::DEFAULT_CPU_UNIT_CORES,
         )?,
         memory_unit_gib: positive(
             loc,
             &t.memory_unit_gib,
             "memory_unit_gib",
-            google_2011::DEFAULT_MEMORY_UNIT_GIB,
+            borg::DEFAULT_MEMORY_UNIT_GIB,
         )?,
         from_s: o.from_s,
         to_s: o.to_s,
@@ -392,7 +396,12 @@ fn google_source(
         None => None,
     };
     let (pods_name, pods_text) = read_table(loc, files, &t.pods, "trace.pods")?;
-    let trace = google_2011::import(
+    let import = if format == GOOGLE_2019 {
+        google_2019::import
+    } else {
+        google_2011::import
+    };
+    let trace = import(
         machines
             .as_ref()
             .map(|(name, text)| vec![Input::text(name.clone(), text)])
@@ -406,7 +415,7 @@ fn google_source(
         .machines
         .iter()
         .map(|m| {
-            orchsim_sched::NodeInfo::new(
+            let mut n = orchsim_sched::NodeInfo::new(
                 format!("m{}", m.id),
                 Resources {
                     cpu_milli: (m.cpu * opts.cpu_unit_cores * 1000.0).round() as u64,
@@ -414,7 +423,12 @@ fn google_source(
                     pods: DEFAULT_MAX_PODS,
                     ..Resources::ZERO
                 },
-            )
+            );
+            // 2019's top-of-rack switch: a topology domain for spread and anti-affinity.
+            if !m.switch.is_empty() {
+                n.labels.insert(SWITCH_LABEL.into(), m.switch.clone());
+            }
+            n
         })
         .collect();
     let us = |x: u64| SimDuration((x as f64 * 1000.0 * o.time_scale).round() as u64);
@@ -432,7 +446,7 @@ fn google_source(
                 },
             );
             TracePod {
-                priority: task.priority as i32,
+                priority: task.priority,
                 ..TracePod::new(pod, us(task.arrival_us), task.run_us.map(us))
             }
         })
