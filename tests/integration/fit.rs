@@ -173,3 +173,88 @@ fn fit_refuses_what_it_cannot_read() {
     ]));
     assert!(none.contains("fits: every pod has a node"), "{none}");
 }
+
+/// The same application as a Docker stack, as `docker service create` lines and as a
+/// Marathon group, each fitted with its own orchestrator's scheduler on a scenario's hosts.
+#[test]
+fn swarm_and_marathon_definitions_fit_with_their_schedulers() {
+    let rows = |f: &serde_json::Value| -> Vec<(String, u64, u64)> {
+        f["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["workload"].as_str().unwrap().to_string(),
+                    w["requested"].as_u64().unwrap(),
+                    w["placed"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let nodes = "examples/app/swarm-cluster.toml";
+    let (code, f, stderr) = json(&[
+        "--nodes",
+        nodes,
+        "--manifests",
+        "examples/app/stack.yml",
+        "--scheduler",
+        "swarm",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        rows(&f),
+        vec![
+            ("Swarm service storefront".into(), 4, 4),
+            // One SSD node, at most one replica per node.
+            ("Swarm service orders-db".into(), 2, 1),
+            // A task on each of the four nodes.
+            ("Swarm global service node-exporter".into(), 4, 4),
+        ]
+    );
+    // Only another SSD node helps.
+    assert_eq!(f["scale_out"][0]["node_type"], "ssd");
+    assert_eq!(f["scale_out"][0]["nodes"], 1);
+    assert_eq!(f["scale_out"][1]["nodes"], serde_json::Value::Null);
+
+    // The seed document's line: no manager with the engine label, so nothing is placed.
+    let (code, f, stderr) = json(&[
+        "--nodes",
+        nodes,
+        "--manifests",
+        "examples/app/hello.sh",
+        "--scheduler",
+        "swarm",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(rows(&f), vec![("Swarm service helloworld".into(), 5, 0)]);
+    assert_eq!(
+        f["workloads"][0]["stopped_by"],
+        "no suitable node (scheduling constraints not satisfied on 4 nodes)"
+    );
+
+    let (code, f, stderr) = json(&[
+        "--nodes",
+        nodes,
+        "--manifests",
+        "examples/app/shop-marathon.json",
+        "--scheduler",
+        "marathon",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        rows(&f),
+        vec![
+            ("Marathon app /shop/storefront".into(), 4, 4),
+            ("Marathon app /shop/data/orders-db".into(), 2, 1),
+        ]
+    );
+    assert!(
+        f["workloads"][1]["stopped_by"]
+            .as_str()
+            .unwrap()
+            .contains("3 node(s) didn't match the app's Marathon constraints"),
+        "{}",
+        f["workloads"][1]["stopped_by"]
+    );
+}

@@ -99,9 +99,19 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// `Deployment default/web`.
+    /// `Deployment default/web`; `Swarm service web` for a workload without a namespace.
     pub fn key(&self) -> String {
-        format!("{} {}/{}", self.kind, self.namespace, self.name)
+        if self.namespace.is_empty() {
+            format!("{} {}", self.kind, self.name)
+        } else {
+            format!("{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+
+    /// Whether it asks for a pod on every node that admits it (a DaemonSet, a Swarm global
+    /// service) rather than a number of replicas.
+    pub fn per_node(&self) -> bool {
+        self.kind == "DaemonSet" || self.kind == "Swarm global service"
     }
 
     /// Replica `i`: the template named `<name>-<i>`.
@@ -111,7 +121,8 @@ impl Workload {
         p
     }
 
-    /// The DaemonSet's pod for `node`, if its controller would create one there
+    /// The DaemonSet's (or Swarm global service's) pod for `node`, if its controller would
+    /// create one there
     /// (pkg/controller/daemon `NodeShouldRunDaemonPod`: the pod's node selector and required
     /// node affinity match the node, and its taints with effect NoSchedule or NoExecute are
     /// tolerated, counting the tolerations the controller adds). The pod is named
@@ -132,7 +143,13 @@ impl Workload {
             .taints
             .iter()
             .all(|t| t.effect == TaintEffect::PreferNoSchedule || tolerated(&pod.tolerations, t));
-        if !(selector && affinity && taints) {
+        let admitted = if self.kind == "DaemonSet" {
+            selector && affinity && taints
+        } else {
+            // A Swarm global service's orchestrator reads its placement constraints only.
+            crate::swarm::node_matches(&pod.swarm.constraints, node)
+        };
+        if !admitted {
             return None;
         }
         pod.name = format!("{}-{}", self.name, node.name);

@@ -333,10 +333,12 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     let pending = workloads.len();
     let mut skipped = std::collections::BTreeMap::new();
     for f in crate::net_policy::yaml_files(&req.manifests)? {
-        let objs = parse(&f)?;
+        let name = f.display().to_string();
+        let objs = orchsim_sim::import::manifests::read(&name, &read(&f)?)
+            .map_err(|e| Error::bad_input(e.to_string()))?;
         workloads.extend(objs.workloads);
         // A bare Pod is a workload of one.
-        for p in objs.pods {
+        for (p, _) in objs.pods {
             workloads.push(Workload {
                 kind: "Pod".into(),
                 name: p.name.clone(),
@@ -349,17 +351,17 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
         for (k, n) in objs.skipped {
             *skipped.entry(k).or_default() += n;
         }
-        if !objs.nodes.is_empty() {
+        if objs.nodes > 0 {
             notes.push(format!(
                 "{}: {} Node object(s) in the manifests were ignored (the cluster is --nodes)",
                 f.display(),
-                objs.nodes.len()
+                objs.nodes
             ));
         }
     }
     if workloads.is_empty() {
         return Err(Error::bad_input(
-            "--manifests: no workloads found (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or Pod)",
+            "--manifests: no workloads found (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or Pod; compose services, docker service create lines, Marathon apps)",
         ));
     }
     if !skipped.is_empty() {
@@ -378,7 +380,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
 
     // DaemonSets first (their pods exist on every node before anything is scaled), then the
     // rest in manifest order, replica by replica.
-    let daemons: Vec<&Workload> = workloads.iter().filter(|w| w.kind == "DaemonSet").collect();
+    let daemons: Vec<&Workload> = workloads.iter().filter(|w| w.per_node()).collect();
     let mut answers: Vec<WorkloadFit> = workloads
         .iter()
         .map(|w| WorkloadFit {
@@ -392,7 +394,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     let daemon_index: Vec<usize> = workloads
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.kind == "DaemonSet")
+        .filter(|(_, w)| w.per_node())
         .map(|(i, _)| i)
         .collect();
     // What did not fit: each workload's first replica that did not, and how many of it.
@@ -415,13 +417,13 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     }
     let mut unplaced = first_unplaced;
     for (w, a) in workloads.iter().zip(&mut answers).skip(pending) {
-        if w.kind != "DaemonSet" {
+        if !w.per_node() {
             place_replicas(s.as_mut(), &mut nodes, w, a, &mut unplaced);
         }
     }
     // How many more of each would fit on what is left.
     for (w, a) in workloads.iter().zip(&mut answers) {
-        if w.kind == "DaemonSet" {
+        if w.per_node() {
             continue;
         }
         let mut left = nodes.clone();
@@ -442,7 +444,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     let daemons_short = answers
         .iter()
         .zip(&workloads)
-        .any(|(a, w)| w.kind == "DaemonSet" && a.placed < a.requested);
+        .any(|(a, w)| w.per_node() && a.placed < a.requested);
     let scale_out = if unplaced_pods == 0 {
         Vec::new()
     } else if daemons_short {
@@ -454,7 +456,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
                 nodes: None,
                 cost_per_hour: None,
                 why_not: Some(
-                    "a DaemonSet's pods do not fit on existing nodes; more nodes do not help"
+                    "a DaemonSet's (or global service's) pods do not fit on existing nodes; more nodes do not help"
                         .into(),
                 ),
             })
@@ -525,7 +527,15 @@ fn scale_out(
                         why_not = Some(if added >= MAX_NEW_NODES {
                             format!("more than {MAX_NEW_NODES} nodes")
                         } else {
-                            format!("{} does not fit on an empty {}: {why}", pod.key(), t.name)
+                            format!(
+                                "{} does not fit on an empty {}: {why}",
+                                if pod.namespace.is_empty() {
+                                    pod.name.clone()
+                                } else {
+                                    pod.key()
+                                },
+                                t.name
+                            )
                         });
                         break;
                     }

@@ -8,6 +8,8 @@
 //!   are applied at the start: DaemonSets first, a pod on every node their controller would
 //!   put one on (node by node), then the other workloads in the order written, replica by
 //!   replica — the order `orchsim fit` places them in. A CronJob counts as one run of its job.
+//!   A compose file, `docker service create` lines or Marathon JSON are read as well
+//!   (`super::manifests`); a Swarm global service is placed like a DaemonSet.
 //! - The **event log** (JSON lines, one watch event per line, as
 //!   `kubectl get pods --watch --output-watch-events -o json | jq -c .` prints them:
 //!   `{"type": "ADDED" | "MODIFIED" | "DELETED", "object": <Pod>}`, with an optional
@@ -24,6 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use orchsim_sched::kube::objects::{self, ObjectError, Objects};
+
+use super::manifests::{self, Manifests};
 use orchsim_sched::{NodeInfo, PodSpec};
 
 use super::{ImportError, Summary};
@@ -125,7 +129,7 @@ pub fn read(
         });
     }
     if let Some(m) = manifests {
-        let objs = objects::parse(m.text).map_err(|e| object_error(m.name, e))?;
+        let objs = manifests::read(m.name, m.text)?;
         apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
     }
     if let Some(l) = log {
@@ -143,7 +147,7 @@ fn apply(
     cluster: &mut Cluster,
     keys: &mut BTreeSet<String>,
     file: &str,
-    objs: Objects,
+    objs: Manifests,
     summary: &mut Summary,
 ) -> Result<(), ImportError> {
     let mut add = |spec: PodSpec, run_for_s: Option<f64>, pods: &mut Vec<KubePod>| {
@@ -166,11 +170,7 @@ fn apply(
         Ok(())
     };
     summary.jobs += (objs.workloads.len() + objs.pods.len()) as u64;
-    let daemons: Vec<_> = objs
-        .workloads
-        .iter()
-        .filter(|w| w.kind == "DaemonSet")
-        .collect();
+    let daemons: Vec<_> = objs.workloads.iter().filter(|w| w.per_node()).collect();
     for node in &cluster.nodes {
         for w in &daemons {
             if let Some(pod) = w.daemon_pod(node) {
@@ -178,25 +178,25 @@ fn apply(
             }
         }
     }
-    for w in objs.workloads.iter().filter(|w| w.kind != "DaemonSet") {
+    for w in objs.workloads.iter().filter(|w| !w.per_node()) {
         for i in 0..w.pods {
             add(w.replica(i), w.run_for_s, &mut cluster.pods)?;
         }
     }
-    for (p, run_for_s) in objs.pods.into_iter().zip(objs.pod_run_for_s) {
+    for (p, run_for_s) in objs.pods {
         add(p, run_for_s, &mut cluster.pods)?;
     }
     for (kind, n) in objs.skipped {
         *cluster.skipped_kinds.entry(kind).or_default() += n;
     }
-    if !objs.nodes.is_empty() {
+    if objs.nodes > 0 {
         summary.skip(
             file,
             0,
             "Node objects in the manifests",
             format!(
                 "{} Node object(s) in the manifests were ignored (the cluster is the snapshot)",
-                objs.nodes.len()
+                objs.nodes
             ),
         );
     }

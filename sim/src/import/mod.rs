@@ -7,6 +7,9 @@ pub mod google_2011;
 pub mod google_2019;
 pub mod kubernetes;
 mod lines;
+pub mod manifests;
+pub mod marathon;
+pub mod swarm;
 
 pub use lines::Input;
 
