@@ -154,6 +154,36 @@ fn the_watch_log_replays_creations_and_deletions_on_the_snapshot() {
     assert_eq!(run("b").1, digest);
 }
 
+/// A cordon stops new pods, not those running: the snapshot's database stays on its
+/// cordoned node, bound at 0, and nothing new lands there.
+#[test]
+fn running_pods_stay_on_a_cordoned_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario(tmp.path(), &["app.yaml"], "", 60);
+    let snapshot = std::fs::read_to_string(tmp.path().join("cluster.yaml")).unwrap();
+    let cordoned = snapshot.replacen(
+        "  status:\n    allocatable: {cpu: \"4\"",
+        "  spec: {unschedulable: true}\n  status:\n    allocatable: {cpu: \"4\"",
+        1,
+    );
+    assert_ne!(cordoned, snapshot, "node-a is cordoned");
+    std::fs::write(tmp.path().join("cluster.yaml"), cordoned).unwrap();
+    let out = tmp.path().join("out");
+    stdout_of(orchsim().arg("run").arg(&file).arg("--out").arg(&out));
+    let pods = rows(&out.join("pods.csv"));
+    let db = pods.iter().find(|r| r["pod"] == "db-0").unwrap();
+    assert_eq!(
+        (db["node"].as_str(), db["bind_ms"].as_str()),
+        ("node-a", "0.000000")
+    );
+    let others: Vec<&str> = pods
+        .iter()
+        .filter(|r| r["pod"] != "db-0" && r["pod"] != "agent-node-a")
+        .map(|r| r["node"].as_str())
+        .collect();
+    assert!(!others.contains(&"node-a"), "{others:?}");
+}
+
 #[test]
 fn a_cluster_run_refuses_what_it_cannot_honour() {
     let tmp = tempfile::tempdir().unwrap();

@@ -146,8 +146,9 @@ impl Workload {
         let admitted = if self.kind == "DaemonSet" {
             selector && affinity && taints
         } else {
-            // A Swarm global service's orchestrator reads its placement constraints only.
-            crate::swarm::node_matches(&pod.swarm.constraints, node)
+            // A Swarm global service's orchestrator: its placement constraints, on nodes that
+            // take tasks (a paused or drained node, here cordoned, takes none).
+            !node.unschedulable && crate::swarm::node_matches(&pod.swarm.constraints, node)
         };
         if !admitted {
             return None;
@@ -1228,7 +1229,27 @@ mod tests {
                 false
             ))
             .is_some());
-        // The controller's own tolerations: a node under memory pressure, a cordoned node.
+        // A Swarm global service: its constraints, and no task on a cordoned (drained) node.
+        let mut global = w.clone();
+        global.kind = "Swarm global service".into();
+        global.template.node_selector.clear();
+        global.template.swarm.constraints =
+            vec![crate::swarm::Constraint::parse("node.labels.pool==a").unwrap()];
+        assert!(global
+            .daemon_pod(&node(
+                &[("pool", "a")],
+                Some(("gpu", TaintEffect::NoSchedule)),
+                false
+            ))
+            .is_some());
+        assert!(global
+            .daemon_pod(&node(&[("pool", "b")], None, false))
+            .is_none());
+        assert!(global
+            .daemon_pod(&node(&[("pool", "a")], None, true))
+            .is_none());
+        // The DaemonSet controller's own tolerations: a node under memory pressure, and a
+        // cordoned one (its unschedulable taint).
         assert!(w
             .daemon_pod(&node(
                 &[("pool", "a")],

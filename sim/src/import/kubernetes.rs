@@ -3,13 +3,15 @@
 //! - The **snapshot** (`kubectl get nodes,pods -o yaml`: a `List` or a multi-document stream)
 //!   gives the nodes (allocatable, labels, taints, cordons) and the pods on them. A pod bound
 //!   to a listed node (`spec.nodeName`) is running there when the run begins; one that is
-//!   not (pending, or on a node not listed) arrives at the start for the scheduler.
+//!   not (pending, or on a node not listed) arrives at the start for the scheduler, after
+//!   the running ones.
 //! - The **manifests** (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Pod)
 //!   are applied at the start: DaemonSets first, a pod on every node their controller would
 //!   put one on (node by node), then the other workloads in the order written, replica by
 //!   replica — the order `orchsim fit` places them in. A CronJob counts as one run of its job.
 //!   A compose file, `docker service create` lines or Marathon JSON are read as well
-//!   (`super::manifests`); a Swarm global service is placed like a DaemonSet.
+//!   (`super::manifests`), but not a Swarm global service yet: its tasks would be placed by
+//!   node name, which only kube-scheduler reads, and it ignores Swarm constraints.
 //! - The **event log** (JSON lines, one watch event per line, as
 //!   `kubectl get pods --watch --output-watch-events -o json | jq -c .` prints them:
 //!   `{"type": "ADDED" | "MODIFIED" | "DELETED", "object": <Pod>}`, with an optional
@@ -100,6 +102,7 @@ pub fn read(
     summary.machines = cluster.nodes.len() as u64;
     let node_names: BTreeSet<&str> = snap.nodes.iter().map(|n| n.name.as_str()).collect();
     let mut keys = BTreeSet::new();
+    let mut waiting = Vec::new();
     for (i, pod) in snap.pods.iter().enumerate() {
         keys.insert(pod.key());
         let on = snap.pod_nodes[i]
@@ -120,14 +123,22 @@ pub fn read(
         if on.is_none() {
             spec.node_name = None;
         }
-        cluster.pods.push(KubePod {
+        let p = KubePod {
             spec,
             running_on: on.map(str::to_string),
             arrival_s: 0.0,
             run_for_s: snap.pod_run_for_s[i],
             deleted_s: None,
-        });
+        };
+        // Every running pod is in place before a waiting one is scheduled (kubectl lists
+        // them by name, not by state).
+        if on.is_some() {
+            cluster.pods.push(p);
+        } else {
+            waiting.push(p);
+        }
     }
+    cluster.pods.extend(waiting);
     if let Some(m) = manifests {
         let objs = manifests::read(m.name, m.text)?;
         apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
@@ -171,6 +182,15 @@ fn apply(
     };
     summary.jobs += (objs.workloads.len() + objs.pods.len()) as u64;
     let daemons: Vec<_> = objs.workloads.iter().filter(|w| w.per_node()).collect();
+    if let Some(w) = daemons.iter().find(|w| w.kind == super::swarm::GLOBAL) {
+        return Err(ImportError::Object {
+            file: file.into(),
+            message: format!(
+                "{}: a global service's tasks are not modeled in a run yet (they would be placed by node name, which only the kubernetes scheduler reads, and it ignores Swarm constraints); `orchsim fit --scheduler swarm` fits it",
+                w.key()
+            ),
+        });
+    }
     for node in &cluster.nodes {
         for w in &daemons {
             if let Some(pod) = w.daemon_pod(node) {
@@ -341,6 +361,21 @@ fn event(file: &str, line: u64, text: &str) -> Result<Option<LogEvent>, ImportEr
     if object.get("kind").and_then(|k| k.as_str()) != Some("Pod") {
         return Err(bad(1, "object.kind", "expected a Pod".into()));
     }
+    // A pod that ended (a Job's, removed after it) is read for its name only: it holds
+    // nothing, and a deletion needs no more.
+    let ended = matches!(
+        object.pointer("/status/phase").and_then(|p| p.as_str()),
+        Some("Succeeded" | "Failed")
+    );
+    let object = &if ended && !added {
+        let mut o = object.clone();
+        if let Some(s) = o.get_mut("status") {
+            *s = serde_json::json!({"phase": "Running"});
+        }
+        o
+    } else {
+        object.clone()
+    };
     let value: serde_yaml_ng::Value = serde_yaml_ng::to_value(object)
         .map_err(|e| bad(1, "object", format!("cannot read the object: {e}")))?;
     let mut objs = Objects::default();
@@ -556,6 +591,74 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("expected Node objects"), "{e}");
+    }
+
+    /// kubectl lists pods by name: a waiting pod listed before running ones still arrives
+    /// after every running pod is in place.
+    #[test]
+    fn running_pods_come_before_waiting_ones() {
+        let snapshot = "kind: Node\nmetadata: {name: n}\nstatus: {allocatable: {cpu: '4', memory: 8Gi, pods: '110'}}\n---\nkind: Pod\nmetadata: {name: a-waits}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\nmetadata: {name: b-runs}\nspec: {nodeName: n, containers: [{name: c}]}\n";
+        let c = read(
+            Text {
+                name: "s",
+                text: snapshot,
+            },
+            None,
+            None,
+            false,
+        )
+        .unwrap();
+        let order: Vec<(&str, Option<&str>)> = c
+            .pods
+            .iter()
+            .map(|p| (p.spec.name.as_str(), p.running_on.as_deref()))
+            .collect();
+        assert_eq!(order, [("b-runs", Some("n")), ("a-waits", None)]);
+    }
+
+    /// A Job's pod that succeeded and was then removed: its DELETED event is a deletion, not a
+    /// malformed line, even when strict.
+    #[test]
+    fn deleting_an_ended_pod_is_read() {
+        let log = r#"{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"j","creationTimestamp":"2026-12-07T10:00:00Z"},"spec":{"containers":[{"name":"c"}]}}}
+{"type":"DELETED","object":{"kind":"Pod","metadata":{"name":"j","deletionTimestamp":"2026-12-07T10:05:00Z"},"spec":{"containers":[{"name":"c"}]},"status":{"phase":"Succeeded"}}}
+"#;
+        let c = read(
+            Text {
+                name: "s",
+                text: SNAPSHOT,
+            },
+            None,
+            Some(Text {
+                name: "l",
+                text: log,
+            }),
+            true,
+        )
+        .unwrap();
+        assert_eq!(pod(&c, "default/j").deleted_s, Some(300.0));
+    }
+
+    #[test]
+    fn a_global_service_in_a_run_is_refused_with_what_fits_it() {
+        let e = read(
+            Text {
+                name: "s",
+                text: SNAPSHOT,
+            },
+            Some(Text {
+                name: "stack.yml",
+                text: "services:\n  agent:\n    image: a\n    deploy: {mode: global}\n",
+            }),
+            None,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("stack.yml: Swarm global service agent: a global service's tasks are not modeled in a run yet"),
+            "{e}"
+        );
     }
 
     proptest::proptest! {

@@ -82,16 +82,19 @@ fn cpus(v: &str) -> Result<u64, String> {
     }
 }
 
-/// A byte value as compose and the docker CLI write them (`512m`, `1.5g`, `1024`): binary
-/// multiples (docker's `units.RAMInBytes`: b, k, m, g, t, with an optional `b`).
+/// A byte value as compose and the docker CLI write them (`512m`, `1.5GiB`, `1024`):
+/// binary multiples (docker's `units.RAMInBytes`: k, m, g, t, p, then an optional `i` and
+/// an optional `b`).
 fn bytes(v: &str) -> Result<u64, String> {
     let t = v.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
+    let t = t.strip_suffix('i').unwrap_or(t);
     let (num, shift) = match t.char_indices().last() {
         Some((i, 'k')) => (&t[..i], 10),
         Some((i, 'm')) => (&t[..i], 20),
         Some((i, 'g')) => (&t[..i], 30),
         Some((i, 't')) => (&t[..i], 40),
+        Some((i, 'p')) => (&t[..i], 50),
         _ => (t, 0),
     };
     match num.trim().parse::<f64>() {
@@ -361,9 +364,13 @@ const BOOL_FLAGS: &[&str] = &[
     "--no-resolve-image",
 ];
 
-/// Whether `text` holds `docker service create` lines.
+/// Whether `text` is `docker service create` lines: its first line that is not blank or a
+/// comment is one.
 pub fn is_service_create(text: &str) -> bool {
-    commands(text).next().is_some()
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with("docker service create"))
 }
 
 /// The commands of `text` (`\`-continued lines joined), with the line each starts on.
@@ -419,7 +426,15 @@ fn words(line: &str) -> Result<Vec<String>, String> {
                 loop {
                     match chars.next() {
                         Some('"') => break,
-                        Some('\\') => w.extend(chars.next()),
+                        // POSIX: inside double quotes a backslash escapes only these.
+                        Some('\\') => match chars.next() {
+                            Some(x @ ('$' | '`' | '"' | '\\')) => w.push(x),
+                            Some(x) => {
+                                w.push('\\');
+                                w.push(x);
+                            }
+                            None => return Err("unterminated \" quote".into()),
+                        },
                         Some(x) => w.push(x),
                         None => return Err("unterminated \" quote".into()),
                     }

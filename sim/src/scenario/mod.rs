@@ -1031,6 +1031,24 @@ fn validate(
 
     // A trace's names must not be ones the host groups and workloads generate.
     if let Some(t) = &raw.trace {
+        // Pods bound where a snapshot found them bypass the offers a two-level control plane
+        // keeps its books by.
+        let pinned = trace
+            .iter()
+            .flat_map(|r| r.pods.iter())
+            .any(|p| p.node.is_some());
+        if pinned
+            && matches!(
+                control_plane.kind,
+                crate::control_plane::ControlPlaneKind::TwoLevel(_)
+            )
+        {
+            return Err(err(
+                t.nodes.as_ref().map_or(t.pods.span(), |n| n.span()),
+                "trace.nodes",
+                "a snapshot's running pods are bound without a decision, which a two-level control plane's offers do not account for; expected a monolithic or shared-state control plane".into(),
+            ));
+        }
         // A pod that asks for its node by name (a DaemonSet's, `spec.nodeName`) needs a
         // scheduler that reads the name.
         let algorithm = control_plane

@@ -1002,19 +1002,19 @@ impl<'s> World<'s> {
     }
 
     /// A pod found running on `node` (a snapshot's): bound there without a decision, as the
-    /// kubelet that runs it would report it. One the node cannot hold (its allocatable is
-    /// smaller than what the snapshot's pods request) goes to the scheduler instead, asking
-    /// for that node by name.
+    /// kubelet that runs it would report it — on a cordoned node too (a cordon stops new
+    /// pods only). One the node cannot hold (its allocatable is smaller than what the
+    /// snapshot's pods request) goes to the scheduler instead, for any node.
     fn bind_running(
         &mut self,
         k: &mut Kernel<Event>,
-        mut spec: PodSpec,
+        spec: PodSpec,
         run_for: Option<SimDuration>,
         workload: usize,
         node: NodeId,
     ) {
         let job = self.jobs.len();
-        let (pod, woken) = self.new_pod(k, spec.clone(), run_for, workload, job, 0);
+        let (pod, woken) = self.new_pod(k, spec, run_for, workload, job, 0);
         self.jobs.push(JobRecord {
             workload,
             pods: vec![pod],
@@ -1029,15 +1029,18 @@ impl<'s> World<'s> {
             bound_pods: 0,
             creating: 0,
         });
-        match self.commit_to_cluster(k.now(), pod, node, None) {
-            Ok(devices) => {
+        let spec = self.pods[pod].spec.clone();
+        let devices = self.cluster.nodes()[node.0]
+            .fit_devices(&spec)
+            .unwrap_or_default();
+        self.account(k.now());
+        match self.cluster.bind(node, spec, devices.clone()) {
+            Ok(()) => {
                 self.pods[pod].already_running = true;
                 self.bound(k, pod, node, devices);
             }
             Err(why) => {
                 self.pods[pod].last_failure = Some(format!("not bound where it ran: {why}"));
-                spec.node_name = Some(self.cluster.nodes()[node.0].name.clone());
-                self.pods[pod].spec = Arc::new(spec);
                 self.enqueue(job);
             }
         }
@@ -1715,6 +1718,8 @@ impl<'s> World<'s> {
     fn release(&mut self, k: &Kernel<Event>, pod: usize) {
         self.account(k.now());
         self.touched(pod);
+        // A placement after this one starts its container anew.
+        self.pods[pod].already_running = false;
         self.address_released(k.now(), pod);
         let rec = &mut self.pods[pod];
         if let Some(node) = rec.node {
