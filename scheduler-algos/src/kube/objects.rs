@@ -108,6 +108,18 @@ impl Workload {
         }
     }
 
+    /// A bare Pod as a workload of one.
+    pub fn of_pod(pod: PodSpec) -> Workload {
+        Workload {
+            kind: "Pod".into(),
+            name: pod.name.clone(),
+            namespace: pod.namespace.clone(),
+            pods: 1,
+            template: pod,
+            run_for_s: None,
+        }
+    }
+
     /// Whether it asks for a pod on every node that admits it (a DaemonSet, a Swarm global
     /// service) rather than a number of replicas.
     pub fn per_node(&self) -> bool {

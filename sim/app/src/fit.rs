@@ -320,14 +320,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
         for mut p in unbound {
             // Bound to a node not listed: the scheduler places it anew.
             p.node_name = None;
-            workloads.push(Workload {
-                kind: "Pod".into(),
-                name: p.name.clone(),
-                namespace: p.namespace.clone(),
-                pods: 1,
-                template: p,
-                run_for_s: None,
-            });
+            workloads.push(Workload::of_pod(p));
         }
     }
     let pending = workloads.len();
@@ -339,14 +332,7 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
         workloads.extend(objs.workloads);
         // A bare Pod is a workload of one.
         for (p, _) in objs.pods {
-            workloads.push(Workload {
-                kind: "Pod".into(),
-                name: p.name.clone(),
-                namespace: p.namespace.clone(),
-                pods: 1,
-                template: p,
-                run_for_s: None,
-            });
+            workloads.push(Workload::of_pod(p));
         }
         for (k, n) in objs.skipped {
             *skipped.entry(k).or_default() += n;

@@ -24,36 +24,7 @@ pub(super) fn trace_source(
             ))
         }
     }
-    let google_only = [
-        (
-            t.cpu_unit_cores.as_ref().map(|v| v.span()),
-            "cpu_unit_cores",
-        ),
-        (
-            t.memory_unit_gib.as_ref().map(|v| v.span()),
-            "memory_unit_gib",
-        ),
-        (t.from_s.as_ref().map(|v| v.span()), "from_s"),
-        (t.to_s.as_ref().map(|v| v.span()), "to_s"),
-        (t.every_kth_job.as_ref().map(|v| v.span()), "every_kth_job"),
-        (t.containers.as_ref().map(|v| v.span()), "containers"),
-        (t.instances.as_ref().map(|v| v.span()), "instances"),
-        (t.events.as_ref().map(|v| v.span()), "events"),
-    ];
-    if t.strict {
-        return Err(err(
-            t.format.span(),
-            "trace.strict",
-            format!("expected no `strict` with format = \"{ALIBABA_GPU_V2023}\": its files are read strictly already"),
-        ));
-    }
-    if let Some((span, key)) = google_only.into_iter().find_map(|(s, k)| Some((s?, k))) {
-        return Err(err(
-            span,
-            &format!("trace.{key}"),
-            format!("expected no `{key}` with format = \"{ALIBABA_GPU_V2023}\": it belongs to another format (\"{GOOGLE_2011}\", \"{GOOGLE_2019}\", \"{ALIBABA_2018}\" or \"{KUBERNETES}\")"),
-        ));
-    }
+    refuse_foreign(loc, t, ALIBABA_GPU_V2023)?;
     let read = |path: &Spanned<String>, field: &str| {
         files
             .read(path.get_ref())
@@ -202,52 +173,65 @@ struct Streamed {
     max_pods: usize,
 }
 
+/// Refuses the `[trace]` keys that belong to other formats than `format`, at the key.
+fn refuse_foreign(loc: &Locator, t: &RawTrace, format: &str) -> Result<(), ScenarioError> {
+    fn at<T>(v: &Option<Spanned<T>>) -> (bool, Option<Range<usize>>) {
+        (v.is_some(), v.as_ref().map(|v| v.span()))
+    }
+    const GPU: &[&str] = &[ALIBABA_GPU_V2023];
+    const GOOGLE: &[&str] = &[GOOGLE_2011, GOOGLE_2019];
+    const STREAMED: &[&str] = &[GOOGLE_2011, GOOGLE_2019, ALIBABA_2018];
+    const LOGGED: &[&str] = &[GOOGLE_2011, GOOGLE_2019, ALIBABA_2018, KUBERNETES];
+    /// Whether a key is given, and where.
+    type Given = (bool, Option<Range<usize>>);
+    // (key, given, the formats that take it)
+    let keys: [(&str, Given, &[&str]); 13] = [
+        ("gpu_nodes_only", (t.gpu_nodes_only, None), GPU),
+        (
+            "arrivals",
+            (
+                t.arrivals.get_ref() != "creation-time",
+                Some(t.arrivals.span()),
+            ),
+            GPU,
+        ),
+        ("interval_s", at(&t.interval_s), GPU),
+        ("departures", (t.departures, None), GPU),
+        ("cpu_unit_cores", at(&t.cpu_unit_cores), GOOGLE),
+        ("memory_unit_gib", at(&t.memory_unit_gib), STREAMED),
+        ("from_s", at(&t.from_s), STREAMED),
+        ("to_s", at(&t.to_s), STREAMED),
+        ("every_kth_job", at(&t.every_kth_job), STREAMED),
+        ("containers", at(&t.containers), &[ALIBABA_2018]),
+        ("instances", at(&t.instances), &[ALIBABA_2018]),
+        ("events", at(&t.events), &[KUBERNETES]),
+        // The GPU trace's files are read strictly already.
+        ("strict", (t.strict, None), LOGGED),
+    ];
+    match keys
+        .into_iter()
+        .find(|(_, (given, _), formats)| *given && !formats.contains(&format))
+    {
+        Some((key, (_, span), formats)) => Err(loc.error(
+            Some(span.unwrap_or_else(|| t.format.span())),
+            &format!("trace.{key}"),
+            format!(
+                "expected no `{key}` with format = \"{format}\": it belongs to {}",
+                formats
+                    .iter()
+                    .map(|f| format!("\"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Reads [`Streamed`] and refuses the keys `format` does not take.
 fn streamed(loc: &Locator, t: &RawTrace, format: &str) -> Result<Streamed, ScenarioError> {
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
-    // The Alibaba GPU replay's options have no meaning here: the trace's own times give the
-    // arrivals and the departures.
-    let foreign = [
-        (t.gpu_nodes_only, None, "gpu_nodes_only"),
-        (
-            t.arrivals.get_ref() != "creation-time",
-            Some(t.arrivals.span()),
-            "arrivals",
-        ),
-        (
-            t.interval_s.is_some(),
-            t.interval_s.as_ref().map(|v| v.span()),
-            "interval_s",
-        ),
-        (t.departures, None, "departures"),
-        (
-            format == ALIBABA_2018 && t.cpu_unit_cores.is_some(),
-            t.cpu_unit_cores.as_ref().map(|v| v.span()),
-            "cpu_unit_cores",
-        ),
-        (
-            format != ALIBABA_2018 && t.containers.is_some(),
-            t.containers.as_ref().map(|v| v.span()),
-            "containers",
-        ),
-        (
-            format != ALIBABA_2018 && t.instances.is_some(),
-            t.instances.as_ref().map(|v| v.span()),
-            "instances",
-        ),
-        (
-            t.events.is_some(),
-            t.events.as_ref().map(|v| v.span()),
-            "events",
-        ),
-    ];
-    if let Some((_, span, key)) = foreign.into_iter().find(|(set, _, _)| *set) {
-        return Err(err(
-            span.unwrap_or_else(|| t.format.span()),
-            &format!("trace.{key}"),
-            format!("expected no `{key}` with format = \"{format}\""),
-        ));
-    }
+    refuse_foreign(loc, t, format)?;
     let from_s = match &t.from_s {
         Some(x) if x.get_ref().is_finite() && *x.get_ref() >= 0.0 => *x.get_ref(),
         Some(x) => {
@@ -578,59 +562,7 @@ fn kubernetes_source(
 ) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
     use crate::import::kubernetes::{self, Text};
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
-    // The other formats' options: the snapshot, the manifests and the log say it all.
-    let foreign = [
-        (t.gpu_nodes_only, None, "gpu_nodes_only"),
-        (
-            t.arrivals.get_ref() != "creation-time",
-            Some(t.arrivals.span()),
-            "arrivals",
-        ),
-        (t.departures, None, "departures"),
-        (
-            t.interval_s.is_some(),
-            t.interval_s.as_ref().map(|v| v.span()),
-            "interval_s",
-        ),
-        (
-            t.cpu_unit_cores.is_some(),
-            t.cpu_unit_cores.as_ref().map(|v| v.span()),
-            "cpu_unit_cores",
-        ),
-        (
-            t.memory_unit_gib.is_some(),
-            t.memory_unit_gib.as_ref().map(|v| v.span()),
-            "memory_unit_gib",
-        ),
-        (
-            t.from_s.is_some(),
-            t.from_s.as_ref().map(|v| v.span()),
-            "from_s",
-        ),
-        (t.to_s.is_some(), t.to_s.as_ref().map(|v| v.span()), "to_s"),
-        (
-            t.every_kth_job.is_some(),
-            t.every_kth_job.as_ref().map(|v| v.span()),
-            "every_kth_job",
-        ),
-        (
-            t.containers.is_some(),
-            t.containers.as_ref().map(|v| v.span()),
-            "containers",
-        ),
-        (
-            t.instances.is_some(),
-            t.instances.as_ref().map(|v| v.span()),
-            "instances",
-        ),
-    ];
-    if let Some((_, span, key)) = foreign.into_iter().find(|(set, _, _)| *set) {
-        return Err(err(
-            span.unwrap_or_else(|| t.format.span()),
-            &format!("trace.{key}"),
-            format!("expected no `{key}` with format = \"{KUBERNETES}\""),
-        ));
-    }
+    refuse_foreign(loc, t, KUBERNETES)?;
     let Some(nodes_key) = &t.nodes else {
         return Err(err(
             t.format.span(),

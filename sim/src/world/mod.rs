@@ -201,6 +201,26 @@ pub struct JobRecord {
     creating: u32,
 }
 
+impl JobRecord {
+    /// A job of `pods` of `workload`, submitted at `now`, not yet queued.
+    fn new(workload: usize, pods: Vec<usize>, now: SimTime) -> Self {
+        JobRecord {
+            workload,
+            pods,
+            submitted: now,
+            dequeued: None,
+            first_bound: None,
+            all_bound: None,
+            attempts: 0,
+            abandoned: false,
+            place: JobPlace::Idle,
+            requeue: false,
+            bound_pods: 0,
+            creating: 0,
+        }
+    }
+}
+
 /// What one scheduler (a framework, in two-level) did over the run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SchedulerStats {
@@ -1015,20 +1035,8 @@ impl<'s> World<'s> {
     ) {
         let job = self.jobs.len();
         let (pod, woken) = self.new_pod(k, spec, run_for, workload, job, 0);
-        self.jobs.push(JobRecord {
-            workload,
-            pods: vec![pod],
-            submitted: k.now(),
-            dequeued: Some(k.now()),
-            first_bound: None,
-            all_bound: None,
-            attempts: 0,
-            abandoned: false,
-            place: JobPlace::Idle,
-            requeue: false,
-            bound_pods: 0,
-            creating: 0,
-        });
+        // Never queued nor decided: no scheduling latency to count.
+        self.jobs.push(JobRecord::new(workload, vec![pod], k.now()));
         let spec = self.pods[pod].spec.clone();
         let devices = self.cluster.nodes()[node.0]
             .fit_devices(&spec)
@@ -1164,20 +1172,7 @@ impl<'s> World<'s> {
             woken |= w;
             ids.push(pod);
         }
-        self.jobs.push(JobRecord {
-            workload,
-            pods: ids,
-            submitted: k.now(),
-            dequeued: None,
-            first_bound: None,
-            all_bound: None,
-            attempts: 0,
-            abandoned: false,
-            place: JobPlace::Idle,
-            requeue: false,
-            bound_pods: 0,
-            creating: 0,
-        });
+        self.jobs.push(JobRecord::new(workload, ids, k.now()));
         if self.api.is_some() {
             // Queued once the API server has created every pod of it.
             self.jobs[job].creating = self.jobs[job].pods.len() as u32;
