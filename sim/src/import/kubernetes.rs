@@ -19,7 +19,8 @@
 //!   `time`, else the pod's `metadata.creationTimestamp` (ADDED) or
 //!   `metadata.deletionTimestamp` (DELETED); time 0 of the replay is the earliest event kept.
 //!   MODIFIED events are counted and not replayed (the simulation binds and runs pods itself);
-//!   an ADDED pod already in the cluster (a watch starts by listing what exists) is skipped.
+//!   an ADDED pod already in the cluster (a watch starts by listing what exists) is skipped;
+//!   one created again after its deletion (a StatefulSet's pod) lives again.
 //!
 //! A pod's runtime is its `orchsim.io/run-for-s` annotation ([`objects::RUN_FOR_ANNOTATION`]);
 //! without one it runs until it is deleted or the run ends.
@@ -144,7 +145,7 @@ pub fn read(
         apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
     }
     if let Some(l) = log {
-        replay(&mut cluster, &mut keys, l, strict, &mut summary)?;
+        replay(&mut cluster, l, strict, &mut summary)?;
     }
     summary.tasks = cluster.pods.len() as u64;
     summary.first_arrival_s = cluster.pods.first().map_or(0.0, |p| p.arrival_s);
@@ -223,6 +224,13 @@ fn apply(
     Ok(())
 }
 
+/// A pod a log event names: one the cluster had before the log, or the log's k-th creation.
+#[derive(Clone, Copy)]
+enum Target {
+    Cluster(usize),
+    Added(usize),
+}
+
 /// One event of the log, read.
 struct LogEvent {
     line: u64,
@@ -235,12 +243,11 @@ struct LogEvent {
 /// The event log's creations and deletions, after the pods already there.
 fn replay(
     cluster: &mut Cluster,
-    keys: &mut BTreeSet<String>,
     log: Text<'_>,
     strict: bool,
     summary: &mut Summary,
 ) -> Result<(), ImportError> {
-    let mut events = Vec::new();
+    let mut events: Vec<LogEvent> = Vec::new();
     for (i, text) in log.text.lines().enumerate() {
         let line = i as u64 + 1;
         if text.trim().is_empty() {
@@ -265,30 +272,54 @@ fn replay(
             }
         }
     }
-    // An ADDED pod already in the cluster: the watch's first list of what exists.
-    let mut kept = Vec::new();
-    for e in events {
+    // In time order (ties in log order), each name's lives followed: an ADDED pod whose
+    // name is alive is the watch's first list of what exists; one whose earlier life was
+    // deleted is created again (a StatefulSet's pod).
+    events.sort_by_key(|e| (e.at, e.line));
+    let mut live: BTreeMap<String, Target> = cluster
+        .pods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.spec.key(), Target::Cluster(i)))
+        .collect();
+    let mut added: Vec<&LogEvent> = Vec::new();
+    let mut deletions: Vec<(SystemTime, Target)> = Vec::new();
+    for e in &events {
         let key = e.pod.key();
-        if e.added && !keys.insert(key.clone()) {
-            summary.skip(
+        match (e.added, live.get(&key).copied()) {
+            (true, Some(_)) => summary.skip(
                 log.name,
                 e.line,
                 "ADDED pod already in the cluster",
                 format!("Pod {key} is already in the cluster"),
-            );
-            continue;
+            ),
+            (true, None) => {
+                live.insert(key, Target::Added(added.len()));
+                added.push(e);
+            }
+            (false, Some(t)) => {
+                live.remove(&key);
+                deletions.push((e.at, t));
+            }
+            (false, None) => summary.skip(
+                log.name,
+                e.line,
+                "DELETED pod not in the cluster",
+                format!("Pod {key} is deleted but is not in the cluster then"),
+            ),
         }
-        kept.push(e);
     }
-    let Some(t0) = kept.iter().map(|e| e.at).min() else {
+    let Some(t0) = added
+        .iter()
+        .map(|e| e.at)
+        .chain(deletions.iter().map(|d| d.0))
+        .min()
+    else {
         return Ok(());
     };
     let secs = |t: SystemTime| t.duration_since(t0).map_or(0.0, |d| d.as_secs_f64());
-    // Arrivals in time order (ties in log order); deletions found by key.
     let first_new = cluster.pods.len();
-    let mut added: Vec<&LogEvent> = kept.iter().filter(|e| e.added).collect();
-    added.sort_by_key(|e| e.at);
-    for e in added {
+    for e in &added {
         // The scheduler places it; a pod created bound asks for its node by name.
         cluster.pods.push(KubePod {
             spec: e.pod.clone(),
@@ -298,29 +329,13 @@ fn replay(
             deleted_s: None,
         });
     }
-    let index: BTreeMap<String, usize> = cluster
-        .pods
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.spec.key(), i))
-        .collect();
-    for e in kept.iter().filter(|e| !e.added) {
-        let key = e.pod.key();
-        match index.get(&key) {
-            Some(&i) => {
-                let p = &mut cluster.pods[i];
-                if p.deleted_s.is_none() {
-                    // Deleted no earlier than it arrived.
-                    p.deleted_s = Some(secs(e.at).max(p.arrival_s));
-                }
-            }
-            None => summary.skip(
-                log.name,
-                e.line,
-                "DELETED pod never in the cluster",
-                format!("Pod {key} is deleted but was never created"),
-            ),
-        }
+    for (at, t) in deletions {
+        let p = &mut cluster.pods[match t {
+            Target::Cluster(i) => i,
+            Target::Added(k) => first_new + k,
+        }];
+        // Deleted no earlier than it arrived.
+        p.deleted_s = Some(secs(at).max(p.arrival_s));
     }
     summary.jobs += (cluster.pods.len() - first_new) as u64;
     Ok(())
@@ -614,6 +629,45 @@ mod tests {
             .map(|p| (p.spec.name.as_str(), p.running_on.as_deref()))
             .collect();
         assert_eq!(order, [("b-runs", Some("n")), ("a-waits", None)]);
+    }
+
+    /// A StatefulSet's pod deleted and created again under its name: two lives.
+    #[test]
+    fn a_pod_recreated_under_its_name_lives_twice() {
+        let ev = |kind: &str, t: &str| {
+            format!(
+                r#"{{"type":"{kind}","time":"2026-12-07T10:00:{t}Z","object":{{"kind":"Pod","metadata":{{"name":"db-1"}},"spec":{{"containers":[{{"name":"c"}}]}}}}}}"#
+            )
+        };
+        let log = [
+            ev("ADDED", "00"),
+            ev("DELETED", "10"),
+            ev("ADDED", "20"),
+            ev("DELETED", "30"),
+            ev("DELETED", "40"),
+        ]
+        .join("\n");
+        let c = read(
+            Text {
+                name: "s",
+                text: SNAPSHOT,
+            },
+            None,
+            Some(Text {
+                name: "l",
+                text: &log,
+            }),
+            false,
+        )
+        .unwrap();
+        let lives: Vec<(f64, Option<f64>)> = c
+            .pods
+            .iter()
+            .filter(|p| p.spec.name == "db-1")
+            .map(|p| (p.arrival_s, p.deleted_s))
+            .collect();
+        assert_eq!(lives, [(0.0, Some(10.0)), (20.0, Some(30.0))]);
+        assert_eq!(c.summary.skipped["DELETED pod not in the cluster"], 1);
     }
 
     /// A Job's pod that succeeded and was then removed: its DELETED event is a deletion, not a
