@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use orchsim_app::import::{
-    self, alibaba_2018, borg, google_2011, google_2019, Alibaba2018Request, GoogleRequest,
+    self, alibaba_2018, borg, Alibaba2018Request, GoogleRequest, GoogleTrace,
 };
+use orchsim_app::render::View;
 use orchsim_app::Error;
 
 use crate::Format;
@@ -122,43 +123,52 @@ struct BorgUnits {
     memory_unit_gib: f64,
 }
 
-/// The Google importers' options.
-fn borg_options(u: &BorgUnits, c: &CommonArgs) -> borg::Options {
-    borg::Options {
-        cpu_unit_cores: u.cpu_unit_cores,
-        memory_unit_gib: u.memory_unit_gib,
-        from_s: c.from,
-        to_s: c.to,
-        every_kth_job: c.every_kth_job,
-        strict: c.strict,
-    }
+/// `import google-2011` or `import google-2019`.
+fn google(
+    trace: GoogleTrace,
+    machine_events: PathBuf,
+    task_events: PathBuf,
+    u: BorgUnits,
+    c: &CommonArgs,
+) -> Result<View, Error> {
+    import::google(&GoogleRequest {
+        trace,
+        machine_events,
+        task_events,
+        options: borg::Options {
+            cpu_unit_cores: u.cpu_unit_cores,
+            memory_unit_gib: u.memory_unit_gib,
+            from_s: c.from,
+            to_s: c.to,
+            every_kth_job: c.every_kth_job,
+            strict: c.strict,
+        },
+        out: c.out.clone(),
+        progress: progress(c.quiet),
+    })
 }
 
 pub fn run(args: ImportArgs) -> Result<(), Error> {
     let (view, common) = match args.command {
         ImportCommand::Google2011(a) => {
-            let c = a.common;
-            let view = import::google(&GoogleRequest {
-                format: google_2011::FORMAT,
-                machine_events: a.machine_events,
-                task_events: a.task_events,
-                options: borg_options(&a.units, &c),
-                out: c.out.clone(),
-                progress: progress(c.quiet),
-            });
-            (view, c)
+            let view = google(
+                GoogleTrace::Y2011,
+                a.machine_events,
+                a.task_events,
+                a.units,
+                &a.common,
+            );
+            (view, a.common)
         }
         ImportCommand::Google2019(a) => {
-            let c = a.common;
-            let view = import::google(&GoogleRequest {
-                format: google_2019::FORMAT,
-                machine_events: a.machine_events,
-                task_events: a.instance_events,
-                options: borg_options(&a.units, &c),
-                out: c.out.clone(),
-                progress: progress(c.quiet),
-            });
-            (view, c)
+            let view = google(
+                GoogleTrace::Y2019,
+                a.machine_events,
+                a.instance_events,
+                a.units,
+                &a.common,
+            );
+            (view, a.common)
         }
         ImportCommand::Alibaba2018(a) => {
             let c = a.common;

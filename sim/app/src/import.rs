@@ -13,11 +13,38 @@ use orchsim_sim::import::{ImportError, Input, Summary};
 use crate::error::Error;
 use crate::render::View;
 
+/// Which of Google's traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoogleTrace {
+    /// cluster-data 2011: headerless CSV.
+    Y2011,
+    /// cluster-data 2019: BigQuery's JSON lines.
+    Y2019,
+}
+
+impl GoogleTrace {
+    /// The format's name, its importer, the flag naming its task table, and the scenario's
+    /// description.
+    fn parts(self) -> (&'static str, Import, &'static str, &'static str) {
+        match self {
+            GoogleTrace::Y2011 => (google_2011::FORMAT, google_2011::import, "task-events", "Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran"),
+            GoogleTrace::Y2019 => (google_2019::FORMAT, google_2019::import, "instance-events", "Google cluster-data 2019 replayed: the cell's machines, its tasks and alloc instances at their submit times for the time they ran"),
+        }
+    }
+}
+
+/// A Google trace's importer.
+type Import = fn(
+    Vec<Input<'_>>,
+    Vec<Input<'_>>,
+    &borg::Options,
+    &mut dyn FnMut(u64),
+) -> Result<borg::Trace, ImportError>;
+
 /// `import google-2011` and `import google-2019`'s request.
 #[derive(Clone, Debug)]
 pub struct GoogleRequest {
-    /// [`google_2011::FORMAT`] or [`google_2019::FORMAT`].
-    pub format: &'static str,
+    pub trace: GoogleTrace,
     /// machine_events: a file or a directory of part files.
     pub machine_events: PathBuf,
     /// task_events (2011) or instance_events (2019): a file or a directory of part files.
@@ -133,17 +160,7 @@ fn check_out(out: Option<&Path>, tables: &[&Path]) -> Result<(), Error> {
 
 /// `import google-2011` and `import google-2019`.
 pub fn google(r: &GoogleRequest) -> Result<View, Error> {
-    type Import = fn(
-        Vec<Input<'_>>,
-        Vec<Input<'_>>,
-        &borg::Options,
-        &mut dyn FnMut(u64),
-    ) -> Result<borg::Trace, ImportError>;
-    let (import, tasks, description): (Import, _, _) = if r.format == google_2019::FORMAT {
-        (google_2019::import, "instance-events", "Google cluster-data 2019 replayed: the cell's machines, its tasks and alloc instances at their submit times for the time they ran")
-    } else {
-        (google_2011::import, "task-events", "Google cluster-data 2011 replayed: the trace's machines, its tasks at their submit times for the time they ran")
-    };
+    let (format, import, tasks, description) = r.trace.parts();
     check_out(r.out.as_deref(), &[&r.machine_events, &r.task_events])?;
     let machine_files = parts(&r.machine_events, "machine-events")?;
     let task_files = parts(&r.task_events, tasks)?;
@@ -157,7 +174,7 @@ pub fn google(r: &GoogleRequest) -> Result<View, Error> {
     let s = &trace.summary;
     finish(s, r.out.as_deref(), |out| {
         let o = &r.options;
-        let mut t = header(s, out, r.format, description)?;
+        let mut t = header(s, out, format, description)?;
         writeln!(t, "nodes = {}", quote(relative_to(out, &r.machine_events)?))?;
         writeln!(t, "pods = {}", quote(relative_to(out, &r.task_events)?))?;
         writeln!(

@@ -1029,7 +1029,6 @@ fn validate(
         None => DEFAULT_UNDERLAY_MTU,
     };
 
-    // A trace's names must not be ones the host groups and workloads generate.
     if let Some(t) = &raw.trace {
         // Pods bound where a snapshot found them bypass the offers a two-level control plane
         // keeps its books by.
@@ -1075,6 +1074,7 @@ fn validate(
                 ),
             ));
         }
+        // A trace's names must not be ones the host groups and workloads generate.
         let generated = |name: &str, prefix: &str| {
             name.strip_prefix(prefix)
                 .and_then(|r| r.strip_prefix('-'))
