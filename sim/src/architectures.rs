@@ -38,11 +38,12 @@ use toml::Spanned;
 
 pub use crate::control_plane::{ConflictMode, Transaction};
 use crate::control_plane::{ControlPlane, ControlPlaneKind, SchedulerSpec, SharedState, TwoLevel};
+use crate::curve::Rate;
 use crate::dist::Dist;
 use crate::scenario::{
-    deserialize_located, DecisionCost, HostGroup, Locator, Observers, Retry, Scenario,
-    ScenarioError, SchedulerConfig, Workload as WorldWorkload, WorkloadKind, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS,
+    deserialize_located, DecisionCost, HostGroup, Locator, Observers, Priorities, Retry, Scenario,
+    ScenarioError, SchedulerConfig, Tasks, Workload as WorldWorkload, WorkloadKind,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS_WITHOUT_PROGRESS,
 };
 
 const MIB: u64 = 1 << 20;
@@ -208,7 +209,7 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
                     mean: w.mean_task_duration_s,
                 },
             },
-            arrival_rate_per_s: 1.0 / w.mean_interarrival_s,
+            arrival_rate_per_s: Rate::Constant(1.0 / w.mean_interarrival_s),
             max_pods: None,
             start: SimDuration::ZERO,
             cpu_milli: Dist::Constant(w.cpu_milli as f64),
@@ -216,8 +217,8 @@ pub fn scenario(setup: &Setup, arch: Architecture, t_job_s: f64, seed: u64) -> S
             gpu_milli: Dist::Constant(0.0),
             gpu_models: Vec::new(),
             labels: BTreeMap::new(),
-            priority: 0,
-            tasks: w.tasks,
+            priority: Priorities::fixed(0),
+            tasks: Tasks::Range(w.tasks.0, w.tasks.1),
             constraints: w.constraints.clone(),
             cost: Some(workload_cost(i)),
             node_selector: BTreeMap::new(),

@@ -28,6 +28,7 @@ use orchsim_kernel::{SimDuration, SimTime};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::curve::{Curve, RawCurve};
 use crate::scenario::{workload_index, Locator, ScenarioError, WorkloadKind};
 
 /// kube-controller-manager `--horizontal-pod-autoscaler-sync-period` default 15 s
@@ -49,47 +50,6 @@ pub const DEFAULT_MIN_REPLICAS: u64 = 1;
 /// above any service this simulator runs; upstream's field is an int32.
 pub const MAX_REPLICAS: i64 = 1_000_000;
 
-/// A service's CPU demand over time, in cores.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Load {
-    /// `mean × (1 + amplitude × cos(2π (t − peak) / period))`.
-    Diurnal {
-        mean: f64,
-        amplitude: f64,
-        period: SimDuration,
-        peak: SimDuration,
-    },
-    /// `cores[i]` from `at[i]` on (0 before the first).
-    Steps {
-        at: Vec<SimDuration>,
-        cores: Vec<f64>,
-    },
-}
-
-impl Load {
-    /// Demand at `t`, in cores.
-    pub fn cores(&self, t: SimTime) -> f64 {
-        let s = t.as_secs_f64();
-        match self {
-            Load::Diurnal {
-                mean,
-                amplitude,
-                period,
-                peak,
-            } => {
-                let phase = (s - peak.as_secs_f64()) / period.as_secs_f64();
-                mean * (1.0 + amplitude * (std::f64::consts::TAU * phase).cos())
-            }
-            Load::Steps { at, cores } => at
-                .iter()
-                .zip(cores)
-                .take_while(|(a, _)| a.as_secs_f64() <= s)
-                .last()
-                .map_or(0.0, |(_, c)| *c),
-        }
-    }
-}
-
 /// One validated autoscaler.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Autoscaler {
@@ -98,7 +58,8 @@ pub struct Autoscaler {
     pub max_replicas: u64,
     /// Target utilisation of the CPU request, in whole percent (autoscaling/v2's int32).
     pub target_cpu_pct: u32,
-    pub load: Load,
+    /// The service's CPU demand over time, in cores.
+    pub load: Curve,
 }
 
 /// The replica calculator: the replicas the metric asks for, before behaviour and limits.
@@ -179,19 +140,7 @@ pub(crate) struct RawAutoscaler {
     min_replicas: Option<Spanned<i64>>,
     max_replicas: Spanned<i64>,
     target_cpu_pct: Spanned<i64>,
-    load_cores: Spanned<RawLoad>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLoad {
-    kind: String,
-    mean: Option<f64>,
-    amplitude: Option<f64>,
-    period_s: Option<f64>,
-    peak_s: Option<f64>,
-    at_s: Option<Vec<f64>>,
-    cores: Option<Vec<f64>>,
+    load_cores: Spanned<RawCurve>,
 }
 
 impl RawAutoscaler {
@@ -266,62 +215,13 @@ pub(crate) fn validate(
             ));
         }
         let target = target as u32;
-        let l = r.load_cores.get_ref();
-        let bad = |what: &str| err(r.load_cores.span(), "load_cores", what.to_string());
-        let load = match l.kind.as_str() {
-            "diurnal" => {
-                let (Some(mean), Some(period)) = (l.mean, l.period_s) else {
-                    return Err(bad("a diurnal load needs `mean` (cores) and `period_s`"));
-                };
-                let amplitude = l.amplitude.unwrap_or(0.0);
-                if !(mean >= 0.0 && mean.is_finite() && (0.0..=1.0).contains(&amplitude)) {
-                    return Err(bad("expected mean ≥ 0 cores and an amplitude from 0 to 1"));
-                }
-                let secs = |x: f64| SimDuration::try_from_secs_f64(x).filter(|_| x >= 0.0);
-                let (Some(period), Some(peak)) = (
-                    secs(period).filter(|p| *p > SimDuration::ZERO),
-                    secs(l.peak_s.unwrap_or(0.0)),
-                ) else {
-                    return Err(bad(
-                        "expected a positive period_s and a non-negative peak_s",
-                    ));
-                };
-                Load::Diurnal {
-                    mean,
-                    amplitude,
-                    period,
-                    peak,
-                }
-            }
-            "steps" => {
-                let (Some(at), Some(cores)) = (&l.at_s, &l.cores) else {
-                    return Err(bad("a steps load needs `at_s` and `cores` lists"));
-                };
-                if at.len() != cores.len()
-                    || at.is_empty()
-                    || at.iter().any(|&a| a > duration.as_secs_f64())
-                    || at.windows(2).any(|w| w[0] >= w[1])
-                    || at
-                        .iter()
-                        .any(|&a| SimDuration::try_from_secs_f64(a).is_none() || a < 0.0)
-                    || cores.iter().any(|&c| !(c.is_finite() && c >= 0.0))
-                {
-                    return Err(bad("expected `at_s` increasing times within the run and `cores` non-negative, as many of each"));
-                }
-                Load::Steps {
-                    at: at
-                        .iter()
-                        .map(|&a| SimDuration::try_from_secs_f64(a).unwrap_or_default())
-                        .collect(),
-                    cores: cores.clone(),
-                }
-            }
-            other => {
-                return Err(bad(&format!(
-                    "expected kind \"diurnal\" or \"steps\", found \"{other}\""
-                )))
-            }
-        };
+        let load = r.load_cores.get_ref().validate(
+            r.load_cores.span(),
+            &f("load_cores"),
+            "cores",
+            duration,
+            loc,
+        )?;
         out.push(Autoscaler {
             workload: w,
             min_replicas: min,

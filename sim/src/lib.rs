@@ -10,6 +10,7 @@ pub mod api_server;
 pub mod architectures;
 pub mod autoscale;
 pub mod control_plane;
+pub mod curve;
 pub mod dist;
 pub mod faults;
 pub mod gpu_study;

@@ -52,12 +52,14 @@ impl GpuFragmentation {
         let total_rate: f64 = scenario
             .workloads
             .iter()
-            .map(|w| w.arrival_rate_per_s)
+            .map(|w| w.arrival_rate_per_s.mean(scenario.duration))
             .sum();
         let mut tasks = Vec::new();
         for w in &scenario.workloads {
             let mut rng = streams.stream(&format!("observer/gpu-fragmentation/{}", w.name));
-            let draws = ((SHAPE_DRAWS * w.arrival_rate_per_s / total_rate).round() as usize).max(1);
+            let draws = ((SHAPE_DRAWS * w.arrival_rate_per_s.mean(scenario.duration) / total_rate)
+                .round() as usize)
+                .max(1);
             let accepted: Vec<_> = w.gpu_models.iter().map(|m| models.intern(m)).collect();
             for _ in 0..draws {
                 let cpu_milli = w.cpu_milli.sample_u64(&mut rng);

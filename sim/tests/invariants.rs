@@ -10,11 +10,12 @@ use orchsim_sched::Resources;
 use orchsim_sim::control_plane::{
     ConflictMode, ControlPlane, ControlPlaneKind, SchedulerSpec, SharedState, Transaction, TwoLevel,
 };
+use orchsim_sim::curve::Rate;
 use orchsim_sim::dist::Dist;
 use orchsim_sim::faults::{Fault, FaultTiming};
 use orchsim_sim::scenario::{
-    DecisionCost, HostGroup, Observers, Retry, SchedulerConfig, TracePod, TraceReplay, Workload,
-    WorkloadKind,
+    DecisionCost, HostGroup, Observers, Priorities, Retry, SchedulerConfig, Tasks, TracePod,
+    TraceReplay, Workload, WorkloadKind,
 };
 use orchsim_sim::{run, PodState, RunResult, Scenario};
 use proptest::prelude::*;
@@ -61,7 +62,7 @@ fn workload(
         } else {
             WorkloadKind::Service
         },
-        arrival_rate_per_s: rate,
+        arrival_rate_per_s: Rate::Constant(rate),
         max_pods: None,
         start: SimDuration::ZERO,
         cpu_milli: Dist::Uniform {
@@ -78,8 +79,8 @@ fn workload(
         },
         gpu_models: Vec::new(),
         labels: BTreeMap::new(),
-        priority: 0,
-        tasks: (1, 1),
+        priority: Priorities::fixed(0),
+        tasks: Tasks::SINGLE,
         constraints: Vec::new(),
         cost: None,
         node_selector: BTreeMap::new(),
@@ -451,13 +452,13 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 .iter()
                 .enumerate()
                 .map(|(i, &(batch, rate, cpu, mem, gpu, dur, only_a))| Workload {
-                    priority: prio[i],
+                    priority: Priorities::fixed(prio[i]),
                     gpu_models: if only_a && gpu > 0 {
                         vec!["A".into()]
                     } else {
                         vec![]
                     },
-                    tasks: (1, tasks_max),
+                    tasks: Tasks::Range(1, tasks_max),
                     constraints: if unique && i == 0 {
                         vec![Constraint::parse(&["hostname", "UNIQUE"]).unwrap()]
                     } else {

@@ -216,7 +216,10 @@ pub fn run(r: &RunRequest, progress: &mut dyn FnMut(&str)) -> Result<View, Error
         if let Some(w) = w {
             spec.labels = w.labels.clone();
             spec.node_selector = w.node_selector.clone();
-            spec.priority = w.priority;
+            // The pod's own draw (pods.csv), its workload's when there is one value.
+            spec.priority = num(row, "priority")
+                .map(|p| p as i32)
+                .unwrap_or(w.priority.values[0]);
             spec.owner = w.name.clone();
         }
         // The pod holds its node from bind to finish in the simulation (start latency and

@@ -297,7 +297,8 @@ pub enum WorkloadKind {
 pub struct Workload {
     pub name: String,
     pub kind: WorkloadKind,
-    pub arrival_rate_per_s: f64,
+    /// Jobs per second.
+    pub arrival_rate_per_s: crate::curve::Rate,
     pub max_pods: Option<u64>,
     pub start: SimDuration,
     pub cpu_milli: Dist,
@@ -307,9 +308,10 @@ pub struct Workload {
     /// GPU models the pods accept; empty means any.
     pub gpu_models: Vec<String>,
     pub labels: BTreeMap<String, String>,
-    pub priority: i32,
-    /// Pods per job, uniform in this inclusive range (`(1, 1)`: every pod its own job).
-    pub tasks: (u32, u32),
+    /// Its jobs' priorities: one drawn per job.
+    pub priority: Priorities,
+    /// Pods per job.
+    pub tasks: Tasks,
     /// Marathon constraints among the pods of one job (its app).
     pub constraints: Vec<orchsim_sched::mesos::marathon::Constraint>,
     /// Decision cost of this workload's jobs, instead of its scheduler's.
@@ -325,6 +327,72 @@ pub struct Workload {
     /// Its pods' restart policy (services: `Always`; batch pods: `OnFailure`; Jobs: `Never`
     /// unless given).
     pub restart_policy: RestartPolicy,
+}
+
+/// Pods per job.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tasks {
+    /// Uniform in this inclusive range (`(1, 1)`: every pod its own job).
+    Range(u32, u32),
+    /// Drawn from a distribution, rounded, at least 1 and at most [`MAX_TASKS_PER_JOB`].
+    Drawn(Dist),
+}
+
+impl Tasks {
+    pub const SINGLE: Tasks = Tasks::Range(1, 1);
+
+    /// Every pod its own job.
+    pub fn is_single(&self) -> bool {
+        *self == Tasks::SINGLE
+    }
+
+    /// One job's pod count.
+    pub fn sample(&self, rng: &mut orchsim_kernel::StreamRng) -> u32 {
+        match self {
+            Tasks::Range(lo, hi) if lo == hi => *lo,
+            Tasks::Range(lo, hi) => rand::Rng::random_range(rng, *lo..=*hi),
+            Tasks::Drawn(d) => d.sample_u64(rng).clamp(1, MAX_TASKS_PER_JOB as u64) as u32,
+        }
+    }
+
+    /// The expected pods per job (the distribution's mean, not counting rounding).
+    pub fn mean(&self) -> f64 {
+        match self {
+            Tasks::Range(lo, hi) => (f64::from(*lo) + f64::from(*hi)) / 2.0,
+            Tasks::Drawn(d) => d.mean().clamp(1.0, MAX_TASKS_PER_JOB as f64),
+        }
+    }
+}
+
+/// Priorities of a workload's jobs: `values[i]` with probability proportional to
+/// `weights[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Priorities {
+    pub values: Vec<i32>,
+    pub weights: Vec<f64>,
+}
+
+impl Priorities {
+    pub fn fixed(p: i32) -> Self {
+        Priorities {
+            values: vec![p],
+            weights: vec![1.0],
+        }
+    }
+
+    /// One job's priority (no draw when there is one value).
+    pub fn sample(&self, rng: &mut orchsim_kernel::StreamRng) -> i32 {
+        match self.values.as_slice() {
+            [one] => *one,
+            _ => {
+                let d = Dist::Choice {
+                    values: self.values.iter().map(|&v| f64::from(v)).collect(),
+                    weights: self.weights.clone(),
+                };
+                d.sample(rng) as i32
+            }
+        }
+    }
 }
 
 /// Retrying jobs that found no room, as the Omega simulator does: back to the end of the
@@ -628,14 +696,37 @@ fn validate(
     for (i, w) in raw.workloads.iter().enumerate() {
         let f = |k: &str| format!("workloads[{i}].{k}");
         let wname = unique_name(&w.name, &f("name"), "workload", &mut seen, loc)?;
-        let rate = *w.arrival_rate_per_s.get_ref();
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(err(
-                w.arrival_rate_per_s.span(),
-                &f("arrival_rate_per_s"),
-                format!("expected a positive arrival rate in pods per second, found {rate}"),
-            ));
-        }
+        let rate = match w.arrival_rate_per_s.get_ref() {
+            crate::curve::RawRate::Number(rate) => {
+                if !(rate.is_finite() && *rate > 0.0) {
+                    return Err(err(
+                        w.arrival_rate_per_s.span(),
+                        &f("arrival_rate_per_s"),
+                        format!(
+                            "expected a positive arrival rate in jobs per second, found {rate}"
+                        ),
+                    ));
+                }
+                crate::curve::Rate::Constant(*rate)
+            }
+            crate::curve::RawRate::Curve(c) => {
+                let c = c.validate(
+                    w.arrival_rate_per_s.span(),
+                    &f("arrival_rate_per_s"),
+                    "jobs per second",
+                    duration,
+                    loc,
+                )?;
+                if !(c.max() > 0.0 && c.max().is_finite()) {
+                    return Err(err(
+                        w.arrival_rate_per_s.span(),
+                        &f("arrival_rate_per_s"),
+                        "expected a curve that rises above 0 jobs per second".into(),
+                    ));
+                }
+                crate::curve::Rate::Curve(c)
+            }
+        };
         let max_pods = match &w.max_pods {
             Some(m) => Some(non_negative(m, &f("max_pods"), "pods", loc)?),
             None => None,
@@ -751,21 +842,13 @@ fn validate(
             gpu_milli,
             gpu_models: w.gpu_models.iter().map(|m| m.get_ref().clone()).collect(),
             labels: w.labels.clone(),
-            priority: w.priority,
+            priority: match &w.priority {
+                None => Priorities::fixed(0),
+                Some(p) => priorities(p, &f("priority"), loc)?,
+            },
             tasks: match &w.tasks {
-                None => (1, 1),
-                Some(t) => match t.get_ref().as_slice() {
-                    &[lo, hi] if 1 <= lo && lo <= hi && hi <= MAX_TASKS_PER_JOB => {
-                        (lo as u32, hi as u32)
-                    }
-                    other => {
-                        return Err(err(
-                            t.span(),
-                            &f("tasks"),
-                            format!("expected [min, max] pods per job with 1 <= min <= max <= {MAX_TASKS_PER_JOB}, found {other:?}"),
-                        ))
-                    }
-                },
+                None => Tasks::SINGLE,
+                Some(t) => tasks(t, &f("tasks"), loc)?,
             },
             constraints: w
                 .constraints
@@ -945,7 +1028,7 @@ fn validate(
         let counted = w.constraints.iter().any(|c| {
             c.op == orchsim_sched::mesos::marathon::Operator::GroupBy && c.value.is_some()
         });
-        if counted && w.tasks == (1, 1) && w.max_pods.is_none() {
+        if counted && w.tasks.is_single() && w.max_pods.is_none() {
             return Err(err(
                 raw.workloads[i].constraints[0].span(),
                 &format!("workloads[{i}].constraints"),
@@ -1703,13 +1786,13 @@ fn check_budgets(
     let max_pods = limit(&limits.max_pods, "max_pods", DEFAULT_BUDGET_PODS)?;
     let mut pods = 0.0;
     for (i, w) in workloads.iter().enumerate() {
-        let active = (duration.as_secs_f64() - w.start.as_secs_f64()).max(0.0);
-        // A job's size is drawn uniformly from `tasks`: its mean is the middle of the range
-        // (a Kubernetes Job: its completions, for at most `max_jobs` jobs).
-        let tasks = (f64::from(w.tasks.0) + f64::from(w.tasks.1)) / 2.0;
+        let jobs = w
+            .arrival_rate_per_s
+            .expected(w.start.as_secs_f64(), duration.as_secs_f64());
+        // A Kubernetes Job runs to its completions, for at most `max_jobs` jobs.
+        let tasks = w.tasks.mean();
         let expected = match w.job {
             Some(j) => {
-                let jobs = w.arrival_rate_per_s * active;
                 // A failed pod (`Never`) is replaced, up to the back-off limit.
                 let replaced = match j.restart_policy {
                     RestartPolicy::Never => j.backoff_limit,
@@ -1718,7 +1801,7 @@ fn check_budgets(
                 j.max_jobs.map_or(jobs, |m| jobs.min(m as f64))
                     * f64::from(j.completions + replaced)
             }
-            None => w.arrival_rate_per_s * active * tasks,
+            None => jobs * tasks,
         };
         pods += w.max_pods.map_or(expected, |m| expected.min(m as f64));
         if pods > max_pods as f64 {
@@ -1755,8 +1838,87 @@ fn clashing<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Option<(&'n str
     None
 }
 
-/// A distribution of resource amounts: bounded (so a pod's largest request is known) and
-/// non-negative.
+/// A workload's `tasks`: `[min, max]`, or a distribution that can draw at least one pod.
+fn tasks(t: &Spanned<RawTasks>, field: &str, loc: &Locator) -> Result<Tasks, ScenarioError> {
+    match t.get_ref() {
+        RawTasks::Range(r) => match r.as_slice() {
+            &[lo, hi] if 1 <= lo && lo <= hi && hi <= MAX_TASKS_PER_JOB => {
+                Ok(Tasks::Range(lo as u32, hi as u32))
+            }
+            other => Err(loc.error(
+                Some(t.span()),
+                field,
+                format!("expected [min, max] pods per job with 1 <= min <= max <= {MAX_TASKS_PER_JOB}, found {other:?}"),
+            )),
+        },
+        RawTasks::Dist(table) => {
+            let d = dist(
+                &Spanned::new(t.span(), RawDist::Table(table.clone())),
+                field,
+                "pods per job",
+                loc,
+            )?;
+            if d.max().is_none_or(|m| m > MAX_TASKS_PER_JOB as f64) {
+                return Err(loc.error(
+                    Some(t.span()),
+                    field,
+                    format!("expected a distribution of pods per job bounded by {MAX_TASKS_PER_JOB} (give `max`)"),
+                ));
+            }
+            Ok(Tasks::Drawn(d))
+        }
+    }
+}
+
+/// A workload's `priority`: an integer, or a `choice` of integers.
+fn priorities(
+    p: &Spanned<RawDist>,
+    field: &str,
+    loc: &Locator,
+) -> Result<Priorities, ScenarioError> {
+    let int = |x: f64| {
+        (x.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&x))
+            .then_some(x as i32)
+    };
+    let e = |m: String| loc.error(Some(p.span()), field, m);
+    match p.get_ref() {
+        RawDist::Number(x) => int(*x)
+            .map(Priorities::fixed)
+            .ok_or_else(|| e(format!("expected an integer priority, found {x}"))),
+        RawDist::Table(t) => {
+            let usage = "expected an integer or { dist = \"choice\", values = [integers], weights = [non-negative numbers] }";
+            let (true, Some(values), None, None, None, None, None, None, None, None) = (
+                t.dist == "choice",
+                &t.values,
+                t.value,
+                t.min,
+                t.max,
+                t.mean,
+                t.median,
+                t.sigma,
+                t.alpha,
+                &t.percentiles,
+            ) else {
+                return Err(e(usage.into()));
+            };
+            let weights = t.weights.clone().unwrap_or_else(|| vec![1.0; values.len()]);
+            let ints: Option<Vec<i32>> = values.iter().map(|&v| int(v)).collect();
+            match ints {
+                Some(values)
+                    if !values.is_empty()
+                        && values.len() == weights.len()
+                        && weights.iter().all(|w| w.is_finite() && *w >= 0.0)
+                        && weights.iter().sum::<f64>() > 0.0
+                        && t.scale.is_none() =>
+                {
+                    Ok(Priorities { values, weights })
+                }
+                _ => Err(e(usage.into())),
+            }
+        }
+    }
+}
+
 /// Checks that every GPU request a distribution can draw is a share of one device (up to
 /// 1000 milli) or whole devices (a multiple of 1000): nothing else can be placed on devices.
 fn gpu_demands(d: &Dist) -> Result<(), String> {
@@ -1773,6 +1935,8 @@ fn gpu_demands(d: &Dist) -> Result<(), String> {
     }
 }
 
+/// A distribution of resource amounts: bounded (so a pod's largest request is known) and
+/// non-negative.
 fn resource_dist(
     v: &Spanned<RawDist>,
     field: &str,
@@ -1784,7 +1948,7 @@ fn resource_dist(
         return Err(loc.error(
             Some(v.span()),
             field,
-            format!("expected a bounded distribution of {unit} (a number, `constant`, `uniform` or `choice`): resource requests need a known maximum"),
+            format!("expected a bounded distribution of {unit} (a number, `constant`, `uniform`, `choice`, `empirical` or `pareto` with `max`): resource requests need a known maximum"),
         ));
     }
     Ok(d)
@@ -1833,8 +1997,38 @@ pub(crate) fn dist(
                 Dist::Choice { values, weights }
             }),
         ),
+        "pareto" => (
+            &["min", "alpha", "max"],
+            t.min.zip(t.alpha).map(|(min, alpha)| Dist::Pareto {
+                min,
+                alpha,
+                max: t.max,
+            }),
+        ),
+        "empirical" => {
+            let log = match t.scale.as_deref() {
+                None | Some("linear") => false,
+                Some("log") => true,
+                Some(other) => {
+                    return Err(e(format!(
+                        "expected `scale` to be \"linear\" or \"log\", found \"{other}\""
+                    )))
+                }
+            };
+            (
+                &["percentiles", "values", "scale"],
+                t.percentiles
+                    .clone()
+                    .zip(t.values.clone())
+                    .map(|(percentiles, values)| Dist::Empirical {
+                        percentiles,
+                        values,
+                        log,
+                    }),
+            )
+        }
         other => {
-            return Err(e(format!("expected `dist` to be one of constant, uniform, exponential, lognormal, choice; found `{other}`")));
+            return Err(e(format!("expected `dist` to be one of constant, uniform, exponential, lognormal, choice, pareto, empirical; found `{other}`")));
         }
     };
     let present = [
@@ -1846,6 +2040,9 @@ pub(crate) fn dist(
         ("sigma", t.sigma.is_some()),
         ("values", t.values.is_some()),
         ("weights", t.weights.is_some()),
+        ("alpha", t.alpha.is_some()),
+        ("percentiles", t.percentiles.is_some()),
+        ("scale", t.scale.is_some()),
     ];
     for (k, is) in present {
         if is && !need.contains(&k) {
@@ -1857,10 +2054,11 @@ pub(crate) fn dist(
         }
     }
     let Some(d) = d else {
-        let required = if t.dist == "choice" {
-            "values (weights optional)".to_string()
-        } else {
-            need.join(" and ")
+        let required = match t.dist.as_str() {
+            "choice" => "values (weights optional)".to_string(),
+            "pareto" => "min and alpha (max optional)".to_string(),
+            "empirical" => "percentiles and values (scale optional)".to_string(),
+            _ => need.join(" and "),
         };
         return Err(e(format!("`{}` needs {required}", t.dist)));
     };
@@ -1876,6 +2074,26 @@ pub(crate) fn dist(
                 && weights.iter().all(|x| ok(*x))
                 && weights.iter().sum::<f64>() > 0.0
         }
+        Dist::Pareto { min, alpha, max } => {
+            ok(*min)
+                && *min > 0.0
+                && ok(*alpha)
+                && *alpha > 0.0
+                && max.is_none_or(|h| ok(h) && h >= *min)
+        }
+        Dist::Empirical {
+            percentiles,
+            values,
+            ..
+        } => {
+            percentiles.len() >= 2
+                && percentiles.len() == values.len()
+                && percentiles.first() == Some(&0.0)
+                && percentiles.last() == Some(&100.0)
+                && percentiles.windows(2).all(|w| w[0] <= w[1])
+                && values.iter().all(|x| ok(*x))
+                && values.windows(2).all(|w| w[0] <= w[1])
+        }
     };
     if !valid {
         let expected = match t.dist.as_str() {
@@ -1883,6 +2101,10 @@ pub(crate) fn dist(
             "uniform" => format!("0 <= min <= max, in {unit}"),
             "exponential" => format!("a positive mean in {unit}"),
             "lognormal" => format!("a positive median in {unit} and a non-negative sigma"),
+            "pareto" => format!("a positive min in {unit}, a positive alpha and max >= min"),
+            "empirical" => format!(
+                "`percentiles` rising from 0 to 100 and as many non-decreasing, non-negative `values` in {unit}"
+            ),
             _ => format!(
                 "non-empty `values` in {unit} and as many non-negative `weights`, not all zero"
             ),

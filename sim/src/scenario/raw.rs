@@ -161,7 +161,7 @@ pub(super) fn default_site() -> String {
 pub(super) struct RawWorkload {
     pub(super) name: Spanned<String>,
     pub(super) kind: Spanned<String>,
-    pub(super) arrival_rate_per_s: Spanned<f64>,
+    pub(super) arrival_rate_per_s: Spanned<crate::curve::RawRate>,
     pub(super) max_pods: Option<Spanned<i64>>,
     #[serde(default = "zero_f64")]
     pub(super) start_s: Spanned<f64>,
@@ -174,11 +174,11 @@ pub(super) struct RawWorkload {
     pub(super) duration_s: Option<Spanned<RawDist>>,
     #[serde(default)]
     pub(super) labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub(super) priority: i32,
-    /// Pods per job `[min, max]` (uniform): a job's pods arrive together and are decided
-    /// as one unit.
-    pub(super) tasks: Option<Spanned<Vec<i64>>>,
+    /// An integer, or a `choice` of integers: one drawn per job.
+    pub(super) priority: Option<Spanned<RawDist>>,
+    /// Pods per job: `[min, max]` (uniform) or a distribution; a job's pods arrive together
+    /// and are decided as one unit.
+    pub(super) tasks: Option<Spanned<RawTasks>>,
     /// Marathon constraints among a job's pods.
     #[serde(default)]
     pub(super) constraints: Vec<Spanned<Vec<String>>>,
@@ -235,13 +235,40 @@ pub(super) struct RawNetwork {
     pub(super) services: Option<Spanned<i64>>,
 }
 
+/// Pods per job as written: `[min, max]` or a distribution table.
+pub(crate) enum RawTasks {
+    Range(Vec<i64>),
+    Dist(Box<RawDistTable>),
+}
+
+impl<'de> Deserialize<'de> for RawTasks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTasks;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("[min, max] pods per job or a distribution table such as { dist = \"pareto\", min = 1, alpha = 1.2, max = 1000 }")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<RawTasks, A::Error> {
+                Vec::<i64>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawTasks::Range)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTasks, A::Error> {
+                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| RawTasks::Dist(Box::new(t)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A distribution as written: a bare number (constant) or a table with a `dist` key.
 pub(crate) enum RawDist {
     Number(f64),
-    Table(RawDistTable),
+    Table(Box<RawDistTable>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDistTable {
     pub(super) dist: String,
@@ -253,6 +280,10 @@ pub(crate) struct RawDistTable {
     pub(super) sigma: Option<f64>,
     pub(super) values: Option<Vec<f64>>,
     pub(super) weights: Option<Vec<f64>>,
+    pub(super) alpha: Option<f64>,
+    pub(super) percentiles: Option<Vec<f64>>,
+    /// `empirical`'s interpolation: `linear` (default) or `log`.
+    pub(super) scale: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawDist {
@@ -276,7 +307,7 @@ impl<'de> Deserialize<'de> for RawDist {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
                 RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawDist::Table)
+                    .map(|t| RawDist::Table(Box::new(t)))
             }
         }
         d.deserialize_any(V)

@@ -156,6 +156,114 @@ fn semantic_errors_explain_the_expectation() {
     }
 }
 
+/// Heavy tails, percentile tables, drawn job sizes, priority bands and rate curves: what they
+/// accept, and what each refusal says.
+#[test]
+fn generator_shapes_parse_and_refuse_with_reasons() {
+    let ok = MINIMAL
+        .replace(
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = { kind = \"diurnal\", mean = 2, amplitude = 0.5, period_s = 86400, peak_s = 50400 }\n\
+             tasks = { dist = \"pareto\", min = 1, alpha = 1.1, max = 500 }\n\
+             priority = { dist = \"choice\", values = [0, 9, -1], weights = [3, 1, 1] }",
+        )
+        .replace(
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"empirical\", percentiles = [0, 50, 50, 100], values = [128, 256, 512, 4096], scale = \"log\" }",
+        );
+    let s = parse("s.toml", &ok).unwrap();
+    let w = &s.workloads[0];
+    assert_eq!(w.priority.values, vec![0, 9, -1]);
+    assert!(matches!(w.tasks, Tasks::Drawn(Dist::Pareto { max: Some(m), .. }) if m == 500.0));
+    assert!(matches!(w.memory_mib, Dist::Empirical { log: true, .. }));
+    assert!(matches!(w.arrival_rate_per_s, crate::curve::Rate::Curve(_)));
+    let cases = [
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = { kind = \"diurnal\", mean = 1, amplitude = 1.5, period_s = 60 }",
+            "workloads[0].arrival_rate_per_s",
+            "amplitude from 0 to 1",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = { kind = \"steps\", at_s = [0, 10], values = [0, 0] }",
+            "workloads[0].arrival_rate_per_s",
+            "rises above 0",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = { kind = \"weekly\" }",
+            "workloads[0].arrival_rate_per_s",
+            "expected kind \"diurnal\" or \"steps\"",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = 1\ntasks = { dist = \"pareto\", min = 1, alpha = 1.1 }",
+            "workloads[0].tasks",
+            "bounded by",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = 1\ntasks = [0, 3]",
+            "workloads[0].tasks",
+            "1 <= min <= max",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = 1\npriority = 1.5",
+            "workloads[0].priority",
+            "integer priority",
+        ),
+        (
+            "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = 1\npriority = { dist = \"uniform\", min = 0, max = 9 }",
+            "workloads[0].priority",
+            "dist = \"choice\"",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"pareto\", min = 128, alpha = 2 }",
+            "workloads[0].memory_mib",
+            "`pareto` with `max`",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"pareto\", min = 0, alpha = 2, max = 10 }",
+            "workloads[0].memory_mib",
+            "a positive min",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"pareto\", min = 1, max = 10 }",
+            "workloads[0].memory_mib",
+            "needs min and alpha",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"empirical\", percentiles = [0, 50, 90], values = [1, 2, 3] }",
+            "workloads[0].memory_mib",
+            "rising from 0 to 100",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"empirical\", percentiles = [0, 100], values = [5, 3] }",
+            "workloads[0].memory_mib",
+            "non-decreasing",
+        ),
+        (
+            "{ dist = \"uniform\", min = 128, max = 512 }",
+            "{ dist = \"empirical\", percentiles = [0, 100], values = [1, 3], scale = \"ln\" }",
+            "workloads[0].memory_mib",
+            "\"linear\" or \"log\"",
+        ),
+    ];
+    for (from, to, field, msg) in cases {
+        let e = parse_err(&MINIMAL.replace(from, to));
+        assert_eq!(e.field, field, "{to}: {e}");
+        assert!(e.message.contains(msg), "{to}: {}", e.message);
+    }
+}
+
 #[test]
 fn names_that_generate_clashing_pod_names_are_rejected() {
     let twice = format!(

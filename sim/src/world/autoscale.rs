@@ -71,7 +71,7 @@ impl World<'_> {
         let now = k.now();
         let a = &self.scenario.autoscalers[self.hpas[h].index];
         let (w, min, max, target) = (a.workload, a.min_replicas, a.max_replicas, a.target_cpu_pct);
-        let cores = a.load.cores(now);
+        let cores = a.load.at(now);
         let request = self.scenario.workloads[w]
             .cpu_milli
             .sample_constant()

@@ -179,10 +179,11 @@ impl World<'_> {
     /// with `[api_server]`).
     fn add_job_pods(&mut self, k: &mut Kernel<Event>, job: usize, n: u32) {
         let workload = self.jobs[job].workload;
-        let owner = self.pods[self.jobs[job].pods[0]].spec.owner.clone();
+        let first = &self.pods[self.jobs[job].pods[0]].spec;
+        let (owner, priority) = (first.owner.clone(), first.priority);
         let mut added = Vec::new();
         for _ in 0..n {
-            let (spec, run_for) = self.draw_pod(workload, &owner, n);
+            let (spec, run_for) = self.draw_pod(workload, &owner, n, priority);
             let (pod, _) = self.new_pod(k, spec, run_for, workload, job, 0);
             self.jobs[job].pods.push(pod);
             added.push(pod);

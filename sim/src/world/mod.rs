@@ -54,6 +54,7 @@ use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, 
 use rand::Rng;
 
 use crate::control_plane::{ConflictMode, ControlPlaneKind, Transaction};
+use crate::curve::Rate;
 use crate::dist::Dist;
 use crate::observers::{GpuFragmentation, GpuStep};
 use crate::scenario::{DecisionCost, Scenario, WorkloadKind};
@@ -412,6 +413,7 @@ struct Generator {
     arrivals: StreamRng,
     sizes: StreamRng,
     tasks: StreamRng,
+    priorities: StreamRng,
     submitted: u64,
     jobs: u64,
     /// Pods an autoscaler added.
@@ -619,6 +621,7 @@ impl<'s> World<'s> {
                 arrivals: streams.stream(&format!("workload/{}/arrivals", w.name)),
                 sizes: streams.stream(&format!("workload/{}/sizes", w.name)),
                 tasks: streams.stream(&format!("workload/{}/tasks", w.name)),
+                priorities: streams.stream(&format!("workload/{}/priorities", w.name)),
                 submitted: 0,
                 jobs: 0,
                 scaled: 0,
@@ -804,7 +807,7 @@ impl<'s> World<'s> {
         }
         for (i, w) in scenario.workloads.iter().enumerate() {
             if w.max_pods != Some(0) {
-                let first = SimTime::ZERO + w.start + world.interarrival(i);
+                let first = world.next_arrival(i, SimTime::ZERO + w.start);
                 if first <= world.until {
                     kernel.schedule_at(first, Event::Arrival { workload: i });
                 }
@@ -848,11 +851,29 @@ impl<'s> World<'s> {
         self.slots.iter().map(|s| s.booked_ns).max().unwrap_or(0)
     }
 
-    fn interarrival(&mut self, workload: usize) -> SimDuration {
-        let rate = self.scenario.workloads[workload].arrival_rate_per_s;
-        let secs =
-            Dist::Exponential { mean: 1.0 / rate }.sample(&mut self.generators[workload].arrivals);
-        SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX))
+    /// The workload's next arrival after `after`: Poisson at a constant rate, or at a rate
+    /// following a curve by thinning (Lewis and Shedler 1979: candidates at the curve's
+    /// highest rate, each kept with probability rate(t) / highest). Past the run's end when
+    /// there is none within it.
+    fn next_arrival(&mut self, workload: usize, after: SimTime) -> SimTime {
+        let gap = |rate: f64, rng: &mut StreamRng| {
+            let secs = Dist::Exponential { mean: 1.0 / rate }.sample(rng);
+            SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX))
+        };
+        let rng = &mut self.generators[workload].arrivals;
+        match &self.scenario.workloads[workload].arrival_rate_per_s {
+            Rate::Constant(rate) => after + gap(*rate, rng),
+            Rate::Curve(c) => {
+                let highest = c.max();
+                let mut t = after;
+                loop {
+                    t += gap(highest, rng);
+                    if t > self.until || rng.random::<f64>() * highest < c.at(t) {
+                        return t;
+                    }
+                }
+            }
+        }
     }
 
     /// Advances the utilisation integrals to `now`; call before every change of `requested`.
@@ -891,22 +912,22 @@ impl<'s> World<'s> {
         let g = &mut self.generators[workload];
         let mut tasks = match w.job {
             Some(j) => j.parallelism.min(j.completions),
-            None if w.tasks.0 == w.tasks.1 => w.tasks.0,
-            None => g.tasks.random_range(w.tasks.0..=w.tasks.1),
+            None => w.tasks.sample(&mut g.tasks),
         };
+        let priority = w.priority.sample(&mut g.priorities);
         if let Some(m) = w.max_pods {
             tasks = tasks.min(m.saturating_sub(g.submitted).min(u64::from(u32::MAX)) as u32);
         }
         let job_index = g.jobs;
         g.jobs += 1;
-        let owner = if w.tasks == (1, 1) && w.job.is_none() {
+        let owner = if w.tasks.is_single() && w.job.is_none() {
             w.name.clone()
         } else {
             format!("{}-job-{job_index}", w.name)
         };
         // The app is the job, or, for pods that come alone, the whole workload.
-        let instances = match (w.tasks, w.max_pods) {
-            ((1, 1), Some(m)) => m.min(u64::from(u32::MAX)) as u32,
+        let instances = match w.max_pods {
+            Some(m) if w.tasks.is_single() => m.min(u64::from(u32::MAX)) as u32,
             _ => tasks,
         };
         let more = match w.job {
@@ -917,7 +938,7 @@ impl<'s> World<'s> {
         };
         let job_spec = w.job;
         let specs: Vec<_> = (0..tasks)
-            .map(|_| self.draw_pod(workload, &owner, instances))
+            .map(|_| self.draw_pod(workload, &owner, instances, priority))
             .collect();
         self.submit(k, specs, workload);
         if let Some(spec) = job_spec {
@@ -925,7 +946,7 @@ impl<'s> World<'s> {
                 .insert(self.jobs.len() - 1, jobs::JobRun::new(spec));
         }
         if more {
-            let next = k.now() + self.interarrival(workload);
+            let next = self.next_arrival(workload, k.now());
             if next <= self.until {
                 k.schedule_at(next, Event::Arrival { workload });
             }
@@ -940,6 +961,7 @@ impl<'s> World<'s> {
         workload: usize,
         owner: &str,
         instances: u32,
+        priority: i32,
     ) -> (PodSpec, Option<SimDuration>) {
         let w = &self.scenario.workloads[workload];
         let g = &mut self.generators[workload];
@@ -967,7 +989,7 @@ impl<'s> World<'s> {
         spec.node_selector = w.node_selector.clone();
         spec.gpu_models = w.gpu_models.clone();
         spec.owner = owner.to_string();
-        spec.priority = w.priority;
+        spec.priority = priority;
         if !w.constraints.is_empty() {
             spec.marathon = orchsim_sched::mesos::placement::AppPlacement {
                 constraints: w.constraints.clone(),
