@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod characterize;
 mod compare;
 mod explain;
 mod fit;
@@ -60,6 +61,9 @@ enum Command {
     /// Production traces in: `import google-2011` summarises a trace and writes a scenario
     /// that replays it.
     Import(import::ImportArgs),
+    /// Measure a replayed trace's shape (arrival cycle, requests, run times, priorities) and
+    /// write the synthetic generators that draw from it.
+    Characterize(characterize::CharacterizeArgs),
     /// Container network datapaths: `net compare`, `net explain`, `net profile`.
     Net(net::NetArgs),
     /// Live mode: the real datapaths built in network namespaces and measured against the
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Net(args)) => net::run(args),
         Some(Command::Import(args)) => import::run(args),
+        Some(Command::Characterize(args)) => characterize::run(args),
         Some(Command::Live(args)) => live::run(args),
         Some(Command::Agent(args)) => live::agent(args),
         Some(Command::Scenarios { format }) => scenarios(format),

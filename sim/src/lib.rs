@@ -9,6 +9,7 @@
 pub mod api_server;
 pub mod architectures;
 pub mod autoscale;
+pub mod characterize;
 pub mod control_plane;
 pub mod curve;
 pub mod dist;

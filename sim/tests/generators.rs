@@ -124,3 +124,84 @@ fn priorities_are_drawn_per_job_in_proportion() {
         );
     }
 }
+
+/// Reads a scenario's files from the repository's `data/`.
+struct RepoData;
+
+impl orchsim_sim::ScenarioFiles for RepoData {
+    fn read(&self, path: &str) -> Result<(String, String), String> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path);
+        std::fs::read_to_string(&p)
+            .map(|t| (path.to_string(), t))
+            .map_err(|e| format!("{}: {e}", p.display()))
+    }
+}
+
+/// Alibaba's GPU trace measured, its generator run for the trace's 149 days, the run's pods
+/// measured again: the generator reproduces the rate, the daily cycle, the request and
+/// run-time percentiles and the GPU shares it was written from.
+#[test]
+fn a_measured_trace_and_its_generator_have_the_same_shape() {
+    use orchsim_sim::characterize::{measure, DAY_S};
+    let traced = r#"
+name = "gpu"
+duration_s = 12902400
+[trace]
+format = "alibaba-gpu-v2023"
+nodes = "data/alibaba-gpu-v2023/openb_node_list_all_node.csv"
+pods = "data/alibaba-gpu-v2023/openb_pod_list_default.csv"
+arrivals = "creation-time"
+departures = true
+"#;
+    let s = orchsim_sim::parse_with_files("gpu.toml", traced, &RepoData).unwrap();
+    let pods = &s.trace.as_ref().unwrap().pods;
+    let original = measure("gpu.toml", pods, DAY_S);
+    let generated = format!(
+        "name = \"gen\"\nseed = 5\nduration_s = {}\nsample_interval_s = 86400\n\
+         [[hosts]]\nname = \"g\"\ncount = 4\ncpu_milli = 128000\nmemory_mib = 1048576\ngpus = 8\ngpu_model = \"V100M32\"\n{}",
+        original.span_s.ceil(),
+        original.workloads_toml()
+    );
+    let r = run(&parse("gen.toml", &generated).unwrap()).unwrap();
+    let again: Vec<orchsim_sim::scenario::TracePod> = r
+        .records
+        .iter()
+        .map(|p| {
+            let mut t = orchsim_sim::scenario::TracePod::new(
+                (*p.spec).clone(),
+                p.submitted.since(orchsim_kernel::SimTime::ZERO),
+                p.run_for,
+            );
+            t.priority = p.spec.priority;
+            t
+        })
+        .collect();
+    let remeasured = measure("gen.toml", &again, DAY_S);
+    let (a, b) = (&original.classes[0], &remeasured.classes[0]);
+    assert_eq!((a.kind, b.kind), ("batch", "batch"));
+    let close = |what: &str, x: f64, y: f64, tol: f64| {
+        assert!((x / y - 1.0).abs() < tol, "{what}: trace {x}, generated {y}");
+    };
+    close("rate", a.rate_per_s, b.rate_per_s, 0.05);
+    let (ca, cb) = (a.cycle.unwrap(), b.cycle.unwrap());
+    assert!((ca.amplitude - cb.amplitude).abs() < 0.06, "{ca:?} vs {cb:?}");
+    let apart = (ca.peak_s - cb.peak_s).abs();
+    assert!(apart.min(DAY_S - apart) < 3600.0, "{ca:?} vs {cb:?}");
+    // Medians and 90th percentiles of every quantity (p1 .. p99 move with the sample).
+    for i in [5, 7] {
+        close("cpu", a.cpu_milli.percentiles[i], b.cpu_milli.percentiles[i], 0.1);
+        close("memory", a.memory_mib.percentiles[i], b.memory_mib.percentiles[i], 0.1);
+        let (da, db) = (a.duration_s.as_ref().unwrap(), b.duration_s.as_ref().unwrap());
+        close("duration", da.percentiles[i], db.percentiles[i], 0.15);
+    }
+    // GPU requests: the share of whole-GPU pods and of pods without a GPU.
+    let share = |m: &orchsim_sim::characterize::Class, v: f64| {
+        let values = m.gpu_milli.as_ref().unwrap().values.as_ref().unwrap();
+        values.iter().filter(|x| x.0 == v).map(|x| x.1).sum::<u64>() as f64 / m.pods as f64
+    };
+    for v in [0.0, 1000.0] {
+        assert!((share(a, v) - share(b, v)).abs() < 0.03, "GPU {v}: {} vs {}", share(a, v), share(b, v));
+    }
+}

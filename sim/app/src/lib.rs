@@ -19,6 +19,7 @@ pub mod agent;
 pub mod architectures;
 pub mod bench;
 pub mod catalog;
+pub mod characterize;
 pub mod compare;
 pub mod error;
 pub mod explain;
