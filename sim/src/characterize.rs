@@ -180,7 +180,11 @@ fn class(
         });
     let durations: Vec<f64> = pods
         .iter()
-        .filter_map(|p| p.run_for.or(p.deleted_at.map(|d| SimDuration::from_nanos(d.as_nanos().saturating_sub(p.arrival.as_nanos())))))
+        .filter_map(|p| {
+            p.run_for.or(p.deleted_at.map(|d| {
+                SimDuration::from_nanos(d.as_nanos().saturating_sub(p.arrival.as_nanos()))
+            }))
+        })
         .map(|d| d.as_secs_f64())
         .collect();
     let mut priorities: BTreeMap<i32, u64> = BTreeMap::new();
@@ -239,7 +243,7 @@ fn class(
 }
 
 /// Four significant digits, written as TOML reads them back.
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return "0".into();
     }
@@ -292,8 +296,17 @@ impl Shape {
             num(self.span_s / DAY_S)
         );
         for c in &self.classes {
-            let _ = writeln!(o, "\n[[workloads]]\nname = \"{}\"\nkind = \"{}\"", c.kind, c.kind);
-            let _ = writeln!(o, "# {} pods, {} per second on average", c.pods, num(c.rate_per_s));
+            let _ = writeln!(
+                o,
+                "\n[[workloads]]\nname = \"{}\"\nkind = \"{}\"",
+                c.kind, c.kind
+            );
+            let _ = writeln!(
+                o,
+                "# {} pods, {} per second on average",
+                c.pods,
+                num(c.rate_per_s)
+            );
             match c.cycle {
                 Some(cy) => {
                     let _ = writeln!(
@@ -409,7 +422,10 @@ mod tests {
         let (service, batch) = (&shape.classes[0], &shape.classes[1]);
         assert_eq!((service.kind, service.pods), ("service", 1));
         assert_eq!((batch.kind, batch.pods), ("batch", 100));
-        assert_eq!(batch.cpu_milli.values, Some(vec![(250.0, 70), (1000.0, 30)]));
+        assert_eq!(
+            batch.cpu_milli.values,
+            Some(vec![(250.0, 70), (1000.0, 30)])
+        );
         let d = batch.duration_s.as_ref().unwrap();
         // Nearest rank over 1..=100 s: the p-th percentile is p s.
         assert_eq!(d.percentiles[5], 50.0);
@@ -419,7 +435,10 @@ mod tests {
         assert_eq!(batch.priorities, vec![(0, 99), (9, 1)]);
         assert!(batch.cycle.is_none(), "less than a day of arrivals");
         let toml = shape.workloads_toml();
-        assert!(toml.contains("priority = { dist = \"choice\", values = [0, 9], weights = [99, 1] }"), "{toml}");
+        assert!(
+            toml.contains("priority = { dist = \"choice\", values = [0, 9], weights = [99, 1] }"),
+            "{toml}"
+        );
         assert!(toml.contains("scale = \"log\""), "{toml}");
     }
 

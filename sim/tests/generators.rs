@@ -182,18 +182,37 @@ departures = true
     let (a, b) = (&original.classes[0], &remeasured.classes[0]);
     assert_eq!((a.kind, b.kind), ("batch", "batch"));
     let close = |what: &str, x: f64, y: f64, tol: f64| {
-        assert!((x / y - 1.0).abs() < tol, "{what}: trace {x}, generated {y}");
+        assert!(
+            (x / y - 1.0).abs() < tol,
+            "{what}: trace {x}, generated {y}"
+        );
     };
     close("rate", a.rate_per_s, b.rate_per_s, 0.05);
     let (ca, cb) = (a.cycle.unwrap(), b.cycle.unwrap());
-    assert!((ca.amplitude - cb.amplitude).abs() < 0.06, "{ca:?} vs {cb:?}");
+    assert!(
+        (ca.amplitude - cb.amplitude).abs() < 0.06,
+        "{ca:?} vs {cb:?}"
+    );
     let apart = (ca.peak_s - cb.peak_s).abs();
     assert!(apart.min(DAY_S - apart) < 3600.0, "{ca:?} vs {cb:?}");
     // Medians and 90th percentiles of every quantity (p1 .. p99 move with the sample).
     for i in [5, 7] {
-        close("cpu", a.cpu_milli.percentiles[i], b.cpu_milli.percentiles[i], 0.1);
-        close("memory", a.memory_mib.percentiles[i], b.memory_mib.percentiles[i], 0.1);
-        let (da, db) = (a.duration_s.as_ref().unwrap(), b.duration_s.as_ref().unwrap());
+        close(
+            "cpu",
+            a.cpu_milli.percentiles[i],
+            b.cpu_milli.percentiles[i],
+            0.1,
+        );
+        close(
+            "memory",
+            a.memory_mib.percentiles[i],
+            b.memory_mib.percentiles[i],
+            0.1,
+        );
+        let (da, db) = (
+            a.duration_s.as_ref().unwrap(),
+            b.duration_s.as_ref().unwrap(),
+        );
         close("duration", da.percentiles[i], db.percentiles[i], 0.15);
     }
     // GPU requests: the share of whole-GPU pods and of pods without a GPU.
@@ -202,6 +221,58 @@ departures = true
         values.iter().filter(|x| x.0 == v).map(|x| x.1).sum::<u64>() as f64 / m.pods as f64
     };
     for v in [0.0, 1000.0] {
-        assert!((share(a, v) - share(b, v)).abs() < 0.03, "GPU {v}: {} vs {}", share(a, v), share(b, v));
+        assert!(
+            (share(a, v) - share(b, v)).abs() < 0.03,
+            "GPU {v}: {} vs {}",
+            share(a, v),
+            share(b, v)
+        );
     }
+}
+
+/// The embedded Google-shaped cell holds the published aggregates it was built from: more
+/// than 80 % of its jobs are batch, and service jobs hold 55–80 % of the allocated CPU
+/// (Omega, EuroSys 2013 §2.1), here as CPU-time requested by running pods over the day.
+#[test]
+fn the_google_shaped_cell_matches_omegas_mix() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/google-shaped.toml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let s = parse("google-shaped.toml", &text).unwrap();
+    let r = run(&s).unwrap();
+    let end = r.summary.sim_time;
+    let mut jobs: BTreeMap<usize, (usize, bool)> = BTreeMap::new();
+    let (mut service_cpu, mut all_cpu) = (0.0, 0.0);
+    for p in &r.records {
+        let service = p.run_for.is_none();
+        jobs.insert(p.job, (p.workload, service));
+        if let Some(start) = p.started {
+            let held = p.finished.unwrap_or(end).since(start).as_secs_f64();
+            let cpu = p.spec.requests.cpu_milli as f64 * held;
+            all_cpu += cpu;
+            if service {
+                service_cpu += cpu;
+            }
+        }
+    }
+    // The standing population is not part of the job mix: it was there before the day.
+    let standing = s
+        .workloads
+        .iter()
+        .position(|w| w.name == "prod-running")
+        .unwrap();
+    let arriving: Vec<bool> = jobs
+        .values()
+        .filter(|(w, _)| *w != standing)
+        .map(|(_, service)| *service)
+        .collect();
+    let batch = arriving.iter().filter(|s| !**s).count() as f64 / arriving.len() as f64;
+    assert!(batch > 0.8, "batch jobs {batch}");
+    let share = service_cpu / all_cpu;
+    assert!(
+        (0.55..=0.80).contains(&share),
+        "services hold {share} of the CPU"
+    );
 }

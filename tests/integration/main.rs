@@ -3,6 +3,7 @@
 
 mod architecture;
 mod architectures;
+mod characterize;
 mod cli;
 mod control_planes;
 mod explain;

@@ -638,6 +638,13 @@ fn the_readme_fit_example_is_what_the_command_prints() {
     }
 }
 
+/// The `characterize` example prints what the README shows.
+#[test]
+fn the_readme_characterize_example_is_what_the_command_prints() {
+    let (printed, shown) = example("text", "$ orchsim characterize");
+    assert_eq!(printed, shown);
+}
+
 /// The `net proxy` example's rows are what the command prints.
 #[test]
 fn the_readme_net_proxy_example_is_what_the_command_prints() {

@@ -96,6 +96,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "live-run.toml",
         include_str!("../../../scenarios/live-run.toml"),
     ),
+    (
+        "google-shaped.toml",
+        include_str!("../../../scenarios/google-shaped.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

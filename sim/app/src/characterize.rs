@@ -51,7 +51,16 @@ pub fn view(shape: &Shape, out: Option<&Path>) -> Result<View> {
     ]);
     // Indexes of p1, p10, p50, p90, p99 and the maximum in PERCENTILES.
     const SHOWN: [usize; 6] = [1, 3, 5, 7, 9, 10];
-    let float = |x: f64| Cell::Float(x, if x.abs() >= 100.0 { 0 } else { 3 });
+    let float = |x: f64| {
+        Cell::Float(
+            x,
+            if x.fract() == 0.0 || x.abs() >= 100.0 {
+                0
+            } else {
+                3
+            },
+        )
+    };
     for c in &shape.classes {
         let mut row = |quantity: &str, unit: &str, m: &Measured| -> Result<()> {
             let mut cells = vec![
@@ -99,10 +108,11 @@ pub fn view(shape: &Shape, out: Option<&Path>) -> Result<View> {
             .map(|(p, n)| format!("{p}: {:.1}%", 100.0 * *n as f64 / c.pods as f64))
             .collect();
         v.after.push(format!(
-            "{}: {} pods, {:.4} per second; {cycle}; priorities {}",
+            "{}: {} pods, {} per second ({:.1} per hour); {cycle}; priorities {}",
             c.kind,
             c.pods,
-            c.rate_per_s,
+            characterize::num(c.rate_per_s),
+            c.rate_per_s * 3600.0,
             bands.join(", ")
         ));
     }
