@@ -218,7 +218,7 @@ pub(crate) fn validate(
         let load = r.load_cores.get_ref().validate(
             r.load_cores.span(),
             &f("load_cores"),
-            "cores",
+            ("cores", "cores"),
             duration,
             loc,
         )?;

@@ -28,6 +28,12 @@ pub const PERCENTILES: [f64; 11] = [
 pub const MAX_CHOICES: usize = 32;
 /// A day, the cycle measured by default.
 pub const DAY_S: f64 = 86_400.0;
+/// The longest cycle fitted: a year (its arrivals are counted by hour).
+pub const MAX_PERIOD_S: f64 = 365.0 * DAY_S;
+/// A cycle is written into a generator when the Rayleigh test rejects uniform phases at this
+/// level (`p ≈ exp(−n R²)`, R the mean resultant length): with a few hundred arrivals and no
+/// cycle, `2R` alone would still read as an amplitude of about 0.1–0.2.
+pub const CYCLE_P_VALUE: f64 = 0.01;
 
 /// What was measured, by class.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -49,8 +55,9 @@ pub struct Class {
     pub pods: u64,
     /// Mean arrivals per second over the span.
     pub rate_per_s: f64,
-    /// The cycle's relative amplitude and the time of its peak within a period (s from the
-    /// trace's start, modulo the period); `None` when the span holds less than one period.
+    /// The cycle's relative amplitude and the time of its peak within a period (s of the
+    /// trace's clock — the run's time 0 — modulo the period); `None` when the span holds
+    /// less than one period.
     pub cycle: Option<Cycle>,
     /// Mean arrivals per second in each hour of the period (24 for a day), for judging the
     /// fitted sine.
@@ -70,6 +77,15 @@ pub struct Class {
 pub struct Cycle {
     pub amplitude: f64,
     pub peak_s: f64,
+    /// The Rayleigh test's p-value: the chance of a cycle this strong in arrivals without one.
+    pub p_value: f64,
+}
+
+impl Cycle {
+    /// Strong enough to write into a generator ([`CYCLE_P_VALUE`]).
+    pub fn significant(&self) -> bool {
+        self.p_value < CYCLE_P_VALUE
+    }
 }
 
 /// One quantity: its percentiles, and its distinct values with counts when there are few.
@@ -92,8 +108,9 @@ impl Measured {
         let percentiles = PERCENTILES
             .iter()
             .map(|p| {
-                // Nearest rank: the smallest value with at least p % of the values at or below.
-                let rank = ((p / 100.0) * n as f64).ceil() as usize;
+                // Nearest rank: the smallest value with at least p % of the values at or below
+                // (whole percents, in integers).
+                let rank = (*p as usize * n).div_ceil(100);
                 v[rank.clamp(1, n) - 1]
             })
             .collect();
@@ -197,7 +214,11 @@ fn class(
     let window = periods * period_s;
     let (mut c, mut s, mut n) = (0.0, 0.0, 0u64);
     let w = std::f64::consts::TAU / period_s;
-    let hours = ((period_s / 3600.0).round() as usize).max(1);
+    let hours = if periods >= 1.0 {
+        ((period_s / 3600.0).round() as usize).max(1)
+    } else {
+        1
+    };
     let mut hourly = vec![0u64; hours];
     for p in pods {
         let t = p.arrival.as_secs_f64();
@@ -211,9 +232,11 @@ fn class(
     }
     let cycle = (n > 0).then(|| {
         let (c, s) = (c / n as f64, s / n as f64);
+        let r = c.hypot(s);
         Cycle {
-            amplitude: (2.0 * c.hypot(s)).min(1.0),
+            amplitude: (2.0 * r).min(1.0),
             peak_s: (s.atan2(c) / w).rem_euclid(period_s),
+            p_value: (-(n as f64) * r * r).exp(),
         }
     });
     let hour_s = period_s / hours as f64;
@@ -261,24 +284,20 @@ fn list(xs: impl Iterator<Item = String>) -> String {
     format!("[{}]", xs.collect::<Vec<_>>().join(", "))
 }
 
-fn dist_toml(d: &Dist) -> String {
-    match d {
-        Dist::Choice { values, weights } => format!(
+/// `m` as the distribution [`Measured::dist`] gives, in TOML.
+fn measured_toml(m: &Measured, log: bool) -> String {
+    match &m.values {
+        Some(values) => format!(
             "{{ dist = \"choice\", values = {}, weights = {} }}",
-            list(values.iter().map(|v| num(*v))),
-            list(weights.iter().map(|w| num(*w)))
+            list(values.iter().map(|v| num(v.0))),
+            list(values.iter().map(|v| v.1.to_string()))
         ),
-        Dist::Empirical {
-            percentiles,
-            values,
-            log,
-        } => format!(
+        None => format!(
             "{{ dist = \"empirical\", percentiles = {}, values = {}{} }}",
-            list(percentiles.iter().map(|v| num(*v))),
-            list(values.iter().map(|v| num(*v))),
-            if *log { ", scale = \"log\"" } else { "" }
+            list(PERCENTILES.iter().map(|v| num(*v))),
+            list(m.percentiles.iter().map(|v| num(*v))),
+            if log { ", scale = \"log\"" } else { "" }
         ),
-        other => format!("{other:?}"),
     }
 }
 
@@ -308,7 +327,7 @@ impl Shape {
                 num(c.rate_per_s)
             );
             match c.cycle {
-                Some(cy) => {
+                Some(cy) if cy.significant() => {
                     let _ = writeln!(
                         o,
                         "arrival_rate_per_s = {{ kind = \"diurnal\", mean = {}, amplitude = {}, period_s = {}, peak_s = {} }}",
@@ -318,22 +337,26 @@ impl Shape {
                         num(cy.peak_s.round())
                     );
                 }
-                None => {
-                    let _ = writeln!(
-                        o,
-                        "# (less than one period of arrivals: no cycle fitted)\narrival_rate_per_s = {}",
-                        num(c.rate_per_s)
-                    );
+                other => {
+                    let why = match other {
+                        Some(cy) => format!(
+                            "no significant cycle (amplitude {}, Rayleigh p = {})",
+                            num(cy.amplitude),
+                            num(cy.p_value)
+                        ),
+                        None => "less than one period of arrivals: no cycle fitted".into(),
+                    };
+                    let _ = writeln!(o, "# ({why})\narrival_rate_per_s = {}", num(c.rate_per_s));
                 }
             }
-            let _ = writeln!(o, "cpu_milli = {}", dist_toml(&c.cpu_milli.dist(false)));
-            let _ = writeln!(o, "memory_mib = {}", dist_toml(&c.memory_mib.dist(false)));
+            let _ = writeln!(o, "cpu_milli = {}", measured_toml(&c.cpu_milli, false));
+            let _ = writeln!(o, "memory_mib = {}", measured_toml(&c.memory_mib, false));
             if let Some(g) = &c.gpu_milli {
-                let _ = writeln!(o, "gpu_milli = {}", dist_toml(&g.dist(false)));
+                let _ = writeln!(o, "gpu_milli = {}", measured_toml(g, false));
             }
             if let Some(d) = &c.duration_s {
                 // Run times are heavy-tailed: interpolate the percentiles on a log scale.
-                let _ = writeln!(o, "duration_s = {}", dist_toml(&d.dist(true)));
+                let _ = writeln!(o, "duration_s = {}", measured_toml(d, true));
             }
             match c.priorities.as_slice() {
                 [(p, _)] => {
@@ -404,10 +427,25 @@ mod tests {
         let shape = measure("test", &pods, DAY_S);
         let c = &shape.classes[0];
         let cy = c.cycle.unwrap();
+        assert!(cy.significant(), "{cy:?}");
         assert!((cy.amplitude - a).abs() < 0.01, "{cy:?}");
         assert!((cy.peak_s - peak).abs() < 300.0, "{cy:?}");
         let (hi, lo) = (c.hourly_rate_per_s[14], c.hourly_rate_per_s[2]);
         assert!(hi / lo > 2.5, "{hi} / {lo}");
+    }
+
+    /// Arrivals evenly spread over four days have no cycle: none is written.
+    #[test]
+    fn no_cycle_is_written_where_there_is_none() {
+        let pods: Vec<TracePod> = (0..=400)
+            .map(|i| pod(i, i as f64 * 4.0 * DAY_S / 400.0, Some(60), 500))
+            .collect();
+        let shape = measure("even", &pods, DAY_S);
+        let cy = shape.classes[0].cycle.unwrap();
+        assert!(!cy.significant(), "{cy:?}");
+        let toml = shape.workloads_toml();
+        assert!(toml.contains("no significant cycle"), "{toml}");
+        assert!(!toml.contains("diurnal"), "{toml}");
     }
 
     #[test]
@@ -440,6 +478,18 @@ mod tests {
             "{toml}"
         );
         assert!(toml.contains("scale = \"log\""), "{toml}");
+        // The file parses into the distributions measured.
+        let scenario = format!(
+            "name = \"t\"\nduration_s = 100\n[[hosts]]\nname = \"h\"\ncpu_milli = 4000\nmemory_mib = 4096\n{toml}"
+        );
+        let s = crate::scenario::parse("t.toml", &scenario).unwrap();
+        assert_eq!(s.workloads[1].cpu_milli, batch.cpu_milli.dist(false));
+        assert_eq!(
+            s.workloads[1].kind,
+            crate::scenario::WorkloadKind::Batch {
+                duration_s: d.dist(true)
+            }
+        );
     }
 
     #[test]

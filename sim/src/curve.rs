@@ -10,7 +10,10 @@
 //! arrival_rate_per_s = { kind = "steps", at_s = [0, 3600], values = [1.0, 4.0] }
 //! ```
 
-use orchsim_kernel::{SimDuration, SimTime};
+use orchsim_kernel::{SimDuration, SimTime, StreamRng};
+use rand::Rng;
+
+use crate::dist::Dist;
 use serde::Deserialize;
 
 use crate::scenario::{Locator, ScenarioError};
@@ -114,6 +117,53 @@ impl Rate {
         }
     }
 
+    /// The first arrival after `after`, drawn from `rng`; past `until` when there is none
+    /// within it. A constant rate: an exponential gap. Steps: exact, segment by segment (a
+    /// gap that crosses a step is drawn again from the step at the new rate — the process
+    /// is memoryless). A diurnal curve: thinning (Lewis and Shedler 1979) — candidates at
+    /// its highest rate, each kept with probability rate(t) / highest: over whole periods,
+    /// 1 + amplitude candidates per arrival (at most two).
+    pub fn next_arrival(&self, after: SimTime, until: SimTime, rng: &mut StreamRng) -> SimTime {
+        let gap = |rate: f64, rng: &mut StreamRng| {
+            let secs = Dist::Exponential { mean: 1.0 / rate }.sample(rng);
+            SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX))
+        };
+        match self {
+            Rate::Constant(rate) => after + gap(*rate, rng),
+            Rate::Curve(c @ Curve::Diurnal { .. }) => {
+                let highest = c.max();
+                let mut t = after;
+                loop {
+                    t += gap(highest, rng);
+                    if t > until || rng.random::<f64>() * highest < c.at(t) {
+                        return t;
+                    }
+                }
+            }
+            Rate::Curve(Curve::Steps { at, values }) => {
+                let start = |i: usize| SimTime::ZERO + at[i];
+                let mut t = after;
+                while t <= until {
+                    let (rate, end) = match at.iter().rposition(|a| SimTime::ZERO + *a <= t) {
+                        None => (0.0, Some(start(0))),
+                        Some(i) => (values[i], (i + 1 < at.len()).then(|| start(i + 1))),
+                    };
+                    if rate > 0.0 {
+                        let next = t + gap(rate, rng);
+                        if end.is_none_or(|e| next < e) {
+                            return next;
+                        }
+                    }
+                    match end {
+                        Some(e) => t = e,
+                        None => return SimTime::MAX,
+                    }
+                }
+                t
+            }
+        }
+    }
+
     /// The mean rate over a run of `duration` (a constant rate itself).
     pub fn mean(&self, duration: SimDuration) -> f64 {
         match self {
@@ -178,13 +228,14 @@ pub(crate) struct RawCurve {
 }
 
 impl RawCurve {
-    /// Checks the curve at `span` of `field`; `unit` names its values in messages, `duration`
-    /// bounds the steps' times.
+    /// Checks the curve at `span` of `field`; `unit` names its values in messages and
+    /// `values_key` the steps' list of them (`cores` in an autoscaler), `duration` bounds
+    /// the steps' times.
     pub(crate) fn validate(
         &self,
         span: std::ops::Range<usize>,
         field: &str,
-        unit: &str,
+        (unit, values_key): (&str, &str),
         duration: SimDuration,
         loc: &Locator,
     ) -> Result<Curve, ScenarioError> {
@@ -221,7 +272,7 @@ impl RawCurve {
             "steps" => {
                 let (Some(at), Some(values)) = (&self.at_s, &self.values) else {
                     return Err(bad(format!(
-                        "a steps curve needs `at_s` and `values` ({unit}) lists"
+                        "a steps curve needs `at_s` and `{values_key}` ({unit}) lists"
                     )));
                 };
                 let times: Option<Vec<SimDuration>> = at
@@ -241,7 +292,7 @@ impl RawCurve {
                             values: values.clone(),
                         })
                     }
-                    _ => Err(bad(format!("expected `at_s` increasing times within the run and `values` non-negative {unit}, as many of each"))),
+                    _ => Err(bad(format!("expected `at_s` increasing times within the run and `{values_key}` non-negative {unit}, as many of each"))),
                 }
             }
             other => Err(bad(format!(
@@ -262,6 +313,47 @@ mod tests {
             period: SimDuration::from_secs(86_400),
             peak: SimDuration::from_secs(50_400),
         }
+    }
+
+    /// Steps drawn segment by segment: each segment gets its rate × length arrivals (within
+    /// five standard deviations), none in a zero segment, and a burst at the last instant
+    /// ends.
+    #[test]
+    fn steps_arrivals_follow_each_segment() {
+        let secs = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+        let rate = Rate::Curve(Curve::Steps {
+            at: [0, 1000, 2000, 3000].map(SimDuration::from_secs).to_vec(),
+            values: vec![2.0, 0.0, 10.0, 0.0],
+        });
+        let mut rng = orchsim_kernel::RngStreams::new(9).stream("steps");
+        let until = secs(3000);
+        let mut counts = [0u64; 3];
+        let mut t = SimTime::ZERO;
+        loop {
+            t = rate.next_arrival(t, until, &mut rng);
+            if t > until {
+                break;
+            }
+            counts[(t.as_nanos() / 1_000_000_000_000) as usize] += 1;
+        }
+        for (got, expected) in counts.iter().zip([2000.0, 0.0, 10_000.0]) {
+            let got = *got as f64;
+            assert!(
+                (got - expected).abs() <= 5.0 * expected.sqrt(),
+                "{counts:?}"
+            );
+        }
+        let burst = Rate::Curve(Curve::Steps {
+            at: vec![SimDuration::ZERO, SimDuration::from_secs(10)],
+            values: vec![0.0, 1e9],
+        });
+        let mut n = 0;
+        let mut t = SimTime::ZERO;
+        while t <= secs(10) {
+            t = burst.next_arrival(t, secs(10), &mut rng);
+            n += 1;
+        }
+        assert!(n < 100, "{n} candidates at the last instant");
     }
 
     #[test]

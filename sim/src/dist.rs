@@ -51,7 +51,8 @@ pub enum Dist {
 }
 
 impl Dist {
-    /// Draws one value (always finite and non-negative for a validated distribution).
+    /// Draws one value: non-negative for a validated distribution, finite but for an
+    /// untruncated Pareto with a tiny `alpha` (then at most `f64::MAX`).
     pub fn sample(&self, rng: &mut StreamRng) -> f64 {
         match self {
             Dist::Constant(v) => *v,
@@ -86,7 +87,8 @@ impl Dist {
                 let u: f64 = rng.random();
                 // Inverse CDF; truncated, the mass above `max` is taken out of `u`'s range.
                 let cut = max.map_or(0.0, |h| (min / h).powf(*alpha));
-                min / (1.0 - u * (1.0 - cut)).powf(1.0 / alpha)
+                // Rounding (amplified by 1 / alpha) must not carry a draw past `max`.
+                (min / (1.0 - u * (1.0 - cut)).powf(1.0 / alpha)).min(max.unwrap_or(f64::MAX))
             }
             Dist::Empirical {
                 percentiles,
@@ -195,14 +197,14 @@ fn pareto_mean(l: f64, alpha: f64, max: Option<f64>) -> f64 {
         None => alpha * l / (alpha - 1.0),
         Some(h) if h <= l => l,
         Some(h) => {
-            // ∫ x f(x) dx over [l, h] with f(x) = alpha l^alpha x^-(alpha+1) / (1 - (l/h)^alpha).
-            let norm = 1.0 - (l / h).powf(alpha);
-            let integral = if (alpha - 1.0).abs() < 1e-12 {
-                l * (h / l).ln()
+            // ∫ x f(x) dx over [l, h] with f(x) = alpha l^alpha x^-(alpha+1) / (1 - r^alpha),
+            // r = l/h, written with powers of r only (powers of l and h overflow).
+            let r = l / h;
+            if (alpha - 1.0).abs() < 1e-12 {
+                l * (h / l).ln() / (1.0 - r)
             } else {
-                alpha * l.powf(alpha) * (l.powf(1.0 - alpha) - h.powf(1.0 - alpha)) / (alpha - 1.0)
-            };
-            integral / norm
+                alpha * l / (alpha - 1.0) * (1.0 - r.powf(alpha - 1.0)) / (1.0 - r.powf(alpha))
+            }
         }
     }
 }
@@ -264,6 +266,27 @@ mod tests {
             let rel = (m - d.mean()).abs() / d.mean();
             assert!(rel < 0.02, "{d:?}: sample mean {m}, expected {}", d.mean());
         }
+    }
+
+    /// Extreme shapes keep a finite mean (powers of min and max alone would overflow).
+    #[test]
+    fn pareto_means_stay_finite() {
+        let steep = Dist::Pareto {
+            min: 0.5,
+            alpha: 1100.0,
+            max: Some(10.0),
+        };
+        assert!(
+            (steep.mean() - 0.5 * 1100.0 / 1099.0).abs() < 1e-9,
+            "{}",
+            steep.mean()
+        );
+        let narrow = Dist::Pareto {
+            min: 1e300,
+            alpha: 3.0,
+            max: Some(1.0000001e300),
+        };
+        assert!(narrow.mean().is_finite() && narrow.mean() >= 1e300);
     }
 
     #[test]

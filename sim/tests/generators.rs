@@ -275,4 +275,10 @@ fn the_google_shaped_cell_matches_omegas_mix() {
         (0.55..=0.80).contains(&share),
         "services hold {share} of the CPU"
     );
+    // The scenario's header figures.
+    assert_eq!(r.records.len(), 31_100);
+    assert!(
+        (0.72..0.75).contains(&share),
+        "the header says about 73 %: {share}"
+    );
 }

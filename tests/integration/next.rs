@@ -215,3 +215,56 @@ fn a_cluster_run_refuses_what_it_cannot_honour() {
         "{err}"
     );
 }
+
+/// PriorityClasses in the manifests give their pods — the manifests' and a watch log's
+/// after them — the class's priority in the run, and fit refuses a class no file defines.
+#[test]
+fn priority_classes_reach_the_run_and_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy("examples/next/cluster.yaml", dir.join("cluster.yaml")).unwrap();
+    let manifests = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: urgent}\nvalue: 5000\n---\n\
+        apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: urgent}\nspec:\n  replicas: 2\n  template:\n    spec:\n      priorityClassName: urgent\n      containers: [{name: c, resources: {requests: {cpu: 100m}}}]\n";
+    std::fs::write(dir.join("manifests.yaml"), manifests).unwrap();
+    let event = r#"{"type":"ADDED","time":"2026-12-07T10:00:00Z","object":{"kind":"Pod","metadata":{"name":"later","namespace":"default"},"spec":{"priorityClassName":"urgent","containers":[{"name":"l","resources":{"requests":{"cpu":"100m"}}}]},"status":{"phase":"Pending"}}}"#;
+    std::fs::write(dir.join("events.jsonl"), format!("{event}\n")).unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"next\"\nduration_s = 60\n[trace]\nformat = \"kubernetes\"\nnodes = \"cluster.yaml\"\npods = \"manifests.yaml\"\nevents = \"events.jsonl\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    stdout_of(
+        orchsim()
+            .args(["run", "--quiet", "--report", "--out"])
+            .arg(&out)
+            .arg(&file),
+    );
+    let urgent: Vec<(String, String)> = rows(&out.join("pods.csv"))
+        .into_iter()
+        .filter(|r| r["pod"].contains("urgent") || r["pod"].contains("later"))
+        .map(|r| (r["pod"].clone(), r["priority"].clone()))
+        .collect();
+    assert_eq!(urgent.len(), 3, "{urgent:?}");
+    assert!(urgent.iter().all(|(_, p)| p == "5000"), "{urgent:?}");
+
+    std::fs::write(
+        dir.join("orphan.yaml"),
+        manifests.split("---\n").nth(1).unwrap(),
+    )
+    .unwrap();
+    let o = orchsim()
+        .args([
+            "fit",
+            "--nodes",
+            "examples/next/cluster.yaml",
+            "--manifests",
+        ])
+        .arg(dir.join("orphan.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("no PriorityClass `urgent`"), "{stderr}");
+}

@@ -9,6 +9,10 @@
 //! summed (with restartable init containers), the max with each init container plus the
 //! sidecars before it, plus `spec.overhead`; quantities are summed exactly and rounded up once.
 //!
+//! A pod's priority is what the priority admission plugin gives it: its PriorityClass's value
+//! (PriorityClass objects in the stream or read before it, and the two built-in system
+//! classes), the global default class's without a class name ([`Objects::admit_priorities`]).
+//!
 //! A pod's runtime in a simulation comes from the annotation [`RUN_FOR_ANNOTATION`]
 //! (`orchsim.io/run-for-s: "600"`, seconds): without it a pod runs until the end.
 
@@ -80,6 +84,149 @@ pub struct Objects {
     pub workloads: Vec<Workload>,
     /// Kinds read and not used here (`Service`, `ConfigMap`, ...), with how many of each.
     pub skipped: BTreeMap<String, usize>,
+    /// PriorityClass objects, in input order.
+    pub priority_classes: Vec<PriorityClass>,
+    /// What each pod in `pods` asks of the priority admission plugin (same index).
+    pub pod_priority: Vec<PriorityRequest>,
+}
+
+/// A `scheduling.k8s.io/v1` PriorityClass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriorityClass {
+    pub name: String,
+    pub value: i32,
+    pub global_default: bool,
+    /// `preemptionPolicy: Never`.
+    pub never_preempt: bool,
+}
+
+/// The highest value a user's PriorityClass may take (pkg/apis/scheduling/types.go
+/// `HighestUserDefinablePriority`).
+pub const HIGHEST_USER_DEFINABLE_PRIORITY: i32 = 1_000_000_000;
+
+/// The built-in classes (pkg/apis/scheduling/types.go: `SystemCriticalPriority` = 2 ×
+/// HighestUserDefinablePriority for `system-cluster-critical`, 1000 more for
+/// `system-node-critical`).
+pub fn system_priority_classes() -> [PriorityClass; 2] {
+    let class = |name: &str, value: i32| PriorityClass {
+        name: name.into(),
+        value,
+        global_default: false,
+        never_preempt: false,
+    };
+    [
+        class(
+            "system-cluster-critical",
+            2 * HIGHEST_USER_DEFINABLE_PRIORITY,
+        ),
+        class(
+            "system-node-critical",
+            2 * HIGHEST_USER_DEFINABLE_PRIORITY + 1000,
+        ),
+    ]
+}
+
+/// What a pod's spec says about its priority, kept until the PriorityClasses are known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PriorityRequest {
+    pub document: usize,
+    pub object: String,
+    /// Where the pod's spec is (`spec`, `spec.template.spec`).
+    pub field: String,
+    /// `spec.priorityClassName`.
+    pub class: Option<String>,
+    /// `spec.priority`.
+    pub priority: Option<i32>,
+    /// `spec.preemptionPolicy`.
+    pub preemption_policy: Option<String>,
+}
+
+impl Objects {
+    /// The priority admission plugin (plugin/pkg/admission/priority `admitPod`, v1.33) on
+    /// every pod and pod template read, with the classes read before this stream
+    /// (`earlier`), this stream's and the built-in ones: a class name gives that class's
+    /// value (a `spec.priority` that differs is refused), no name the global default class's
+    /// (the lowest, if several) or 0; the class's preemption policy unless the pod gives one
+    /// (a different one is refused). Kept lenient where a real cluster's dump needs it: a
+    /// pod with `spec.priority` and no class name keeps it, and so does a pod naming a class
+    /// the input lacks (`kubectl get nodes,pods` prints no classes; its pods were admitted).
+    pub fn admit_priorities(&mut self, earlier: &[PriorityClass]) -> Result<(), ObjectError> {
+        let classes: Vec<PriorityClass> = system_priority_classes()
+            .into_iter()
+            .chain(earlier.iter().cloned())
+            .chain(self.priority_classes.iter().cloned())
+            .collect();
+        let default = classes
+            .iter()
+            .filter(|c| c.global_default)
+            .min_by_key(|c| c.value);
+        for (pod, req) in self.pods.iter_mut().zip(&self.pod_priority) {
+            admit(pod, req, &classes, default)?;
+        }
+        for w in &mut self.workloads {
+            admit(&mut w.template, &w.priority, &classes, default)?;
+        }
+        Ok(())
+    }
+}
+
+fn admit(
+    pod: &mut PodSpec,
+    req: &PriorityRequest,
+    classes: &[PriorityClass],
+    default: Option<&PriorityClass>,
+) -> Result<(), ObjectError> {
+    let err = |field: &str, message: String| ObjectError {
+        document: req.document,
+        object: req.object.clone(),
+        field: join(&req.field, field),
+        message,
+        line: None,
+        column: None,
+    };
+    let class = match (&req.class, req.priority) {
+        (Some(name), given) => match classes.iter().find(|c| c.name == *name) {
+            Some(c) => Some(c),
+            None if given.is_some() => None,
+            None => {
+                return Err(err(
+                    "priorityClassName",
+                    format!("no PriorityClass `{name}` was found: give its object in this file or one read before it (`kubectl get priorityclasses -o yaml`)"),
+                ))
+            }
+        },
+        (None, None) => default,
+        (None, Some(_)) => None,
+    };
+    let Some(class) = class else {
+        return Ok(());
+    };
+    if let Some(p) = req.priority.filter(|p| *p != class.value) {
+        return Err(err(
+            "priority",
+            format!(
+                "the integer value of priority ({p}) must not be provided in pod spec; priority admission controller computed {} from PriorityClass `{}`",
+                class.value, class.name
+            ),
+        ));
+    }
+    pod.priority = class.value;
+    let computed = if class.never_preempt {
+        "Never"
+    } else {
+        "PreemptLowerPriority"
+    };
+    match req.preemption_policy.as_deref() {
+        None => pod.never_preempt = class.never_preempt,
+        Some(p) if p != computed => {
+            return Err(err(
+                "preemptionPolicy",
+                format!("the string value of PreemptionPolicy ({p}) must not be provided in pod spec; priority admission controller computed {computed} from PriorityClass `{}`", class.name),
+            ))
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// What a workload object asks for: `pods` copies of `template` (a DaemonSet: one per node
@@ -96,6 +243,8 @@ pub struct Workload {
     pub template: PodSpec,
     /// The template's [`RUN_FOR_ANNOTATION`], in seconds.
     pub run_for_s: Option<f64>,
+    /// What the template asks of the priority admission plugin.
+    pub priority: PriorityRequest,
 }
 
 impl Workload {
@@ -117,6 +266,7 @@ impl Workload {
             pods: 1,
             template: pod,
             run_for_s: None,
+            priority: PriorityRequest::default(),
         }
     }
 
@@ -195,8 +345,15 @@ fn daemon_tolerations(pod: &mut PodSpec) {
     }
 }
 
-/// Reads every Node and Pod in `text`; other kinds are skipped.
+/// Reads every Node and Pod in `text`; other kinds are skipped. Pods' priorities are
+/// admitted against the stream's PriorityClasses ([`parse_with_classes`] for classes read
+/// before it).
 pub fn parse(text: &str) -> Result<Objects, ObjectError> {
+    parse_with_classes(text, &[])
+}
+
+/// [`parse`], with the PriorityClasses of files read before this one.
+pub fn parse_with_classes(text: &str, earlier: &[PriorityClass]) -> Result<Objects, ObjectError> {
     let mut out = Objects::default();
     for (d, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let document = d + 1;
@@ -213,12 +370,14 @@ pub fn parse(text: &str) -> Result<Objects, ObjectError> {
         })?;
         read_value(&value, document, &mut out)?;
     }
+    out.admit_priorities(earlier)?;
     Ok(out)
 }
 
 /// Reads the objects in one already parsed document (number `document` in its stream) into
 /// `out`: what [`parse`] does for each document, for callers that hold the object as a
-/// value (a watch event's `object`).
+/// value (a watch event's `object`). Priorities are not admitted yet
+/// ([`Objects::admit_priorities`]).
 pub fn read_value(value: &Value, document: usize, out: &mut Objects) -> Result<(), ObjectError> {
     if value.is_null() {
         return Ok(());
@@ -391,7 +550,7 @@ impl Ctx {
                 Ok(())
             }
             "Pod" => {
-                let (p, node, run_for_s) = self.pod(m)?;
+                let (p, node, run_for_s, priority) = self.pod(m)?;
                 if out.pods.iter().any(|x| x.key() == p.key()) {
                     return Err(self.err(
                         "metadata.name",
@@ -420,7 +579,22 @@ impl Ctx {
                     out.pod_nodes.push(node);
                     out.pod_ips.push(ip);
                     out.pod_run_for_s.push(run_for_s);
+                    out.pod_priority.push(priority);
                 }
+                Ok(())
+            }
+            "PriorityClass" => {
+                let c = self.priority_class(m)?;
+                if out.priority_classes.iter().any(|x| x.name == c.name) {
+                    return Err(self.err(
+                        "metadata.name",
+                        format!(
+                            "expected each PriorityClass once, `{}` appears twice",
+                            c.name
+                        ),
+                    ));
+                }
+                out.priority_classes.push(c);
                 Ok(())
             }
             "Namespace" => {
@@ -522,11 +696,13 @@ impl Ctx {
         md.remove("ownerReferences");
         let mut pod = template.clone();
         pod.insert("metadata".into(), Value::Mapping(md));
-        let (mut template, _, run_for_s) = self.pod(&pod).map_err(|mut e| {
+        let (mut template, _, run_for_s, mut priority) = self.pod(&pod).map_err(|mut e| {
             e.object = object.clone();
             e.field = join(&field, &e.field);
             e
         })?;
+        priority.object = object.clone();
+        priority.field = join(&field, "spec");
         self.object = object;
         template.owner = name.clone();
         Ok(Workload {
@@ -536,6 +712,59 @@ impl Ctx {
             pods,
             template,
             run_for_s,
+            priority,
+        })
+    }
+
+    /// A PriorityClass: `value` (at most [`HIGHEST_USER_DEFINABLE_PRIORITY`] unless it is a
+    /// built-in `system-` class, as pkg/apis/scheduling/validation checks), `globalDefault`,
+    /// `preemptionPolicy`.
+    fn priority_class(&mut self, m: &Mapping) -> Result<PriorityClass, ObjectError> {
+        let (name, _, _) = self.metadata(m, "PriorityClass")?;
+        let value = self
+            .int32(get(m, "value"), "value", i32::MIN, i32::MAX)?
+            .ok_or_else(|| self.err("value", "expected the class's integer value"))?;
+        if let Some(builtin) = name.strip_prefix("system-").map(|_| {
+            system_priority_classes()
+                .into_iter()
+                .find(|c| c.name == name)
+        }) {
+            if builtin.is_none_or(|b| b.value != value) {
+                return Err(self.err(
+                    "value",
+                    format!("expected a `system-` class to be a built-in one (system-cluster-critical {}, system-node-critical {}): `{name}` with {value} is not", 2 * HIGHEST_USER_DEFINABLE_PRIORITY, 2 * HIGHEST_USER_DEFINABLE_PRIORITY + 1000),
+                ));
+            }
+        } else if value > HIGHEST_USER_DEFINABLE_PRIORITY {
+            return Err(self.err(
+                "value",
+                format!("expected at most {HIGHEST_USER_DEFINABLE_PRIORITY} (HighestUserDefinablePriority), found {value}"),
+            ));
+        }
+        let global_default = match get(m, "globalDefault") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| self.err("globalDefault", "expected true or false"))?,
+        };
+        let never_preempt = match self
+            .string(get(m, "preemptionPolicy"), "preemptionPolicy")?
+            .as_deref()
+        {
+            None | Some("PreemptLowerPriority") => false,
+            Some("Never") => true,
+            Some(other) => {
+                return Err(self.err(
+                    "preemptionPolicy",
+                    format!("expected PreemptLowerPriority or Never, found `{other}`"),
+                ))
+            }
+        };
+        Ok(PriorityClass {
+            name,
+            value,
+            global_default,
+            never_preempt,
         })
     }
 
@@ -649,9 +878,13 @@ impl Ctx {
         Ok(node)
     }
 
-    /// A pod, the node it is bound to and its [`RUN_FOR_ANNOTATION`].
+    /// A pod, the node it is bound to, its [`RUN_FOR_ANNOTATION`] and what it asks of the
+    /// priority admission plugin.
     #[allow(clippy::type_complexity)]
-    fn pod(&mut self, m: &Mapping) -> Result<(PodSpec, Option<String>, Option<f64>), ObjectError> {
+    fn pod(
+        &mut self,
+        m: &Mapping,
+    ) -> Result<(PodSpec, Option<String>, Option<f64>, PriorityRequest), ObjectError> {
         let (name, namespace, labels) = self.metadata(m, "Pod")?;
         let annotations = get(m, "metadata")
             .and_then(Value::as_mapping)
@@ -693,13 +926,19 @@ impl Ctx {
         self.requests(spec, &mut pod)?;
         let node_name = self.string(get(spec, "nodeName"), "spec.nodeName")?;
         pod.node_selector = self.string_map(get(spec, "nodeSelector"), "spec.nodeSelector")?;
-        pod.priority = self
-            .int32(get(spec, "priority"), "spec.priority", i32::MIN, i32::MAX)?
-            .unwrap_or(0);
-        pod.never_preempt = self
-            .string(get(spec, "preemptionPolicy"), "spec.preemptionPolicy")?
-            .as_deref()
-            == Some("Never");
+        let priority = PriorityRequest {
+            document: self.document,
+            object: self.object.clone(),
+            field: "spec".into(),
+            class: self
+                .string(get(spec, "priorityClassName"), "spec.priorityClassName")?
+                .filter(|c| !c.is_empty()),
+            priority: self.int32(get(spec, "priority"), "spec.priority", i32::MIN, i32::MAX)?,
+            preemption_policy: self
+                .string(get(spec, "preemptionPolicy"), "spec.preemptionPolicy")?,
+        };
+        pod.priority = priority.priority.unwrap_or(0);
+        pod.never_preempt = priority.preemption_policy.as_deref() == Some("Never");
         for (i, t) in self
             .seq(get(spec, "tolerations"), "spec.tolerations")?
             .iter()
@@ -732,7 +971,7 @@ impl Ctx {
                 .push(self.spread(c, &format!("spec.topologySpreadConstraints[{i}]"))?);
         }
         pod.node_name = node_name.clone();
-        Ok((pod, node_name, run_for_s))
+        Ok((pod, node_name, run_for_s, priority))
     }
 
     fn requests(&self, spec: &Mapping, pod: &mut PodSpec) -> Result<(), ObjectError> {
@@ -1404,5 +1643,103 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "spec.tolerations[0].operator");
+    }
+
+    const CLASSES: &str = "kind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n---\nkind: PriorityClass\nmetadata: {name: batch}\nvalue: -5\nglobalDefault: true\npreemptionPolicy: Never\n---\n";
+
+    fn pod_with(spec: &str) -> String {
+        format!("kind: Pod\nmetadata: {{name: p}}\nspec: {{{spec}containers: [{{name: c}}]}}\n")
+    }
+
+    /// The priority admission plugin: a class's value and preemption policy, the global
+    /// default for a pod without a class, the built-in system classes, and upstream's
+    /// refusals (plugin/pkg/admission/priority admission.go messages).
+    #[test]
+    fn priority_classes_are_admitted_as_upstream_does() {
+        let priority = |spec: &str| {
+            let o = parse(&format!("{CLASSES}{}", pod_with(spec))).unwrap();
+            (o.pods[0].priority, o.pods[0].never_preempt)
+        };
+        assert_eq!(priority("priorityClassName: high, "), (1000, false));
+        assert_eq!(priority(""), (-5, true), "the global default");
+        assert_eq!(
+            priority("priority: 7, "),
+            (7, false),
+            "explicit, no class: kept"
+        );
+        assert_eq!(
+            priority("priorityClassName: system-node-critical, "),
+            (2_000_001_000, false)
+        );
+        assert_eq!(
+            priority("priorityClassName: high, priority: 1000, "),
+            (1000, false)
+        );
+        // A class the input lacks: kept as admitted when the pod carries its priority.
+        assert_eq!(
+            priority("priorityClassName: gone, priority: 3, "),
+            (3, false)
+        );
+        let err = |spec: &str| {
+            parse(&format!("{CLASSES}{}", pod_with(spec)))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("priorityClassName: gone, ");
+        assert!(
+            e.contains("Pod default/p: `spec.priorityClassName`: no PriorityClass `gone`"),
+            "{e}"
+        );
+        let e = err("priorityClassName: high, priority: 5, ");
+        assert!(
+            e.contains("`spec.priority`: the integer value of priority (5) must not be provided"),
+            "{e}"
+        );
+        let e = err("priorityClassName: batch, preemptionPolicy: PreemptLowerPriority, ");
+        assert!(e.contains("computed Never"), "{e}");
+        // Classes of an earlier file, and a workload's template.
+        let earlier = parse(CLASSES).unwrap().priority_classes;
+        let deployment = "kind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec: {priorityClassName: high, containers: [{name: c}]}\n";
+        let o = parse_with_classes(deployment, &earlier).unwrap();
+        assert_eq!(o.workloads[0].template.priority, 1000);
+        let e = parse(deployment).unwrap_err().to_string();
+        assert!(
+            e.contains("Deployment d: `spec.template.spec.priorityClassName`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn priority_classes_are_validated() {
+        let cases = [
+            ("value: 1000000001", "at most 1000000000"),
+            (
+                "value: 5\npreemptionPolicy: Sometimes",
+                "PreemptLowerPriority or Never",
+            ),
+            ("globalDefault: true", "expected the class's integer value"),
+            (
+                "value: 1\nglobalDefault: yes please",
+                "expected true or false",
+            ),
+        ];
+        for (body, message) in cases {
+            let text = format!("kind: PriorityClass\nmetadata: {{name: c}}\n{body}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(message), "{body}: {e}");
+        }
+        let e = parse("kind: PriorityClass\nmetadata: {name: system-mine}\nvalue: 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("built-in"), "{e}");
+        // A dump of a cluster's classes lists the built-ins as they are.
+        parse(
+            "kind: PriorityClass\nmetadata: {name: system-cluster-critical}\nvalue: 2000000000\n",
+        )
+        .unwrap();
+        let e = parse(&format!("{CLASSES}{CLASSES}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected each PriorityClass once"), "{e}");
     }
 }

@@ -16,9 +16,10 @@ use crate::source::Source;
 
 /// Measures the trace `source` replays, fitting a cycle of `period_s`.
 pub fn measure(source: &Source, period_s: f64) -> Result<Shape> {
-    if !(period_s.is_finite() && period_s >= 3600.0) {
+    if !(3600.0..=characterize::MAX_PERIOD_S).contains(&period_s) {
         return Err(Error::bad_input(format!(
-            "--period-s: expected a cycle of at least 3600 s (a day is 86400), found {period_s}"
+            "--period-s: expected a cycle from 3600 s to a year ({} s); a day is 86400, found {period_s}",
+            characterize::MAX_PERIOD_S
         )));
     }
     let scenario = source.simulation("characterize")?;
@@ -34,7 +35,14 @@ pub fn measure(source: &Source, period_s: f64) -> Result<Shape> {
             source.origin
         )));
     }
-    Ok(characterize::measure(&source.origin, &trace.pods, period_s))
+    let shape = characterize::measure(&source.origin, &trace.pods, period_s);
+    if shape.span_s <= 0.0 {
+        return Err(Error::bad_input(format!(
+            "{}: every pod of the trace arrives at the same time: no arrival rate can be measured",
+            source.origin
+        )));
+    }
+    Ok(shape)
 }
 
 /// Writes the generators of `shape` to `out`.
@@ -93,12 +101,22 @@ pub fn view(shape: &Shape, out: Option<&Path>) -> Result<View> {
     ));
     for c in &shape.classes {
         let cycle = match c.cycle {
-            Some(cy) => format!(
-                "±{:.0}% over {:.0} s, peak at {:.0} s ({}) of the cycle",
+            Some(cy) if cy.significant() => format!(
+                "±{:.0}% over {:.0} s, peak at {:.0} s{} of the cycle",
                 cy.amplitude * 100.0,
                 shape.period_s,
                 cy.peak_s,
-                clock(cy.peak_s)
+                if shape.period_s == characterize::DAY_S {
+                    format!(" ({})", clock(cy.peak_s))
+                } else {
+                    String::new()
+                }
+            ),
+            Some(cy) => format!(
+                "no significant cycle over {:.0} s (±{:.0}%, Rayleigh p = {:.2})",
+                shape.period_s,
+                cy.amplitude * 100.0,
+                cy.p_value
             ),
             None => "no cycle fitted (less than one period of arrivals)".into(),
         };

@@ -307,8 +307,11 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     // Pods of the snapshot that wait for a node: placed first, as `orchsim run` of the
     // snapshot does (before the manifests' DaemonSets).
     let mut workloads: Vec<Workload> = Vec::new();
+    // PriorityClasses hold for the files read after the one that defines them.
+    let mut classes = Vec::new();
     if let Some(p) = &pods_from {
         let objs = parse(p)?;
+        classes.extend(objs.priority_classes.iter().cloned());
         let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);
         if !unbound.is_empty() {
             notes.push(format!(
@@ -327,8 +330,9 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     let mut skipped = std::collections::BTreeMap::new();
     for f in crate::net_policy::yaml_files(&req.manifests)? {
         let name = f.display().to_string();
-        let objs = orchsim_sim::import::manifests::read(&name, &read(&f)?)
+        let objs = orchsim_sim::import::manifests::read(&name, &read(&f)?, &classes)
             .map_err(|e| Error::bad_input(e.to_string()))?;
+        classes.extend(objs.priority_classes.iter().cloned());
         workloads.extend(objs.workloads);
         // A bare Pod is a workload of one.
         for (p, _) in objs.pods {

@@ -140,12 +140,15 @@ pub fn read(
         }
     }
     cluster.pods.extend(waiting);
+    // PriorityClasses of the snapshot, then the manifests, hold for what comes after them.
+    let mut classes = snap.priority_classes.clone();
     if let Some(m) = manifests {
-        let objs = manifests::read(m.name, m.text)?;
+        let objs = manifests::read(m.name, m.text, &classes)?;
+        classes.extend(objs.priority_classes.iter().cloned());
         apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
     }
     if let Some(l) = log {
-        replay(&mut cluster, l, strict, &mut summary)?;
+        replay(&mut cluster, l, strict, &classes, &mut summary)?;
     }
     summary.tasks = cluster.pods.len() as u64;
     summary.first_arrival_s = cluster.pods.first().map_or(0.0, |p| p.arrival_s);
@@ -245,6 +248,7 @@ fn replay(
     cluster: &mut Cluster,
     log: Text<'_>,
     strict: bool,
+    classes: &[objects::PriorityClass],
     summary: &mut Summary,
 ) -> Result<(), ImportError> {
     let mut events: Vec<LogEvent> = Vec::new();
@@ -254,7 +258,7 @@ fn replay(
             continue;
         }
         summary.records += 1;
-        match event(log.name, line, text) {
+        match event(log.name, line, text, classes) {
             Ok(Some(e)) => events.push(e),
             Ok(None) => summary.skip(
                 log.name,
@@ -342,7 +346,12 @@ fn replay(
 }
 
 /// One line of the log: an ADDED or DELETED pod, `None` for MODIFIED.
-fn event(file: &str, line: u64, text: &str) -> Result<Option<LogEvent>, ImportError> {
+fn event(
+    file: &str,
+    line: u64,
+    text: &str,
+    classes: &[objects::PriorityClass],
+) -> Result<Option<LogEvent>, ImportError> {
     let bad = |column: u64, field: &str, message: String| ImportError::Malformed {
         file: file.into(),
         line,
@@ -394,13 +403,15 @@ fn event(file: &str, line: u64, text: &str) -> Result<Option<LogEvent>, ImportEr
     let value: serde_yaml_ng::Value = serde_yaml_ng::to_value(object)
         .map_err(|e| bad(1, "object", format!("cannot read the object: {e}")))?;
     let mut objs = Objects::default();
-    objects::read_value(&value, line as usize, &mut objs).map_err(|e| {
-        bad(
-            1,
-            &format!("object.{}", e.field),
-            format!("{}: {}", e.object, e.message),
-        )
-    })?;
+    objects::read_value(&value, line as usize, &mut objs)
+        .and_then(|()| objs.admit_priorities(classes))
+        .map_err(|e| {
+            bad(
+                1,
+                &format!("object.{}", e.field),
+                format!("{}: {}", e.object, e.message),
+            )
+        })?;
     let Some(pod) = objs.pods.pop() else {
         // A pod that already ended (Succeeded, Failed) holds nothing.
         return Err(bad(

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use orchsim_sched::kube::objects::{self, Workload};
+use orchsim_sched::kube::objects::{self, PriorityClass, Workload};
 use orchsim_sched::PodSpec;
 
 use super::{marathon, swarm, ImportError};
@@ -23,10 +23,13 @@ pub struct Manifests {
     pub skipped: BTreeMap<String, usize>,
     /// Node objects found (a cluster's, not an application's).
     pub nodes: usize,
+    /// PriorityClass objects (Kubernetes only), for the files read after this one.
+    pub priority_classes: Vec<PriorityClass>,
 }
 
-/// Reads `text` (named `file` in errors) in whichever form it is.
-pub fn read(file: &str, text: &str) -> Result<Manifests, ImportError> {
+/// Reads `text` (named `file` in errors) in whichever form it is; Kubernetes pods' priorities
+/// are admitted with the PriorityClasses of files read before (`earlier`) and this one's.
+pub fn read(file: &str, text: &str, earlier: &[PriorityClass]) -> Result<Manifests, ImportError> {
     if swarm::is_service_create(text) {
         return Ok(Manifests {
             format: "docker service create",
@@ -55,7 +58,7 @@ pub fn read(file: &str, text: &str) -> Result<Manifests, ImportError> {
             });
         }
     }
-    let objs = objects::parse(text).map_err(|e| ImportError::Object {
+    let objs = objects::parse_with_classes(text, earlier).map_err(|e| ImportError::Object {
         file: file.into(),
         message: e.to_string(),
     })?;
@@ -65,6 +68,7 @@ pub fn read(file: &str, text: &str) -> Result<Manifests, ImportError> {
         pods: objs.pods.into_iter().zip(objs.pod_run_for_s).collect(),
         skipped: objs.skipped,
         nodes: objs.nodes.len(),
+        priority_classes: objs.priority_classes,
     })
 }
 
@@ -90,7 +94,7 @@ mod tests {
             ),
         ];
         for (text, format, key) in cases {
-            let m = read("f", text).unwrap();
+            let m = read("f", text, &[]).unwrap();
             assert_eq!(
                 (m.format, m.workloads[0].key().as_str()),
                 (format, key),

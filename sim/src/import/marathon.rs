@@ -220,6 +220,7 @@ fn app(
         pods: instances,
         template: t,
         run_for_s: None,
+        priority: Default::default(),
     });
     Ok(())
 }

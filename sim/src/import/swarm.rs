@@ -68,6 +68,7 @@ impl Service {
             },
             template: t,
             run_for_s: None,
+            priority: Default::default(),
         }
     }
 }

@@ -45,6 +45,10 @@ pub const DEFAULT_SAMPLE_INTERVAL_S: f64 = 10.0;
 pub const DEFAULT_UNDERLAY_MTU: u32 = 1500;
 /// Most pods one job may have: a job is decided in one piece.
 pub const MAX_TASKS_PER_JOB: i64 = 10_000;
+/// The highest rate a curve may reach, in jobs per second: a step at the run's last instant
+/// adds nothing to the expected pods the budget counts, but its arrivals still come, one a
+/// nanosecond at this rate.
+pub const MAX_CURVE_RATE: f64 = 1e9;
 /// The Omega simulator's abandonment limits (cluster-scheduler-simulator
 /// `ClusterSimulator.scala`: a job is dropped after more than 1,000 attempts, or more than 100
 /// with nothing scheduled).
@@ -355,11 +359,12 @@ impl Tasks {
         }
     }
 
-    /// The expected pods per job (the distribution's mean, not counting rounding).
+    /// The expected pods per job; for a distribution, an upper estimate (its mean plus the
+    /// most rounding can add).
     pub fn mean(&self) -> f64 {
         match self {
             Tasks::Range(lo, hi) => (f64::from(*lo) + f64::from(*hi)) / 2.0,
-            Tasks::Drawn(d) => d.mean().clamp(1.0, MAX_TASKS_PER_JOB as f64),
+            Tasks::Drawn(d) => (d.mean() + 0.5).clamp(1.0, MAX_TASKS_PER_JOB as f64),
         }
     }
 }
@@ -382,16 +387,19 @@ impl Priorities {
 
     /// One job's priority (no draw when there is one value).
     pub fn sample(&self, rng: &mut orchsim_kernel::StreamRng) -> i32 {
-        match self.values.as_slice() {
-            [one] => *one,
-            _ => {
-                let d = Dist::Choice {
-                    values: self.values.iter().map(|&v| f64::from(v)).collect(),
-                    weights: self.weights.clone(),
-                };
-                d.sample(rng) as i32
-            }
+        if let [one] = self.values.as_slice() {
+            return *one;
         }
+        let total: f64 = self.weights.iter().sum();
+        let mut x = rand::Rng::random::<f64>(rng) * total;
+        for (v, w) in self.values.iter().zip(&self.weights) {
+            if x < *w {
+                return *v;
+            }
+            x -= w;
+        }
+        // Rounding can leave x just above the last weight.
+        self.values.last().copied().unwrap_or(0)
     }
 }
 
@@ -713,15 +721,15 @@ fn validate(
                 let c = c.validate(
                     w.arrival_rate_per_s.span(),
                     &f("arrival_rate_per_s"),
-                    "jobs per second",
+                    ("jobs per second", "values"),
                     duration,
                     loc,
                 )?;
-                if !(c.max() > 0.0 && c.max().is_finite()) {
+                if !(c.max() > 0.0 && c.max() <= MAX_CURVE_RATE) {
                     return Err(err(
                         w.arrival_rate_per_s.span(),
                         &f("arrival_rate_per_s"),
-                        "expected a curve that rises above 0 jobs per second".into(),
+                        format!("expected a curve that rises above 0 jobs per second and stays at most {MAX_CURVE_RATE:e}"),
                     ));
                 }
                 crate::curve::Rate::Curve(c)
@@ -1804,7 +1812,8 @@ fn check_budgets(
             None => jobs * tasks,
         };
         pods += w.max_pods.map_or(expected, |m| expected.min(m as f64));
-        if pods > max_pods as f64 {
+        // A NaN estimate is over budget too.
+        if pods.is_nan() || pods > max_pods as f64 {
             let span = raw.workloads.get(i).map(|r| r.arrival_rate_per_s.span());
             return Err(over(
                 span,
@@ -1862,7 +1871,7 @@ fn tasks(t: &Spanned<RawTasks>, field: &str, loc: &Locator) -> Result<Tasks, Sce
                 return Err(loc.error(
                     Some(t.span()),
                     field,
-                    format!("expected a distribution of pods per job bounded by {MAX_TASKS_PER_JOB} (give `max`)"),
+                    format!("expected a distribution of pods per job whose largest value is at most {MAX_TASKS_PER_JOB} (constant, uniform, choice, empirical, or pareto with `max`)"),
                 ));
             }
             Ok(Tasks::Drawn(d))
@@ -1886,7 +1895,7 @@ fn priorities(
             .map(Priorities::fixed)
             .ok_or_else(|| e(format!("expected an integer priority, found {x}"))),
         RawDist::Table(t) => {
-            let usage = "expected an integer or { dist = \"choice\", values = [integers], weights = [non-negative numbers] }";
+            let usage = "expected an integer or { dist = \"choice\", values = [integers], weights = [non-negative numbers, as many, not all zero] }";
             let (true, Some(values), None, None, None, None, None, None, None, None) = (
                 t.dist == "choice",
                 &t.values,

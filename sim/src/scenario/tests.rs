@@ -172,6 +172,12 @@ fn generator_shapes_parse_and_refuse_with_reasons() {
             "{ dist = \"empirical\", percentiles = [0, 50, 50, 100], values = [128, 256, 512, 4096], scale = \"log\" }",
         );
     let s = parse("s.toml", &ok).unwrap();
+    // A steep Pareto's mean stays finite, so the pod budget still counts (and refuses) it.
+    let steep = MINIMAL.replace(
+        "arrival_rate_per_s = 1",
+        "arrival_rate_per_s = 1e7\ntasks = { dist = \"pareto\", min = 0.5, alpha = 1100, max = 10 }",
+    );
+    assert!(parse_err(&steep).message.contains("pods"));
     let w = &s.workloads[0];
     assert_eq!(w.priority.values, vec![0, 9, -1]);
     assert!(matches!(w.tasks, Tasks::Drawn(Dist::Pareto { max: Some(m), .. }) if m == 500.0));
@@ -192,6 +198,12 @@ fn generator_shapes_parse_and_refuse_with_reasons() {
         ),
         (
             "arrival_rate_per_s = 1",
+            "arrival_rate_per_s = { kind = \"steps\", at_s = [0, 60], values = [0, 1e12] }",
+            "workloads[0].arrival_rate_per_s",
+            "at most 1e9",
+        ),
+        (
+            "arrival_rate_per_s = 1",
             "arrival_rate_per_s = { kind = \"weekly\" }",
             "workloads[0].arrival_rate_per_s",
             "expected kind \"diurnal\" or \"steps\"",
@@ -200,7 +212,7 @@ fn generator_shapes_parse_and_refuse_with_reasons() {
             "arrival_rate_per_s = 1",
             "arrival_rate_per_s = 1\ntasks = { dist = \"pareto\", min = 1, alpha = 1.1 }",
             "workloads[0].tasks",
-            "bounded by",
+            "largest value is at most",
         ),
         (
             "arrival_rate_per_s = 1",

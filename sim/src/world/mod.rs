@@ -54,8 +54,6 @@ use orchsim_sched::{Cluster, ClusterView, Decision, NodeId, PodSpec, Resources, 
 use rand::Rng;
 
 use crate::control_plane::{ConflictMode, ControlPlaneKind, Transaction};
-use crate::curve::Rate;
-use crate::dist::Dist;
 use crate::observers::{GpuFragmentation, GpuStep};
 use crate::scenario::{DecisionCost, Scenario, WorkloadKind};
 use parked::{ParkKey, Parked};
@@ -851,29 +849,12 @@ impl<'s> World<'s> {
         self.slots.iter().map(|s| s.booked_ns).max().unwrap_or(0)
     }
 
-    /// The workload's next arrival after `after`: Poisson at a constant rate, or at a rate
-    /// following a curve by thinning (Lewis and Shedler 1979: candidates at the curve's
-    /// highest rate, each kept with probability rate(t) / highest). Past the run's end when
-    /// there is none within it.
+    /// The workload's next arrival after `after` (past the run's end when none is within
+    /// it), from its arrivals stream.
     fn next_arrival(&mut self, workload: usize, after: SimTime) -> SimTime {
-        let gap = |rate: f64, rng: &mut StreamRng| {
-            let secs = Dist::Exponential { mean: 1.0 / rate }.sample(rng);
-            SimDuration::try_from_secs_f64(secs).unwrap_or(SimDuration(u64::MAX))
-        };
-        let rng = &mut self.generators[workload].arrivals;
-        match &self.scenario.workloads[workload].arrival_rate_per_s {
-            Rate::Constant(rate) => after + gap(*rate, rng),
-            Rate::Curve(c) => {
-                let highest = c.max();
-                let mut t = after;
-                loop {
-                    t += gap(highest, rng);
-                    if t > self.until || rng.random::<f64>() * highest < c.at(t) {
-                        return t;
-                    }
-                }
-            }
-        }
+        self.scenario.workloads[workload]
+            .arrival_rate_per_s
+            .next_arrival(after, self.until, &mut self.generators[workload].arrivals)
     }
 
     /// Advances the utilisation integrals to `now`; call before every change of `requested`.
