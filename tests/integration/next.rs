@@ -268,3 +268,60 @@ fn priority_classes_reach_the_run_and_fit() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("no PriorityClass `urgent`"), "{stderr}");
 }
+
+/// A CronJob in a run: its Jobs arrive at the schedule's times after `start`; a `start`
+/// that is not a time is refused at its key.
+#[test]
+fn a_cronjob_runs_on_its_schedule_from_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy("examples/next/cluster.yaml", dir.join("cluster.yaml")).unwrap();
+    std::fs::write(
+        dir.join("cron.yaml"),
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: tick}\nspec:\n  schedule: '*/10 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        metadata: {annotations: {orchsim.io/run-for-s: '60'}}\n        spec: {containers: [{name: c, resources: {requests: {cpu: 100m}}}]}\n",
+    )
+    .unwrap();
+    let scenario = |start: &str| {
+        let file = dir.join("s.toml");
+        std::fs::write(
+            &file,
+            format!("name = \"cron\"\nduration_s = 3600\n[trace]\nformat = \"kubernetes\"\nnodes = \"cluster.yaml\"\npods = \"cron.yaml\"\nstart = \"{start}\"\n"),
+        )
+        .unwrap();
+        file
+    };
+    let out = dir.join("out");
+    stdout_of(
+        orchsim()
+            .args(["run", "--quiet", "--report", "--out"])
+            .arg(&out)
+            .arg(scenario("2026-12-07T09:05:00Z")),
+    );
+    let submitted: Vec<String> = rows(&out.join("pods.csv"))
+        .into_iter()
+        .filter(|r| r["pod"].contains("tick"))
+        .map(|r| r["submit_ms"].clone())
+        .collect();
+    // 09:10, 09:20, … 10:00: 5 to 55 minutes after the start.
+    let minutes: Vec<f64> = submitted
+        .iter()
+        .map(|s| s.parse::<f64>().unwrap() / 60_000.0)
+        .collect();
+    assert_eq!(
+        minutes,
+        [5.0, 15.0, 25.0, 35.0, 45.0, 55.0],
+        "{submitted:?}"
+    );
+
+    let o = orchsim()
+        .args(["run", "--quiet"])
+        .arg(scenario("yesterday"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("trace.start") && stderr.contains("RFC 3339"),
+        "{stderr}"
+    );
+}

@@ -11,6 +11,7 @@
 //!   sampling), with a seeded ChaCha8 stream instead of Go's global `math/rand`.
 
 pub mod config;
+pub mod cron;
 pub mod objects;
 mod plugins;
 mod preemption;

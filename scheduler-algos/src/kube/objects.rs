@@ -245,6 +245,27 @@ pub struct Workload {
     pub run_for_s: Option<f64>,
     /// What the template asks of the priority admission plugin.
     pub priority: PriorityRequest,
+    /// A CronJob's schedule and policies.
+    pub cron: Option<CronSpec>,
+}
+
+/// What a CronJob's spec says about when its Jobs run (batch/v1 `CronJobSpec`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CronSpec {
+    pub schedule: super::cron::Schedule,
+    /// `spec.suspend`: no runs.
+    pub suspend: bool,
+    pub concurrency: ConcurrencyPolicy,
+}
+
+/// `spec.concurrencyPolicy` (default `Allow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConcurrencyPolicy {
+    Allow,
+    /// Skip a run while the previous one is running.
+    Forbid,
+    /// A run deletes the previous one's pods still running.
+    Replace,
 }
 
 impl Workload {
@@ -267,6 +288,7 @@ impl Workload {
             template: pod,
             run_for_s: None,
             priority: PriorityRequest::default(),
+            cron: None,
         }
     }
 
@@ -664,6 +686,11 @@ impl Ctx {
         let spec = get(m, "spec").ok_or_else(|| self.err("spec", "expected a spec"))?;
         let mut spec = self.map(spec, "spec")?;
         let mut prefix = "spec".to_string();
+        let cron = if kind == "CronJob" {
+            Some(self.cron_spec(spec)?)
+        } else {
+            None
+        };
         let pods = match kind {
             "CronJob" => {
                 let jt = get(spec, "jobTemplate")
@@ -713,6 +740,60 @@ impl Ctx {
             template,
             run_for_s,
             priority,
+            cron,
+        })
+    }
+
+    /// A CronJob's `schedule` (robfig/cron's standard syntax, [`super::cron`]), `timeZone`
+    /// (UTC only: the times are computed without a time-zone database), `suspend` and
+    /// `concurrencyPolicy`.
+    fn cron_spec(&self, spec: &Mapping) -> Result<CronSpec, ObjectError> {
+        let text = self
+            .string(get(spec, "schedule"), "spec.schedule")?
+            .ok_or_else(|| {
+                self.err(
+                    "spec.schedule",
+                    "expected a schedule such as \"*/5 * * * *\"",
+                )
+            })?;
+        let schedule =
+            super::cron::Schedule::parse(&text).map_err(|e| self.err("spec.schedule", e))?;
+        match self
+            .string(get(spec, "timeZone"), "spec.timeZone")?
+            .as_deref()
+        {
+            None | Some("UTC" | "Etc/UTC") => {}
+            Some(other) => {
+                return Err(self.err(
+                    "spec.timeZone",
+                    format!("expected UTC (schedules are computed in UTC here), found `{other}`"),
+                ))
+            }
+        }
+        let suspend = match get(spec, "suspend") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| self.err("spec.suspend", "expected true or false"))?,
+        };
+        let concurrency = match self
+            .string(get(spec, "concurrencyPolicy"), "spec.concurrencyPolicy")?
+            .as_deref()
+        {
+            None | Some("Allow") => ConcurrencyPolicy::Allow,
+            Some("Forbid") => ConcurrencyPolicy::Forbid,
+            Some("Replace") => ConcurrencyPolicy::Replace,
+            Some(other) => {
+                return Err(self.err(
+                    "spec.concurrencyPolicy",
+                    format!("expected Allow, Forbid or Replace, found `{other}`"),
+                ))
+            }
+        };
+        Ok(CronSpec {
+            schedule,
+            suspend,
+            concurrency,
         })
     }
 
@@ -1707,6 +1788,49 @@ mod tests {
             e.contains("Deployment d: `spec.template.spec.priorityClassName`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn cronjob_specs_are_read_and_checked() {
+        let cron = |spec: &str| {
+            format!("kind: CronJob\nmetadata: {{name: c}}\nspec:\n{spec}  jobTemplate:\n    spec:\n      template:\n        spec: {{containers: [{{name: c}}]}}\n")
+        };
+        let o = parse(&cron(
+            "  schedule: '0 2 * * *'\n  concurrencyPolicy: Replace\n  suspend: true\n",
+        ))
+        .unwrap();
+        let c = o.workloads[0].cron.as_ref().unwrap();
+        assert_eq!(
+            (c.concurrency, c.suspend),
+            (ConcurrencyPolicy::Replace, true)
+        );
+        for (spec, field, says) in [
+            ("", "spec.schedule", "expected a schedule"),
+            (
+                "  schedule: '0 2 * *'\n",
+                "spec.schedule",
+                "exactly 5 fields",
+            ),
+            (
+                "  schedule: '@daily'\n  timeZone: Europe/Paris\n",
+                "spec.timeZone",
+                "expected UTC",
+            ),
+            (
+                "  schedule: '@daily'\n  concurrencyPolicy: Sometimes\n",
+                "spec.concurrencyPolicy",
+                "Allow, Forbid or Replace",
+            ),
+            (
+                "  schedule: '@daily'\n  suspend: maybe\n",
+                "spec.suspend",
+                "true or false",
+            ),
+        ] {
+            let e = parse(&cron(spec)).unwrap_err();
+            assert_eq!(e.field, field, "{spec}: {e}");
+            assert!(e.message.contains(says), "{spec}: {e}");
+        }
     }
 
     #[test]

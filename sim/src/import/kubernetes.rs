@@ -8,7 +8,9 @@
 //! - The **manifests** (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Pod)
 //!   are applied at the start: DaemonSets first, a pod on every node their controller would
 //!   put one on (node by node), then the other workloads in the order written, replica by
-//!   replica — the order `orchsim fit` places them in. A CronJob counts as one run of its job.
+//!   replica — the order `orchsim fit` places them in. A CronJob's Jobs run at its schedule's
+//!   times within the run ([`objects::CronSpec`], UTC), which needs the run's wall-clock start
+//!   (`start`, else the event log's first event); without one it runs once at the start.
 //!   A compose file, `docker service create` lines or Marathon JSON are read as well
 //!   (`super::manifests`), but not a Swarm global service yet: its tasks would be placed by
 //!   node name, which only kube-scheduler reads, and it ignores Swarm constraints.
@@ -17,7 +19,8 @@
 //!   `{"type": "ADDED" | "MODIFIED" | "DELETED", "object": <Pod>}`, with an optional
 //!   `"time": "<RFC 3339>"`) replays pods created and deleted later. An event's time is its
 //!   `time`, else the pod's `metadata.creationTimestamp` (ADDED) or
-//!   `metadata.deletionTimestamp` (DELETED); time 0 of the replay is the earliest event kept.
+//!   `metadata.deletionTimestamp` (DELETED); time 0 of the replay is `start` when given
+//!   (earlier events are skipped and counted), else the earliest event kept.
 //!   MODIFIED events are counted and not replayed (the simulation binds and runs pods itself);
 //!   an ADDED pod already in the cluster (a watch starts by listing what exists) is skipped;
 //!   one created again after its deletion (a StatefulSet's pod) lives again.
@@ -28,7 +31,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use orchsim_sched::kube::objects::{self, ObjectError, Objects};
+use orchsim_sched::kube::objects::{self, ConcurrencyPolicy, ObjectError, Objects, Workload};
 
 use super::manifests::{self, Manifests};
 use orchsim_sched::{NodeInfo, PodSpec};
@@ -75,15 +78,44 @@ fn object_error(file: &str, e: ObjectError) -> ImportError {
     }
 }
 
-/// Reads the snapshot, the manifests and the event log into the cluster and its arrivals.
-/// A malformed event-log line is skipped and counted, or fatal with `strict`; the YAML
-/// files are read whole and any error in them is fatal (a snapshot or a manifest half read
-/// would be a different cluster).
+/// How [`read_with`] reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// A malformed event-log line is an error instead of skipped.
+    pub strict: bool,
+    /// The wall-clock time of the run's time 0 (else the log's first event's).
+    pub start: Option<SystemTime>,
+    /// The run's length in the trace's seconds: CronJobs run at their times up to it.
+    pub until_s: Option<f64>,
+}
+
+/// [`read_with`] without a start time or a run length.
 pub fn read(
     snapshot: Text<'_>,
     manifests: Option<Text<'_>>,
     log: Option<Text<'_>>,
     strict: bool,
+) -> Result<Cluster, ImportError> {
+    read_with(
+        snapshot,
+        manifests,
+        log,
+        Options {
+            strict,
+            ..Options::default()
+        },
+    )
+}
+
+/// Reads the snapshot, the manifests and the event log into the cluster and its arrivals.
+/// A malformed event-log line is skipped and counted, or fatal with `strict`; the YAML
+/// files are read whole and any error in them is fatal (a snapshot or a manifest half read
+/// would be a different cluster).
+pub fn read_with(
+    snapshot: Text<'_>,
+    manifests: Option<Text<'_>>,
+    log: Option<Text<'_>>,
+    opts: Options,
 ) -> Result<Cluster, ImportError> {
     let mut summary = Summary {
         format: FORMAT.into(),
@@ -142,14 +174,30 @@ pub fn read(
     cluster.pods.extend(waiting);
     // PriorityClasses of the snapshot, then the manifests, hold for what comes after them.
     let mut classes = snap.priority_classes.clone();
-    if let Some(m) = manifests {
+    let mut crons = Vec::new();
+    if let Some(m) = &manifests {
         let objs = manifests::read(m.name, m.text, &classes)?;
         classes.extend(objs.priority_classes.iter().cloned());
-        apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
+        crons = apply(&mut cluster, &mut keys, m.name, objs, &mut summary)?;
     }
+    let mut origin = opts.start;
     if let Some(l) = log {
-        replay(&mut cluster, l, strict, &classes, &mut summary)?;
+        origin = replay(&mut cluster, l, &opts, &classes, &mut summary)?;
     }
+    if let Some(m) = &manifests {
+        schedule(
+            &mut cluster,
+            m.name,
+            &crons,
+            origin,
+            opts.until_s,
+            &mut summary,
+        );
+    }
+    // CronJobs' runs among the log's arrivals (a stable sort: the rest keep their order).
+    cluster
+        .pods
+        .sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
     summary.tasks = cluster.pods.len() as u64;
     summary.first_arrival_s = cluster.pods.first().map_or(0.0, |p| p.arrival_s);
     summary.last_arrival_s = cluster.pods.last().map_or(0.0, |p| p.arrival_s);
@@ -157,14 +205,15 @@ pub fn read(
     Ok(cluster)
 }
 
-/// The manifests' pods at the start: DaemonSets node by node, then the rest in order.
+/// The manifests' pods at the start: DaemonSets node by node, then the rest in order; the
+/// CronJobs are returned, for [`schedule`] once the run's start is known.
 fn apply(
     cluster: &mut Cluster,
     keys: &mut BTreeSet<String>,
     file: &str,
     objs: Manifests,
     summary: &mut Summary,
-) -> Result<(), ImportError> {
+) -> Result<Vec<Workload>, ImportError> {
     let mut add = |spec: PodSpec, run_for_s: Option<f64>, pods: &mut Vec<KubePod>| {
         if !keys.insert(spec.key()) {
             return Err(ImportError::Object {
@@ -202,7 +251,12 @@ fn apply(
             }
         }
     }
+    let mut crons = Vec::new();
     for w in objs.workloads.iter().filter(|w| !w.per_node()) {
+        if w.cron.is_some() {
+            crons.push(w.clone());
+            continue;
+        }
         for i in 0..w.pods {
             add(w.replica(i), w.run_for_s, &mut cluster.pods)?;
         }
@@ -224,7 +278,96 @@ fn apply(
             ),
         );
     }
-    Ok(())
+    Ok(crons)
+}
+
+/// Each CronJob's Jobs at its schedule's times after `origin` (the run's time 0 on the
+/// wall clock) and up to `until_s`, as the CronJob controller creates them
+/// (pkg/controller/cronjob): a Job named `<cronjob>-<minutes since the epoch>` of the job
+/// template's `parallelism` pods; `Forbid` skips a run while the previous one runs, `Replace`
+/// deletes the previous one's pods — "runs" judged by the template's run time from the
+/// scheduled time, not counting the time its pods wait for a node. Without a start or a run
+/// length, one run at time 0.
+fn schedule(
+    cluster: &mut Cluster,
+    file: &str,
+    crons: &[Workload],
+    origin: Option<SystemTime>,
+    until_s: Option<f64>,
+    summary: &mut Summary,
+) {
+    let push = |pods: &mut Vec<KubePod>, w: &Workload, name: String, at: f64| {
+        let mut spec = w.template.clone();
+        spec.name = name;
+        pods.push(KubePod {
+            spec,
+            running_on: None,
+            arrival_s: at,
+            run_for_s: w.run_for_s,
+            deleted_s: None,
+        });
+        pods.len() - 1
+    };
+    for w in crons {
+        let Some(cron) = &w.cron else { continue };
+        if cron.suspend {
+            summary.skip(
+                file,
+                0,
+                "suspended CronJob",
+                format!("{} is suspended: no runs", w.key()),
+            );
+            continue;
+        }
+        let start = origin.and_then(|o| o.duration_since(SystemTime::UNIX_EPOCH).ok());
+        let (Some(start), Some(until)) = (start, until_s) else {
+            summary.skip(
+                file,
+                0,
+                "CronJob without a start time: one run at the start",
+                format!("{}: no [trace] start and no event log to place its schedule in time: one run at time 0", w.key()),
+            );
+            for i in 0..w.pods {
+                push(&mut cluster.pods, w, format!("{}-{i}", w.name), 0.0);
+            }
+            continue;
+        };
+        let start = start.as_secs() as i64;
+        let end = start.saturating_add(until.max(0.0) as i64);
+        let mut previous: Option<(f64, Vec<usize>)> = None;
+        for t in cron.schedule.times(start, end) {
+            let at = (t - start) as f64;
+            if let Some((was, pods)) = &previous {
+                let running = w.run_for_s.is_none_or(|r| was + r > at);
+                match cron.concurrency {
+                    ConcurrencyPolicy::Forbid if running => {
+                        summary.skip(
+                            file,
+                            0,
+                            "CronJob run skipped (concurrencyPolicy Forbid)",
+                            format!(
+                                "{}: the run at {at} s is skipped, the previous one still runs",
+                                w.key()
+                            ),
+                        );
+                        continue;
+                    }
+                    ConcurrencyPolicy::Replace if running => {
+                        for &p in pods {
+                            cluster.pods[p].deleted_s = Some(at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let job = format!("{}-{}", w.name, t.div_euclid(60));
+            let pods: Vec<usize> = (0..w.pods)
+                .map(|i| push(&mut cluster.pods, w, format!("{job}-{i}"), at))
+                .collect();
+            summary.jobs += 1;
+            previous = Some((at, pods));
+        }
+    }
 }
 
 /// A pod a log event names: one the cluster had before the log, or the log's k-th creation.
@@ -243,14 +386,16 @@ struct LogEvent {
     run_for_s: Option<f64>,
 }
 
-/// The event log's creations and deletions, after the pods already there.
+/// The event log's creations and deletions, after the pods already there; returns the wall
+/// time of the run's time 0 (`opts.start`, else the first event's).
 fn replay(
     cluster: &mut Cluster,
     log: Text<'_>,
-    strict: bool,
+    opts: &Options,
     classes: &[objects::PriorityClass],
     summary: &mut Summary,
-) -> Result<(), ImportError> {
+) -> Result<Option<SystemTime>, ImportError> {
+    let strict = opts.strict;
     let mut events: Vec<LogEvent> = Vec::new();
     for (i, text) in log.text.lines().enumerate() {
         let line = i as u64 + 1;
@@ -280,6 +425,20 @@ fn replay(
     // name is alive is the watch's first list of what exists; one whose earlier life was
     // deleted is created again (a StatefulSet's pod).
     events.sort_by_key(|e| (e.at, e.line));
+    if let Some(start) = opts.start {
+        events.retain(|e| {
+            let keep = e.at >= start;
+            if !keep {
+                summary.skip(
+                    log.name,
+                    e.line,
+                    "before the start",
+                    format!("Pod {}: the event is before `start`", e.pod.key()),
+                );
+            }
+            keep
+        });
+    }
     let mut live: BTreeMap<String, Target> = cluster
         .pods
         .iter()
@@ -313,13 +472,14 @@ fn replay(
             ),
         }
     }
-    let Some(t0) = added
-        .iter()
-        .map(|e| e.at)
-        .chain(deletions.iter().map(|d| d.0))
-        .min()
-    else {
-        return Ok(());
+    let Some(t0) = opts.start.or_else(|| {
+        added
+            .iter()
+            .map(|e| e.at)
+            .chain(deletions.iter().map(|d| d.0))
+            .min()
+    }) else {
+        return Ok(None);
     };
     let secs = |t: SystemTime| t.duration_since(t0).map_or(0.0, |d| d.as_secs_f64());
     let first_new = cluster.pods.len();
@@ -342,7 +502,7 @@ fn replay(
         p.deleted_s = Some(secs(at).max(p.arrival_s));
     }
     summary.jobs += (cluster.pods.len() - first_new) as u64;
-    Ok(())
+    Ok(Some(t0))
 }
 
 /// One line of the log: an ADDED or DELETED pod, `None` for MODIFIED.
@@ -483,6 +643,80 @@ mod tests {
             .iter()
             .find(|p| p.spec.key() == key)
             .unwrap_or_else(|| panic!("no pod {key}"))
+    }
+
+    /// A CronJob every 30 minutes of 2 pods running 40 minutes, over 3 hours from 09:00:
+    /// runs at 09:30 … 12:00 (after the start, up to its end), named as the controller names
+    /// its Jobs; `Forbid` skips a run while the previous one runs, `Replace` deletes it;
+    /// suspended, none; without a start time, one at time 0.
+    #[test]
+    fn cronjobs_run_on_their_schedule() {
+        let start = humantime::parse_rfc3339("2026-12-07T09:00:00Z").unwrap();
+        let cron = |extra: &str| {
+            format!("kind: CronJob\nmetadata: {{name: tick}}\nspec:\n  schedule: '*/30 * * * *'\n{extra}  jobTemplate:\n    spec:\n      parallelism: 2\n      template:\n        metadata: {{annotations: {{orchsim.io/run-for-s: '2400'}}}}\n        spec: {{containers: [{{name: c, resources: {{requests: {{cpu: 100m}}}}}}]}}\n")
+        };
+        let run = |extra: &str, start: Option<SystemTime>| {
+            let text = cron(extra);
+            let c = read_with(
+                Text {
+                    name: "cluster.yaml",
+                    text: SNAPSHOT,
+                },
+                Some(Text {
+                    name: "cron.yaml",
+                    text: &text,
+                }),
+                None,
+                Options {
+                    strict: true,
+                    start,
+                    until_s: Some(3.0 * 3600.0),
+                },
+            )
+            .unwrap();
+            let ticks: Vec<(String, f64, Option<f64>)> = c
+                .pods
+                .iter()
+                .filter(|p| p.spec.name.starts_with("tick"))
+                .map(|p| (p.spec.name.clone(), p.arrival_s, p.deleted_s))
+                .collect();
+            (ticks, c.summary)
+        };
+        let (allow, _) = run("", Some(start));
+        let at: Vec<f64> = allow.iter().map(|t| t.1).step_by(2).collect();
+        assert_eq!(at, [1800.0, 3600.0, 5400.0, 7200.0, 9000.0, 10_800.0]);
+        // 09:30 is minute 29,943,930 since the epoch (1,796,635,800 s ÷ 60).
+        assert_eq!(allow[0].0, "tick-29943930-0");
+        assert_eq!(allow[1].0, "tick-29943930-1");
+        assert!(allow.iter().all(|t| t.2.is_none()));
+        let (forbid, summary) = run("  concurrencyPolicy: Forbid\n", Some(start));
+        let at: Vec<f64> = forbid.iter().map(|t| t.1).step_by(2).collect();
+        assert_eq!(at, [1800.0, 5400.0, 9000.0]);
+        assert_eq!(
+            summary.skipped["CronJob run skipped (concurrencyPolicy Forbid)"],
+            3
+        );
+        let (replace, _) = run("  concurrencyPolicy: Replace\n", Some(start));
+        let deleted: Vec<Option<f64>> = replace.iter().map(|t| t.2).step_by(2).collect();
+        assert_eq!(
+            deleted,
+            [
+                Some(3600.0),
+                Some(5400.0),
+                Some(7200.0),
+                Some(9000.0),
+                Some(10_800.0),
+                None
+            ]
+        );
+        let (suspended, _) = run("  suspend: true\n", Some(start));
+        assert!(suspended.is_empty());
+        let (once, summary) = run("", None);
+        assert_eq!(once.iter().map(|t| t.1).collect::<Vec<_>>(), [0.0, 0.0]);
+        assert_eq!(
+            summary.skipped["CronJob without a start time: one run at the start"],
+            1
+        );
     }
 
     #[test]

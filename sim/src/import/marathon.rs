@@ -221,6 +221,7 @@ fn app(
         template: t,
         run_for_s: None,
         priority: Default::default(),
+        cron: None,
     });
     Ok(())
 }

@@ -69,6 +69,7 @@ impl Service {
             template: t,
             run_for_s: None,
             priority: Default::default(),
+            cron: None,
         }
     }
 }

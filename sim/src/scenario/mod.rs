@@ -511,7 +511,7 @@ fn validate(
 
     let (mut trace_nodes, trace) = match &raw.trace {
         Some(t) => {
-            let (nodes, replay) = trace_source(loc, t, files)?;
+            let (nodes, replay) = trace_source(loc, t, files, duration)?;
             (nodes, Some(replay))
         }
         None => (Vec::new(), None),

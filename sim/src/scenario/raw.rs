@@ -87,6 +87,8 @@ pub(super) struct RawTrace {
     pub(super) instances: Option<Spanned<String>>,
     /// kubernetes: the watch log replayed on the snapshot.
     pub(super) events: Option<Spanned<String>>,
+    /// kubernetes: the wall-clock time (RFC 3339) of the run's time 0.
+    pub(super) start: Option<Spanned<String>>,
     /// google-2011: a malformed record stops the run instead of being skipped.
     #[serde(default)]
     pub(super) strict: bool,

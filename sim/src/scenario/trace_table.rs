@@ -9,13 +9,14 @@ pub(super) fn trace_source(
     loc: &Locator,
     t: &RawTrace,
     files: &dyn ScenarioFiles,
+    duration: SimDuration,
 ) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
     match t.format.get_ref().as_str() {
         ALIBABA_GPU_V2023 => {}
         GOOGLE_2011 | GOOGLE_2019 => return google_source(loc, t, files),
         ALIBABA_2018 => return alibaba_2018_source(loc, t, files),
-        KUBERNETES => return kubernetes_source(loc, t, files),
+        KUBERNETES => return kubernetes_source(loc, t, files, duration),
         other => {
             return Err(err(
                 t.format.span(),
@@ -185,7 +186,7 @@ fn refuse_foreign(loc: &Locator, t: &RawTrace, format: &str) -> Result<(), Scena
     /// Whether a key is given, and where.
     type Given = (bool, Option<Range<usize>>);
     // (key, given, the formats that take it)
-    let keys: [(&str, Given, &[&str]); 13] = [
+    let keys: [(&str, Given, &[&str]); 14] = [
         ("gpu_nodes_only", (t.gpu_nodes_only, None), GPU),
         (
             "arrivals",
@@ -205,6 +206,7 @@ fn refuse_foreign(loc: &Locator, t: &RawTrace, format: &str) -> Result<(), Scena
         ("containers", at(&t.containers), &[ALIBABA_2018]),
         ("instances", at(&t.instances), &[ALIBABA_2018]),
         ("events", at(&t.events), &[KUBERNETES]),
+        ("start", at(&t.start), &[KUBERNETES]),
         // The GPU trace's files are read strictly already.
         ("strict", (t.strict, None), LOGGED),
     ];
@@ -559,6 +561,7 @@ fn kubernetes_source(
     loc: &Locator,
     t: &RawTrace,
     files: &dyn ScenarioFiles,
+    duration: SimDuration,
 ) -> Result<(Vec<orchsim_sched::NodeInfo>, TraceReplay), ScenarioError> {
     use crate::import::kubernetes::{self, Text};
     let err = |span: Range<usize>, field: &str, msg: String| loc.error(Some(span), field, msg);
@@ -587,11 +590,25 @@ fn kubernetes_source(
             text: &x.1,
         }
     }
-    let cluster = kubernetes::read(
+    let start = match &t.start {
+        Some(s) => Some(humantime::parse_rfc3339_weak(s.get_ref()).map_err(|e| {
+            err(
+                s.span(),
+                "trace.start",
+                format!("expected an RFC 3339 time such as \"2026-12-07T09:00:00Z\": {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let cluster = kubernetes::read_with(
         text(&snapshot),
         Some(text(&manifests)),
         log.as_ref().map(text),
-        t.strict,
+        kubernetes::Options {
+            strict: t.strict,
+            start,
+            until_s: Some(duration.as_secs_f64() / scale),
+        },
     )
     .map_err(|e| {
         // The error at the key naming its file.
