@@ -24,6 +24,9 @@ pub enum Schedule {
     Every(u64),
 }
 
+/// The longest `@every` read: a century, so run times stay far inside an `i64` of seconds.
+pub const MAX_EVERY_S: u64 = 100 * 366 * 86_400;
+
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
@@ -88,6 +91,12 @@ impl Schedule {
                     let d = humantime::parse_duration(d.trim())
                         .map_err(|e| format!("expected @every <duration> such as 5m: {e}"))?;
                     // robfig: rounded down to a second, at least one.
+                    if d.as_secs() > MAX_EVERY_S {
+                        return Err(format!(
+                            "expected @every at most {MAX_EVERY_S} s (a century), found {} s",
+                            d.as_secs()
+                        ));
+                    }
                     return Ok(Schedule::Every(d.as_secs().max(1)));
                 }
                 None if spec.starts_with('@') => {
@@ -153,20 +162,23 @@ impl Schedule {
         let mut out = Vec::new();
         match self {
             Schedule::Every(s) => {
-                let mut t = start.saturating_add(*s as i64);
-                while t <= end {
-                    out.push(t);
-                    t = t.saturating_add(*s as i64);
+                let mut t = start.checked_add(*s as i64);
+                while let Some(at) = t.filter(|at| *at <= end) {
+                    out.push(at);
+                    t = at.checked_add(*s as i64);
                 }
             }
             Schedule::Fields { .. } => {
                 // Minute by minute: a month is 43,200 checks.
-                let mut t = start.div_euclid(60) * 60 + 60;
-                while t <= end {
-                    if self.matches(t) {
-                        out.push(t);
+                let mut t = start
+                    .div_euclid(60)
+                    .checked_mul(60)
+                    .and_then(|m| m.checked_add(60));
+                while let Some(at) = t.filter(|at| *at <= end) {
+                    if self.matches(at) {
+                        out.push(at);
                     }
-                    t += 60;
+                    t = at.checked_add(60);
                 }
             }
         }
@@ -321,6 +333,11 @@ mod tests {
             Schedule::parse("@every 90m").unwrap().times(0, 3 * 5400),
             [5400, 10_800, 16_200]
         );
+        // The end of time ends the loops.
+        let hourly = Schedule::parse("@hourly").unwrap();
+        assert!(hourly.times(i64::MAX - 7300, i64::MAX).len() <= 3);
+        let every = Schedule::parse("@every 1h").unwrap();
+        assert!(every.times(i64::MAX - 7300, i64::MAX).len() <= 3);
     }
 
     #[test]
@@ -335,6 +352,7 @@ mod tests {
             ("@fortnightly", "unrecognized descriptor"),
             ("TZ=UTC 0 * * * *", "timeZone field"),
             ("@every soon", "@every <duration>"),
+            ("@every 300000000000y", "at most"),
         ] {
             let e = Schedule::parse(spec).unwrap_err();
             assert!(e.contains(says), "{spec}: {e}");

@@ -151,11 +151,39 @@ impl Objects {
     /// pod with `spec.priority` and no class name keeps it, and so does a pod naming a class
     /// the input lacks (`kubectl get nodes,pods` prints no classes; its pods were admitted).
     pub fn admit_priorities(&mut self, earlier: &[PriorityClass]) -> Result<(), ObjectError> {
-        let classes: Vec<PriorityClass> = system_priority_classes()
-            .into_iter()
-            .chain(earlier.iter().cloned())
-            .chain(self.priority_classes.iter().cloned())
-            .collect();
+        let mut classes: Vec<PriorityClass> = system_priority_classes().into();
+        for c in earlier.iter().chain(&self.priority_classes) {
+            // The same class in two files (a dump of the cluster's, and the manifests') is
+            // one class; two different ones under one name, or two defaults, are not.
+            let clash = |why: String| ObjectError {
+                document: 0,
+                object: format!("PriorityClass {}", c.name),
+                field: String::new(),
+                message: why,
+                line: None,
+                column: None,
+            };
+            match classes.iter().find(|x| x.name == c.name) {
+                Some(x) if x == c => continue,
+                Some(x) => {
+                    return Err(clash(format!(
+                        "defined twice differently (value {} and {})",
+                        x.value, c.value
+                    )))
+                }
+                None => {}
+            }
+            if let Some(d) = classes
+                .iter()
+                .find(|x| x.global_default && c.global_default)
+            {
+                return Err(clash(format!(
+                    "only one default can exist: `{}` is one already",
+                    d.name
+                )));
+            }
+            classes.push(c.clone());
+        }
         let default = classes
             .iter()
             .filter(|c| c.global_default)
@@ -255,6 +283,9 @@ pub struct CronSpec {
     pub schedule: super::cron::Schedule,
     /// `spec.suspend`: no runs.
     pub suspend: bool,
+    /// `spec.startingDeadlineSeconds`: a run started later than this after its time is
+    /// missed.
+    pub starting_deadline_s: Option<i64>,
     pub concurrency: ConcurrencyPolicy,
 }
 
@@ -365,6 +396,22 @@ fn daemon_tolerations(pod: &mut PodSpec) {
             effect: Some(effect),
         });
     }
+}
+
+/// The PriorityClasses in `text`, nothing admitted (for reading every file's classes before
+/// any pods). Up to the first document that is not a Kubernetes object (a compose file, a
+/// mistake): the file's own read reports that, located.
+pub fn scan_priority_classes(text: &str) -> Vec<PriorityClass> {
+    let mut out = Objects::default();
+    for (d, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let read = Value::deserialize(doc)
+            .ok()
+            .and_then(|v| read_value(&v, d + 1, &mut out).ok());
+        if read.is_none() {
+            break;
+        }
+    }
+    out.priority_classes
 }
 
 /// Reads every Node and Pod in `text`; other kinds are skipped. Pods' priorities are
@@ -616,6 +663,16 @@ impl Ctx {
                         ),
                     ));
                 }
+                if let Some(d) = out
+                    .priority_classes
+                    .iter()
+                    .find(|x| x.global_default && c.global_default)
+                {
+                    return Err(self.err(
+                        "globalDefault",
+                        format!("only one default can exist: `{}` is one already", d.name),
+                    ));
+                }
                 out.priority_classes.push(c);
                 Ok(())
             }
@@ -770,6 +827,14 @@ impl Ctx {
                 ))
             }
         }
+        let starting_deadline_s = self
+            .int32(
+                get(spec, "startingDeadlineSeconds"),
+                "spec.startingDeadlineSeconds",
+                0,
+                i32::MAX,
+            )?
+            .map(i64::from);
         let suspend = match get(spec, "suspend") {
             None => false,
             Some(v) => v
@@ -793,6 +858,7 @@ impl Ctx {
         Ok(CronSpec {
             schedule,
             suspend,
+            starting_deadline_s,
             concurrency,
         })
     }
@@ -810,10 +876,11 @@ impl Ctx {
                 .into_iter()
                 .find(|c| c.name == name)
         }) {
-            if builtin.is_none_or(|b| b.value != value) {
+            let global = get(m, "globalDefault").and_then(Value::as_bool) == Some(true);
+            if global || builtin.is_none_or(|b| b.value != value) {
                 return Err(self.err(
                     "value",
-                    format!("expected a `system-` class to be a built-in one (system-cluster-critical {}, system-node-critical {}): `{name}` with {value} is not", 2 * HIGHEST_USER_DEFINABLE_PRIORITY, 2 * HIGHEST_USER_DEFINABLE_PRIORITY + 1000),
+                    format!("expected a `system-` class to be a built-in one (system-cluster-critical {}, system-node-critical {}, neither a global default): `{name}` with {value} is not", 2 * HIGHEST_USER_DEFINABLE_PRIORITY, 2 * HIGHEST_USER_DEFINABLE_PRIORITY + 1000),
                 ));
             }
         } else if value > HIGHEST_USER_DEFINABLE_PRIORITY {
@@ -1865,5 +1932,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("expected each PriorityClass once"), "{e}");
+        let e = parse("kind: PriorityClass\nmetadata: {name: system-cluster-critical}\nvalue: 2000000000\nglobalDefault: true\n").unwrap_err().to_string();
+        assert!(e.contains("built-in"), "{e}");
+        let two = "kind: PriorityClass\nmetadata: {name: a}\nvalue: 1\nglobalDefault: true\n---\nkind: PriorityClass\nmetadata: {name: b}\nvalue: 2\nglobalDefault: true\n";
+        assert!(parse(two)
+            .unwrap_err()
+            .to_string()
+            .contains("only one default"));
+        // Across files: the same class twice is one; two different ones under a name are not.
+        let earlier = parse(CLASSES).unwrap().priority_classes;
+        parse_with_classes(CLASSES, &earlier).unwrap();
+        let other = "kind: PriorityClass\nmetadata: {name: high}\nvalue: 7\n";
+        let e = parse_with_classes(other, &earlier).unwrap_err().to_string();
+        assert!(
+            e.contains("defined twice differently (value 1000 and 7)"),
+            "{e}"
+        );
+        assert_eq!(scan_priority_classes(CLASSES), earlier);
+        assert!(scan_priority_classes("services:\n  web: {image: nginx}\n").is_empty());
     }
 }

@@ -307,11 +307,20 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     // Pods of the snapshot that wait for a node: placed first, as `orchsim run` of the
     // snapshot does (before the manifests' DaemonSets).
     let mut workloads: Vec<Workload> = Vec::new();
-    // PriorityClasses hold for the files read after the one that defines them.
+    // Every file's PriorityClasses, before any pods are admitted (kubectl applies a
+    // directory in name order, and a Deployment's pods come after its class anyway).
+    let files = crate::net_policy::yaml_files(&req.manifests)?;
     let mut classes = Vec::new();
+    for f in pods_from.iter().chain(&files) {
+        for c in objects::scan_priority_classes(&read(f)?) {
+            if !classes.contains(&c) {
+                classes.push(c);
+            }
+        }
+    }
     if let Some(p) = &pods_from {
-        let objs = parse(p)?;
-        classes.extend(objs.priority_classes.iter().cloned());
+        let objs = objects::parse_with_classes(&read(p)?, &classes)
+            .map_err(|e| Error::bad_input(format!("{}: {e}", p.display())))?;
         let unbound = objects::bind_existing(&mut nodes, objs.pods, &objs.pod_nodes);
         if !unbound.is_empty() {
             notes.push(format!(
@@ -328,11 +337,10 @@ pub fn fit(req: &FitRequest) -> Result<Fitted> {
     }
     let pending = workloads.len();
     let mut skipped = std::collections::BTreeMap::new();
-    for f in crate::net_policy::yaml_files(&req.manifests)? {
+    for f in files {
         let name = f.display().to_string();
         let objs = orchsim_sim::import::manifests::read(&name, &read(&f)?, &classes)
             .map_err(|e| Error::bad_input(e.to_string()))?;
-        classes.extend(objs.priority_classes.iter().cloned());
         workloads.extend(objs.workloads);
         // A bare Pod is a workload of one.
         for (p, _) in objs.pods {

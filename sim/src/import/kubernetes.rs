@@ -20,7 +20,8 @@
 //!   `"time": "<RFC 3339>"`) replays pods created and deleted later. An event's time is its
 //!   `time`, else the pod's `metadata.creationTimestamp` (ADDED) or
 //!   `metadata.deletionTimestamp` (DELETED); time 0 of the replay is `start` when given
-//!   (earlier events are skipped and counted), else the earliest event kept.
+//!   (a pod created earlier is there at time 0, one created and deleted earlier never is),
+//!   else the earliest event kept.
 //!   MODIFIED events are counted and not replayed (the simulation binds and runs pods itself);
 //!   an ADDED pod already in the cluster (a watch starts by listing what exists) is skipped;
 //!   one created again after its deletion (a StatefulSet's pod) lives again.
@@ -187,12 +188,13 @@ pub fn read_with(
     if let Some(m) = &manifests {
         schedule(
             &mut cluster,
+            &mut keys,
             m.name,
             &crons,
             origin,
             opts.until_s,
             &mut summary,
-        );
+        )?;
     }
     // CronJobs' runs among the log's arrivals (a stable sort: the rest keep their order).
     cluster
@@ -233,7 +235,9 @@ fn apply(
         });
         Ok(())
     };
-    summary.jobs += (objs.workloads.len() + objs.pods.len()) as u64;
+    // A CronJob's runs are counted as they are scheduled.
+    let workloads = objs.workloads.iter().filter(|w| w.cron.is_none()).count();
+    summary.jobs += (workloads + objs.pods.len()) as u64;
     let daemons: Vec<_> = objs.workloads.iter().filter(|w| w.per_node()).collect();
     if let Some(w) = daemons.iter().find(|w| w.kind == super::swarm::GLOBAL) {
         return Err(ImportError::Object {
@@ -281,32 +285,71 @@ fn apply(
     Ok(crons)
 }
 
+/// Most pods the CronJobs of one run may create: a schedule that would make more (every
+/// minute for years) is refused rather than filling memory.
+pub const MAX_CRON_PODS: usize = 10_000_000;
+
 /// Each CronJob's Jobs at its schedule's times after `origin` (the run's time 0 on the
 /// wall clock) and up to `until_s`, as the CronJob controller creates them
-/// (pkg/controller/cronjob): a Job named `<cronjob>-<minutes since the epoch>` of the job
-/// template's `parallelism` pods; `Forbid` skips a run while the previous one runs, `Replace`
-/// deletes the previous one's pods — "runs" judged by the template's run time from the
-/// scheduled time, not counting the time its pods wait for a node. Without a start or a run
-/// length, one run at time 0.
+/// (pkg/controller/cronjob): a Job named `<cronjob>-<minutes since the epoch>` (one a
+/// minute: a second one in the same minute already exists) of the template's pods.
+/// `Forbid`: while the previous run runs, runs are missed, and when it ends the most recent
+/// missed one starts then (unless later than `startingDeadlineSeconds` after its time) —
+/// or the next scheduled one, if that comes first; `Replace` deletes the previous run's
+/// pods. "Runs" is judged by the template's run time from the run's start, not counting the
+/// time its pods wait for a node. Without a start or a run length, one run at time 0.
 fn schedule(
     cluster: &mut Cluster,
+    keys: &mut BTreeSet<String>,
     file: &str,
     crons: &[Workload],
     origin: Option<SystemTime>,
     until_s: Option<f64>,
     summary: &mut Summary,
-) {
-    let push = |pods: &mut Vec<KubePod>, w: &Workload, name: String, at: f64| {
-        let mut spec = w.template.clone();
-        spec.name = name;
-        pods.push(KubePod {
-            spec,
-            running_on: None,
-            arrival_s: at,
-            run_for_s: w.run_for_s,
-            deleted_s: None,
-        });
-        pods.len() - 1
+) -> Result<(), ImportError> {
+    let mut made = 0usize;
+    // One run: its pods at `at` s, named after the Job; their indexes.
+    let mut run = |cluster: &mut Cluster,
+                   summary: &mut Summary,
+                   w: &Workload,
+                   job: &str,
+                   at: f64|
+     -> Result<Vec<usize>, ImportError> {
+        let mut pods = Vec::new();
+        for i in 0..w.pods {
+            let mut spec = w.template.clone();
+            spec.name = format!("{job}-{i}");
+            if !keys.insert(spec.key()) {
+                return Err(ImportError::Object {
+                    file: file.into(),
+                    message: format!(
+                        "{}: its pod `{}` is already in the cluster (the snapshot, a manifest or the log)",
+                        w.key(),
+                        spec.key()
+                    ),
+                });
+            }
+            made += 1;
+            if made > MAX_CRON_PODS {
+                return Err(ImportError::Object {
+                    file: file.into(),
+                    message: format!(
+                        "{}: its schedule would create more than {MAX_CRON_PODS} pods in the run; shorten the run or the schedule",
+                        w.key()
+                    ),
+                });
+            }
+            cluster.pods.push(KubePod {
+                spec,
+                running_on: None,
+                arrival_s: at,
+                run_for_s: w.run_for_s,
+                deleted_s: None,
+            });
+            pods.push(cluster.pods.len() - 1);
+        }
+        summary.jobs += 1;
+        Ok(pods)
     };
     for w in crons {
         let Some(cron) = &w.cron else { continue };
@@ -320,54 +363,77 @@ fn schedule(
             continue;
         }
         let start = origin.and_then(|o| o.duration_since(SystemTime::UNIX_EPOCH).ok());
-        let (Some(start), Some(until)) = (start, until_s) else {
+        let until = until_s.filter(|u| u.is_finite() && *u >= 0.0);
+        let (Some(start), Some(until)) = (start, until) else {
             summary.skip(
                 file,
                 0,
                 "CronJob without a start time: one run at the start",
-                format!("{}: no [trace] start and no event log to place its schedule in time: one run at time 0", w.key()),
+                format!("{}: no wall-clock start ([trace] start or an event log) to place its schedule in: one run at time 0", w.key()),
             );
-            for i in 0..w.pods {
-                push(&mut cluster.pods, w, format!("{}-{i}", w.name), 0.0);
-            }
+            run(cluster, summary, w, &w.name, 0.0)?;
             continue;
         };
-        let start = start.as_secs() as i64;
-        let end = start.saturating_add(until.max(0.0) as i64);
-        let mut previous: Option<(f64, Vec<usize>)> = None;
-        for t in cron.schedule.times(start, end) {
-            let at = (t - start) as f64;
-            if let Some((was, pods)) = &previous {
-                let running = w.run_for_s.is_none_or(|r| was + r > at);
-                match cron.concurrency {
-                    ConcurrencyPolicy::Forbid if running => {
-                        summary.skip(
-                            file,
-                            0,
-                            "CronJob run skipped (concurrencyPolicy Forbid)",
-                            format!(
-                                "{}: the run at {at} s is skipped, the previous one still runs",
-                                w.key()
-                            ),
-                        );
-                        continue;
-                    }
-                    ConcurrencyPolicy::Replace if running => {
-                        for &p in pods {
-                            cluster.pods[p].deleted_s = Some(at);
-                        }
-                    }
-                    _ => {}
+        let start_s = start.as_secs_f64();
+        let first = start.as_secs() as i64;
+        let end = (start_s + until).min(i64::MAX as f64) as i64;
+        let stops = |at: f64| w.run_for_s.map_or(f64::INFINITY, |r| at + r);
+        let in_time = |busy: f64, m: i64| {
+            let late = busy - (m as f64 - start_s);
+            cron.starting_deadline_s.is_none_or(|d| late <= d as f64)
+        };
+        // The previous run's pods and when it stops running; a run missed under Forbid.
+        let mut previous: Option<(Vec<usize>, f64)> = None;
+        let mut missed: Option<i64> = None;
+        let mut last_job = String::new();
+        for t in cron.schedule.times(first, end) {
+            let at = t as f64 - start_s;
+            let job = format!("{}-{}", w.name, t.div_euclid(60));
+            if job == last_job {
+                continue;
+            }
+            // Forbid: the previous run ended before this time, with a run missed meanwhile.
+            if let (Some(busy), Some(m)) = (previous.as_ref().map(|p| p.1), missed) {
+                if busy < at && in_time(busy, m) {
+                    let name = format!("{}-{}", w.name, m.div_euclid(60));
+                    let pods = run(cluster, summary, w, &name, busy)?;
+                    last_job = name;
+                    previous = Some((pods, stops(busy)));
                 }
             }
-            let job = format!("{}-{}", w.name, t.div_euclid(60));
-            let pods: Vec<usize> = (0..w.pods)
-                .map(|i| push(&mut cluster.pods, w, format!("{job}-{i}"), at))
-                .collect();
-            summary.jobs += 1;
-            previous = Some((at, pods));
+            let running = previous.as_ref().is_some_and(|p| p.1 > at);
+            match cron.concurrency {
+                ConcurrencyPolicy::Forbid if running => {
+                    missed = Some(t);
+                    summary.skip(
+                        file,
+                        0,
+                        "CronJob run missed (concurrencyPolicy Forbid)",
+                        format!("{}: the run at {at} s waits for the previous one", w.key()),
+                    );
+                    continue;
+                }
+                ConcurrencyPolicy::Replace if running => {
+                    for &p in previous.iter().flat_map(|p| &p.0) {
+                        cluster.pods[p].deleted_s = Some(at);
+                    }
+                }
+                _ => {}
+            }
+            missed = None;
+            let pods = run(cluster, summary, w, &job, at)?;
+            last_job = job;
+            previous = Some((pods, stops(at)));
+        }
+        // A run missed at the end starts when the previous one ends, within the run.
+        if let (Some(busy), Some(m)) = (previous.as_ref().map(|p| p.1), missed) {
+            if busy <= until && in_time(busy, m) {
+                let name = format!("{}-{}", w.name, m.div_euclid(60));
+                run(cluster, summary, w, &name, busy)?;
+            }
         }
     }
+    Ok(())
 }
 
 /// A pod a log event names: one the cluster had before the log, or the log's k-th creation.
@@ -425,20 +491,6 @@ fn replay(
     // name is alive is the watch's first list of what exists; one whose earlier life was
     // deleted is created again (a StatefulSet's pod).
     events.sort_by_key(|e| (e.at, e.line));
-    if let Some(start) = opts.start {
-        events.retain(|e| {
-            let keep = e.at >= start;
-            if !keep {
-                summary.skip(
-                    log.name,
-                    e.line,
-                    "before the start",
-                    format!("Pod {}: the event is before `start`", e.pod.key()),
-                );
-            }
-            keep
-        });
-    }
     let mut live: BTreeMap<String, Target> = cluster
         .pods
         .iter()
@@ -482,8 +534,28 @@ fn replay(
         return Ok(None);
     };
     let secs = |t: SystemTime| t.duration_since(t0).map_or(0.0, |d| d.as_secs_f64());
+    // Before `start`: a pod created then is there at time 0; one created and deleted then
+    // never is.
+    let gone: BTreeSet<usize> = deletions
+        .iter()
+        .filter_map(|(at, t)| match t {
+            Target::Added(k) if *at < t0 => Some(*k),
+            _ => None,
+        })
+        .collect();
     let first_new = cluster.pods.len();
-    for e in &added {
+    let mut index = vec![usize::MAX; added.len()];
+    for (k, e) in added.iter().enumerate() {
+        if gone.contains(&k) {
+            summary.skip(
+                log.name,
+                e.line,
+                "created and deleted before the start",
+                format!("Pod {}: its life ends before `start`", e.pod.key()),
+            );
+            continue;
+        }
+        index[k] = cluster.pods.len();
         // The scheduler places it; a pod created bound asks for its node by name.
         cluster.pods.push(KubePod {
             spec: e.pod.clone(),
@@ -496,7 +568,8 @@ fn replay(
     for (at, t) in deletions {
         let p = &mut cluster.pods[match t {
             Target::Cluster(i) => i,
-            Target::Added(k) => first_new + k,
+            Target::Added(k) if gone.contains(&k) => continue,
+            Target::Added(k) => index[k],
         }];
         // Deleted no earlier than it arrived.
         p.deleted_s = Some(secs(at).max(p.arrival_s));
@@ -564,7 +637,14 @@ fn event(
         .map_err(|e| bad(1, "object", format!("cannot read the object: {e}")))?;
     let mut objs = Objects::default();
     objects::read_value(&value, line as usize, &mut objs)
-        .and_then(|()| objs.admit_priorities(classes))
+        // A deletion needs no admission (its pod's class may be gone by then).
+        .and_then(|()| {
+            if added {
+                objs.admit_priorities(classes)
+            } else {
+                Ok(())
+            }
+        })
         .map_err(|e| {
             bad(
                 1,
@@ -647,8 +727,9 @@ mod tests {
 
     /// A CronJob every 30 minutes of 2 pods running 40 minutes, over 3 hours from 09:00:
     /// runs at 09:30 … 12:00 (after the start, up to its end), named as the controller names
-    /// its Jobs; `Forbid` skips a run while the previous one runs, `Replace` deletes it;
-    /// suspended, none; without a start time, one at time 0.
+    /// its Jobs; `Forbid` misses runs while the previous one runs and starts the latest
+    /// missed one when it ends (or the next scheduled one if that comes at once), `Replace`
+    /// deletes it; suspended, none; without a start time, one at time 0.
     #[test]
     fn cronjobs_run_on_their_schedule() {
         let start = humantime::parse_rfc3339("2026-12-07T09:00:00Z").unwrap();
@@ -691,10 +772,26 @@ mod tests {
         assert!(allow.iter().all(|t| t.2.is_none()));
         let (forbid, summary) = run("  concurrencyPolicy: Forbid\n", Some(start));
         let at: Vec<f64> = forbid.iter().map(|t| t.1).step_by(2).collect();
-        assert_eq!(at, [1800.0, 5400.0, 9000.0]);
+        // 09:30 runs to 10:10, when the missed 10:00 starts (to 10:50, when 10:30's starts,
+        // to 11:30: 11:00's is missed and 11:30's own time has come).
+        assert_eq!(at, [1800.0, 4200.0, 6600.0, 9000.0]);
         assert_eq!(
-            summary.skipped["CronJob run skipped (concurrencyPolicy Forbid)"],
-            3
+            forbid[2].0, "tick-29943960-0",
+            "named after its scheduled 10:00"
+        );
+        assert_eq!(
+            summary.skipped["CronJob run missed (concurrencyPolicy Forbid)"],
+            4
+        );
+        let (late, _) = run(
+            "  concurrencyPolicy: Forbid\n  startingDeadlineSeconds: 300\n",
+            Some(start),
+        );
+        let at: Vec<f64> = late.iter().map(|t| t.1).step_by(2).collect();
+        assert_eq!(
+            at,
+            [1800.0, 5400.0, 9000.0],
+            "missed runs would start 10 minutes late"
         );
         let (replace, _) = run("  concurrencyPolicy: Replace\n", Some(start));
         let deleted: Vec<Option<f64>> = replace.iter().map(|t| t.2).step_by(2).collect();
@@ -716,6 +813,48 @@ mod tests {
         assert_eq!(
             summary.skipped["CronJob without a start time: one run at the start"],
             1
+        );
+    }
+
+    /// A Job's name takes the minute: `@every 20s` runs once a minute; a CronJob's pods
+    /// whose names another workload's pods have are refused.
+    #[test]
+    fn cronjob_pods_have_names_of_their_own() {
+        let start = humantime::parse_rfc3339("2026-12-07T09:00:00Z").unwrap();
+        let read_cron = |text: &str, start: Option<SystemTime>| {
+            read_with(
+                Text {
+                    name: "cluster.yaml",
+                    text: SNAPSHOT,
+                },
+                Some(Text {
+                    name: "cron.yaml",
+                    text,
+                }),
+                None,
+                Options {
+                    strict: true,
+                    start,
+                    until_s: Some(300.0),
+                },
+            )
+        };
+        let cron = |schedule: &str| {
+            format!("kind: CronJob\nmetadata: {{name: tick}}\nspec:\n  schedule: '{schedule}'\n  jobTemplate:\n    spec:\n      template:\n        spec: {{containers: [{{name: c}}]}}\n")
+        };
+        let c = read_cron(&cron("@every 20s"), Some(start)).unwrap();
+        let ticks = c
+            .pods
+            .iter()
+            .filter(|p| p.spec.name.starts_with("tick"))
+            .count();
+        // Runs at 20 s, 40 s, … 300 s: one in each minute from 09:00 to 09:05.
+        assert_eq!(ticks, 6, "one a minute");
+        let both = format!("{}---\nkind: Deployment\nmetadata: {{name: tick}}\nspec:\n  template:\n    spec: {{containers: [{{name: c}}]}}\n", cron("@hourly"));
+        let e = read_cron(&both, None).unwrap_err().to_string();
+        assert!(
+            e.contains("`default/tick-0` is already in the cluster"),
+            "{e}"
         );
     }
 
