@@ -12,10 +12,9 @@
 
 use orchsim_kernel::{SimDuration, SimTime, StreamRng};
 use rand::Rng;
-
-use crate::dist::Dist;
 use serde::Deserialize;
 
+use crate::dist::Dist;
 use crate::scenario::{Locator, ScenarioError};
 
 /// A validated curve.

@@ -490,6 +490,16 @@ impl Ctx {
         }
     }
 
+    /// A boolean field, false when absent.
+    fn boolean(&self, v: Option<&Value>, field: &str) -> Result<bool, ObjectError> {
+        match v {
+            None => Ok(false),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| self.err(field, "expected true or false")),
+        }
+    }
+
     fn string(&self, v: Option<&Value>, field: &str) -> Result<Option<String>, ObjectError> {
         match v {
             None => Ok(None),
@@ -835,12 +845,7 @@ impl Ctx {
                 i32::MAX,
             )?
             .map(i64::from);
-        let suspend = match get(spec, "suspend") {
-            None => false,
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| self.err("spec.suspend", "expected true or false"))?,
-        };
+        let suspend = self.boolean(get(spec, "suspend"), "spec.suspend")?;
         let concurrency = match self
             .string(get(spec, "concurrencyPolicy"), "spec.concurrencyPolicy")?
             .as_deref()
@@ -889,12 +894,7 @@ impl Ctx {
                 format!("expected at most {HIGHEST_USER_DEFINABLE_PRIORITY} (HighestUserDefinablePriority), found {value}"),
             ));
         }
-        let global_default = match get(m, "globalDefault") {
-            None => false,
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| self.err("globalDefault", "expected true or false"))?,
-        };
+        let global_default = self.boolean(get(m, "globalDefault"), "globalDefault")?;
         let never_preempt = match self
             .string(get(m, "preemptionPolicy"), "preemptionPolicy")?
             .as_deref()
