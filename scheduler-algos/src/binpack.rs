@@ -46,7 +46,7 @@ fn unschedulable(pod: &PodSpec, nodes: &[NodeInfo]) -> Unschedulable {
     };
     for node in nodes {
         for r in reject_reasons(pod, node) {
-            u.add(r);
+            u.add(&r);
         }
     }
     u

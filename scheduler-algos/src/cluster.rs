@@ -38,11 +38,21 @@ pub struct AntiAffinityEntry {
     pub term: usize,
 }
 
+/// Bound pods carrying one label: in all and per node position.
+#[derive(Clone, Debug, Default)]
+struct NodeCounts {
+    total: u32,
+    per_node: Vec<u32>,
+}
+
 /// Cluster-wide counts; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterIndex {
     /// [`label_key`] of a pod label → node label key → node label value → pods.
     by_domain: FxHashMap<String, FxHashMap<String, FxHashMap<String, u32>>>,
+    /// [`label_key`] of a pod label → the bound pods with it, in all and per node position:
+    /// the hostname domain read without hashing a node name per node examined.
+    by_node: FxHashMap<String, NodeCounts>,
     /// Node label key → value → number of nodes with it.
     node_values: FxHashMap<String, FxHashMap<String, u32>>,
     /// Existing required anti-affinity terms keyed by [`label_key`] of their selector's first
@@ -66,9 +76,14 @@ impl ClusterIndex {
 
     /// Bound pods carrying label `key` (a [`label_key`]), wherever they are.
     pub fn pods_with_label(&self, key: &str) -> u32 {
-        // Every node has a hostname, so the per-host counts cover every pod.
-        self.domain_counts(key, HOSTNAME_LABEL)
-            .map_or(0, |m| m.values().sum())
+        self.by_node.get(key).map_or(0, |c| c.total)
+    }
+
+    /// Bound pods carrying label `key` (a [`label_key`]) on each node, by node position (a
+    /// node past the slice's end has none): what PodTopologySpread's score counts for the
+    /// hostname key (scoring.go counts the node's own pods there, not its domain's).
+    pub fn pods_per_node(&self, key: &str) -> &[u32] {
+        self.by_node.get(key).map_or(&[], |c| c.per_node.as_slice())
     }
 
     /// Whether every node carries node label `key`.
@@ -109,10 +124,18 @@ impl ClusterIndex {
 
     fn pod(&mut self, node_id: NodeId, node: &NodeInfo, pod: &Arc<PodSpec>, sign: i64) {
         for (k, v) in &pod.labels {
-            let by_topology = self
-                .by_domain
-                .entry(label_key(&pod.namespace, k, v))
-                .or_default();
+            let key = label_key(&pod.namespace, k, v);
+            let counts = match self.by_node.get_mut(&key) {
+                Some(c) => c,
+                None => self.by_node.entry(key.clone()).or_default(),
+            };
+            counts.total = (i64::from(counts.total) + sign).max(0) as u32;
+            if counts.per_node.len() <= node_id.0 {
+                counts.per_node.resize(node_id.0 + 1, 0);
+            }
+            let c = &mut counts.per_node[node_id.0];
+            *c = (i64::from(*c) + sign).max(0) as u32;
+            let by_topology = self.by_domain.entry(key).or_default();
             for (tk, tv) in effective_labels(node) {
                 // Look up before inserting: binds are frequent, new keys rare.
                 let values = match by_topology.get_mut(tk) {

@@ -736,8 +736,13 @@ pub struct Unschedulable {
 }
 
 impl Unschedulable {
-    pub fn add(&mut self, reason: impl Into<String>) {
-        *self.reasons.entry(reason.into()).or_insert(0) += 1;
+    pub fn add(&mut self, reason: &str) {
+        match self.reasons.get_mut(reason) {
+            Some(n) => *n += 1,
+            None => {
+                self.reasons.insert(reason.to_string(), 1);
+            }
+        }
     }
 }
 

@@ -113,17 +113,25 @@ impl KubeScheduler {
         // Only examined nodes are rejected; a per-node table is built only for preemption.
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let mut processed = 0;
+        let active: Vec<(u64, Plugin)> = (1..)
+            .zip(self.profile.filters.iter().copied())
+            .filter(|&(_, p)| state.filters(p))
+            .collect();
+        let all_filters = self.profile.filters.len() as u64;
         for k in 0..n {
             let i = (self.next_start + k) % n;
             processed += 1;
             let mut verdict = Ok(());
-            for &p in &self.profile.filters {
-                work.plugin_evals += 1;
+            // Every filter counts as evaluated up to the one that rejects, as upstream runs them.
+            let mut evals = all_filters;
+            for &(position, p) in &active {
                 verdict = state.filter(p, &nodes[i]);
                 if verdict.is_err() {
+                    evals = position;
                     break;
                 }
             }
+            work.plugin_evals += evals;
             if detail {
                 reports[i].examined = true;
             }
@@ -139,7 +147,7 @@ impl KubeScheduler {
                 }
                 Err(r) => {
                     if detail {
-                        reports[i].reasons = r.reasons.clone();
+                        reports[i].reasons = r.reasons.iter().map(str::to_string).collect();
                         reports[i].rejected_by = Some(r.plugin);
                     }
                     rejected.push((i, r));
@@ -155,8 +163,8 @@ impl KubeScheduler {
                 ..Default::default()
             };
             for (_, r) in &rejected {
-                for reason in &r.reasons {
-                    why.add(reason.clone());
+                for reason in r.reasons.iter() {
+                    why.add(reason);
                 }
             }
             let mut rejections: Vec<Option<Rejection>> = vec![None; n];

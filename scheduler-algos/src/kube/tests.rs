@@ -862,9 +862,15 @@ mod index_equivalence {
             unbinds in proptest::collection::vec(0usize..40, 0..10),
             incoming in (0u8..3, 0u8..6, 0u8..2),
             seed in any::<u64>(),
+            shared_hostname in any::<bool>(),
         ) {
             let nodes: Vec<NodeInfo> = zones.iter().enumerate().map(|(i, z)| {
                 let mut n = node(&format!("n{i}"), 64_000, 1 << 40);
+                // Two nodes with one hostname label: the hostname spread score still counts
+                // each node's own pods (scoring.go).
+                if shared_hostname && i < 2 {
+                    n.labels.insert("kubernetes.io/hostname".into(), "shared".into());
+                }
                 // Zone 3 means unlabelled, so both the all-nodes-labelled and the partial
                 // cases occur.
                 if *z < 3 {

@@ -2,6 +2,7 @@
 //! Kubernetes v1.33.3 `pkg/scheduler/framework/plugins/*` (score arithmetic unchanged through
 //! v1.35.4). Integer arithmetic is Go's: `/` truncates toward zero.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
@@ -125,14 +126,42 @@ impl Plugin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     pub plugin: Plugin,
-    pub reasons: Vec<String>,
+    pub reasons: Reasons,
     pub resolvable: bool,
 }
 
-fn reject(plugin: Plugin, resolvable: bool, reason: impl Into<String>) -> Rejection {
+/// A rejection's reasons. Almost every one is a fixed string and one reason is the rule, so
+/// rejecting a node allocates nothing (nodes are rejected by the thousand per pod).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reasons {
+    first: Option<Cow<'static, str>>,
+    rest: Vec<Cow<'static, str>>,
+}
+
+impl Reasons {
+    pub fn push(&mut self, reason: impl Into<Cow<'static, str>>) {
+        if self.first.is_none() {
+            self.first = Some(reason.into());
+        } else {
+            self.rest.push(reason.into());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.first.iter().chain(&self.rest).map(|r| r.as_ref())
+    }
+}
+
+fn reject(plugin: Plugin, resolvable: bool, reason: impl Into<Cow<'static, str>>) -> Rejection {
+    let mut reasons = Reasons::default();
+    reasons.push(reason);
     Rejection {
         plugin,
-        reasons: vec![reason.into()],
+        reasons,
         resolvable,
     }
 }
@@ -158,6 +187,8 @@ pub struct CycleState<'a> {
     /// Soft spread constraints (pod's ScheduleAnyway or the system defaults).
     soft_spread: Vec<TopologySpreadConstraint>,
     soft_spread_require_all: bool,
+    /// NodeUnschedulable: the pod tolerates `node.kubernetes.io/unschedulable:NoSchedule`.
+    tolerates_unschedulable: bool,
 }
 
 /// Whether `node` passes the pod's nodeSelector and required node affinity.
@@ -442,6 +473,14 @@ impl<'a> CycleState<'a> {
             .iter()
             .map(|c| (c.selector.clone(), pod.namespace.clone()))
             .collect();
+        let tolerates_unschedulable = tolerated(
+            &pod.tolerations,
+            &crate::labels::Taint {
+                key: "node.kubernetes.io/unschedulable".into(),
+                value: String::new(),
+                effect: TaintEffect::NoSchedule,
+            },
+        );
         CycleState {
             pod,
             index,
@@ -453,6 +492,7 @@ impl<'a> CycleState<'a> {
             prefer_tolerations,
             soft_spread,
             soft_spread_require_all,
+            tolerates_unschedulable,
         }
     }
 
@@ -461,13 +501,7 @@ impl<'a> CycleState<'a> {
         let pod = self.pod;
         match plugin {
             Plugin::NodeUnschedulable => {
-                // Tolerating node.kubernetes.io/unschedulable:NoSchedule lets a pod in.
-                let taint = crate::labels::Taint {
-                    key: "node.kubernetes.io/unschedulable".into(),
-                    value: String::new(),
-                    effect: TaintEffect::NoSchedule,
-                };
-                if node.unschedulable && !tolerated(&pod.tolerations, &taint) {
+                if node.unschedulable && !self.tolerates_unschedulable {
                     return Err(reject(plugin, false, "node(s) were unschedulable"));
                 }
             }
@@ -543,6 +577,30 @@ impl<'a> CycleState<'a> {
             Plugin::NodeResourcesBalancedAllocation | Plugin::ImageLocality => {}
         }
         Ok(())
+    }
+
+    /// Whether `plugin`'s filter can reject any node for this pod. One that cannot is not
+    /// run per node (its evaluation is still counted): most pods name no node, ports or
+    /// affinity, and every filter run touches the node's memory.
+    pub fn filters(&self, plugin: Plugin) -> bool {
+        let pod = self.pod;
+        match plugin {
+            Plugin::NodeUnschedulable => !self.tolerates_unschedulable,
+            Plugin::NodeName => pod.node_name.is_some(),
+            Plugin::NodePorts => !pod.host_ports.is_empty(),
+            Plugin::NodeAffinity => {
+                !pod.node_selector.is_empty() || pod.node_affinity.required.is_some()
+            }
+            Plugin::PodTopologySpread => !self.hard_spread.is_empty(),
+            Plugin::InterPodAffinity => {
+                !pod.pod_affinity.required.is_empty()
+                    || !(self.anti_affinity_counts.is_empty()
+                        || pod.pod_anti_affinity.required.is_empty())
+                    || !self.existing_anti_affinity_counts.is_empty()
+            }
+            Plugin::TaintToleration | Plugin::NodeResourcesFit => true,
+            Plugin::NodeResourcesBalancedAllocation | Plugin::ImageLocality => false,
+        }
     }
 
     /// Whether `plugin` takes part in scoring this pod (upstream PreScore may return Skip).

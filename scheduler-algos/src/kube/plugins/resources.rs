@@ -5,20 +5,20 @@ use super::*;
 
 /// NodeResourcesFit filter (fit.go `fitsRequest`): every insufficient resource is a reason.
 pub(super) fn fit_filter(pod: &PodSpec, node: &NodeInfo) -> Result<(), Rejection> {
-    let mut reasons = Vec::new();
+    let mut reasons = Reasons::default();
     if node.pods.len() as u64 + 1 > node.allocatable.pods {
-        reasons.push("Too many pods".to_string());
+        reasons.push("Too many pods");
     }
     let r = &pod.requests;
     let free = node.free();
     if r.cpu_milli > 0 && r.cpu_milli > free.cpu_milli {
-        reasons.push("Insufficient cpu".into());
+        reasons.push("Insufficient cpu");
     }
     if r.memory_bytes > 0 && r.memory_bytes > free.memory_bytes {
-        reasons.push("Insufficient memory".into());
+        reasons.push("Insufficient memory");
     }
     if r.ephemeral_storage_bytes > 0 && r.ephemeral_storage_bytes > free.ephemeral_storage_bytes {
-        reasons.push("Insufficient ephemeral-storage".into());
+        reasons.push("Insufficient ephemeral-storage");
     }
     // nvidia.com/gpu is an extended resource upstream, counted in whole devices; fractional
     // requests share one device as the Open-Gpu-Share filter of the ATC'23 study allows. Both
@@ -26,7 +26,7 @@ pub(super) fn fit_filter(pod: &PodSpec, node: &NodeInfo) -> Result<(), Rejection
     // fit on two GPUs).
     if r.gpu_milli > 0 {
         if let Some(m) = node.device_misfit(pod) {
-            reasons.push(m.k8s_reason().into());
+            reasons.push(m.k8s_reason());
         }
     }
     for (name, q) in &pod.extended_requests {
@@ -190,23 +190,28 @@ pub(super) fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 
 /// NodeResourcesBalancedAllocation score (balanced_allocation.go, v1.33 std-dev form).
 pub fn balanced_score(resources: &[ResourceName], pod: &PodSpec, node: &NodeInfo) -> i64 {
-    let mut fractions = Vec::with_capacity(resources.len());
-    let mut total = 0f64;
-    for res in resources {
+    // Fractions are computed twice rather than collected: this runs once per node scored.
+    let fraction = |res: &ResourceName| {
         let (alloc, req) = alloc_and_requested(res, pod, node, false);
-        if alloc == 0 {
-            continue;
+        (alloc != 0).then(|| (req as f64 / alloc as f64).min(1.0))
+    };
+    let mut n = 0usize;
+    let mut total = 0f64;
+    let mut first = [0f64; 2];
+    for f in resources.iter().filter_map(fraction) {
+        if n < 2 {
+            first[n] = f;
         }
-        let f = (req as f64 / alloc as f64).min(1.0);
+        n += 1;
         total += f;
-        fractions.push(f);
     }
-    let std = match fractions.len() {
-        2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+    let std = match n {
+        2 => ((first[0] - first[1]) / 2.0).abs(),
         n if n > 2 => {
             let mean = total / n as f64;
-            let var = fractions
+            let var = resources
                 .iter()
+                .filter_map(fraction)
                 .map(|f| (f - mean) * (f - mean))
                 .sum::<f64>()
                 / n as f64;

@@ -169,9 +169,9 @@ impl CycleState<'_> {
                 }
             }
         }
-        // Per-host counts of single-label selectors from the index's one compact map, which
-        // stays in cache, instead of each node's own label table.
-        let host_counts: Vec<Option<Option<&FxHashMap<String, u32>>>> = cs
+        // Per-node counts of single-label selectors from the index, by node position, instead
+        // of each node's own label table.
+        let host_counts: Vec<Option<&[u32]>> = cs
             .iter()
             .map(|c| {
                 let (Some(ix), Some((k, v)), true) = (
@@ -181,7 +181,7 @@ impl CycleState<'_> {
                 ) else {
                     return None;
                 };
-                Some(ix.domain_counts(&label_key(&pod.namespace, k, v), HOSTNAME_LABEL))
+                Some(ix.pods_per_node(&label_key(&pod.namespace, k, v)))
             })
             .collect();
         feasible
@@ -195,8 +195,8 @@ impl CycleState<'_> {
                 let mut score = 0f64;
                 for (ci, c) in cs.iter().enumerate() {
                     if let Some(v) = node_label(node, &c.topology_key) {
-                        let cnt = if let Some(hosts) = host_counts[ci] {
-                            hosts.and_then(|m| m.get(v)).map_or(0, |n| i64::from(*n))
+                        let cnt = if let Some(per_node) = host_counts[ci] {
+                            i64::from(per_node.get(i).copied().unwrap_or(0))
                         } else if c.topology_key == HOSTNAME_LABEL {
                             count_matching(node, &sels[ci])
                         } else {
