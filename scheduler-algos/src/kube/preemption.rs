@@ -17,9 +17,9 @@ use std::sync::Arc;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{NodeInfo, PodSpec};
+use crate::model::{NodeInfo, PodSpec, Resources};
 
-use super::plugins::{CycleState, Rejection};
+use super::plugins::{CycleState, Plugin, Rejection};
 use super::profile::Profile;
 
 /// Whether `pod` passes every filter on `trimmed`, standing in for node `index` of `nodes`.
@@ -35,6 +35,27 @@ fn fits(
         .filters
         .iter()
         .all(|p| state.filter(*p, trimmed).is_ok())
+}
+
+/// Whether `pod` passes NodeResourcesFit's pod count, CPU, memory and ephemeral storage on
+/// `node` once every pod of lower priority is gone — what the first dry run below would find,
+/// without cloning the node: on a saturated cluster most nodes fail here.
+fn fits_without_lower(pod: &PodSpec, node: &NodeInfo) -> bool {
+    let mut freed = Resources::ZERO;
+    let mut evicted = 0u64;
+    for p in node.pods.iter().filter(|p| p.priority < pod.priority) {
+        freed = freed.saturating_add(&p.requests);
+        evicted += 1;
+    }
+    let free = node
+        .allocatable
+        .saturating_sub(&node.requested.saturating_sub(&freed));
+    let r = &pod.requests;
+    let fits = |want: u64, free: u64| want == 0 || want <= free;
+    node.pods.len() as u64 - evicted < node.allocatable.pods
+        && fits(r.cpu_milli, free.cpu_milli)
+        && fits(r.memory_bytes, free.memory_bytes)
+        && fits(r.ephemeral_storage_bytes, free.ephemeral_storage_bytes)
 }
 
 struct Candidate {
@@ -87,6 +108,9 @@ fn victims_on(
     profile: &Profile,
 ) -> Option<Candidate> {
     let node = &nodes[index];
+    if profile.filters.contains(&Plugin::NodeResourcesFit) && !fits_without_lower(pod, node) {
+        return None;
+    }
     let mut trimmed = node.clone();
     let mut potential: Vec<(usize, Arc<PodSpec>)> = node
         .pods

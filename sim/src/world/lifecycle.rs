@@ -458,7 +458,7 @@ impl World<'_> {
         }
         // Parked jobs may fit on the host again.
         for s in 0..self.slots.len() {
-            for job in self.slots[s].parked.wake(0, true, |_| true) {
+            for job in self.slots[s].parked.wake(0, true, |_| 0, |_| true) {
                 self.enqueue(job);
             }
         }

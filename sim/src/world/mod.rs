@@ -56,7 +56,7 @@ use rand::Rng;
 use crate::control_plane::{ConflictMode, ControlPlaneKind, Transaction};
 use crate::observers::{GpuFragmentation, GpuStep};
 use crate::scenario::{DecisionCost, Scenario, WorkloadKind};
-use parked::{ParkKey, Parked};
+use parked::{Park, ParkKey, Parked};
 
 /// Where a pod is in its life. At the end of a run every pod is in exactly one state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -571,6 +571,24 @@ fn decision_time(cost: &DecisionCost, pods: usize, nodes_filtered: u64) -> SimDu
 }
 
 /// What the allocator and DRF count of `r`: CPU, memory and GPU.
+/// What `node` would have free if its pods of priority below `priority` were evicted.
+fn room_below(node: &orchsim_sched::NodeInfo, priority: i32) -> Resources {
+    let held = node
+        .pods
+        .iter()
+        .filter(|p| p.priority >= priority)
+        .fold(Resources::ZERO, |sum, p| sum.saturating_add(&p.requests));
+    node.allocatable.saturating_sub(&held)
+}
+
+/// Whether `spec` could land on `node` as it is now (a parked pod's wake-up test): it fits
+/// the free room, or it may preempt and fits once the lower-priority pods are gone. Devices
+/// are checked for the free room only; a preemptor is woken on the sums (more often, never
+/// less).
+fn could_land(node: &orchsim_sched::NodeInfo, spec: &PodSpec) -> bool {
+    node.fits(spec) || (!spec.never_preempt && spec.requests.fits(&room_below(node, spec.priority)))
+}
+
 fn vector(r: &Resources) -> Vector {
     [r.cpu_milli, r.memory_bytes, r.gpu_milli]
 }
@@ -1103,7 +1121,7 @@ impl<'s> World<'s> {
             // on a node they do not fit would never wake them for: retry them all.
             self.lowest_priority = spec.priority;
             for s in 0..self.slots.len() {
-                let parked = self.slots[s].parked.wake(0, true, |_| true);
+                let parked = self.slots[s].parked.wake(0, true, |_| 0, |_| true);
                 woken |= !parked.is_empty();
                 for job in parked {
                     self.enqueue(job);
@@ -1563,9 +1581,8 @@ impl<'s> World<'s> {
                 if retry_now || self.allocator.is_some() {
                     self.enqueue(job);
                 } else {
-                    let spec = &self.pods[left[0]].spec;
-                    let cpu = (!self.wakes_on_any_release(spec)).then_some(spec.requests.cpu_milli);
-                    let key = self.slots[s].parked.park(job, cpu);
+                    let park = self.park_as(&self.pods[left[0]].spec);
+                    let key = self.slots[s].parked.park(job, park);
                     self.jobs[job].place = JobPlace::Parked(key);
                     self.provision_pending(k);
                 }
@@ -1760,14 +1777,15 @@ impl<'s> World<'s> {
                 let (jobs, pods) = (&self.jobs, &self.pods);
                 // The job's first waiting pod blocks it: a decision stops at the first pod
                 // that finds no node.
-                let woken = self.slots[s].parked.wake(free_cpu, all, |job| {
+                let room_cpu = |priority| room_below(node, priority).cpu_milli;
+                let woken = self.slots[s].parked.wake(free_cpu, all, room_cpu, |job| {
                     jobs[job]
                         .pods
                         .iter()
                         .find(|&&p| {
                             matches!(pods[p].state, PodState::Pending | PodState::Unschedulable)
                         })
-                        .is_some_and(|&p| node.fits(&pods[p].spec))
+                        .is_some_and(|&p| could_land(node, &pods[p].spec))
                 });
                 for job in woken {
                     self.enqueue(job);
@@ -1776,15 +1794,26 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Whether a job waiting for `spec` must be woken by every release: its placement depends
+    /// How a job waiting for `spec` parks: woken by every release when its placement depends
     /// on other pods (anti-affinity, topology spread, Marathon constraints), which a release on
-    /// one node can change on others, or it may preempt lower-priority pods, which needs no
-    /// free room to fit.
-    fn wakes_on_any_release(&self, spec: &PodSpec) -> bool {
-        !spec.pod_anti_affinity.required.is_empty()
+    /// one node can change on others; by a release that leaves room once lower-priority pods
+    /// are evicted when it may preempt; else by one that leaves free room for it.
+    fn park_as(&self, spec: &PodSpec) -> Park {
+        if !spec.pod_anti_affinity.required.is_empty()
             || !spec.topology_spread.is_empty()
             || !spec.marathon.constraints.is_empty()
-            || (!spec.never_preempt && spec.priority > self.lowest_priority)
+        {
+            Park::Always
+        } else if !spec.never_preempt && spec.priority > self.lowest_priority {
+            Park::Preempting {
+                priority: spec.priority,
+                cpu_milli: spec.requests.cpu_milli,
+            }
+        } else {
+            Park::ByCpu {
+                cpu_milli: spec.requests.cpu_milli,
+            }
+        }
     }
 
     /// A preemption victim (`preempted`) or a pod of a host being drained: removed from its

@@ -471,7 +471,7 @@ impl World<'_> {
             }
         }
         for s in 0..self.slots.len() {
-            for job in self.slots[s].parked.wake(0, true, |_| true) {
+            for job in self.slots[s].parked.wake(0, true, |_| 0, |_| true) {
                 self.enqueue(job);
             }
         }
