@@ -7,7 +7,10 @@ use orchsim_app::{Error, View};
 use crate::Format;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
     /// Runs per scenario; the fastest is reported (least disturbed by other load).
     #[arg(long, default_value_t = 3)]
     repeat: u32,
@@ -24,7 +27,46 @@ pub struct BenchArgs {
     quiet: bool,
 }
 
+#[derive(clap::Subcommand)]
+enum BenchCommand {
+    /// Time production-sized scenarios (default: google-scale-1day) into scale.csv: size,
+    /// counts and digest, wall time, events/s, pods/s and peak memory, for `orchsim compare`.
+    Scale(ScaleArgs),
+}
+
+#[derive(clap::Args)]
+struct ScaleArgs {
+    /// Scenario names or files; default: google-scale-1day.
+    scenarios: Vec<String>,
+    /// Output directory for scale.csv. Default: out/bench.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn scale(args: ScaleArgs) -> Result<(), Error> {
+    let bar = crate::Bar::new(args.quiet);
+    let t = orchsim_app::bench::scale(&args.scenarios, &|p| bar.show(p));
+    bar.finish();
+    let t = t?;
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("out").join("bench"));
+    orchsim_app::outputs::write_files(&out, &[("scale.csv", t.to_csv())])?;
+    let mut view = View::of(t);
+    view.after
+        .push(format!("wrote {}/scale.csv", out.display()));
+    orchsim_app::render::print(&view, args.format.into())
+}
+
 pub fn run(args: BenchArgs) -> Result<(), Error> {
+    if let Some(BenchCommand::Scale(scale_args)) = args.command {
+        return scale(scale_args);
+    }
     let bar = crate::Bar::new(args.quiet);
     let t = orchsim_app::bench::table(args.repeat as usize, args.criterion.as_deref(), &|p| {
         bar.show(p)

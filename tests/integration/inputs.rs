@@ -187,3 +187,61 @@ fn a_scenario_name_that_leaves_out_is_refused() {
         "{err}"
     );
 }
+
+/// `bench scale` reads every scenario before timing any, writes scale.csv with the run's
+/// counts and digest, and `compare` holds a later run to them exactly while leaving the
+/// wall-clock columns alone unless a threshold names them.
+#[test]
+fn bench_scale_times_scenarios_for_compare() {
+    let err = fails(&["bench", "scale", "quickstart", "no-such-scenario"]);
+    assert!(err.contains("no-such-scenario"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scale");
+    let run = orchsim()
+        .args(["bench", "scale", "quickstart", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let csv = std::fs::read_to_string(out.join("scale.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "name,hosts,pods,pods_pending,events,digest,wall_s,events_per_s,pods_per_s,peak_rss_mib"
+    );
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    // The quickstart's figures: 20 hosts, and the README's 5,719 pods and digest.
+    assert_eq!(&row[..3], ["quickstart", "20", "5719"], "{csv}");
+    assert_eq!(row[5], "281afcb20fbdc570735b4f4e0926ab69", "{csv}");
+    assert!(row[6].parse::<f64>().unwrap() > 0.0, "{csv}");
+    // The same run twice compares clean, however its wall time moved; a changed digest
+    // does not.
+    let same = orchsim()
+        .arg("compare")
+        .args([&out, &out])
+        .output()
+        .unwrap();
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    let changed = dir.path().join("changed.csv");
+    std::fs::write(
+        &changed,
+        csv.replace(row[5], "00000000000000000000000000000000"),
+    )
+    .unwrap();
+    let differs = orchsim()
+        .arg("compare")
+        .arg(out.join("scale.csv"))
+        .arg(&changed)
+        .output()
+        .unwrap();
+    assert!(!differs.status.success());
+    assert!(String::from_utf8_lossy(&differs.stdout).contains("digest"));
+}

@@ -74,8 +74,8 @@ fn criterion_results(dir: &Path) -> Result<Vec<(String, f64)>, Error> {
     Ok(found)
 }
 
-/// bench.csv: every embedded scenario (best of `repeat` runs), the network rows and, from
-/// `criterion` (e.g. target/criterion), every benchmark's mean.
+/// bench.csv: every embedded scenario but the scale ones (best of `repeat` runs), the
+/// network rows and, from `criterion` (e.g. target/criterion), every benchmark's mean.
 pub fn table(repeat: usize, criterion: Option<&Path>, progress: OnProgress) -> Result<Table> {
     if repeat == 0 {
         return Err(Error::bad_input("--repeat: expected at least 1"));
@@ -108,6 +108,9 @@ pub fn table(repeat: usize, criterion: Option<&Path>, progress: OnProgress) -> R
     });
     for (file, text) in catalog::CATALOG {
         progress(Progress::Advance(1));
+        if SCALE_SCENARIOS.contains(&file.trim_end_matches(".toml")) {
+            continue;
+        }
         let source = Source::embedded(file, text);
         let sc = match source.kind() {
             Kind::Architectures => {
@@ -152,6 +155,71 @@ pub fn table(repeat: usize, criterion: Option<&Path>, progress: OnProgress) -> R
             Cell::Empty,
             Cell::Empty,
             Cell::Float(mean, 1),
+        ])?;
+    }
+    Ok(t)
+}
+
+/// The scenarios `orchsim bench scale` runs when given none: kept out of `bench`'s every-
+/// scenario table, which they would slow by minutes.
+pub const SCALE_SCENARIOS: &[&str] = &["google-scale-1day"];
+
+/// scale.csv: each scenario (a name or a file, [`SCALE_SCENARIOS`] when none) run once, with
+/// its size, counts and digest (which `compare` checks exactly) and its wall time, event and
+/// pod rates and peak memory (compared only when a threshold names them).
+pub fn scale(scenarios: &[String], progress: OnProgress) -> Result<Table> {
+    let names: Vec<&str> = if scenarios.is_empty() {
+        SCALE_SCENARIOS.to_vec()
+    } else {
+        scenarios.iter().map(String::as_str).collect()
+    };
+    // Every scenario is read before the first is timed, so a typo fails at once.
+    let parsed = names
+        .iter()
+        .map(|n| Source::resolve(Some(n))?.simulation("bench scale"))
+        .collect::<Result<Vec<_>>>()?;
+    let mut t = Table::new([
+        "name",
+        "hosts",
+        "pods",
+        "pods_pending",
+        "events",
+        "digest",
+        "wall_s",
+        "events_per_s",
+        "pods_per_s",
+        "peak_rss_mib",
+    ]);
+    let total: u64 = parsed
+        .iter()
+        .map(|sc| sc.duration.as_nanos() / 1_000_000_000)
+        .sum();
+    progress(Progress::Start {
+        total,
+        unit: "simulated s",
+    });
+    let mut done = 0;
+    for sc in &parsed {
+        // Each row's peak memory is its own (Linux: `5` clears VmHWM).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let started = Instant::now();
+        let r = orchsim_sim::run_with_progress(sc, &mut |at| {
+            progress(Progress::At(done + at.as_nanos() / 1_000_000_000));
+        })?;
+        let wall = started.elapsed().as_secs_f64();
+        done += sc.duration.as_nanos() / 1_000_000_000;
+        let s = &r.summary;
+        t.push(vec![
+            sc.name.as_str().into(),
+            Cell::UInt(s.hosts),
+            Cell::UInt(s.pods_submitted),
+            Cell::UInt(s.pods_pending),
+            Cell::UInt(s.events),
+            s.digest.as_str().into(),
+            Cell::Float(wall, 3),
+            Cell::Float(s.events as f64 / wall, 0),
+            Cell::Float(s.pods_submitted as f64 / wall, 0),
+            peak_rss_mib().map_or(Cell::Empty, |m| Cell::Float(m, 1)),
         ])?;
     }
     Ok(t)

@@ -100,6 +100,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "google-shaped.toml",
         include_str!("../../../scenarios/google-shaped.toml"),
     ),
+    (
+        "google-scale-1day.toml",
+        include_str!("../../../scenarios/google-scale-1day.toml"),
+    ),
 ];
 
 /// Data files the embedded scenarios name, by path from the repository root.

@@ -15,16 +15,17 @@ pub struct Compared {
     pub regressions: usize,
 }
 
-/// The CSV a path names: itself, or a directory's summary.csv, sweep.csv or bench.csv.
+/// The CSV a path names: itself, or a directory's summary.csv, sweep.csv, bench.csv or
+/// scale.csv.
 fn resolve(p: &Path) -> Result<PathBuf> {
     if p.is_dir() {
-        for name in ["summary.csv", "sweep.csv", "bench.csv"] {
+        for name in ["summary.csv", "sweep.csv", "bench.csv", "scale.csv"] {
             if p.join(name).is_file() {
                 return Ok(p.join(name));
             }
         }
         return Err(Error::bad_input(format!(
-            "{}: no summary.csv, sweep.csv or bench.csv inside",
+            "{}: no summary.csv, sweep.csv, bench.csv or scale.csv inside",
             p.display()
         )));
     }
