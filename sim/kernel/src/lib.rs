@@ -11,6 +11,7 @@
 //! - [`Digest`]: a stable hash over the ordered event log, printed at the end of every run.
 
 mod digest;
+mod heap;
 mod queue;
 mod rng;
 mod time;

@@ -3,36 +3,11 @@
 //! Events are ordered by `(time, seq)` where `seq` is assigned at insertion, so two events at the
 //! same instant are handled in the order they were scheduled, on every machine and every run.
 //! Both halves are packed into one `u128` key so that a heap comparison is a single integer
-//! compare (this is the kernel's hot path; see `benches/benches/kernel.rs`).
+//! compare (this is the kernel's hot path; see `benches/benches/kernel.rs`), in the 4-ary
+//! heap of `heap.rs`.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
+use crate::heap::QuadHeap;
 use crate::time::{SimDuration, SimTime};
-
-struct Entry<E> {
-    /// `time << 64 | seq`.
-    key: u128,
-    event: E,
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap; reverse so the smallest (time, seq) pops first.
-        other.key.cmp(&self.key)
-    }
-}
 
 /// What a model implements: it receives each event in `(time, seq)` order and may schedule more.
 pub trait Handler<E> {
@@ -63,7 +38,7 @@ pub struct RunOutcome {
 /// The discrete-event kernel: a clock and a `(time, seq)`-ordered queue of events of type `E`.
 pub struct Kernel<E> {
     now: SimTime,
-    heap: BinaryHeap<Entry<E>>,
+    heap: QuadHeap<E>,
     next_seq: u64,
     processed: u64,
     stop_requested: bool,
@@ -83,7 +58,7 @@ impl<E> Kernel<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         Kernel {
             now: SimTime::ZERO,
-            heap: BinaryHeap::with_capacity(capacity),
+            heap: QuadHeap::with_capacity(capacity),
             next_seq: 0,
             processed: 0,
             stop_requested: false,
@@ -110,10 +85,8 @@ impl<E> Kernel<E> {
         );
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry {
-            key: ((at.as_nanos() as u128) << 64) | seq as u128,
-            event,
-        });
+        self.heap
+            .push(((at.as_nanos() as u128) << 64) | seq as u128, event);
         seq
     }
 
@@ -136,8 +109,8 @@ impl<E> Kernel<E> {
     /// The time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap
-            .peek()
-            .map(|e| SimTime::from_nanos((e.key >> 64) as u64))
+            .peek_key()
+            .map(|key| SimTime::from_nanos((key >> 64) as u64))
     }
 
     /// Asks the run loop to return after the current event.
@@ -152,21 +125,21 @@ impl<E> Kernel<E> {
         let until_key = ((until.as_nanos() as u128) << 64) | u64::MAX as u128;
         let mut events = 0u64;
         let reason = loop {
-            match self.heap.peek() {
+            match self.heap.peek_key() {
                 None => break StopReason::Drained,
-                Some(e) if e.key > until_key => {
+                Some(key) if key > until_key => {
                     self.now = self.now.max(until);
                     break StopReason::Until;
                 }
                 Some(_) => {}
             }
-            let Some(entry) = self.heap.pop() else {
+            let Some((key, event)) = self.heap.pop() else {
                 break StopReason::Drained;
             };
-            self.now = SimTime::from_nanos((entry.key >> 64) as u64);
+            self.now = SimTime::from_nanos((key >> 64) as u64);
             self.processed += 1;
             events += 1;
-            handler.handle(self, entry.event);
+            handler.handle(self, event);
             if self.stop_requested {
                 break StopReason::Stopped;
             }
