@@ -38,7 +38,8 @@ enum BenchCommand {
 struct ScaleArgs {
     /// Scenario names or files; default: google-scale-1day.
     scenarios: Vec<String>,
-    /// Output directory for scale.csv. Default: out/bench.
+    /// Output directory for scale.csv. Default: out/bench-scale (apart from bench.csv, which
+    /// `compare DIR` would read first).
     #[arg(long)]
     out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -55,7 +56,7 @@ fn scale(args: ScaleArgs) -> Result<(), Error> {
     let t = t?;
     let out = args
         .out
-        .unwrap_or_else(|| PathBuf::from("out").join("bench"));
+        .unwrap_or_else(|| PathBuf::from("out").join("bench-scale"));
     orchsim_app::outputs::write_files(&out, &[("scale.csv", t.to_csv())])?;
     let mut view = View::of(t);
     view.after

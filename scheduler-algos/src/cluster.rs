@@ -42,7 +42,62 @@ pub struct AntiAffinityEntry {
 #[derive(Clone, Debug, Default)]
 struct NodeCounts {
     total: u32,
-    per_node: Vec<u32>,
+    per_node: PerNode,
+}
+
+/// Counts by node position: a map while few nodes hold the label (a small Job's label must
+/// not cost a slot per node of the cluster), a vector once a 32nd of the nodes do (read per
+/// node examined, a vector is one load; a map a hash and a probe).
+#[derive(Clone, Debug)]
+pub enum PerNode {
+    Sparse(FxHashMap<usize, u32>),
+    Dense(Vec<u32>),
+}
+
+impl Default for PerNode {
+    fn default() -> Self {
+        PerNode::Sparse(FxHashMap::default())
+    }
+}
+
+impl PerNode {
+    /// Pods on the node at position `node`.
+    #[inline]
+    pub fn get(&self, node: usize) -> u32 {
+        match self {
+            PerNode::Sparse(m) => m.get(&node).copied().unwrap_or(0),
+            PerNode::Dense(v) => v.get(node).copied().unwrap_or(0),
+        }
+    }
+
+    /// Adds `sign` to `node`'s count (never below 0), `nodes` being the cluster's size.
+    fn add(&mut self, node: usize, sign: i64, nodes: usize) {
+        let step = |c: &mut u32| *c = (i64::from(*c) + sign).max(0) as u32;
+        match self {
+            PerNode::Sparse(m) => {
+                let c = m.entry(node).or_insert(0);
+                step(c);
+                if *c == 0 {
+                    m.remove(&node);
+                } else if m.len() * 32 >= nodes.max(32) {
+                    let mut v = vec![0; nodes.max(node + 1)];
+                    for (&n, &c) in m.iter() {
+                        if n >= v.len() {
+                            v.resize(n + 1, 0);
+                        }
+                        v[n] = c;
+                    }
+                    *self = PerNode::Dense(v);
+                }
+            }
+            PerNode::Dense(v) => {
+                if v.len() <= node {
+                    v.resize(node + 1, 0);
+                }
+                step(&mut v[node]);
+            }
+        }
+    }
 }
 
 /// Cluster-wide counts; see the module documentation.
@@ -79,11 +134,11 @@ impl ClusterIndex {
         self.by_node.get(key).map_or(0, |c| c.total)
     }
 
-    /// Bound pods carrying label `key` (a [`label_key`]) on each node, by node position (a
-    /// node past the slice's end has none): what PodTopologySpread's score counts for the
-    /// hostname key (scoring.go counts the node's own pods there, not its domain's).
-    pub fn pods_per_node(&self, key: &str) -> &[u32] {
-        self.by_node.get(key).map_or(&[], |c| c.per_node.as_slice())
+    /// Bound pods carrying label `key` (a [`label_key`]) per node position, `None` if none
+    /// does: what PodTopologySpread's score counts for the hostname key (scoring.go counts
+    /// the node's own pods there, not its domain's).
+    pub fn pods_per_node(&self, key: &str) -> Option<&PerNode> {
+        self.by_node.get(key).map(|c| &c.per_node)
     }
 
     /// Whether every node carries node label `key`.
@@ -130,11 +185,10 @@ impl ClusterIndex {
                 None => self.by_node.entry(key.clone()).or_default(),
             };
             counts.total = (i64::from(counts.total) + sign).max(0) as u32;
-            if counts.per_node.len() <= node_id.0 {
-                counts.per_node.resize(node_id.0 + 1, 0);
+            counts.per_node.add(node_id.0, sign, self.nodes as usize);
+            if counts.total == 0 {
+                self.by_node.remove(&key);
             }
-            let c = &mut counts.per_node[node_id.0];
-            *c = (i64::from(*c) + sign).max(0) as u32;
             let by_topology = self.by_domain.entry(key).or_default();
             for (tk, tv) in effective_labels(node) {
                 // Look up before inserting: binds are frequent, new keys rare.
@@ -306,5 +360,32 @@ impl ClusterView for Cluster {
 
     fn index(&self) -> Option<&ClusterIndex> {
         Some(&self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts stay exact as a label spreads from a few nodes (a map) to many (a vector) and
+    /// back; a count never goes below zero.
+    #[test]
+    fn per_node_counts_survive_the_switch_to_a_vector() {
+        let nodes = 64;
+        let mut c = PerNode::default();
+        c.add(5, -1, nodes);
+        assert_eq!(c.get(5), 0);
+        c.add(5, 1, nodes);
+        c.add(5, 1, nodes);
+        assert!(matches!(c, PerNode::Sparse(_)));
+        for n in 10..12 {
+            c.add(n, 1, nodes);
+        }
+        // Three nodes of 64 hold it: past a 32nd, so a vector now.
+        assert!(matches!(c, PerNode::Dense(_)));
+        assert_eq!((c.get(5), c.get(10), c.get(11), c.get(12)), (2, 1, 1, 0));
+        c.add(5, -1, nodes);
+        c.add(100, 1, nodes);
+        assert_eq!((c.get(5), c.get(100), c.get(1_000)), (1, 1, 0));
     }
 }

@@ -200,7 +200,8 @@ pub fn scale(scenarios: &[String], progress: OnProgress) -> Result<Table> {
     });
     let mut done = 0;
     for sc in &parsed {
-        // Each row's peak memory is its own (Linux: `5` clears VmHWM).
+        // The peak is reset before each row (Linux: `5` clears VmHWM); memory the allocator
+        // kept from earlier rows still counts.
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let started = Instant::now();
         let r = orchsim_sim::run_with_progress(sc, &mut |at| {

@@ -457,6 +457,11 @@ struct Slot<'s> {
     deciding_jobs: Vec<usize>,
     planned: Vec<Planned>,
     stats: SchedulerStats,
+    /// Its pods that may preempt park by the room evicting would make (`Park::Preempting`):
+    /// the world built this scheduler from a profile without hard default spread
+    /// constraints. A scheduler the caller passed in may spread pods in ways a release
+    /// elsewhere unblocks, so its preemptors are woken by every release.
+    preempting_parks: bool,
 }
 
 /// The simulated cluster.
@@ -570,7 +575,6 @@ fn decision_time(cost: &DecisionCost, pods: usize, nodes_filtered: u64) -> SimDu
         + cost.t_node.saturating_mul(nodes_filtered)
 }
 
-/// What the allocator and DRF count of `r`: CPU, memory and GPU.
 /// What `node` would have free if its pods of priority below `priority` were evicted.
 fn room_below(node: &orchsim_sched::NodeInfo, priority: i32) -> Resources {
     let held = node
@@ -581,14 +585,21 @@ fn room_below(node: &orchsim_sched::NodeInfo, priority: i32) -> Resources {
     node.allocatable.saturating_sub(&held)
 }
 
-/// Whether `spec` could land on `node` as it is now (a parked pod's wake-up test): it fits
-/// the free room, or it may preempt and fits once the lower-priority pods are gone. Devices
-/// are checked for the free room only; a preemptor is woken on the sums (more often, never
-/// less).
-fn could_land(node: &orchsim_sched::NodeInfo, spec: &PodSpec) -> bool {
-    node.fits(spec) || (!spec.never_preempt && spec.requests.fits(&room_below(node, spec.priority)))
+/// Whether a pod may preempt others when the lowest priority of any pod is `lowest`.
+fn may_preempt(spec: &PodSpec, lowest: i32) -> bool {
+    !spec.never_preempt && spec.priority > lowest
 }
 
+/// Whether `spec` could land on `node` as it is now (a parked pod's wake-up test): it fits
+/// the free room, devices included, or it may preempt and its requests fit once the
+/// lower-priority pods are gone (devices unchecked there: such a pod is woken more often,
+/// never less).
+fn could_land(node: &orchsim_sched::NodeInfo, spec: &PodSpec, lowest: i32) -> bool {
+    node.fits(spec)
+        || (may_preempt(spec, lowest) && spec.requests.fits(&room_below(node, spec.priority)))
+}
+
+/// What the allocator and DRF count of `r`: CPU, memory and GPU.
 fn vector(r: &Resources) -> Vector {
     [r.cpu_milli, r.memory_bytes, r.gpu_milli]
 }
@@ -649,28 +660,42 @@ impl<'s> World<'s> {
         let mut slots = Vec::new();
         let mut path = vec![0; paths];
         if cp.schedulers.is_empty() {
-            let scheduler = match first.take() {
-                Some(s) => SchedulerRef::Borrowed(s),
-                None => SchedulerRef::Owned(crate::scheduler_for(scenario)?),
+            let (scheduler, known) = match first.take() {
+                Some(s) => (SchedulerRef::Borrowed(s), false),
+                None => (SchedulerRef::Owned(crate::scheduler_for(scenario)?), true),
             };
+            let hard_defaults = scenario.scheduler.profile.as_ref().is_some_and(|p| {
+                p.default_spread.iter().flatten().any(|c| {
+                    c.when_unsatisfiable == orchsim_sched::WhenUnsatisfiable::DoNotSchedule
+                })
+            });
             slots.push(Slot::new(
                 scheduler,
                 &scenario.scheduler.algorithm,
                 &scenario.scheduler.algorithm,
                 scenario.scheduler.cost,
+                known && !hard_defaults,
             ));
         } else {
             for (i, spec) in cp.schedulers.iter().enumerate() {
-                let scheduler = match first.take() {
-                    Some(s) => SchedulerRef::Borrowed(s),
+                // Built by name: the default profile, whose spread defaults are soft.
+                let (scheduler, known) = match first.take() {
+                    Some(s) => (SchedulerRef::Borrowed(s), false),
                     None => {
                         let seed = streams
                             .stream(&format!("scheduler/{}/tie-break", spec.name))
                             .random();
-                        SchedulerRef::Owned(orchsim_sched::by_name(&spec.algorithm, seed)?)
+                        let s = orchsim_sched::by_name(&spec.algorithm, seed)?;
+                        (SchedulerRef::Owned(s), true)
                     }
                 };
-                slots.push(Slot::new(scheduler, &spec.name, &spec.algorithm, spec.cost));
+                slots.push(Slot::new(
+                    scheduler,
+                    &spec.name,
+                    &spec.algorithm,
+                    spec.cost,
+                    known,
+                ));
                 for w in &spec.workloads {
                     if let Some(at) = scenario.workloads.iter().position(|x| &x.name == w) {
                         path[at] = i;
@@ -1581,7 +1606,7 @@ impl<'s> World<'s> {
                 if retry_now || self.allocator.is_some() {
                     self.enqueue(job);
                 } else {
-                    let park = self.park_as(&self.pods[left[0]].spec);
+                    let park = self.park_as(&self.pods[left[0]].spec, s);
                     let key = self.slots[s].parked.park(job, park);
                     self.jobs[job].place = JobPlace::Parked(key);
                     self.provision_pending(k);
@@ -1778,6 +1803,7 @@ impl<'s> World<'s> {
                 // The job's first waiting pod blocks it: a decision stops at the first pod
                 // that finds no node.
                 let room_cpu = |priority| room_below(node, priority).cpu_milli;
+                let lowest = self.lowest_priority;
                 let woken = self.slots[s].parked.wake(free_cpu, all, room_cpu, |job| {
                     jobs[job]
                         .pods
@@ -1785,7 +1811,7 @@ impl<'s> World<'s> {
                         .find(|&&p| {
                             matches!(pods[p].state, PodState::Pending | PodState::Unschedulable)
                         })
-                        .is_some_and(|&p| could_land(node, &pods[p].spec))
+                        .is_some_and(|&p| could_land(node, &pods[p].spec, lowest))
                 });
                 for job in woken {
                     self.enqueue(job);
@@ -1794,20 +1820,26 @@ impl<'s> World<'s> {
         }
     }
 
-    /// How a job waiting for `spec` parks: woken by every release when its placement depends
-    /// on other pods (anti-affinity, topology spread, Marathon constraints), which a release on
-    /// one node can change on others; by a release that leaves room once lower-priority pods
-    /// are evicted when it may preempt; else by one that leaves free room for it.
-    fn park_as(&self, spec: &PodSpec) -> Park {
+    /// How a job waiting for `spec` on scheduler `s` parks: woken by every release when its
+    /// placement depends on other pods (anti-affinity, topology spread, Marathon
+    /// constraints), which a release on one node can change on others; when it may preempt,
+    /// by a release that leaves room once lower-priority pods are evicted — unless pod
+    /// affinity or its scheduler's spread can also hold it back, then by every release as
+    /// before; else by one that leaves free room for it.
+    fn park_as(&self, spec: &PodSpec, s: usize) -> Park {
         if !spec.pod_anti_affinity.required.is_empty()
             || !spec.topology_spread.is_empty()
             || !spec.marathon.constraints.is_empty()
         {
             Park::Always
-        } else if !spec.never_preempt && spec.priority > self.lowest_priority {
-            Park::Preempting {
-                priority: spec.priority,
-                cpu_milli: spec.requests.cpu_milli,
+        } else if may_preempt(spec, self.lowest_priority) {
+            if spec.pod_affinity.required.is_empty() && self.slots[s].preempting_parks {
+                Park::Preempting {
+                    priority: spec.priority,
+                    cpu_milli: spec.requests.cpu_milli,
+                }
+            } else {
+                Park::Always
             }
         } else {
             Park::ByCpu {
@@ -2008,8 +2040,10 @@ impl Slot<'_> {
         name: &str,
         algorithm: &str,
         cost: DecisionCost,
+        preempting_parks: bool,
     ) -> Slot<'a> {
         Slot {
+            preempting_parks,
             scheduler,
             cost,
             priority_queue: algorithm == "kubernetes",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use crate::cluster::{ClusterIndex, HOSTNAME_LABEL};
+use crate::cluster::{ClusterIndex, PerNode, HOSTNAME_LABEL};
 use crate::labels::{tolerated, LabelSelector, PodAffinityTerm, TaintEffect};
 use crate::model::{
     label_key, ClusterView, InclusionPolicy, NodeInfo, PodSpec, PreparedSelector,

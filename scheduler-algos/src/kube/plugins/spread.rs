@@ -171,7 +171,7 @@ impl CycleState<'_> {
         }
         // Per-node counts of single-label selectors from the index, by node position, instead
         // of each node's own label table.
-        let host_counts: Vec<Option<&[u32]>> = cs
+        let host_counts: Vec<Option<Option<&PerNode>>> = cs
             .iter()
             .map(|c| {
                 let (Some(ix), Some((k, v)), true) = (
@@ -196,7 +196,7 @@ impl CycleState<'_> {
                 for (ci, c) in cs.iter().enumerate() {
                     if let Some(v) = node_label(node, &c.topology_key) {
                         let cnt = if let Some(per_node) = host_counts[ci] {
-                            i64::from(per_node.get(i).copied().unwrap_or(0))
+                            i64::from(per_node.map_or(0, |m| m.get(i)))
                         } else if c.topology_key == HOSTNAME_LABEL {
                             count_matching(node, &sels[ci])
                         } else {
