@@ -54,14 +54,15 @@ fn scale(args: ScaleArgs) -> Result<(), Error> {
     let t = orchsim_app::bench::scale(&args.scenarios, &|p| bar.show(p));
     bar.finish();
     let t = t?;
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("out").join("bench-scale"));
-    orchsim_app::outputs::write_files(&out, &[("scale.csv", t.to_csv())])?;
-    let mut view = View::of(t);
-    view.after
-        .push(format!("wrote {}/scale.csv", out.display()));
-    orchsim_app::render::print(&view, args.format.into())
+    let csv = t.to_csv();
+    write_and_print(
+        View::of(t),
+        csv,
+        args.out,
+        "bench-scale",
+        "scale.csv",
+        args.format,
+    )
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Error> {
@@ -74,13 +75,28 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     });
     bar.finish();
     let t = t?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join("bench"));
-    orchsim_app::outputs::write_files(&out, &[("bench.csv", t.to_csv())])?;
-    let mut view = View::of(t);
-    view.after
-        .push(format!("wrote {}/bench.csv", out.display()));
-    orchsim_app::render::print(&view, args.format.into())
+    let csv = t.to_csv();
+    write_and_print(
+        View::of(t),
+        csv,
+        args.out,
+        "bench",
+        "bench.csv",
+        args.format,
+    )
+}
+
+/// Writes `csv` as `file` into `out` (default `out/<default_dir>`) and prints `view`.
+fn write_and_print(
+    mut view: View,
+    csv: Vec<u8>,
+    out: Option<PathBuf>,
+    default_dir: &str,
+    file: &str,
+    format: Format,
+) -> Result<(), Error> {
+    let out = out.unwrap_or_else(|| PathBuf::from("out").join(default_dir));
+    orchsim_app::outputs::write_files(&out, &[(file, csv)])?;
+    view.after.push(format!("wrote {}/{file}", out.display()));
+    orchsim_app::render::print(&view, format.into())
 }
